@@ -1,0 +1,22 @@
+//! The domain kernel of tudi: official codes and units, with no I/O.
+//!
+//! - [`division`]: administrative division codes (GB/T 2260 county codes, GB/T 10114 town codes and
+//!   the 12-digit 统计用区划代码), with the bundled 2023 list for Guangdong and Zhejiang.
+//! - [`bdcdy`]: 不动产单元代码 (GB/T 37346-2019): parse, validate, format, allocate.
+//! - [`landuse`]: 用地用海分类 (2023) and GB/T 21010-2017 code tables.
+//! - [`units`]: areas in m², 亩 and 公顷, formatted the way Chinese users read them.
+//! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
+//!
+//! Nothing in this crate touches files, the network or a database: callers hand it strings and
+//! bytes, which keeps it usable from the CLI, the server and tests alike.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bdcdy;
+pub mod division;
+pub mod landuse;
+pub mod msg;
+pub mod units;
+
+pub use msg::Msg;

@@ -1,0 +1,1 @@
+//! tudi-onemap

@@ -16,6 +16,7 @@
 pub mod bdcdy;
 pub mod division;
 pub mod landuse;
+pub mod layer;
 pub mod msg;
 pub mod units;
 

@@ -1,1 +1,281 @@
-//! tudi-store
+//! Persistence for tudi behind one backend-neutral interface.
+//!
+//! [`Store`] is everything the capabilities may ask of storage: layers and their features with
+//! full history (the map as of any past instant), atomic sequences for official code allocation,
+//! and small key/value metadata. Domain code speaks only this trait; no SQL leaves this crate.
+//!
+//! Backends:
+//! - [`gpkg::GeoPackageStore`], the embedded default: one GeoPackage 1.2 file in WAL mode that
+//!   GDAL and QGIS open as it is. Every layer is a GeoPackage feature table with an R-tree index;
+//!   tudi's own tables (layer definitions, history, sequences) are registered attribute tables in
+//!   the same file.
+//! - PostgreSQL/PostGIS will follow; [`contract`] is the behaviour both must show, written against
+//!   the trait so the new backend runs it unchanged.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod contract;
+pub mod gpkg;
+
+use geo_types::Geometry;
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+use tudi_core::layer::{FieldDef, LayerKind};
+use uuid::Uuid;
+
+/// The definition of a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerDef {
+    /// Table name: ASCII identifier, unique in the store.
+    pub name: String,
+    /// Title shown to users (Chinese).
+    pub title: String,
+    /// What the layer holds.
+    pub kind: LayerKind,
+    /// EPSG code of the coordinates stored.
+    pub epsg: u32,
+    /// Geometry type name as GeoPackage spells it: `MULTIPOLYGON`, `POINT`, `GEOMETRY` …
+    pub geometry_type: String,
+    /// Attribute schema.
+    pub fields: Vec<FieldDef>,
+}
+
+/// A layer as listed: its definition and how many features it holds now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerInfo {
+    /// The definition.
+    pub def: LayerDef,
+    /// Current number of features.
+    pub feature_count: u64,
+    /// Envelope `[minx, miny, maxx, maxy]` of the current features.
+    pub extent: Option<[f64; 4]>,
+}
+
+/// A feature to add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewFeature {
+    /// Stable id; a UUIDv7 is made when `None`.
+    pub id: Option<Uuid>,
+    /// Geometry in the layer's CRS.
+    pub geometry: Geometry<f64>,
+    /// Attribute values by field name.
+    pub attributes: Map<String, Value>,
+}
+
+/// A stored version of a feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureRecord {
+    /// Stable id across versions.
+    pub id: Uuid,
+    /// Version number, from 1.
+    pub version: u32,
+    /// Geometry in the layer's CRS.
+    pub geometry: Geometry<f64>,
+    /// Attribute values by field name.
+    pub attributes: Map<String, Value>,
+    /// When this version became current.
+    pub valid_from: Timestamp,
+    /// When it stopped being current (`None`: it still is).
+    pub valid_to: Option<Timestamp>,
+}
+
+/// Which features to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FeatureQuery {
+    /// Only features whose envelope meets `[minx, miny, maxx, maxy]`.
+    pub bbox: Option<[f64; 4]>,
+    /// The map as it was at this instant; `None` for now.
+    pub as_of: Option<Timestamp>,
+    /// At most this many.
+    pub limit: Option<u64>,
+    /// Skip this many (in stable id order).
+    pub offset: u64,
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No layer of that name.
+    #[error("no layer named {0:?}")]
+    UnknownLayer(String),
+    /// A layer of that name exists.
+    #[error("a layer named {0:?} already exists")]
+    LayerExists(String),
+    /// No current feature with that id in the layer.
+    #[error("layer {layer:?} has no feature {id}")]
+    UnknownFeature {
+        /// The layer.
+        layer: String,
+        /// The id.
+        id: Uuid,
+    },
+    /// A feature id is already used in the layer.
+    #[error("layer {layer:?} already has feature {id}")]
+    DuplicateFeature {
+        /// The layer.
+        layer: String,
+        /// The id.
+        id: Uuid,
+    },
+    /// The definition or a value breaks the schema.
+    #[error("{0}")]
+    Schema(String),
+    /// A value does not fit its field.
+    #[error("feature {index}: field {field:?}: {reason}")]
+    Attribute {
+        /// 0-based position in the batch.
+        index: usize,
+        /// The field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not a GeoPackage tudi can use.
+    #[error("{path}: {reason}")]
+    NotAStore {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A sequence is past its limit.
+    #[error("sequence {0} overflowed")]
+    SequenceOverflow(String),
+    /// The database failed.
+    #[error("database error while {doing}: {source}")]
+    Database {
+        /// What was being done.
+        doing: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The caller stopped the operation (e.g. from a progress callback).
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Result alias of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Called with the number of features written so far; return `false` to cancel (the whole
+/// batch is then rolled back).
+pub type Progress<'a> = &'a mut dyn FnMut(u64) -> bool;
+
+/// Everything tudi asks of storage. Implementations are safe to share between threads.
+pub trait Store: Send + Sync {
+    /// Creates an empty layer.
+    ///
+    /// # Errors
+    /// [`StoreError::LayerExists`], [`StoreError::Schema`] for bad names or types.
+    fn create_layer(&self, def: &LayerDef) -> Result<()>;
+
+    /// Removes a layer and its history.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`].
+    fn drop_layer(&self, name: &str) -> Result<()>;
+
+    /// All layers, in creation order.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn layers(&self) -> Result<Vec<LayerInfo>>;
+
+    /// One layer.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`].
+    fn layer(&self, name: &str) -> Result<LayerInfo>;
+
+    /// Adds features in one transaction: all or none. Returns their ids in input order.
+    ///
+    /// # Errors
+    /// The first feature that breaks the schema (by index) or a duplicate id; nothing is written.
+    fn insert_features(
+        &self,
+        layer: &str,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        at: Timestamp,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>>;
+
+    /// Replaces a feature's geometry and attributes, keeping the old version in the history.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownFeature`], schema errors.
+    fn update_feature(
+        &self,
+        layer: &str,
+        id: Uuid,
+        geometry: Geometry<f64>,
+        attributes: Map<String, Value>,
+        at: Timestamp,
+    ) -> Result<u32>;
+
+    /// Ends a feature's life; its versions stay in the history.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownFeature`].
+    fn delete_feature(&self, layer: &str, id: Uuid, at: Timestamp) -> Result<()>;
+
+    /// Features matching the query, in id order.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`], database errors.
+    fn features(&self, layer: &str, query: &FeatureQuery) -> Result<Vec<FeatureRecord>>;
+
+    /// Visits every current feature (or every feature as of `as_of`) without collecting them.
+    ///
+    /// # Errors
+    /// The first error of the visitor or the database.
+    fn for_each_feature(
+        &self,
+        layer: &str,
+        as_of: Option<Timestamp>,
+        visit: &mut dyn FnMut(FeatureRecord) -> Result<()>,
+    ) -> Result<()>;
+
+    /// One current feature.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownFeature`].
+    fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord>;
+
+    /// Every version of a feature, oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownFeature`] when the id never existed.
+    fn feature_history(&self, layer: &str, id: Uuid) -> Result<Vec<FeatureRecord>>;
+
+    /// Raises counter `key` to at least `floor`, adds one and returns the new value; atomic across
+    /// threads and processes.
+    ///
+    /// # Errors
+    /// Database errors, [`StoreError::SequenceOverflow`].
+    fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64>;
+
+    /// Reads a metadata value.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+
+    /// Writes a metadata value.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+}
+
+/// Lets a store hand out official code numbers (`tudi_core::bdcdy` allocation).
+pub struct Sequences<'a>(pub &'a dyn Store);
+
+impl tudi_core::bdcdy::SequenceSource for Sequences<'_> {
+    type Error = StoreError;
+    fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64> {
+        self.0.next_in_sequence(key, floor)
+    }
+}

@@ -1,1 +1,340 @@
-//! GeoJSON.
+//! GeoJSON reading and writing.
+//!
+//! Reading streams features one at a time (a 1,000,000-feature file is never held in memory as
+//! JSON) and checks what only the raw coordinates show: rings that are not closed and positions
+//! with fewer than two numbers. Those are reported with the feature's index, like every other
+//! problem, instead of being closed silently.
+//!
+//! The RFC 7946 default CRS is WGS 84; files in other CRSs (GDAL writes them) carry the legacy
+//! `"crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4547"}}` member, which
+//! [`detect_crs`] reads and [`Writer`] writes.
+
+use std::io::{Read, Write};
+
+use geo_types::{
+    Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon,
+};
+use geojson::{GeometryValue, Position};
+use serde_json::{Map, Value};
+
+use crate::crs::Crs;
+use crate::validity::{Problem, ProblemKind, Ring};
+
+/// One feature read from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// 0-based position in the file.
+    pub index: usize,
+    /// The GeoJSON `id`, as text.
+    pub id: Option<String>,
+    /// The properties.
+    pub properties: Map<String, Value>,
+    /// The geometry; `None` for a `null` geometry.
+    pub geometry: Option<Geometry<f64>>,
+}
+
+/// Why one feature could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FeatureError {
+    /// The JSON of the feature is malformed.
+    #[error("feature {index}: malformed GeoJSON: {reason}")]
+    Malformed {
+        /// 0-based index.
+        index: usize,
+        /// Parser message (with line and column).
+        reason: String,
+    },
+    /// The coordinates break a rule only raw input can break.
+    #[error("feature {index}: {}", problems.iter().map(|p| p.kind.en()).collect::<Vec<_>>().join("; "))]
+    Geometry {
+        /// 0-based index.
+        index: usize,
+        /// The problems.
+        problems: Vec<Problem>,
+    },
+}
+
+/// Reads the CRS from the legacy `crs` member in the first bytes of a file; `None` means the
+/// RFC 7946 default (WGS 84 longitude/latitude).
+#[must_use]
+pub fn detect_crs(head: &[u8]) -> Option<Crs> {
+    let text = String::from_utf8_lossy(head);
+    let at = text.find("\"crs\"")?;
+    let rest = &text[at..];
+    let rest = &rest[rest.find("\"properties\"")?..];
+    let name_at = rest.find("\"name\"")?;
+    let after = &rest[name_at + 6..];
+    let start = after.find('"')? + 1;
+    let len = after[start..].find('"')?;
+    Crs::parse(&after[start..start + len]).ok()
+}
+
+/// Streams the features of a FeatureCollection.
+pub fn read_features<R: Read>(reader: R) -> impl Iterator<Item = Result<Feature, FeatureError>> {
+    geojson::FeatureReader::from_reader(reader)
+        .features()
+        .enumerate()
+        .map(|(index, f)| {
+            let f = f.map_err(|e| FeatureError::Malformed {
+                index,
+                reason: e.to_string(),
+            })?;
+            let geometry = match &f.geometry {
+                Some(g) => Some(
+                    geometry_from_value(&g.value)
+                        .map_err(|problems| FeatureError::Geometry { index, problems })?,
+                ),
+                None => None,
+            };
+            let id = f.id.map(|id| match id {
+                geojson::feature::Id::String(s) => s,
+                geojson::feature::Id::Number(n) => n.to_string(),
+            });
+            Ok(Feature {
+                index,
+                id,
+                properties: f.properties.unwrap_or_default(),
+                geometry,
+            })
+        })
+}
+
+fn coord(p: &Position, vertex: usize, ring: Option<Ring>, out: &mut Vec<Problem>) -> Coord<f64> {
+    let s = p.as_slice();
+    if s.len() < 2 {
+        out.push(Problem {
+            kind: ProblemKind::TooFewPoints,
+            part: None,
+            ring,
+            vertex: Some(vertex),
+            location: None,
+        });
+        return Coord {
+            x: f64::NAN,
+            y: f64::NAN,
+        };
+    }
+    Coord { x: s[0], y: s[1] }
+}
+
+fn line(ps: &[Position], ring: Option<Ring>, out: &mut Vec<Problem>) -> LineString<f64> {
+    LineString(
+        ps.iter()
+            .enumerate()
+            .map(|(i, p)| coord(p, i, ring, out))
+            .collect(),
+    )
+}
+
+fn polygon(rings: &[Vec<Position>], part: Option<usize>, out: &mut Vec<Problem>) -> Polygon<f64> {
+    let mut lines = Vec::with_capacity(rings.len());
+    for (i, r) in rings.iter().enumerate() {
+        let role = if i == 0 {
+            Ring::Exterior
+        } else {
+            Ring::Interior(i - 1)
+        };
+        let ls = line(r, Some(role), out);
+        if ls.0.len() < 4 {
+            out.push(Problem {
+                kind: ProblemKind::TooFewPoints,
+                part,
+                ring: Some(role),
+                vertex: None,
+                location: ls.0.first().copied(),
+            });
+        } else if ls.0.first() != ls.0.last() {
+            out.push(Problem {
+                kind: ProblemKind::RingNotClosed,
+                part,
+                ring: Some(role),
+                vertex: Some(ls.0.len() - 1),
+                location: ls.0.last().copied(),
+            });
+        }
+        lines.push(ls);
+    }
+    let mut it = lines.into_iter();
+    let exterior = it.next().unwrap_or_else(|| LineString(vec![]));
+    Polygon::new(exterior, it.collect())
+}
+
+/// Converts a GeoJSON geometry, checking ring closure and positions.
+///
+/// # Errors
+/// Every raw-coordinate problem found.
+pub fn geometry_from_value(v: &GeometryValue) -> Result<Geometry<f64>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let g: Geometry<f64> = match v {
+        GeometryValue::Point { coordinates } => {
+            Point(coord(coordinates, 0, None, &mut problems)).into()
+        }
+        GeometryValue::MultiPoint { coordinates } => MultiPoint(
+            coordinates
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Point(coord(p, i, None, &mut problems)))
+                .collect(),
+        )
+        .into(),
+        GeometryValue::LineString { coordinates } => line(coordinates, None, &mut problems).into(),
+        GeometryValue::MultiLineString { coordinates } => MultiLineString(
+            coordinates
+                .iter()
+                .map(|l| line(l, None, &mut problems))
+                .collect(),
+        )
+        .into(),
+        GeometryValue::Polygon { coordinates } => polygon(coordinates, None, &mut problems).into(),
+        GeometryValue::MultiPolygon { coordinates } => MultiPolygon(
+            coordinates
+                .iter()
+                .enumerate()
+                .map(|(i, p)| polygon(p, Some(i), &mut problems))
+                .collect(),
+        )
+        .into(),
+        GeometryValue::GeometryCollection { geometries } => {
+            let mut parts = Vec::with_capacity(geometries.len());
+            for (i, g) in geometries.iter().enumerate() {
+                match geometry_from_value(&g.value) {
+                    Ok(g) => parts.push(g),
+                    Err(ps) => problems.extend(ps.into_iter().map(|mut p| {
+                        p.part = Some(i);
+                        p
+                    })),
+                }
+            }
+            Geometry::GeometryCollection(geo_types::GeometryCollection(parts))
+        }
+    };
+    if problems.is_empty() {
+        Ok(g)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parses one GeoJSON geometry object from text.
+///
+/// # Errors
+/// Malformed JSON (as a single problem-free message) or raw-coordinate problems.
+pub fn parse_geometry(text: &str) -> Result<Geometry<f64>, FeatureError> {
+    let g: geojson::Geometry = serde_json::from_str(text).map_err(|e| FeatureError::Malformed {
+        index: 0,
+        reason: e.to_string(),
+    })?;
+    geometry_from_value(&g.value).map_err(|problems| FeatureError::Geometry { index: 0, problems })
+}
+
+/// Serialises a geometry as a GeoJSON geometry object.
+#[must_use]
+pub fn geometry_to_value(geom: &Geometry<f64>) -> Value {
+    serde_json::to_value(geojson::Geometry::from(geom)).unwrap_or(Value::Null)
+}
+
+/// Streams a FeatureCollection to a writer.
+pub struct Writer<W: Write> {
+    out: W,
+    first: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// Starts a collection; a `crs` member is written unless the CRS is WGS 84.
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn new(mut out: W, crs: Crs, name: Option<&str>) -> std::io::Result<Self> {
+        out.write_all(b"{\"type\":\"FeatureCollection\"")?;
+        if let Some(n) = name {
+            write!(out, ",\"name\":{}", Value::String(n.to_owned()))?;
+        }
+        if crs != Crs::WGS84 {
+            write!(
+                out,
+                ",\"crs\":{{\"type\":\"name\",\"properties\":{{\"name\":\"urn:ogc:def:crs:EPSG::{}\"}}}}",
+                crs.epsg()
+            )?;
+        }
+        out.write_all(b",\"features\":[\n")?;
+        Ok(Self { out, first: true })
+    }
+
+    /// Writes one feature.
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn write(
+        &mut self,
+        id: Option<&str>,
+        properties: &Map<String, Value>,
+        geometry: Option<&Geometry<f64>>,
+    ) -> std::io::Result<()> {
+        if !self.first {
+            self.out.write_all(b",\n")?;
+        }
+        self.first = false;
+        self.out.write_all(b"{\"type\":\"Feature\"")?;
+        if let Some(id) = id {
+            write!(self.out, ",\"id\":{}", Value::String(id.to_owned()))?;
+        }
+        self.out.write_all(b",\"properties\":")?;
+        serde_json::to_writer(&mut self.out, properties)?;
+        self.out.write_all(b",\"geometry\":")?;
+        match geometry {
+            Some(g) => serde_json::to_writer(&mut self.out, &geojson::Geometry::from(g))?,
+            None => self.out.write_all(b"null")?,
+        }
+        self.out.write_all(b"}")
+    }
+
+    /// Closes the collection and returns the writer.
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.write_all(b"\n]}\n")?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_an_unclosed_ring_with_its_position() {
+        let text = r#"{"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"a":1},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}},
+            {"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}}
+        ]}"#;
+        let items: Vec<_> = read_features(text.as_bytes()).collect();
+        assert!(items[0].is_ok());
+        match &items[1] {
+            Err(FeatureError::Geometry { index: 1, problems }) => {
+                assert_eq!(problems[0].kind, ProblemKind::RingNotClosed);
+                assert_eq!(problems[0].location, Some(Coord { x: 0.0, y: 1.0 }));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn writes_what_it_reads_with_the_crs_member() {
+        let mut props = Map::new();
+        props.insert("名称".into(), Value::String("桂城".into()));
+        let g: Geometry<f64> = Point::new(500_000.0, 2_550_000.0).into();
+        let mut w = Writer::new(Vec::new(), Crs::from_epsg(4547).unwrap(), Some("t")).unwrap();
+        w.write(Some("a1"), &props, Some(&g)).unwrap();
+        let bytes = w.finish().unwrap();
+        assert_eq!(detect_crs(&bytes), Some(Crs::from_epsg(4547).unwrap()));
+        let back: Vec<Feature> = read_features(bytes.as_slice())
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].id.as_deref(), Some("a1"));
+        assert_eq!(back[0].properties, props);
+        assert_eq!(back[0].geometry.as_ref(), Some(&g));
+    }
+}

@@ -1,0 +1,414 @@
+//! The behaviour every [`Store`] backend must show, written only against the trait.
+//!
+//! A backend's test calls [`run_all`] with a function that makes a fresh, empty store. The
+//! GeoPackage backend runs it in `tests/contract.rs`; the PostgreSQL backend will run the same
+//! function unchanged. Each check panics with a message naming the rule it enforces.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use geo_types::{Geometry, polygon};
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+use tudi_core::layer::{FieldDef, FieldType, LayerKind};
+
+use crate::{FeatureQuery, LayerDef, NewFeature, Store, StoreError};
+
+/// Runs every contract check, each on a fresh store from `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
+    layers_round_trip(&*make());
+    bad_definitions_are_refused(&*make());
+    inserts_are_all_or_nothing(&*make());
+    bbox_queries_use_envelopes(&*make());
+    history_answers_as_of_any_instant(&*make());
+    unknown_ids_are_reported(&*make());
+    sequences_never_repeat(&*make());
+    metadata_round_trips(&*make());
+    pagination_is_stable(&*make());
+}
+
+/// A parcel layer definition used by the checks.
+#[must_use]
+pub fn parcel_def(name: &str) -> LayerDef {
+    LayerDef {
+        name: name.into(),
+        title: "宗地".into(),
+        kind: LayerKind::Parcel,
+        epsg: 4547,
+        geometry_type: "MULTIPOLYGON".into(),
+        fields: vec![
+            FieldDef::new("code", "不动产单元代码", FieldType::Text).required(),
+            FieldDef::new("area", "面积", FieldType::Real),
+            FieldDef::new("floors", "层数", FieldType::Integer),
+            FieldDef::new("surveyed", "测量日期", FieldType::Date),
+            FieldDef::new("homestead", "是否宅基地", FieldType::Boolean),
+        ],
+    }
+}
+
+/// A square parcel at `(x, y)` with side `s` metres.
+#[must_use]
+pub fn square(x: f64, y: f64, s: f64) -> Geometry<f64> {
+    polygon![(x: x, y: y), (x: x + s, y: y), (x: x + s, y: y + s), (x: x, y: y + s)].into()
+}
+
+fn attrs(code: &str) -> Map<String, Value> {
+    json!({"code": code, "area": 100.5, "floors": 3, "surveyed": "2024-05-01", "homestead": true})
+        .as_object()
+        .cloned()
+        .unwrap()
+}
+
+fn feature(x: f64, code: &str) -> NewFeature {
+    NewFeature {
+        id: None,
+        geometry: square(500_000.0 + x, 2_550_000.0, 10.0),
+        attributes: attrs(code),
+    }
+}
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_767_225_600 + secs).unwrap()
+}
+
+fn layers_round_trip(s: &dyn Store) {
+    let def = parcel_def("parcels");
+    s.create_layer(&def).unwrap();
+    assert!(
+        matches!(s.create_layer(&def), Err(StoreError::LayerExists(_))),
+        "a second layer of the same name must be refused"
+    );
+    let ids = s
+        .insert_features(
+            "parcels",
+            &mut vec![feature(0.0, "A"), feature(20.0, "B")].into_iter(),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    let info = s.layer("parcels").unwrap();
+    assert_eq!(info.def, def, "the definition must read back unchanged");
+    assert_eq!(info.feature_count, 2);
+    let ext = info.extent.expect("a layer with features has an extent");
+    assert_eq!(ext, [500_000.0, 2_550_000.0, 500_030.0, 2_550_010.0]);
+    let f = s.feature("parcels", ids[0]).unwrap();
+    assert_eq!(
+        f.attributes,
+        attrs("A"),
+        "attributes must read back with their types"
+    );
+    assert!(
+        matches!(f.geometry, Geometry::MultiPolygon(_)),
+        "polygons are stored as the layer's type"
+    );
+    assert_eq!(s.layers().unwrap().len(), 1);
+    s.drop_layer("parcels").unwrap();
+    assert!(matches!(
+        s.layer("parcels"),
+        Err(StoreError::UnknownLayer(_))
+    ));
+}
+
+fn bad_definitions_are_refused(s: &dyn Store) {
+    let mut def = parcel_def("宗地");
+    assert!(
+        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        "non-ASCII names are refused"
+    );
+    def.name = "ok".into();
+    def.fields
+        .push(FieldDef::new("code", "重复", FieldType::Text));
+    assert!(
+        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        "duplicate fields are refused"
+    );
+    def.fields.pop();
+    def.geometry_type = "CIRCLE".into();
+    assert!(matches!(s.create_layer(&def), Err(StoreError::Schema(_))));
+    def.geometry_type = "POLYGON".into();
+    def.epsg = 2383;
+    assert!(
+        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        "unsupported CRSs are refused"
+    );
+    assert!(
+        s.layers().unwrap().is_empty(),
+        "refused definitions leave nothing behind"
+    );
+}
+
+fn inserts_are_all_or_nothing(s: &dyn Store) {
+    s.create_layer(&parcel_def("p")).unwrap();
+    let mut bad = feature(40.0, "C");
+    bad.attributes.insert("floors".into(), json!("three"));
+    let err = s
+        .insert_features(
+            "p",
+            &mut vec![feature(0.0, "A"), bad].into_iter(),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap_err();
+    match err {
+        StoreError::Attribute { index, field, .. } => {
+            assert_eq!(
+                (index, field.as_str()),
+                (1, "floors"),
+                "the error names the feature and field"
+            );
+        }
+        other => panic!("expected an attribute error, got {other:?}"),
+    }
+    assert_eq!(
+        s.layer("p").unwrap().feature_count,
+        0,
+        "a failed batch writes nothing"
+    );
+    let mut missing = feature(0.0, "A");
+    missing.attributes.remove("code");
+    assert!(
+        matches!(
+            s.insert_features("p", &mut std::iter::once(missing), t(0), &mut |_| true),
+            Err(StoreError::Attribute { .. })
+        ),
+        "required fields are enforced"
+    );
+    let mut unknown = feature(0.0, "A");
+    unknown.attributes.insert("colour".into(), json!("red"));
+    assert!(
+        matches!(
+            s.insert_features("p", &mut std::iter::once(unknown), t(0), &mut |_| true),
+            Err(StoreError::Attribute { .. })
+        ),
+        "fields outside the schema are refused"
+    );
+    let point = NewFeature {
+        id: None,
+        geometry: geo_types::Point::new(1.0, 2.0).into(),
+        attributes: attrs("P"),
+    };
+    assert!(
+        matches!(
+            s.insert_features("p", &mut std::iter::once(point), t(0), &mut |_| true),
+            Err(StoreError::Attribute { .. })
+        ),
+        "geometry of the wrong type is refused"
+    );
+    let ids = s
+        .insert_features(
+            "p",
+            &mut std::iter::once(feature(0.0, "A")),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap();
+    let dup = NewFeature {
+        id: Some(ids[0]),
+        ..feature(50.0, "D")
+    };
+    assert!(matches!(
+        s.insert_features("p", &mut std::iter::once(dup), t(1), &mut |_| true),
+        Err(StoreError::DuplicateFeature { .. })
+    ));
+    assert!(
+        matches!(
+            s.insert_features(
+                "p",
+                &mut (0..20_000).map(|i| feature(f64::from(i) * 20.0, "X")),
+                t(1),
+                &mut |_| false
+            ),
+            Err(StoreError::Cancelled)
+        ),
+        "a progress callback can cancel"
+    );
+    assert_eq!(
+        s.layer("p").unwrap().feature_count,
+        1,
+        "a cancelled batch writes nothing"
+    );
+    assert!(matches!(
+        s.insert_features("nope", &mut std::iter::empty(), t(0), &mut |_| true),
+        Err(StoreError::UnknownLayer(_))
+    ));
+}
+
+fn bbox_queries_use_envelopes(s: &dyn Store) {
+    s.create_layer(&parcel_def("p")).unwrap();
+    s.insert_features(
+        "p",
+        &mut (0..100).map(|i| feature(f64::from(i) * 20.0, &format!("F{i}"))),
+        t(0),
+        &mut |_| true,
+    )
+    .unwrap();
+    let q = FeatureQuery {
+        bbox: Some([500_085.0, 2_550_000.0, 500_145.0, 2_550_005.0]),
+        ..FeatureQuery::default()
+    };
+    let mut codes: Vec<String> = s
+        .features("p", &q)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.attributes["code"].as_str().unwrap().to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["F4", "F5", "F6", "F7"],
+        "bbox selects exactly the features it meets"
+    );
+}
+
+fn history_answers_as_of_any_instant(s: &dyn Store) {
+    s.create_layer(&parcel_def("p")).unwrap();
+    let ids = s
+        .insert_features(
+            "p",
+            &mut vec![feature(0.0, "A"), feature(20.0, "B")].into_iter(),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap();
+    let v2 = s
+        .update_feature(
+            "p",
+            ids[0],
+            square(500_000.0, 2_550_000.0, 30.0),
+            attrs("A2"),
+            t(100),
+        )
+        .unwrap();
+    assert_eq!(v2, 2);
+    s.delete_feature("p", ids[1], t(200)).unwrap();
+    let codes_at = |at: Option<Timestamp>| -> Vec<String> {
+        let mut c: Vec<String> = s
+            .features(
+                "p",
+                &FeatureQuery {
+                    as_of: at,
+                    ..FeatureQuery::default()
+                },
+            )
+            .unwrap()
+            .into_iter()
+            .map(|f| f.attributes["code"].as_str().unwrap().to_owned())
+            .collect();
+        c.sort();
+        c
+    };
+    assert_eq!(
+        codes_at(Some(t(-1))),
+        Vec::<String>::new(),
+        "nothing existed before the import"
+    );
+    assert_eq!(codes_at(Some(t(50))), ["A", "B"]);
+    assert_eq!(codes_at(Some(t(150))), ["A2", "B"]);
+    assert_eq!(codes_at(Some(t(250))), ["A2"]);
+    assert_eq!(codes_at(None), ["A2"]);
+    let h = s.feature_history("p", ids[0]).unwrap();
+    assert_eq!(h.iter().map(|f| f.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(h[0].valid_to, Some(t(100)));
+    assert_eq!(h[1].valid_to, None);
+    let gone = s.feature_history("p", ids[1]).unwrap();
+    assert_eq!(gone.len(), 1, "a deleted feature keeps its history");
+    assert!(
+        matches!(
+            s.update_feature("p", ids[0], square(0.0, 0.0, 1.0), attrs("A3"), t(10)),
+            Err(StoreError::Schema(_))
+        ),
+        "a change dated before the current version is refused"
+    );
+    let at_x25 = |at: Option<Timestamp>| -> Vec<String> {
+        s.features(
+            "p",
+            &FeatureQuery {
+                as_of: at,
+                bbox: Some([500_025.0, 2_550_000.0, 500_026.0, 2_550_001.0]),
+                ..FeatureQuery::default()
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|f| f.attributes["code"].as_str().unwrap().to_owned())
+        .collect()
+    };
+    assert_eq!(
+        at_x25(Some(t(50))),
+        ["B"],
+        "bbox and as_of combine: then only B reached x=25"
+    );
+    assert_eq!(
+        at_x25(None),
+        ["A2"],
+        "now A's enlarged geometry reaches x=25 and B is gone"
+    );
+}
+
+fn unknown_ids_are_reported(s: &dyn Store) {
+    s.create_layer(&parcel_def("p")).unwrap();
+    let id = uuid::Uuid::now_v7();
+    assert!(matches!(
+        s.feature("p", id),
+        Err(StoreError::UnknownFeature { .. })
+    ));
+    assert!(matches!(
+        s.delete_feature("p", id, t(0)),
+        Err(StoreError::UnknownFeature { .. })
+    ));
+    assert!(matches!(
+        s.update_feature("p", id, square(0.0, 0.0, 1.0), attrs("x"), t(0)),
+        Err(StoreError::UnknownFeature { .. })
+    ));
+    assert!(matches!(
+        s.feature_history("p", id),
+        Err(StoreError::UnknownFeature { .. })
+    ));
+}
+
+fn sequences_never_repeat(s: &dyn Store) {
+    assert_eq!(s.next_in_sequence("k", 0).unwrap(), 1);
+    assert_eq!(s.next_in_sequence("k", 0).unwrap(), 2);
+    assert_eq!(
+        s.next_in_sequence("k", 10).unwrap(),
+        11,
+        "the floor raises the counter"
+    );
+    assert_eq!(
+        s.next_in_sequence("k", 3).unwrap(),
+        12,
+        "a lower floor never lowers it"
+    );
+    assert_eq!(s.next_in_sequence("other", 0).unwrap(), 1);
+}
+
+fn metadata_round_trips(s: &dyn Store) {
+    assert_eq!(s.meta("district").unwrap(), None);
+    s.set_meta("district", "440605").unwrap();
+    s.set_meta("district", "440606").unwrap();
+    assert_eq!(s.meta("district").unwrap().as_deref(), Some("440606"));
+}
+
+fn pagination_is_stable(s: &dyn Store) {
+    s.create_layer(&parcel_def("p")).unwrap();
+    s.insert_features(
+        "p",
+        &mut (0..25).map(|i| feature(f64::from(i) * 20.0, &format!("F{i}"))),
+        t(0),
+        &mut |_| true,
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for page in 0..3 {
+        let q = FeatureQuery {
+            limit: Some(10),
+            offset: page * 10,
+            ..FeatureQuery::default()
+        };
+        seen.extend(s.features("p", &q).unwrap().into_iter().map(|f| f.id));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 25, "pages cover every feature exactly once");
+}

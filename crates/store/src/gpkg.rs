@@ -1,0 +1,1254 @@
+//! The embedded backend: one GeoPackage file.
+//!
+//! Layout (GeoPackage 1.2, `application_id` `GPKG`, `user_version` 10200):
+//! - each layer is a feature table `<name>(fid, geom, feature_id, <fields…>, tudi_version,
+//!   tudi_valid_from)` holding the *current* features, registered in `gpkg_contents` and
+//!   `gpkg_geometry_columns`, with the `gpkg_rtree_index` extension (an R*-tree virtual table kept
+//!   by triggers);
+//! - `tudi_layers` holds the layer definitions (kind, title, schema);
+//! - `tudi_feature_history` holds every superseded or deleted version, with its validity interval,
+//!   so that `as_of` reads can rebuild the map of any instant;
+//! - `tudi_sequences` and `tudi_meta` hold counters and settings.
+//!
+//! tudi's tables are registered as `attributes` in `gpkg_contents`, so GDAL and QGIS list them as
+//! non-spatial tables. The file is opened in WAL mode with `synchronous=FULL`: a committed
+//! transaction survives a `kill -9` or a power cut, and an interrupted one leaves no trace.
+//!
+//! The R-tree triggers call `ST_IsEmpty`, `ST_MinX` … which SQLite lacks; every connection this
+//! module opens registers them (reading the envelope from the blob header).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use geo_types::{Geometry, MultiPolygon};
+use jiff::Timestamp;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
+use serde_json::{Map, Value};
+use tudi_core::layer::{FieldDef, FieldType, LayerKind, is_valid_identifier};
+use tudi_geo::io::wkb;
+use uuid::Uuid;
+
+use crate::{
+    FeatureQuery, FeatureRecord, LayerDef, LayerInfo, NewFeature, Progress, Result, Store,
+    StoreError,
+};
+
+const APPLICATION_ID: i32 = 0x4750_4B47;
+const USER_VERSION: i32 = 10200;
+/// Version of tudi's own tables in the file.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// A GeoPackage-backed store.
+pub struct GeoPackageStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for GeoPackageStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GeoPackageStore({})", self.path.display())
+    }
+}
+
+fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Database {
+        doing,
+        source: Box::new(e),
+    }
+}
+
+/// Formats an instant with fixed width, so that text comparison orders instants.
+#[must_use]
+pub fn format_ts(ts: Timestamp) -> String {
+    format!(
+        "{}.{:06}Z",
+        ts.strftime("%Y-%m-%dT%H:%M:%S"),
+        ts.subsec_microsecond()
+    )
+}
+
+fn parse_ts(text: &str) -> Timestamp {
+    text.parse().unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// Registers the SQL functions GeoPackage R-tree triggers call.
+///
+/// # Errors
+/// When SQLite refuses a registration.
+pub fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
+        let blob = ctx.get_raw(0);
+        Ok(match blob {
+            ValueRef::Blob(b) => wkb::gpkg_envelope(b).is_none(),
+            _ => true,
+        })
+    })?;
+    for (name, idx) in [
+        ("ST_MinX", 0),
+        ("ST_MaxX", 1),
+        ("ST_MinY", 2),
+        ("ST_MaxY", 3),
+    ] {
+        conn.create_scalar_function(name, 1, flags, move |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Blob(b) => wkb::gpkg_envelope(b).map(|e| e[idx]),
+                _ => None,
+            })
+        })?;
+    }
+    Ok(())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    register_functions(conn).map_err(db("registering GeoPackage functions"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db("setting the busy timeout"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db("switching to WAL"))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(db("setting synchronous"))?;
+    conn.pragma_update(None, "cache_size", -262_144)
+        .map_err(db("setting the cache size"))?;
+    Ok(())
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+const CORE_SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT uk_gc_table_name UNIQUE (table_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system');
+";
+
+const TUDI_SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS tudi_meta (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tudi_layers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL, title TEXT NOT NULL, kind TEXT NOT NULL, srs_id INTEGER NOT NULL,
+  geometry_type TEXT NOT NULL, fields TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tudi_feature_history (
+  hid INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, feature_id TEXT NOT NULL,
+  version INTEGER NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, op TEXT NOT NULL,
+  minx REAL, maxx REAL, miny REAL, maxy REAL, geom BLOB, attributes TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tudi_feature_history_feature ON tudi_feature_history(layer, feature_id, version);
+CREATE INDEX IF NOT EXISTS tudi_feature_history_time ON tudi_feature_history(layer, valid_from, valid_to);
+CREATE TABLE IF NOT EXISTS tudi_sequences (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, value INTEGER NOT NULL);
+";
+
+const TUDI_TABLES: [(&str, &str); 4] = [
+    ("tudi_meta", "tudi 设置 / settings"),
+    ("tudi_layers", "tudi 图层定义 / layer definitions"),
+    (
+        "tudi_feature_history",
+        "tudi 要素历史版本 / feature history",
+    ),
+    ("tudi_sequences", "tudi 编码序列 / code sequences"),
+];
+
+fn ensure_srs(conn: &Connection, epsg: u32) -> Result<()> {
+    let crs = tudi_geo::crs::Crs::from_epsg(epsg).map_err(|e| StoreError::Schema(e.to_string()))?;
+    let (org, id) = if epsg == 4326 {
+        ("EPSG", 4326)
+    } else {
+        ("EPSG", epsg)
+    };
+    conn.execute(
+        "INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?1, ?2, ?3, ?2, ?4, ?5)",
+        params![crs.name(), id, org, crs.wkt(), crs.name_zh()],
+    )
+    .map_err(db("registering a spatial reference system"))?;
+    Ok(())
+}
+
+fn init_file(conn: &Connection, tudi_tables: bool) -> Result<()> {
+    conn.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(db("setting application_id"))?;
+    conn.pragma_update(None, "user_version", USER_VERSION)
+        .map_err(db("setting user_version"))?;
+    conn.execute_batch(CORE_SCHEMA)
+        .map_err(db("creating GeoPackage tables"))?;
+    ensure_srs(conn, 4326)?;
+    if tudi_tables {
+        conn.execute_batch(TUDI_SCHEMA)
+            .map_err(db("creating tudi tables"))?;
+        for (t, desc) in TUDI_TABLES {
+            conn.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?1, 'attributes', ?1, ?2)",
+                params![t, desc],
+            )
+            .map_err(db("registering tudi tables"))?;
+        }
+        conn.execute(
+            "INSERT OR IGNORE INTO tudi_meta (key, value) VALUES ('schema_version', ?1)",
+            params![SCHEMA_VERSION],
+        )
+        .map_err(db("writing the schema version"))?;
+    }
+    Ok(())
+}
+
+fn rtree_sql(t: &str) -> String {
+    let r = format!("rtree_{t}_geom");
+    let (qt, qr) = (quote(t), quote(&r));
+    format!(
+        "CREATE VIRTUAL TABLE {qr} USING rtree(id, minx, maxx, miny, maxy);
+CREATE TRIGGER {ins} AFTER INSERT ON {qt} WHEN (new.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;
+CREATE TRIGGER {u1} AFTER UPDATE OF geom ON {qt} WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;
+CREATE TRIGGER {u2} AFTER UPDATE OF geom ON {qt} WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN DELETE FROM {qr} WHERE id = OLD.fid; END;
+CREATE TRIGGER {u3} AFTER UPDATE ON {qt} WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN DELETE FROM {qr} WHERE id = OLD.fid; INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;
+CREATE TRIGGER {u4} AFTER UPDATE ON {qt} WHEN OLD.fid != NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+BEGIN DELETE FROM {qr} WHERE id IN (OLD.fid, NEW.fid); END;
+CREATE TRIGGER {del} AFTER DELETE ON {qt} WHEN old.geom NOT NULL
+BEGIN DELETE FROM {qr} WHERE id = OLD.fid; END;",
+        ins = quote(&format!("{r}_insert")),
+        u1 = quote(&format!("{r}_update1")),
+        u2 = quote(&format!("{r}_update2")),
+        u3 = quote(&format!("{r}_update3")),
+        u4 = quote(&format!("{r}_update4")),
+        del = quote(&format!("{r}_delete")),
+    )
+}
+
+/// Creates a layer's feature table and registrations. `history` adds tudi's version columns.
+fn create_feature_table(conn: &Connection, def: &LayerDef, history: bool) -> Result<()> {
+    check_def(def)?;
+    ensure_srs(conn, def.epsg)?;
+    let mut cols = vec![
+        "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL".to_owned(),
+        format!("geom {}", def.geometry_type),
+        "feature_id TEXT NOT NULL UNIQUE".to_owned(),
+    ];
+    for f in &def.fields {
+        cols.push(format!("{} {}", quote(&f.name), f.field_type.sql()));
+    }
+    if history {
+        cols.push("tudi_version INTEGER NOT NULL DEFAULT 1".into());
+        cols.push("tudi_valid_from TEXT NOT NULL".into());
+    }
+    let t = quote(&def.name);
+    conn.execute_batch(&format!("CREATE TABLE {t} ({});", cols.join(", ")))
+        .map_err(db("creating a feature table"))?;
+    conn.execute(
+        "INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?1, 'features', ?1, ?2, ?3)",
+        params![def.name, def.title, def.epsg],
+    )
+    .map_err(db("registering a layer"))?;
+    conn.execute(
+        "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, ?3, 0, 0)",
+        params![def.name, def.geometry_type, def.epsg],
+    )
+    .map_err(db("registering a geometry column"))?;
+    conn.execute(
+        "INSERT INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+        params![def.name],
+    )
+    .map_err(db("registering the R-tree extension"))?;
+    conn.execute_batch(&rtree_sql(&def.name))
+        .map_err(db("creating the R-tree index"))?;
+    Ok(())
+}
+
+fn check_def(def: &LayerDef) -> Result<()> {
+    if !is_valid_identifier(&def.name) {
+        return Err(StoreError::Schema(format!(
+            "layer name {:?} must start with a letter and use only ASCII letters, digits and _ \
+             (图层名须以英文字母开头，只含英文字母、数字和下划线)",
+            def.name
+        )));
+    }
+    const TYPES: [&str; 7] = [
+        "GEOMETRY",
+        "POINT",
+        "LINESTRING",
+        "POLYGON",
+        "MULTIPOINT",
+        "MULTILINESTRING",
+        "MULTIPOLYGON",
+    ];
+    if !TYPES.contains(&def.geometry_type.as_str()) {
+        return Err(StoreError::Schema(format!(
+            "geometry type {:?} is not one of {TYPES:?}",
+            def.geometry_type
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in &def.fields {
+        if !is_valid_identifier(&f.name) {
+            return Err(StoreError::Schema(format!(
+                "field name {:?} must start with a letter and use only ASCII letters, digits and _ \
+                 (字段名须以英文字母开头，只含英文字母、数字和下划线)",
+                f.name
+            )));
+        }
+        if !seen.insert(f.name.to_ascii_lowercase()) {
+            return Err(StoreError::Schema(format!(
+                "field {:?} appears twice",
+                f.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Converts a JSON value to the SQL value of a field, or explains why it does not fit.
+fn to_sql(field: &FieldDef, value: Option<&Value>) -> std::result::Result<SqlValue, String> {
+    let v = match value {
+        None | Some(Value::Null) => {
+            return if field.required {
+                Err("required value is missing (必填字段为空)".into())
+            } else {
+                Ok(SqlValue::Null)
+            };
+        }
+        Some(v) => v,
+    };
+    match field.field_type {
+        FieldType::Text => Ok(SqlValue::Text(match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })),
+        FieldType::Integer => match v {
+            Value::Number(n) if n.is_i64() => Ok(SqlValue::Integer(n.as_i64().unwrap_or(0))),
+            Value::Number(n)
+                if n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) =>
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(SqlValue::Integer(n.as_f64().unwrap_or(0.0) as i64))
+            }
+            Value::String(s) => s
+                .trim()
+                .parse()
+                .map(SqlValue::Integer)
+                .map_err(|_| format!("{s:?} is not an integer (不是整数)")),
+            other => Err(format!("{other} is not an integer (不是整数)")),
+        },
+        FieldType::Real => match v {
+            Value::Number(n) => Ok(SqlValue::Real(n.as_f64().unwrap_or(0.0))),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(SqlValue::Real)
+                .ok_or_else(|| format!("{s:?} is not a number (不是数值)")),
+            other => Err(format!("{other} is not a number (不是数值)")),
+        },
+        FieldType::Date => match v {
+            Value::String(s) => {
+                let d = s.trim().get(..10).unwrap_or(s.trim());
+                d.parse::<jiff::civil::Date>()
+                    .map(|d| SqlValue::Text(d.to_string()))
+                    .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD (不是日期)"))
+            }
+            other => Err(format!("{other} is not a date YYYY-MM-DD (不是日期)")),
+        },
+        FieldType::Boolean => match v {
+            Value::Bool(b) => Ok(SqlValue::Integer(i64::from(*b))),
+            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
+                Ok(SqlValue::Integer(n.as_i64().unwrap_or(0)))
+            }
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "t" | "yes" | "y" | "1" | "是" => Ok(SqlValue::Integer(1)),
+                "false" | "f" | "no" | "n" | "0" | "否" => Ok(SqlValue::Integer(0)),
+                _ => Err(format!("{s:?} is not true/false (不是是/否)")),
+            },
+            other => Err(format!("{other} is not true/false (不是是/否)")),
+        },
+    }
+}
+
+fn from_sql(field: &FieldDef, v: ValueRef<'_>) -> Value {
+    match (field.field_type, v) {
+        (_, ValueRef::Null) => Value::Null,
+        (FieldType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
+        (_, ValueRef::Integer(i)) => Value::from(i),
+        (_, ValueRef::Real(f)) => Value::from(f),
+        (_, ValueRef::Text(t)) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        (_, ValueRef::Blob(_)) => Value::Null,
+    }
+}
+
+/// Fits a geometry to the layer's declared type (a polygon goes into a MULTIPOLYGON layer as a
+/// one-part multipolygon) or says why it cannot.
+fn fit_geometry(
+    def: &LayerDef,
+    geometry: Geometry<f64>,
+) -> std::result::Result<Geometry<f64>, String> {
+    let got = match &geometry {
+        Geometry::Point(_) => "POINT",
+        Geometry::LineString(_) | Geometry::Line(_) => "LINESTRING",
+        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "POLYGON",
+        Geometry::MultiPoint(_) => "MULTIPOINT",
+        Geometry::MultiLineString(_) => "MULTILINESTRING",
+        Geometry::MultiPolygon(_) => "MULTIPOLYGON",
+        Geometry::GeometryCollection(_) => "GEOMETRYCOLLECTION",
+    };
+    match (def.geometry_type.as_str(), geometry) {
+        ("GEOMETRY", g) => Ok(g),
+        ("MULTIPOLYGON", Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p]).into()),
+        (want, g) if want == got => Ok(g),
+        (want, _) => Err(format!(
+            "geometry is {got}, layer {:?} holds {want} (几何类型为 {got}，图层要求 {want})",
+            def.name
+        )),
+    }
+}
+
+struct Row {
+    fid: i64,
+    record: FeatureRecord,
+}
+
+impl GeoPackageStore {
+    /// Creates a new store file; fails if the file exists.
+    ///
+    /// # Errors
+    /// When the file exists or cannot be written.
+    pub fn create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            return Err(StoreError::NotAStore {
+                path: path.display().to_string(),
+                reason: "file already exists (文件已存在)".into(),
+            });
+        }
+        let conn = Connection::open(path).map_err(db("creating the store file"))?;
+        configure(&conn)?;
+        init_file(&conn, true)?;
+        Ok(Self {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Opens an existing store (or any GeoPackage, to which tudi's tables are then added).
+    ///
+    /// # Errors
+    /// When the file is missing or not a GeoPackage.
+    pub fn open(path: &Path) -> Result<Self> {
+        if !path.is_file() {
+            return Err(StoreError::NotAStore {
+                path: path.display().to_string(),
+                reason: "no such file (文件不存在)".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(db("opening the store file"))?;
+        let app: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| StoreError::NotAStore {
+                path: path.display().to_string(),
+                reason: format!("not a SQLite/GeoPackage file (不是 GeoPackage 文件): {e}"),
+            })?;
+        if app != APPLICATION_ID {
+            return Err(StoreError::NotAStore {
+                path: path.display().to_string(),
+                reason: "not a GeoPackage (application_id is not GPKG; 不是 GeoPackage 文件)"
+                    .into(),
+            });
+        }
+        configure(&conn)?;
+        init_file(&conn, true)?;
+        Ok(Self {
+            path: path.to_owned(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Opens the store at `path`, creating it when missing.
+    ///
+    /// # Errors
+    /// As [`Self::open`] and [`Self::create`].
+    pub fn open_or_create(path: &Path) -> Result<Self> {
+        if path.exists() {
+            Self::open(path)
+        } else {
+            Self::create(path)
+        }
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back on
+        // drop), so a poisoned lock is safe to reuse.
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn load_def(conn: &Connection, name: &str) -> Result<LayerDef> {
+        conn.query_row(
+            "SELECT name, title, kind, srs_id, geometry_type, fields FROM tudi_layers WHERE name = ?1",
+            params![name],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(db("reading a layer definition"))?
+        .ok_or_else(|| StoreError::UnknownLayer(name.to_owned()))
+        .and_then(|(name, title, kind, epsg, geometry_type, fields)| {
+            Ok(LayerDef {
+                kind: LayerKind::parse(&kind).map_err(|m| StoreError::Schema(m.en))?,
+                fields: serde_json::from_str(&fields)
+                    .map_err(|e| StoreError::Schema(format!("stored schema of {name}: {e}")))?,
+                name,
+                title,
+                epsg,
+                geometry_type,
+            })
+        })
+    }
+
+    fn info(conn: &Connection, def: LayerDef) -> Result<LayerInfo> {
+        let t = quote(&def.name);
+        let feature_count: i64 = conn
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .map_err(db("counting features"))?;
+        let feature_count = u64::try_from(feature_count).unwrap_or(0);
+        let extent = conn
+            .query_row(
+                "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?1",
+                params![def.name],
+                |r| {
+                    Ok(match (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?) {
+                        (Some(a), Some(b), Some(c), Some(d)) => Some([a, b, c, d]),
+                        _ => None,
+                    })
+                },
+            )
+            .map_err(db("reading a layer extent"))?;
+        Ok(LayerInfo {
+            def,
+            feature_count,
+            extent,
+        })
+    }
+
+    fn refresh_extent(conn: &Connection, name: &str, at: Timestamp) -> Result<()> {
+        let r = quote(&format!("rtree_{name}_geom"));
+        conn.execute(
+            &format!(
+                "UPDATE gpkg_contents SET last_change = ?2, (min_x, min_y, max_x, max_y) =
+                   (SELECT min(minx), min(miny), max(maxx), max(maxy) FROM {r}) WHERE table_name = ?1"
+            ),
+            params![name, format_ts(at)],
+        )
+        .map_err(db("updating a layer extent"))?;
+        Ok(())
+    }
+
+    fn select_current_sql(def: &LayerDef) -> String {
+        let mut cols = vec!["fid".to_owned(), "geom".into(), "feature_id".into()];
+        cols.extend(def.fields.iter().map(|f| quote(&f.name)));
+        cols.push("tudi_version".into());
+        cols.push("tudi_valid_from".into());
+        format!("SELECT {} FROM {}", cols.join(", "), quote(&def.name))
+    }
+
+    fn read_current(def: &LayerDef, r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        let fid: i64 = r.get(0)?;
+        let blob: Option<Vec<u8>> = r.get(1)?;
+        let id: String = r.get(2)?;
+        let mut attributes = Map::new();
+        for (i, f) in def.fields.iter().enumerate() {
+            attributes.insert(f.name.clone(), from_sql(f, r.get_ref(3 + i)?));
+        }
+        let n = def.fields.len();
+        let version: u32 = r.get(3 + n)?;
+        let valid_from: String = r.get(4 + n)?;
+        Ok(Row {
+            fid,
+            record: FeatureRecord {
+                id: Uuid::parse_str(&id).unwrap_or_default(),
+                version,
+                geometry: blob.and_then(|b| wkb::from_gpkg(&b).ok()).unwrap_or(
+                    Geometry::GeometryCollection(geo_types::GeometryCollection(vec![])),
+                ),
+                attributes,
+                valid_from: parse_ts(&valid_from),
+                valid_to: None,
+            },
+        })
+    }
+
+    fn read_history(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeatureRecord> {
+        let id: String = r.get(0)?;
+        let blob: Option<Vec<u8>> = r.get(1)?;
+        let attrs: String = r.get(2)?;
+        let from: String = r.get(4)?;
+        let to: String = r.get(5)?;
+        Ok(FeatureRecord {
+            id: Uuid::parse_str(&id).unwrap_or_default(),
+            version: r.get(3)?,
+            geometry: blob.and_then(|b| wkb::from_gpkg(&b).ok()).unwrap_or(
+                Geometry::GeometryCollection(geo_types::GeometryCollection(vec![])),
+            ),
+            attributes: serde_json::from_str(&attrs).unwrap_or_default(),
+            valid_from: parse_ts(&from),
+            valid_to: Some(parse_ts(&to)),
+        })
+    }
+
+    fn current_row(conn: &Connection, def: &LayerDef, id: Uuid) -> Result<Row> {
+        conn.query_row(
+            &format!("{} WHERE feature_id = ?1", Self::select_current_sql(def)),
+            params![id.to_string()],
+            |r| Self::read_current(def, r),
+        )
+        .optional()
+        .map_err(db("reading a feature"))?
+        .ok_or_else(|| StoreError::UnknownFeature {
+            layer: def.name.clone(),
+            id,
+        })
+    }
+
+    fn archive(
+        conn: &Connection,
+        def: &LayerDef,
+        row: &Row,
+        at: Timestamp,
+        op: &str,
+    ) -> Result<()> {
+        let rec = &row.record;
+        if at < rec.valid_from {
+            return Err(StoreError::Schema(format!(
+                "change at {at} is earlier than the current version ({}) (修改时间早于当前版本)",
+                rec.valid_from
+            )));
+        }
+        let blob = wkb::to_gpkg(&rec.geometry, i32::try_from(def.epsg).unwrap_or(0))
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
+        let env = wkb::gpkg_envelope(&blob);
+        conn.execute(
+            "INSERT INTO tudi_feature_history (layer, feature_id, version, valid_from, valid_to, op, minx, maxx, miny, maxy, geom, attributes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                def.name,
+                rec.id.to_string(),
+                rec.version,
+                format_ts(rec.valid_from),
+                format_ts(at),
+                op,
+                env.map(|e| e[0]),
+                env.map(|e| e[1]),
+                env.map(|e| e[2]),
+                env.map(|e| e[3]),
+                blob,
+                Value::Object(rec.attributes.clone()).to_string(),
+            ],
+        )
+        .map_err(db("writing feature history"))?;
+        Ok(())
+    }
+
+    fn encode(
+        def: &LayerDef,
+        index: usize,
+        geometry: Geometry<f64>,
+        attributes: &Map<String, Value>,
+    ) -> Result<(Vec<u8>, Vec<SqlValue>)> {
+        let geometry = fit_geometry(def, geometry).map_err(|reason| StoreError::Attribute {
+            index,
+            field: "geom".into(),
+            reason,
+        })?;
+        if let Some(unknown) = attributes
+            .keys()
+            .find(|k| !def.fields.iter().any(|f| &f.name == *k))
+        {
+            return Err(StoreError::Attribute {
+                index,
+                field: unknown.clone(),
+                reason: format!("layer {:?} has no such field (图层无此字段)", def.name),
+            });
+        }
+        let mut values = Vec::with_capacity(def.fields.len());
+        for f in &def.fields {
+            values.push(to_sql(f, attributes.get(&f.name)).map_err(|reason| {
+                StoreError::Attribute {
+                    index,
+                    field: f.name.clone(),
+                    reason,
+                }
+            })?);
+        }
+        let blob = wkb::to_gpkg(&geometry, i32::try_from(def.epsg).unwrap_or(0)).map_err(|e| {
+            StoreError::Attribute {
+                index,
+                field: "geom".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok((blob, values))
+    }
+}
+
+impl Store for GeoPackageStore {
+    fn create_layer(&self, def: &LayerDef) -> Result<()> {
+        check_def(def)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?1))",
+                params![def.name],
+                |r| r.get(0),
+            )
+            .map_err(db("checking layer names"))?;
+        if exists {
+            return Err(StoreError::LayerExists(def.name.clone()));
+        }
+        create_feature_table(&tx, def, true)?;
+        tx.execute(
+            "INSERT INTO tudi_layers (name, title, kind, srs_id, geometry_type, fields, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                def.name,
+                def.title,
+                def.kind.id(),
+                def.epsg,
+                def.geometry_type,
+                serde_json::to_string(&def.fields).unwrap_or_else(|_| "[]".into()),
+                format_ts(Timestamp::now()),
+            ],
+        )
+        .map_err(db("recording a layer"))?;
+        tx.commit().map_err(db("committing a new layer"))
+    }
+
+    fn drop_layer(&self, name: &str) -> Result<()> {
+        let mut conn = self.lock();
+        Self::load_def(&conn, name)?;
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        tx.execute_batch(&format!(
+            "DROP TABLE {}; DROP TABLE {};",
+            quote(name),
+            quote(&format!("rtree_{name}_geom"))
+        ))
+        .map_err(db("dropping a layer"))?;
+        for sql in [
+            "DELETE FROM gpkg_extensions WHERE table_name = ?1",
+            "DELETE FROM gpkg_geometry_columns WHERE table_name = ?1",
+            "DELETE FROM gpkg_contents WHERE table_name = ?1",
+            "DELETE FROM tudi_layers WHERE name = ?1",
+            "DELETE FROM tudi_feature_history WHERE layer = ?1",
+        ] {
+            tx.execute(sql, params![name])
+                .map_err(db("dropping a layer"))?;
+        }
+        tx.commit().map_err(db("committing a dropped layer"))
+    }
+
+    fn layers(&self) -> Result<Vec<LayerInfo>> {
+        let conn = self.lock();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM tudi_layers ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(db("listing layers"))?;
+        names
+            .iter()
+            .map(|n| Self::info(&conn, Self::load_def(&conn, n)?))
+            .collect()
+    }
+
+    fn layer(&self, name: &str) -> Result<LayerInfo> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, name)?;
+        Self::info(&conn, def)
+    }
+
+    fn insert_features(
+        &self,
+        layer: &str,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        at: Timestamp,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>> {
+        let mut conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let mut ids = Vec::new();
+        {
+            let mut cols = vec!["geom".to_owned(), "feature_id".into()];
+            cols.extend(def.fields.iter().map(|f| quote(&f.name)));
+            cols.push("tudi_version".into());
+            cols.push("tudi_valid_from".into());
+            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            let mut stmt = tx
+                .prepare(&format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    quote(&def.name),
+                    cols.join(", "),
+                    marks.join(", ")
+                ))
+                .map_err(db("preparing an insert"))?;
+            let valid_from = format_ts(at);
+            for (index, f) in features.enumerate() {
+                let id = f.id.unwrap_or_else(Uuid::now_v7);
+                let (blob, values) = Self::encode(&def, index, f.geometry, &f.attributes)?;
+                let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
+                all.push(SqlValue::Blob(blob));
+                all.push(SqlValue::Text(id.to_string()));
+                all.extend(values);
+                all.push(SqlValue::Integer(1));
+                all.push(SqlValue::Text(valid_from.clone()));
+                stmt.execute(params_from_iter(all)).map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(ref f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        StoreError::DuplicateFeature {
+                            layer: def.name.clone(),
+                            id,
+                        }
+                    }
+                    other => db("inserting a feature")(other),
+                })?;
+                ids.push(id);
+                let n = ids.len() as u64;
+                if n % 10_000 == 0 && !progress(n) {
+                    return Err(StoreError::Cancelled);
+                }
+            }
+        }
+        Self::refresh_extent(&tx, &def.name, at)?;
+        tx.commit().map_err(db("committing features"))?;
+        progress(ids.len() as u64);
+        Ok(ids)
+    }
+
+    fn update_feature(
+        &self,
+        layer: &str,
+        id: Uuid,
+        geometry: Geometry<f64>,
+        attributes: Map<String, Value>,
+        at: Timestamp,
+    ) -> Result<u32> {
+        let mut conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let row = Self::current_row(&tx, &def, id)?;
+        let (blob, values) = Self::encode(&def, 0, geometry, &attributes)?;
+        Self::archive(&tx, &def, &row, at, "update")?;
+        let mut sets = vec!["geom = ?1".to_owned()];
+        for (i, f) in def.fields.iter().enumerate() {
+            sets.push(format!("{} = ?{}", quote(&f.name), i + 2));
+        }
+        let n = def.fields.len();
+        sets.push(format!("tudi_version = ?{}", n + 2));
+        sets.push(format!("tudi_valid_from = ?{}", n + 3));
+        let mut all = vec![SqlValue::Blob(blob)];
+        all.extend(values);
+        let version = row.record.version + 1;
+        all.push(SqlValue::Integer(i64::from(version)));
+        all.push(SqlValue::Text(format_ts(at)));
+        all.push(SqlValue::Integer(row.fid));
+        tx.execute(
+            &format!(
+                "UPDATE {} SET {} WHERE fid = ?{}",
+                quote(&def.name),
+                sets.join(", "),
+                n + 4
+            ),
+            params_from_iter(all),
+        )
+        .map_err(db("updating a feature"))?;
+        Self::refresh_extent(&tx, &def.name, at)?;
+        tx.commit().map_err(db("committing an update"))?;
+        Ok(version)
+    }
+
+    fn delete_feature(&self, layer: &str, id: Uuid, at: Timestamp) -> Result<()> {
+        let mut conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let row = Self::current_row(&tx, &def, id)?;
+        Self::archive(&tx, &def, &row, at, "delete")?;
+        tx.execute(
+            &format!("DELETE FROM {} WHERE fid = ?1", quote(&def.name)),
+            params![row.fid],
+        )
+        .map_err(db("deleting a feature"))?;
+        Self::refresh_extent(&tx, &def.name, at)?;
+        tx.commit().map_err(db("committing a deletion"))
+    }
+
+    fn features(&self, layer: &str, query: &FeatureQuery) -> Result<Vec<FeatureRecord>> {
+        let mut out = Vec::new();
+        let limit = query.limit.unwrap_or(u64::MAX);
+        let mut skipped = 0;
+        self.visit(layer, query.as_of, query.bbox, &mut |rec| {
+            if skipped < query.offset {
+                skipped += 1;
+            } else if (out.len() as u64) < limit {
+                out.push(rec);
+            }
+            Ok((out.len() as u64) < limit)
+        })?;
+        Ok(out)
+    }
+
+    fn for_each_feature(
+        &self,
+        layer: &str,
+        as_of: Option<Timestamp>,
+        visit: &mut dyn FnMut(FeatureRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.visit(layer, as_of, None, &mut |rec| {
+            visit(rec)?;
+            Ok(true)
+        })
+    }
+
+    fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        Ok(Self::current_row(&conn, &def, id)?.record)
+    }
+
+    fn feature_history(&self, layer: &str, id: Uuid) -> Result<Vec<FeatureRecord>> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let mut out: Vec<FeatureRecord> = conn
+            .prepare(
+                "SELECT feature_id, geom, attributes, version, valid_from, valid_to FROM tudi_feature_history
+                 WHERE layer = ?1 AND feature_id = ?2 ORDER BY version",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![layer, id.to_string()], Self::read_history)?
+                    .collect()
+            })
+            .map_err(db("reading feature history"))?;
+        match Self::current_row(&conn, &def, id) {
+            Ok(row) => out.push(row.record),
+            Err(StoreError::UnknownFeature { .. }) if !out.is_empty() => {}
+            Err(e) => return Err(e),
+        }
+        Ok(out)
+    }
+
+    fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64> {
+        let conn = self.lock();
+        let floor = i64::try_from(floor).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
+        let v: i64 = conn
+            .query_row(
+                "INSERT INTO tudi_sequences (key, value) VALUES (?1, ?2 + 1)
+                 ON CONFLICT(key) DO UPDATE SET value = max(value, ?2) + 1 RETURNING value",
+                params![key, floor],
+                |r| r.get(0),
+            )
+            .map_err(db("advancing a sequence"))?;
+        u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.lock()
+            .query_row(
+                "SELECT value FROM tudi_meta WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading metadata"))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+                params![key, value],
+            )
+            .map_err(db("writing metadata"))?;
+        Ok(())
+    }
+}
+
+impl GeoPackageStore {
+    /// Streams features in id order; `visit` returns `false` to stop.
+    fn visit(
+        &self,
+        layer: &str,
+        as_of: Option<Timestamp>,
+        bbox: Option<[f64; 4]>,
+        visit: &mut dyn FnMut(FeatureRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let mut sql = Self::select_current_sql(&def);
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut conds = Vec::new();
+        if let Some([minx, miny, maxx, maxy]) = bbox {
+            conds.push(format!(
+                "fid IN (SELECT id FROM {} WHERE minx <= ?{} AND maxx >= ?{} AND miny <= ?{} AND maxy >= ?{})",
+                quote(&format!("rtree_{layer}_geom")),
+                args.len() + 1,
+                args.len() + 2,
+                args.len() + 3,
+                args.len() + 4
+            ));
+            args.extend([maxx, minx, maxy, miny].map(SqlValue::Real));
+        }
+        if let Some(t) = as_of {
+            conds.push(format!("tudi_valid_from <= ?{}", args.len() + 1));
+            args.push(SqlValue::Text(format_ts(t)));
+        }
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(" ORDER BY feature_id");
+        let mut current = conn.prepare(&sql).map_err(db("querying features"))?;
+        let mut rows = current
+            .query(params_from_iter(args))
+            .map_err(db("querying features"))?;
+        let Some(t) = as_of else {
+            while let Some(r) = rows.next().map_err(db("reading features"))? {
+                let row = Self::read_current(&def, r).map_err(db("reading features"))?;
+                if !visit(row.record)? {
+                    break;
+                }
+            }
+            return Ok(());
+        };
+        // As of a past instant: merge current rows with history rows valid at `t`, in id order.
+        let ts = format_ts(t);
+        let mut hsql = String::from(
+            "SELECT feature_id, geom, attributes, version, valid_from, valid_to FROM tudi_feature_history
+             WHERE layer = ?1 AND valid_from <= ?2 AND valid_to > ?2",
+        );
+        let mut hargs: Vec<SqlValue> = vec![SqlValue::Text(layer.into()), SqlValue::Text(ts)];
+        if let Some([minx, miny, maxx, maxy]) = bbox {
+            hsql.push_str(" AND minx <= ?3 AND maxx >= ?4 AND miny <= ?5 AND maxy >= ?6");
+            hargs.extend([maxx, minx, maxy, miny].map(SqlValue::Real));
+        }
+        hsql.push_str(" ORDER BY feature_id");
+        let mut hist = conn.prepare(&hsql).map_err(db("querying history"))?;
+        let mut hrows = hist
+            .query_map(params_from_iter(hargs), Self::read_history)
+            .map_err(db("querying history"))?
+            .peekable();
+        while let Some(r) = rows.next().map_err(db("reading features"))? {
+            let cur = Self::read_current(&def, r)
+                .map_err(db("reading features"))?
+                .record;
+            while let Some(Ok(h)) = hrows.peek() {
+                if h.id.to_string() >= cur.id.to_string() {
+                    break;
+                }
+                if let Some(Ok(h)) = hrows.next() {
+                    if !visit(h)? {
+                        return Ok(());
+                    }
+                }
+            }
+            if !visit(cur)? {
+                return Ok(());
+            }
+        }
+        for h in hrows {
+            let h = h.map_err(db("reading history"))?;
+            if !visit(h)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A feature read from a GeoPackage that is not (necessarily) a tudi store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignFeature {
+    /// 0-based row position.
+    pub index: usize,
+    /// Attribute values by column name.
+    pub properties: Map<String, Value>,
+    /// Decoded geometry, or why it could not be decoded.
+    pub geometry: std::result::Result<Option<Geometry<f64>>, String>,
+}
+
+/// A feature table in a GeoPackage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignLayer {
+    /// Table name.
+    pub table: String,
+    /// Geometry column.
+    pub geometry_column: String,
+    /// SRS id (EPSG code in practice).
+    pub srs_id: i64,
+}
+
+/// Lists the feature tables of any GeoPackage (read-only).
+///
+/// # Errors
+/// When the file is not a GeoPackage.
+pub fn foreign_layers(path: &Path) -> Result<Vec<ForeignLayer>> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(db("opening a GeoPackage"))?;
+    conn.prepare(
+        "SELECT table_name, column_name, srs_id FROM gpkg_geometry_columns ORDER BY table_name",
+    )
+    .and_then(|mut s| {
+        s.query_map([], |r| {
+            Ok(ForeignLayer {
+                table: r.get(0)?,
+                geometry_column: r.get(1)?,
+                srs_id: r.get(2)?,
+            })
+        })?
+        .collect()
+    })
+    .map_err(|e| StoreError::NotAStore {
+        path: path.display().to_string(),
+        reason: format!("not a GeoPackage with feature tables (不是含要素表的 GeoPackage): {e}"),
+    })
+}
+
+/// Streams the rows of a feature table of any GeoPackage (read-only).
+///
+/// # Errors
+/// Database errors and the visitor's errors.
+pub fn read_foreign_layer(
+    path: &Path,
+    layer: &ForeignLayer,
+    visit: &mut dyn FnMut(ForeignFeature) -> Result<()>,
+) -> Result<()> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(db("opening a GeoPackage"))?;
+    let mut stmt = conn
+        .prepare(&format!("SELECT * FROM {}", quote(&layer.table)))
+        .map_err(db("reading a GeoPackage table"))?;
+    let names: Vec<String> = stmt
+        .column_names()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let pk: Option<String> = conn
+        .query_row(
+            &format!(
+                "SELECT name FROM pragma_table_info({}) WHERE pk = 1",
+                quote(&layer.table).replace('"', "'")
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db("reading a GeoPackage schema"))?;
+    let mut rows = stmt.query([]).map_err(db("reading a GeoPackage table"))?;
+    let mut index = 0;
+    while let Some(r) = rows.next().map_err(db("reading a GeoPackage row"))? {
+        let mut properties = Map::new();
+        let mut geometry = Ok(None);
+        for (i, name) in names.iter().enumerate() {
+            let v = r.get_ref(i).map_err(db("reading a GeoPackage value"))?;
+            if name == &layer.geometry_column {
+                geometry = match v {
+                    ValueRef::Blob(b) => wkb::from_gpkg(b).map(Some).map_err(|e| e.to_string()),
+                    _ => Ok(None),
+                };
+            } else if Some(name) != pk.as_ref() {
+                let value = match v {
+                    ValueRef::Null | ValueRef::Blob(_) => Value::Null,
+                    ValueRef::Integer(n) => Value::from(n),
+                    ValueRef::Real(f) => Value::from(f),
+                    ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                };
+                properties.insert(name.clone(), value);
+            }
+        }
+        visit(ForeignFeature {
+            index,
+            properties,
+            geometry,
+        })?;
+        index += 1;
+    }
+    Ok(())
+}
+
+/// Writes a plain GeoPackage holding one layer (no tudi tables): the export format.
+///
+/// # Errors
+/// When the file exists or a feature does not fit the schema.
+pub fn write_plain(
+    path: &Path,
+    def: &LayerDef,
+    features: &mut dyn Iterator<Item = (Uuid, Geometry<f64>, Map<String, Value>)>,
+) -> Result<u64> {
+    if path.exists() {
+        return Err(StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: "file already exists (文件已存在)".into(),
+        });
+    }
+    let mut conn = Connection::open(path).map_err(db("creating a GeoPackage"))?;
+    register_functions(&conn).map_err(db("registering GeoPackage functions"))?;
+    let tx = conn.transaction().map_err(db("starting a transaction"))?;
+    init_file(&tx, false)?;
+    create_feature_table(&tx, def, false)?;
+    let mut n = 0u64;
+    {
+        let mut cols = vec!["geom".to_owned(), "feature_id".into()];
+        cols.extend(def.fields.iter().map(|f| quote(&f.name)));
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+        let mut stmt = tx
+            .prepare(&format!(
+                "INSERT INTO {} ({}) VALUES ({})",
+                quote(&def.name),
+                cols.join(", "),
+                marks.join(", ")
+            ))
+            .map_err(db("preparing an insert"))?;
+        for (index, (id, g, attrs)) in features.enumerate() {
+            let (blob, values) = GeoPackageStore::encode(def, index, g, &attrs)?;
+            let mut all = vec![SqlValue::Blob(blob), SqlValue::Text(id.to_string())];
+            all.extend(values);
+            stmt.execute(params_from_iter(all))
+                .map_err(db("inserting a feature"))?;
+            n += 1;
+        }
+    }
+    GeoPackageStore::refresh_extent(&tx, &def.name, Timestamp::now())?;
+    tx.commit().map_err(db("committing an export"))?;
+    conn.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(db("finishing an export"))?;
+    Ok(n)
+}

@@ -362,7 +362,7 @@ pub struct ListError {
 }
 
 /// The divisions known to this installation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct DivisionRegistry {
     by_code: HashMap<String, Division>,
     by_name: HashMap<String, Vec<String>>,

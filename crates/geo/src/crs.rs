@@ -377,7 +377,7 @@ pub fn for_each_coord_mut<E>(
         ls: &mut geo_types::LineString<f64>,
         f: &mut dyn FnMut(&mut geo_types::Coord<f64>) -> Result<(), E>,
     ) -> Result<(), E> {
-        ls.0.iter_mut().try_for_each(|c| f(c))
+        ls.0.iter_mut().try_for_each(f)
     }
     fn poly<E>(
         p: &mut geo_types::Polygon<f64>,
@@ -532,11 +532,11 @@ mod tests {
     fn gauss_kruger_matches_proj_to_a_millimetre() {
         let t = Transformer::new(Crs::CGCS2000, Crs(4527)).unwrap();
         let (x, y) = t.apply(117.5, 31.25).unwrap();
-        assert!((x - 39_547_627.3809).abs() < 1e-3, "{x}");
-        assert!((y - 3_458_800.0373).abs() < 1e-3, "{y}");
+        assert!((x - 39_547_627.380_9).abs() < 1e-3, "{x}");
+        assert!((y - 3_458_800.037_3).abs() < 1e-3, "{y}");
         let t = Transformer::new(Crs::CGCS2000, Crs(4548)).unwrap();
         let (x, _) = t.apply(117.5, 31.25).unwrap();
-        assert!((x - 547_627.3809).abs() < 1e-3, "{x}");
+        assert!((x - 547_627.380_9).abs() < 1e-3, "{x}");
     }
 
     #[test]

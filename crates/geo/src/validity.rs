@@ -311,11 +311,9 @@ fn disconnected_interior(poly: &Polygon<f64>) -> Option<(Ring, Coord<f64>)> {
                 for lb in rings[j].lines() {
                     if let Some(LineIntersection::SinglePoint { intersection, .. }) =
                         line_intersection(la, lb)
-                    {
-                        if !touches.contains(&intersection) {
+                        && !touches.contains(&intersection) {
                             touches.push(intersection);
                         }
-                    }
                 }
             }
             for t in touches {

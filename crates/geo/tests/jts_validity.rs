@@ -5,6 +5,8 @@
 //! `tests/jts-validity-disagreements.tsv`. The test fails when a new disagreement appears *and*
 //! when a listed one starts to agree, so the list stays exact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

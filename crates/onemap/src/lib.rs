@@ -1,1 +1,47 @@
-//! tudi-onemap
+//! The one map (一张图): layers of the district's land, their import and export, and the demo
+//! district.
+//!
+//! - [`schema`]: the default attribute schema and geometry type of each layer kind.
+//! - [`import`]: bring GeoJSON and GeoPackage files into a layer (reprojecting, validating,
+//!   mapping attributes), all-or-nothing by default, reporting every bad feature.
+//! - [`export`]: write a layer to GeoJSON or GeoPackage in any supported CRS.
+//! - [`demo`]: build 佛山市南海区 with its real towns and villages and synthetic, deterministic
+//!   geometry, from a few thousand to a million parcels.
+//!
+//! **API boundary**: other capabilities use these functions with a [`tudi_store::Store`]; they
+//! never reach into the store's tables.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod schema;
+
+/// File formats the one map reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// GeoJSON (`.geojson`, `.json`).
+    GeoJson,
+    /// GeoPackage (`.gpkg`).
+    GeoPackage,
+}
+
+impl Format {
+    /// Reads a format name (`geojson`, `gpkg`).
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "geojson" | "json" => Some(Self::GeoJson),
+            "gpkg" | "geopackage" => Some(Self::GeoPackage),
+            _ => None,
+        }
+    }
+
+    /// Guesses the format from a file's extension.
+    #[must_use]
+    pub fn from_path(path: &std::path::Path) -> Option<Self> {
+        Self::parse(path.extension()?.to_str()?)
+    }
+}

@@ -421,6 +421,21 @@ fn fit_geometry(
     }
 }
 
+/// Checks attribute values against a layer's schema without writing: the first field at fault
+/// and why.
+///
+/// # Errors
+/// `(field, reason)` for an unknown field, a missing required value or a value of the wrong type.
+pub fn check_attributes(def: &LayerDef, attributes: &Map<String, Value>) -> std::result::Result<(), (String, String)> {
+    if let Some(unknown) = attributes.keys().find(|k| !def.fields.iter().any(|f| &f.name == *k)) {
+        return Err((unknown.clone(), "no such field (图层无此字段)".into()));
+    }
+    for f in &def.fields {
+        to_sql(f, attributes.get(&f.name)).map_err(|r| (f.name.clone(), r))?;
+    }
+    Ok(())
+}
+
 struct Row {
     fid: i64,
     record: FeatureRecord,
@@ -844,7 +859,7 @@ impl Store for GeoPackageStore {
                 })?;
                 ids.push(id);
                 let n = ids.len() as u64;
-                if n % 10_000 == 0 && !progress(n) {
+                if n.is_multiple_of(10_000) && !progress(n) {
                     return Err(StoreError::Cancelled);
                 }
             }
@@ -1074,11 +1089,10 @@ impl GeoPackageStore {
                 if h.id.to_string() >= cur.id.to_string() {
                     break;
                 }
-                if let Some(Ok(h)) = hrows.next() {
-                    if !visit(h)? {
+                if let Some(Ok(h)) = hrows.next()
+                    && !visit(h)? {
                         return Ok(());
                     }
-                }
             }
             if !visit(cur)? {
                 return Ok(());

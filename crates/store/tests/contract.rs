@@ -1,6 +1,8 @@
 //! The store contract on the GeoPackage backend, plus what only a file can show: GDAL reads it,
 //! `kill -9` loses nothing committed, and concurrent allocation never repeats a number.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;

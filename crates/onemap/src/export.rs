@@ -35,7 +35,9 @@ pub enum ExportError {
 impl Bilingual for ExportError {
     fn msg(&self) -> Msg {
         match self {
-            Self::Output { path, reason } => Msg::new(format!("无法写入 {path}：{reason}"), self.to_string()),
+            Self::Output { path, reason } => {
+                Msg::new(format!("无法写入 {path}：{reason}"), self.to_string())
+            }
             Self::Crs(m) => m.clone(),
             Self::Store(e) => Msg::new(format!("读取失败：{e}"), e.to_string()),
         }
@@ -56,7 +58,10 @@ pub fn export_layer(
     as_of: Option<Timestamp>,
 ) -> Result<u64, ExportError> {
     let info = store.layer(layer)?;
-    let out_err = |reason: String| ExportError::Output { path: out.display().to_string(), reason };
+    let out_err = |reason: String| ExportError::Output {
+        path: out.display().to_string(),
+        reason,
+    };
     if out.exists() {
         return Err(out_err("file already exists (文件已存在)".into()));
     }
@@ -66,8 +71,9 @@ pub fn export_layer(
     let result = match format {
         Format::GeoJson => {
             let file = std::fs::File::create(out).map_err(|e| out_err(e.to_string()))?;
-            let mut w = gj::Writer::new(BufWriter::with_capacity(1 << 20, file), target, Some(layer))
-                .map_err(|e| out_err(e.to_string()))?;
+            let mut w =
+                gj::Writer::new(BufWriter::with_capacity(1 << 20, file), target, Some(layer))
+                    .map_err(|e| out_err(e.to_string()))?;
             let mut n = 0u64;
             let r = store.for_each_feature(layer, as_of, &mut |mut f| {
                 t.apply_geometry(&mut f.geometry)

@@ -145,7 +145,9 @@ impl Bilingual for ImportError {
                 Msg::new(format!("无法读取文件 {path}：{reason}"), self.to_string())
             }
             Self::Rejected { total, read, .. } => Msg::new(
-                format!("{read} 个要素中有 {total} 个无效，未导入任何要素（可用 --skip-invalid 跳过无效要素）"),
+                format!(
+                    "{read} 个要素中有 {total} 个无效，未导入任何要素（可用 --skip-invalid 跳过无效要素）"
+                ),
                 format!("{self} (use --skip-invalid to import the valid ones)"),
             ),
             Self::Crs(m) | Self::Options(m) => m.clone(),
@@ -167,7 +169,10 @@ fn source_err(path: &Path, reason: impl ToString) -> ImportError {
     }
 }
 
-fn read_geojson(path: &Path, progress: &mut dyn FnMut(Stage)) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
+fn read_geojson(
+    path: &Path,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
     let file = std::fs::File::open(path).map_err(|e| source_err(path, e))?;
     let mut head = vec![0u8; 8192];
     let n = std::fs::File::open(path)
@@ -190,7 +195,10 @@ fn read_geojson(path: &Path, progress: &mut dyn FnMut(Stage)) -> Result<(Option<
             }),
             Err(gj::FeatureError::Malformed { index, reason }) => {
                 // The stream cannot resume after malformed JSON: stop with the position.
-                return Err(source_err(path, format!("feature {index}: {reason} (要素 {index} 的 JSON 格式错误)")));
+                return Err(source_err(
+                    path,
+                    format!("feature {index}: {reason} (要素 {index} 的 JSON 格式错误)"),
+                ));
             }
         }
         if out.len() % 100_000 == 0 {
@@ -198,12 +206,18 @@ fn read_geojson(path: &Path, progress: &mut dyn FnMut(Stage)) -> Result<(Option<
         }
     }
     if out.is_empty() && !head.windows(9).any(|w| w == b"\"features") {
-        return Err(source_err(path, "not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)"));
+        return Err(source_err(
+            path,
+            "not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)",
+        ));
     }
     Ok((crs, out))
 }
 
-fn read_gpkg(path: &Path, table: Option<&str>) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
+fn read_gpkg(
+    path: &Path,
+    table: Option<&str>,
+) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
     let layers = foreign_layers(path).map_err(|e| source_err(path, e))?;
     let layer = match table {
         Some(t) => layers.iter().find(|l| l.table == t),
@@ -217,13 +231,17 @@ fn read_gpkg(path: &Path, table: Option<&str>) -> Result<(Option<Crs>, Vec<Sourc
             format!("choose a source table with --source-layer: {names:?} (请用 --source-layer 指定源图层)"),
         )
     })?;
-    let crs = u32::try_from(layer.srs_id).ok().and_then(|c| Crs::from_epsg(c).ok());
+    let crs = u32::try_from(layer.srs_id)
+        .ok()
+        .and_then(|c| Crs::from_epsg(c).ok());
     let mut out = Vec::new();
     read_foreign_layer(path, layer, &mut |f| {
         out.push(SourceFeature {
             index: f.index,
             properties: f.properties,
-            geometry: f.geometry.map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
+            geometry: f
+                .geometry
+                .map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
         });
         Ok(())
     })
@@ -240,7 +258,11 @@ fn problems_msg(problems: &[validity::Problem]) -> Msg {
 /// A field name for a source property: itself when it is a valid identifier, otherwise `f<n>`.
 fn field_name_for(prop: &str, n: usize) -> String {
     let lower = prop.to_ascii_lowercase();
-    if is_valid_identifier(&lower) { lower } else { format!("f{n}") }
+    if is_valid_identifier(&lower) {
+        lower
+    } else {
+        format!("f{n}")
+    }
 }
 
 fn infer_type(values: &[&Value]) -> FieldType {
@@ -268,8 +290,14 @@ pub fn import_file(
 ) -> Result<ImportReport, ImportError> {
     let format = Format::from_path(path).ok_or_else(|| {
         ImportError::Options(Msg::new(
-            format!("无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg）", path.display()),
-            format!("cannot tell the format of {} from its extension (.geojson, .json, .gpkg)", path.display()),
+            format!(
+                "无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg）",
+                path.display()
+            ),
+            format!(
+                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg)",
+                path.display()
+            ),
         ))
     })?;
     let (declared, source) = match format {
@@ -281,7 +309,11 @@ pub fn import_file(
     let source_crs = opts
         .src_crs
         .or(declared)
-        .unwrap_or(if format == Format::GeoJson { Crs::WGS84 } else { Crs::CGCS2000 });
+        .unwrap_or(if format == Format::GeoJson {
+            Crs::WGS84
+        } else {
+            Crs::CGCS2000
+        });
 
     let existing = match store.layer(&opts.layer) {
         Ok(info) => Some(info.def),
@@ -289,12 +321,23 @@ pub fn import_file(
         Err(e) => return Err(e.into()),
     };
     if let Some(def) = &existing
-        && def.kind != opts.kind {
-            return Err(ImportError::Options(Msg::new(
-                format!("图层 {} 已存在，类型为{}，不是{}", def.name, def.kind.name_zh(), opts.kind.name_zh()),
-                format!("layer {} exists with kind {}, not {}", def.name, def.kind.id(), opts.kind.id()),
-            )));
-        }
+        && def.kind != opts.kind
+    {
+        return Err(ImportError::Options(Msg::new(
+            format!(
+                "图层 {} 已存在，类型为{}，不是{}",
+                def.name,
+                def.kind.name_zh(),
+                opts.kind.name_zh()
+            ),
+            format!(
+                "layer {} exists with kind {}, not {}",
+                def.name,
+                def.kind.id(),
+                opts.kind.id()
+            ),
+        )));
+    }
     let layer_crs = match &existing {
         Some(def) => Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?,
         None => match opts.layer_crs {
@@ -307,11 +350,14 @@ pub fn import_file(
                 });
                 match lon {
                     Some(x) if source_crs == Crs::WEB_MERCATOR => {
-                        let t = Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000).map_err(|e| ImportError::Crs(e.msg()))?;
+                        let t = Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000)
+                            .map_err(|e| ImportError::Crs(e.msg()))?;
                         let (lon, _) = t.apply(x, 0.0).map_err(|e| ImportError::Crs(e.msg()))?;
                         Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?
                     }
-                    Some(lon) => Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?,
+                    Some(lon) => {
+                        Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?
+                    }
                     None => Crs::CGCS2000,
                 }
             }
@@ -320,7 +366,11 @@ pub fn import_file(
     };
 
     // Map source properties onto the layer's fields.
-    let explicit: BTreeMap<&str, &str> = opts.field_map.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let explicit: BTreeMap<&str, &str> = opts
+        .field_map
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let mut prop_names: Vec<String> = Vec::new();
     for f in &source {
         for k in f.properties.keys() {
@@ -331,7 +381,10 @@ pub fn import_file(
     }
     let mut def = existing.clone().unwrap_or_else(|| LayerDef {
         name: opts.layer.clone(),
-        title: opts.title.clone().unwrap_or_else(|| opts.kind.name_zh().to_owned()),
+        title: opts
+            .title
+            .clone()
+            .unwrap_or_else(|| opts.kind.name_zh().to_owned()),
         kind: opts.kind,
         epsg: layer_crs.epsg(),
         geometry_type: schema::geometry_type(opts.kind).to_owned(),
@@ -340,12 +393,15 @@ pub fn import_file(
     let mut mapping: Vec<(String, String)> = Vec::new();
     let mut ignored = Vec::new();
     for (n, prop) in prop_names.iter().enumerate() {
-        let target = explicit.get(prop.as_str()).map(|s| (*s).to_owned()).or_else(|| {
-            def.fields
-                .iter()
-                .find(|f| f.name.eq_ignore_ascii_case(prop) || f.title == *prop)
-                .map(|f| f.name.clone())
-        });
+        let target = explicit
+            .get(prop.as_str())
+            .map(|s| (*s).to_owned())
+            .or_else(|| {
+                def.fields
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(prop) || f.title == *prop)
+                    .map(|f| f.name.clone())
+            });
         match target {
             Some(t) if def.fields.iter().any(|f| f.name == t) => mapping.push((prop.clone(), t)),
             Some(t) => {
@@ -356,8 +412,12 @@ pub fn import_file(
             }
             None if existing.is_none() => {
                 let name = field_name_for(prop, n + 1);
-                let values: Vec<&Value> = source.iter().filter_map(|f| f.properties.get(prop)).collect();
-                def.fields.push(FieldDef::new(&name, prop, infer_type(&values)));
+                let values: Vec<&Value> = source
+                    .iter()
+                    .filter_map(|f| f.properties.get(prop))
+                    .collect();
+                def.fields
+                    .push(FieldDef::new(&name, prop, infer_type(&values)));
                 mapping.push((prop.clone(), name));
             }
             None => ignored.push(prop.clone()),
@@ -372,7 +432,10 @@ pub fn import_file(
     let checked: Vec<Result<NewFeature, BadFeature>> = source
         .into_par_iter()
         .map(|f| {
-            let bad = |reason: Msg| BadFeature { index: f.index, reason };
+            let bad = |reason: Msg| BadFeature {
+                index: f.index,
+                reason,
+            };
             let mut geometry = match f.geometry {
                 Ok(Some(g)) => g,
                 Ok(None) => return Err(bad(Msg::new("缺少几何", "missing geometry"))),
@@ -385,7 +448,9 @@ pub fn import_file(
                     Ok::<(), ()>(())
                 });
             }
-            to_layer.apply_geometry(&mut geometry).map_err(|e| bad(e.msg()))?;
+            to_layer
+                .apply_geometry(&mut geometry)
+                .map_err(|e| bad(e.msg()))?;
             let problems = validity::problems(&geometry);
             if !problems.is_empty() {
                 return Err(bad(problems_msg(&problems)));
@@ -397,9 +462,16 @@ pub fn import_file(
                 }
             }
             check_attributes(def_ref, &attributes).map_err(|(field, reason)| {
-                bad(Msg::new(format!("字段 {field}：{reason}"), format!("field {field}: {reason}")))
+                bad(Msg::new(
+                    format!("字段 {field}：{reason}"),
+                    format!("field {field}: {reason}"),
+                ))
             })?;
-            Ok(NewFeature { id: None, geometry, attributes })
+            Ok(NewFeature {
+                id: None,
+                geometry,
+                attributes,
+            })
         })
         .collect();
     let mut good = Vec::with_capacity(checked.len());
@@ -411,17 +483,26 @@ pub fn import_file(
         }
     }
     if !bad.is_empty() && !opts.skip_invalid {
-        return Err(ImportError::Rejected { total: bad.len(), bad, read });
+        return Err(ImportError::Rejected {
+            total: bad.len(),
+            bad,
+            read,
+        });
     }
     let created_layer = existing.is_none();
     if created_layer {
         store.create_layer(&def)?;
     }
     let total = good.len() as u64;
-    let result = store.insert_features(&def.name, &mut good.into_iter(), jiff::Timestamp::now(), &mut |n| {
-        progress(Stage::Writing(n, total));
-        true
-    });
+    let result = store.insert_features(
+        &def.name,
+        &mut good.into_iter(),
+        jiff::Timestamp::now(),
+        &mut |n| {
+            progress(Stage::Writing(n, total));
+            true
+        },
+    );
     let ids = match result {
         Ok(ids) => ids,
         Err(e) => {

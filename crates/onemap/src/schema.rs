@@ -5,7 +5,11 @@ use tudi_core::layer::{FieldDef, FieldType, LayerKind};
 /// The geometry type a layer of this kind declares.
 #[must_use]
 pub fn geometry_type(kind: LayerKind) -> &'static str {
-    if kind.is_areal() { "MULTIPOLYGON" } else { "GEOMETRY" }
+    if kind.is_areal() {
+        "MULTIPOLYGON"
+    } else {
+        "GEOMETRY"
+    }
 }
 
 /// The fields every layer of this kind has.

@@ -426,8 +426,14 @@ fn fit_geometry(
 ///
 /// # Errors
 /// `(field, reason)` for an unknown field, a missing required value or a value of the wrong type.
-pub fn check_attributes(def: &LayerDef, attributes: &Map<String, Value>) -> std::result::Result<(), (String, String)> {
-    if let Some(unknown) = attributes.keys().find(|k| !def.fields.iter().any(|f| &f.name == *k)) {
+pub fn check_attributes(
+    def: &LayerDef,
+    attributes: &Map<String, Value>,
+) -> std::result::Result<(), (String, String)> {
+    if let Some(unknown) = attributes
+        .keys()
+        .find(|k| !def.fields.iter().any(|f| &f.name == *k))
+    {
         return Err((unknown.clone(), "no such field (图层无此字段)".into()));
     }
     for f in &def.fields {
@@ -1090,9 +1096,10 @@ impl GeoPackageStore {
                     break;
                 }
                 if let Some(Ok(h)) = hrows.next()
-                    && !visit(h)? {
-                        return Ok(());
-                    }
+                    && !visit(h)?
+                {
+                    return Ok(());
+                }
             }
             if !visit(cur)? {
                 return Ok(());

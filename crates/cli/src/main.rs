@@ -55,7 +55,7 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
-    /// 导入 GeoJSON 或 GeoPackage 到图层 / Import a GeoJSON or GeoPackage file into a layer
+    /// 导入 GeoJSON、GeoPackage 或 Shapefile 到图层 / Import a GeoJSON, GeoPackage or Shapefile into a layer
     Import {
         /// 数据目录 / data directory
         #[arg(long)]
@@ -95,7 +95,7 @@ enum Command {
         /// 图层名 / layer name
         #[arg(long)]
         layer: String,
-        /// 格式 / format: geojson | gpkg
+        /// 格式 / format: geojson | gpkg | shp
         #[arg(long)]
         format: String,
         /// 输出坐标系 / output CRS, e.g. EPSG:4490

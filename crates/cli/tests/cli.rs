@@ -384,3 +384,100 @@ fn unknown_layers_and_bad_arguments_get_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("tudi demo"));
 }
+
+#[test]
+fn shapefiles_round_trip_in_utf8_and_gbk_with_their_crs() {
+    let dir = demo_dir();
+    let d = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let shp = work.path().join("divisions.shp");
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "divisions",
+        "--format",
+        "shp",
+        "--out",
+        shp.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ogr_count(&shp, "divisions"), 315);
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-where", "code = '440605011'"])
+        .arg(&shp)
+        .arg("divisions")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("桂城街道"),
+        "GDAL reads the UTF-8 names: {}",
+        text(&o)
+    );
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(&shp)
+        .arg("divisions")
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("CM 114E"),
+        "the .prj carries the CRS: {}",
+        text(&o)
+    );
+
+    // A GBK shapefile with no .cpg, as older Chinese GIS software writes them.
+    let src = work.path().join("villages.geojson");
+    std::fs::write(&src, r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4547"}},"features":[
+{"type":"Feature","properties":{"code":"440605011001","name":"夏北社区居委会"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500100,2550000],[500100,2550100],[500000,2550100],[500000,2550000]]]}}]}"#).unwrap();
+    let gbk = work.path().join("gbk.shp");
+    let o = Command::new("ogr2ogr")
+        .args(["-f", "ESRI Shapefile", "-lco", "ENCODING=GBK"])
+        .arg(&gbk)
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let _ = std::fs::remove_file(gbk.with_extension("cpg"));
+    let dbf = std::fs::read(gbk.with_extension("dbf")).unwrap();
+    assert!(
+        dbf.windows(2).any(|w| w == [0xcf, 0xc4]),
+        "the test file really is GBK (夏 = CF C4)"
+    );
+    let fresh = work.path().join("fresh");
+    std::fs::create_dir_all(&fresh).unwrap();
+    drop(tudi_store::gpkg::GeoPackageStore::create(&fresh.join("tudi.gpkg")).unwrap());
+    let f = fresh.to_str().unwrap();
+    let o = tudi(&[
+        "import",
+        "--data",
+        f,
+        "--layer",
+        "villages",
+        "--kind",
+        "admin",
+        gbk.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("EPSG:4547"), "{}", text(&o));
+    let back = work.path().join("back.geojson");
+    let o = tudi(&[
+        "export",
+        "--data",
+        f,
+        "--layer",
+        "villages",
+        "--format",
+        "geojson",
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&back)
+            .unwrap()
+            .contains("夏北社区居委会"),
+        "GBK names decode correctly"
+    );
+}

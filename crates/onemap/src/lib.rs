@@ -2,9 +2,10 @@
 //! district.
 //!
 //! - [`schema`]: the default attribute schema and geometry type of each layer kind.
-//! - [`import`]: bring GeoJSON and GeoPackage files into a layer (reprojecting, validating,
+//! - [`import`]: bring GeoJSON, GeoPackage and Shapefile files into a layer (reprojecting, validating,
 //!   mapping attributes), all-or-nothing by default, reporting every bad feature.
-//! - [`export`]: write a layer to GeoJSON or GeoPackage in any supported CRS.
+//! - [`export`]: write a layer to GeoJSON, GeoPackage or Shapefile in any supported CRS.
+//! - [`shp`]: Shapefile reading (UTF-8 and GBK) and writing, with `.prj` and `.cpg`.
 //! - [`demo`]: build 佛山市南海区 with its real towns and villages and synthetic, deterministic
 //!   geometry, from a few thousand to a million parcels.
 //!
@@ -18,6 +19,7 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod schema;
+pub mod shp;
 
 /// File formats the one map reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +28,8 @@ pub enum Format {
     GeoJson,
     /// GeoPackage (`.gpkg`).
     GeoPackage,
+    /// ESRI Shapefile (`.shp` with `.shx`, `.dbf`, `.prj`, `.cpg`).
+    Shapefile,
 }
 
 impl Format {
@@ -35,6 +39,7 @@ impl Format {
         match name.trim().to_ascii_lowercase().as_str() {
             "geojson" | "json" => Some(Self::GeoJson),
             "gpkg" | "geopackage" => Some(Self::GeoPackage),
+            "shp" | "shapefile" => Some(Self::Shapefile),
             _ => None,
         }
     }

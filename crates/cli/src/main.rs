@@ -49,6 +49,12 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         parcels: usize,
     },
+    /// 创建空数据库 / Create an empty store
+    Init {
+        /// 数据目录 / data directory
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// 列出图层 / List layers
     Layers {
         /// 数据目录 / data directory
@@ -278,6 +284,19 @@ fn run(cli: Cli) -> Result<()> {
             seed,
             parcels,
         } => cmd_demo(&data, seed, parcels),
+        Command::Init { data } => {
+            std::fs::create_dir_all(&data)
+                .with_context(|| format!("创建目录 / creating {}", data.display()))?;
+            let path = data.join(STORE_FILE);
+            GeoPackageStore::create(&path)
+                .map_err(|e| refused(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+            writeln!(
+                out(),
+                "已创建空数据库 / created an empty store: {}",
+                path.display()
+            )?;
+            Ok(())
+        }
         Command::Layers { data } => cmd_layers(&data),
         Command::Import {
             data,

@@ -481,3 +481,97 @@ fn shapefiles_round_trip_in_utf8_and_gbk_with_their_crs() {
         "GBK names decode correctly"
     );
 }
+
+fn squares_geojson(path: &Path, n: usize, x0: f64) {
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    write!(w, r#"{{"type":"FeatureCollection","crs":{{"type":"name","properties":{{"name":"urn:ogc:def:crs:EPSG::4547"}}}},"features":["#).unwrap();
+    for i in 0..n {
+        let x = x0 + (i % 1000) as f64 * 20.0;
+        let y = 2_550_000.0 + (i / 1000) as f64 * 20.0;
+        if i > 0 {
+            write!(w, ",").unwrap();
+        }
+        write!(
+            w,
+            r#"{{"type":"Feature","properties":{{"code":"P{i}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]}}}}"#,
+            x + 10.0,
+            x + 10.0,
+            y + 10.0,
+            y + 10.0
+        )
+        .unwrap();
+    }
+    write!(w, "]}}").unwrap();
+}
+
+/// `kill -9` in the middle of a large import: the committed layer is intact, the interrupted one
+/// is absent, and GDAL still validates the file.
+#[test]
+fn kill_9_during_an_import_loses_no_committed_data() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let o = tudi(&["init", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let small = work.path().join("small.geojson");
+    squares_geojson(&small, 500, 500_000.0);
+    let o = tudi(&[
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        "--layer",
+        "committed",
+        "--kind",
+        "parcel",
+        small.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let big = work.path().join("big.geojson");
+    squares_geojson(&big, 300_000, 600_000.0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args([
+            "import",
+            "--data",
+            data.to_str().unwrap(),
+            "--layer",
+            "interrupted",
+            "--kind",
+            "parcel",
+            big.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the import is writing (its WAL grows), then kill it without warning.
+    let wal = data.join("tudi.gpkg-wal");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 4 << 20
+        && started.elapsed().as_secs() < 120
+    {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let was_running = child.try_wait().unwrap().is_none();
+    eprintln!("killed while the import was running: {was_running}");
+    let _ = child.kill();
+    let _ = child.wait();
+    let store = data.join("tudi.gpkg");
+    validate_gpkg(&store);
+    assert_eq!(ogr_count(&store, "committed"), 500);
+    let o = tudi(&["layers", "--data", data.to_str().unwrap()]);
+    let t = text(&o);
+    if was_running {
+        assert!(
+            !t.contains("interrupted"),
+            "the interrupted import left nothing: {t}"
+        );
+    } else {
+        assert!(
+            t.contains("300000"),
+            "an import that finished first is complete: {t}"
+        );
+    }
+}

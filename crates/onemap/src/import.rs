@@ -504,27 +504,17 @@ pub fn import_file(
         });
     }
     let created_layer = existing.is_none();
-    if created_layer {
-        store.create_layer(&def)?;
-    }
     let total = good.len() as u64;
-    let result = store.insert_features(
-        &def.name,
-        &mut good.into_iter(),
-        jiff::Timestamp::now(),
-        &mut |n| {
-            progress(Stage::Writing(n, total));
-            true
-        },
-    );
-    let ids = match result {
-        Ok(ids) => ids,
-        Err(e) => {
-            if created_layer {
-                let _ = store.drop_layer(&def.name);
-            }
-            return Err(e.into());
-        }
+    let mut report = |n| {
+        progress(Stage::Writing(n, total));
+        true
+    };
+    let at = jiff::Timestamp::now();
+    // A new layer is created in the same transaction as its features: a crash leaves nothing.
+    let ids = if created_layer {
+        store.create_layer_with_features(&def, &mut good.into_iter(), at, &mut report)?
+    } else {
+        store.insert_features(&def.name, &mut good.into_iter(), at, &mut report)?
     };
     Ok(ImportReport {
         layer: def.name,

@@ -23,6 +23,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     unknown_ids_are_reported(&*make());
     sequences_never_repeat(&*make());
     metadata_round_trips(&*make());
+    new_layers_are_created_with_their_features_or_not_at_all(&*make());
     pagination_is_stable(&*make());
 }
 
@@ -411,4 +412,33 @@ fn pagination_is_stable(s: &dyn Store) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 25, "pages cover every feature exactly once");
+}
+
+fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {
+    let def = parcel_def("fresh");
+    let mut bad = feature(40.0, "C");
+    bad.attributes.insert("floors".into(), json!("three"));
+    assert!(
+        s.create_layer_with_features(
+            &def,
+            &mut vec![feature(0.0, "A"), bad].into_iter(),
+            t(0),
+            &mut |_| true
+        )
+        .is_err()
+    );
+    assert!(
+        matches!(s.layer("fresh"), Err(StoreError::UnknownLayer(_))),
+        "a failed creation leaves no layer behind"
+    );
+    let ids = s
+        .create_layer_with_features(
+            &def,
+            &mut vec![feature(0.0, "A")].into_iter(),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(s.layer("fresh").unwrap().feature_count, 1);
 }

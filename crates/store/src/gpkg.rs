@@ -749,30 +749,7 @@ impl Store for GeoPackageStore {
         check_def(def)?;
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?1))",
-                params![def.name],
-                |r| r.get(0),
-            )
-            .map_err(db("checking layer names"))?;
-        if exists {
-            return Err(StoreError::LayerExists(def.name.clone()));
-        }
-        create_feature_table(&tx, def, true)?;
-        tx.execute(
-            "INSERT INTO tudi_layers (name, title, kind, srs_id, geometry_type, fields, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                def.name,
-                def.title,
-                def.kind.id(),
-                def.epsg,
-                def.geometry_type,
-                serde_json::to_string(&def.fields).unwrap_or_else(|_| "[]".into()),
-                format_ts(Timestamp::now()),
-            ],
-        )
-        .map_err(db("recording a layer"))?;
+        Self::create_in(&tx, def)?;
         tx.commit().map_err(db("committing a new layer"))
     }
 
@@ -827,52 +804,24 @@ impl Store for GeoPackageStore {
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
-        let mut ids = Vec::new();
-        {
-            let mut cols = vec!["geom".to_owned(), "feature_id".into()];
-            cols.extend(def.fields.iter().map(|f| quote(&f.name)));
-            cols.push("tudi_version".into());
-            cols.push("tudi_valid_from".into());
-            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-            let mut stmt = tx
-                .prepare(&format!(
-                    "INSERT INTO {} ({}) VALUES ({})",
-                    quote(&def.name),
-                    cols.join(", "),
-                    marks.join(", ")
-                ))
-                .map_err(db("preparing an insert"))?;
-            let valid_from = format_ts(at);
-            for (index, f) in features.enumerate() {
-                let id = f.id.unwrap_or_else(Uuid::now_v7);
-                let (blob, values) = Self::encode(&def, index, f.geometry, &f.attributes)?;
-                let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
-                all.push(SqlValue::Blob(blob));
-                all.push(SqlValue::Text(id.to_string()));
-                all.extend(values);
-                all.push(SqlValue::Integer(1));
-                all.push(SqlValue::Text(valid_from.clone()));
-                stmt.execute(params_from_iter(all)).map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(ref f, _)
-                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        StoreError::DuplicateFeature {
-                            layer: def.name.clone(),
-                            id,
-                        }
-                    }
-                    other => db("inserting a feature")(other),
-                })?;
-                ids.push(id);
-                let n = ids.len() as u64;
-                if n.is_multiple_of(10_000) && !progress(n) {
-                    return Err(StoreError::Cancelled);
-                }
-            }
-        }
-        Self::refresh_extent(&tx, &def.name, at)?;
+        let ids = Self::insert_rows(&tx, &def, features, at, progress)?;
         tx.commit().map_err(db("committing features"))?;
-        progress(ids.len() as u64);
+        Ok(ids)
+    }
+
+    fn create_layer_with_features(
+        &self,
+        def: &LayerDef,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        at: Timestamp,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>> {
+        check_def(def)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        Self::create_in(&tx, def)?;
+        let ids = Self::insert_rows(&tx, def, features, at, progress)?;
+        tx.commit().map_err(db("committing a new layer"))?;
         Ok(ids)
     }
 
@@ -1024,6 +973,89 @@ impl Store for GeoPackageStore {
 }
 
 impl GeoPackageStore {
+    fn create_in(tx: &Connection, def: &LayerDef) -> Result<()> {
+        let exists: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE lower(name) = lower(?1))",
+                params![def.name],
+                |r| r.get(0),
+            )
+            .map_err(db("checking layer names"))?;
+        if exists {
+            return Err(StoreError::LayerExists(def.name.clone()));
+        }
+        create_feature_table(tx, def, true)?;
+        tx.execute(
+            "INSERT INTO tudi_layers (name, title, kind, srs_id, geometry_type, fields, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                def.name,
+                def.title,
+                def.kind.id(),
+                def.epsg,
+                def.geometry_type,
+                serde_json::to_string(&def.fields).unwrap_or_else(|_| "[]".into()),
+                format_ts(Timestamp::now()),
+            ],
+        )
+        .map_err(db("recording a layer"))?;
+        Ok(())
+    }
+
+    fn insert_rows(
+        tx: &Connection,
+        def: &LayerDef,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        at: Timestamp,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>> {
+        let mut ids = Vec::new();
+        {
+            let mut cols = vec!["geom".to_owned(), "feature_id".into()];
+            cols.extend(def.fields.iter().map(|f| quote(&f.name)));
+            cols.push("tudi_version".into());
+            cols.push("tudi_valid_from".into());
+            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            let mut stmt = tx
+                .prepare(&format!(
+                    "INSERT INTO {} ({}) VALUES ({})",
+                    quote(&def.name),
+                    cols.join(", "),
+                    marks.join(", ")
+                ))
+                .map_err(db("preparing an insert"))?;
+            let valid_from = format_ts(at);
+            for (index, f) in features.enumerate() {
+                let id = f.id.unwrap_or_else(Uuid::now_v7);
+                let (blob, values) = Self::encode(def, index, f.geometry, &f.attributes)?;
+                let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
+                all.push(SqlValue::Blob(blob));
+                all.push(SqlValue::Text(id.to_string()));
+                all.extend(values);
+                all.push(SqlValue::Integer(1));
+                all.push(SqlValue::Text(valid_from.clone()));
+                stmt.execute(params_from_iter(all)).map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(ref f, _)
+                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        StoreError::DuplicateFeature {
+                            layer: def.name.clone(),
+                            id,
+                        }
+                    }
+                    other => db("inserting a feature")(other),
+                })?;
+                ids.push(id);
+                let n = ids.len() as u64;
+                if n % 10_000 == 0 && !progress(n) {
+                    return Err(StoreError::Cancelled);
+                }
+            }
+        }
+        Self::refresh_extent(tx, &def.name, at)?;
+        progress(ids.len() as u64);
+        Ok(ids)
+    }
+
     /// Streams features in id order; `visit` returns `false` to stop.
     fn visit(
         &self,

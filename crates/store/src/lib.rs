@@ -202,6 +202,19 @@ pub trait Store: Send + Sync {
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>>;
 
+    /// Creates a layer and fills it in one transaction: after a failure or a crash the layer
+    /// does not exist at all.
+    ///
+    /// # Errors
+    /// As [`Store::create_layer`] and [`Store::insert_features`].
+    fn create_layer_with_features(
+        &self,
+        def: &LayerDef,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        at: Timestamp,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>>;
+
     /// Replaces a feature's geometry and attributes, keeping the old version in the history.
     ///
     /// # Errors

@@ -201,7 +201,7 @@ fn read_geojson(
                 ));
             }
         }
-        if out.len() % 100_000 == 0 {
+        if out.len().is_multiple_of(100_000) {
             progress(Stage::Reading(out.len() as u64));
         }
     }

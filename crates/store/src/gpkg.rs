@@ -1046,7 +1046,7 @@ impl GeoPackageStore {
                 })?;
                 ids.push(id);
                 let n = ids.len() as u64;
-                if n % 10_000 == 0 && !progress(n) {
+                if n.is_multiple_of(10_000) && !progress(n) {
                     return Err(StoreError::Cancelled);
                 }
             }

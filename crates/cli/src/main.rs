@@ -61,7 +61,7 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
-    /// 导入 GeoJSON、GeoPackage 或 Shapefile 到图层 / Import a GeoJSON, GeoPackage or Shapefile into a layer
+    /// 导入 GeoJSON、GeoPackage、Shapefile 或 FlatGeobuf 到图层 / Import a GeoJSON, GeoPackage, Shapefile or FlatGeobuf file into a layer
     Import {
         /// 数据目录 / data directory
         #[arg(long)]
@@ -101,7 +101,7 @@ enum Command {
         /// 图层名 / layer name
         #[arg(long)]
         layer: String,
-        /// 格式 / format: geojson | gpkg | shp
+        /// 格式 / format: geojson | gpkg | shp | fgb
         #[arg(long)]
         format: String,
         /// 输出坐标系 / output CRS, e.g. EPSG:4490

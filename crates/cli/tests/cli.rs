@@ -575,3 +575,62 @@ fn kill_9_during_an_import_loses_no_committed_data() {
         );
     }
 }
+
+#[test]
+fn flatgeobuf_exports_read_in_gdal_and_reimport() {
+    let dir = demo_dir();
+    let d = dir.to_str().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let fgb = work.path().join("parcels.fgb");
+    let o = tudi(&[
+        "export",
+        "--data",
+        d,
+        "--layer",
+        "parcels",
+        "--format",
+        "fgb",
+        "--out",
+        fgb.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(ogr_count(&fgb, "parcels"), 3000);
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(&fgb)
+        .arg("parcels")
+        .output()
+        .unwrap();
+    assert!(text(&o).contains("CM 114E"), "{}", text(&o));
+    // GDAL makes a FlatGeobuf too; tudi reads it back with its CRS and typed attributes.
+    let gdal_fgb = work.path().join("gdal.fgb");
+    let o = Command::new("ogr2ogr")
+        .args(["-f", "FlatGeobuf"])
+        .arg(&gdal_fgb)
+        .arg(dir.join("tudi.gpkg"))
+        .arg("divisions")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let fresh = work.path().join("fresh");
+    let o = tudi(&["init", "--data", fresh.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let f = fresh.to_str().unwrap();
+    for (layer, src) in [("p", &fgb), ("d", &gdal_fgb)] {
+        let kind = if layer == "p" { "parcel" } else { "admin" };
+        let o = tudi(&[
+            "import",
+            "--data",
+            f,
+            "--layer",
+            layer,
+            "--kind",
+            kind,
+            src.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("EPSG:4547"), "{}", text(&o));
+    }
+    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "p"), 3000);
+    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "d"), 315);
+}

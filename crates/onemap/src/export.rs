@@ -1,4 +1,4 @@
-//! Export of a layer to GeoJSON, GeoPackage or Shapefile, in the layer's CRS or any supported one.
+//! Export of a layer to GeoJSON, GeoPackage, Shapefile or FlatGeobuf, in the layer's CRS or any supported one.
 
 use std::io::BufWriter;
 use std::path::Path;
@@ -110,6 +110,16 @@ pub fn export_layer(
                 Ok(())
             })?;
             crate::shp::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
+        }
+        Format::FlatGeobuf => {
+            let mut items = Vec::new();
+            store.for_each_feature(layer, as_of, &mut |mut f| {
+                t.apply_geometry(&mut f.geometry)
+                    .map_err(|e| StoreError::Schema(e.to_string()))?;
+                items.push((f.id, f.geometry, f.attributes));
+                Ok(())
+            })?;
+            crate::fgb::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
         }
     };
     if result.is_err() {

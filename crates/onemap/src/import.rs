@@ -1,4 +1,4 @@
-//! Import of GeoJSON, GeoPackage and Shapefile files into a layer.
+//! Import of GeoJSON, GeoPackage, Shapefile and FlatGeobuf files into a layer.
 //!
 //! The whole file is read and checked before anything is written: every feature is reprojected
 //! into the layer's CRS, checked for validity and checked against the layer's schema. By default
@@ -295,7 +295,7 @@ pub fn import_file(
                 path.display()
             ),
             format!(
-                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp)",
+                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp, .fgb)",
                 path.display()
             ),
         ))
@@ -305,6 +305,20 @@ pub fn import_file(
         Format::GeoPackage => read_gpkg(path, opts.source_layer.as_deref())?,
         Format::Shapefile => {
             let (crs, items) = crate::shp::read(path).map_err(|e| source_err(path, e))?;
+            let items = items
+                .into_iter()
+                .map(|f| SourceFeature {
+                    index: f.index,
+                    properties: f.properties,
+                    geometry: f
+                        .geometry
+                        .map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
+                })
+                .collect();
+            (crs, items)
+        }
+        Format::FlatGeobuf => {
+            let (crs, items) = crate::fgb::read(path).map_err(|e| source_err(path, e))?;
             let items = items
                 .into_iter()
                 .map(|f| SourceFeature {

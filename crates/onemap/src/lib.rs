@@ -2,10 +2,11 @@
 //! district.
 //!
 //! - [`schema`]: the default attribute schema and geometry type of each layer kind.
-//! - [`import`]: bring GeoJSON, GeoPackage and Shapefile files into a layer (reprojecting, validating,
+//! - [`import`]: bring GeoJSON, GeoPackage, Shapefile and FlatGeobuf files into a layer (reprojecting, validating,
 //!   mapping attributes), all-or-nothing by default, reporting every bad feature.
-//! - [`export`]: write a layer to GeoJSON, GeoPackage or Shapefile in any supported CRS.
+//! - [`export`]: write a layer to GeoJSON, GeoPackage, Shapefile or FlatGeobuf in any supported CRS.
 //! - [`shp`]: Shapefile reading (UTF-8 and GBK) and writing, with `.prj` and `.cpg`.
+//! - [`fgb`]: FlatGeobuf reading and writing (with the packed R-tree).
 //! - [`demo`]: build 佛山市南海区 with its real towns and villages and synthetic, deterministic
 //!   geometry, from a few thousand to a million parcels.
 //!
@@ -17,6 +18,7 @@
 
 pub mod demo;
 pub mod export;
+pub mod fgb;
 pub mod import;
 pub mod schema;
 pub mod shp;
@@ -30,6 +32,8 @@ pub enum Format {
     GeoPackage,
     /// ESRI Shapefile (`.shp` with `.shx`, `.dbf`, `.prj`, `.cpg`).
     Shapefile,
+    /// FlatGeobuf (`.fgb`).
+    FlatGeobuf,
 }
 
 impl Format {
@@ -40,6 +44,7 @@ impl Format {
             "geojson" | "json" => Some(Self::GeoJson),
             "gpkg" | "geopackage" => Some(Self::GeoPackage),
             "shp" | "shapefile" => Some(Self::Shapefile),
+            "fgb" | "flatgeobuf" => Some(Self::FlatGeobuf),
             _ => None,
         }
     }

@@ -543,17 +543,27 @@ fn kill_9_during_an_import_loses_no_committed_data() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the import is writing (its WAL grows), then kill it without warning.
-    let wal = data.join("tudi.gpkg-wal");
+    // Wait until the import's write transaction is open (a large import goes through a rollback
+    // journal; a small one grows the WAL), then kill it without warning.
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    let wal_before = size(&data.join("tudi.gpkg-wal"));
+    let writing = || {
+        data.join("tudi.gpkg-journal").exists()
+            || size(&data.join("tudi.gpkg-wal")) > wal_before + (4 << 20)
+    };
     let started = std::time::Instant::now();
-    while std::fs::metadata(&wal).map_or(0, |m| m.len()) < 4 << 20
-        && started.elapsed().as_secs() < 120
-    {
+    while !writing() && started.elapsed().as_secs() < 120 {
         if child.try_wait().unwrap().is_some() {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    eprintln!(
+        "writing detected: {} after {:?}",
+        writing(),
+        started.elapsed()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let was_running = child.try_wait().unwrap().is_none();
     eprintln!("killed while the import was running: {was_running}");
     let _ = child.kill();

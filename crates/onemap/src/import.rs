@@ -7,7 +7,6 @@
 //! transaction, so a crash midway leaves the layer as it was.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
 use std::path::Path;
 
 use geo_types::Geometry;
@@ -173,44 +172,37 @@ fn read_geojson(
     path: &Path,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
-    let file = std::fs::File::open(path).map_err(|e| source_err(path, e))?;
-    let mut head = vec![0u8; 8192];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| source_err(path, e))?;
-    head.truncate(n);
-    let crs = gj::detect_crs(&head);
-    let mut out = Vec::new();
-    for item in gj::read_features(BufReader::with_capacity(1 << 20, file)) {
-        match item {
-            Ok(f) => out.push(SourceFeature {
-                index: f.index,
+    // The whole file is held in memory and split into features first, so that parsing runs on
+    // every core; an import holds every feature in memory anyway until it has checked them all.
+    let bytes = std::fs::read(path).map_err(|e| source_err(path, e))?;
+    let crs = gj::detect_crs(&bytes[..bytes.len().min(8192)]);
+    let items = gj::read_features_parallel(&bytes).map_err(|e| source_err(path, e))?;
+    drop(bytes);
+    progress(Stage::Reading(items.len() as u64));
+    let out = items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| match item {
+            Ok(f) => SourceFeature {
+                index,
                 properties: f.properties,
                 geometry: Ok(f.geometry),
-            }),
-            Err(gj::FeatureError::Geometry { index, problems }) => out.push(SourceFeature {
+            },
+            Err(gj::FeatureError::Geometry { problems, .. }) => SourceFeature {
                 index,
                 properties: Map::new(),
                 geometry: Err(problems_msg(&problems)),
-            }),
-            Err(gj::FeatureError::Malformed { index, reason }) => {
-                // The stream cannot resume after malformed JSON: stop with the position.
-                return Err(source_err(
-                    path,
-                    format!("feature {index}: {reason} (要素 {index} 的 JSON 格式错误)"),
-                ));
-            }
-        }
-        if out.len().is_multiple_of(100_000) {
-            progress(Stage::Reading(out.len() as u64));
-        }
-    }
-    if out.is_empty() && !head.windows(9).any(|w| w == b"\"features") {
-        return Err(source_err(
-            path,
-            "not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)",
-        ));
-    }
+            },
+            Err(gj::FeatureError::Malformed { reason, .. }) => SourceFeature {
+                index,
+                properties: Map::new(),
+                geometry: Err(Msg::new(
+                    format!("GeoJSON 格式错误：{reason}"),
+                    format!("malformed GeoJSON: {reason}"),
+                )),
+            },
+        })
+        .collect();
     Ok((crs, out))
 }
 
@@ -300,6 +292,7 @@ pub fn import_file(
             ),
         ))
     })?;
+    let started = std::time::Instant::now();
     let (declared, source) = match format {
         Format::GeoJson => read_geojson(path, progress)?,
         Format::GeoPackage => read_gpkg(path, opts.source_layer.as_deref())?,
@@ -334,6 +327,12 @@ pub fn import_file(
     };
     let read = source.len() as u64;
     progress(Stage::Reading(read));
+    tracing::info!(
+        features = read,
+        seconds = started.elapsed().as_secs_f64(),
+        "import: read"
+    );
+    let started = std::time::Instant::now();
     let source_crs = opts
         .src_crs
         .or(declared)
@@ -510,6 +509,12 @@ pub fn import_file(
             Err(b) => bad.push(b),
         }
     }
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        bad = bad.len(),
+        "import: checked"
+    );
+    let started = std::time::Instant::now();
     if !bad.is_empty() && !opts.skip_invalid {
         return Err(ImportError::Rejected {
             total: bad.len(),
@@ -530,6 +535,7 @@ pub fn import_file(
     } else {
         store.insert_features(&def.name, &mut good.into_iter(), at, &mut report)?
     };
+    tracing::info!(seconds = started.elapsed().as_secs_f64(), "import: written");
     Ok(ImportReport {
         layer: def.name,
         created_layer,

@@ -209,13 +209,25 @@ fn init_file(conn: &Connection, tudi_tables: bool) -> Result<()> {
     Ok(())
 }
 
+/// The GeoPackage R-tree insert trigger of a table (dropped during bulk loads, which fill the
+/// R-tree directly, and recreated in the same transaction).
+fn rtree_insert_trigger_sql(t: &str) -> String {
+    let r = format!("rtree_{t}_geom");
+    format!(
+        "CREATE TRIGGER {ins} AFTER INSERT ON {qt} WHEN (new.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
+BEGIN INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;",
+        ins = quote(&format!("{r}_insert")),
+        qt = quote(t),
+        qr = quote(&r),
+    )
+}
+
 fn rtree_sql(t: &str) -> String {
     let r = format!("rtree_{t}_geom");
     let (qt, qr) = (quote(t), quote(&r));
     format!(
         "CREATE VIRTUAL TABLE {qr} USING rtree(id, minx, maxx, miny, maxy);
-CREATE TRIGGER {ins} AFTER INSERT ON {qt} WHEN (new.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
-BEGIN INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;
+{insert}
 CREATE TRIGGER {u1} AFTER UPDATE OF geom ON {qt} WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
 BEGIN INSERT OR REPLACE INTO {qr} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom)); END;
 CREATE TRIGGER {u2} AFTER UPDATE OF geom ON {qt} WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
@@ -226,7 +238,7 @@ CREATE TRIGGER {u4} AFTER UPDATE ON {qt} WHEN OLD.fid != NEW.fid AND (NEW.geom I
 BEGIN DELETE FROM {qr} WHERE id IN (OLD.fid, NEW.fid); END;
 CREATE TRIGGER {del} AFTER DELETE ON {qt} WHEN old.geom NOT NULL
 BEGIN DELETE FROM {qr} WHERE id = OLD.fid; END;",
-        ins = quote(&format!("{r}_insert")),
+        insert = rtree_insert_trigger_sql(t),
         u1 = quote(&format!("{r}_update1")),
         u2 = quote(&format!("{r}_update2")),
         u3 = quote(&format!("{r}_update3")),
@@ -441,6 +453,9 @@ pub fn check_attributes(
     }
     Ok(())
 }
+
+/// A feature ready to insert: its id, GeoPackage blob and field values.
+type EncodedRow = (Uuid, Vec<u8>, Vec<SqlValue>);
 
 struct Row {
     fid: i64,
@@ -803,10 +818,15 @@ impl Store for GeoPackageStore {
     ) -> Result<Vec<Uuid>> {
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
-        let ids = Self::insert_rows(&tx, &def, features, at, progress)?;
-        tx.commit().map_err(db("committing features"))?;
-        Ok(ids)
+        let bulk = Self::enter_bulk(&conn, features.size_hint().0);
+        let result = (|| {
+            let tx = conn.transaction().map_err(db("starting a transaction"))?;
+            let ids = Self::insert_rows(&tx, &def, features, at, progress)?;
+            tx.commit().map_err(db("committing features"))?;
+            Ok(ids)
+        })();
+        Self::leave_bulk(&conn, bulk);
+        result
     }
 
     fn create_layer_with_features(
@@ -818,11 +838,16 @@ impl Store for GeoPackageStore {
     ) -> Result<Vec<Uuid>> {
         check_def(def)?;
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
-        Self::create_in(&tx, def)?;
-        let ids = Self::insert_rows(&tx, def, features, at, progress)?;
-        tx.commit().map_err(db("committing a new layer"))?;
-        Ok(ids)
+        let bulk = Self::enter_bulk(&conn, features.size_hint().0);
+        let result = (|| {
+            let tx = conn.transaction().map_err(db("starting a transaction"))?;
+            Self::create_in(&tx, def)?;
+            let ids = Self::insert_rows(&tx, def, features, at, progress)?;
+            tx.commit().map_err(db("committing a new layer"))?;
+            Ok(ids)
+        })();
+        Self::leave_bulk(&conn, bulk);
+        result
     }
 
     fn update_feature(
@@ -973,6 +998,34 @@ impl Store for GeoPackageStore {
 }
 
 impl GeoPackageStore {
+    /// Batches at least this large are written through a rollback journal instead of the WAL.
+    const BULK_ROWS: usize = 20_000;
+
+    /// For a large batch, switches to a rollback journal: in WAL mode every page of a
+    /// half-gigabyte load is written twice (to the WAL, then checkpointed into the file). The
+    /// rollback journal is just as crash-safe. When another connection has the file open SQLite
+    /// keeps WAL and the load simply takes the slower path. Returns whether the mode changed.
+    fn enter_bulk(conn: &Connection, rows: usize) -> bool {
+        if rows < Self::BULK_ROWS {
+            return false;
+        }
+        let mode: Option<String> = conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+            .ok();
+        let _ = conn.pragma_update(None, "cache_size", -1_048_576);
+        mode.is_some_and(|m| m.eq_ignore_ascii_case("delete"))
+    }
+
+    fn leave_bulk(conn: &Connection, changed: bool) {
+        let _ = conn.pragma_update(None, "cache_size", -262_144);
+        if !changed {
+            return;
+        }
+        if let Err(e) = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            tracing::warn!(error = %e, "could not switch the store back to WAL");
+        }
+    }
+
     fn create_in(tx: &Connection, def: &LayerDef) -> Result<()> {
         let exists: bool = tx
             .query_row(
@@ -1008,6 +1061,18 @@ impl GeoPackageStore {
         at: Timestamp,
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>> {
+        use rayon::prelude::*;
+        // Encoding (geometry blobs, attribute conversion) runs in parallel chunks; the rows and
+        // their R-tree entries are then written by this one connection. The R-tree insert trigger
+        // is suspended meanwhile because the envelopes are already known; it is recreated before
+        // the transaction commits, so the file is never seen without it.
+        const CHUNK: usize = 50_000;
+        let rtree = quote(&format!("rtree_{}_geom", def.name));
+        tx.execute_batch(&format!(
+            "DROP TRIGGER {};",
+            quote(&format!("rtree_{}_geom_insert", def.name))
+        ))
+        .map_err(db("suspending the R-tree trigger"))?;
         let mut ids = Vec::new();
         {
             let mut cols = vec!["geom".to_owned(), "feature_id".into()];
@@ -1023,34 +1088,61 @@ impl GeoPackageStore {
                     marks.join(", ")
                 ))
                 .map_err(db("preparing an insert"))?;
+            let mut index_stmt = tx
+                .prepare(&format!("INSERT INTO {rtree} VALUES (?1, ?2, ?3, ?4, ?5)"))
+                .map_err(db("preparing an R-tree insert"))?;
             let valid_from = format_ts(at);
-            for (index, f) in features.enumerate() {
-                let id = f.id.unwrap_or_else(Uuid::now_v7);
-                let (blob, values) = Self::encode(def, index, f.geometry, &f.attributes)?;
-                let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
-                all.push(SqlValue::Blob(blob));
-                all.push(SqlValue::Text(id.to_string()));
-                all.extend(values);
-                all.push(SqlValue::Integer(1));
-                all.push(SqlValue::Text(valid_from.clone()));
-                stmt.execute(params_from_iter(all)).map_err(|e| match e {
-                    rusqlite::Error::SqliteFailure(ref f, _)
-                        if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                    {
-                        StoreError::DuplicateFeature {
-                            layer: def.name.clone(),
-                            id,
+            loop {
+                let chunk: Vec<NewFeature> = (&mut *features).take(CHUNK).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let base = ids.len();
+                let encoded: Vec<Result<EncodedRow>> = chunk
+                    .into_par_iter()
+                    .enumerate()
+                    .map(|(i, f)| {
+                        let id = f.id.unwrap_or_else(Uuid::now_v7);
+                        let (blob, values) =
+                            Self::encode(def, base + i, f.geometry, &f.attributes)?;
+                        Ok((id, blob, values))
+                    })
+                    .collect();
+                for item in encoded {
+                    let (id, blob, values) = item?;
+                    let envelope = wkb::gpkg_envelope(&blob);
+                    let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
+                    all.push(SqlValue::Blob(blob));
+                    all.push(SqlValue::Text(id.to_string()));
+                    all.extend(values);
+                    all.push(SqlValue::Integer(1));
+                    all.push(SqlValue::Text(valid_from.clone()));
+                    stmt.execute(params_from_iter(all)).map_err(|e| match e {
+                        rusqlite::Error::SqliteFailure(ref f, _)
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            StoreError::DuplicateFeature {
+                                layer: def.name.clone(),
+                                id,
+                            }
                         }
+                        other => db("inserting a feature")(other),
+                    })?;
+                    if let Some([minx, maxx, miny, maxy]) = envelope {
+                        index_stmt
+                            .execute(params![tx.last_insert_rowid(), minx, maxx, miny, maxy])
+                            .map_err(db("indexing a feature"))?;
                     }
-                    other => db("inserting a feature")(other),
-                })?;
-                ids.push(id);
-                let n = ids.len() as u64;
-                if n.is_multiple_of(10_000) && !progress(n) {
-                    return Err(StoreError::Cancelled);
+                    ids.push(id);
+                    let n = ids.len() as u64;
+                    if n.is_multiple_of(10_000) && !progress(n) {
+                        return Err(StoreError::Cancelled);
+                    }
                 }
             }
         }
+        tx.execute_batch(&rtree_insert_trigger_sql(&def.name))
+            .map_err(db("restoring the R-tree trigger"))?;
         Self::refresh_extent(tx, &def.name, at)?;
         progress(ids.len() as u64);
         Ok(ids)

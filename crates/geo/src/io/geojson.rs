@@ -79,24 +79,115 @@ pub fn read_features<R: Read>(reader: R) -> impl Iterator<Item = Result<Feature,
                 index,
                 reason: e.to_string(),
             })?;
-            let geometry = match &f.geometry {
-                Some(g) => Some(
-                    geometry_from_value(&g.value)
-                        .map_err(|problems| FeatureError::Geometry { index, problems })?,
-                ),
-                None => None,
-            };
-            let id = f.id.map(|id| match id {
-                geojson::feature::Id::String(s) => s,
-                geojson::feature::Id::Number(n) => n.to_string(),
-            });
-            Ok(Feature {
-                index,
-                id,
-                properties: f.properties.unwrap_or_default(),
-                geometry,
-            })
+            convert(index, f)
         })
+}
+
+/// Splits a FeatureCollection held in memory into the byte ranges of its features, without
+/// parsing them: one pass that tracks nesting and strings.
+///
+/// # Errors
+/// When the text is not a JSON object with a `features` array.
+pub fn feature_spans(bytes: &[u8]) -> Result<Vec<(usize, usize)>, String> {
+    let mut spans = Vec::new();
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut string_start = 0usize;
+    let mut last_key: &[u8] = b"";
+    let mut features_depth: Option<usize> = None;
+    let mut start = 0usize;
+    for (i, &c) in bytes.iter().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_string = false;
+                if depth == 1 {
+                    last_key = &bytes[string_start..i];
+                }
+            }
+            continue;
+        }
+        match c {
+            b'"' => {
+                in_string = true;
+                string_start = i + 1;
+            }
+            b'{' | b'[' => {
+                if c == b'[' && depth == 1 && last_key == b"features" {
+                    features_depth = Some(depth + 1);
+                }
+                if c == b'{' && features_depth == Some(depth) {
+                    start = i;
+                }
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| format!("unbalanced {} at byte {i}", c as char))?;
+                if c == b'}' && features_depth == Some(depth) {
+                    spans.push((start, i + 1));
+                }
+                if c == b']' && features_depth == Some(depth + 1) {
+                    features_depth = None;
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 || in_string {
+        return Err("the file ends inside an object, array or string (文件不完整)".into());
+    }
+    if spans.is_empty() && !bytes.windows(10).any(|w| w == b"\"features\"") {
+        return Err("not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)".into());
+    }
+    Ok(spans)
+}
+
+/// Parses every feature of a FeatureCollection held in memory, on all cores. A malformed
+/// feature is reported with its index and the others are still read.
+///
+/// # Errors
+/// When the text is not a FeatureCollection at all.
+pub fn read_features_parallel(bytes: &[u8]) -> Result<Vec<Result<Feature, FeatureError>>, String> {
+    use rayon::prelude::*;
+    let spans = feature_spans(bytes)?;
+    Ok(spans
+        .par_iter()
+        .enumerate()
+        .map(|(index, &(a, b))| {
+            let f: geojson::Feature =
+                serde_json::from_slice(&bytes[a..b]).map_err(|e| FeatureError::Malformed {
+                    index,
+                    reason: e.to_string(),
+                })?;
+            convert(index, f)
+        })
+        .collect())
+}
+
+fn convert(index: usize, f: geojson::Feature) -> Result<Feature, FeatureError> {
+    let geometry = match &f.geometry {
+        Some(g) => Some(
+            geometry_from_value(&g.value)
+                .map_err(|problems| FeatureError::Geometry { index, problems })?,
+        ),
+        None => None,
+    };
+    let id = f.id.map(|id| match id {
+        geojson::feature::Id::String(s) => s,
+        geojson::feature::Id::Number(n) => n.to_string(),
+    });
+    Ok(Feature {
+        index,
+        id,
+        properties: f.properties.unwrap_or_default(),
+        geometry,
+    })
 }
 
 fn coord(p: &Position, vertex: usize, ring: Option<Ring>, out: &mut Vec<Problem>) -> Coord<f64> {
@@ -318,6 +409,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn parallel_reading_finds_every_feature_and_reports_bad_ones() {
+        let text = br#"{"type":"FeatureCollection","name":"a [tricky] {name} \"q\"","features":[
+            {"type":"Feature","properties":{"s":"}{]["},"geometry":{"type":"Point","coordinates":[1,2]}},
+            {"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1]}},
+            {"type":"Feature","properties":{"a":[1,{"b":2}]},"geometry":null}
+        ],"bbox":[0,0,1,1]}"#;
+        let items = read_features_parallel(text).unwrap();
+        assert_eq!(items.len(), 3);
+        assert!(items[0].is_ok());
+        assert!(matches!(
+            items[1],
+            Err(FeatureError::Geometry { index: 1, .. } | FeatureError::Malformed { index: 1, .. })
+        ));
+        assert_eq!(items[2].as_ref().unwrap().geometry, None);
+        assert!(feature_spans(b"{\"features\":[{}").is_err());
+        assert!(feature_spans(b"[1,2,3]").is_err());
     }
 
     #[test]

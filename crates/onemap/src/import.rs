@@ -168,44 +168,6 @@ fn source_err(path: &Path, reason: impl ToString) -> ImportError {
     }
 }
 
-fn read_geojson(
-    path: &Path,
-    progress: &mut dyn FnMut(Stage),
-) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
-    // The whole file is held in memory and split into features first, so that parsing runs on
-    // every core; an import holds every feature in memory anyway until it has checked them all.
-    let bytes = std::fs::read(path).map_err(|e| source_err(path, e))?;
-    let crs = gj::detect_crs(&bytes[..bytes.len().min(8192)]);
-    let items = gj::read_features_parallel(&bytes).map_err(|e| source_err(path, e))?;
-    drop(bytes);
-    progress(Stage::Reading(items.len() as u64));
-    let out = items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| match item {
-            Ok(f) => SourceFeature {
-                index,
-                properties: f.properties,
-                geometry: Ok(f.geometry),
-            },
-            Err(gj::FeatureError::Geometry { problems, .. }) => SourceFeature {
-                index,
-                properties: Map::new(),
-                geometry: Err(problems_msg(&problems)),
-            },
-            Err(gj::FeatureError::Malformed { reason, .. }) => SourceFeature {
-                index,
-                properties: Map::new(),
-                geometry: Err(Msg::new(
-                    format!("GeoJSON 格式错误：{reason}"),
-                    format!("malformed GeoJSON: {reason}"),
-                )),
-            },
-        })
-        .collect();
-    Ok((crs, out))
-}
-
 fn read_gpkg(
     path: &Path,
     table: Option<&str>,
@@ -270,193 +232,162 @@ fn infer_type(values: &[&Value]) -> FieldType {
     }
 }
 
-/// Imports a file into a layer. See the module documentation for the rules.
-///
-/// # Errors
-/// [`ImportError`]; in every case nothing is written.
-pub fn import_file(
-    store: &dyn Store,
+/// Features parsed and checked per step of the pipeline.
+const CHUNK: usize = 50_000;
+
+/// A feature as the Shapefile and FlatGeobuf readers give it: index, properties, geometry.
+type RawItem = (
+    usize,
+    Map<String, Value>,
+    Result<Option<Geometry<f64>>, String>,
+);
+
+/// Where source features come from, a chunk at a time.
+enum Source {
+    /// A GeoJSON file in memory with its feature byte ranges; chunks are parsed on all cores.
+    Json {
+        bytes: Vec<u8>,
+        spans: Vec<(usize, usize)>,
+        next: usize,
+    },
+    /// Features already read (Shapefile, GeoPackage, FlatGeobuf).
+    Items(std::vec::IntoIter<SourceFeature>),
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Self::Json { spans, .. } => spans.len(),
+            Self::Items(it) => it.len(),
+        }
+    }
+
+    fn next_chunk(&mut self) -> Vec<SourceFeature> {
+        match self {
+            Self::Json { bytes, spans, next } => {
+                let end = (*next + CHUNK).min(spans.len());
+                let first = *next;
+                *next = end;
+                let bytes = &*bytes;
+                spans[first..end]
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, &(a, b))| {
+                        let index = first + k;
+                        let parsed = gj::parse_feature(&bytes[a..b], index);
+                        match parsed {
+                            Ok(f) => SourceFeature {
+                                index,
+                                properties: f.properties,
+                                geometry: Ok(f.geometry),
+                            },
+                            Err(gj::FeatureError::Geometry { problems, .. }) => SourceFeature {
+                                index,
+                                properties: Map::new(),
+                                geometry: Err(problems_msg(&problems)),
+                            },
+                            Err(gj::FeatureError::Malformed { reason, .. }) => SourceFeature {
+                                index,
+                                properties: Map::new(),
+                                geometry: Err(Msg::new(
+                                    format!("GeoJSON 格式错误：{reason}"),
+                                    format!("malformed GeoJSON: {reason}"),
+                                )),
+                            },
+                        }
+                    })
+                    .collect()
+            }
+            Self::Items(it) => it.take(CHUNK).collect(),
+        }
+    }
+}
+
+fn open_source(
     path: &Path,
+    format: Format,
     opts: &ImportOptions,
-    progress: &mut dyn FnMut(Stage),
-) -> Result<ImportReport, ImportError> {
-    let format = Format::from_path(path).ok_or_else(|| {
-        ImportError::Options(Msg::new(
-            format!(
-                "无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg）",
-                path.display()
-            ),
-            format!(
-                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp, .fgb)",
-                path.display()
-            ),
-        ))
-    })?;
-    let started = std::time::Instant::now();
-    let (declared, source) = match format {
-        Format::GeoJson => read_geojson(path, progress)?,
-        Format::GeoPackage => read_gpkg(path, opts.source_layer.as_deref())?,
-        Format::Shapefile => {
-            let (crs, items) = crate::shp::read(path).map_err(|e| source_err(path, e))?;
-            let items = items
-                .into_iter()
-                .map(|f| SourceFeature {
-                    index: f.index,
-                    properties: f.properties,
-                    geometry: f
-                        .geometry
-                        .map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
+) -> Result<(Option<Crs>, Source), ImportError> {
+    let items = |v: Vec<RawItem>| {
+        Source::Items(
+            v.into_iter()
+                .map(|(index, properties, geometry)| SourceFeature {
+                    index,
+                    properties,
+                    geometry: geometry.map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
                 })
-                .collect();
-            (crs, items)
+                .collect::<Vec<_>>()
+                .into_iter(),
+        )
+    };
+    Ok(match format {
+        Format::GeoJson => {
+            let bytes = std::fs::read(path).map_err(|e| source_err(path, e))?;
+            let crs = gj::detect_crs(&bytes[..bytes.len().min(8192)]);
+            let spans = gj::feature_spans(&bytes).map_err(|e| source_err(path, e))?;
+            (
+                crs,
+                Source::Json {
+                    bytes,
+                    spans,
+                    next: 0,
+                },
+            )
+        }
+        Format::GeoPackage => {
+            let (crs, v) = read_gpkg(path, opts.source_layer.as_deref())?;
+            (crs, Source::Items(v.into_iter()))
+        }
+        Format::Shapefile => {
+            let (crs, v) = crate::shp::read(path).map_err(|e| source_err(path, e))?;
+            (
+                crs,
+                items(
+                    v.into_iter()
+                        .map(|f| (f.index, f.properties, f.geometry))
+                        .collect(),
+                ),
+            )
         }
         Format::FlatGeobuf => {
-            let (crs, items) = crate::fgb::read(path).map_err(|e| source_err(path, e))?;
-            let items = items
-                .into_iter()
-                .map(|f| SourceFeature {
-                    index: f.index,
-                    properties: f.properties,
-                    geometry: f
-                        .geometry
-                        .map_err(|e| Msg::new(format!("几何无法解析：{e}"), e)),
-                })
-                .collect();
-            (crs, items)
+            let (crs, v) = crate::fgb::read(path).map_err(|e| source_err(path, e))?;
+            (
+                crs,
+                items(
+                    v.into_iter()
+                        .map(|f| (f.index, f.properties, f.geometry))
+                        .collect(),
+                ),
+            )
         }
-    };
-    let read = source.len() as u64;
-    progress(Stage::Reading(read));
-    tracing::info!(
-        features = read,
-        seconds = started.elapsed().as_secs_f64(),
-        "import: read"
-    );
-    let started = std::time::Instant::now();
-    let source_crs = opts
-        .src_crs
-        .or(declared)
-        .unwrap_or(if format == Format::GeoJson {
-            Crs::WGS84
-        } else {
-            Crs::CGCS2000
-        });
+    })
+}
 
-    let existing = match store.layer(&opts.layer) {
-        Ok(info) => Some(info.def),
-        Err(StoreError::UnknownLayer(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(def) = &existing
-        && def.kind != opts.kind
-    {
-        return Err(ImportError::Options(Msg::new(
-            format!(
-                "图层 {} 已存在，类型为{}，不是{}",
-                def.name,
-                def.kind.name_zh(),
-                opts.kind.name_zh()
-            ),
-            format!(
-                "layer {} exists with kind {}, not {}",
-                def.name,
-                def.kind.id(),
-                opts.kind.id()
-            ),
-        )));
-    }
-    let layer_crs = match &existing {
-        Some(def) => Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?,
-        None => match opts.layer_crs {
-            Some(c) => c,
-            None if source_crs.is_geographic() || source_crs == Crs::WEB_MERCATOR => {
-                // Analysis runs in metres: a new layer from degrees goes into its Gauss–Krüger zone.
-                let lon = source.iter().find_map(|f| match &f.geometry {
-                    Ok(Some(g)) => geo::Centroid::centroid(g).map(|p| p.x()),
-                    _ => None,
-                });
-                match lon {
-                    Some(x) if source_crs == Crs::WEB_MERCATOR => {
-                        let t = Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000)
-                            .map_err(|e| ImportError::Crs(e.msg()))?;
-                        let (lon, _) = t.apply(x, 0.0).map_err(|e| ImportError::Crs(e.msg()))?;
-                        Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?
-                    }
-                    Some(lon) => {
-                        Crs::gk_zone_for(lon, false).map_err(|e| ImportError::Crs(e.msg()))?
-                    }
-                    None => Crs::CGCS2000,
-                }
-            }
-            None => source_crs,
-        },
-    };
+/// The outcome of checking one chunk.
+struct Checked {
+    good: Vec<NewFeature>,
+    bad: Vec<BadFeature>,
+    unknown_properties: Vec<String>,
+}
 
-    // Map source properties onto the layer's fields.
-    let explicit: BTreeMap<&str, &str> = opts
-        .field_map
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let mut prop_names: Vec<String> = Vec::new();
-    for f in &source {
+/// Reprojects, validates and maps one chunk on all cores.
+fn check_chunk(
+    chunk: Vec<SourceFeature>,
+    def: &LayerDef,
+    mapping: &BTreeMap<String, String>,
+    to_layer: &Transformer,
+    gcj: bool,
+    new_layer: bool,
+) -> Checked {
+    let mut unknown = std::collections::BTreeSet::new();
+    for f in &chunk {
         for k in f.properties.keys() {
-            if !prop_names.contains(k) {
-                prop_names.push(k.clone());
+            if !mapping.contains_key(k) {
+                unknown.insert(k.clone());
             }
         }
     }
-    let mut def = existing.clone().unwrap_or_else(|| LayerDef {
-        name: opts.layer.clone(),
-        title: opts
-            .title
-            .clone()
-            .unwrap_or_else(|| opts.kind.name_zh().to_owned()),
-        kind: opts.kind,
-        epsg: layer_crs.epsg(),
-        geometry_type: schema::geometry_type(opts.kind).to_owned(),
-        fields: schema::default_fields(opts.kind),
-    });
-    let mut mapping: Vec<(String, String)> = Vec::new();
-    let mut ignored = Vec::new();
-    for (n, prop) in prop_names.iter().enumerate() {
-        let target = explicit
-            .get(prop.as_str())
-            .map(|s| (*s).to_owned())
-            .or_else(|| {
-                def.fields
-                    .iter()
-                    .find(|f| f.name.eq_ignore_ascii_case(prop) || f.title == *prop)
-                    .map(|f| f.name.clone())
-            });
-        match target {
-            Some(t) if def.fields.iter().any(|f| f.name == t) => mapping.push((prop.clone(), t)),
-            Some(t) => {
-                return Err(ImportError::Options(Msg::new(
-                    format!("字段映射的目标“{t}”不是图层 {} 的字段", def.name),
-                    format!("mapping target {t:?} is not a field of layer {}", def.name),
-                )));
-            }
-            None if existing.is_none() => {
-                let name = field_name_for(prop, n + 1);
-                let values: Vec<&Value> = source
-                    .iter()
-                    .filter_map(|f| f.properties.get(prop))
-                    .collect();
-                def.fields
-                    .push(FieldDef::new(&name, prop, infer_type(&values)));
-                mapping.push((prop.clone(), name));
-            }
-            None => ignored.push(prop.clone()),
-        }
-    }
-
-    let to_layer = Transformer::new(if opts.gcj02 { Crs::WGS84 } else { source_crs }, layer_crs)
-        .map_err(|e| ImportError::Crs(e.msg()))?;
-    let gcj = opts.gcj02;
-    let def_ref = &def;
-    let mapping_ref = &mapping;
-    let checked: Vec<Result<NewFeature, BadFeature>> = source
+    let results: Vec<Result<NewFeature, BadFeature>> = chunk
         .into_par_iter()
         .map(|f| {
             let bad = |reason: Msg| BadFeature {
@@ -483,12 +414,12 @@ pub fn import_file(
                 return Err(bad(problems_msg(&problems)));
             }
             let mut attributes = Map::new();
-            for (src, dst) in mapping_ref {
-                if let Some(v) = f.properties.get(src) {
-                    attributes.insert(dst.clone(), v.clone());
+            for (src, v) in f.properties {
+                if let Some(dst) = mapping.get(&src) {
+                    attributes.insert(dst.clone(), v);
                 }
             }
-            check_attributes(def_ref, &attributes).map_err(|(field, reason)| {
+            check_attributes(def, &attributes).map_err(|(field, reason)| {
                 bad(Msg::new(
                     format!("字段 {field}：{reason}"),
                     format!("field {field}: {reason}"),
@@ -501,49 +432,316 @@ pub fn import_file(
             })
         })
         .collect();
-    let mut good = Vec::with_capacity(checked.len());
-    let mut bad = Vec::new();
-    for c in checked {
-        match c {
-            Ok(f) => good.push(f),
-            Err(b) => bad.push(b),
+    let mut out = Checked {
+        good: Vec::new(),
+        bad: Vec::new(),
+        unknown_properties: Vec::new(),
+    };
+    for r in results {
+        match r {
+            Ok(f) => out.good.push(f),
+            Err(b) => out.bad.push(b),
         }
     }
+    // Properties first seen after the schema of a new layer was fixed are reported, not imported.
+    if new_layer || !unknown.is_empty() {
+        out.unknown_properties = unknown.into_iter().collect();
+    }
+    out
+}
+
+/// Imports a file into a layer. See the module documentation for the rules.
+///
+/// The file is processed in chunks of 50,000 features: a second thread parses and checks the next
+/// chunk while this one writes the current one, inside the single transaction of the import. A new
+/// layer's attribute schema is inferred from the first chunk; properties that first appear later
+/// are listed in the report as not imported.
+///
+/// # Errors
+/// [`ImportError`]; in every case nothing is written.
+#[allow(clippy::too_many_lines)]
+pub fn import_file(
+    store: &dyn Store,
+    path: &Path,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(Stage),
+) -> Result<ImportReport, ImportError> {
+    let format = Format::from_path(path).ok_or_else(|| {
+        ImportError::Options(Msg::new(
+            format!(
+                "无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg、.shp、.fgb）",
+                path.display()
+            ),
+            format!(
+                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp, .fgb)",
+                path.display()
+            ),
+        ))
+    })?;
+    let started = std::time::Instant::now();
+    let (declared, mut source) = open_source(path, format, opts)?;
+    let total = source.len() as u64;
+    progress(Stage::Reading(0));
+    let source_crs = match opts.src_crs.or(declared) {
+        Some(c) => c,
+        None => match format {
+            Format::GeoJson => Crs::WGS84,
+            Format::GeoPackage | Format::FlatGeobuf => Crs::CGCS2000,
+            Format::Shapefile => {
+                return Err(ImportError::Crs(Msg::new(
+                    format!(
+                        "{} 没有可识别的 .prj，请用 --src-crs 指定坐标系",
+                        path.display()
+                    ),
+                    format!(
+                        "{} has no recognisable .prj; give the CRS with --src-crs",
+                        path.display()
+                    ),
+                )));
+            }
+        },
+    };
+    let existing = match store.layer(&opts.layer) {
+        Ok(info) => Some(info.def),
+        Err(StoreError::UnknownLayer(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(def) = &existing
+        && def.kind != opts.kind
+    {
+        return Err(ImportError::Options(Msg::new(
+            format!(
+                "图层 {} 已存在，类型为{}，不是{}",
+                def.name,
+                def.kind.name_zh(),
+                opts.kind.name_zh()
+            ),
+            format!(
+                "layer {} exists with kind {}, not {}",
+                def.name,
+                def.kind.id(),
+                opts.kind.id()
+            ),
+        )));
+    }
+    let first = source.next_chunk();
+    let layer_crs = match &existing {
+        Some(def) => Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?,
+        None => match opts.layer_crs {
+            Some(c) => c,
+            None if source_crs.is_geographic() || source_crs == Crs::WEB_MERCATOR => {
+                // Analysis runs in metres: a new layer from degrees goes into its Gauss–Krüger zone.
+                let x = first.iter().find_map(|f| match &f.geometry {
+                    Ok(Some(g)) => geo::Centroid::centroid(g).map(|p| p.x()),
+                    _ => None,
+                });
+                let crs_err = |e: tudi_geo::crs::CrsError| ImportError::Crs(e.msg());
+                match x {
+                    Some(x) => {
+                        let lon = if source_crs == Crs::WEB_MERCATOR {
+                            Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000)
+                                .and_then(|t| t.apply(x, 0.0))
+                                .map_err(crs_err)?
+                                .0
+                        } else {
+                            x
+                        };
+                        Crs::gk_zone_for(lon, false).map_err(crs_err)?
+                    }
+                    None => Crs::CGCS2000,
+                }
+            }
+            None => source_crs,
+        },
+    };
+
+    // Map source properties (as seen in the first chunk) onto the layer's fields.
+    let explicit: BTreeMap<&str, &str> = opts
+        .field_map
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let mut prop_names: Vec<String> = Vec::new();
+    for f in &first {
+        for k in f.properties.keys() {
+            if !prop_names.contains(k) {
+                prop_names.push(k.clone());
+            }
+        }
+    }
+    let mut def = existing.clone().unwrap_or_else(|| LayerDef {
+        name: opts.layer.clone(),
+        title: opts
+            .title
+            .clone()
+            .unwrap_or_else(|| opts.kind.name_zh().to_owned()),
+        kind: opts.kind,
+        epsg: layer_crs.epsg(),
+        geometry_type: schema::geometry_type(opts.kind).to_owned(),
+        fields: schema::default_fields(opts.kind),
+    });
+    let mut mapping: BTreeMap<String, String> = BTreeMap::new();
+    for (n, prop) in prop_names.iter().enumerate() {
+        let target = explicit
+            .get(prop.as_str())
+            .map(|s| (*s).to_owned())
+            .or_else(|| {
+                def.fields
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(prop) || f.title == *prop)
+                    .map(|f| f.name.clone())
+            });
+        match target {
+            Some(t) if def.fields.iter().any(|f| f.name == t) => {
+                mapping.insert(prop.clone(), t);
+            }
+            Some(t) => {
+                return Err(ImportError::Options(Msg::new(
+                    format!("字段映射的目标“{t}”不是图层 {} 的字段", def.name),
+                    format!("mapping target {t:?} is not a field of layer {}", def.name),
+                )));
+            }
+            None if existing.is_none() => {
+                let name = field_name_for(prop, n + 1);
+                let values: Vec<&Value> = first
+                    .iter()
+                    .filter_map(|f| f.properties.get(prop))
+                    .collect();
+                def.fields
+                    .push(FieldDef::new(&name, prop, infer_type(&values)));
+                mapping.insert(prop.clone(), name);
+            }
+            None => {}
+        }
+    }
+
+    let to_layer = Transformer::new(if opts.gcj02 { Crs::WGS84 } else { source_crs }, layer_crs)
+        .map_err(|e| ImportError::Crs(e.msg()))?;
+    let new_layer = existing.is_none();
+    let first = check_chunk(first, &def, &mapping, &to_layer, opts.gcj02, false);
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "import: first chunk checked"
+    );
+
+    let bad: std::cell::RefCell<Vec<BadFeature>> = std::cell::RefCell::new(first.bad);
+    let ignored: std::cell::RefCell<std::collections::BTreeSet<String>> =
+        std::cell::RefCell::new(first.unknown_properties.into_iter().collect());
+    let checked_count = std::cell::Cell::new(0u64);
+    let skip = opts.skip_invalid;
+    let at = jiff::Timestamp::now();
+    let (def_ref, mapping_ref, to_layer_ref, gcj) = (&def, &mapping, &to_layer, opts.gcj02);
+    let result = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Checked>(1);
+        scope.spawn(move || {
+            loop {
+                let chunk = source.next_chunk();
+                if chunk.is_empty() {
+                    break;
+                }
+                let checked = check_chunk(chunk, def_ref, mapping_ref, to_layer_ref, gcj, false);
+                if tx.send(checked).is_err() {
+                    break;
+                }
+            }
+        });
+        let first_len = first.good.len();
+        checked_count.set(first_len as u64 + bad.borrow().len() as u64);
+        let mut pending = first.good.into_iter();
+        let mut rows = FeatureFeed {
+            pending: &mut pending,
+            rx: &rx,
+            bad: &bad,
+            ignored: &ignored,
+            checked: &checked_count,
+            skip,
+            lower_bound: first_len,
+        };
+        let mut report = |n: u64| {
+            progress(Stage::Writing(n, total));
+            skip || bad.borrow().is_empty()
+        };
+        let written = if new_layer {
+            store.create_layer_with_features(def_ref, &mut rows, at, &mut report)
+        } else {
+            store.insert_features(&def_ref.name, &mut rows, at, &mut report)
+        };
+        // Whatever happened, read the rest so that every bad feature is reported.
+        for checked in rx.iter() {
+            bad.borrow_mut().extend(checked.bad);
+        }
+        written
+    });
+    let bad = bad.into_inner();
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         bad = bad.len(),
-        "import: checked"
+        "import: done"
     );
-    let started = std::time::Instant::now();
-    if !bad.is_empty() && !opts.skip_invalid {
-        return Err(ImportError::Rejected {
+    match result {
+        Err(StoreError::Cancelled) if !bad.is_empty() => Err(ImportError::Rejected {
             total: bad.len(),
             bad,
-            read,
-        });
+            read: total,
+        }),
+        Err(e) => Err(e.into()),
+        Ok(_) if !bad.is_empty() && !skip => Err(ImportError::Rejected {
+            total: bad.len(),
+            bad,
+            read: total,
+        }),
+        Ok(ids) => {
+            let mut ignored: Vec<String> = ignored.into_inner().into_iter().collect();
+            ignored.retain(|p| !mapping.contains_key(p));
+            Ok(ImportReport {
+                layer: def.name,
+                created_layer: new_layer,
+                read: total,
+                imported: ids.len() as u64,
+                skipped: bad,
+                ignored_properties: ignored,
+                source_crs,
+                layer_crs,
+            })
+        }
     }
-    let created_layer = existing.is_none();
-    let total = good.len() as u64;
-    let mut report = |n| {
-        progress(Stage::Writing(n, total));
-        true
-    };
-    let at = jiff::Timestamp::now();
-    // A new layer is created in the same transaction as its features: a crash leaves nothing.
-    let ids = if created_layer {
-        store.create_layer_with_features(&def, &mut good.into_iter(), at, &mut report)?
-    } else {
-        store.insert_features(&def.name, &mut good.into_iter(), at, &mut report)?
-    };
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "import: written");
-    Ok(ImportReport {
-        layer: def.name,
-        created_layer,
-        read,
-        imported: ids.len() as u64,
-        skipped: bad,
-        ignored_properties: ignored,
-        source_crs,
-        layer_crs,
-    })
+}
+
+/// The rows handed to the store: the first chunk, then each chunk the checking thread sends.
+/// Once a bad feature is seen (and bad ones are not skipped) it stops yielding rows; the progress
+/// callback then cancels the transaction.
+struct FeatureFeed<'a> {
+    pending: &'a mut std::vec::IntoIter<NewFeature>,
+    rx: &'a std::sync::mpsc::Receiver<Checked>,
+    bad: &'a std::cell::RefCell<Vec<BadFeature>>,
+    ignored: &'a std::cell::RefCell<std::collections::BTreeSet<String>>,
+    checked: &'a std::cell::Cell<u64>,
+    skip: bool,
+    lower_bound: usize,
+}
+
+impl Iterator for FeatureFeed<'_> {
+    type Item = NewFeature;
+
+    fn next(&mut self) -> Option<NewFeature> {
+        loop {
+            if !self.skip && !self.bad.borrow().is_empty() {
+                return None;
+            }
+            if let Some(f) = self.pending.next() {
+                return Some(f);
+            }
+            let checked = self.rx.recv().ok()?;
+            self.checked
+                .set(self.checked.get() + (checked.good.len() + checked.bad.len()) as u64);
+            self.bad.borrow_mut().extend(checked.bad);
+            self.ignored.borrow_mut().extend(checked.unknown_properties);
+            *self.pending = checked.good.into_iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // Rows already checked and waiting: a true lower bound, large enough to choose the bulk path.
+        (self.lower_bound.min(self.pending.len()), None)
+    }
 }

@@ -254,7 +254,7 @@ fn create_feature_table(conn: &Connection, def: &LayerDef, history: bool) -> Res
     let mut cols = vec![
         "fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL".to_owned(),
         format!("geom {}", def.geometry_type),
-        "feature_id TEXT NOT NULL UNIQUE".to_owned(),
+        "feature_id TEXT NOT NULL".to_owned(),
     ];
     for f in &def.fields {
         cols.push(format!("{} {}", quote(&f.name), f.field_type.sql()));
@@ -284,6 +284,26 @@ fn create_feature_table(conn: &Connection, def: &LayerDef, history: bool) -> Res
     conn.execute_batch(&rtree_sql(&def.name))
         .map_err(db("creating the R-tree index"))?;
     Ok(())
+}
+
+/// The unique index on a layer's stable feature ids. A new layer being bulk-loaded gets it after
+/// its rows: one sort is much cheaper than a million index insertions.
+fn create_feature_id_index(conn: &Connection, table: &str) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE UNIQUE INDEX {} ON {}(feature_id);",
+        quote(&format!("{table}_feature_id")),
+        quote(table)
+    ))
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(ref f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Schema(format!(
+                "layer {table:?}: the same feature id appears twice (要素标识重复)"
+            ))
+        }
+        other => db("indexing feature ids")(other),
+    })
 }
 
 fn check_def(def: &LayerDef) -> Result<()> {
@@ -765,6 +785,7 @@ impl Store for GeoPackageStore {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
         Self::create_in(&tx, def)?;
+        create_feature_id_index(&tx, &def.name)?;
         tx.commit().map_err(db("committing a new layer"))
     }
 
@@ -843,6 +864,7 @@ impl Store for GeoPackageStore {
             let tx = conn.transaction().map_err(db("starting a transaction"))?;
             Self::create_in(&tx, def)?;
             let ids = Self::insert_rows(&tx, def, features, at, progress)?;
+            create_feature_id_index(&tx, &def.name)?;
             tx.commit().map_err(db("committing a new layer"))?;
             Ok(ids)
         })();
@@ -1141,10 +1163,13 @@ impl GeoPackageStore {
                 }
             }
         }
+        // The last word before commit is the caller's: it may still cancel the whole batch.
+        if !progress(ids.len() as u64) {
+            return Err(StoreError::Cancelled);
+        }
         tx.execute_batch(&rtree_insert_trigger_sql(&def.name))
             .map_err(db("restoring the R-tree trigger"))?;
         Self::refresh_extent(tx, &def.name, at)?;
-        progress(ids.len() as u64);
         Ok(ids)
     }
 
@@ -1391,6 +1416,7 @@ pub fn write_plain(
             n += 1;
         }
     }
+    create_feature_id_index(&tx, &def.name)?;
     GeoPackageStore::refresh_extent(&tx, &def.name, Timestamp::now())?;
     tx.commit().map_err(db("committing an export"))?;
     conn.pragma_update(None, "journal_mode", "DELETE")

@@ -160,8 +160,8 @@ pub enum StoreError {
 /// Result alias of the store.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Called with the number of features written so far; return `false` to cancel (the whole
-/// batch is then rolled back).
+/// Called with the number of features written so far, and once more just before commit; return
+/// `false` to cancel (the whole batch is then rolled back).
 pub type Progress<'a> = &'a mut dyn FnMut(u64) -> bool;
 
 /// Everything tudi asks of storage. Implementations are safe to share between threads.

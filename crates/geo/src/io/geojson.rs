@@ -89,33 +89,50 @@ pub fn read_features<R: Read>(reader: R) -> impl Iterator<Item = Result<Feature,
 /// # Errors
 /// When the text is not a JSON object with a `features` array.
 pub fn feature_spans(bytes: &[u8]) -> Result<Vec<(usize, usize)>, String> {
+    // Bytes that matter outside strings; everything else (digits, commas, spaces) is skipped.
+    const SPECIAL: [bool; 256] = {
+        let mut t = [false; 256];
+        t[b'"' as usize] = true;
+        t[b'{' as usize] = true;
+        t[b'}' as usize] = true;
+        t[b'[' as usize] = true;
+        t[b']' as usize] = true;
+        t
+    };
     let mut spans = Vec::new();
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut string_start = 0usize;
     let mut last_key: &[u8] = b"";
     let mut features_depth: Option<usize> = None;
     let mut start = 0usize;
-    for (i, &c) in bytes.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == b'\\' {
-                escaped = true;
-            } else if c == b'"' {
-                in_string = false;
-                if depth == 1 {
-                    last_key = &bytes[string_start..i];
+    let n = bytes.len();
+    let mut i = 0usize;
+    while i < n {
+        let c = bytes[i];
+        if !SPECIAL[c as usize] {
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            // Jump to the closing quote, skipping escaped characters.
+            let string_start = i + 1;
+            let mut j = string_start;
+            loop {
+                match memchr::memchr2(b'"', b'\\', &bytes[j..]) {
+                    Some(k) if bytes[j + k] == b'\\' => j += k + 2,
+                    Some(k) => {
+                        j += k;
+                        break;
+                    }
+                    None => return Err("the file ends inside a string (文件不完整)".into()),
                 }
             }
+            if depth == 1 {
+                last_key = &bytes[string_start..j.min(n)];
+            }
+            i = j + 1;
             continue;
         }
         match c {
-            b'"' => {
-                in_string = true;
-                string_start = i + 1;
-            }
             b'{' | b'[' => {
                 if c == b'[' && depth == 1 && last_key == b"features" {
                     features_depth = Some(depth + 1);
@@ -125,7 +142,7 @@ pub fn feature_spans(bytes: &[u8]) -> Result<Vec<(usize, usize)>, String> {
                 }
                 depth += 1;
             }
-            b'}' | b']' => {
+            _ => {
                 depth = depth
                     .checked_sub(1)
                     .ok_or_else(|| format!("unbalanced {} at byte {i}", c as char))?;
@@ -136,11 +153,11 @@ pub fn feature_spans(bytes: &[u8]) -> Result<Vec<(usize, usize)>, String> {
                     features_depth = None;
                 }
             }
-            _ => {}
         }
+        i += 1;
     }
-    if depth != 0 || in_string {
-        return Err("the file ends inside an object, array or string (文件不完整)".into());
+    if depth != 0 {
+        return Err("the file ends inside an object or array (文件不完整)".into());
     }
     if spans.is_empty() && !bytes.windows(10).any(|w| w == b"\"features\"") {
         return Err("not a GeoJSON FeatureCollection (不是 GeoJSON 要素集合)".into());
@@ -168,6 +185,19 @@ pub fn read_features_parallel(bytes: &[u8]) -> Result<Vec<Result<Feature, Featur
             convert(index, f)
         })
         .collect())
+}
+
+/// Parses one feature object (as sliced out by [`feature_spans`]).
+///
+/// # Errors
+/// Malformed JSON or raw-coordinate problems, with `index`.
+pub fn parse_feature(bytes: &[u8], index: usize) -> Result<Feature, FeatureError> {
+    let f: geojson::Feature =
+        serde_json::from_slice(bytes).map_err(|e| FeatureError::Malformed {
+            index,
+            reason: e.to_string(),
+        })?;
+    convert(index, f)
 }
 
 fn convert(index: usize, f: geojson::Feature) -> Result<Feature, FeatureError> {

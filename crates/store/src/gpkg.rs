@@ -956,6 +956,29 @@ impl Store for GeoPackageStore {
         })
     }
 
+    fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.feature_id, r.minx, r.miny, r.maxx, r.maxy FROM {1} t JOIN {0} r ON r.id = t.fid",
+                quote(&format!("rtree_{}_geom", def.name)),
+                quote(&def.name)
+            ))
+            .map_err(db("reading envelopes"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let id: String = r.get(0)?;
+                Ok((
+                    Uuid::parse_str(&id).unwrap_or_default(),
+                    [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?],
+                ))
+            })
+            .map_err(db("reading envelopes"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("reading envelopes"))
+    }
+
     fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord> {
         let conn = self.lock();
         let def = Self::load_def(&conn, layer)?;

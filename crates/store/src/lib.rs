@@ -251,6 +251,13 @@ pub trait Store: Send + Sync {
         visit: &mut dyn FnMut(FeatureRecord) -> Result<()>,
     ) -> Result<()>;
 
+    /// The id and envelope `[minx, miny, maxx, maxy]` of every current feature, read from the
+    /// spatial index without decoding geometries: what an in-memory index needs at start-up.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`], database errors.
+    fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>>;
+
     /// One current feature.
     ///
     /// # Errors

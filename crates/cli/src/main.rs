@@ -53,6 +53,9 @@ enum Command {
         /// 宗地数量 / number of parcels
         #[arg(long, default_value_t = 20_000)]
         parcels: usize,
+        /// 替换已有的演示数据库 / replace an existing store in DIR
+        #[arg(long)]
+        force: bool,
     },
     /// 创建空数据库 / Create an empty store
     Init {
@@ -288,7 +291,8 @@ fn run(cli: Cli) -> Result<()> {
             data,
             seed,
             parcels,
-        } => cmd_demo(&data, seed, parcels),
+            force,
+        } => cmd_demo(&data, seed, parcels, force),
         Command::Init { data } => {
             std::fs::create_dir_all(&data)
                 .with_context(|| format!("创建目录 / creating {}", data.display()))?;
@@ -380,18 +384,30 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cmd_demo(data: &Path, seed: u64, parcels: usize) -> Result<()> {
+fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("创建目录 / creating {}", data.display()))?;
     let path = data.join(STORE_FILE);
     if path.exists() {
-        return Err(refused(Msg::new(
-            format!("{} 已存在；请换一个空目录或先删除它", path.display()),
-            format!(
-                "{} already exists; use an empty directory or remove it",
-                path.display()
-            ),
-        )));
+        if !force {
+            return Err(refused(Msg::new(
+                format!(
+                    "{} 已存在；加 --force 替换它，或换一个空目录",
+                    path.display()
+                ),
+                format!(
+                    "{} already exists; add --force to replace it, or use an empty directory",
+                    path.display()
+                ),
+            )));
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let p = data.join(format!("{STORE_FILE}{suffix}"));
+            if p.exists() {
+                std::fs::remove_file(&p)
+                    .with_context(|| format!("删除 / removing {}", p.display()))?;
+            }
+        }
     }
     let store = GeoPackageStore::create(&path)
         .map_err(|e| failed(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;

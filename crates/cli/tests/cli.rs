@@ -26,7 +26,8 @@ fn text(o: &Output) -> String {
 fn demo_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("tudi-cli-test-{}", std::process::id()));
+        // Under target/, so repeated runs do not litter the system temp directory.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-demo");
         let _ = std::fs::remove_dir_all(&dir);
         let o = tudi(&[
             "demo",

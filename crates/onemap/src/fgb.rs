@@ -14,8 +14,7 @@ use geozero::{ColumnValue, PropertyProcessor, ToGeo};
 use serde_json::{Map, Value};
 use tudi_core::layer::FieldType;
 use tudi_geo::crs::Crs;
-use tudi_store::LayerDef;
-use uuid::Uuid;
+use tudi_store::{FeatureRow, LayerDef};
 
 /// One feature read from a FlatGeobuf file.
 pub struct FgbFeature {
@@ -91,7 +90,7 @@ pub fn write(
     path: &Path,
     def: &LayerDef,
     crs: Crs,
-    features: &mut dyn Iterator<Item = (Uuid, Geometry<f64>, Map<String, Value>)>,
+    features: &mut dyn Iterator<Item = FeatureRow>,
 ) -> Result<u64, String> {
     let geometry_type = match def.geometry_type.as_str() {
         "MULTIPOLYGON" => GeometryType::MultiPolygon,

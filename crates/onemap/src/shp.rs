@@ -17,8 +17,7 @@ use serde_json::{Map, Value};
 use shapefile::dbase::{self, FieldValue};
 use tudi_core::layer::FieldType;
 use tudi_geo::crs::Crs;
-use tudi_store::LayerDef;
-use uuid::Uuid;
+use tudi_store::{FeatureRow, LayerDef};
 
 /// One record read from a shapefile.
 pub struct ShpFeature {
@@ -218,7 +217,7 @@ pub fn write(
     shp: &Path,
     def: &LayerDef,
     crs: Crs,
-    features: &mut dyn Iterator<Item = (Uuid, Geometry<f64>, Map<String, Value>)>,
+    features: &mut dyn Iterator<Item = FeatureRow>,
 ) -> Result<u64, String> {
     let mut names: Vec<&str> = vec!["feature_id"];
     names.extend(def.fields.iter().map(|f| f.name.as_str()));

@@ -31,8 +31,8 @@ use tudi_geo::io::wkb;
 use uuid::Uuid;
 
 use crate::{
-    FeatureQuery, FeatureRecord, LayerDef, LayerInfo, NewFeature, Progress, Result, Store,
-    StoreError,
+    FeatureQuery, FeatureRecord, FeatureRow, LayerDef, LayerInfo, NewFeature, Progress, Result,
+    Store, StoreError,
 };
 
 const APPLICATION_ID: i32 = 0x4750_4B47;
@@ -839,15 +839,10 @@ impl Store for GeoPackageStore {
     ) -> Result<Vec<Uuid>> {
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
-        let bulk = Self::enter_bulk(&conn, features.size_hint().0);
-        let result = (|| {
-            let tx = conn.transaction().map_err(db("starting a transaction"))?;
-            let ids = Self::insert_rows(&tx, &def, features, at, progress)?;
-            tx.commit().map_err(db("committing features"))?;
-            Ok(ids)
-        })();
-        Self::leave_bulk(&conn, bulk);
-        result
+        let hint = features.size_hint().0;
+        Self::write_batch(&mut conn, hint, |tx| {
+            Self::insert_rows(tx, &def, features, at, progress)
+        })
     }
 
     fn create_layer_with_features(
@@ -859,17 +854,13 @@ impl Store for GeoPackageStore {
     ) -> Result<Vec<Uuid>> {
         check_def(def)?;
         let mut conn = self.lock();
-        let bulk = Self::enter_bulk(&conn, features.size_hint().0);
-        let result = (|| {
-            let tx = conn.transaction().map_err(db("starting a transaction"))?;
-            Self::create_in(&tx, def)?;
-            let ids = Self::insert_rows(&tx, def, features, at, progress)?;
-            create_feature_id_index(&tx, &def.name)?;
-            tx.commit().map_err(db("committing a new layer"))?;
+        let hint = features.size_hint().0;
+        Self::write_batch(&mut conn, hint, |tx| {
+            Self::create_in(tx, def)?;
+            let ids = Self::insert_rows(tx, def, features, at, progress)?;
+            create_feature_id_index(tx, &def.name)?;
             Ok(ids)
-        })();
-        Self::leave_bulk(&conn, bulk);
-        result
+        })
     }
 
     fn update_feature(
@@ -1059,6 +1050,25 @@ impl GeoPackageStore {
             .ok();
         let _ = conn.pragma_update(None, "cache_size", -1_048_576);
         mode.is_some_and(|m| m.eq_ignore_ascii_case("delete"))
+    }
+
+    /// Runs `work` in one transaction, through the bulk-load path when `rows` is large.
+    fn write_batch<T>(
+        conn: &mut Connection,
+        rows: usize,
+        work: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let bulk = Self::enter_bulk(conn, rows);
+        let result = conn
+            .transaction()
+            .map_err(db("starting a transaction"))
+            .and_then(|tx| {
+                let value = work(&tx)?;
+                tx.commit().map_err(db("committing a batch"))?;
+                Ok(value)
+            });
+        Self::leave_bulk(conn, bulk);
+        result
     }
 
     fn leave_bulk(conn: &Connection, changed: bool) {
@@ -1404,7 +1414,7 @@ pub fn read_foreign_layer(
 pub fn write_plain(
     path: &Path,
     def: &LayerDef,
-    features: &mut dyn Iterator<Item = (Uuid, Geometry<f64>, Map<String, Value>)>,
+    features: &mut dyn Iterator<Item = FeatureRow>,
 ) -> Result<u64> {
     if path.exists() {
         return Err(StoreError::NotAStore {

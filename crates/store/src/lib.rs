@@ -80,6 +80,9 @@ pub struct FeatureRecord {
     pub valid_to: Option<Timestamp>,
 }
 
+/// A feature as exported: stable id, geometry, attributes.
+pub type FeatureRow = (Uuid, Geometry<f64>, Map<String, Value>);
+
 /// Which features to read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureQuery {

@@ -63,6 +63,15 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+    /// 启动服务（OGC API – Features）/ Serve the one map over HTTP (OGC API – Features)
+    Serve {
+        /// 数据目录 / data directory
+        #[arg(long)]
+        data: PathBuf,
+        /// 监听地址 / listen address
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// 列出图层 / List layers
     Layers {
         /// 数据目录 / data directory
@@ -307,6 +316,31 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Layers { data } => cmd_layers(&data),
+        Command::Serve { data, listen } => {
+            let store = open_store(&data)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+                    failed(Msg::new(
+                        format!("无法监听 {listen}：{e}"),
+                        format!("cannot listen on {listen}: {e}"),
+                    ))
+                })?;
+                let addr = listener.local_addr()?;
+                writeln!(
+                    out(),
+                    "tudi 已启动 / serving {}",
+                    data.join(STORE_FILE).display()
+                )?;
+                writeln!(out(), "OGC API – Features: http://{addr}/ogc")?;
+                writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
+                let state = tudi_server::AppState::new(std::sync::Arc::new(store));
+                tudi_server::serve_on(listener, state).await?;
+                Ok::<(), anyhow::Error>(())
+            })
+        }
         Command::Import {
             data,
             layer,

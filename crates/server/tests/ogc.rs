@@ -1,0 +1,332 @@
+//! OGC API – Features over the demo district: in-process requests for the rules, and GDAL's OAPIF
+//! driver as an independent client over a real socket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use tudi_server::{AppState, router};
+use tudi_store::Store;
+use tudi_store::gpkg::GeoPackageStore;
+
+struct Demo {
+    _dir: tempfile::TempDir,
+    store: Arc<GeoPackageStore>,
+}
+
+fn demo() -> &'static Demo {
+    static DEMO: OnceLock<Demo> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+        tudi_onemap::demo::build(
+            &store,
+            tudi_onemap::demo::DemoOptions {
+                seed: 3,
+                parcels: 600,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        Demo {
+            _dir: dir,
+            store: Arc::new(store),
+        }
+    })
+}
+
+async fn get(uri: &str) -> (StatusCode, String, Value) {
+    let app = router(AppState::new(demo().store.clone()));
+    let res = app
+        .oneshot(
+            Request::builder()
+                .uri(uri)
+                .header("host", "example.test")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        ctype,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn first_coord(f: &Value) -> (f64, f64) {
+    let c = &f["geometry"]["coordinates"][0][0][0];
+    (c[0].as_f64().unwrap(), c[1].as_f64().unwrap())
+}
+
+#[tokio::test]
+async fn landing_conformance_and_collections_describe_the_one_map() {
+    let (s, _, v) = get("/ogc").await;
+    assert_eq!(s, StatusCode::OK);
+    let rels: Vec<&str> = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    for rel in ["self", "service-desc", "conformance", "data"] {
+        assert!(rels.contains(&rel), "{rel} in {rels:?}");
+    }
+    let (_, _, v) = get("/ogc/conformance").await;
+    assert!(v["conformsTo"].as_array().unwrap().iter().any(|c| {
+        c.as_str()
+            .unwrap()
+            .ends_with("ogcapi-features-2/1.0/conf/crs")
+    }));
+    let (s, ctype, v) = get("/ogc/api").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ctype.starts_with("application/vnd.oai.openapi+json"));
+    assert!(
+        !v.to_string().contains("\"$ref\":\"http"),
+        "the API document refers to nothing remote"
+    );
+    let (_, _, v) = get("/ogc/collections").await;
+    let ids: Vec<&str> = v["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"parcels") && ids.contains(&"eco_redline"),
+        "{ids:?}"
+    );
+    let (_, _, c) = get("/ogc/collections/parcels").await;
+    assert_eq!(
+        c["storageCrs"],
+        "http://www.opengis.net/def/crs/EPSG/0/4547"
+    );
+    let bbox = c["extent"]["spatial"]["bbox"][0].as_array().unwrap();
+    let lon = bbox[0].as_f64().unwrap();
+    assert!(
+        (112.5..113.5).contains(&lon),
+        "extent in CRS84 longitude first: {bbox:?}"
+    );
+}
+
+#[tokio::test]
+async fn items_page_through_every_feature_exactly_once() {
+    let total = demo().store.layer("parcels").unwrap().feature_count;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut uri = "/ogc/collections/parcels/items?limit=250".to_owned();
+    loop {
+        let (s, ctype, v) = get(&uri).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(ctype, "application/geo+json");
+        for f in v["features"].as_array().unwrap() {
+            assert!(
+                seen.insert(f["id"].as_str().unwrap().to_owned()),
+                "a feature on two pages"
+            );
+        }
+        match v["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+        {
+            Some(next) => {
+                uri = next["href"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("http://example.test")
+                    .to_owned()
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as u64, total);
+}
+
+#[tokio::test]
+async fn crs_parameters_follow_the_axis_order_of_each_crs() {
+    let (_, _, v) = get("/ogc/collections/parcels/items?limit=1").await;
+    let (lon, lat) = first_coord(&v["features"][0]);
+    assert!(
+        (112.5..113.5).contains(&lon) && (22.5..23.5).contains(&lat),
+        "CRS84 is lon,lat"
+    );
+    let id = v["features"][0]["id"].as_str().unwrap().to_owned();
+    let (_, _, f) = get(&format!(
+        "/ogc/collections/parcels/items/{id}?crs=http://www.opengis.net/def/crs/EPSG/0/4490"
+    ))
+    .await;
+    let (a, b) = first_coord(&f);
+    assert!(
+        (a - lat).abs() < 1e-9 && (b - lon).abs() < 1e-9,
+        "EPSG:4490 is lat,lon"
+    );
+    let (s, _, f) = get(&format!(
+        "/ogc/collections/parcels/items/{id}?crs=http://www.opengis.net/def/crs/EPSG/0/4547"
+    ))
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (north, east) = first_coord(&f);
+    assert!(
+        north > 2_000_000.0 && east < 1_000_000.0,
+        "EPSG:4547 is northing,easting: {north}, {east}"
+    );
+    // A bbox given in EPSG:4490 axis order selects the same features as the CRS84 one.
+    let b84 = format!(
+        "{},{},{},{}",
+        lon - 0.002,
+        lat - 0.002,
+        lon + 0.002,
+        lat + 0.002
+    );
+    let b4490 = format!(
+        "{},{},{},{}",
+        lat - 0.002,
+        lon - 0.002,
+        lat + 0.002,
+        lon + 0.002
+    );
+    let (_, _, x) = get(&format!(
+        "/ogc/collections/parcels/items?limit=1000&bbox={b84}"
+    ))
+    .await;
+    let (_, _, y) = get(&format!("/ogc/collections/parcels/items?limit=1000&bbox={b4490}&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4490")).await;
+    let n = x["numberReturned"].as_u64().unwrap();
+    assert!(n >= 1, "the bbox around a feature finds it");
+    assert_eq!(n, y["numberReturned"].as_u64().unwrap());
+    assert!(
+        n < demo().store.layer("parcels").unwrap().feature_count,
+        "the bbox filters"
+    );
+}
+
+#[tokio::test]
+async fn datetime_reads_the_map_as_it_was() {
+    let (_, _, v) = get("/ogc/collections/parcels/items?datetime=2000-01-01T00:00:00Z").await;
+    assert_eq!(v["numberReturned"], 0, "nothing existed in 2000");
+    let (_, _, v) =
+        get("/ogc/collections/parcels/items?datetime=2999-01-01T00:00:00Z&limit=5").await;
+    assert_eq!(v["numberReturned"], 5);
+    let (s, ctype, v) =
+        get("/ogc/collections/parcels/items?datetime=2020-01-01T00:00:00Z/..").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(ctype, "application/problem+json");
+    assert!(v["detail"].as_str().unwrap().contains("时间点"));
+}
+
+#[tokio::test]
+async fn bad_requests_get_problem_details_in_chinese_and_english() {
+    for (uri, status) in [
+        ("/ogc/collections/roads", StatusCode::NOT_FOUND),
+        ("/ogc/collections/roads/items", StatusCode::NOT_FOUND),
+        (
+            "/ogc/collections/parcels/items/not-a-uuid",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/ogc/collections/parcels/items/0190f5a0-0000-7000-8000-000000000000",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/ogc/collections/parcels/items?limit=abc",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/ogc/collections/parcels/items?bbox=1,2,3",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/ogc/collections/parcels/items?bbox=3,2,1,0",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/ogc/collections/parcels/items?colour=red",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/ogc/collections/parcels/items?crs=EPSG:2383",
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, ctype, v) = get(uri).await;
+        assert_eq!(s, status, "{uri}");
+        assert_eq!(ctype, "application/problem+json", "{uri}");
+        assert!(
+            v["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://tudi.dev/problems/"),
+            "{uri}"
+        );
+        assert!(
+            !v["title"].as_str().unwrap().is_ascii(),
+            "Chinese title for {uri}"
+        );
+        assert!(v["detail_en"].is_string(), "{uri}");
+    }
+}
+
+/// GDAL's OAPIF driver, a real OGC API client, lists every collection and reads every feature.
+#[test]
+fn gdal_reads_every_collection_over_http() {
+    let store = demo().store.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::new(store.clone());
+    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    let url = format!("OAPIF:http://{addr}/ogc");
+    let out = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-q", &url])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{listing}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for layer in store.layers().unwrap() {
+        assert!(
+            listing.contains(&layer.def.name),
+            "{} missing from {listing}",
+            layer.def.name
+        );
+    }
+    for layer in ["parcels", "divisions", "eco_redline"] {
+        let expected = store.layer(layer).unwrap().feature_count;
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("copy.geojson");
+        let o = std::process::Command::new("ogr2ogr")
+            .arg(&dst)
+            .arg(&url)
+            .arg(layer)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let copied: Value = serde_json::from_str(&std::fs::read_to_string(&dst).unwrap()).unwrap();
+        assert_eq!(
+            copied["features"].as_array().unwrap().len() as u64,
+            expected,
+            "{layer}"
+        );
+    }
+    runtime.shutdown_background();
+}

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod compliance;
 pub mod demo;
 pub mod export;
 pub mod fgb;

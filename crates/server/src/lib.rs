@@ -1,5 +1,5 @@
-//! The HTTP face of tudi: OGC API – Features (Part 1 Core and Part 2 CRS) over the one map, with
-//! errors as RFC 9457 problem+json.
+//! The HTTP face of tudi: OGC API – Features (Part 1 Core and Part 2 CRS) over the one map and the
+//! compliance analysis under `/api/v1`, with errors as RFC 9457 problem+json.
 //!
 //! Handlers stay thin: they parse the request, call the store on a blocking thread, and render.
 //! [`router`] builds the whole application so tests can call it without a socket.
@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod api;
 mod ogc;
 mod problem;
 
@@ -39,6 +40,7 @@ pub const MAX_BODY: usize = 8 << 20;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ogc::routes())
+        .merge(api::routes())
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -3,68 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
+use common::{demo, get};
 use serde_json::Value;
-use tower::ServiceExt;
-use tudi_server::{AppState, router};
+use tudi_server::AppState;
 use tudi_store::Store;
-use tudi_store::gpkg::GeoPackageStore;
-
-struct Demo {
-    _dir: tempfile::TempDir,
-    store: Arc<GeoPackageStore>,
-}
-
-fn demo() -> &'static Demo {
-    static DEMO: OnceLock<Demo> = OnceLock::new();
-    DEMO.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
-        tudi_onemap::demo::build(
-            &store,
-            tudi_onemap::demo::DemoOptions {
-                seed: 3,
-                parcels: 600,
-            },
-            &mut |_| {},
-        )
-        .unwrap();
-        Demo {
-            _dir: dir,
-            store: Arc::new(store),
-        }
-    })
-}
-
-async fn get(uri: &str) -> (StatusCode, String, Value) {
-    let app = router(AppState::new(demo().store.clone()));
-    let res = app
-        .oneshot(
-            Request::builder()
-                .uri(uri)
-                .header("host", "example.test")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = res.status();
-    let ctype = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        ctype,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 fn first_coord(f: &Value) -> (f64, f64) {
     let c = &f["geometry"]["coordinates"][0][0][0];

@@ -1,0 +1,489 @@
+//! Compliance analysis: a proposed polygon against the control layers, under a rule set.
+//!
+//! A rule set is configuration (JSON): a list of checks, each naming a layer kind and what must
+//! hold — no overlap (with a tolerance), lying within features of a class, or an area limit by
+//! terrain. tudi ships 宅基地选址 for Guangdong (`data/rules/homestead_site_gd.json`, after
+//! 《广东省土地管理条例》 Article 42: 80 / 120 / 150 m² for plain / hill / mountain). Overlaps
+//! are computed planar in each layer's Gauss–Krüger CRS after validating the input; the verdict is
+//! 不通过 if any failing check fails, 需人工核查 if a check needs a person (or its layer is
+//! missing), 通过 otherwise.
+
+use std::collections::BTreeMap;
+
+use geo::{Area, BooleanOps, BoundingRect};
+use geo_types::{Geometry, MultiPolygon};
+use serde::{Deserialize, Serialize};
+use tudi_core::layer::LayerKind;
+use tudi_core::msg::{Bilingual, Msg};
+use tudi_core::units::m2_to_mu;
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_geo::{overlay, validity};
+use tudi_store::{FeatureQuery, Store, StoreError};
+
+/// What a failed check means for the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFail {
+    /// The site is refused.
+    Fail,
+    /// A person must look.
+    Manual,
+}
+
+/// One check of a rule set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Check {
+    /// The site must not overlap features of a layer kind (beyond a tolerance in m²).
+    NoOverlap {
+        /// The layer kind.
+        layer_kind: LayerKind,
+        /// Overlaps up to this area are ignored (survey noise).
+        tolerance_m2: f64,
+        /// Effect of a failure.
+        on_fail: OnFail,
+        /// Reason shown on failure.
+        reason_zh: String,
+        /// Reason in English.
+        reason_en: String,
+    },
+    /// At least `min_share` of the site must lie within features of a layer kind whose
+    /// `land_use` starts with `land_use_prefix`.
+    Within {
+        /// The layer kind.
+        layer_kind: LayerKind,
+        /// Land-use code prefix of the qualifying features ("" for all).
+        #[serde(default)]
+        land_use_prefix: String,
+        /// Share of the site that must be covered (0–1).
+        min_share: f64,
+        /// Effect of a failure.
+        on_fail: OnFail,
+        /// Reason shown on failure.
+        reason_zh: String,
+        /// Reason in English.
+        reason_en: String,
+    },
+    /// The site's area must not exceed the limit for its terrain.
+    MaxArea {
+        /// Limit in m² by terrain (`plain`, `hill`, `mountain` …).
+        limits_m2: BTreeMap<String, f64>,
+        /// Terrain used when the request names none.
+        default_terrain: String,
+        /// Effect of a failure.
+        on_fail: OnFail,
+        /// Reason shown on failure.
+        reason_zh: String,
+        /// Reason in English.
+        reason_en: String,
+    },
+}
+
+/// A named rule set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleSet {
+    /// Name used in requests, e.g. 宅基地选址.
+    pub id: String,
+    /// Other names accepted.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Title shown to users.
+    pub title: String,
+    /// Legal or policy source.
+    #[serde(default)]
+    pub source: String,
+    /// The checks, in order.
+    pub checks: Vec<Check>,
+}
+
+impl RuleSet {
+    /// The rule sets that ship with tudi.
+    #[must_use]
+    pub fn builtin() -> Vec<RuleSet> {
+        // Parsed by a unit test, so a broken file cannot ship.
+        serde_json::from_str(include_str!("../data/rules/homestead_site_gd.json"))
+            .map(|r| vec![r])
+            .unwrap_or_default()
+    }
+
+    /// Whether `name` names this rule set.
+    #[must_use]
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.id == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// The verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Verdict {
+    /// 通过.
+    #[serde(rename = "通过")]
+    Pass,
+    /// 不通过.
+    #[serde(rename = "不通过")]
+    Fail,
+    /// 需人工核查.
+    #[serde(rename = "需人工核查")]
+    Manual,
+}
+
+/// A feature the site meets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// Stable feature id.
+    pub id: String,
+    /// The feature's `code` attribute.
+    pub code: Option<String>,
+    /// Overlap in m² (planar, layer CRS).
+    pub overlap_area_m2: f64,
+}
+
+/// The site against one layer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerResult {
+    /// Layer name.
+    pub layer: String,
+    /// Layer kind.
+    pub kind: LayerKind,
+    /// Total overlap in m².
+    pub overlap_area_m2: f64,
+    /// The same in 亩.
+    pub overlap_area_mu: f64,
+    /// Overlap as a share of the site (0–1).
+    pub share: f64,
+    /// Features met, largest overlap first.
+    pub features: Vec<Hit>,
+}
+
+/// A reason on the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reason {
+    /// Chinese.
+    pub zh: String,
+    /// English.
+    pub en: String,
+    /// Effect on the verdict.
+    pub effect: OnFail,
+}
+
+/// The report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Rule set applied.
+    pub rule_set: String,
+    /// Verdict.
+    pub verdict: Verdict,
+    /// Why (empty when it passes).
+    pub reasons: Vec<Reason>,
+    /// Site area in m², planar in the CRS named by `area_method`.
+    pub input_area_m2: f64,
+    /// The site area in 亩.
+    pub input_area_mu: f64,
+    /// How the areas were computed.
+    pub area_method: String,
+    /// Terrain used for the area limit.
+    pub terrain: Option<String>,
+    /// Per layer.
+    pub layers: Vec<LayerResult>,
+}
+
+/// Why an analysis could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ComplianceError {
+    /// No rule set of that name.
+    #[error("unknown rule set {0:?}")]
+    UnknownRuleSet(String),
+    /// The site is not a valid polygon.
+    #[error("invalid site polygon")]
+    InvalidSite(Vec<Msg>),
+    /// The site has too many vertices.
+    #[error("the site has {0} vertices, more than {MAX_VERTICES}")]
+    TooManyVertices(usize),
+    /// The terrain is not in the rule set's limits.
+    #[error("unknown terrain {0:?}")]
+    UnknownTerrain(String),
+    /// A coordinate could not be transformed.
+    #[error("{0}")]
+    Crs(Msg),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Bilingual for ComplianceError {
+    fn msg(&self) -> Msg {
+        match self {
+            Self::UnknownRuleSet(n) => Msg::new(format!("没有名为“{n}”的规则集"), self.to_string()),
+            Self::InvalidSite(ps) => Msg::new(
+                format!(
+                    "拟选址图形无效：{}",
+                    ps.iter()
+                        .map(|m| m.zh.clone())
+                        .collect::<Vec<_>>()
+                        .join("；")
+                ),
+                format!(
+                    "invalid site polygon: {}",
+                    ps.iter()
+                        .map(|m| m.en.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            Self::TooManyVertices(n) => Msg::new(
+                format!("拟选址图形有 {n} 个顶点，超过上限 {MAX_VERTICES}"),
+                self.to_string(),
+            ),
+            Self::UnknownTerrain(t) => Msg::new(
+                format!("未知地形“{t}”（可用 plain 平原、hill 丘陵、mountain 山区）"),
+                self.to_string(),
+            ),
+            Self::Crs(m) => m.clone(),
+            Self::Store(e) => Msg::new(format!("读取图层失败：{e}"), e.to_string()),
+        }
+    }
+}
+
+/// Most vertices a site may have.
+pub const MAX_VERTICES: usize = 10_000;
+
+fn code_of(attrs: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    attrs
+        .get("code")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
+/// Runs a rule set on a site given in `crs`.
+///
+/// # Errors
+/// [`ComplianceError`].
+#[allow(clippy::too_many_lines)]
+pub fn analyse(
+    store: &dyn Store,
+    rules: &RuleSet,
+    site: &Geometry<f64>,
+    crs: Crs,
+    terrain: Option<&str>,
+) -> Result<Report, ComplianceError> {
+    let vertices = geo::CoordsIter::coords_count(site);
+    if vertices > MAX_VERTICES {
+        return Err(ComplianceError::TooManyVertices(vertices));
+    }
+    if overlay::as_multipolygon(site).is_none() {
+        return Err(ComplianceError::InvalidSite(vec![Msg::new(
+            "拟选址必须是面（Polygon 或 MultiPolygon）",
+            "the site must be a Polygon or MultiPolygon",
+        )]));
+    }
+    let problems = validity::problems(site);
+    if !problems.is_empty() {
+        return Err(ComplianceError::InvalidSite(
+            problems.iter().map(Bilingual::msg).collect(),
+        ));
+    }
+    let layers = store.layers()?;
+    // The site in a given layer CRS, computed once per CRS.
+    let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
+    let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
+        if let Some(mp) = projected.get(&target.epsg()) {
+            return Ok(mp.clone());
+        }
+        let mut g = site.clone();
+        Transformer::new(crs, target)
+            .and_then(|t| t.apply_geometry(&mut g))
+            .map_err(|e| ComplianceError::Crs(e.msg()))?;
+        let mp = overlay::as_multipolygon(&g).unwrap_or(MultiPolygon(vec![]));
+        projected.insert(target.epsg(), mp.clone());
+        Ok(mp)
+    };
+    // Area is planar in the site's own Gauss–Krüger zone.
+    let zone = if crs.is_geographic() {
+        let lon = geo::Centroid::centroid(site).map_or(0.0, |p| p.x());
+        Crs::gk_zone_for(lon, false).map_err(|e| ComplianceError::Crs(e.msg()))?
+    } else {
+        crs
+    };
+    let site_zone = in_crs(zone)?;
+    let input_area = site_zone.unsigned_area();
+    let mut reasons = Vec::new();
+    let mut results: Vec<LayerResult> = Vec::new();
+    let mut used_terrain = None;
+    for check in &rules.checks {
+        match check {
+            // For NoOverlap the threshold is the tolerated overlap in m², for Within the share of
+            // the site that must be covered.
+            Check::NoOverlap {
+                layer_kind,
+                tolerance_m2: threshold,
+                on_fail,
+                reason_zh,
+                reason_en,
+            }
+            | Check::Within {
+                layer_kind,
+                min_share: threshold,
+                on_fail,
+                reason_zh,
+                reason_en,
+                ..
+            } => {
+                let kind_layers: Vec<_> = layers
+                    .iter()
+                    .filter(|l| l.def.kind == *layer_kind)
+                    .collect();
+                if kind_layers.is_empty() {
+                    reasons.push(Reason {
+                        zh: format!("缺少{}图层，无法核查“{reason_zh}”", layer_kind.name_zh()),
+                        en: format!("no {} layer to check {reason_en:?}", layer_kind.id()),
+                        effect: OnFail::Manual,
+                    });
+                    continue;
+                }
+                let prefix = match check {
+                    Check::Within {
+                        land_use_prefix, ..
+                    } => Some(land_use_prefix.as_str()),
+                    _ => None,
+                };
+                let mut total = 0.0;
+                for info in kind_layers {
+                    let layer_crs =
+                        Crs::from_epsg(info.def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
+                    let site_here = in_crs(layer_crs)?;
+                    let site_area_here = site_here.unsigned_area();
+                    let Some(r) = site_here.bounding_rect() else {
+                        continue;
+                    };
+                    let q = FeatureQuery {
+                        bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
+                        ..FeatureQuery::default()
+                    };
+                    let mut hits = Vec::new();
+                    let mut sum = 0.0;
+                    for f in store.features(&info.def.name, &q)? {
+                        if let Some(p) = prefix {
+                            let lu = f
+                                .attributes
+                                .get("land_use")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("");
+                            if !lu.starts_with(p) {
+                                continue;
+                            }
+                        }
+                        let Some(fm) = overlay::as_multipolygon(&f.geometry) else {
+                            continue;
+                        };
+                        let a = site_here.intersection(&fm).unsigned_area();
+                        if a > 0.0 {
+                            sum += a;
+                            hits.push(Hit {
+                                id: f.id.to_string(),
+                                code: code_of(&f.attributes),
+                                overlap_area_m2: round2(a),
+                            });
+                        }
+                    }
+                    hits.sort_by(|a, b| b.overlap_area_m2.total_cmp(&a.overlap_area_m2));
+                    let share = if site_area_here > 0.0 {
+                        sum / site_area_here
+                    } else {
+                        0.0
+                    };
+                    total += share;
+                    results.push(LayerResult {
+                        layer: info.def.name.clone(),
+                        kind: info.def.kind,
+                        overlap_area_m2: round2(sum),
+                        overlap_area_mu: round4(m2_to_mu(sum)),
+                        share: round4(share),
+                        features: hits,
+                    });
+                }
+                let failed = match check {
+                    Check::NoOverlap { .. } => total * input_area > *threshold,
+                    _ => total < *threshold,
+                };
+                if failed {
+                    let detail = match check {
+                        Check::NoOverlap { .. } => {
+                            format!("（重叠 {:.2} 平方米）", total * input_area)
+                        }
+                        _ => format!("（仅 {:.1}% 在范围内）", total * 100.0),
+                    };
+                    reasons.push(Reason {
+                        zh: format!("{reason_zh}{detail}"),
+                        en: reason_en.clone(),
+                        effect: *on_fail,
+                    });
+                }
+            }
+            Check::MaxArea {
+                limits_m2,
+                default_terrain,
+                on_fail,
+                reason_zh,
+                reason_en,
+            } => {
+                let t = terrain.unwrap_or(default_terrain);
+                let Some(limit) = limits_m2.get(t) else {
+                    return Err(ComplianceError::UnknownTerrain(t.to_owned()));
+                };
+                used_terrain = Some(t.to_owned());
+                if input_area > *limit {
+                    reasons.push(Reason {
+                        zh: format!(
+                            "{reason_zh}（{:.2} 平方米，{t} 标准 {limit} 平方米）",
+                            input_area
+                        ),
+                        en: format!("{reason_en} ({input_area:.2} m², limit for {t}: {limit} m²)"),
+                        effect: *on_fail,
+                    });
+                }
+            }
+        }
+    }
+    let verdict = if reasons.iter().any(|r| r.effect == OnFail::Fail) {
+        Verdict::Fail
+    } else if reasons.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Manual
+    };
+    Ok(Report {
+        rule_set: rules.id.clone(),
+        verdict,
+        reasons,
+        input_area_m2: round2(input_area),
+        input_area_mu: round4(m2_to_mu(input_area)),
+        area_method: format!(
+            "平面面积（{}）/ planar in {}",
+            zone.code_string(),
+            zone.code_string()
+        ),
+        terrain: used_terrain,
+        layers: results,
+    })
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_rule_set_parses() {
+        let r = RuleSet::builtin();
+        assert_eq!(r.len(), 1);
+        assert!(r[0].answers_to("宅基地选址") && r[0].answers_to("homestead_site_gd"));
+        assert_eq!(r[0].checks.len(), 5);
+    }
+}

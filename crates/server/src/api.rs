@@ -1,0 +1,124 @@
+//! The JSON API under `/api/v1`. For now: compliance analysis of a proposed site.
+
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tudi_core::msg::Bilingual;
+use tudi_geo::crs::Crs;
+use tudi_onemap::compliance::{self, ComplianceError, RuleSet};
+
+use crate::AppState;
+use crate::problem::Problem;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/compliance", post(analyse))
+        .route("/api/v1/compliance/rule-sets", get(rule_sets))
+}
+
+#[derive(Deserialize)]
+struct ComplianceRequest {
+    geometry: serde_json::Value,
+    #[serde(default)]
+    crs: Option<String>,
+    rule_set: String,
+    #[serde(default)]
+    terrain: Option<String>,
+}
+
+async fn rule_sets() -> Response {
+    let sets: Vec<_> = RuleSet::builtin()
+        .into_iter()
+        .map(|r| json!({"id": r.id, "aliases": r.aliases, "title": r.title, "source": r.source, "checks": r.checks}))
+        .collect();
+    Json(json!({"rule_sets": sets})).into_response()
+}
+
+async fn analyse(
+    State(st): State<AppState>,
+    body: Result<Json<ComplianceRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "请求内容无效",
+            format!("请求体应为 JSON：{{\"geometry\": GeoJSON 面, \"crs\": \"EPSG:4490\", \"rule_set\": \"宅基地选址\", \"terrain\": \"plain\"}}（{}）", e.body_text()),
+            e.body_text(),
+        )
+    })?;
+    let crs = match req.crs.as_deref() {
+        None => Crs::WGS84,
+        Some(c) => Crs::parse(c).map_err(|e| {
+            let m = e.msg();
+            Problem::bad_parameter("crs", m.zh, m.en)
+        })?,
+    };
+    let site = tudi_geo::io::geojson::parse_geometry(&req.geometry.to_string()).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-geometry",
+            "图形无效",
+            format!("geometry 不是有效的 GeoJSON 几何：{e}"),
+            e.to_string(),
+        )
+    })?;
+    let Some(rules) = RuleSet::builtin()
+        .into_iter()
+        .find(|r| r.answers_to(&req.rule_set))
+    else {
+        let names: Vec<String> = RuleSet::builtin().into_iter().map(|r| r.id).collect();
+        return Err(Problem::bad_parameter(
+            "rule_set",
+            format!(
+                "没有名为“{}”的规则集（可用：{}）",
+                req.rule_set,
+                names.join("、")
+            ),
+            format!(
+                "no rule set named {:?} (available: {})",
+                req.rule_set,
+                names.join(", ")
+            ),
+        ));
+    };
+    let store = st.store.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        compliance::analyse(&*store, &rules, &site, crs, req.terrain.as_deref())
+    })
+    .await
+    .map_err(|_| Problem::internal())?;
+    match report {
+        Ok(r) => Ok(Json(r).into_response()),
+        Err(e) => {
+            let m = e.msg();
+            let (status, slug, title) = match e {
+                ComplianceError::InvalidSite(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-geometry",
+                    "图形无效",
+                ),
+                ComplianceError::TooManyVertices(_) => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too-many-vertices",
+                    "图形顶点过多",
+                ),
+                ComplianceError::UnknownTerrain(_) | ComplianceError::UnknownRuleSet(_) => {
+                    (StatusCode::BAD_REQUEST, "invalid-parameter", "请求参数无效")
+                }
+                ComplianceError::Crs(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-geometry",
+                    "坐标无法转换",
+                ),
+                ComplianceError::Store(_) => return Err(Problem::internal()),
+            };
+            Err(Problem::new(status, slug, title, m.zh, m.en))
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! A small demo district shared by the server's tests, and request helpers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use tudi_server::{AppState, router};
+use tudi_store::gpkg::GeoPackageStore;
+
+pub struct Demo {
+    _dir: tempfile::TempDir,
+    pub store: Arc<GeoPackageStore>,
+}
+
+pub fn demo() -> &'static Demo {
+    static DEMO: OnceLock<Demo> = OnceLock::new();
+    DEMO.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+        tudi_onemap::demo::build(
+            &store,
+            tudi_onemap::demo::DemoOptions {
+                seed: 3,
+                parcels: 600,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        Demo {
+            _dir: dir,
+            store: Arc::new(store),
+        }
+    })
+}
+
+pub async fn request(method: &str, uri: &str, body: Option<String>) -> (StatusCode, String, Value) {
+    let app = router(AppState::new(demo().store.clone()));
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "example.test");
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let res = app
+        .oneshot(req.body(body.map_or_else(Body::empty, Body::from)).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        ctype,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+pub async fn get(uri: &str) -> (StatusCode, String, Value) {
+    request("GET", uri, None).await
+}

@@ -22,6 +22,7 @@ pub mod area;
 pub mod crs;
 pub mod index;
 pub mod io;
+pub mod mvt;
 pub mod overlay;
 pub mod validity;
 

@@ -23,6 +23,7 @@ pub mod fgb;
 pub mod import;
 pub mod schema;
 pub mod shp;
+pub mod tiles;
 
 /// File formats the one map reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

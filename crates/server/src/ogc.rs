@@ -37,6 +37,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ogc/collections/{id}", get(collection))
         .route("/ogc/collections/{id}/items", get(items))
         .route("/ogc/collections/{id}/items/{fid}", get(item))
+        .route("/ogc/collections/{id}/tiles", get(tilesets))
+        .route("/ogc/collections/{id}/tiles/WebMercatorQuad", get(tileset))
+        .route(
+            "/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+            get(tile),
+        )
 }
 
 /// A CRS as OGC API names it, with its axis order.
@@ -144,7 +150,12 @@ async fn conformance() -> Response {
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
             "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-            "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"
+            "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+            "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt"
         ]
     }))
     .into_response()
@@ -199,7 +210,8 @@ fn collection_json(info: &LayerInfo, b: &str) -> Value {
         },
         "links": [
             {"href": format!("{b}/collections/{id}"), "rel": "self", "type": "application/json"},
-            {"href": format!("{b}/collections/{id}/items"), "rel": "items", "type": "application/geo+json", "title": "要素 / features"}
+            {"href": format!("{b}/collections/{id}/items"), "rel": "items", "type": "application/geo+json", "title": "要素 / features"},
+            {"href": format!("{b}/collections/{id}/tiles"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "矢量瓦片 / vector tiles"}
         ]
     })
 }
@@ -597,4 +609,99 @@ fn openapi() -> Value {
             "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"}, "detail": {"type": "string"}, "detail_en": {"type": "string"}
         }}}}
     })
+}
+
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+const WEB_MERCATOR_QUAD: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
+
+fn tileset_json(id: &str, title: &str, b: &str) -> Value {
+    json!({
+        "title": format!("{title}（WebMercatorQuad 矢量瓦片）"),
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": WEB_MERCATOR_QUAD,
+        "layers": [{"id": id, "dataType": "vector"}],
+        "links": [
+            {"href": format!("{b}/collections/{id}/tiles/WebMercatorQuad"), "rel": "self", "type": "application/json"},
+            {"href": WEB_MERCATOR_QUAD, "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json"},
+            {"href": format!("{b}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": MVT, "templated": true, "title": "瓦片 / tiles"}
+        ]
+    })
+}
+
+async fn tilesets(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let b = base(&headers);
+    let store = st.store.clone();
+    let layer = id.clone();
+    let info = blocking(move || store.layer(&layer).map_err(|e| store_failed(&e))).await?;
+    Ok(Json(json!({
+        "links": [{"href": format!("{b}/collections/{id}/tiles"), "rel": "self", "type": "application/json"}],
+        "tilesets": [tileset_json(&id, &info.def.title, &b)]
+    }))
+    .into_response())
+}
+
+async fn tileset(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let b = base(&headers);
+    let store = st.store.clone();
+    let layer = id.clone();
+    let info = blocking(move || store.layer(&layer).map_err(|e| store_failed(&e))).await?;
+    Ok(Json(tileset_json(&id, &info.def.title, &b)).into_response())
+}
+
+async fn tile(
+    State(st): State<AppState>,
+    Path((id, z, y, x)): Path<(String, String, String, String)>,
+) -> Result<Response, Problem> {
+    let num = |name: &str, v: &str| {
+        v.parse::<u32>().map_err(|_| {
+            Problem::bad_parameter(
+                name,
+                format!("“{v}”应为非负整数"),
+                format!("{v:?} must be a non-negative integer"),
+            )
+        })
+    };
+    let (zn, yn, xn) = (
+        num("tileMatrix", &z)?,
+        num("tileRow", &y)?,
+        num("tileCol", &x)?,
+    );
+    let tile_id = u8::try_from(zn)
+        .ok()
+        .and_then(|z| tudi_geo::mvt::TileId::new(z, xn, yn))
+        .ok_or_else(|| {
+            Problem::not_found(
+                format!("瓦片 {z}/{y}/{x} 超出 WebMercatorQuad 的范围（0–24 级）"),
+                format!("tile {z}/{y}/{x} is outside WebMercatorQuad (levels 0-24)"),
+            )
+        })?;
+    let store = st.store.clone();
+    let bytes = blocking(move || {
+        tudi_onemap::tiles::render(&*store, &id, tile_id).map_err(|e| match e {
+            tudi_onemap::tiles::TileError::Store(se) => store_failed(&se),
+            tudi_onemap::tiles::TileError::Render(m) => {
+                tracing::error!(error = %m, "tile rendering failed");
+                Problem::internal()
+            }
+        })
+    })
+    .await?;
+    if bytes.is_empty() {
+        return Ok(axum::http::StatusCode::NO_CONTENT.into_response());
+    }
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    // Tiles are rendered from the live store: an edit shows in the next request.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(res)
 }

@@ -71,6 +71,9 @@ enum Command {
         /// 监听地址 / listen address
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// 控制台的 npm 目录 / the console's npm directory (run `npm ci --prefix web` once)
+        #[arg(long, default_value = "web")]
+        web: PathBuf,
     },
     /// 列出图层 / List layers
     Layers {
@@ -316,7 +319,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Layers { data } => cmd_layers(&data),
-        Command::Serve { data, listen } => {
+        Command::Serve { data, listen, web } => {
             let store = open_store(&data)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -334,9 +337,13 @@ fn run(cli: Cli) -> Result<()> {
                     "tudi 已启动 / serving {}",
                     data.join(STORE_FILE).display()
                 )?;
-                writeln!(out(), "OGC API – Features: http://{addr}/ogc")?;
+                writeln!(out(), "控制台 / console: http://{addr}/console")?;
+                writeln!(out(), "OGC API: http://{addr}/ogc")?;
+                if !web.join("node_modules/maplibre-gl").is_dir() {
+                    writeln!(out(), "注意：未找到 {}/node_modules，请先运行 npm ci --prefix web / run `npm ci --prefix web` for the console's map", web.display())?;
+                }
                 writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
-                let state = tudi_server::AppState::new(std::sync::Arc::new(store));
+                let state = tudi_server::AppState::new(std::sync::Arc::new(store)).with_web_dir(web);
                 tudi_server::serve_on(listener, state).await?;
                 Ok::<(), anyhow::Error>(())
             })

@@ -467,6 +467,16 @@ pub fn analyse(
     })
 }
 
+/// The Chinese name of a terrain class.
+fn terrain_zh(t: &str) -> &str {
+    match t {
+        "plain" => "平原地区和城市郊区",
+        "hill" => "丘陵地区",
+        "mountain" => "山区",
+        other => other,
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }

@@ -19,6 +19,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/compliance", post(analyse))
         .route("/api/v1/compliance/rule-sets", get(rule_sets))
+        .route("/api/v1/search", get(search))
 }
 
 #[derive(Deserialize)]
@@ -121,4 +122,76 @@ async fn analyse(
             Err(Problem::new(status, slug, title, m.zh, m.en))
         }
     }
+}
+
+/// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).
+async fn search(
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    let text = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
+    if text.is_empty() {
+        return Err(Problem::bad_parameter(
+            "q",
+            "请输入不动产单元代码或村居名称",
+            "give a real-estate unit code or a place name",
+        ));
+    }
+    let limit = q
+        .get("limit")
+        .and_then(|l| l.parse::<u64>().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let store = st.store.clone();
+    let results =
+        tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, Problem> {
+            use tudi_core::layer::LayerKind;
+            use tudi_store::Match;
+            let layers = store.layers().map_err(|_| Problem::internal())?;
+            let compact = tudi_core::bdcdy::normalize(&text);
+            let looks_like_code =
+                compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());
+            let mut out = Vec::new();
+            for info in &layers {
+                let (field, needle, mode) = match info.def.kind {
+                    LayerKind::Parcel if looks_like_code => {
+                        ("code", compact.as_str(), Match::Prefix)
+                    }
+                    LayerKind::Admin | LayerKind::Grid if !looks_like_code => {
+                        ("name", text.as_str(), Match::Contains)
+                    }
+                    _ => continue,
+                };
+                if !info.def.fields.iter().any(|f| f.name == field) {
+                    continue;
+                }
+                let crs = Crs::from_epsg(info.def.epsg).map_err(|_| Problem::internal())?;
+                let to = tudi_geo::crs::Transformer::new(crs, Crs::WGS84)
+                    .map_err(|_| Problem::internal())?;
+                let found = store
+                    .search(&info.def.name, field, needle, mode, limit)
+                    .map_err(|_| Problem::internal())?;
+                for mut f in found {
+                    let _ = to.apply_geometry(&mut f.geometry);
+                    let bbox = geo::BoundingRect::bounding_rect(&f.geometry)
+                        .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+                    out.push(json!({
+                        "layer": info.def.name,
+                        "layer_title": info.def.title,
+                        "id": f.id.to_string(),
+                        "code": f.attributes.get("code"),
+                        "name": f.attributes.get("name"),
+                        "level": f.attributes.get("level"),
+                        "bbox": bbox,
+                    }));
+                    if out.len() as u64 >= limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|_| Problem::internal())??;
+    Ok(Json(json!({"results": results})).into_response())
 }

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod console;
 mod ogc;
 mod problem;
 
@@ -23,13 +24,24 @@ pub use problem::Problem;
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Store>,
+    web_dir: std::path::PathBuf,
 }
 
 impl AppState {
-    /// State over a store.
+    /// State over a store; the console's map library is looked for in `./web`.
     #[must_use]
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            web_dir: std::path::PathBuf::from("web"),
+        }
+    }
+
+    /// Where `npm ci` installed the console's packages (`…/web`).
+    #[must_use]
+    pub fn with_web_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.web_dir = dir;
+        self
     }
 }
 
@@ -41,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ogc::routes())
         .merge(api::routes())
+        .merge(console::routes())
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -24,6 +24,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     sequences_never_repeat(&*make());
     metadata_round_trips(&*make());
     new_layers_are_created_with_their_features_or_not_at_all(&*make());
+    text_search_matches_literally(&*make());
     pagination_is_stable(&*make());
 }
 
@@ -441,4 +442,57 @@ fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {
         .unwrap();
     assert_eq!(ids.len(), 1);
     assert_eq!(s.layer("fresh").unwrap().feature_count, 1);
+}
+
+fn text_search_matches_literally(s: &dyn Store) {
+    use crate::Match;
+    s.create_layer(&parcel_def("p")).unwrap();
+    let codes = [
+        "440605011001JC00001",
+        "440605011001JC00002",
+        "440605011002JC00001",
+        "A_%B",
+    ];
+    s.insert_features(
+        "p",
+        &mut codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| feature(i as f64 * 20.0, c)),
+        t(0),
+        &mut |_| true,
+    )
+    .unwrap();
+    let found = |needle: &str, mode: Match| -> Vec<String> {
+        s.search("p", "code", needle, mode, 10)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.attributes["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        found("440605011001", Match::Prefix),
+        ["440605011001JC00001", "440605011001JC00002"]
+    );
+    assert_eq!(
+        found("440605011001JC00002", Match::Exact),
+        ["440605011001JC00002"]
+    );
+    assert_eq!(found("011002", Match::Contains), ["440605011002JC00001"]);
+    assert_eq!(
+        found("_%", Match::Contains),
+        ["A_%B"],
+        "wildcards in the needle match literally"
+    );
+    assert_eq!(
+        s.search("p", "code", "4406", Match::Prefix, 1)
+            .unwrap()
+            .len(),
+        1,
+        "limit"
+    );
+    assert!(matches!(
+        s.search("p", "colour", "x", Match::Exact, 1),
+        Err(StoreError::Schema(_))
+    ));
 }

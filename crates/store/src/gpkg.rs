@@ -31,8 +31,8 @@ use tudi_geo::io::wkb;
 use uuid::Uuid;
 
 use crate::{
-    FeatureQuery, FeatureRecord, FeatureRow, LayerDef, LayerInfo, NewFeature, Progress, Result,
-    Store, StoreError,
+    FeatureQuery, FeatureRecord, FeatureRow, LayerDef, LayerInfo, Match, NewFeature, Progress,
+    Result, Store, StoreError,
 };
 
 const APPLICATION_ID: i32 = 0x4750_4B47;
@@ -283,6 +283,19 @@ fn create_feature_table(conn: &Connection, def: &LayerDef, history: bool) -> Res
     .map_err(db("registering the R-tree extension"))?;
     conn.execute_batch(&rtree_sql(&def.name))
         .map_err(db("creating the R-tree index"))?;
+    // Codes and names are what people search by.
+    for f in def
+        .fields
+        .iter()
+        .filter(|f| matches!(f.name.as_str(), "code" | "name"))
+    {
+        conn.execute_batch(&format!(
+            "CREATE INDEX {} ON {t}({} COLLATE NOCASE);",
+            quote(&format!("{}_{}", def.name, f.name)),
+            quote(&f.name)
+        ))
+        .map_err(db("indexing a search field"))?;
+    }
     Ok(())
 }
 
@@ -968,6 +981,49 @@ impl Store for GeoPackageStore {
             .map_err(db("reading envelopes"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db("reading envelopes"))
+    }
+
+    fn search(
+        &self,
+        layer: &str,
+        field: &str,
+        needle: &str,
+        mode: Match,
+        limit: u64,
+    ) -> Result<Vec<FeatureRecord>> {
+        let conn = self.lock();
+        let def = Self::load_def(&conn, layer)?;
+        if !def.fields.iter().any(|f| f.name == field) {
+            return Err(StoreError::Schema(format!(
+                "layer {layer:?} has no field {field:?} (图层无此字段)"
+            )));
+        }
+        // LIKE with the wildcards of the needle escaped, so user text matches literally.
+        let escaped = needle
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = match mode {
+            Match::Exact => escaped,
+            Match::Prefix => format!("{escaped}%"),
+            Match::Contains => format!("%{escaped}%"),
+        };
+        let sql = format!(
+            "{} WHERE {} LIKE ?1 ESCAPE '\\' ORDER BY {} LIMIT ?2",
+            Self::select_current_sql(&def),
+            quote(field),
+            quote(field)
+        );
+        let mut stmt = conn.prepare(&sql).map_err(db("searching"))?;
+        let rows = stmt
+            .query_map(
+                params![pattern, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| Self::read_current(&def, r),
+            )
+            .map_err(db("searching"))?;
+        rows.map(|r| r.map(|row| row.record))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db("searching"))
     }
 
     fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord> {

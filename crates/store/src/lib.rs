@@ -83,6 +83,17 @@ pub struct FeatureRecord {
 /// A feature as exported: stable id, geometry, attributes.
 pub type FeatureRow = (Uuid, Geometry<f64>, Map<String, Value>);
 
+/// How [`Store::search`] matches text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// The whole value.
+    Exact,
+    /// The start of the value.
+    Prefix,
+    /// Anywhere in the value.
+    Contains,
+}
+
 /// Which features to read.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FeatureQuery {
@@ -260,6 +271,20 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// [`StoreError::UnknownLayer`], database errors.
     fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>>;
+
+    /// Current features whose text field `field` matches `needle`, in field order, at most
+    /// `limit`. Matching ignores ASCII case.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`]; [`StoreError::Schema`] when the layer has no such field.
+    fn search(
+        &self,
+        layer: &str,
+        field: &str,
+        needle: &str,
+        mode: Match,
+        limit: u64,
+    ) -> Result<Vec<FeatureRecord>>;
 
     /// One current feature.
     ///

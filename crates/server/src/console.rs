@@ -1,0 +1,79 @@
+//! The web console: a page, a script and a style sheet compiled into the binary, and the map
+//! library served from the npm install in `web/node_modules` (never copied into the repository).
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::problem::Problem;
+
+const INDEX: &str = include_str!("../../../web/console/index.html");
+const APP: &str = include_str!("../../../web/console/app.js");
+const STYLE: &str = include_str!("../../../web/console/style.css");
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route(
+            "/console",
+            get(|| async { page(INDEX, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/console/app.js",
+            get(|| async { page(APP, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/style.css",
+            get(|| async { page(STYLE, "text/css; charset=utf-8") }),
+        )
+        .route("/console/vendor/maplibre-gl/{file}", get(vendor))
+}
+
+fn page(body: &'static str, ctype: &'static str) -> Response {
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    res
+}
+
+async fn vendor(State(st): State<AppState>, Path(file): Path<String>) -> Result<Response, Problem> {
+    let ctype = match file.rsplit_once('.').map(|(_, e)| e) {
+        Some("mjs" | "js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("map") => "application/json",
+        _ => {
+            return Err(Problem::not_found(
+                format!("没有文件 {file}"),
+                format!("no file {file}"),
+            ));
+        }
+    };
+    if file.contains('/') || file.contains("..") || file.contains('\\') {
+        return Err(Problem::not_found(
+            format!("没有文件 {file}"),
+            format!("no file {file}"),
+        ));
+    }
+    let path = st.web_dir.join("node_modules/maplibre-gl/dist").join(&file);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => {
+            let mut res = bytes.into_response();
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+            Ok(res)
+        }
+        Err(_) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "console-not-installed",
+            "地图组件未安装",
+            format!("找不到 {}：请先运行 npm ci --prefix web", path.display()),
+            format!(
+                "{} is missing: run `npm ci --prefix web` first",
+                path.display()
+            ),
+        )),
+    }
+}

@@ -434,8 +434,9 @@ pub fn analyse(
                 if input_area > *limit {
                     reasons.push(Reason {
                         zh: format!(
-                            "{reason_zh}（{:.2} 平方米，{t} 标准 {limit} 平方米）",
-                            input_area
+                            "{reason_zh}（{:.2} 平方米，{}标准 {limit} 平方米）",
+                            input_area,
+                            terrain_zh(t)
                         ),
                         en: format!("{reason_en} ({input_area:.2} m², limit for {t}: {limit} m²)"),
                         effect: *on_fail,

@@ -275,3 +275,37 @@ fn gdal_reads_every_collection_over_http() {
     }
     runtime.shutdown_background();
 }
+
+/// OWSLib (PyPI, installed by `.ci/run`), another independent client, reads every collection by
+/// paging and every count matches the store.
+#[test]
+fn owslib_reads_every_collection() {
+    let store = demo().store.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::new(store.clone());
+    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/owslib_client.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .arg(format!("http://{addr}/ogc"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "OWSLib (pip install OWSLib, see .ci/run): {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for layer in store.layers().unwrap() {
+        let line = format!("{} {}", layer.def.name, layer.feature_count);
+        assert!(text.lines().any(|l| l == line), "{line} in {text}");
+    }
+    runtime.shutdown_background();
+}

@@ -121,6 +121,13 @@ fn store_failed(e: &StoreError) -> Problem {
     }
 }
 
+/// A layer's description, or 404.
+async fn layer_info(st: &AppState, id: &str) -> Result<LayerInfo, Problem> {
+    let store = st.store.clone();
+    let id = id.to_owned();
+    blocking(move || store.layer(&id).map_err(|e| store_failed(&e))).await
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
@@ -233,8 +240,7 @@ async fn collection(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let b = base(&headers);
-    let store = st.store.clone();
-    let info = blocking(move || store.layer(&id).map_err(|e| store_failed(&e))).await?;
+    let info = layer_info(&st, &id).await?;
     Ok(Json(collection_json(&info, &b)).into_response())
 }
 
@@ -635,9 +641,7 @@ async fn tilesets(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let b = base(&headers);
-    let store = st.store.clone();
-    let layer = id.clone();
-    let info = blocking(move || store.layer(&layer).map_err(|e| store_failed(&e))).await?;
+    let info = layer_info(&st, &id).await?;
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections/{id}/tiles"), "rel": "self", "type": "application/json"}],
         "tilesets": [tileset_json(&id, &info.def.title, &b)]
@@ -651,9 +655,7 @@ async fn tileset(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let b = base(&headers);
-    let store = st.store.clone();
-    let layer = id.clone();
-    let info = blocking(move || store.layer(&layer).map_err(|e| store_failed(&e))).await?;
+    let info = layer_info(&st, &id).await?;
     Ok(Json(tileset_json(&id, &info.def.title, &b)).into_response())
 }
 

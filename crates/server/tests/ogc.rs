@@ -8,7 +8,6 @@ mod common;
 use axum::http::StatusCode;
 use common::{demo, get};
 use serde_json::Value;
-use tudi_server::AppState;
 use tudi_store::Store;
 
 fn first_coord(f: &Value) -> (f64, f64) {
@@ -227,16 +226,7 @@ async fn bad_requests_get_problem_details_in_chinese_and_english() {
 #[test]
 fn gdal_reads_every_collection_over_http() {
     let store = demo().store.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone());
-    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    let (runtime, addr) = common::spawn_server();
     let url = format!("OAPIF:http://{addr}/ogc");
     let out = std::process::Command::new("ogrinfo")
         .args(["-ro", "-q", &url])
@@ -281,16 +271,7 @@ fn gdal_reads_every_collection_over_http() {
 #[test]
 fn owslib_reads_every_collection() {
     let store = demo().store.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = AppState::new(store.clone());
-    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    let (runtime, addr) = common::spawn_server();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/owslib_client.py");
     let out = std::process::Command::new("python3")
         .arg(script)

@@ -466,6 +466,24 @@ fn fit_geometry(
     }
 }
 
+/// The INSERT of one feature row: geometry, id, the fields in schema order, and with `history`
+/// tudi's version columns.
+fn insert_sql(def: &LayerDef, history: bool) -> String {
+    let mut cols = vec!["geom".to_owned(), "feature_id".into()];
+    cols.extend(def.fields.iter().map(|f| quote(&f.name)));
+    if history {
+        cols.push("tudi_version".into());
+        cols.push("tudi_valid_from".into());
+    }
+    let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        quote(&def.name),
+        cols.join(", "),
+        marks.join(", ")
+    )
+}
+
 /// Checks attribute values against a layer's schema without writing: the first field at fault
 /// and why.
 ///
@@ -1186,18 +1204,8 @@ impl GeoPackageStore {
         .map_err(db("suspending the R-tree trigger"))?;
         let mut ids = Vec::new();
         {
-            let mut cols = vec!["geom".to_owned(), "feature_id".into()];
-            cols.extend(def.fields.iter().map(|f| quote(&f.name)));
-            cols.push("tudi_version".into());
-            cols.push("tudi_valid_from".into());
-            let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
             let mut stmt = tx
-                .prepare(&format!(
-                    "INSERT INTO {} ({}) VALUES ({})",
-                    quote(&def.name),
-                    cols.join(", "),
-                    marks.join(", ")
-                ))
+                .prepare(&insert_sql(def, true))
                 .map_err(db("preparing an insert"))?;
             let mut index_stmt = tx
                 .prepare(&format!("INSERT INTO {rtree} VALUES (?1, ?2, ?3, ?4, ?5)"))
@@ -1485,16 +1493,8 @@ pub fn write_plain(
     create_feature_table(&tx, def, false)?;
     let mut n = 0u64;
     {
-        let mut cols = vec!["geom".to_owned(), "feature_id".into()];
-        cols.extend(def.fields.iter().map(|f| quote(&f.name)));
-        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
         let mut stmt = tx
-            .prepare(&format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                quote(&def.name),
-                cols.join(", "),
-                marks.join(", ")
-            ))
+            .prepare(&insert_sql(def, false))
             .map_err(db("preparing an insert"))?;
         for (index, (id, g, attrs)) in features.enumerate() {
             let (blob, values) = GeoPackageStore::encode(def, index, g, &attrs)?;

@@ -68,3 +68,18 @@ pub async fn request(method: &str, uri: &str, body: Option<String>) -> (StatusCo
 pub async fn get(uri: &str) -> (StatusCode, String, Value) {
     request("GET", uri, None).await
 }
+
+/// Serves the demo on a free loopback port; the runtime must outlive the client.
+pub fn spawn_server() -> (tokio::runtime::Runtime, std::net::SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::new(demo().store.clone());
+    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    (runtime, addr)
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Compliance analysis and vector tiles: tudi over HTTP vs PostGIS on the same machine, same data,
+# one run. Usage: bash bench/onemap.sh [parcels] [seconds]   (defaults 1000000, 15)
+# Needs gdal-bin, wrk, PostgreSQL with PostGIS on 127.0.0.1 (trust auth), pgbench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+secs=${2:-15}
+work=$(mktemp -d)
+port=18765
+db=tudi_bench
+pg="host=127.0.0.1 user=postgres dbname=$db"
+cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+cargo build --release -q -p tudi-cli
+tudi=target/release/tudi
+
+echo "== demo district with $n parcels"
+$tudi demo --data "$work/d" --parcels "$n" >/dev/null
+echo "== loading the same layers into PostGIS ($db)"
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+psql -h 127.0.0.1 -U postgres -d $db -qc "CREATE EXTENSION postgis"
+for l in parcels permanent_farmland eco_redline village_plan; do
+  ogr2ogr -f PostgreSQL "PG:$pg" "$work/d/tudi.gpkg" "$l" -lco GEOMETRY_NAME=geom -lco FID=fid -nlt PROMOTE_TO_MULTI -gt 65536
+done
+psql -h 127.0.0.1 -U postgres -d $db -q <<'SQL'
+SELECT setseed(0.4547);
+-- 1,000 query sites of about 1,000 m2: octagons around random parcel centroids, in EPSG:4547.
+CREATE TABLE queries AS
+  SELECT row_number() OVER () AS id, ST_Buffer(ST_Centroid(geom), 17.9, 2) AS geom
+  FROM (SELECT geom FROM parcels ORDER BY random() LIMIT 1000) p;
+ALTER TABLE queries ADD PRIMARY KEY (id);
+ANALYZE;
+SQL
+echo "== query bodies for tudi (the same sites, as CGCS2000 GeoJSON)"
+psql -h 127.0.0.1 -U postgres -d $db -tAc \
+  "SELECT json_build_object('geometry', ST_AsGeoJSON(ST_Transform(geom, 4490), 9)::json, 'crs', 'EPSG:4490', 'rule_set', '宅基地选址') FROM queries ORDER BY id" \
+  > "$work/bodies.jsonl"
+cat > "$work/compliance.sql" <<'SQL'
+\set qid random(1, 1000)
+WITH q AS (SELECT geom FROM queries WHERE id = :qid)
+SELECT
+  (SELECT coalesce(sum(ST_Area(ST_Intersection(q.geom, f.geom))), 0) FROM permanent_farmland f WHERE ST_Intersects(q.geom, f.geom)) AS farmland_m2,
+  (SELECT coalesce(sum(ST_Area(ST_Intersection(q.geom, f.geom))), 0) FROM eco_redline f WHERE ST_Intersects(q.geom, f.geom)) AS redline_m2,
+  (SELECT coalesce(sum(ST_Area(ST_Intersection(q.geom, f.geom))), 0) FROM village_plan f WHERE ST_Intersects(q.geom, f.geom)) AS plan_m2,
+  (SELECT json_agg(json_build_array(p.fid, round(ST_Area(ST_Intersection(q.geom, p.geom))::numeric, 2)) ORDER BY p.fid)
+     FROM parcels p WHERE ST_Intersects(q.geom, p.geom)) AS parcels
+FROM q;
+SQL
+cat > "$work/post.lua" <<LUA
+local bodies = {}
+for line in io.lines("$work/bodies.jsonl") do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, "/api/v1/compliance", nil, bodies[i])
+end
+LUA
+$tudi serve --data "$work/d" --listen 127.0.0.1:$port --web web >/dev/null &
+server=$!
+sleep 1
+
+echo "== compliance: PostGIS (pgbench), 1 and 64 clients"
+pgbench -h 127.0.0.1 -U postgres -n -f "$work/compliance.sql" -c 1 -T "$secs" $db 2>/dev/null | grep -E "tps|latency average"
+pgbench -h 127.0.0.1 -U postgres -n -f "$work/compliance.sql" -c 64 -j 2 -T "$secs" $db 2>/dev/null | grep -E "tps|latency average"
+echo "== compliance: tudi over HTTP (wrk), 1 and 64 connections"
+wrk -t 1 -c 1 -d "${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec|50%|99%"
+wrk -t 2 -c 64 -d "${secs}s" --latency -s "$work/post.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec|50%|99%"
+
+echo "== vector tiles of the parcel layer, z14-z16 over the parcels' extent"
+read -r x0 y0 x1 y1 <<<"$(psql -h 127.0.0.1 -U postgres -d $db -tAc "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom), 4547), 3857) AS e FROM parcels) s" | tr '|' ' ')"
+for z in 14 15 16; do
+  python3 - "$z" "$x0" "$y0" "$x1" "$y1" > "$work/tiles$z.txt" <<'PY'
+import sys
+z = int(sys.argv[1]); x0, y0, x1, y1 = map(float, sys.argv[2:])
+W = 20037508.342789244; size = 2 * W / 2 ** z
+c0, c1 = int((x0 + W) // size), int((x1 + W) // size)
+r0, r1 = int((W - y1) // size), int((W - y0) // size)
+for y in range(r0, r1 + 1):
+    for x in range(c0, c1 + 1):
+        print(z, x, y)
+PY
+  ntiles=$(wc -l < "$work/tiles$z.txt")
+  cat > "$work/tile$z.sql" <<SQL
+\\set k random(1, $ntiles)
+SELECT ST_AsMVT(t.*, 'parcels', 4096, 'geom') FROM (
+  SELECT p.fid, p.code, p.land_use,
+         ST_AsMVTGeom(ST_Transform(p.geom, 3857), ST_TileEnvelope(z, x, y), 4096, 64, true) AS geom
+  FROM (SELECT * FROM tile_list WHERE k = :k) tl, parcels p
+  WHERE p.geom && ST_Transform(ST_TileEnvelope(tl.z, tl.x, tl.y, margin => 0.015625), 4547)
+) t;
+SQL
+  psql -h 127.0.0.1 -U postgres -d $db -qc "DROP TABLE IF EXISTS tile_list" -c "CREATE TABLE tile_list (k serial primary key, z int, x int, y int)"
+  psql -h 127.0.0.1 -U postgres -d $db -qc "\\copy tile_list (z, x, y) FROM '$work/tiles$z.txt' WITH (DELIMITER ' ')"
+  # ST_AsMVTGeom needs the envelope from the same row: rewrite z/x/y references.
+  sed -i 's/ST_TileEnvelope(z, x, y)/ST_TileEnvelope(tl.z, tl.x, tl.y)/' "$work/tile$z.sql"
+  awk '{printf "%s/%s/%s\n", $1, $3, $2}' "$work/tiles$z.txt" > "$work/paths$z.txt"
+  cat > "$work/tiles$z.lua" <<LUA
+local paths = {}
+for line in io.lines("$work/paths$z.txt") do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", "/ogc/collections/parcels/tiles/WebMercatorQuad/" .. paths[i])
+end
+LUA
+  echo "-- z$z: $ntiles tiles; PostGIS 1 client, tudi 1 connection, then 2 of each"
+  pgbench -h 127.0.0.1 -U postgres -n -f "$work/tile$z.sql" -c 1 -T "$secs" $db 2>/dev/null | grep -E "tps"
+  wrk -t 1 -c 1 -d "${secs}s" -s "$work/tiles$z.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec"
+  pgbench -h 127.0.0.1 -U postgres -n -f "$work/tile$z.sql" -c 2 -j 2 -T "$secs" $db 2>/dev/null | grep -E "tps"
+  wrk -t 2 -c 2 -d "${secs}s" -s "$work/tiles$z.lua" "http://127.0.0.1:$port" | grep -E "Requests/sec"
+done
+psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db"

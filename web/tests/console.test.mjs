@@ -3,30 +3,15 @@
 // site check draws a polygon and shows the compliance report with the overlaps.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tudi = process.env.TUDI_BIN || join(root, 'target', 'debug', 'tudi');
-let dir, server, base, browser, page;
+let server, dir, base, browser, page;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tudi-console-'));
-  execFileSync(tudi, ['demo', '--data', dir, '--parcels', '3000', '--seed', '5']);
-  server = spawn(tudi, ['serve', '--data', dir, '--listen', '127.0.0.1:0', '--web', join(root, 'web')]);
-  base = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /console: (http:\/\/[0-9.:]+)\/console/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
-  });
+  server = await startServer();
+  ({ base, dir } = server);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
@@ -39,8 +24,7 @@ before(async () => {
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) server.kill();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (server) server.stop();
 });
 
 test('the map renders the district with its layer list in Chinese', async () => {
@@ -110,5 +94,4 @@ test('drawing a site on a parcel gives a compliance report with the overlap high
   const highlighted = await page.evaluate(() => window.__tudi.map.getFilter('parcels-hit')[2][1].length);
   assert.ok(highlighted >= 1, 'the overlapped parcels are highlighted');
   await page.screenshot({ path: join(dir, 'report.png') });
-  await page.screenshot({ path: '/tmp/tudi-report.png' });
 });

@@ -1,0 +1,32 @@
+// Starts the built `tudi` on a small demo district at a free loopback port, for the web tests.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const tudi = process.env.TUDI_BIN || join(root, 'target', 'debug', 'tudi');
+
+export async function startServer({ parcels = 3000, seed = 5 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tudi-web-'));
+  execFileSync(tudi, ['demo', '--data', dir, '--parcels', String(parcels), '--seed', String(seed)]);
+  const server = spawn(tudi, ['serve', '--data', dir, '--listen', '127.0.0.1:0', '--web', join(root, 'web')]);
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /console: (http:\/\/[0-9.:]+)\/console/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+  return {
+    base,
+    dir,
+    stop() {
+      server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -27,6 +27,21 @@ after(async () => {
   if (server) server.stop();
 });
 
+/** Zooms the map to the first parcel and returns it with its centroid. */
+async function zoomToFirstParcel() {
+  const res = await fetch(`${base}/ogc/collections/parcels/items?limit=1`);
+  const f = (await res.json()).features[0];
+  const ring = f.geometry.coordinates[0][0];
+  const lon = ring.slice(0, -1).reduce((s, c) => s + c[0], 0) / (ring.length - 1);
+  const lat = ring.slice(0, -1).reduce((s, c) => s + c[1], 0) / (ring.length - 1);
+  await page.evaluate(([x, y]) => new Promise((resolve) => {
+    const map = window.__tudi.map;
+    map.jumpTo({ center: [x, y], zoom: 18 });
+    map.once('idle', resolve);
+  }), [lon, lat]);
+  return { f, lon, lat };
+}
+
 test('the map renders the district with its layer list in Chinese', async () => {
   const layers = await page.$$eval('#layers label', (ls) => ls.map((l) => l.textContent));
   for (const title of ['行政区划', '宗地', '永久基本农田', '生态保护红线', '城镇开发边界']) {
@@ -40,16 +55,7 @@ test('the map renders the district with its layer list in Chinese', async () => 
 });
 
 test('a click on a parcel shows its attributes and code', async () => {
-  const res = await fetch(`${base}/ogc/collections/parcels/items?limit=1`);
-  const f = (await res.json()).features[0];
-  const ring = f.geometry.coordinates[0][0];
-  const lon = ring.slice(0, -1).reduce((s, c) => s + c[0], 0) / (ring.length - 1);
-  const lat = ring.slice(0, -1).reduce((s, c) => s + c[1], 0) / (ring.length - 1);
-  await page.evaluate(([x, y]) => new Promise((resolve) => {
-    const map = window.__tudi.map;
-    map.jumpTo({ center: [x, y], zoom: 18 });
-    map.once('idle', resolve);
-  }), [lon, lat]);
+  const { f, lon, lat } = await zoomToFirstParcel();
   const point = await page.evaluate(([x, y]) => window.__tudi.map.project([x, y]), [lon, lat]);
   const box = await page.locator('#map').boundingBox();
   await page.mouse.click(box.x + point.x, box.y + point.y);
@@ -68,16 +74,7 @@ test('search finds a village by name and zooms to it', async () => {
 });
 
 test('drawing a site on a parcel gives a compliance report with the overlap highlighted', async () => {
-  const res = await fetch(`${base}/ogc/collections/parcels/items?limit=1`);
-  const f = (await res.json()).features[0];
-  const ring = f.geometry.coordinates[0][0];
-  const lon = ring.slice(0, -1).reduce((s, c) => s + c[0], 0) / (ring.length - 1);
-  const lat = ring.slice(0, -1).reduce((s, c) => s + c[1], 0) / (ring.length - 1);
-  await page.evaluate(([x, y]) => new Promise((resolve) => {
-    const map = window.__tudi.map;
-    map.jumpTo({ center: [x, y], zoom: 18 });
-    map.once('idle', resolve);
-  }), [lon, lat]);
+  const { f, lon, lat } = await zoomToFirstParcel();
   const box = await page.locator('#map').boundingBox();
   const c = await page.evaluate(([x, y]) => window.__tudi.map.project([x, y]), [lon, lat]);
   await page.click('#draw');

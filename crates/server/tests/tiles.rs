@@ -18,22 +18,7 @@ use tudi_server::{AppState, router};
 use tudi_store::{FeatureQuery, Store};
 
 async fn tile_bytes(uri: &str) -> (StatusCode, String, Vec<u8>) {
-    let app = router(AppState::new(demo().store.clone()));
-    let res = app
-        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let ctype = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (
-        status,
-        ctype,
-        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
-    )
+    common::request_bytes("GET", uri, None).await
 }
 
 /// A parcel in EPSG:3857 and the z-level tile that contains its centroid.

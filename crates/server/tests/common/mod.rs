@@ -38,7 +38,12 @@ pub fn demo() -> &'static Demo {
     })
 }
 
-pub async fn request(method: &str, uri: &str, body: Option<String>) -> (StatusCode, String, Value) {
+/// A request to the demo's application: status, content type and raw body.
+pub async fn request_bytes(
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+) -> (StatusCode, String, Vec<u8>) {
     let app = router(AppState::new(demo().store.clone()));
     let mut req = Request::builder()
         .method(method)
@@ -58,6 +63,12 @@ pub async fn request(method: &str, uri: &str, body: Option<String>) -> (StatusCo
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, ctype, bytes.to_vec())
+}
+
+/// A request to the demo's application, with the body read as JSON (`Null` when it is not).
+pub async fn request(method: &str, uri: &str, body: Option<String>) -> (StatusCode, String, Value) {
+    let (status, ctype, bytes) = request_bytes(method, uri, body).await;
     (
         status,
         ctype,

@@ -321,6 +321,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Layers { data } => cmd_layers(&data),
         Command::Serve { data, listen, web } => {
             let store = open_store(&data)?;
+            // Requests read in parallel through their own connections; writes keep the one writer.
+            store
+                .enable_readers(4)
+                .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -167,6 +167,8 @@ async fn an_edit_shows_in_the_next_tile() {
     store
         .create_layer(&tudi_store::contract::parcel_def("p"))
         .unwrap();
+    // Reads through read-only connections must still see every committed edit.
+    store.enable_readers(2).unwrap();
     let attrs = serde_json::json!({"code": "A"})
         .as_object()
         .cloned()

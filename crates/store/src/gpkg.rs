@@ -44,6 +44,9 @@ pub const SCHEMA_VERSION: &str = "1";
 pub struct GeoPackageStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Read-only connections for concurrent readers (a server), opened by `enable_readers`.
+    readers: std::sync::OnceLock<Vec<Mutex<Connection>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for GeoPackageStore {
@@ -531,6 +534,8 @@ impl GeoPackageStore {
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            readers: std::sync::OnceLock::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -565,6 +570,8 @@ impl GeoPackageStore {
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
+            readers: std::sync::OnceLock::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -584,6 +591,46 @@ impl GeoPackageStore {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Opens `n` read-only connections so that reads run in parallel with each other and with
+    /// the writer (WAL). For a long-running server; a bulk load then keeps the WAL, since SQLite
+    /// cannot change the journal mode while other connections are open.
+    ///
+    /// # Errors
+    /// When a connection cannot be opened.
+    pub fn enable_readers(&self, n: usize) -> Result<()> {
+        let mut readers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(db("opening a reader"))?;
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(db("setting the busy timeout"))?;
+            c.pragma_update(None, "cache_size", -131_072)
+                .map_err(db("setting the cache size"))?;
+            readers.push(Mutex::new(c));
+        }
+        let _ = self.readers.set(readers);
+        Ok(())
+    }
+
+    /// A connection for reading: a free reader when there are readers, else the writer's.
+    fn read(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let Some(readers) = self.readers.get().filter(|r| !r.is_empty()) else {
+            return self.lock();
+        };
+        for r in readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % readers.len();
+        readers[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -844,7 +891,7 @@ impl Store for GeoPackageStore {
     }
 
     fn layers(&self) -> Result<Vec<LayerInfo>> {
-        let conn = self.lock();
+        let conn = self.read();
         let names: Vec<String> = conn
             .prepare("SELECT name FROM tudi_layers ORDER BY id")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
@@ -856,7 +903,7 @@ impl Store for GeoPackageStore {
     }
 
     fn layer(&self, name: &str) -> Result<LayerInfo> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, name)?;
         Self::info(&conn, def)
     }
@@ -979,7 +1026,7 @@ impl Store for GeoPackageStore {
     }
 
     fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, layer)?;
         let mut stmt = conn
             .prepare(&format!(
@@ -1009,7 +1056,7 @@ impl Store for GeoPackageStore {
         mode: Match,
         limit: u64,
     ) -> Result<Vec<FeatureRecord>> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, layer)?;
         if !def.fields.iter().any(|f| f.name == field) {
             return Err(StoreError::Schema(format!(
@@ -1045,13 +1092,13 @@ impl Store for GeoPackageStore {
     }
 
     fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, layer)?;
         Ok(Self::current_row(&conn, &def, id)?.record)
     }
 
     fn feature_history(&self, layer: &str, id: Uuid) -> Result<Vec<FeatureRecord>> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, layer)?;
         let mut out: Vec<FeatureRecord> = conn
             .prepare(
@@ -1086,7 +1133,7 @@ impl Store for GeoPackageStore {
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.lock()
+        self.read()
             .query_row(
                 "SELECT value FROM tudi_meta WHERE key = ?1",
                 params![key],
@@ -1278,7 +1325,7 @@ impl GeoPackageStore {
         bbox: Option<[f64; 4]>,
         visit: &mut dyn FnMut(FeatureRecord) -> Result<bool>,
     ) -> Result<()> {
-        let conn = self.lock();
+        let conn = self.read();
         let def = Self::load_def(&conn, layer)?;
         let mut sql = Self::select_current_sql(&def);
         let mut args: Vec<SqlValue> = Vec::new();

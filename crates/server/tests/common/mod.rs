@@ -31,6 +31,8 @@ pub fn demo() -> &'static Demo {
             &mut |_| {},
         )
         .unwrap();
+        // As `tudi serve` does: reads go through read-only connections.
+        store.enable_readers(2).unwrap();
         Demo {
             _dir: dir,
             store: Arc::new(store),

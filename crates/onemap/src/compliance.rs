@@ -282,7 +282,7 @@ pub fn analyse(
             problems.iter().map(Bilingual::msg).collect(),
         ));
     }
-    let layers = store.layers()?;
+    let layers = store.layer_defs()?;
     // The site in a given layer CRS, computed once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
@@ -328,10 +328,7 @@ pub fn analyse(
                 reason_en,
                 ..
             } => {
-                let kind_layers: Vec<_> = layers
-                    .iter()
-                    .filter(|l| l.def.kind == *layer_kind)
-                    .collect();
+                let kind_layers: Vec<_> = layers.iter().filter(|l| l.kind == *layer_kind).collect();
                 if kind_layers.is_empty() {
                     reasons.push(Reason {
                         zh: format!("缺少{}图层，无法核查“{reason_zh}”", layer_kind.name_zh()),
@@ -347,9 +344,9 @@ pub fn analyse(
                     _ => None,
                 };
                 let mut total = 0.0;
-                for info in kind_layers {
+                for def in kind_layers {
                     let layer_crs =
-                        Crs::from_epsg(info.def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
+                        Crs::from_epsg(def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
                     let site_here = in_crs(layer_crs)?;
                     let site_area_here = site_here.unsigned_area();
                     let Some(r) = site_here.bounding_rect() else {
@@ -361,7 +358,7 @@ pub fn analyse(
                     };
                     let mut hits = Vec::new();
                     let mut sum = 0.0;
-                    for f in store.features(&info.def.name, &q)? {
+                    for f in store.features(&def.name, &q)? {
                         if let Some(p) = prefix {
                             let lu = f
                                 .attributes
@@ -393,8 +390,8 @@ pub fn analyse(
                     };
                     total += share;
                     results.push(LayerResult {
-                        layer: info.def.name.clone(),
-                        kind: info.def.kind,
+                        layer: def.name.clone(),
+                        kind: def.kind,
                         overlap_area_m2: round2(sum),
                         overlap_area_mu: round4(m2_to_mu(sum)),
                         share: round4(share),

@@ -37,8 +37,8 @@ pub enum TileError {
 /// # Errors
 /// [`TileError`].
 pub fn render(store: &dyn Store, layer: &str, tile: TileId) -> Result<Vec<u8>, TileError> {
-    let info = store.layer(layer)?;
-    let layer_crs = Crs::from_epsg(info.def.epsg).map_err(|e| TileError::Render(e.to_string()))?;
+    let def = store.layer_def(layer)?;
+    let layer_crs = Crs::from_epsg(def.epsg).map_err(|e| TileError::Render(e.to_string()))?;
     let to_layer = Transformer::new(Crs::WEB_MERCATOR, layer_crs)
         .map_err(|e| TileError::Render(e.to_string()))?;
     let to_tile = Transformer::new(layer_crs, Crs::WEB_MERCATOR)
@@ -73,7 +73,7 @@ pub fn render(store: &dyn Store, layer: &str, tile: TileId) -> Result<Vec<u8>, T
         bbox: Some([env.min().x, env.min().y, env.max().x, env.max().y]),
         ..FeatureQuery::default()
     };
-    let fields = tile_fields(info.def.kind);
+    let fields = tile_fields(def.kind);
     let features = store.features(layer, &q)?;
     let items = features.into_iter().enumerate().filter_map(|(i, mut f)| {
         to_tile.apply_geometry(&mut f.geometry).ok()?;

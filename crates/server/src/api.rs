@@ -147,13 +147,13 @@ async fn search(
         tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, Problem> {
             use tudi_core::layer::LayerKind;
             use tudi_store::Match;
-            let layers = store.layers().map_err(|_| Problem::internal())?;
+            let layers = store.layer_defs().map_err(|_| Problem::internal())?;
             let compact = tudi_core::bdcdy::normalize(&text);
             let looks_like_code =
                 compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());
             let mut out = Vec::new();
-            for info in &layers {
-                let (field, needle, mode) = match info.def.kind {
+            for def in &layers {
+                let (field, needle, mode) = match def.kind {
                     LayerKind::Parcel if looks_like_code => {
                         ("code", compact.as_str(), Match::Prefix)
                     }
@@ -162,22 +162,22 @@ async fn search(
                     }
                     _ => continue,
                 };
-                if !info.def.fields.iter().any(|f| f.name == field) {
+                if !def.fields.iter().any(|f| f.name == field) {
                     continue;
                 }
-                let crs = Crs::from_epsg(info.def.epsg).map_err(|_| Problem::internal())?;
+                let crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
                 let to = tudi_geo::crs::Transformer::new(crs, Crs::WGS84)
                     .map_err(|_| Problem::internal())?;
                 let found = store
-                    .search(&info.def.name, field, needle, mode, limit)
+                    .search(&def.name, field, needle, mode, limit)
                     .map_err(|_| Problem::internal())?;
                 for mut f in found {
                     let _ = to.apply_geometry(&mut f.geometry);
                     let bbox = geo::BoundingRect::bounding_rect(&f.geometry)
                         .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
                     out.push(json!({
-                        "layer": info.def.name,
-                        "layer_title": info.def.title,
+                        "layer": def.name,
+                        "layer_title": def.title,
                         "id": f.id.to_string(),
                         "code": f.attributes.get("code"),
                         "name": f.attributes.get("name"),

@@ -434,9 +434,9 @@ async fn items(
     let query = parse_items_query(&q)?;
     let store = st.store.clone();
     let layer = id.clone();
-    let (info, records, more) = blocking(move || {
-        let info = store.layer(&layer).map_err(|e| store_failed(&e))?;
-        let layer_crs = Crs::from_epsg(info.def.epsg).map_err(|_| Problem::internal())?;
+    let (def, records, more) = blocking(move || {
+        let def = store.layer_def(&layer).map_err(|e| store_failed(&e))?;
+        let layer_crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
         let area = query
             .bbox
             .map(|bb| bbox_in_layer(bb, query.bbox_crs.crs(), layer_crs))
@@ -480,11 +480,11 @@ async fn items(
         };
         let more = out.len() as u64 > query.limit;
         out.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-        Ok((info, out, more))
+        Ok((def, out, more))
     })
     .await?;
     let query = parse_items_query(&q)?;
-    let layer_crs = Crs::from_epsg(info.def.epsg).map_err(|_| Problem::internal())?;
+    let layer_crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
     let to = Transformer::new(layer_crs, query.crs.crs()).map_err(|_| Problem::internal())?;
     let swap = query.crs.swapped();
     let n = records.len();
@@ -561,13 +561,13 @@ async fn item(
     };
     let store = st.store.clone();
     let layer = id.clone();
-    let (info, rec) = blocking(move || {
-        let info = store.layer(&layer).map_err(|e| store_failed(&e))?;
+    let (def, rec) = blocking(move || {
+        let def = store.layer_def(&layer).map_err(|e| store_failed(&e))?;
         let rec = store.feature(&layer, uuid).map_err(|e| store_failed(&e))?;
-        Ok((info, rec))
+        Ok((def, rec))
     })
     .await?;
-    let layer_crs = Crs::from_epsg(info.def.epsg).map_err(|_| Problem::internal())?;
+    let layer_crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
     let to = Transformer::new(layer_crs, crs.crs()).map_err(|_| Problem::internal())?;
     let mut f = feature_json(rec, &id, &to, crs.swapped(), &b)?;
     if let Some(links) = f.get_mut("links").and_then(Value::as_array_mut) {

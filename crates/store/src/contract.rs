@@ -90,6 +90,8 @@ fn layers_round_trip(s: &dyn Store) {
     assert_eq!(ids.len(), 2);
     let info = s.layer("parcels").unwrap();
     assert_eq!(info.def, def, "the definition must read back unchanged");
+    assert_eq!(s.layer_def("parcels").unwrap(), def);
+    assert_eq!(s.layer_defs().unwrap(), vec![def.clone()]);
     assert_eq!(info.feature_count, 2);
     let ext = info.extent.expect("a layer with features has an extent");
     assert_eq!(ext, [500_000.0, 2_550_000.0, 500_030.0, 2_550_010.0]);

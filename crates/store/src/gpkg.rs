@@ -1025,6 +1025,19 @@ impl Store for GeoPackageStore {
         })
     }
 
+    fn layer_def(&self, name: &str) -> Result<LayerDef> {
+        Self::load_def(&self.read(), name)
+    }
+
+    fn layer_defs(&self) -> Result<Vec<LayerDef>> {
+        let conn = self.read();
+        let names: Vec<String> = conn
+            .prepare("SELECT name FROM tudi_layers ORDER BY id")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(db("listing layers"))?;
+        names.iter().map(|n| Self::load_def(&conn, n)).collect()
+    }
+
     fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>> {
         let conn = self.read();
         let def = Self::load_def(&conn, layer)?;

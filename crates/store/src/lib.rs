@@ -204,6 +204,19 @@ pub trait Store: Send + Sync {
     /// [`StoreError::UnknownLayer`].
     fn layer(&self, name: &str) -> Result<LayerInfo>;
 
+    /// One layer's definition only: cheap, unlike [`Store::layer`], which counts the features.
+    /// For request paths.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`].
+    fn layer_def(&self, name: &str) -> Result<LayerDef>;
+
+    /// Every layer's definition, in creation order, without counting features.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn layer_defs(&self) -> Result<Vec<LayerDef>>;
+
     /// Adds features in one transaction: all or none. Returns their ids in input order.
     ///
     /// # Errors

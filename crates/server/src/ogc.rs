@@ -128,6 +128,13 @@ async fn layer_info(st: &AppState, id: &str) -> Result<LayerInfo, Problem> {
     blocking(move || store.layer(&id).map_err(|e| store_failed(&e))).await
 }
 
+/// A layer's definition, or 404; cheap (no feature count), for request paths.
+async fn layer_def(st: &AppState, id: &str) -> Result<tudi_store::LayerDef, Problem> {
+    let store = st.store.clone();
+    let id = id.to_owned();
+    blocking(move || store.layer_def(&id).map_err(|e| store_failed(&e))).await
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
@@ -641,10 +648,10 @@ async fn tilesets(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let b = base(&headers);
-    let info = layer_info(&st, &id).await?;
+    let def = layer_def(&st, &id).await?;
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections/{id}/tiles"), "rel": "self", "type": "application/json"}],
-        "tilesets": [tileset_json(&id, &info.def.title, &b)]
+        "tilesets": [tileset_json(&id, &def.title, &b)]
     }))
     .into_response())
 }
@@ -655,8 +662,8 @@ async fn tileset(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let b = base(&headers);
-    let info = layer_info(&st, &id).await?;
-    Ok(Json(tileset_json(&id, &info.def.title, &b)).into_response())
+    let def = layer_def(&st, &id).await?;
+    Ok(Json(tileset_json(&id, &def.title, &b)).into_response())
 }
 
 async fn tile(

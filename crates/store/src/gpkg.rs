@@ -529,14 +529,7 @@ impl GeoPackageStore {
             });
         }
         let conn = Connection::open(path).map_err(db("creating the store file"))?;
-        configure(&conn)?;
-        init_file(&conn, true)?;
-        Ok(Self {
-            path: path.to_owned(),
-            conn: Mutex::new(conn),
-            readers: std::sync::OnceLock::new(),
-            next_reader: std::sync::atomic::AtomicUsize::new(0),
-        })
+        Self::from_connection(path, conn)
     }
 
     /// Opens an existing store (or any GeoPackage, to which tudi's tables are then added).
@@ -565,6 +558,11 @@ impl GeoPackageStore {
                     .into(),
             });
         }
+        Self::from_connection(path, conn)
+    }
+
+    /// Configures a freshly opened connection, makes sure tudi's tables exist, and wraps it.
+    fn from_connection(path: &Path, conn: Connection) -> Result<Self> {
         configure(&conn)?;
         init_file(&conn, true)?;
         Ok(Self {

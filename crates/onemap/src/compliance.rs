@@ -18,7 +18,10 @@ use tudi_core::msg::{Bilingual, Msg};
 use tudi_core::units::m2_to_mu;
 use tudi_geo::crs::{Crs, Transformer};
 use tudi_geo::{overlay, validity};
-use tudi_store::{FeatureQuery, Store, StoreError};
+use tudi_store::{FeatureQuery, StoreError};
+use uuid::Uuid;
+
+use crate::snapshot::MapView;
 
 /// What a failed check means for the verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,10 +109,163 @@ impl RuleSet {
             .unwrap_or_default()
     }
 
+    /// Reads every `*.json` rule set in `dir` (one rule set per file), checking each. Files are
+    /// read in name order; a rule set whose id or alias repeats an earlier one is refused.
+    ///
+    /// # Errors
+    /// [`RuleSetError`] naming the file and what is wrong with it.
+    pub fn load_dir(dir: &std::path::Path) -> Result<Vec<RuleSet>, RuleSetError> {
+        let read_dir = std::fs::read_dir(dir).map_err(|e| RuleSetError {
+            file: dir.display().to_string(),
+            problem: Msg::new(
+                format!("无法读取规则目录：{e}"),
+                format!("cannot read the directory: {e}"),
+            ),
+        })?;
+        let mut files: Vec<std::path::PathBuf> = read_dir
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let mut out: Vec<RuleSet> = Vec::new();
+        for path in files {
+            let file = path.display().to_string();
+            let err = |problem: Msg| RuleSetError {
+                file: file.clone(),
+                problem,
+            };
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                err(Msg::new(
+                    format!("无法读取：{e}"),
+                    format!("cannot read: {e}"),
+                ))
+            })?;
+            let rules: RuleSet = serde_json::from_str(&text).map_err(|e| {
+                err(Msg::new(
+                    format!(
+                        "不是有效的规则集（第 {} 行第 {} 列）：{e}",
+                        e.line(),
+                        e.column()
+                    ),
+                    format!(
+                        "not a valid rule set (line {}, column {}): {e}",
+                        e.line(),
+                        e.column()
+                    ),
+                ))
+            })?;
+            rules.check().map_err(&err)?;
+            if let Some(name) = std::iter::once(&rules.id)
+                .chain(&rules.aliases)
+                .find(|n| out.iter().any(|r| r.answers_to(n)))
+            {
+                return Err(err(Msg::new(
+                    format!("规则集名称“{name}”与其他文件重复"),
+                    format!("rule set name {name:?} is used by another file"),
+                )));
+            }
+            out.push(rules);
+        }
+        Ok(out)
+    }
+
+    /// Checks the values a rule set's JSON cannot constrain.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn check(&self) -> Result<(), Msg> {
+        if self.id.trim().is_empty() {
+            return Err(Msg::new("规则集 id 不能为空", "the rule set id is empty"));
+        }
+        if self.checks.is_empty() {
+            return Err(Msg::new(
+                "规则集没有任何检查项",
+                "the rule set has no checks",
+            ));
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            let n = i + 1;
+            match c {
+                Check::NoOverlap { tolerance_m2, .. }
+                    if tolerance_m2.is_nan() || *tolerance_m2 < 0.0 =>
+                {
+                    return Err(Msg::new(
+                        format!("第 {n} 项检查：tolerance_m2 应为非负数"),
+                        format!("check {n}: tolerance_m2 must not be negative"),
+                    ));
+                }
+                Check::Within { min_share, .. } if !(0.0..=1.0).contains(min_share) => {
+                    return Err(Msg::new(
+                        format!("第 {n} 项检查：min_share 应在 0 与 1 之间"),
+                        format!("check {n}: min_share must be between 0 and 1"),
+                    ));
+                }
+                Check::MaxArea {
+                    limits_m2,
+                    default_terrain,
+                    ..
+                } => {
+                    if limits_m2.values().any(|v| v.is_nan() || *v <= 0.0) {
+                        return Err(Msg::new(
+                            format!("第 {n} 项检查：面积上限应为正数"),
+                            format!("check {n}: area limits must be positive"),
+                        ));
+                    }
+                    if !limits_m2.contains_key(default_terrain) {
+                        return Err(Msg::new(
+                            format!("第 {n} 项检查：默认地形“{default_terrain}”没有面积上限"),
+                            format!(
+                                "check {n}: the default terrain {default_terrain:?} has no limit"
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The built-in rule sets, then those in `dir` (which may replace a built-in one of the same
+    /// id).
+    ///
+    /// # Errors
+    /// As [`RuleSet::load_dir`].
+    pub fn builtin_and_dir(dir: Option<&std::path::Path>) -> Result<Vec<RuleSet>, RuleSetError> {
+        let mut all = Self::builtin();
+        if let Some(dir) = dir {
+            for r in Self::load_dir(dir)? {
+                all.retain(|b| b.id != r.id);
+                all.push(r);
+            }
+        }
+        Ok(all)
+    }
+
     /// Whether `name` names this rule set.
     #[must_use]
     pub fn answers_to(&self, name: &str) -> bool {
         self.id == name || self.aliases.iter().any(|a| a == name)
+    }
+}
+
+/// A rule-set file that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}: {}", problem.en)]
+pub struct RuleSetError {
+    /// The file (or directory).
+    pub file: String,
+    /// What is wrong.
+    pub problem: Msg,
+}
+
+impl Bilingual for RuleSetError {
+    fn msg(&self) -> Msg {
+        Msg::new(
+            format!("规则集文件 {}：{}", self.file, self.problem.zh),
+            self.to_string(),
+        )
     }
 }
 
@@ -247,11 +403,11 @@ impl Bilingual for ComplianceError {
 /// Most vertices a site may have.
 pub const MAX_VERTICES: usize = 10_000;
 
-fn code_of(attrs: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
-    attrs
-        .get("code")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+fn text_of<'a>(
+    attrs: &'a serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'a str> {
+    attrs.get(name).and_then(|v| v.as_str())
 }
 
 /// Runs a rule set on a site given in `crs`.
@@ -260,7 +416,7 @@ fn code_of(attrs: &serde_json::Map<String, serde_json::Value>) -> Option<String>
 /// [`ComplianceError`].
 #[allow(clippy::too_many_lines)]
 pub fn analyse(
-    store: &dyn Store,
+    map: MapView<'_>,
     rules: &RuleSet,
     site: &Geometry<f64>,
     crs: Crs,
@@ -282,7 +438,7 @@ pub fn analyse(
             problems.iter().map(Bilingual::msg).collect(),
         ));
     }
-    let layers = store.layer_defs()?;
+    let layers = map.layer_defs()?;
     // The site in a given layer CRS, computed once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
@@ -352,37 +508,56 @@ pub fn analyse(
                     let Some(r) = site_here.bounding_rect() else {
                         continue;
                     };
-                    let q = FeatureQuery {
-                        bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
-                        ..FeatureQuery::default()
-                    };
                     let mut hits = Vec::new();
                     let mut sum = 0.0;
-                    for f in store.features(&def.name, &q)? {
-                        if let Some(p) = prefix {
-                            let lu = f
-                                .attributes
-                                .get("land_use")
-                                .and_then(|v| v.as_str())
-                                .unwrap_or("");
-                            if !lu.starts_with(p) {
-                                continue;
-                            }
+                    let mut meet = |id: Uuid,
+                                    geometry: &Geometry<f64>,
+                                    code: Option<&str>,
+                                    land_use: Option<&str>| {
+                        if let Some(p) = prefix
+                            && !land_use.unwrap_or("").starts_with(p)
+                        {
+                            return;
                         }
-                        let Some(fm) = overlay::as_multipolygon(&f.geometry) else {
-                            continue;
+                        let Some(fm) = overlay::as_multipolygon(geometry) else {
+                            return;
                         };
                         let a = site_here.intersection(&fm).unsigned_area();
                         if a > 0.0 {
                             sum += a;
                             hits.push(Hit {
-                                id: f.id.to_string(),
-                                code: code_of(&f.attributes),
+                                id: id.to_string(),
+                                code: code.map(str::to_owned),
                                 overlap_area_m2: round2(a),
                             });
                         }
+                    };
+                    if let Some(snap) = map.snapshot(&def.name) {
+                        for i in snap.candidates(r) {
+                            if let (Some(id), Some(g)) = (snap.id(i), snap.geometry(i)) {
+                                meet(id, &g, snap.text(i, "code"), snap.text(i, "land_use"));
+                            }
+                        }
+                    } else {
+                        let q = FeatureQuery {
+                            bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
+                            ..FeatureQuery::default()
+                        };
+                        for f in map.store().features(&def.name, &q)? {
+                            meet(
+                                f.id,
+                                &f.geometry,
+                                text_of(&f.attributes, "code"),
+                                text_of(&f.attributes, "land_use"),
+                            );
+                        }
                     }
-                    hits.sort_by(|a, b| b.overlap_area_m2.total_cmp(&a.overlap_area_m2));
+                    // Largest first; ties by id, so the store and a snapshot list them alike.
+                    hits.sort_by(|a, b| {
+                        b.overlap_area_m2
+                            .total_cmp(&a.overlap_area_m2)
+                            .then_with(|| a.id.cmp(&b.id))
+                    });
                     let share = if site_area_here > 0.0 {
                         sum / site_area_here
                     } else {
@@ -493,5 +668,54 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert!(r[0].answers_to("宅基地选址") && r[0].answers_to("homestead_site_gd"));
         assert_eq!(r[0].checks.len(), 5);
+        assert!(r[0].check().is_ok());
+    }
+
+    #[test]
+    fn a_rule_set_directory_adds_and_replaces_rule_sets_and_names_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut strict = RuleSet::builtin().remove(0);
+        strict.title = "更严格".into();
+        let mut other = strict.clone();
+        other.id = "村级自定".into();
+        other.aliases = vec![];
+        std::fs::write(
+            dir.path().join("a.json"),
+            serde_json::to_string(&strict).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            serde_json::to_string(&other).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a rule set").unwrap();
+        let all = RuleSet::builtin_and_dir(Some(dir.path())).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(
+            all.iter()
+                .any(|r| r.id == "宅基地选址" && r.title == "更严格")
+        );
+        assert!(all.iter().any(|r| r.answers_to("村级自定")));
+
+        std::fs::write(dir.path().join("c.json"), r#"{"id": "x", "title": "t", "checks": [{"type": "within", "layer_kind": "planning", "min_share": 2, "on_fail": "fail", "reason_zh": "", "reason_en": ""}]}"#).unwrap();
+        let e = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert!(
+            e.file.ends_with("c.json") && e.problem.zh.contains("min_share"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("c.json"), "{\"id\": ").unwrap();
+        let e = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert!(
+            e.file.ends_with("c.json") && e.problem.zh.contains("第 1 行"),
+            "{e}"
+        );
+        std::fs::write(
+            dir.path().join("c.json"),
+            serde_json::to_string(&other).unwrap(),
+        )
+        .unwrap();
+        let e = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert!(e.problem.en.contains("used by another file"), "{e}");
     }
 }

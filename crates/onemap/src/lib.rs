@@ -7,6 +7,8 @@
 //! - [`export`]: write a layer to GeoJSON, GeoPackage, Shapefile or FlatGeobuf in any supported CRS.
 //! - [`shp`]: Shapefile reading (UTF-8 and GBK) and writing, with `.prj` and `.cpg`.
 //! - [`fgb`]: FlatGeobuf reading and writing (with the packed R-tree).
+//! - [`snapshot`]: layers held in memory for the request paths, never stale.
+//! - [`compliance`], [`tiles`]: the site check and vector tiles, from snapshots or the store.
 //! - [`demo`]: build 佛山市南海区 with its real towns and villages and synthetic, deterministic
 //!   geometry, from a few thousand to a million parcels.
 //!
@@ -23,6 +25,7 @@ pub mod fgb;
 pub mod import;
 pub mod schema;
 pub mod shp;
+pub mod snapshot;
 pub mod tiles;
 
 /// File formats the one map reads and writes.

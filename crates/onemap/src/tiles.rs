@@ -1,13 +1,15 @@
-//! Vector tiles of one-map layers (WebMercatorQuad). Rendered on request from the store, so an edit
-//! shows in the next tile; no cache to go stale.
+//! Vector tiles of one-map layers (WebMercatorQuad). Rendered on request — from the layer's
+//! snapshot (already in Web Mercator) when a current one exists, else from the store — so an edit
+//! shows in the next tile; no tile cache to go stale.
 
 use geo::BoundingRect;
 use geo_types::{Coord, Geometry, LineString, Polygon};
-use serde_json::Value;
 use tudi_core::layer::LayerKind;
 use tudi_geo::crs::{Crs, Transformer};
 use tudi_geo::mvt::{TileAttr, TileId, encode_layer};
-use tudi_store::{FeatureQuery, Store, StoreError};
+use tudi_store::{FeatureQuery, StoreError};
+
+use crate::snapshot::{LayerSnapshot, MapView, tile_attr};
 
 /// Attributes a tile carries for each layer kind (the rest is one click away in the API).
 #[must_use]
@@ -36,7 +38,11 @@ pub enum TileError {
 ///
 /// # Errors
 /// [`TileError`].
-pub fn render(store: &dyn Store, layer: &str, tile: TileId) -> Result<Vec<u8>, TileError> {
+pub fn render(map: MapView<'_>, layer: &str, tile: TileId) -> Result<Vec<u8>, TileError> {
+    if let Some(snap) = map.snapshot(layer) {
+        return render_snapshot(&snap, tile);
+    }
+    let store = map.store();
     let def = store.layer_def(layer)?;
     let layer_crs = Crs::from_epsg(def.epsg).map_err(|e| TileError::Render(e.to_string()))?;
     let to_layer = Transformer::new(Crs::WEB_MERCATOR, layer_crs)
@@ -79,19 +85,30 @@ pub fn render(store: &dyn Store, layer: &str, tile: TileId) -> Result<Vec<u8>, T
         to_tile.apply_geometry(&mut f.geometry).ok()?;
         let mut attrs = vec![("id", TileAttr::Text(f.id.to_string()))];
         for name in fields {
-            match f.attributes.get(*name) {
-                Some(Value::String(s)) => attrs.push((*name, TileAttr::Text(s.clone()))),
-                Some(Value::Number(n)) if n.is_i64() => {
-                    attrs.push((*name, TileAttr::Int(n.as_i64().unwrap_or_default())))
-                }
-                Some(Value::Number(n)) => {
-                    attrs.push((*name, TileAttr::Number(n.as_f64().unwrap_or_default())))
-                }
-                Some(Value::Bool(b)) => attrs.push((*name, TileAttr::Bool(*b))),
-                _ => {}
+            if let Some(v) = tile_attr(f.attributes.get(*name)) {
+                attrs.push((*name, v));
             }
         }
         Some((i as u64 + 1, f.geometry, attrs))
     });
     encode_layer(layer, tile, items).map_err(TileError::Render)
+}
+
+/// A tile from a snapshot: the geometries are already in Web Mercator.
+fn render_snapshot(snap: &LayerSnapshot, tile: TileId) -> Result<Vec<u8>, TileError> {
+    let fields = tile_fields(snap.def.kind);
+    let mut found: Vec<usize> = snap.mercator_candidates(tile.buffered_bounds()).collect();
+    // Feature ids in the tile follow the layer's order, as from the store.
+    found.sort_unstable();
+    let items = found.into_iter().enumerate().filter_map(|(n, i)| {
+        let g = snap.mercator(i)?;
+        let mut attrs = vec![("id", TileAttr::Text(snap.id(i)?.to_string()))];
+        for name in fields {
+            if let Some(v) = snap.attr(i, name) {
+                attrs.push((*name, v.clone()));
+            }
+        }
+        Some((n as u64 + 1, g, attrs))
+    });
+    encode_layer(&snap.def.name, tile, items).map_err(TileError::Render)
 }

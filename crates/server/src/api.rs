@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tudi_core::msg::Bilingual;
 use tudi_geo::crs::Crs;
-use tudi_onemap::compliance::{self, ComplianceError, RuleSet};
+use tudi_onemap::compliance::{self, ComplianceError};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -20,6 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/compliance", post(analyse))
         .route("/api/v1/compliance/rule-sets", get(rule_sets))
         .route("/api/v1/search", get(search))
+        .route("/api/v1/status", get(status))
 }
 
 #[derive(Deserialize)]
@@ -32,9 +33,10 @@ struct ComplianceRequest {
     terrain: Option<String>,
 }
 
-async fn rule_sets() -> Response {
-    let sets: Vec<_> = RuleSet::builtin()
-        .into_iter()
+async fn rule_sets(State(st): State<AppState>) -> Response {
+    let sets: Vec<_> = st
+        .rule_sets
+        .iter()
         .map(|r| json!({"id": r.id, "aliases": r.aliases, "title": r.title, "source": r.source, "checks": r.checks}))
         .collect();
     Json(json!({"rule_sets": sets})).into_response()
@@ -69,11 +71,13 @@ async fn analyse(
             e.to_string(),
         )
     })?;
-    let Some(rules) = RuleSet::builtin()
-        .into_iter()
+    let Some(rules) = st
+        .rule_sets
+        .iter()
         .find(|r| r.answers_to(&req.rule_set))
+        .cloned()
     else {
-        let names: Vec<String> = RuleSet::builtin().into_iter().map(|r| r.id).collect();
+        let names: Vec<&str> = st.rule_sets.iter().map(|r| r.id.as_str()).collect();
         return Err(Problem::bad_parameter(
             "rule_set",
             format!(
@@ -88,9 +92,8 @@ async fn analyse(
             ),
         ));
     };
-    let store = st.store.clone();
     let report = tokio::task::spawn_blocking(move || {
-        compliance::analyse(&*store, &rules, &site, crs, req.terrain.as_deref())
+        compliance::analyse(st.map(), &rules, &site, crs, req.terrain.as_deref())
     })
     .await
     .map_err(|_| Problem::internal())?;
@@ -122,6 +125,16 @@ async fn analyse(
             Err(Problem::new(status, slug, title, m.zh, m.en))
         }
     }
+}
+
+/// The server's state: which layers are held in memory.
+async fn status(State(st): State<AppState>) -> Response {
+    let layers = st.snapshots().map(|s| s.status()).unwrap_or_default();
+    Json(json!({
+        "snapshots": st.snapshots().is_some(),
+        "layers": layers,
+    }))
+    .into_response()
 }
 
 /// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).

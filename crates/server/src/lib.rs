@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use tudi_onemap::compliance::RuleSet;
+use tudi_onemap::snapshot::{MapView, Snapshots};
 use tudi_store::Store;
 
 pub use problem::Problem;
@@ -24,17 +26,57 @@ pub use problem::Problem;
 #[derive(Clone)]
 pub struct AppState {
     store: Arc<dyn Store>,
+    snapshots: Option<Arc<Snapshots>>,
+    rule_sets: Arc<Vec<RuleSet>>,
     web_dir: std::path::PathBuf,
 }
 
 impl AppState {
-    /// State over a store; the console's map library is looked for in `./web`.
+    /// State over a store, with layer snapshots for the request paths (built on first use);
+    /// the console's map library is looked for in `./web`.
     #[must_use]
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
+            snapshots: Some(Snapshots::start(Arc::clone(&store))),
+            rule_sets: Arc::new(RuleSet::builtin()),
             store,
             web_dir: std::path::PathBuf::from("web"),
         }
+    }
+
+    /// The compliance rule sets offered (the built-in ones by default).
+    #[must_use]
+    pub fn with_rule_sets(mut self, rule_sets: Vec<RuleSet>) -> Self {
+        self.rule_sets = Arc::new(rule_sets);
+        self
+    }
+
+    /// Without layer snapshots: every request reads the store (saves memory; slower).
+    #[must_use]
+    pub fn without_snapshots(mut self) -> Self {
+        self.snapshots = None;
+        self
+    }
+
+    /// Starts building every layer's snapshot in the background, so the first requests after
+    /// start-up need not wait for them.
+    pub fn warm_up(&self) {
+        if let Some(s) = &self.snapshots
+            && let Err(e) = s.warm_all()
+        {
+            tracing::warn!(error = %e, "snapshot warm-up failed; requests read the store");
+        }
+    }
+
+    /// The snapshots, if kept.
+    #[must_use]
+    pub fn snapshots(&self) -> Option<&Arc<Snapshots>> {
+        self.snapshots.as_ref()
+    }
+
+    /// How request paths read the map.
+    pub(crate) fn map(&self) -> MapView<'_> {
+        MapView::new(&*self.store, self.snapshots.as_deref())
     }
 
     /// Where `npm ci` installed the console's packages (`…/web`).

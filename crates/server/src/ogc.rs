@@ -37,6 +37,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/ogc/collections/{id}", get(collection))
         .route("/ogc/collections/{id}/items", get(items))
         .route("/ogc/collections/{id}/items/{fid}", get(item))
+        .route("/ogc/tileMatrixSets", get(tile_matrix_sets))
+        .route(
+            "/ogc/tileMatrixSets/WebMercatorQuad",
+            get(web_mercator_quad),
+        )
         .route("/ogc/collections/{id}/tiles", get(tilesets))
         .route("/ogc/collections/{id}/tiles/WebMercatorQuad", get(tileset))
         .route(
@@ -152,7 +157,8 @@ async fn landing(headers: HeaderMap) -> Response {
             {"href": b, "rel": "self", "type": "application/json", "title": "本页 / this document"},
             {"href": format!("{b}/api"), "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "API 定义 / API definition"},
             {"href": format!("{b}/conformance"), "rel": "conformance", "type": "application/json", "title": "符合的标准 / conformance"},
-            {"href": format!("{b}/collections"), "rel": "data", "type": "application/json", "title": "图层 / collections"}
+            {"href": format!("{b}/collections"), "rel": "data", "type": "application/json", "title": "图层 / collections"},
+            {"href": format!("{b}/tileMatrixSets"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "瓦片矩阵集 / tile matrix sets"}
         ]
     }))
     .into_response()
@@ -636,10 +642,61 @@ fn tileset_json(id: &str, title: &str, b: &str) -> Value {
         "layers": [{"id": id, "dataType": "vector"}],
         "links": [
             {"href": format!("{b}/collections/{id}/tiles/WebMercatorQuad"), "rel": "self", "type": "application/json"},
-            {"href": WEB_MERCATOR_QUAD, "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json"},
+            {"href": format!("{b}/tileMatrixSets/WebMercatorQuad"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json", "title": "WebMercatorQuad"},
             {"href": format!("{b}/collections/{id}/tiles/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"), "rel": "item", "type": MVT, "templated": true, "title": "瓦片 / tiles"}
         ]
     })
+}
+
+async fn tile_matrix_sets(headers: HeaderMap) -> Response {
+    let b = base(&headers);
+    Json(json!({
+        "links": [{"href": format!("{b}/tileMatrixSets"), "rel": "self", "type": "application/json"}],
+        "tileMatrixSets": [{
+            "id": "WebMercatorQuad",
+            "title": "Google Maps Compatible for the World",
+            "uri": WEB_MERCATOR_QUAD,
+            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+            "links": [{"href": format!("{b}/tileMatrixSets/WebMercatorQuad"), "rel": "self", "type": "application/json"}]
+        }]
+    }))
+    .into_response()
+}
+
+/// The WebMercatorQuad definition of OGC Two Dimensional Tile Matrix Set 2.0 (Annex D): 256-pixel
+/// tiles, origin at the top left of EPSG:3857, levels 0–24.
+async fn web_mercator_quad() -> Response {
+    // Scale denominator and cell size of level 0, from the standard's table.
+    const SCALE0: f64 = 559_082_264.028_717_8;
+    const CELL0: f64 = 156_543.033_928_041;
+    let half = tudi_geo::mvt::WORLD_HALF;
+    let matrices: Vec<Value> = (0u32..=24)
+        .map(|z| {
+            let n = 1u64 << z;
+            let f = f64::from(1u32 << z);
+            json!({
+                "id": z.to_string(),
+                "scaleDenominator": SCALE0 / f,
+                "cellSize": CELL0 / f,
+                "cornerOfOrigin": "topLeft",
+                "pointOfOrigin": [-half, half],
+                "tileWidth": 256,
+                "tileHeight": 256,
+                "matrixWidth": n,
+                "matrixHeight": n
+            })
+        })
+        .collect();
+    Json(json!({
+        "id": "WebMercatorQuad",
+        "title": "Google Maps Compatible for the World",
+        "uri": WEB_MERCATOR_QUAD,
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "orderedAxes": ["X", "Y"],
+        "wellKnownScaleSet": "http://www.opengis.net/def/wkss/OGC/1.0/GoogleMapsCompatible",
+        "tileMatrices": matrices
+    }))
+    .into_response()
 }
 
 async fn tilesets(
@@ -693,9 +750,8 @@ async fn tile(
                 format!("tile {z}/{y}/{x} is outside WebMercatorQuad (levels 0-24)"),
             )
         })?;
-    let store = st.store.clone();
     let bytes = blocking(move || {
-        tudi_onemap::tiles::render(&*store, &id, tile_id).map_err(|e| match e {
+        tudi_onemap::tiles::render(st.map(), &id, tile_id).map_err(|e| match e {
             tudi_onemap::tiles::TileError::Store(se) => store_failed(&se),
             tudi_onemap::tiles::TileError::Render(m) => {
                 tracing::error!(error = %m, "tile rendering failed");
@@ -710,7 +766,8 @@ async fn tile(
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
-    // Tiles are rendered from the live store: an edit shows in the next request.
+    // Tiles are rendered from the current data (snapshots are checked against the store on
+    // every request): an edit shows in the next request.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(res)
 }

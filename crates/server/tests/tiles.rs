@@ -69,6 +69,58 @@ async fn tileset_metadata_links_the_tile_template_with_its_media_type() {
     );
 }
 
+/// The tiling-scheme link leads to a WebMercatorQuad definition whose matrices place every
+/// tile where the tile endpoint renders it.
+#[tokio::test]
+async fn the_tiling_scheme_link_leads_to_the_tile_matrix_set_in_use() {
+    let (_, _, v) = get("/ogc/collections/parcels/tiles/WebMercatorQuad").await;
+    let href = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = href.split("example.test").nth(1).unwrap().to_owned();
+    let (s, _, tms) = get(&path).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(tms["id"], "WebMercatorQuad");
+    assert_eq!(tms["crs"], "http://www.opengis.net/def/crs/EPSG/0/3857");
+    let matrices = tms["tileMatrices"].as_array().unwrap();
+    assert_eq!(matrices.len(), 25);
+    for (z, x, y) in [(0u8, 0u32, 0u32), (14, 13342, 7133), (16, 53370, 28535)] {
+        let m = &matrices[usize::from(z)];
+        assert_eq!(m["id"], z.to_string());
+        assert_eq!(m["matrixWidth"], 1u64 << z);
+        let cell = m["cellSize"].as_f64().unwrap();
+        let origin = m["pointOfOrigin"].as_array().unwrap();
+        let (ox, oy) = (origin[0].as_f64().unwrap(), origin[1].as_f64().unwrap());
+        let b = TileId::new(z, x, y).unwrap().bounds();
+        let size = cell * m["tileWidth"].as_f64().unwrap();
+        assert!(
+            (ox + f64::from(x) * size - b.min().x).abs() < 1e-3,
+            "column {x} at z{z}"
+        );
+        assert!(
+            (oy - f64::from(y) * size - b.max().y).abs() < 1e-3,
+            "row {y} at z{z}"
+        );
+    }
+    let (s, _, list) = get("/ogc/tileMatrixSets").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list["tileMatrixSets"][0]["id"], "WebMercatorQuad");
+    let (_, _, landing) = get("/ogc").await;
+    assert!(
+        landing["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes")
+    );
+}
+
 #[tokio::test]
 async fn tiles_decode_and_carry_the_chosen_attributes() {
     let (id, _, t) = parcel_tile(15);
@@ -198,8 +250,15 @@ async fn an_edit_shows_in_the_next_tile() {
         ((WORLD_HALF - c.y()) / size) as u32,
     );
     let uri = format!("/ogc/collections/p/tiles/WebMercatorQuad/16/{y}/{x}");
+    // One server state throughout, with the layer's snapshot built before the edit, so the
+    // test shows that a snapshot never outlives a change.
+    let state = AppState::new(store.clone());
+    let snapshots = state.snapshots().unwrap().clone();
+    snapshots.warm_all().unwrap();
+    snapshots.build_now().unwrap();
+    assert!(snapshots.get("p").is_some());
     let fetch = |uri: String| {
-        let app = router(AppState::new(store.clone()));
+        let app = router(state.clone());
         async move {
             let res = app
                 .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())

@@ -26,6 +26,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     new_layers_are_created_with_their_features_or_not_at_all(&*make());
     text_search_matches_literally(&*make());
     pagination_is_stable(&*make());
+    revisions_follow_every_change(&*make());
 }
 
 /// A parcel layer definition used by the checks.
@@ -497,4 +498,81 @@ fn text_search_matches_literally(s: &dyn Store) {
         s.search("p", "colour", "x", Match::Exact, 1),
         Err(StoreError::Schema(_))
     ));
+}
+
+fn revisions_follow_every_change(s: &dyn Store) {
+    s.create_layer(&parcel_def("rev_a")).unwrap();
+    s.create_layer(&parcel_def("rev_b")).unwrap();
+    let counter = s.change_counter().unwrap();
+    assert_eq!(
+        s.change_counter().unwrap(),
+        counter,
+        "the change counter holds still while nothing is written"
+    );
+    let a0 = s.layer_revision("rev_a").unwrap();
+    let b0 = s.layer_revision("rev_b").unwrap();
+    let ids = s
+        .insert_features(
+            "rev_a",
+            &mut std::iter::once(feature(0.0, "A")),
+            t(0),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_ne!(
+        s.change_counter().unwrap(),
+        counter,
+        "an insert moves the change counter"
+    );
+    let a1 = s.layer_revision("rev_a").unwrap();
+    assert_ne!(a1, a0, "an insert gives the layer a new revision");
+    assert_eq!(
+        s.layer_revision("rev_b").unwrap(),
+        b0,
+        "other layers keep theirs"
+    );
+    let counter = s.change_counter().unwrap();
+    s.update_feature("rev_a", ids[0], square(5.0, 5.0, 2.0), attrs("A2"), t(10))
+        .unwrap();
+    assert_ne!(
+        s.change_counter().unwrap(),
+        counter,
+        "an update moves the change counter"
+    );
+    let a2 = s.layer_revision("rev_a").unwrap();
+    assert!(a2 != a1 && a2 != a0, "an update gives a new revision");
+    s.delete_feature("rev_a", ids[0], t(20)).unwrap();
+    let a3 = s.layer_revision("rev_a").unwrap();
+    assert!(
+        ![a0, a1, a2].contains(&a3),
+        "a deletion gives a new revision"
+    );
+    let refused = s.insert_features(
+        "rev_a",
+        &mut [feature(0.0, "B"), {
+            let mut bad = feature(1.0, "C");
+            bad.attributes.insert("floors".into(), json!("three"));
+            bad
+        }]
+        .into_iter(),
+        t(30),
+        &mut |_| true,
+    );
+    assert!(refused.is_err());
+    assert_eq!(
+        s.layer_revision("rev_a").unwrap(),
+        a3,
+        "a refused write changes nothing"
+    );
+    s.drop_layer("rev_a").unwrap();
+    assert!(matches!(
+        s.layer_revision("rev_a"),
+        Err(StoreError::UnknownLayer(_))
+    ));
+    s.create_layer(&parcel_def("rev_a")).unwrap();
+    let again = s.layer_revision("rev_a").unwrap();
+    assert!(
+        ![a0, a1, a2, a3].contains(&again),
+        "a layer made again never repeats an earlier revision"
+    );
 }

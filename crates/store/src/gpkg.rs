@@ -47,6 +47,9 @@ pub struct GeoPackageStore {
     /// Read-only connections for concurrent readers (a server), opened by `enable_readers`.
     readers: std::sync::OnceLock<Vec<Mutex<Connection>>>,
     next_reader: std::sync::atomic::AtomicUsize,
+    /// A read-only connection that only asks `PRAGMA data_version` (it changes when any other
+    /// connection, in this process or another, commits).
+    watch: std::sync::OnceLock<Mutex<Connection>>,
 }
 
 impl std::fmt::Debug for GeoPackageStore {
@@ -203,12 +206,47 @@ fn init_file(conn: &Connection, tudi_tables: bool) -> Result<()> {
             )
             .map_err(db("registering tudi tables"))?;
         }
+        ensure_revision_column(conn)?;
         conn.execute(
             "INSERT OR IGNORE INTO tudi_meta (key, value) VALUES ('schema_version', ?1)",
             params![SCHEMA_VERSION],
         )
         .map_err(db("writing the schema version"))?;
     }
+    Ok(())
+}
+
+/// Files written before layer revisions existed get the column (every layer at revision 0).
+fn ensure_revision_column(conn: &Connection) -> Result<()> {
+    let has: bool = conn
+        .query_row(
+            "SELECT EXISTS(SELECT 1 FROM pragma_table_info('tudi_layers') WHERE name = 'revision')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db("reading the layer table"))?;
+    if !has {
+        conn.execute_batch(
+            "ALTER TABLE tudi_layers ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        )
+        .map_err(db("adding layer revisions"))?;
+    }
+    Ok(())
+}
+
+/// Gives a layer a new revision, in the caller's transaction. Revisions come from one counter
+/// for the whole file, so a layer dropped and made again never repeats an earlier number.
+fn bump_revision(tx: &Connection, layer: &str) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO tudi_sequences (key, value) VALUES ('tudi:layer-revision', 1)
+         ON CONFLICT(key) DO UPDATE SET value = value + 1 RETURNING value",
+    )
+    .and_then(|mut s| s.query_row([], |r| r.get::<_, i64>(0)))
+    .and_then(|rev| {
+        tx.prepare_cached("UPDATE tudi_layers SET revision = ?2 WHERE name = ?1")?
+            .execute(params![layer, rev])
+    })
+    .map_err(db("advancing a layer revision"))?;
     Ok(())
 }
 
@@ -570,6 +608,7 @@ impl GeoPackageStore {
             conn: Mutex::new(conn),
             readers: std::sync::OnceLock::new(),
             next_reader: std::sync::atomic::AtomicUsize::new(0),
+            watch: std::sync::OnceLock::new(),
         })
     }
 
@@ -640,8 +679,10 @@ impl GeoPackageStore {
     }
 
     fn load_def(conn: &Connection, name: &str) -> Result<LayerDef> {
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT name, title, kind, srs_id, geometry_type, fields FROM tudi_layers WHERE name = ?1",
+        )
+        .and_then(|mut s| s.query_row(
             params![name],
             |r| {
                 Ok((
@@ -653,8 +694,7 @@ impl GeoPackageStore {
                     r.get::<_, String>(5)?,
                 ))
             },
-        )
-        .optional()
+        ).optional())
         .map_err(db("reading a layer definition"))?
         .ok_or_else(|| StoreError::UnknownLayer(name.to_owned()))
         .and_then(|(name, title, kind, epsg, geometry_type, fields)| {
@@ -977,6 +1017,7 @@ impl Store for GeoPackageStore {
         )
         .map_err(db("updating a feature"))?;
         Self::refresh_extent(&tx, &def.name, at)?;
+        bump_revision(&tx, &def.name)?;
         tx.commit().map_err(db("committing an update"))?;
         Ok(version)
     }
@@ -993,6 +1034,7 @@ impl Store for GeoPackageStore {
         )
         .map_err(db("deleting a feature"))?;
         Self::refresh_extent(&tx, &def.name, at)?;
+        bump_revision(&tx, &def.name)?;
         tx.commit().map_err(db("committing a deletion"))
     }
 
@@ -1034,6 +1076,38 @@ impl Store for GeoPackageStore {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(db("listing layers"))?;
         names.iter().map(|n| Self::load_def(&conn, n)).collect()
+    }
+
+    fn layer_revision(&self, name: &str) -> Result<u64> {
+        self.read()
+            .prepare_cached("SELECT revision FROM tudi_layers WHERE name = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![name], |r| r.get::<_, i64>(0))
+                    .optional()
+            })
+            .map_err(db("reading a layer revision"))?
+            .map(|r| u64::try_from(r).unwrap_or(0))
+            .ok_or_else(|| StoreError::UnknownLayer(name.to_owned()))
+    }
+
+    fn change_counter(&self) -> Result<u64> {
+        let watch = match self.watch.get() {
+            Some(w) => w,
+            None => {
+                let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(db("opening the change watcher"))?;
+                c.busy_timeout(std::time::Duration::from_secs(10))
+                    .map_err(db("setting the busy timeout"))?;
+                self.watch.get_or_init(|| Mutex::new(c))
+            }
+        };
+        let conn = watch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let v: i64 = conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(db("reading the data version"))?;
+        Ok(u64::try_from(v).unwrap_or(0))
     }
 
     fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>> {
@@ -1238,6 +1312,7 @@ impl GeoPackageStore {
             ],
         )
         .map_err(db("recording a layer"))?;
+        bump_revision(tx, &def.name)?;
         Ok(())
     }
 
@@ -1325,6 +1400,7 @@ impl GeoPackageStore {
         tx.execute_batch(&rtree_insert_trigger_sql(&def.name))
             .map_err(db("restoring the R-tree trigger"))?;
         Self::refresh_extent(tx, &def.name, at)?;
+        bump_revision(tx, &def.name)?;
         Ok(ids)
     }
 
@@ -1361,7 +1437,7 @@ impl GeoPackageStore {
             sql.push_str(&conds.join(" AND "));
         }
         sql.push_str(" ORDER BY feature_id");
-        let mut current = conn.prepare(&sql).map_err(db("querying features"))?;
+        let mut current = conn.prepare_cached(&sql).map_err(db("querying features"))?;
         let mut rows = current
             .query(params_from_iter(args))
             .map_err(db("querying features"))?;

@@ -217,6 +217,22 @@ pub trait Store: Send + Sync {
     /// Database errors.
     fn layer_defs(&self) -> Result<Vec<LayerDef>>;
 
+    /// A number that changes with every committed change to the layer — features or definition —
+    /// by this process or another. Equal numbers mean equal content; numbers are never reused,
+    /// even for a layer dropped and made again. Caches of layer content key on it.
+    ///
+    /// # Errors
+    /// [`StoreError::UnknownLayer`].
+    fn layer_revision(&self, name: &str) -> Result<u64>;
+
+    /// A cheap number that changes whenever anything may have been committed to the store since
+    /// it was last asked, by this process or another. When it has not changed, no layer has:
+    /// a cache checks it on every request and asks [`Store::layer_revision`] only after a change.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn change_counter(&self) -> Result<u64>;
+
     /// Adds features in one transaction: all or none. Returns their ids in input order.
     ///
     /// # Errors

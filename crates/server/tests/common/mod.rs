@@ -40,13 +40,21 @@ pub fn demo() -> &'static Demo {
     })
 }
 
+/// One application state for all requests of a test binary, as one server would have.
+pub fn state() -> AppState {
+    static STATE: OnceLock<AppState> = OnceLock::new();
+    STATE
+        .get_or_init(|| AppState::new(demo().store.clone()))
+        .clone()
+}
+
 /// A request to the demo's application: status, content type and raw body.
 pub async fn request_bytes(
     method: &str,
     uri: &str,
     body: Option<String>,
 ) -> (StatusCode, String, Vec<u8>) {
-    let app = router(AppState::new(demo().store.clone()));
+    let app = router(state());
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -92,7 +100,7 @@ pub fn spawn_server() -> (tokio::runtime::Runtime, std::net::SocketAddr) {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState::new(demo().store.clone());
+    let state = state();
     runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
     (runtime, addr)
 }

@@ -269,6 +269,59 @@ fn gdal_reads_every_collection_over_http() {
 /// OWSLib (PyPI, installed by `.ci/run`), another independent client, reads every collection by
 /// paging and every count matches the store.
 #[test]
+fn the_independent_ogc_api_features_core_suite_passes() {
+    let (runtime, addr) = common::spawn_server();
+    // ogctests (PyPI) implements the abstract test suite of OGC API – Features Part 1 (17-069r4
+    // Annex A) as pytest tests; installed by .ci/run.
+    // Run from the package's directory: pytest then finds the suite's root conftest.py.
+    let package = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import ogctests, os; print(os.path.dirname(ogctests.__file__))",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        package.status.success(),
+        "ogctests is required (pip install ogctests==0.1.15, see .ci/run)"
+    );
+    let package = String::from_utf8_lossy(&package.stdout).trim().to_owned();
+    let out = std::process::Command::new("python3")
+        .current_dir(package)
+        .args(["-m", "ogctests", "features/core", "-i"])
+        .arg(format!("http://{addr}/ogc"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    runtime.shutdown_background();
+    assert!(
+        out.status.success(),
+        "ogctests (pip install ogctests, see .ci/run): {text}"
+    );
+    // pytest's last line: "===== 29 passed in 2.98s =====" (or "… failed …", "… errors …").
+    let summary = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('=') && l.contains(" in "))
+        .unwrap_or_default();
+    assert!(
+        !summary.contains("failed") && !summary.contains("error"),
+        "{summary}\n{text}"
+    );
+    let passed: u32 = summary
+        .split_whitespace()
+        .zip(summary.split_whitespace().skip(1))
+        .find(|(_, w)| w.starts_with("passed"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or(0);
+    assert!(passed >= 25, "the core tests ran: {summary}");
+}
+
+#[test]
 fn owslib_reads_every_collection() {
     let store = demo().store.clone();
     let (runtime, addr) = common::spawn_server();

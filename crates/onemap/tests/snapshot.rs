@@ -29,6 +29,28 @@ fn demo_store(dir: &std::path::Path) -> Arc<GeoPackageStore> {
     Arc::new(store)
 }
 
+/// Snapshots of every layer, built before returning.
+fn built(store: &Arc<GeoPackageStore>) -> Arc<Snapshots> {
+    let snapshots = Snapshots::start(store.clone());
+    snapshots.warm_all().unwrap();
+    snapshots.build_now().unwrap();
+    snapshots
+}
+
+/// The first parcel in id order.
+fn first_parcel(store: &dyn Store) -> tudi_store::FeatureRecord {
+    store
+        .features(
+            "parcels",
+            &FeatureQuery {
+                limit: Some(1),
+                ..FeatureQuery::default()
+            },
+        )
+        .unwrap()
+        .remove(0)
+}
+
 /// Sites of about 1,000 m² around parcel centroids (so they meet parcels, plans and farmland).
 fn sites(store: &dyn Store, n: usize) -> Vec<Geometry<f64>> {
     store
@@ -84,9 +106,7 @@ fn parcel_tiles(store: &dyn Store, z: u8, n: usize) -> Vec<TileId> {
 fn snapshots_answer_exactly_as_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = demo_store(dir.path());
-    let snapshots = Snapshots::start(store.clone());
-    snapshots.warm_all().unwrap();
-    snapshots.build_now().unwrap();
+    let snapshots = built(&store);
     let direct = MapView::new(&*store, None);
     let cached = MapView::new(&*store, Some(&snapshots));
     assert!(cached.snapshot("parcels").is_some(), "built on warm-up");
@@ -148,19 +168,9 @@ fn decoded(bytes: &[u8]) -> Vec<TileFeature> {
 fn an_edit_retires_the_snapshot_and_the_rebuild_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = demo_store(dir.path());
-    let snapshots = Snapshots::start(store.clone());
-    snapshots.warm_all().unwrap();
-    snapshots.build_now().unwrap();
+    let snapshots = built(&store);
     let before = snapshots.get("parcels").unwrap();
-    let f = &store
-        .features(
-            "parcels",
-            &FeatureQuery {
-                limit: Some(1),
-                ..FeatureQuery::default()
-            },
-        )
-        .unwrap()[0];
+    let f = &first_parcel(&*store);
     let mut moved = f.geometry.clone();
     geo::Translate::translate_mut(&mut moved, 5_000.0, 0.0);
     store
@@ -198,21 +208,11 @@ fn a_write_by_another_process_retires_the_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let store = demo_store(dir.path());
     store.enable_readers(2).unwrap();
-    let snapshots = Snapshots::start(store.clone());
-    snapshots.warm_all().unwrap();
-    snapshots.build_now().unwrap();
+    let snapshots = built(&store);
     assert!(snapshots.get("parcels").is_some());
     // Another connection to the same file, as `tudi import` run beside `tudi serve` would be.
     let other = GeoPackageStore::open(&dir.path().join("tudi.gpkg")).unwrap();
-    let f = &other
-        .features(
-            "parcels",
-            &FeatureQuery {
-                limit: Some(1),
-                ..FeatureQuery::default()
-            },
-        )
-        .unwrap()[0];
+    let f = &first_parcel(&other);
     other
         .delete_feature("parcels", f.id, jiff::Timestamp::now())
         .unwrap();

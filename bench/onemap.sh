@@ -69,6 +69,38 @@ for _ in $(seq 1 300); do
 done
 echo "== server ready: $(grep -o '"memory_bytes":[0-9]*' <<<"$status" | awk -F: '{s += $2} END {printf "%.0f MB in layer snapshots", s / 1048576}')"
 
+echo "== equal results: every site's overlaps from PostGIS and from tudi"
+psql -h 127.0.0.1 -U postgres -d $db -tA -F '|' -c "
+SELECT q.id,
+  (SELECT coalesce(sum(ST_Area(ST_Intersection(q.geom, f.geom))), 0) FROM permanent_farmland f WHERE ST_Intersects(q.geom, f.geom)),
+  (SELECT coalesce(sum(ST_Area(ST_Intersection(q.geom, f.geom))), 0) FROM eco_redline f WHERE ST_Intersects(q.geom, f.geom)),
+  (SELECT coalesce(string_agg(p.feature_id, ',' ORDER BY p.feature_id), '') FROM parcels p
+     WHERE ST_Intersects(q.geom, p.geom) AND ST_Area(ST_Intersection(q.geom, p.geom)) >= 0.01)
+FROM queries q ORDER BY q.id" > "$work/postgis_answers.txt"
+python3 - "$work/bodies.jsonl" "$work/postgis_answers.txt" "http://127.0.0.1:$port/api/v1/compliance" <<'PY'
+import json, sys, urllib.request
+bodies = open(sys.argv[1], encoding="utf-8").read().splitlines()
+answers = [l.split("|") for l in open(sys.argv[2]).read().splitlines() if l]
+worst, differ = 0.0, 0
+for body, (qid, farm, red, parcels) in zip(bodies, answers):
+    req = urllib.request.Request(sys.argv[3], body.encode(), {"Content-Type": "application/json"})
+    r = json.load(urllib.request.urlopen(req))
+    by_kind = {}
+    for l in r["layers"]:
+        by_kind.setdefault(l["kind"], []).append(l)
+    area = lambda k: sum(l["overlap_area_m2"] for l in by_kind.get(k, []))
+    ids = sorted(f["id"] for l in by_kind.get("parcel", []) for f in l["features"] if f["overlap_area_m2"] >= 0.01)
+    pg_ids = sorted(x for x in parcels.split(",") if x)
+    d = max(abs(area("permanent_farmland") - float(farm)), abs(area("eco_redline") - float(red)))
+    worst = max(worst, d)
+    if d > 0.05 or ids != pg_ids:
+        differ += 1
+        if differ <= 3:
+            print(f"site {qid}: tudi farmland {area('permanent_farmland'):.2f} / redline {area('eco_redline'):.2f} / parcels {ids}; "
+                  f"PostGIS {float(farm):.2f} / {float(red):.2f} / {pg_ids}")
+print(f"{len(answers)} sites compared: {differ} differ; largest area difference {worst:.4f} m²")
+sys.exit(1 if differ else 0)
+PY
 echo "== compliance: PostGIS (pgbench), 1 and 64 clients"
 pgbench -h 127.0.0.1 -U postgres -n -f "$work/compliance.sql" -c 1 -T "$secs" $db 2>/dev/null | grep -E "tps|latency average"
 pgbench -h 127.0.0.1 -U postgres -n -f "$work/compliance.sql" -c 64 -j 2 -T "$secs" $db 2>/dev/null | grep -E "tps|latency average"

@@ -438,7 +438,8 @@ pub fn analyse(
             problems.iter().map(Bilingual::msg).collect(),
         ));
     }
-    let layers = map.layer_defs()?;
+    let pinned = map.pin()?;
+    let layers = &pinned.defs;
     // The site in a given layer CRS, computed once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
@@ -532,7 +533,7 @@ pub fn analyse(
                             });
                         }
                     };
-                    if let Some(snap) = map.snapshot(&def.name) {
+                    if let Some(snap) = pinned.snapshot(&def.name) {
                         for i in snap.candidates(r) {
                             if let (Some(id), Some(g)) = (snap.id(i), snap.geometry(i)) {
                                 meet(id, &g, snap.text(i, "code"), snap.text(i, "land_use"));

@@ -362,18 +362,34 @@ impl Snapshots {
         None
     }
 
-    /// Every layer's definition, cached until the store changes.
+    /// Every layer's definition and the snapshots current now, from one check against the
+    /// store; layers without one are queued for building.
     ///
     /// # Errors
     /// Store errors.
-    pub fn layer_defs(&self) -> Result<Arc<Vec<LayerDef>>, StoreError> {
+    pub fn pin(&self) -> Result<Pinned, StoreError> {
         let mut inner = self.current()?;
-        if let Some(d) = &inner.defs {
-            return Ok(Arc::clone(d));
+        let defs = match &inner.defs {
+            Some(d) => Arc::clone(d),
+            None => {
+                let d = Arc::new(self.store.layer_defs()?);
+                inner.defs = Some(Arc::clone(&d));
+                d
+            }
+        };
+        let mut queued = false;
+        for d in defs.iter() {
+            if !inner.layers.contains_key(&d.name) && inner.building.as_deref() != Some(&d.name) {
+                queued |= inner.wanted.insert(d.name.clone());
+            }
         }
-        let defs = Arc::new(self.store.layer_defs()?);
-        inner.defs = Some(Arc::clone(&defs));
-        Ok(defs)
+        if queued {
+            self.work.notify_one();
+        }
+        Ok(Pinned {
+            defs,
+            snapshots: inner.layers.clone(),
+        })
     }
 
     /// Queues every layer for building (a server's warm-up).
@@ -521,35 +537,39 @@ impl<'a> MapView<'a> {
         self.store
     }
 
-    /// Every layer's definition.
+    /// Every layer's definition and the snapshots current now, for a request that reads several
+    /// layers: it sees one moment and checks the store once.
     ///
     /// # Errors
     /// Store errors.
-    pub fn layer_defs(&self) -> Result<Arc<Vec<LayerDef>>, StoreError> {
+    pub fn pin(&self) -> Result<Pinned, StoreError> {
         match self.snapshots {
-            Some(s) => s.layer_defs(),
-            None => self.store.layer_defs().map(Arc::new),
+            Some(s) => s.pin(),
+            None => Ok(Pinned {
+                defs: Arc::new(self.store.layer_defs()?),
+                snapshots: HashMap::new(),
+            }),
         }
-    }
-
-    /// One layer's definition.
-    ///
-    /// # Errors
-    /// [`StoreError::UnknownLayer`].
-    pub fn layer_def(&self, name: &str) -> Result<LayerDef, StoreError> {
-        if self.snapshots.is_none() {
-            return self.store.layer_def(name);
-        }
-        self.layer_defs()?
-            .iter()
-            .find(|d| d.name == name)
-            .cloned()
-            .ok_or_else(|| StoreError::UnknownLayer(name.to_owned()))
     }
 
     /// The layer's snapshot, when a current one exists.
     #[must_use]
     pub fn snapshot(&self, layer: &str) -> Option<Arc<LayerSnapshot>> {
         self.snapshots?.get(layer)
+    }
+}
+
+/// Layer definitions and current snapshots taken together ([`MapView::pin`]).
+pub struct Pinned {
+    /// Every layer's definition, in creation order.
+    pub defs: Arc<Vec<LayerDef>>,
+    snapshots: HashMap<String, Arc<LayerSnapshot>>,
+}
+
+impl Pinned {
+    /// The layer's snapshot, if one was current when pinned.
+    #[must_use]
+    pub fn snapshot(&self, layer: &str) -> Option<&LayerSnapshot> {
+        self.snapshots.get(layer).map(|s| &**s)
     }
 }

@@ -5,6 +5,7 @@
 //! - [`bdcdy`]: 不动产单元代码 (GB/T 37346-2019): parse, validate, format, allocate.
 //! - [`landuse`]: 用地用海分类 (2023) and GB/T 21010-2017 code tables.
 //! - [`units`]: areas in m², 亩 and 公顷, formatted the way Chinese users read them.
+//! - [`personal`]: 身份证号码 (GB 11643) and phone numbers, validated and masked.
 //! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
 //!
 //! Nothing in this crate touches files, the network or a database: callers hand it strings and
@@ -18,6 +19,7 @@ pub mod division;
 pub mod landuse;
 pub mod layer;
 pub mod msg;
+pub mod personal;
 pub mod units;
 
 pub use msg::Msg;

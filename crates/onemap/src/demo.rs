@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 
 use geo::{Area, BooleanOps, BoundingRect, Contains, Intersects};
 use geo_types::{Coord, Geometry, MultiPolygon, Polygon, Rect};
-use jiff::Timestamp;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
@@ -401,15 +400,17 @@ pub fn build(
             };
         }
     }
-    let at = Timestamp::now();
+    let change = tudi_store::Change::new("cli", "demo.build");
     let mut counts: Vec<(String, u64)> = Vec::new();
-    let mut write =
-        |store: &dyn Store, d: LayerDef, features: Vec<NewFeature>| -> Result<(), DemoError> {
-            let n = features.len() as u64;
-            store.create_layer_with_features(&d, &mut features.into_iter(), at, &mut |_| true)?;
-            counts.push((d.name, n));
-            Ok(())
-        };
+    let mut write = |store: &dyn Store,
+                     d: LayerDef,
+                     features: Vec<NewFeature>|
+     -> Result<(), DemoError> {
+        let n = features.len() as u64;
+        store.create_layer_with_features(&d, &mut features.into_iter(), &change, &mut |_| true)?;
+        counts.push((d.name, n));
+        Ok(())
+    };
     // Feature ids come from the seed too, so the same seed gives the same district, ids included.
     let id_rng = std::cell::RefCell::new(ChaCha8Rng::seed_from_u64(opts.seed ^ 0x7564_6931));
     let feat = |g: Geometry<f64>, a: Value| NewFeature {
@@ -632,8 +633,8 @@ pub fn build(
             u64::from(*n).saturating_sub(1),
         )?;
     }
-    store.set_meta("district", DISTRICT)?;
-    store.set_meta("demo_seed", &opts.seed.to_string())?;
+    store.set_meta("district", DISTRICT, &change)?;
+    store.set_meta("demo_seed", &opts.seed.to_string(), &change)?;
     Ok(DemoReport {
         layers: counts,
         towns: towns.len(),

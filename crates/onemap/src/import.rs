@@ -46,6 +46,8 @@ pub struct ImportOptions {
     pub field_map: Vec<(String, String)>,
     /// Source table of a GeoPackage with several.
     pub source_layer: Option<String>,
+    /// Who imports, as the audit log names them (`cli`, `user:<name>`).
+    pub actor: String,
 }
 
 impl ImportOptions {
@@ -62,6 +64,7 @@ impl ImportOptions {
             skip_invalid: false,
             field_map: Vec::new(),
             source_layer: None,
+            actor: "cli".to_owned(),
         }
     }
 }
@@ -629,7 +632,7 @@ pub fn import_file(
         std::cell::RefCell::new(first.unknown_properties.into_iter().collect());
     let checked_count = std::cell::Cell::new(0u64);
     let skip = opts.skip_invalid;
-    let at = jiff::Timestamp::now();
+    let change = tudi_store::Change::new(opts.actor.clone(), "layer.import");
     let (def_ref, mapping_ref, to_layer_ref, gcj) = (&def, &mapping, &to_layer, opts.gcj02);
     let result = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Checked>(1);
@@ -662,9 +665,9 @@ pub fn import_file(
             skip || bad.borrow().is_empty()
         };
         let written = if new_layer {
-            store.create_layer_with_features(def_ref, &mut rows, at, &mut report)
+            store.create_layer_with_features(def_ref, &mut rows, &change, &mut report)
         } else {
-            store.insert_features(&def_ref.name, &mut rows, at, &mut report)
+            store.insert_features(&def_ref.name, &mut rows, &change, &mut report)
         };
         // Whatever happened, read the rest so that every bad feature is reported.
         for checked in rx.iter() {

@@ -179,7 +179,7 @@ fn an_edit_retires_the_snapshot_and_the_rebuild_shows_it() {
             f.id,
             moved.clone(),
             f.attributes.clone(),
-            jiff::Timestamp::now(),
+            &tudi_store::Change::new("cli", "test.edit"),
         )
         .unwrap();
     assert!(
@@ -214,7 +214,11 @@ fn a_write_by_another_process_retires_the_snapshot() {
     let other = GeoPackageStore::open(&dir.path().join("tudi.gpkg")).unwrap();
     let f = &first_parcel(&other);
     other
-        .delete_feature("parcels", f.id, jiff::Timestamp::now())
+        .delete_feature(
+            "parcels",
+            f.id,
+            &tudi_store::Change::new("cli", "test.edit"),
+        )
         .unwrap();
     assert!(
         snapshots.get("parcels").is_none(),

@@ -217,7 +217,10 @@ async fn an_edit_shows_in_the_next_tile() {
     let store =
         Arc::new(tudi_store::gpkg::GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap());
     store
-        .create_layer(&tudi_store::contract::parcel_def("p"))
+        .create_layer(
+            &tudi_store::contract::parcel_def("p"),
+            &tudi_store::Change::new("cli", "test.edit"),
+        )
         .unwrap();
     // Reads through read-only connections must still see every committed edit.
     store.enable_readers(2).unwrap();
@@ -234,7 +237,7 @@ async fn an_edit_shows_in_the_next_tile() {
                 geometry: square,
                 attributes: attrs.clone(),
             }),
-            jiff::Timestamp::now(),
+            &tudi_store::Change::new("cli", "test.edit"),
             &mut |_| true,
         )
         .unwrap();
@@ -284,7 +287,7 @@ async fn an_edit_shows_in_the_next_tile() {
             ids[0],
             tudi_store::contract::square(450_000.0, 2_550_000.0, 30.0),
             edited,
-            jiff::Timestamp::now(),
+            &tudi_store::Change::new("cli", "test.edit"),
         )
         .unwrap();
     let after = Tile::decode(fetch(uri).await.as_slice()).unwrap();

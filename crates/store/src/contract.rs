@@ -11,7 +11,11 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use tudi_core::layer::{FieldDef, FieldType, LayerKind};
 
-use crate::{FeatureQuery, LayerDef, NewFeature, Store, StoreError};
+use crate::audit::Outcome;
+use crate::{
+    AuditQuery, Change, Expect, FeatureQuery, LayerDef, NewFeature, RecordQuery, RecordWrite,
+    Store, StoreError,
+};
 
 /// Runs every contract check, each on a fresh store from `make`.
 pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
@@ -27,6 +31,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     text_search_matches_literally(&*make());
     pagination_is_stable(&*make());
     revisions_follow_every_change(&*make());
+    records_keep_versions_and_refuse_stale_writes(&*make());
+    every_change_appends_to_an_intact_audit_chain(&*make());
 }
 
 /// A parcel layer definition used by the checks.
@@ -73,18 +79,23 @@ fn t(secs: i64) -> Timestamp {
     Timestamp::from_second(1_767_225_600 + secs).unwrap()
 }
 
+/// A change by the contract's test actor at `t(secs)`.
+fn c(secs: i64) -> Change {
+    Change::new("user:contract", "test.write").at(t(secs))
+}
+
 fn layers_round_trip(s: &dyn Store) {
     let def = parcel_def("parcels");
-    s.create_layer(&def).unwrap();
+    s.create_layer(&def, &c(0)).unwrap();
     assert!(
-        matches!(s.create_layer(&def), Err(StoreError::LayerExists(_))),
+        matches!(s.create_layer(&def, &c(0)), Err(StoreError::LayerExists(_))),
         "a second layer of the same name must be refused"
     );
     let ids = s
         .insert_features(
             "parcels",
             &mut vec![feature(0.0, "A"), feature(20.0, "B")].into_iter(),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap();
@@ -107,7 +118,7 @@ fn layers_round_trip(s: &dyn Store) {
         "polygons are stored as the layer's type"
     );
     assert_eq!(s.layers().unwrap().len(), 1);
-    s.drop_layer("parcels").unwrap();
+    s.drop_layer("parcels", &c(0)).unwrap();
     assert!(matches!(
         s.layer("parcels"),
         Err(StoreError::UnknownLayer(_))
@@ -117,23 +128,26 @@ fn layers_round_trip(s: &dyn Store) {
 fn bad_definitions_are_refused(s: &dyn Store) {
     let mut def = parcel_def("宗地");
     assert!(
-        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        matches!(s.create_layer(&def, &c(0)), Err(StoreError::Schema(_))),
         "non-ASCII names are refused"
     );
     def.name = "ok".into();
     def.fields
         .push(FieldDef::new("code", "重复", FieldType::Text));
     assert!(
-        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        matches!(s.create_layer(&def, &c(0)), Err(StoreError::Schema(_))),
         "duplicate fields are refused"
     );
     def.fields.pop();
     def.geometry_type = "CIRCLE".into();
-    assert!(matches!(s.create_layer(&def), Err(StoreError::Schema(_))));
+    assert!(matches!(
+        s.create_layer(&def, &c(0)),
+        Err(StoreError::Schema(_))
+    ));
     def.geometry_type = "POLYGON".into();
     def.epsg = 2383;
     assert!(
-        matches!(s.create_layer(&def), Err(StoreError::Schema(_))),
+        matches!(s.create_layer(&def, &c(0)), Err(StoreError::Schema(_))),
         "unsupported CRSs are refused"
     );
     assert!(
@@ -143,14 +157,14 @@ fn bad_definitions_are_refused(s: &dyn Store) {
 }
 
 fn inserts_are_all_or_nothing(s: &dyn Store) {
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     let mut bad = feature(40.0, "C");
     bad.attributes.insert("floors".into(), json!("three"));
     let err = s
         .insert_features(
             "p",
             &mut vec![feature(0.0, "A"), bad].into_iter(),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap_err();
@@ -173,7 +187,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
     missing.attributes.remove("code");
     assert!(
         matches!(
-            s.insert_features("p", &mut std::iter::once(missing), t(0), &mut |_| true),
+            s.insert_features("p", &mut std::iter::once(missing), &c(0), &mut |_| true),
             Err(StoreError::Attribute { .. })
         ),
         "required fields are enforced"
@@ -182,7 +196,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
     unknown.attributes.insert("colour".into(), json!("red"));
     assert!(
         matches!(
-            s.insert_features("p", &mut std::iter::once(unknown), t(0), &mut |_| true),
+            s.insert_features("p", &mut std::iter::once(unknown), &c(0), &mut |_| true),
             Err(StoreError::Attribute { .. })
         ),
         "fields outside the schema are refused"
@@ -194,7 +208,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
     };
     assert!(
         matches!(
-            s.insert_features("p", &mut std::iter::once(point), t(0), &mut |_| true),
+            s.insert_features("p", &mut std::iter::once(point), &c(0), &mut |_| true),
             Err(StoreError::Attribute { .. })
         ),
         "geometry of the wrong type is refused"
@@ -203,7 +217,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
         .insert_features(
             "p",
             &mut std::iter::once(feature(0.0, "A")),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap();
@@ -212,7 +226,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
         ..feature(50.0, "D")
     };
     assert!(matches!(
-        s.insert_features("p", &mut std::iter::once(dup), t(1), &mut |_| true),
+        s.insert_features("p", &mut std::iter::once(dup), &c(1), &mut |_| true),
         Err(StoreError::DuplicateFeature { .. })
     ));
     assert!(
@@ -220,7 +234,7 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
             s.insert_features(
                 "p",
                 &mut (0..20_000).map(|i| feature(f64::from(i) * 20.0, "X")),
-                t(1),
+                &c(1),
                 &mut |_| false
             ),
             Err(StoreError::Cancelled)
@@ -233,17 +247,17 @@ fn inserts_are_all_or_nothing(s: &dyn Store) {
         "a cancelled batch writes nothing"
     );
     assert!(matches!(
-        s.insert_features("nope", &mut std::iter::empty(), t(0), &mut |_| true),
+        s.insert_features("nope", &mut std::iter::empty(), &c(0), &mut |_| true),
         Err(StoreError::UnknownLayer(_))
     ));
 }
 
 fn bbox_queries_use_envelopes(s: &dyn Store) {
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     s.insert_features(
         "p",
         &mut (0..100).map(|i| feature(f64::from(i) * 20.0, &format!("F{i}"))),
-        t(0),
+        &c(0),
         &mut |_| true,
     )
     .unwrap();
@@ -266,12 +280,12 @@ fn bbox_queries_use_envelopes(s: &dyn Store) {
 }
 
 fn history_answers_as_of_any_instant(s: &dyn Store) {
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     let ids = s
         .insert_features(
             "p",
             &mut vec![feature(0.0, "A"), feature(20.0, "B")].into_iter(),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap();
@@ -281,11 +295,11 @@ fn history_answers_as_of_any_instant(s: &dyn Store) {
             ids[0],
             square(500_000.0, 2_550_000.0, 30.0),
             attrs("A2"),
-            t(100),
+            &c(100),
         )
         .unwrap();
     assert_eq!(v2, 2);
-    s.delete_feature("p", ids[1], t(200)).unwrap();
+    s.delete_feature("p", ids[1], &c(200)).unwrap();
     let codes_at = |at: Option<Timestamp>| -> Vec<String> {
         let mut c: Vec<String> = s
             .features(
@@ -319,7 +333,7 @@ fn history_answers_as_of_any_instant(s: &dyn Store) {
     assert_eq!(gone.len(), 1, "a deleted feature keeps its history");
     assert!(
         matches!(
-            s.update_feature("p", ids[0], square(0.0, 0.0, 1.0), attrs("A3"), t(10)),
+            s.update_feature("p", ids[0], square(0.0, 0.0, 1.0), attrs("A3"), &c(10)),
             Err(StoreError::Schema(_))
         ),
         "a change dated before the current version is refused"
@@ -351,18 +365,18 @@ fn history_answers_as_of_any_instant(s: &dyn Store) {
 }
 
 fn unknown_ids_are_reported(s: &dyn Store) {
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     let id = uuid::Uuid::now_v7();
     assert!(matches!(
         s.feature("p", id),
         Err(StoreError::UnknownFeature { .. })
     ));
     assert!(matches!(
-        s.delete_feature("p", id, t(0)),
+        s.delete_feature("p", id, &c(0)),
         Err(StoreError::UnknownFeature { .. })
     ));
     assert!(matches!(
-        s.update_feature("p", id, square(0.0, 0.0, 1.0), attrs("x"), t(0)),
+        s.update_feature("p", id, square(0.0, 0.0, 1.0), attrs("x"), &c(0)),
         Err(StoreError::UnknownFeature { .. })
     ));
     assert!(matches!(
@@ -389,17 +403,17 @@ fn sequences_never_repeat(s: &dyn Store) {
 
 fn metadata_round_trips(s: &dyn Store) {
     assert_eq!(s.meta("district").unwrap(), None);
-    s.set_meta("district", "440605").unwrap();
-    s.set_meta("district", "440606").unwrap();
+    s.set_meta("district", "440605", &c(0)).unwrap();
+    s.set_meta("district", "440606", &c(0)).unwrap();
     assert_eq!(s.meta("district").unwrap().as_deref(), Some("440606"));
 }
 
 fn pagination_is_stable(s: &dyn Store) {
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     s.insert_features(
         "p",
         &mut (0..25).map(|i| feature(f64::from(i) * 20.0, &format!("F{i}"))),
-        t(0),
+        &c(0),
         &mut |_| true,
     )
     .unwrap();
@@ -426,7 +440,7 @@ fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {
         s.create_layer_with_features(
             &def,
             &mut vec![feature(0.0, "A"), bad].into_iter(),
-            t(0),
+            &c(0),
             &mut |_| true
         )
         .is_err()
@@ -439,7 +453,7 @@ fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {
         .create_layer_with_features(
             &def,
             &mut vec![feature(0.0, "A")].into_iter(),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap();
@@ -449,7 +463,7 @@ fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {
 
 fn text_search_matches_literally(s: &dyn Store) {
     use crate::Match;
-    s.create_layer(&parcel_def("p")).unwrap();
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
     let codes = [
         "440605011001JC00001",
         "440605011001JC00002",
@@ -462,7 +476,7 @@ fn text_search_matches_literally(s: &dyn Store) {
             .iter()
             .enumerate()
             .map(|(i, c)| feature(i as f64 * 20.0, c)),
-        t(0),
+        &c(0),
         &mut |_| true,
     )
     .unwrap();
@@ -501,8 +515,8 @@ fn text_search_matches_literally(s: &dyn Store) {
 }
 
 fn revisions_follow_every_change(s: &dyn Store) {
-    s.create_layer(&parcel_def("rev_a")).unwrap();
-    s.create_layer(&parcel_def("rev_b")).unwrap();
+    s.create_layer(&parcel_def("rev_a"), &c(0)).unwrap();
+    s.create_layer(&parcel_def("rev_b"), &c(0)).unwrap();
     let counter = s.change_counter().unwrap();
     assert_eq!(
         s.change_counter().unwrap(),
@@ -515,7 +529,7 @@ fn revisions_follow_every_change(s: &dyn Store) {
         .insert_features(
             "rev_a",
             &mut std::iter::once(feature(0.0, "A")),
-            t(0),
+            &c(0),
             &mut |_| true,
         )
         .unwrap();
@@ -532,7 +546,7 @@ fn revisions_follow_every_change(s: &dyn Store) {
         "other layers keep theirs"
     );
     let counter = s.change_counter().unwrap();
-    s.update_feature("rev_a", ids[0], square(5.0, 5.0, 2.0), attrs("A2"), t(10))
+    s.update_feature("rev_a", ids[0], square(5.0, 5.0, 2.0), attrs("A2"), &c(10))
         .unwrap();
     assert_ne!(
         s.change_counter().unwrap(),
@@ -541,7 +555,7 @@ fn revisions_follow_every_change(s: &dyn Store) {
     );
     let a2 = s.layer_revision("rev_a").unwrap();
     assert!(a2 != a1 && a2 != a0, "an update gives a new revision");
-    s.delete_feature("rev_a", ids[0], t(20)).unwrap();
+    s.delete_feature("rev_a", ids[0], &c(20)).unwrap();
     let a3 = s.layer_revision("rev_a").unwrap();
     assert!(
         ![a0, a1, a2].contains(&a3),
@@ -555,7 +569,7 @@ fn revisions_follow_every_change(s: &dyn Store) {
             bad
         }]
         .into_iter(),
-        t(30),
+        &c(30),
         &mut |_| true,
     );
     assert!(refused.is_err());
@@ -564,15 +578,283 @@ fn revisions_follow_every_change(s: &dyn Store) {
         a3,
         "a refused write changes nothing"
     );
-    s.drop_layer("rev_a").unwrap();
+    s.drop_layer("rev_a", &c(0)).unwrap();
     assert!(matches!(
         s.layer_revision("rev_a"),
         Err(StoreError::UnknownLayer(_))
     ));
-    s.create_layer(&parcel_def("rev_a")).unwrap();
+    s.create_layer(&parcel_def("rev_a"), &c(0)).unwrap();
     let again = s.layer_revision("rev_a").unwrap();
     assert!(
         ![a0, a1, a2, a3].contains(&again),
         "a layer made again never repeats an earlier revision"
     );
+}
+
+fn put(
+    collection: &str,
+    id: &str,
+    expect: Expect,
+    body: Value,
+    keys: &[(&str, &str)],
+) -> RecordWrite {
+    RecordWrite {
+        collection: collection.into(),
+        id: id.into(),
+        expect,
+        body: Some(body),
+        keys: keys
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        detail: None,
+    }
+}
+
+fn records_keep_versions_and_refuse_stale_writes(s: &dyn Store) {
+    let v = s
+        .write_records(
+            &c(0),
+            &[
+                put(
+                    "user",
+                    "wang",
+                    Expect::Absent,
+                    json!({"name": "王"}),
+                    &[("town", "440605011")],
+                ),
+                put(
+                    "user",
+                    "li",
+                    Expect::Absent,
+                    json!({"name": "李"}),
+                    &[("town", "440605012")],
+                ),
+                put(
+                    "user",
+                    "zhao",
+                    Expect::Absent,
+                    json!({"name": "赵"}),
+                    &[("town", "440605011")],
+                ),
+            ],
+        )
+        .unwrap();
+    assert_eq!(v, vec![1, 1, 1], "new records start at version 1");
+    let wang = s.record("user", "wang").unwrap().unwrap();
+    assert_eq!((wang.version, wang.body["name"].as_str()), (1, Some("王")));
+    assert_eq!(s.record("user", "nobody").unwrap(), None);
+
+    let by_town = s
+        .find_records(
+            "user",
+            &RecordQuery {
+                key: Some(("town".into(), "440605011".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(by_town.total, 2);
+    let ids: Vec<&str> = by_town.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["wang", "zhao"], "key lookups list in id order");
+    let page = s
+        .find_records(
+            "user",
+            &RecordQuery {
+                limit: Some(1),
+                offset: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (page.total, page.records[0].id.as_str()),
+        (3, "wang"),
+        "pages count everything"
+    );
+
+    // Two writers read version 1; the first wins, the second is told why and changes nothing.
+    s.write_records(
+        &c(1),
+        &[put(
+            "user",
+            "wang",
+            Expect::Version(1),
+            json!({"name": "王一"}),
+            &[("town", "440605012")],
+        )],
+    )
+    .unwrap();
+    let stale = s.write_records(
+        &c(2),
+        &[
+            put(
+                "user",
+                "li",
+                Expect::Version(1),
+                json!({"name": "李二"}),
+                &[],
+            ),
+            put(
+                "user",
+                "wang",
+                Expect::Version(1),
+                json!({"name": "王二"}),
+                &[],
+            ),
+        ],
+    );
+    assert!(
+        matches!(&stale, Err(StoreError::Conflict { id, found, .. }) if id == "wang" && found == "version 2"),
+        "a stale write is a conflict naming the record: {stale:?}"
+    );
+    assert_eq!(
+        s.record("user", "li").unwrap().unwrap().version,
+        1,
+        "a failed batch writes nothing"
+    );
+    assert_eq!(
+        s.record("user", "wang").unwrap().unwrap().body["name"],
+        "王一"
+    );
+    assert!(
+        matches!(
+            s.write_records(&c(2), &[put("user", "li", Expect::Absent, json!({}), &[])]),
+            Err(StoreError::Conflict { .. })
+        ),
+        "creating over an existing record is a conflict"
+    );
+    let moved = s
+        .find_records(
+            "user",
+            &RecordQuery {
+                key: Some(("town".into(), "440605012".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(moved.total, 2, "keys follow the latest write");
+
+    let deleted = s
+        .write_records(
+            &c(3),
+            &[RecordWrite {
+                body: None,
+                ..put("user", "zhao", Expect::Present, json!(null), &[])
+            }],
+        )
+        .unwrap();
+    assert_eq!(deleted, vec![0]);
+    assert_eq!(s.record("user", "zhao").unwrap(), None);
+    assert!(matches!(
+        s.write_records(
+            &c(3),
+            &[put("User Table", "x", Expect::Absent, json!({}), &[])]
+        ),
+        Err(StoreError::BadName(_))
+    ));
+}
+
+fn every_change_appends_to_an_intact_audit_chain(s: &dyn Store) {
+    assert!(
+        s.verify_audit().unwrap().is_intact(),
+        "an empty chain is intact"
+    );
+    s.create_layer(&parcel_def("p"), &c(0)).unwrap();
+    let ids = s
+        .insert_features(
+            "p",
+            &mut (0..3).map(|i| feature(f64::from(i) * 20.0, "A")),
+            &c(1),
+            &mut |_| true,
+        )
+        .unwrap();
+    s.update_feature("p", ids[0], square(0.0, 0.0, 2.0), attrs("B"), &c(2))
+        .unwrap();
+    s.update_feature("p", ids[0], square(0.0, 0.0, 3.0), attrs("C"), &c(3))
+        .unwrap();
+    s.delete_feature("p", ids[1], &c(4)).unwrap();
+    s.write_records(
+        &c(5).in_request("req-1"),
+        &[put("user", "wang", Expect::Absent, json!({"n": 1}), &[])],
+    )
+    .unwrap();
+    s.record_denial(
+        &Change::new("user:li", "user.delete").at(t(6)),
+        "user:wang",
+        Some(json!({"why": "scope"})),
+    )
+    .unwrap();
+    // A refused write leaves no entry.
+    let _ = s.write_records(
+        &c(7),
+        &[put("user", "wang", Expect::Absent, json!({}), &[])],
+    );
+
+    let all = s.audit_trail(&AuditQuery::default()).unwrap();
+    let summary: Vec<(u64, &str)> = all.iter().map(|e| (e.seq, e.resource.as_str())).collect();
+    let f0 = format!("layer:p/{}", ids[0]);
+    let f1 = format!("layer:p/{}", ids[1]);
+    assert_eq!(
+        summary,
+        vec![
+            (7, "user:wang"),
+            (6, "user:wang"),
+            (5, f1.as_str()),
+            (4, f0.as_str()),
+            (3, f0.as_str()),
+            (2, "layer:p"),
+            (1, "layer:p"),
+        ],
+        "one entry per change, newest first"
+    );
+    assert_eq!(all[0].outcome, Outcome::Denied);
+    assert_eq!(all[1].request_id.as_deref(), Some("req-1"));
+    assert_eq!(
+        (all[1].before.as_ref(), all[1].after.is_some()),
+        (None, true)
+    );
+    assert_eq!(
+        all[3].before, all[4].after,
+        "the digests of successive versions line up"
+    );
+    assert_ne!(all[3].before, all[3].after);
+    assert!(
+        all[2].before.is_some() && all[2].after.is_none(),
+        "a deletion has no after"
+    );
+    assert_eq!(all[5].actor, "user:contract");
+
+    let feature_history = s
+        .audit_trail(&AuditQuery {
+            resource: Some("layer:p".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        feature_history.len(),
+        5,
+        "a layer's trail includes its features'"
+    );
+    let one = s
+        .audit_trail(&AuditQuery {
+            resource: Some(f0.clone()),
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].seq, 4);
+    let denied = s
+        .audit_trail(&AuditQuery {
+            actor: Some("user:li".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(denied.len(), 1);
+
+    let report = s.verify_audit().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.entries, 7);
+    assert_eq!(report.head.as_deref(), Some(all[0].hash.as_str()));
 }

@@ -30,10 +30,13 @@ use tudi_core::layer::{FieldDef, FieldType, LayerKind, is_valid_identifier};
 use tudi_geo::io::wkb;
 use uuid::Uuid;
 
+use crate::audit::{self, AuditEntry, AuditReport, Outcome};
 use crate::{
-    FeatureQuery, FeatureRecord, FeatureRow, LayerDef, LayerInfo, Match, NewFeature, Progress,
-    Result, Store, StoreError,
+    AuditQuery, Change, FeatureQuery, FeatureRecord, FeatureRow, LayerDef, LayerInfo, Match,
+    NewFeature, Progress, Record, RecordPage, RecordQuery, RecordWrite, Result, Store, StoreError,
 };
+
+mod records;
 
 const APPLICATION_ID: i32 = 0x4750_4B47;
 const USER_VERSION: i32 = 10200;
@@ -161,9 +164,23 @@ CREATE TABLE IF NOT EXISTS tudi_feature_history (
 CREATE INDEX IF NOT EXISTS tudi_feature_history_feature ON tudi_feature_history(layer, feature_id, version);
 CREATE INDEX IF NOT EXISTS tudi_feature_history_time ON tudi_feature_history(layer, valid_from, valid_to);
 CREATE TABLE IF NOT EXISTS tudi_sequences (id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT UNIQUE NOT NULL, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tudi_audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+  resource TEXT NOT NULL, outcome TEXT NOT NULL, before TEXT, after TEXT, request_id TEXT, detail TEXT,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tudi_audit_resource ON tudi_audit(resource, seq);
+CREATE INDEX IF NOT EXISTS tudi_audit_actor ON tudi_audit(actor, seq);
+CREATE TABLE IF NOT EXISTS tudi_records (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, record_id TEXT NOT NULL,
+  version INTEGER NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (collection, record_id));
+CREATE TABLE IF NOT EXISTS tudi_record_keys (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  record_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tudi_record_keys_lookup ON tudi_record_keys(collection, key, value, record_id);
+CREATE INDEX IF NOT EXISTS tudi_record_keys_record ON tudi_record_keys(collection, record_id);
 ";
 
-const TUDI_TABLES: [(&str, &str); 4] = [
+const TUDI_TABLES: [(&str, &str); 7] = [
     ("tudi_meta", "tudi 设置 / settings"),
     ("tudi_layers", "tudi 图层定义 / layer definitions"),
     (
@@ -171,6 +188,9 @@ const TUDI_TABLES: [(&str, &str); 4] = [
         "tudi 要素历史版本 / feature history",
     ),
     ("tudi_sequences", "tudi 编码序列 / code sequences"),
+    ("tudi_audit", "tudi 审计链 / audit chain"),
+    ("tudi_records", "tudi 业务记录 / records"),
+    ("tudi_record_keys", "tudi 记录索引 / record keys"),
 ];
 
 fn ensure_srs(conn: &Connection, epsg: u32) -> Result<()> {
@@ -547,7 +567,7 @@ pub fn check_attributes(
 }
 
 /// A feature ready to insert: its id, GeoPackage blob and field values.
-type EncodedRow = (Uuid, Vec<u8>, Vec<SqlValue>);
+type EncodedRow = (Uuid, Vec<u8>, Vec<SqlValue>, [u8; 32]);
 
 struct Row {
     fid: i64,
@@ -896,19 +916,37 @@ impl GeoPackageStore {
 }
 
 impl Store for GeoPackageStore {
-    fn create_layer(&self, def: &LayerDef) -> Result<()> {
+    fn create_layer(&self, def: &LayerDef, change: &Change) -> Result<()> {
         check_def(def)?;
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
         Self::create_in(&tx, def)?;
         create_feature_id_index(&tx, &def.name)?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("layer:{}", def.name),
+            Outcome::Done,
+            None,
+            Some(def_digest(def)),
+            None,
+        )?;
         tx.commit().map_err(db("committing a new layer"))
     }
 
-    fn drop_layer(&self, name: &str) -> Result<()> {
+    fn drop_layer(&self, name: &str, change: &Change) -> Result<()> {
         let mut conn = self.lock();
-        Self::load_def(&conn, name)?;
+        let def = Self::load_def(&conn, name)?;
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("layer:{name}"),
+            Outcome::Done,
+            Some(def_digest(&def)),
+            None,
+            None,
+        )?;
         tx.execute_batch(&format!(
             "DROP TABLE {}; DROP TABLE {};",
             quote(name),
@@ -950,14 +988,24 @@ impl Store for GeoPackageStore {
         &self,
         layer: &str,
         features: &mut dyn Iterator<Item = NewFeature>,
-        at: Timestamp,
+        change: &Change,
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>> {
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
         let hint = features.size_hint().0;
         Self::write_batch(&mut conn, hint, |tx| {
-            Self::insert_rows(tx, &def, features, at, progress)
+            let (ids, digest) = Self::insert_rows(tx, &def, features, change.at, progress)?;
+            records::append_audit(
+                tx,
+                change,
+                &format!("layer:{}", def.name),
+                Outcome::Done,
+                None,
+                Some(digest),
+                Some(serde_json::json!({ "inserted": ids.len() })),
+            )?;
+            Ok(ids)
         })
     }
 
@@ -965,7 +1013,7 @@ impl Store for GeoPackageStore {
         &self,
         def: &LayerDef,
         features: &mut dyn Iterator<Item = NewFeature>,
-        at: Timestamp,
+        change: &Change,
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>> {
         check_def(def)?;
@@ -973,8 +1021,17 @@ impl Store for GeoPackageStore {
         let hint = features.size_hint().0;
         Self::write_batch(&mut conn, hint, |tx| {
             Self::create_in(tx, def)?;
-            let ids = Self::insert_rows(tx, def, features, at, progress)?;
+            let (ids, digest) = Self::insert_rows(tx, def, features, change.at, progress)?;
             create_feature_id_index(tx, &def.name)?;
+            records::append_audit(
+                tx,
+                change,
+                &format!("layer:{}", def.name),
+                Outcome::Done,
+                None,
+                Some(digest),
+                Some(serde_json::json!({ "created": true, "inserted": ids.len() })),
+            )?;
             Ok(ids)
         })
     }
@@ -985,12 +1042,14 @@ impl Store for GeoPackageStore {
         id: Uuid,
         geometry: Geometry<f64>,
         attributes: Map<String, Value>,
-        at: Timestamp,
+        change: &Change,
     ) -> Result<u32> {
+        let at = change.at;
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
         let row = Self::current_row(&tx, &def, id)?;
+        let before = Self::row_digest(&def, &row)?;
         let (blob, values) = Self::encode(&def, 0, geometry, &attributes)?;
         Self::archive(&tx, &def, &row, at, "update")?;
         let mut sets = vec!["geom = ?1".to_owned()];
@@ -1018,16 +1077,38 @@ impl Store for GeoPackageStore {
         .map_err(db("updating a feature"))?;
         Self::refresh_extent(&tx, &def.name, at)?;
         bump_revision(&tx, &def.name)?;
+        // Digest what was stored, so the next change's "before" equals this "after".
+        let after = Self::row_digest(&def, &Self::current_row(&tx, &def, id)?)?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("layer:{}/{id}", def.name),
+            Outcome::Done,
+            Some(before),
+            Some(after),
+            Some(serde_json::json!({ "version": version })),
+        )?;
         tx.commit().map_err(db("committing an update"))?;
         Ok(version)
     }
 
-    fn delete_feature(&self, layer: &str, id: Uuid, at: Timestamp) -> Result<()> {
+    fn delete_feature(&self, layer: &str, id: Uuid, change: &Change) -> Result<()> {
+        let at = change.at;
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
         let tx = conn.transaction().map_err(db("starting a transaction"))?;
         let row = Self::current_row(&tx, &def, id)?;
+        let before = Self::row_digest(&def, &row)?;
         Self::archive(&tx, &def, &row, at, "delete")?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("layer:{}/{id}", def.name),
+            Outcome::Done,
+            Some(before),
+            None,
+            None,
+        )?;
         tx.execute(
             &format!("DELETE FROM {} WHERE fid = ?1", quote(&def.name)),
             params![row.fid],
@@ -1228,15 +1309,86 @@ impl Store for GeoPackageStore {
             .map_err(db("reading metadata"))
     }
 
-    fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.lock()
-            .execute(
-                "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
-                params![key, value],
+    fn set_meta(&self, key: &str, value: &str, change: &Change) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT value FROM tudi_meta WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
             )
-            .map_err(db("writing metadata"))?;
-        Ok(())
+            .optional()
+            .map_err(db("reading metadata"))?;
+        tx.execute(
+            "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )
+        .map_err(db("writing metadata"))?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("meta:{key}"),
+            Outcome::Done,
+            before.map(|b| audit::sha256_hex(b.as_bytes())),
+            Some(audit::sha256_hex(value.as_bytes())),
+            None,
+        )?;
+        tx.commit().map_err(db("committing metadata"))
     }
+
+    fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let versions = records::write(&tx, change, writes)?;
+        tx.commit().map_err(db("committing records"))?;
+        Ok(versions)
+    }
+
+    fn record(&self, collection: &str, id: &str) -> Result<Option<Record>> {
+        records::get(&self.read(), collection, id)
+    }
+
+    fn find_records(&self, collection: &str, query: &RecordQuery) -> Result<RecordPage> {
+        records::find(&self.read(), collection, query)
+    }
+
+    fn record_denial(&self, change: &Change, resource: &str, detail: Option<Value>) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        records::append_audit(&tx, change, resource, Outcome::Denied, None, None, detail)?;
+        tx.commit().map_err(db("committing an audit entry"))
+    }
+
+    fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+        records::trail(&self.read(), query)
+    }
+
+    fn verify_audit(&self) -> Result<AuditReport> {
+        // The writer's connection: a verification must not race an append into a torn view.
+        records::verify(&self.lock())
+    }
+}
+
+/// The digest the audit log records for a feature version: its id, geometry blob and attributes.
+fn feature_digest(id: Uuid, blob: &[u8], attributes: &Map<String, Value>) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut attrs = String::new();
+    audit::push_json(&mut attrs, &Value::Object(attributes.clone()));
+    let mut h = Sha256::new();
+    h.update(id.as_bytes());
+    h.update((blob.len() as u64).to_le_bytes());
+    h.update(blob);
+    h.update(attrs.as_bytes());
+    h.finalize().into()
+}
+
+fn def_digest(def: &LayerDef) -> String {
+    audit::digest_json(&serde_json::json!({
+        "name": def.name, "title": def.title, "kind": def.kind.id(), "epsg": def.epsg,
+        "geometry_type": def.geometry_type,
+        "fields": serde_json::to_value(&def.fields).unwrap_or(Value::Null),
+    }))
 }
 
 impl GeoPackageStore {
@@ -1322,8 +1474,11 @@ impl GeoPackageStore {
         features: &mut dyn Iterator<Item = NewFeature>,
         at: Timestamp,
         progress: Progress<'_>,
-    ) -> Result<Vec<Uuid>> {
+    ) -> Result<(Vec<Uuid>, String)> {
         use rayon::prelude::*;
+        use sha2::{Digest, Sha256};
+        // The batch digest is the hash of every row's digest, in input order.
+        let mut batch = Sha256::new();
         // Encoding (geometry blobs, attribute conversion) runs in parallel chunks; the rows and
         // their R-tree entries are then written by this one connection. The R-tree insert trigger
         // is suspended meanwhile because the envelopes are already known; it is recreated before
@@ -1357,11 +1512,13 @@ impl GeoPackageStore {
                         let id = f.id.unwrap_or_else(Uuid::now_v7);
                         let (blob, values) =
                             Self::encode(def, base + i, f.geometry, &f.attributes)?;
-                        Ok((id, blob, values))
+                        let digest = feature_digest(id, &blob, &f.attributes);
+                        Ok((id, blob, values, digest))
                     })
                     .collect();
                 for item in encoded {
-                    let (id, blob, values) = item?;
+                    let (id, blob, values, digest) = item?;
+                    batch.update(digest);
                     let envelope = wkb::gpkg_envelope(&blob);
                     let mut all: Vec<SqlValue> = Vec::with_capacity(values.len() + 4);
                     all.push(SqlValue::Blob(blob));
@@ -1401,7 +1558,18 @@ impl GeoPackageStore {
             .map_err(db("restoring the R-tree trigger"))?;
         Self::refresh_extent(tx, &def.name, at)?;
         bump_revision(tx, &def.name)?;
-        Ok(ids)
+        Ok((ids, audit::hex(&batch.finalize())))
+    }
+
+    /// The digest of a stored feature version, computed as at its writing.
+    fn row_digest(def: &LayerDef, row: &Row) -> Result<String> {
+        let blob = wkb::to_gpkg(&row.record.geometry, i32::try_from(def.epsg).unwrap_or(0))
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
+        Ok(audit::hex(&feature_digest(
+            row.record.id,
+            &blob,
+            &row.record.attributes,
+        )))
     }
 
     /// Streams features in id order; `visit` returns `false` to stop.

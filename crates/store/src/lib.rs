@@ -4,17 +4,26 @@
 //! full history (the map as of any past instant), atomic sequences for official code allocation,
 //! and small key/value metadata. Domain code speaks only this trait; no SQL leaves this crate.
 //!
+//! Every state change carries a [`Change`] (who, what, when, which request); the store appends the
+//! matching [`audit::AuditEntry`] to the hash-chained audit log in the same transaction, so no
+//! change can be committed without its entry, nor an entry without its change.
+//!
+//! Besides layers, the store keeps *records*: small JSON documents in named collections (user
+//! accounts, sessions, tokens; later work orders and cases) with a version for optimistic
+//! concurrency and a few indexed keys for lookups.
+//!
 //! Backends:
 //! - [`gpkg::GeoPackageStore`], the embedded default: one GeoPackage 1.2 file in WAL mode that
 //!   GDAL and QGIS open as it is. Every layer is a GeoPackage feature table with an R-tree index;
-//!   tudi's own tables (layer definitions, history, sequences) are registered attribute tables in
-//!   the same file.
+//!   tudi's own tables (layer definitions, history, sequences, records, the audit chain) are
+//!   registered attribute tables in the same file.
 //! - PostgreSQL/PostGIS will follow; [`contract`] is the behaviour both must show, written against
 //!   the trait so the new backend runs it unchanged.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod contract;
 pub mod gpkg;
 
@@ -23,6 +32,124 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 use tudi_core::layer::{FieldDef, LayerKind};
 use uuid::Uuid;
+
+/// Who changes the store, doing what, when and in which request. Every write takes one; the
+/// store turns it into an audit entry in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// When the change takes effect.
+    pub at: Timestamp,
+    /// Who: `user:<name>`, `token:<id>`, `cli` …
+    pub actor: String,
+    /// What, as a dotted name: `layer.import`, `user.create` …
+    pub action: String,
+    /// The HTTP request, when there is one.
+    pub request_id: Option<String>,
+}
+
+impl Change {
+    /// A change by `actor` doing `action`, now.
+    #[must_use]
+    pub fn new(actor: impl Into<String>, action: impl Into<String>) -> Self {
+        Self {
+            at: Timestamp::now(),
+            actor: actor.into(),
+            action: action.into(),
+            request_id: None,
+        }
+    }
+
+    /// The same change at another instant.
+    #[must_use]
+    pub fn at(mut self, at: Timestamp) -> Self {
+        self.at = at;
+        self
+    }
+
+    /// The same change, made by request `id`.
+    #[must_use]
+    pub fn in_request(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+}
+
+/// A stored record: a JSON document in a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Its collection (`user`, `session` …).
+    pub collection: String,
+    /// Its id, unique in the collection.
+    pub id: String,
+    /// Version, from 1; every write adds one.
+    pub version: u64,
+    /// The document.
+    pub body: Value,
+    /// When it was last written.
+    pub updated_at: Timestamp,
+}
+
+/// What a record write expects to find, for optimistic concurrency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No record with that id (creating).
+    Absent,
+    /// The record at exactly this version (updating what one has read).
+    Version(u64),
+    /// The record, at any version.
+    Present,
+}
+
+/// One record to write (`body: None` deletes it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordWrite {
+    /// The collection.
+    pub collection: String,
+    /// The id.
+    pub id: String,
+    /// What must be there now; otherwise the whole batch fails with [`StoreError::Conflict`].
+    pub expect: Expect,
+    /// The new document, or `None` to delete.
+    pub body: Option<Value>,
+    /// Indexed keys for [`Store::find_records`] (replacing the record's previous keys).
+    pub keys: Vec<(String, String)>,
+    /// A note for the audit entry (never personal data).
+    pub detail: Option<Value>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordQuery {
+    /// Only records indexed under this key and value.
+    pub key: Option<(String, String)>,
+    /// At most this many (`None`: all).
+    pub limit: Option<u64>,
+    /// Skip this many, in id order.
+    pub offset: u64,
+}
+
+/// A page of records and the number matching in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPage {
+    /// The records, in id order.
+    pub records: Vec<Record>,
+    /// How many match the query in all.
+    pub total: u64,
+}
+
+/// Which audit entries to read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    /// Entries on this resource, or on resources under it (`layer:parcels` also gives
+    /// `layer:parcels/<feature>`).
+    pub resource: Option<String>,
+    /// Entries by this actor.
+    pub actor: Option<String>,
+    /// At most this many (newest first).
+    pub limit: Option<u64>,
+    /// Skip this many.
+    pub offset: u64,
+}
 
 /// The definition of a layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +293,21 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A record is not as the writer expected: someone else changed it first.
+    #[error("record {collection}/{id}: expected {expected}, found {found}")]
+    Conflict {
+        /// The collection.
+        collection: String,
+        /// The id.
+        id: String,
+        /// What the writer expected (`absent`, `version 3`, `present`).
+        expected: String,
+        /// What is there (`absent`, `version 4`).
+        found: String,
+    },
+    /// A collection or key name is not a plain identifier.
+    #[error("bad record name {0:?}")]
+    BadName(String),
     /// The caller stopped the operation (e.g. from a progress callback).
     #[error("cancelled")]
     Cancelled,
@@ -184,13 +326,13 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::LayerExists`], [`StoreError::Schema`] for bad names or types.
-    fn create_layer(&self, def: &LayerDef) -> Result<()>;
+    fn create_layer(&self, def: &LayerDef, change: &Change) -> Result<()>;
 
     /// Removes a layer and its history.
     ///
     /// # Errors
     /// [`StoreError::UnknownLayer`].
-    fn drop_layer(&self, name: &str) -> Result<()>;
+    fn drop_layer(&self, name: &str, change: &Change) -> Result<()>;
 
     /// All layers, in creation order.
     ///
@@ -241,7 +383,7 @@ pub trait Store: Send + Sync {
         &self,
         layer: &str,
         features: &mut dyn Iterator<Item = NewFeature>,
-        at: Timestamp,
+        change: &Change,
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>>;
 
@@ -254,7 +396,7 @@ pub trait Store: Send + Sync {
         &self,
         def: &LayerDef,
         features: &mut dyn Iterator<Item = NewFeature>,
-        at: Timestamp,
+        change: &Change,
         progress: Progress<'_>,
     ) -> Result<Vec<Uuid>>;
 
@@ -268,14 +410,14 @@ pub trait Store: Send + Sync {
         id: Uuid,
         geometry: Geometry<f64>,
         attributes: Map<String, Value>,
-        at: Timestamp,
+        change: &Change,
     ) -> Result<u32>;
 
     /// Ends a feature's life; its versions stay in the history.
     ///
     /// # Errors
     /// [`StoreError::UnknownFeature`].
-    fn delete_feature(&self, layer: &str, id: Uuid, at: Timestamp) -> Result<()>;
+    fn delete_feature(&self, layer: &str, id: Uuid, change: &Change) -> Result<()>;
 
     /// Features matching the query, in id order.
     ///
@@ -344,7 +486,45 @@ pub trait Store: Send + Sync {
     ///
     /// # Errors
     /// Database errors.
-    fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    fn set_meta(&self, key: &str, value: &str, change: &Change) -> Result<()>;
+
+    /// Writes records in one transaction, all or none, each with its audit entry (the digests of
+    /// the document before and after). Returns each record's new version (0 for a deletion).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when a record is not as expected, [`StoreError::BadName`];
+    /// nothing is written.
+    fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>>;
+
+    /// One record.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn record(&self, collection: &str, id: &str) -> Result<Option<Record>>;
+
+    /// Records of a collection, in id order.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn find_records(&self, collection: &str, query: &RecordQuery) -> Result<RecordPage>;
+
+    /// Appends an audit entry for an action that was refused (nothing changed).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn record_denial(&self, change: &Change, resource: &str, detail: Option<Value>) -> Result<()>;
+
+    /// Audit entries, newest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<audit::AuditEntry>>;
+
+    /// Checks the whole audit chain.
+    ///
+    /// # Errors
+    /// Database errors (a damaged chain is a report, not an error).
+    fn verify_audit(&self) -> Result<audit::AuditReport>;
 }
 
 /// Lets a store hand out official code numbers (`tudi_core::bdcdy` allocation).

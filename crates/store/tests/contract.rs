@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tudi_store::contract;
 use tudi_store::gpkg::GeoPackageStore;
-use tudi_store::{NewFeature, Store};
+use tudi_store::{Change, NewFeature, Store};
 
 fn fresh(dir: &Path, name: &str) -> GeoPackageStore {
     GeoPackageStore::create(&dir.join(name)).unwrap()
@@ -49,7 +49,11 @@ fn gdal_validates_and_reads_the_store_after_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.gpkg");
     let s = GeoPackageStore::create(&path).unwrap();
-    s.create_layer(&contract::parcel_def("parcels")).unwrap();
+    s.create_layer(
+        &contract::parcel_def("parcels"),
+        &Change::new("cli", "test.write"),
+    )
+    .unwrap();
     let ids = s
         .insert_features(
             "parcels",
@@ -61,11 +65,11 @@ fn gdal_validates_and_reads_the_store_after_writes() {
                     .cloned()
                     .unwrap(),
             }),
-            jiff::Timestamp::now(),
+            &Change::new("cli", "test.write"),
             &mut |_| true,
         )
         .unwrap();
-    s.delete_feature("parcels", ids[0], jiff::Timestamp::now())
+    s.delete_feature("parcels", ids[0], &Change::new("cli", "test.write"))
         .unwrap();
     drop(s);
     let script =

@@ -1,0 +1,582 @@
+//! The access policy: the one place that decides whether someone may do something.
+//!
+//! A [`Principal`] holds role [`Binding`]s, each a [`Role`] in a [`Jurisdiction`] (and, for
+//! departments, a department). [`decide`] answers for one [`Action`] on one [`Resource`]; every
+//! handler asks it and nothing else. The answer is *deny* unless a rule below grants it.
+//!
+//! The rules are a table: for each action, which roles may take it and how far their reach goes
+//! ([`Reach`]): anywhere (reading the reference map), within their jurisdiction (a town's role
+//! covers that town's villages and grids, never a sibling town's), or only on their own account.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tudi_core::msg::Msg;
+
+use crate::jurisdiction::Jurisdiction;
+
+/// The roles of the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 系统管理员: accounts, roles, settings.
+    Admin,
+    /// 区局审批人: the district bureau's approver.
+    DistrictApprover,
+    /// 部门处置人: a department's handler of cases and work orders.
+    DepartmentHandler,
+    /// 镇街审核人: a town's (street's) reviewer.
+    TownReviewer,
+    /// 村居经办人: a village (community) clerk.
+    VillageClerk,
+    /// 网格员: a grid inspector.
+    GridInspector,
+    /// 热线坐席: a 12345 hotline operator.
+    HotlineAgent,
+    /// 值班领导: the leader on duty.
+    DutyLeader,
+    /// 公众: a member of the public.
+    Public,
+}
+
+/// The level of a jurisdiction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// 区县 (6 digits).
+    District,
+    /// 镇街 (9 digits).
+    Town,
+    /// 村居 (12 digits).
+    Village,
+    /// 网格 (15 digits: the village code and a 3-digit cell number).
+    Grid,
+}
+
+impl Level {
+    /// Chinese name.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::District => "区县",
+            Self::Town => "镇街",
+            Self::Village => "村居",
+            Self::Grid => "网格",
+        }
+    }
+}
+
+impl Role {
+    /// Every role, in the order the console lists them.
+    pub const ALL: [Role; 9] = [
+        Role::Admin,
+        Role::DistrictApprover,
+        Role::DepartmentHandler,
+        Role::TownReviewer,
+        Role::VillageClerk,
+        Role::GridInspector,
+        Role::HotlineAgent,
+        Role::DutyLeader,
+        Role::Public,
+    ];
+
+    /// The identifier used in the API, the CLI and stored accounts.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::DistrictApprover => "district_approver",
+            Self::DepartmentHandler => "department_handler",
+            Self::TownReviewer => "town_reviewer",
+            Self::VillageClerk => "village_clerk",
+            Self::GridInspector => "grid_inspector",
+            Self::HotlineAgent => "hotline_agent",
+            Self::DutyLeader => "duty_leader",
+            Self::Public => "public",
+        }
+    }
+
+    /// The Chinese name.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Admin => "系统管理员",
+            Self::DistrictApprover => "区局审批人",
+            Self::DepartmentHandler => "部门处置人",
+            Self::TownReviewer => "镇街审核人",
+            Self::VillageClerk => "村居经办人",
+            Self::GridInspector => "网格员",
+            Self::HotlineAgent => "热线坐席",
+            Self::DutyLeader => "值班领导",
+            Self::Public => "公众",
+        }
+    }
+
+    /// The English name.
+    #[must_use]
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Self::Admin => "administrator",
+            Self::DistrictApprover => "district approver",
+            Self::DepartmentHandler => "department handler",
+            Self::TownReviewer => "town reviewer",
+            Self::VillageClerk => "village clerk",
+            Self::GridInspector => "grid inspector",
+            Self::HotlineAgent => "hotline operator",
+            Self::DutyLeader => "leader on duty",
+            Self::Public => "member of the public",
+        }
+    }
+
+    /// Reads an identifier or a Chinese name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        Self::ALL
+            .into_iter()
+            .find(|r| r.id() == t || r.name_zh() == t)
+    }
+
+    /// The levels this role may be bound at: a village clerk works in a village, a town
+    /// reviewer in a town, the district bureau's roles in the district.
+    #[must_use]
+    pub fn levels(self) -> &'static [Level] {
+        match self {
+            Self::Admin | Self::DepartmentHandler | Self::DutyLeader => {
+                &[Level::District, Level::Town]
+            }
+            Self::DistrictApprover | Self::HotlineAgent | Self::Public => &[Level::District],
+            Self::TownReviewer => &[Level::Town],
+            Self::VillageClerk => &[Level::Village],
+            Self::GridInspector => &[Level::Village, Level::Grid],
+        }
+    }
+
+    /// Whether a binding of this role names a department (自然资源, 住建 …).
+    #[must_use]
+    pub fn needs_department(self) -> bool {
+        matches!(self, Self::DepartmentHandler)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name_zh())
+    }
+}
+
+/// A role held in a jurisdiction (and department).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The role.
+    pub role: Role,
+    /// Where it applies.
+    pub scope: Jurisdiction,
+    /// The department, for roles that need one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+/// How the request was authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// No credentials.
+    Anonymous,
+    /// A console session (cookie) or a login token.
+    Session,
+    /// An API token, by its public id.
+    Token(String),
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The account name (`None`: anonymous).
+    pub user: Option<String>,
+    /// The roles in force for this request (for an API token, the subset it carries).
+    pub bindings: Vec<Binding>,
+    /// How they signed in.
+    pub via: Via,
+}
+
+impl Principal {
+    /// Someone who has not signed in.
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            bindings: Vec::new(),
+            via: Via::Anonymous,
+        }
+    }
+
+    /// The actor as the audit log names them.
+    #[must_use]
+    pub fn actor(&self) -> String {
+        match (&self.user, &self.via) {
+            (Some(u), Via::Token(id)) => format!("user:{u}/token:{id}"),
+            (Some(u), _) => format!("user:{u}"),
+            (None, _) => "anonymous".to_owned(),
+        }
+    }
+
+    /// Whether they hold `role` anywhere.
+    #[must_use]
+    pub fn has_role(&self, role: Role) -> bool {
+        self.bindings.iter().any(|b| b.role == role)
+    }
+}
+
+/// Everything the policy decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read map layers, features, tiles, search.
+    MapRead,
+    /// Run the compliance analysis of a site.
+    MapAnalyse,
+    /// Make a layer public or not.
+    LayerConfigure,
+    /// See the service's internal state (snapshots, revisions).
+    ServiceStatus,
+    /// List accounts.
+    UserList,
+    /// Read an account.
+    UserRead,
+    /// Create an account.
+    UserCreate,
+    /// Change an account's roles, name, phone, or disable it.
+    UserUpdate,
+    /// Set a new password for someone else's account.
+    UserResetPassword,
+    /// Read one's own account, change one's password, manage one's own tokens.
+    OwnAccount,
+    /// Issue API tokens for other systems.
+    TokenIssue,
+    /// Read a resource's audit history.
+    AuditRead,
+    /// Verify the whole audit chain.
+    AuditVerify,
+    /// See a 身份证号 unmasked.
+    SeeIdNumber,
+    /// See a phone number unmasked.
+    SeePhone,
+}
+
+impl Action {
+    /// Every action (for exhaustive tests).
+    pub const ALL: [Action; 15] = [
+        Action::MapRead,
+        Action::MapAnalyse,
+        Action::LayerConfigure,
+        Action::ServiceStatus,
+        Action::UserList,
+        Action::UserRead,
+        Action::UserCreate,
+        Action::UserUpdate,
+        Action::UserResetPassword,
+        Action::OwnAccount,
+        Action::TokenIssue,
+        Action::AuditRead,
+        Action::AuditVerify,
+        Action::SeeIdNumber,
+        Action::SeePhone,
+    ];
+
+    /// Chinese description, for messages.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::MapRead => "查看一张图图层",
+            Self::MapAnalyse => "合规性分析",
+            Self::LayerConfigure => "设置图层公开",
+            Self::ServiceStatus => "查看服务状态",
+            Self::UserList => "查看用户列表",
+            Self::UserRead => "查看用户",
+            Self::UserCreate => "创建用户",
+            Self::UserUpdate => "修改用户",
+            Self::UserResetPassword => "重置他人密码",
+            Self::OwnAccount => "管理本人账户",
+            Self::TokenIssue => "签发接口令牌",
+            Self::AuditRead => "查看审计记录",
+            Self::AuditVerify => "校验审计链",
+            Self::SeeIdNumber => "查看完整身份证号",
+            Self::SeePhone => "查看完整电话号码",
+        }
+    }
+
+    /// English description.
+    #[must_use]
+    pub fn name_en(self) -> &'static str {
+        match self {
+            Self::MapRead => "read one-map layers",
+            Self::MapAnalyse => "run a compliance analysis",
+            Self::LayerConfigure => "make a layer public",
+            Self::ServiceStatus => "see the service status",
+            Self::UserList => "list accounts",
+            Self::UserRead => "read an account",
+            Self::UserCreate => "create an account",
+            Self::UserUpdate => "change an account",
+            Self::UserResetPassword => "reset another user's password",
+            Self::OwnAccount => "manage one's own account",
+            Self::TokenIssue => "issue API tokens",
+            Self::AuditRead => "read audit history",
+            Self::AuditVerify => "verify the audit chain",
+            Self::SeeIdNumber => "see identity numbers unmasked",
+            Self::SeePhone => "see phone numbers unmasked",
+        }
+    }
+
+    /// Whether a refusal is worth an audit entry (an attempt to change something or to see
+    /// personal data).
+    #[must_use]
+    pub fn is_sensitive(self) -> bool {
+        !matches!(
+            self,
+            Self::MapRead
+                | Self::MapAnalyse
+                | Self::ServiceStatus
+                | Self::OwnAccount
+                | Self::UserList
+        )
+    }
+}
+
+/// How far a role's grant of an action reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Any resource: the role's jurisdiction does not matter.
+    Anywhere,
+    /// Resources whose jurisdictions all lie within the binding's (and department, if the
+    /// resource has one and the role needs one).
+    WithinScope,
+}
+
+/// The rule of an action: the roles it is granted to, how far, and whether the resource's own
+/// account holder and the public (for public resources) may take it too.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Roles granted the action.
+    pub roles: &'static [Role],
+    /// Their reach.
+    pub reach: Reach,
+    /// The account a resource belongs to may take the action on it.
+    pub owner: bool,
+    /// Anyone, signed in or not, may take it on a public resource.
+    pub public: bool,
+}
+
+const STAFF: &[Role] = &[
+    Role::Admin,
+    Role::DistrictApprover,
+    Role::DepartmentHandler,
+    Role::TownReviewer,
+    Role::VillageClerk,
+    Role::GridInspector,
+    Role::HotlineAgent,
+    Role::DutyLeader,
+];
+
+/// The policy table.
+#[must_use]
+pub fn rule(action: Action) -> Rule {
+    use Action as A;
+    use Role as R;
+    let (roles, reach, owner, public): (&'static [Role], Reach, bool, bool) = match action {
+        A::MapRead => (STAFF, Reach::Anywhere, false, true),
+        A::MapAnalyse => (
+            &[
+                R::Admin,
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::TownReviewer,
+                R::VillageClerk,
+                R::GridInspector,
+                R::DutyLeader,
+            ],
+            Reach::Anywhere,
+            false,
+            false,
+        ),
+        A::ServiceStatus => (&[R::Admin], Reach::Anywhere, false, false),
+        A::LayerConfigure | A::AuditVerify => (&[R::Admin], Reach::WithinScope, false, false),
+        A::UserList | A::UserRead | A::UserCreate | A::UserUpdate | A::UserResetPassword => {
+            (&[R::Admin], Reach::WithinScope, false, false)
+        }
+        A::OwnAccount => (&[], Reach::WithinScope, true, false),
+        A::TokenIssue => (STAFF, Reach::Anywhere, false, false),
+        A::AuditRead => (
+            &[
+                R::Admin,
+                R::DistrictApprover,
+                R::TownReviewer,
+                R::DutyLeader,
+            ],
+            Reach::WithinScope,
+            true,
+            false,
+        ),
+        A::SeeIdNumber => (
+            &[R::DistrictApprover, R::TownReviewer, R::VillageClerk],
+            Reach::WithinScope,
+            true,
+            false,
+        ),
+        A::SeePhone => (
+            &[
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::TownReviewer,
+                R::VillageClerk,
+                R::GridInspector,
+                R::HotlineAgent,
+                R::DutyLeader,
+            ],
+            Reach::WithinScope,
+            true,
+            false,
+        ),
+    };
+    Rule {
+        roles,
+        reach,
+        owner,
+        public,
+    }
+}
+
+/// What an action is taken on, as far as the policy cares.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resource<'a> {
+    /// The jurisdictions it lies in (an account: those of its roles). Empty: none, which only
+    /// [`Reach::Anywhere`] grants cover.
+    pub scope: &'a [Jurisdiction],
+    /// Its department, when it belongs to one.
+    pub department: Option<&'a str>,
+    /// The account it belongs to.
+    pub owner: Option<&'a str>,
+    /// Configured public (anonymous reads allowed).
+    pub public: bool,
+}
+
+/// Why the policy answered as it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Granted to a role the principal holds.
+    Role(Role),
+    /// Granted because the resource is theirs.
+    Owner,
+    /// Granted because the resource is public.
+    Public,
+    /// Refused: not signed in.
+    NotSignedIn,
+    /// Refused: none of their roles may take the action.
+    NoRole,
+    /// Refused: their roles may, but not here.
+    OutOfScope,
+}
+
+/// The policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The action.
+    pub action: Action,
+    /// Granted or not.
+    pub allowed: bool,
+    /// Why.
+    pub reason: Reason,
+}
+
+impl Decision {
+    /// The message for a refusal (or a grant), in Chinese and English.
+    #[must_use]
+    pub fn message(&self) -> Msg {
+        let (zh, en) = (self.action.name_zh(), self.action.name_en());
+        match &self.reason {
+            Reason::Role(r) => Msg::new(
+                format!("以{r}身份允许{zh}"),
+                format!("allowed to {en} as {}", r.name_en()),
+            ),
+            Reason::Owner => Msg::new(
+                format!("本人允许{zh}"),
+                format!("allowed to {en} on one's own account"),
+            ),
+            Reason::Public => Msg::new("公开资源", "public resource"),
+            Reason::NotSignedIn => Msg::new(
+                format!("请先登录：{zh}需要登录"),
+                format!("sign in first: to {en} you must be signed in"),
+            ),
+            Reason::NoRole => Msg::new(
+                format!("您的角色无权{zh}"),
+                format!("none of your roles may {en}"),
+            ),
+            Reason::OutOfScope => Msg::new(
+                format!("该对象不在您的管辖范围内，无权{zh}"),
+                format!("this is outside your jurisdiction: you may not {en} here"),
+            ),
+        }
+    }
+}
+
+fn covers(binding: &Binding, resource: &Resource<'_>) -> bool {
+    if resource.scope.is_empty() {
+        return false;
+    }
+    if binding.role.needs_department()
+        && let (Some(mine), Some(theirs)) = (&binding.department, resource.department)
+        && mine != theirs
+    {
+        return false;
+    }
+    resource.scope.iter().all(|j| binding.scope.contains(j))
+}
+
+/// Decides whether `who` may take `action` on `resource`. Deny unless a rule grants it.
+#[must_use]
+pub fn decide(who: &Principal, action: Action, resource: &Resource<'_>) -> Decision {
+    let rule = rule(action);
+    let answer = |allowed, reason| Decision {
+        action,
+        allowed,
+        reason,
+    };
+    if rule.public && resource.public {
+        return answer(true, Reason::Public);
+    }
+    let Some(user) = &who.user else {
+        return answer(false, Reason::NotSignedIn);
+    };
+    if rule.owner && resource.owner == Some(user.as_str()) {
+        return answer(true, Reason::Owner);
+    }
+    let mut holds_role = false;
+    for b in &who.bindings {
+        if !rule.roles.contains(&b.role) {
+            continue;
+        }
+        holds_role = true;
+        if rule.reach == Reach::Anywhere || covers(b, resource) {
+            return answer(true, Reason::Role(b.role));
+        }
+    }
+    answer(
+        false,
+        if holds_role {
+            Reason::OutOfScope
+        } else {
+            Reason::NoRole
+        },
+    )
+}
+
+/// Whether `who` may see a resource's identity number unmasked.
+#[must_use]
+pub fn may_see_id_number(who: &Principal, resource: &Resource<'_>) -> bool {
+    decide(who, Action::SeeIdNumber, resource).allowed
+}
+
+/// Whether `who` may see a resource's phone number unmasked.
+#[must_use]
+pub fn may_see_phone(who: &Principal, resource: &Resource<'_>) -> bool {
+    decide(who, Action::SeePhone, resource).allowed
+}

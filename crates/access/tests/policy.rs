@@ -1,0 +1,271 @@
+//! The policy's answers for every action, role and place, against rules written out here
+//! independently of the policy table.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tudi_access::policy::{Level, Reason};
+use tudi_access::{Action, Binding, Jurisdiction, Principal, Resource, Role, decide};
+
+fn j(code: &str) -> Jurisdiction {
+    Jurisdiction::parse(code).unwrap()
+}
+
+const DISTRICT: &str = "440605";
+const TOWN: &str = "440605011";
+const VILLAGE: &str = "440605011001";
+const GRID: &str = "440605011001002";
+const SIBLING_TOWN: &str = "440605012";
+const OTHER_DISTRICT: &str = "440604";
+
+/// A principal holding `role` at the narrowest level it may be bound at, inside `TOWN`.
+fn holder(role: Role) -> Principal {
+    let scope = match role.levels().last().unwrap() {
+        Level::District => DISTRICT,
+        Level::Town => TOWN,
+        Level::Village => VILLAGE,
+        Level::Grid => GRID,
+    };
+    Principal {
+        user: Some(format!("{}-user", role.id())),
+        bindings: vec![Binding {
+            role,
+            scope: j(scope),
+            department: role.needs_department().then(|| "自然资源".to_owned()),
+        }],
+        via: tudi_access::policy::Via::Session,
+    }
+}
+
+/// Which roles may take each action, and whether their jurisdiction limits them: the rules of
+/// issue 4 as the product describes them.
+fn expected(action: Action) -> (&'static [Role], bool) {
+    use Role::*;
+    let staff: &'static [Role] = &[
+        Admin,
+        DistrictApprover,
+        DepartmentHandler,
+        TownReviewer,
+        VillageClerk,
+        GridInspector,
+        HotlineAgent,
+        DutyLeader,
+    ];
+    match action {
+        Action::MapRead | Action::TokenIssue => (staff, false),
+        Action::MapAnalyse => (
+            &[
+                Admin,
+                DistrictApprover,
+                DepartmentHandler,
+                TownReviewer,
+                VillageClerk,
+                GridInspector,
+                DutyLeader,
+            ],
+            false,
+        ),
+        Action::ServiceStatus => (&[Admin], false),
+        Action::LayerConfigure
+        | Action::AuditVerify
+        | Action::UserList
+        | Action::UserRead
+        | Action::UserCreate
+        | Action::UserUpdate
+        | Action::UserResetPassword => (&[Admin], true),
+        Action::OwnAccount => (&[], true),
+        Action::AuditRead => (&[Admin, DistrictApprover, TownReviewer, DutyLeader], true),
+        Action::SeeIdNumber => (&[DistrictApprover, TownReviewer, VillageClerk], true),
+        Action::SeePhone => (
+            &[
+                DistrictApprover,
+                DepartmentHandler,
+                TownReviewer,
+                VillageClerk,
+                GridInspector,
+                HotlineAgent,
+                DutyLeader,
+            ],
+            true,
+        ),
+    }
+}
+
+#[test]
+fn every_action_role_and_place() {
+    let places = [GRID, VILLAGE, TOWN, SIBLING_TOWN, DISTRICT, OTHER_DISTRICT];
+    let mut checked = 0;
+    for action in Action::ALL {
+        let (roles, scoped) = expected(action);
+        for role in Role::ALL {
+            let who = holder(role);
+            let home = &who.bindings[0].scope;
+            for place in places {
+                let scope = [j(place)];
+                let res = Resource {
+                    scope: &scope,
+                    ..Resource::default()
+                };
+                let want = roles.contains(&role) && (!scoped || home.contains(&scope[0]));
+                let got = decide(&who, action, &res);
+                assert_eq!(
+                    got.allowed, want,
+                    "{action:?} by {role:?} ({home}) on {place}: {got:?}"
+                );
+                if !got.allowed {
+                    let reason = if roles.contains(&role) {
+                        Reason::OutOfScope
+                    } else {
+                        Reason::NoRole
+                    };
+                    assert_eq!(got.reason, reason, "{action:?} by {role:?} on {place}");
+                }
+                checked += 1;
+            }
+        }
+        // Nobody signed in gets nothing that is not public.
+        let scope = [j(TOWN)];
+        let anon = decide(
+            &Principal::anonymous(),
+            action,
+            &Resource {
+                scope: &scope,
+                ..Resource::default()
+            },
+        );
+        assert!(
+            !anon.allowed && anon.reason == Reason::NotSignedIn,
+            "{action:?}"
+        );
+    }
+    assert_eq!(checked, Action::ALL.len() * Role::ALL.len() * places.len());
+}
+
+#[test]
+fn a_town_role_never_reaches_a_sibling_town() {
+    let reviewer = holder(Role::TownReviewer);
+    for code in ["440605011", "440605011001", "440605011001002"] {
+        let s = [j(code)];
+        assert!(
+            decide(
+                &reviewer,
+                Action::AuditRead,
+                &Resource {
+                    scope: &s,
+                    ..Resource::default()
+                }
+            )
+            .allowed
+        );
+    }
+    for code in ["440605012", "440605012001", "440605", "440605012001001"] {
+        let s = [j(code)];
+        assert!(
+            !decide(
+                &reviewer,
+                Action::AuditRead,
+                &Resource {
+                    scope: &s,
+                    ..Resource::default()
+                }
+            )
+            .allowed,
+            "{code}"
+        );
+    }
+    // A resource spanning two towns is only covered when both are.
+    let both = [j("440605011001"), j("440605012001")];
+    assert!(
+        !decide(
+            &reviewer,
+            Action::AuditRead,
+            &Resource {
+                scope: &both,
+                ..Resource::default()
+            }
+        )
+        .allowed
+    );
+    let mut admin = holder(Role::Admin);
+    admin.bindings[0].scope = j(DISTRICT);
+    assert!(
+        decide(
+            &admin,
+            Action::UserRead,
+            &Resource {
+                scope: &both,
+                ..Resource::default()
+            }
+        )
+        .allowed
+    );
+}
+
+#[test]
+fn owners_public_resources_and_departments() {
+    let clerk = holder(Role::VillageClerk);
+    let elsewhere = [j(SIBLING_TOWN)];
+    let own = Resource {
+        scope: &elsewhere,
+        owner: Some("village_clerk-user"),
+        ..Resource::default()
+    };
+    assert_eq!(
+        decide(&clerk, Action::OwnAccount, &own).reason,
+        Reason::Owner
+    );
+    assert!(
+        decide(&clerk, Action::SeeIdNumber, &own).allowed,
+        "one's own number is never masked"
+    );
+    assert!(
+        !decide(
+            &clerk,
+            Action::OwnAccount,
+            &Resource {
+                owner: Some("someone"),
+                ..own
+            }
+        )
+        .allowed
+    );
+
+    let public = Resource {
+        public: true,
+        ..Resource::default()
+    };
+    assert_eq!(
+        decide(&Principal::anonymous(), Action::MapRead, &public).reason,
+        Reason::Public
+    );
+    assert!(
+        !decide(
+            &Principal::anonymous(),
+            Action::MapRead,
+            &Resource::default()
+        )
+        .allowed
+    );
+    assert!(
+        !decide(&Principal::anonymous(), Action::MapAnalyse, &public).allowed,
+        "public is for reading only"
+    );
+    assert!(!decide(&holder(Role::Public), Action::MapRead, &Resource::default()).allowed);
+
+    let handler = holder(Role::DepartmentHandler);
+    let s = [j(VILLAGE)];
+    let theirs = Resource {
+        scope: &s,
+        department: Some("自然资源"),
+        ..Resource::default()
+    };
+    let other = Resource {
+        scope: &s,
+        department: Some("住建"),
+        ..Resource::default()
+    };
+    assert!(decide(&handler, Action::SeePhone, &theirs).allowed);
+    assert_eq!(
+        decide(&handler, Action::SeePhone, &other).reason,
+        Reason::OutOfScope
+    );
+}

@@ -1,0 +1,387 @@
+//! Records and the audit chain in the GeoPackage file (`tudi_records`, `tudi_record_keys`,
+//! `tudi_audit`). Every function here runs on a connection the caller holds, inside the caller's
+//! transaction where it writes.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::{db, format_ts, parse_ts};
+use crate::audit::{self, AuditEntry, AuditReport, Outcome, Verifier};
+use crate::{
+    AuditQuery, Change, Expect, Record, RecordPage, RecordQuery, RecordWrite, Result, StoreError,
+};
+
+/// `tudi_meta` key of the chain head: `"<seq> <hash>"`, written with every entry.
+const HEAD_KEY: &str = "audit:head";
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+fn recorded_head(conn: &Connection) -> Result<Option<(u64, String)>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT value FROM tudi_meta WHERE key = ?1")
+        .and_then(|mut s| s.query_row(params![HEAD_KEY], |r| r.get(0)).optional())
+        .map_err(db("reading the audit head"))?;
+    Ok(text.and_then(|t| {
+        let (seq, hash) = t.split_once(' ')?;
+        Some((seq.parse().ok()?, hash.to_owned()))
+    }))
+}
+
+/// Appends one entry after the recorded head, in the caller's transaction.
+pub(super) fn append_audit(
+    tx: &Connection,
+    change: &Change,
+    resource: &str,
+    outcome: Outcome,
+    before: Option<String>,
+    after: Option<String>,
+    detail: Option<Value>,
+) -> Result<()> {
+    let (last_seq, prev_hash) = recorded_head(tx)?.unwrap_or((0, audit::GENESIS.to_owned()));
+    // Hash the instant as it will be read back (microseconds), or verification would differ.
+    let at_text = format_ts(change.at);
+    let mut entry = AuditEntry {
+        seq: last_seq + 1,
+        at: parse_ts(&at_text),
+        actor: change.actor.clone(),
+        action: change.action.clone(),
+        resource: resource.to_owned(),
+        outcome,
+        before,
+        after,
+        request_id: change.request_id.clone(),
+        detail,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = audit::entry_hash(&entry);
+    let seq = i64::try_from(entry.seq).map_err(|_| StoreError::SequenceOverflow("audit".into()))?;
+    tx.prepare_cached(
+        "INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            seq,
+            at_text,
+            entry.actor,
+            entry.action,
+            entry.resource,
+            entry.outcome.as_str(),
+            entry.before,
+            entry.after,
+            entry.request_id,
+            entry.detail.as_ref().map(Value::to_string),
+            entry.prev_hash,
+            entry.hash,
+        ])
+    })
+    .map_err(db("appending to the audit log"))?;
+    tx.prepare_cached(
+        "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+    )
+    .and_then(|mut s| s.execute(params![HEAD_KEY, format!("{} {}", entry.seq, entry.hash)]))
+    .map_err(db("recording the audit head"))?;
+    Ok(())
+}
+
+fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_record(
+    (collection, id, version, body, updated): (String, String, i64, String, String),
+) -> Result<Record> {
+    let body = serde_json::from_str(&body).map_err(|e| StoreError::Database {
+        doing: "decoding a record",
+        source: Box::new(e),
+    })?;
+    Ok(Record {
+        collection,
+        id,
+        version: u64::try_from(version).unwrap_or(0),
+        body,
+        updated_at: parse_ts(&updated),
+    })
+}
+
+pub(super) fn get(conn: &Connection, collection: &str, id: &str) -> Result<Option<Record>> {
+    conn.prepare_cached(
+        "SELECT collection, record_id, version, body, updated_at FROM tudi_records WHERE collection = ?1 AND record_id = ?2",
+    )
+    .and_then(|mut s| s.query_row(params![collection, id], read_record).optional())
+    .map_err(db("reading a record"))?
+    .map(to_record)
+    .transpose()
+}
+
+pub(super) fn find(conn: &Connection, collection: &str, query: &RecordQuery) -> Result<RecordPage> {
+    let limit = query
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let (rows, total) = match &query.key {
+        None => {
+            let total: i64 = conn
+                .prepare_cached("SELECT count(*) FROM tudi_records WHERE collection = ?1")
+                .and_then(|mut s| s.query_row(params![collection], |r| r.get(0)))
+                .map_err(db("counting records"))?;
+            let rows = conn
+                .prepare_cached(
+                    "SELECT collection, record_id, version, body, updated_at FROM tudi_records
+                     WHERE collection = ?1 ORDER BY record_id LIMIT ?2 OFFSET ?3",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![collection, limit, offset], read_record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db("listing records"))?;
+            (rows, total)
+        }
+        Some((key, value)) => {
+            let total: i64 = conn
+                .prepare_cached(
+                    "SELECT count(*) FROM tudi_record_keys WHERE collection = ?1 AND key = ?2 AND value = ?3",
+                )
+                .and_then(|mut s| s.query_row(params![collection, key, value], |r| r.get(0)))
+                .map_err(db("counting records"))?;
+            let rows = conn
+                .prepare_cached(
+                    "SELECT r.collection, r.record_id, r.version, r.body, r.updated_at
+                     FROM tudi_record_keys k JOIN tudi_records r
+                       ON r.collection = k.collection AND r.record_id = k.record_id
+                     WHERE k.collection = ?1 AND k.key = ?2 AND k.value = ?3
+                     ORDER BY k.record_id LIMIT ?4 OFFSET ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![collection, key, value, limit, offset], read_record)?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db("listing records"))?;
+            (rows, total)
+        }
+    };
+    Ok(RecordPage {
+        records: rows.into_iter().map(to_record).collect::<Result<_>>()?,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+fn describe(version: Option<u64>) -> String {
+    version.map_or_else(|| "absent".to_owned(), |v| format!("version {v}"))
+}
+
+pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
+    let at = format_ts(change.at);
+    let mut versions = Vec::with_capacity(writes.len());
+    for w in writes {
+        for name in std::iter::once(&w.collection).chain(w.keys.iter().map(|(k, _)| k)) {
+            if !is_name(name) {
+                return Err(StoreError::BadName(name.clone()));
+            }
+        }
+        let current: Option<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT version, body FROM tudi_records WHERE collection = ?1 AND record_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![w.collection, w.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(db("reading a record"))?;
+        let found = current
+            .as_ref()
+            .map(|(v, _)| u64::try_from(*v).unwrap_or(0));
+        let ok = match w.expect {
+            Expect::Absent => found.is_none(),
+            Expect::Present => found.is_some(),
+            Expect::Version(v) => found == Some(v),
+        };
+        if !ok {
+            return Err(StoreError::Conflict {
+                collection: w.collection.clone(),
+                id: w.id.clone(),
+                expected: match w.expect {
+                    Expect::Absent => "absent".into(),
+                    Expect::Present => "present".into(),
+                    Expect::Version(v) => describe(Some(v)),
+                },
+                found: describe(found),
+            });
+        }
+        let before = current
+            .as_ref()
+            .and_then(|(_, body)| serde_json::from_str::<Value>(body).ok())
+            .map(|b| audit::digest_json(&b));
+        tx.prepare_cached("DELETE FROM tudi_record_keys WHERE collection = ?1 AND record_id = ?2")
+            .and_then(|mut s| s.execute(params![w.collection, w.id]))
+            .map_err(db("updating record keys"))?;
+        let (version, after) = match &w.body {
+            None => {
+                tx.prepare_cached(
+                    "DELETE FROM tudi_records WHERE collection = ?1 AND record_id = ?2",
+                )
+                .and_then(|mut s| s.execute(params![w.collection, w.id]))
+                .map_err(db("deleting a record"))?;
+                (0, None)
+            }
+            Some(body) => {
+                let version = found.unwrap_or(0) + 1;
+                let v = i64::try_from(version)
+                    .map_err(|_| StoreError::SequenceOverflow(w.collection.clone()))?;
+                tx.prepare_cached(
+                    "INSERT INTO tudi_records (collection, record_id, version, body, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(collection, record_id) DO UPDATE SET version = ?3, body = ?4, updated_at = ?5",
+                )
+                .and_then(|mut s| s.execute(params![w.collection, w.id, v, body.to_string(), at]))
+                .map_err(db("writing a record"))?;
+                for (key, value) in &w.keys {
+                    tx.prepare_cached(
+                        "INSERT INTO tudi_record_keys (collection, key, value, record_id) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .and_then(|mut s| s.execute(params![w.collection, key, value, w.id]))
+                    .map_err(db("writing record keys"))?;
+                }
+                (version, Some(audit::digest_json(body)))
+            }
+        };
+        append_audit(
+            tx,
+            change,
+            &format!("{}:{}", w.collection, w.id),
+            Outcome::Done,
+            before,
+            after,
+            w.detail.clone(),
+        )?;
+        versions.push(version);
+    }
+    Ok(versions)
+}
+
+type AuditRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+);
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash";
+
+fn read_audit(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+    ))
+}
+
+/// Decodes a row; `Err` carries the sequence number and hash of a row that cannot be read.
+fn to_entry(row: AuditRow) -> std::result::Result<AuditEntry, (u64, String)> {
+    let (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev, hash) =
+        row;
+    let seq = u64::try_from(seq).unwrap_or(0);
+    let at: Option<Timestamp> = at.parse().ok();
+    let outcome_parsed = Outcome::parse(&outcome);
+    let detail = match detail {
+        None => Some(None),
+        Some(text) => serde_json::from_str(&text).ok().map(Some),
+    };
+    match (at, outcome_parsed, detail) {
+        (Some(at), Some(outcome), Some(detail)) => Ok(AuditEntry {
+            seq,
+            at,
+            actor,
+            action,
+            resource,
+            outcome,
+            before,
+            after,
+            request_id,
+            detail,
+            prev_hash: prev,
+            hash,
+        }),
+        _ => Err((seq, hash)),
+    }
+}
+
+pub(super) fn trail(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    let mut conds = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    if let Some(r) = &query.resource {
+        args.push(r.clone());
+        let n = args.len();
+        // `/` sorts just before `0`: the range holds exactly the resources under `r/`.
+        conds.push(format!(
+            "(resource = ?{n} OR (resource >= ?{n} || '/' AND resource < ?{n} || '0'))"
+        ));
+    }
+    if let Some(a) = &query.actor {
+        args.push(a.clone());
+        conds.push(format!("actor = ?{}", args.len()));
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    let limit = query
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT {AUDIT_COLUMNS} FROM tudi_audit {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {}",
+        query.offset
+    );
+    let rows = conn
+        .prepare(&sql)
+        .and_then(|mut s| {
+            s.query_map(rusqlite::params_from_iter(args), read_audit)?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(db("reading the audit log"))?;
+    Ok(rows.into_iter().filter_map(|r| to_entry(r).ok()).collect())
+}
+
+pub(super) fn verify(conn: &Connection) -> Result<AuditReport> {
+    let head = recorded_head(conn)?;
+    let mut verifier = Verifier::default();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM tudi_audit ORDER BY seq"
+        ))
+        .map_err(db("reading the audit log"))?;
+    let mut rows = stmt.query([]).map_err(db("reading the audit log"))?;
+    while let Some(row) = rows.next().map_err(db("reading the audit log"))? {
+        match read_audit(row).map(to_entry) {
+            Ok(Ok(entry)) => verifier.push(&entry),
+            Ok(Err((seq, hash))) => verifier.unreadable(seq, hash),
+            Err(e) => return Err(db("reading the audit log")(e)),
+        }
+    }
+    Ok(verifier.finish(head))
+}

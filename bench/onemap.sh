@@ -53,6 +53,7 @@ for line in io.lines("$work/bodies.jsonl") do bodies[#bodies + 1] = line end
 local i = 0
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. io.open("$work/token"):read("*l")
 request = function()
   i = i % #bodies + 1
   return wrk.format(nil, "/api/v1/compliance", nil, bodies[i])
@@ -60,11 +61,22 @@ end
 LUA
 $tudi serve --data "$work/d" --listen 127.0.0.1:$port --web web >/dev/null &
 server=$!
+# Compliance, status and the parcel layer need an account: sign in as the demo administrator.
+login() {
+  python3 - "$work/d/demo-accounts.json" "http://127.0.0.1:$port/api/v1/auth/login" <<'PY'
+import json, sys, urllib.request
+a = next(x for x in json.load(open(sys.argv[1]))["accounts"] if x["username"] == "admin")
+req = urllib.request.Request(sys.argv[2], json.dumps({"username": "admin", "password": a["password"]}).encode(), {"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(req))["token"])
+PY
+}
+for _ in $(seq 1 30); do sleep 1; login > "$work/token" 2>/dev/null && break; done
+token=$(cat "$work/token")
 # Wait until every layer's in-memory snapshot is built (GET /api/v1/status), as a server that has
 # been up for a minute would be; until then requests read the store and are slower.
 for _ in $(seq 1 300); do
   sleep 1
-  status=$(curl -s "http://127.0.0.1:$port/api/v1/status" || true)
+  status=$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v1/status" || true)
   if [ -n "$status" ] && ! grep -q '"building"\|"queued"' <<<"$status"; then break; fi
 done
 echo "== server ready: $(grep -o '"memory_bytes":[0-9]*' <<<"$status" | awk -F: '{s += $2} END {printf "%.0f MB in layer snapshots", s / 1048576}')"
@@ -77,13 +89,13 @@ SELECT q.id,
   (SELECT coalesce(string_agg(p.feature_id, ',' ORDER BY p.feature_id), '') FROM parcels p
      WHERE ST_Intersects(q.geom, p.geom) AND ST_Area(ST_Intersection(q.geom, p.geom)) >= 0.01)
 FROM queries q ORDER BY q.id" > "$work/postgis_answers.txt"
-python3 - "$work/bodies.jsonl" "$work/postgis_answers.txt" "http://127.0.0.1:$port/api/v1/compliance" <<'PY'
+python3 - "$work/bodies.jsonl" "$work/postgis_answers.txt" "http://127.0.0.1:$port/api/v1/compliance" "$token" <<'PY'
 import json, sys, urllib.request
 bodies = open(sys.argv[1], encoding="utf-8").read().splitlines()
 answers = [l.split("|") for l in open(sys.argv[2]).read().splitlines() if l]
 worst, differ = 0.0, 0
 for body, (qid, farm, red, parcels) in zip(bodies, answers):
-    req = urllib.request.Request(sys.argv[3], body.encode(), {"Content-Type": "application/json"})
+    req = urllib.request.Request(sys.argv[3], body.encode(), {"Content-Type": "application/json", "Authorization": "Bearer " + sys.argv[4]})
     r = json.load(urllib.request.urlopen(req))
     by_kind = {}
     for l in r["layers"]:
@@ -140,6 +152,7 @@ SQL
 local paths = {}
 for line in io.lines("$work/paths$z.txt") do paths[#paths + 1] = line end
 local i = 0
+wrk.headers["Authorization"] = "Bearer " .. io.open("$work/token"):read("*l")
 request = function()
   i = i % #paths + 1
   return wrk.format("GET", "/ogc/collections/parcels/tiles/WebMercatorQuad/" .. paths[i])

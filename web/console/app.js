@@ -20,7 +20,7 @@ const FIELD_LABELS = {
 };
 const $ = (id) => document.getElementById(id);
 const state = { drawing: false, points: [], collections: [] };
-window.__tudi = { ready: false, errors: [] };
+window.__tudi = window.__tudi || { ready: false, errors: [] };
 
 function showError(message) {
   $('error').textContent = message;
@@ -163,7 +163,7 @@ $('finish').addEventListener('click', async () => {
   try {
     const report = await getJson('/api/v1/compliance', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-csrf-token': (window.__tudi.auth && window.__tudi.auth.csrf) || '' },
       body: JSON.stringify({ geometry: { type: 'Polygon', coordinates: [siteRing()] }, crs: 'EPSG:4490', rule_set: '宅基地选址', terrain: $('terrain').value }),
     });
     renderReport(report);

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { startServer } from './server.mjs';
 
@@ -19,8 +20,29 @@ before(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await page.goto(`${base}/console`);
-  await page.waitForFunction(() => window.__tudi && window.__tudi.ready, null, { timeout: 60000 });
+  await page.waitForFunction(() => window.__tudi && window.__tudi.ready && window.__tudi.authReady, null, { timeout: 60000 });
+  // Signed out, the console offers the sign-in form and shows only the public layers.
+  const publicLayers = await page.$$eval('#layers label', (ls) => ls.map((l) => l.textContent));
+  assert.deepEqual(publicLayers.sort(), ['四级网格', '行政区划']);
+  await signIn('admin');
 });
+
+/** Signs in through the console's form as the demo account `username`. */
+async function signIn(username) {
+  const { accounts } = JSON.parse(readFileSync(join(dir, 'demo-accounts.json'), 'utf8'));
+  const account = accounts.find((a) => a.username === username);
+  await page.fill('#login-user', username);
+  await page.fill('#login-pass', account.password);
+  await Promise.all([page.waitForNavigation(), page.click('#login-form button[type=submit]')]);
+  await page.waitForFunction(() => window.__tudi && window.__tudi.ready && window.__tudi.authReady, null, { timeout: 60000 });
+  return account;
+}
+
+/** The session cookie of the console's page, for API calls made by the test itself. */
+async function cookieHeader() {
+  const cookies = await page.context().cookies();
+  return cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+}
 
 after(async () => {
   if (browser) await browser.close();
@@ -29,7 +51,7 @@ after(async () => {
 
 /** Zooms the map to the first parcel and returns it with its centroid. */
 async function zoomToFirstParcel() {
-  const res = await fetch(`${base}/ogc/collections/parcels/items?limit=1`);
+  const res = await fetch(`${base}/ogc/collections/parcels/items?limit=1`, { headers: { cookie: await cookieHeader() } });
   const f = (await res.json()).features[0];
   const ring = f.geometry.coordinates[0][0];
   const lon = ring.slice(0, -1).reduce((s, c) => s + c[0], 0) / (ring.length - 1);
@@ -91,4 +113,39 @@ test('drawing a site on a parcel gives a compliance report with the overlap high
   const highlighted = await page.evaluate(() => window.__tudi.map.getFilter('parcels-hit')[2][1].length);
   assert.ok(highlighted >= 1, 'the overlapped parcels are highlighted');
   await page.screenshot({ path: join(dir, 'report.png') });
+});
+
+test('accounts: wrong password, my account, user administration, history and sign-out', async () => {
+  assert.match(await page.textContent('#whoami'), /系统管理员/);
+  await page.click('#show-users');
+  await page.waitForSelector('#user-table');
+  const names = await page.$$eval('#user-table code', (cs) => cs.map((c) => c.textContent));
+  for (const n of ['admin', 'zhenjie.shenhe', 'cunju.jingban', 'wangge.xunjian', 'gongzhong']) assert.ok(names.includes(n), `${n} listed`);
+  // Create a village clerk; a bad scope is refused with the reason shown.
+  await page.fill('#nu-name', 'liang.test');
+  await page.fill('#nu-pass', 'Village-clerk-1');
+  await page.selectOption('#nu-role', 'village_clerk');
+  await page.fill('#nu-scope', '440605011');
+  await page.click('#user-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('nu-result').textContent.length > 0);
+  assert.match(await page.textContent('#nu-result'), /村居经办人只能授予在村居一级/);
+  await page.fill('#nu-scope', '440605011001');
+  await page.click('#user-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('nu-result') && document.getElementById('nu-result').textContent === '已创建');
+  await page.click('[data-history="liang.test"]');
+  await page.waitForSelector('#history table');
+  assert.match(await page.textContent('#history'), /user\.create/);
+  // A forged anti-CSRF token is refused even with the session cookie.
+  const forged = await page.evaluate(async () => (await fetch('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': 'forged' }, body: '{"name":"x"}' })).status);
+  assert.equal(forged, 403);
+  await page.click('#show-account');
+  await page.waitForSelector('#tokens');
+  await page.click('#logout');
+  await page.waitForSelector('#login-form');
+  await page.fill('#login-user', 'admin');
+  await page.fill('#login-pass', 'wrong-password-1');
+  await page.click('#login-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('login-error').textContent.length > 0);
+  assert.match(await page.textContent('#login-error'), /用户名或密码错误/);
+  await page.screenshot({ path: join(dir, 'console-accounts.png') });
 });

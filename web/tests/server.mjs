@@ -1,6 +1,6 @@
 // Starts the built `tudi` on a small demo district at a free loopback port, for the web tests.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,14 @@ export async function startServer({ parcels = 3000, seed = 5 } = {}) {
   return {
     base,
     dir,
+    /** Signs in as a demo account through POST /api/v1/auth/login; returns the bearer token. */
+    async login(username) {
+      const { accounts } = JSON.parse(readFileSync(join(dir, 'demo-accounts.json'), 'utf8'));
+      const { password } = accounts.find((a) => a.username === username);
+      const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      if (!res.ok) throw new Error(`login ${username}: ${res.status}`);
+      return (await res.json()).token;
+    },
     stop() {
       server.kill();
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,12 @@ import Pbf from 'pbf';
 import { startServer } from './server.mjs';
 
 let server;
-before(async () => { server = await startServer({ parcels: 1000, seed: 9 }); });
+let auth;
+before(async () => {
+  server = await startServer({ parcels: 1000, seed: 9 });
+  // Parcels are not public: sign in as the demo district approver, as another system would.
+  auth = { authorization: `Bearer ${await server.login('quju.shenpi')}` };
+});
 after(() => server && server.stop());
 
 function tileOf(lon, lat, z) {
@@ -19,12 +24,12 @@ function tileOf(lon, lat, z) {
 }
 
 test('a parcel tile decodes and round-trips to the source within a pixel', async () => {
-  const f = (await (await fetch(`${server.base}/ogc/collections/parcels/items?limit=1`)).json()).features[0];
+  const f = (await (await fetch(`${server.base}/ogc/collections/parcels/items?limit=1`, { headers: auth })).json()).features[0];
   const ring = f.geometry.coordinates[0][0];
   const [lon, lat] = ring[0];
   for (const z of [15, 17]) {
     const { x, y } = tileOf(lon, lat, z);
-    const res = await fetch(`${server.base}/ogc/collections/parcels/tiles/WebMercatorQuad/${z}/${y}/${x}`);
+    const res = await fetch(`${server.base}/ogc/collections/parcels/tiles/WebMercatorQuad/${z}/${y}/${x}`, { headers: auth });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/vnd.mapbox-vector-tile');
     const tile = new VectorTile(new Pbf(new Uint8Array(await res.arrayBuffer())));

@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod demo;
 pub mod jurisdiction;
 pub mod policy;
 

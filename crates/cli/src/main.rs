@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod access;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -62,6 +64,30 @@ enum Command {
         /// 数据目录 / data directory
         #[arg(long)]
         data: PathBuf,
+        /// 本系统服务的区县代码（6 位）/ the district this deployment serves (6 digits)
+        #[arg(long)]
+        district: Option<String>,
+    },
+    /// 账户管理 / Accounts
+    User {
+        #[command(subcommand)]
+        command: access::UserCommand,
+    },
+    /// 审计链 / The audit chain
+    Audit {
+        #[command(subcommand)]
+        command: access::AuditCommand,
+    },
+    /// 设置图层公开（匿名可读）或取消 / Make a layer public (anonymous reads) or not
+    Publish {
+        /// 数据目录 / data directory
+        #[arg(long)]
+        data: PathBuf,
+        /// 图层名 / layer name
+        layer: String,
+        /// 取消公开 / make it private again
+        #[arg(long)]
+        off: bool,
     },
     /// 启动服务（OGC API – Features）/ Serve the one map over HTTP (OGC API – Features)
     Serve {
@@ -415,12 +441,35 @@ fn run(cli: Cli) -> Result<()> {
             parcels,
             force,
         } => cmd_demo(&data, seed, parcels, force),
-        Command::Init { data } => {
+        Command::User { command } => access::cmd_user(command),
+        Command::Audit { command } => access::cmd_audit(command),
+        Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),
+        Command::Init { data, district } => {
+            let district = district
+                .map(|d| tudi_access::Jurisdiction::parse(&d).map_err(refused))
+                .transpose()?;
+            if let Some(d) = &district
+                && d.level() != tudi_access::policy::Level::District
+            {
+                return Err(refused(Msg::new(
+                    format!("--district 应为 6 位区县代码，{d} 不是"),
+                    format!("--district takes a 6-digit district code; {d} is not one"),
+                )));
+            }
             std::fs::create_dir_all(&data)
                 .with_context(|| format!("创建目录 / creating {}", data.display()))?;
             let path = data.join(STORE_FILE);
-            GeoPackageStore::create(&path)
+            let store = GeoPackageStore::create(&path)
                 .map_err(|e| refused(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+            if let Some(d) = district {
+                store
+                    .set_meta(
+                        "district",
+                        d.as_str(),
+                        &tudi_store::Change::new("cli", "init"),
+                    )
+                    .map_err(|e| failed(Msg::new(format!("保存失败：{e}"), e.to_string())))?;
+            }
             writeln!(
                 out(),
                 "已创建空数据库 / created an empty store: {}",
@@ -591,6 +640,24 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     for (name, n) in &report.layers {
         writeln!(o, "  {name:<20} {n:>9}")?;
     }
+    drop(o);
+    // Boundaries and the grid are public information: anyone may see them on the console.
+    for layer in ["divisions", "grid"] {
+        tudi_onemap::access::set_public(
+            &store,
+            layer,
+            true,
+            &tudi_store::Change::new("cli", "demo.build"),
+        )
+        .map_err(|e| failed(Msg::new(format!("保存失败：{e}"), e.to_string())))?;
+    }
+    let accounts = access::write_demo_accounts(&store, data)?;
+    let mut o = out();
+    writeln!(
+        o,
+        "演示账户（每个角色一个，含密码）/ demo accounts, one per role, with passwords: {}",
+        accounts.display()
+    )?;
     writeln!(o, "用时 / took {:.1} s", started.elapsed().as_secs_f64())?;
     Ok(())
 }

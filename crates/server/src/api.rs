@@ -140,6 +140,7 @@ async fn status(State(st): State<AppState>) -> Response {
 /// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).
 async fn search(
     State(st): State<AppState>,
+    axum::Extension(ctx): axum::Extension<crate::auth::Ctx>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, Problem> {
     let text = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
@@ -160,7 +161,8 @@ async fn search(
         tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, Problem> {
             use tudi_core::layer::LayerKind;
             use tudi_store::Match;
-            let layers = store.layer_defs().map_err(|_| Problem::internal())?;
+            let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;
+            layers.retain(|d| st.may_read_layer(&ctx.principal, &d.name));
             let compact = tudi_core::bdcdy::normalize(&text);
             let looks_like_code =
                 compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());

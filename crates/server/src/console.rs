@@ -12,6 +12,7 @@ use crate::problem::Problem;
 
 const INDEX: &str = include_str!("../../../web/console/index.html");
 const APP: &str = include_str!("../../../web/console/app.js");
+const ADMIN: &str = include_str!("../../../web/console/admin.js");
 const STYLE: &str = include_str!("../../../web/console/style.css");
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -24,6 +25,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/app.js",
             get(|| async { page(APP, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/admin.js",
+            get(|| async { page(ADMIN, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/style.css",

@@ -1,26 +1,40 @@
 //! The HTTP face of tudi: OGC API – Features (Part 1 Core and Part 2 CRS) over the one map and the
 //! compliance analysis under `/api/v1`, with errors as RFC 9457 problem+json.
 //!
-//! Handlers stay thin: they parse the request, call the store on a blocking thread, and render.
+//! Handlers stay thin: they parse the request, ask the access policy, call the store or a
+//! capability on a blocking thread, and render. Every request first passes [`auth::identify`]
+//! (who is asking; anti-CSRF for the console's cookie session) and, after routing,
+//! [`auth::guard`], which applies the rule [`routes::ROUTES`] lists for the route.
 //! [`router`] builds the whole application so tests can call it without a socket.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod accounts;
 mod api;
+pub mod auth;
 mod console;
 mod ogc;
 mod problem;
+pub mod routes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
 use axum::Router;
+use tudi_access::Jurisdiction;
+use tudi_access::accounts::AuthConfig;
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::{MapView, Snapshots};
 use tudi_store::Store;
 
 pub use problem::Problem;
+
+/// The public layers, with the store change counter they were read at.
+type PublicLayers = (Option<u64>, Arc<BTreeSet<String>>);
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -29,6 +43,12 @@ pub struct AppState {
     snapshots: Option<Arc<Snapshots>>,
     rule_sets: Arc<Vec<RuleSet>>,
     web_dir: std::path::PathBuf,
+    auth: Arc<AuthConfig>,
+    limiter: Arc<auth::LoginLimiter>,
+    cookie_secure: bool,
+    district: Option<Jurisdiction>,
+    /// The public layers, with the store's change counter they were read at.
+    public_layers: Arc<Mutex<PublicLayers>>,
 }
 
 impl AppState {
@@ -36,12 +56,73 @@ impl AppState {
     /// the console's map library is looked for in `./web`.
     #[must_use]
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let district = store
+            .meta("district")
+            .ok()
+            .flatten()
+            .and_then(|d| Jurisdiction::parse(&d).ok());
         Self {
             snapshots: Some(Snapshots::start(Arc::clone(&store))),
             rule_sets: Arc::new(RuleSet::builtin()),
             store,
             web_dir: std::path::PathBuf::from("web"),
+            auth: Arc::new(AuthConfig::default()),
+            limiter: Arc::new(auth::LoginLimiter::default()),
+            cookie_secure: true,
+            district,
+            public_layers: Arc::new(Mutex::new((None, Arc::new(BTreeSet::new())))),
         }
+    }
+
+    /// Authentication settings (session length, lockout, hashing cost).
+    #[must_use]
+    pub fn with_auth(mut self, config: AuthConfig) -> Self {
+        self.auth = Arc::new(config);
+        self
+    }
+
+    /// Session cookies without the `Secure` flag, for plain-HTTP deployments behind no proxy.
+    /// Browsers accept `Secure` cookies from `localhost` and `127.0.0.1`, so the default suits
+    /// local use too.
+    #[must_use]
+    pub fn with_insecure_cookies(mut self) -> Self {
+        self.cookie_secure = false;
+        self
+    }
+
+    /// The district this deployment serves (from the store's `district` setting): the
+    /// jurisdiction of district-wide resources (layers, the audit log).
+    pub(crate) fn district_scope(&self) -> Vec<Jurisdiction> {
+        self.district.iter().cloned().collect()
+    }
+
+    /// Whether a layer is configured public; re-read only after the store changed.
+    pub(crate) fn is_public(&self, layer: &str) -> bool {
+        self.public_set().contains(layer)
+    }
+
+    /// Whether `who` may read a layer (staff: any; others: public layers only).
+    pub(crate) fn may_read_layer(&self, who: &tudi_access::Principal, layer: &str) -> bool {
+        let res = tudi_access::Resource {
+            public: self.is_public(layer),
+            ..tudi_access::Resource::default()
+        };
+        tudi_access::decide(who, tudi_access::Action::MapRead, &res).allowed
+    }
+
+    pub(crate) fn public_set(&self) -> Arc<BTreeSet<String>> {
+        let counter = self.store.change_counter().ok();
+        let mut cache = self
+            .public_layers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counter.is_none() || cache.0 != counter {
+            match tudi_onemap::access::public_layers(&*self.store) {
+                Ok(set) => *cache = (counter, Arc::new(set)),
+                Err(e) => tracing::error!(error = %e, "reading public layers failed"),
+            }
+        }
+        Arc::clone(&cache.1)
     }
 
     /// The compliance rule sets offered (the built-in ones by default).
@@ -92,16 +173,30 @@ pub const MAX_BODY: usize = 8 << 20;
 
 /// The application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(ogc::routes())
-        .merge(api::routes())
-        .merge(console::routes())
+    unguarded_routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::identify,
+        ))
         .with_state(state)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_response,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Every route, before the access layers are applied.
+fn unguarded_routes() -> Router<AppState> {
+    Router::new()
+        .merge(ogc::routes())
+        .merge(api::routes())
+        .merge(accounts::routes())
+        .merge(console::routes())
 }
 
 /// Serves until Ctrl-C.
@@ -118,7 +213,8 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -236,10 +236,15 @@ fn collection_json(info: &LayerInfo, b: &str) -> Value {
     })
 }
 
-async fn collections(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, Problem> {
+async fn collections(
+    State(st): State<AppState>,
+    axum::Extension(ctx): axum::Extension<crate::auth::Ctx>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
     let b = base(&headers);
     let store = st.store.clone();
-    let layers = blocking(move || store.layers().map_err(|e| store_failed(&e))).await?;
+    let mut layers = blocking(move || store.layers().map_err(|e| store_failed(&e))).await?;
+    layers.retain(|l| st.may_read_layer(&ctx.principal, &l.def.name));
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections"), "rel": "self", "type": "application/json"}],
         "collections": layers.iter().map(|l| collection_json(l, &b)).collect::<Vec<_>>()

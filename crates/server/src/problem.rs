@@ -17,6 +17,8 @@ pub struct Problem {
     pub detail: String,
     /// English detail.
     pub detail_en: String,
+    /// The input field at fault, when one is.
+    pub field: Option<&'static str>,
 }
 
 impl Problem {
@@ -35,6 +37,7 @@ impl Problem {
             title: title.to_owned(),
             detail: detail.into(),
             detail_en: detail_en.into(),
+            field: None,
         }
     }
 
@@ -72,13 +75,17 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "type": format!("https://tudi.dev/problems/{}", self.slug),
             "title": self.title,
             "status": self.status.as_u16(),
             "detail": self.detail,
             "detail_en": self.detail_en,
         });
+        if let Some(field) = self.field {
+            body["errors"] =
+                json!([{"field": field, "detail": self.detail, "detail_en": self.detail_en}]);
+        }
         let mut res = (self.status, body.to_string()).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -169,7 +169,6 @@ CREATE TABLE IF NOT EXISTS tudi_audit (
   resource TEXT NOT NULL, outcome TEXT NOT NULL, before TEXT, after TEXT, request_id TEXT, detail TEXT,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tudi_audit_resource ON tudi_audit(resource, seq);
-CREATE INDEX IF NOT EXISTS tudi_audit_actor ON tudi_audit(actor, seq);
 CREATE TABLE IF NOT EXISTS tudi_records (
   id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, record_id TEXT NOT NULL,
   version INTEGER NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (collection, record_id));

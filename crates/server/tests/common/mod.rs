@@ -10,11 +10,14 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use tudi_server::{AppState, router};
+use tudi_store::Store;
 use tudi_store::gpkg::GeoPackageStore;
 
 pub struct Demo {
     _dir: tempfile::TempDir,
     pub store: Arc<GeoPackageStore>,
+    /// A signed-in administrator's bearer token, sent by the request helpers.
+    pub admin_token: String,
 }
 
 pub fn demo() -> &'static Demo {
@@ -31,11 +34,24 @@ pub fn demo() -> &'static Demo {
             &mut |_| {},
         )
         .unwrap();
+        // These tests exercise the map services; access rules have their own tests
+        // (access.rs). Every layer is public, as OGC clients read anonymously.
+        let change = tudi_store::Change::new("cli", "test.setup");
+        for l in store.layer_defs().unwrap() {
+            tudi_onemap::access::set_public(&store, &l.name, true, &change).unwrap();
+        }
+        let config = tudi_access::accounts::AuthConfig::for_tests();
+        let accounts = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
+        let admin = accounts.iter().find(|a| a.role == "admin").unwrap();
+        let (admin_token, _, _) = tudi_access::accounts::Accounts::new(&store, &config)
+            .login(&change, &admin.username, &admin.password)
+            .unwrap();
         // As `tudi serve` does: reads go through read-only connections.
         store.enable_readers(2).unwrap();
         Demo {
             _dir: dir,
             store: Arc::new(store),
+            admin_token,
         }
     })
 }
@@ -44,7 +60,10 @@ pub fn demo() -> &'static Demo {
 pub fn state() -> AppState {
     static STATE: OnceLock<AppState> = OnceLock::new();
     STATE
-        .get_or_init(|| AppState::new(demo().store.clone()))
+        .get_or_init(|| {
+            AppState::new(demo().store.clone())
+                .with_auth(tudi_access::accounts::AuthConfig::for_tests())
+        })
         .clone()
 }
 
@@ -58,7 +77,8 @@ pub async fn request_bytes(
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
-        .header("host", "example.test");
+        .header("host", "example.test")
+        .header("authorization", format!("Bearer {}", demo().admin_token));
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }

@@ -215,10 +215,10 @@ pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) ->
                 found: describe(found),
             });
         }
+        // Digests of the stored text: the next write's "before" is this one's "after".
         let before = current
             .as_ref()
-            .and_then(|(_, body)| serde_json::from_str::<Value>(body).ok())
-            .map(|b| audit::digest_json(&b));
+            .map(|(_, body)| audit::sha256_hex(body.as_bytes()));
         tx.prepare_cached("DELETE FROM tudi_record_keys WHERE collection = ?1 AND record_id = ?2")
             .and_then(|mut s| s.execute(params![w.collection, w.id]))
             .map_err(db("updating record keys"))?;
@@ -235,11 +235,12 @@ pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) ->
                 let version = found.unwrap_or(0) + 1;
                 let v = i64::try_from(version)
                     .map_err(|_| StoreError::SequenceOverflow(w.collection.clone()))?;
+                let text = body.to_string();
                 tx.prepare_cached(
                     "INSERT INTO tudi_records (collection, record_id, version, body, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(collection, record_id) DO UPDATE SET version = ?3, body = ?4, updated_at = ?5",
                 )
-                .and_then(|mut s| s.execute(params![w.collection, w.id, v, body.to_string(), at]))
+                .and_then(|mut s| s.execute(params![w.collection, w.id, v, text, at]))
                 .map_err(db("writing a record"))?;
                 for (key, value) in &w.keys {
                     tx.prepare_cached(
@@ -248,7 +249,7 @@ pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) ->
                     .and_then(|mut s| s.execute(params![w.collection, key, value, w.id]))
                     .map_err(db("writing record keys"))?;
                 }
-                (version, Some(audit::digest_json(body)))
+                (version, Some(audit::sha256_hex(text.as_bytes())))
             }
         };
         append_audit(

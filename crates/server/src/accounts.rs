@@ -1,0 +1,624 @@
+//! Sign-in, one's own account, API tokens, account administration, the audit log and layer
+//! access settings under `/api/v1`. Each handler asks the policy (through
+//! [`crate::auth::authorize`]) about the resource it acts on.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tudi_access::accounts::{AccessError, Accounts, NewUser, UserPatch, binding_json, view};
+use tudi_access::policy::{Binding, Via, rule};
+use tudi_access::{Action, Jurisdiction, Resource, Role, decide};
+use tudi_store::AuditQuery;
+
+use crate::AppState;
+use crate::auth::{Ctx, SESSION_COOKIE, access_problem, authorize, client_key};
+use crate::problem::Problem;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/me", get(me))
+        .route("/api/v1/auth/password", post(change_password))
+        .route("/api/v1/roles", get(roles))
+        .route("/api/v1/tokens", get(list_tokens).post(issue_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/api/v1/users", get(list_users).post(create_user))
+        .route("/api/v1/users/{name}", get(read_user).patch(update_user))
+        .route("/api/v1/users/{name}/password", post(reset_password))
+        .route("/api/v1/audit", get(audit_trail))
+        .route("/api/v1/audit/verify", get(audit_verify))
+        .route("/api/v1/layers/{id}/access", put(layer_access))
+}
+
+fn body_problem(e: &JsonRejection, example: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-body",
+        "请求内容无效",
+        format!("请求体应为 JSON，如 {example}（{}）", e.body_text()),
+        e.body_text(),
+    )
+}
+
+/// Runs account work on a blocking thread (Argon2 and SQLite are CPU and disk work).
+async fn run<T: Send + 'static>(
+    st: &AppState,
+    work: impl FnOnce(&Accounts<'_>) -> Result<T, AccessError> + Send + 'static,
+) -> Result<T, Problem> {
+    let st = st.clone();
+    tokio::task::spawn_blocking(move || {
+        let accounts = Accounts::new(&*st.store, &st.auth);
+        work(&accounts).map_err(|e| access_problem(&e))
+    })
+    .await
+    .unwrap_or_else(|_| Err(Problem::internal()))
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<Login>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| body_problem(&e, r#"{"username": "…", "password": "…"}"#))?;
+    let username = req.username.trim().to_lowercase();
+    let keys = [client_key(ctx.client_ip), format!("user:{username}")];
+    if let Err(wait) = st.limiter.attempt(&keys) {
+        let mut res = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "login-rate-limited",
+            "登录尝试过于频繁",
+            format!("登录尝试过于频繁，请 {wait} 秒后再试"),
+            format!("too many sign-in attempts: try again in {wait} s"),
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(res);
+    }
+    let change = tudi_store::Change::new(format!("user:{username}"), "auth.login")
+        .in_request(ctx.request_id.clone());
+    let (token, session, user) =
+        run(&st, move |a| a.login(&change, &username, &req.password)).await?;
+    let who = tudi_access::Principal {
+        user: Some(user.username.clone()),
+        bindings: user.bindings.clone(),
+        via: Via::Session,
+    };
+    let max_age = session
+        .expires_at
+        .duration_since(session.created_at)
+        .as_secs()
+        .max(0);
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if st.cookie_secure { "; Secure" } else { "" }
+    );
+    let mut res = Json(json!({
+        "token": token,
+        "csrf_token": session.csrf,
+        "expires_at": session.expires_at,
+        "must_change_password": user.must_change_password,
+        "user": view(&user, 0, &who),
+    }))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn logout(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    if ctx.principal.via == Via::Session
+        && let Some(token) = ctx.credential.clone()
+    {
+        let change = ctx.change("auth.logout");
+        run(&st, move |a| a.logout(&change, &token)).await?;
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&clear) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// What the console may offer this principal: the actions the policy grants somewhere.
+fn abilities(st: &AppState, ctx: &Ctx) -> Value {
+    let district = st.district_scope();
+    let mut can = serde_json::Map::new();
+    for action in Action::ALL {
+        let res = Resource {
+            scope: &district,
+            ..Resource::default()
+        };
+        let mut allowed = decide(&ctx.principal, action, &res).allowed;
+        // Actions within a jurisdiction: granted if any held role may take them in its own.
+        if !allowed {
+            allowed = ctx.principal.bindings.iter().any(|b| {
+                let own = [b.scope.clone()];
+                decide(
+                    &ctx.principal,
+                    action,
+                    &Resource {
+                        scope: &own,
+                        ..Resource::default()
+                    },
+                )
+                .allowed
+            });
+        }
+        if let Ok(Value::String(k)) = serde_json::to_value(action) {
+            can.insert(k, Value::Bool(allowed));
+        }
+    }
+    Value::Object(can)
+}
+
+async fn me(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    let name = ctx.principal.user.clone().unwrap_or_default();
+    let (user, version) = run(&st, move |a| {
+        a.user(&name)?.ok_or(AccessError::InvalidToken)
+    })
+    .await?;
+    Ok(Json(json!({
+        "user": view(&user, version, &ctx.principal),
+        "roles_in_force": ctx.principal.bindings.iter().map(binding_json).collect::<Vec<_>>(),
+        "via": match &ctx.principal.via { Via::Token(id) => json!({"token": id}), _ => json!("session") },
+        "csrf_token": ctx.csrf,
+        "must_change_password": ctx.must_change_password,
+        "can": abilities(&st, &ctx),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+async fn change_password(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<PasswordChange>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) =
+        body.map_err(|e| body_problem(&e, r#"{"current_password": "…", "new_password": "…"}"#))?;
+    let name = ctx.principal.user.clone().unwrap_or_default();
+    let change = ctx.change("user.change_password");
+    let keep = ctx.credential.clone();
+    run(&st, move |a| {
+        a.change_password(
+            &change,
+            &name,
+            &req.current_password,
+            &req.new_password,
+            keep.as_deref(),
+        )
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn roles() -> Response {
+    let list: Vec<Value> = Role::ALL
+        .iter()
+        .map(|r| json!({"id": r.id(), "name": r.name_zh(), "name_en": r.name_en(), "levels": r.levels(), "needs_department": r.needs_department()}))
+        .collect();
+    Json(json!({"roles": list})).into_response()
+}
+
+async fn list_tokens(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    let name = ctx.principal.user.clone().unwrap_or_default();
+    let tokens = run(&st, move |a| a.tokens(&name)).await?;
+    Ok(Json(json!({"tokens": tokens})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    name: String,
+    #[serde(default)]
+    roles: Vec<Binding>,
+    #[serde(default)]
+    days: Option<u32>,
+}
+
+async fn issue_token(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<TokenRequest>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) =
+        body.map_err(|e| body_problem(&e, r#"{"name": "规划系统对接", "days": 90}"#))?;
+    if matches!(ctx.principal.via, Via::Token(_)) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "无权操作",
+            "接口令牌不能再签发令牌，请登录后操作",
+            "an API token cannot issue tokens: sign in to do this",
+        ));
+    }
+    let name = ctx.principal.user.clone().unwrap_or_default();
+    let change = ctx.change("token.issue");
+    let (secret, info) = run(&st, move |a| {
+        a.issue_token(&change, &name, &req.name, req.roles, req.days)
+    })
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"token": secret, "info": info})),
+    )
+        .into_response())
+}
+
+async fn revoke_token(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let lookup = id.clone();
+    let (_, info, _) = run(&st, move |a| a.token(&lookup)).await?;
+    if ctx.principal.user.as_deref() != Some(info.user.as_str()) {
+        // Someone else's token: an administrator of its account may revoke it.
+        let owner = info.user.clone();
+        let (user, _) = run(&st, move |a| {
+            a.user(&owner)?.ok_or(AccessError::UnknownUser(owner))
+        })
+        .await?;
+        let scopes = user.scopes();
+        authorize(
+            &st,
+            &ctx,
+            Action::UserUpdate,
+            &Resource {
+                scope: &scopes,
+                ..Resource::default()
+            },
+            &format!("user:{}", info.user),
+        )?;
+    }
+    let change = ctx.change("token.revoke");
+    let info = run(&st, move |a| a.revoke_token(&change, &id)).await?;
+    Ok(Json(json!({"info": info})).into_response())
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    limit: Option<u64>,
+    #[serde(default)]
+    offset: Option<u64>,
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+}
+
+async fn list_users(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(p): Query<Page>,
+) -> Result<Response, Problem> {
+    // Only administrators list accounts; each sees those wholly within their jurisdiction.
+    if !ctx
+        .principal
+        .bindings
+        .iter()
+        .any(|b| rule(Action::UserList).roles.contains(&b.role))
+    {
+        authorize(&st, &ctx, Action::UserList, &Resource::default(), "user:*")?;
+    }
+    let users = run(&st, |a| a.users()).await?;
+    let q = p.q.unwrap_or_default();
+    let visible: Vec<Value> = users
+        .iter()
+        .filter(|(u, _)| {
+            let scopes = u.scopes();
+            decide(
+                &ctx.principal,
+                Action::UserList,
+                &Resource {
+                    scope: &scopes,
+                    ..Resource::default()
+                },
+            )
+            .allowed
+        })
+        .filter(|(u, _)| q.is_empty() || u.username.contains(&q) || u.display_name.contains(&q))
+        .map(|(u, v)| serde_json::to_value(view(u, *v, &ctx.principal)).unwrap_or(Value::Null))
+        .collect();
+    let total = visible.len();
+    let (limit, offset) = (
+        p.limit.unwrap_or(50).clamp(1, 500) as usize,
+        p.offset.unwrap_or(0) as usize,
+    );
+    let page: Vec<Value> = visible.into_iter().skip(offset).take(limit).collect();
+    Ok(
+        Json(json!({"users": page, "total": total, "limit": limit, "offset": offset}))
+            .into_response(),
+    )
+}
+
+async fn create_user(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(new) = body.map_err(|e| body_problem(&e, r#"{"username": "wangxm", "password": "…", "roles": [{"role": "village_clerk", "scope": "440605011001"}]}"#))?;
+    let scopes: Vec<Jurisdiction> = new.roles.iter().map(|b| b.scope.clone()).collect();
+    authorize(
+        &st,
+        &ctx,
+        Action::UserCreate,
+        &Resource {
+            scope: &scopes,
+            ..Resource::default()
+        },
+        &format!("user:{}", new.username),
+    )?;
+    let change = ctx.change("user.create");
+    let user = run(&st, move |a| a.create_user(&change, new)).await?;
+    Ok((StatusCode::CREATED, Json(view(&user, 1, &ctx.principal))).into_response())
+}
+
+/// Loads an account and checks `action` on it.
+async fn account_for(
+    st: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    action: Action,
+) -> Result<(tudi_access::accounts::User, u64), Problem> {
+    let lookup = name.to_owned();
+    let found = run(st, move |a| a.user(&lookup)).await?;
+    let Some((user, version)) = found else {
+        // Unknown names are refused like out-of-scope ones for non-administrators, so
+        // accounts cannot be probed.
+        authorize(
+            st,
+            ctx,
+            action,
+            &Resource::default(),
+            &format!("user:{name}"),
+        )
+        .or_else(|p| {
+            if p.status == StatusCode::FORBIDDEN && p.slug == "out-of-scope" {
+                Ok(())
+            } else {
+                Err(p)
+            }
+        })?;
+        return Err(access_problem(&AccessError::UnknownUser(name.to_owned())));
+    };
+    let scopes = user.scopes();
+    authorize(
+        st,
+        ctx,
+        action,
+        &Resource {
+            scope: &scopes,
+            owner: None,
+            ..Resource::default()
+        },
+        &format!("user:{name}"),
+    )?;
+    Ok((user, version))
+}
+
+async fn read_user(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+) -> Result<Response, Problem> {
+    let (user, version) = account_for(&st, &ctx, &name, Action::UserRead).await?;
+    let tokens = run(&st, move |a| a.tokens(&name)).await?;
+    let mut body =
+        serde_json::to_value(view(&user, version, &ctx.principal)).unwrap_or(Value::Null);
+    body["tokens"] = json!(tokens);
+    Ok(Json(body).into_response())
+}
+
+async fn update_user(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+    body: Result<Json<UserPatch>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(patch) =
+        body.map_err(|e| body_problem(&e, r#"{"roles": […], "disabled": false, "version": 3}"#))?;
+    account_for(&st, &ctx, &name, Action::UserUpdate).await?;
+    if let Some(roles) = &patch.roles {
+        // The new roles must lie within the administrator's jurisdiction too.
+        let scopes: Vec<Jurisdiction> = roles.iter().map(|b| b.scope.clone()).collect();
+        authorize(
+            &st,
+            &ctx,
+            Action::UserUpdate,
+            &Resource {
+                scope: &scopes,
+                ..Resource::default()
+            },
+            &format!("user:{name}"),
+        )?;
+    }
+    if ctx.principal.user.as_deref() == Some(name.as_str()) && patch.disabled == Some(true) {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "冲突",
+            "不能停用自己的账户",
+            "you cannot disable your own account",
+        ));
+    }
+    let change = ctx.change("user.update");
+    let (user, version) = run(&st, move |a| a.update_user(&change, &name, patch)).await?;
+    Ok(Json(view(&user, version, &ctx.principal)).into_response())
+}
+
+#[derive(Deserialize)]
+struct Reset {
+    password: String,
+}
+
+async fn reset_password(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(name): Path<String>,
+    body: Result<Json<Reset>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| body_problem(&e, r#"{"password": "临时密码"}"#))?;
+    account_for(&st, &ctx, &name, Action::UserResetPassword).await?;
+    let change = ctx.change("user.reset_password");
+    run(&st, move |a| {
+        a.reset_password(&change, &name, &req.password)
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn audit_trail(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(p): Query<Page>,
+) -> Result<Response, Problem> {
+    let resource = p.resource.clone().filter(|r| !r.is_empty());
+    // Whose the resource is decides who may read its history.
+    let (scopes, owner) = match resource.as_deref().and_then(|r| r.strip_prefix("user:")) {
+        Some(name) => {
+            let lookup = name.to_owned();
+            let found = run(&st, move |a| a.user(&lookup)).await?;
+            (
+                found
+                    .map(|(u, _)| u.scopes())
+                    .unwrap_or_else(|| st.district_scope()),
+                Some(name.to_owned()),
+            )
+        }
+        None => (st.district_scope(), None),
+    };
+    let label = resource.clone().unwrap_or_else(|| "audit:*".into());
+    authorize(
+        &st,
+        &ctx,
+        Action::AuditRead,
+        &Resource {
+            scope: &scopes,
+            owner: owner.as_deref(),
+            ..Resource::default()
+        },
+        &label,
+    )?;
+    let (limit, offset) = (p.limit.unwrap_or(50).clamp(1, 500), p.offset.unwrap_or(0));
+    let store = st.store.clone();
+    let query = AuditQuery {
+        resource,
+        actor: None,
+        limit: Some(limit),
+        offset,
+    };
+    let entries = tokio::task::spawn_blocking(move || store.audit_trail(&query))
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "reading the audit log failed");
+            Problem::internal()
+        })?;
+    Ok(Json(json!({"entries": entries, "limit": limit, "offset": offset})).into_response())
+}
+
+async fn audit_verify(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    let scopes = st.district_scope();
+    authorize(
+        &st,
+        &ctx,
+        Action::AuditVerify,
+        &Resource {
+            scope: &scopes,
+            ..Resource::default()
+        },
+        "audit:*",
+    )?;
+    let store = st.store.clone();
+    let report = tokio::task::spawn_blocking(move || store.verify_audit())
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|_| Problem::internal())?;
+    let faults: Vec<Value> = report
+        .faults
+        .iter()
+        .map(|f| json!({"fault": f, "message": f.message().zh, "message_en": f.message().en}))
+        .collect();
+    Ok(Json(json!({"intact": report.is_intact(), "entries": report.entries, "head": report.head, "faults": faults})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LayerAccess {
+    public: bool,
+}
+
+async fn layer_access(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Result<Json<LayerAccess>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| body_problem(&e, r#"{"public": true}"#))?;
+    let scopes = st.district_scope();
+    authorize(
+        &st,
+        &ctx,
+        Action::LayerConfigure,
+        &Resource {
+            scope: &scopes,
+            ..Resource::default()
+        },
+        &format!("layer:{id}"),
+    )?;
+    let store = st.store.clone();
+    let change = ctx.change("layer.access");
+    let layer = id.clone();
+    let public = tokio::task::spawn_blocking(move || {
+        tudi_onemap::access::set_public(&*store, &layer, req.public, &change)
+    })
+    .await
+    .map_err(|_| Problem::internal())?
+    .map_err(|e| match e {
+        tudi_store::StoreError::UnknownLayer(l) => {
+            Problem::not_found(format!("图层 {l} 不存在"), format!("no layer {l}"))
+        }
+        other => {
+            tracing::error!(error = %other, "setting layer access failed");
+            Problem::internal()
+        }
+    })?;
+    Ok(Json(json!({"layer": id, "public": req.public, "public_layers": public})).into_response())
+}

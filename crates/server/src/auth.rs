@@ -1,0 +1,418 @@
+//! Who is asking, and whether the route lets them in.
+//!
+//! [`identify`] runs on every request: it gives the request an id, reads a bearer token or the
+//! console's session cookie, checks the anti-CSRF token of cookie-authenticated writes, and puts
+//! a [`Ctx`] in the request. [`guard`] runs after routing: it looks the route up in
+//! [`crate::routes::ROUTES`] — a route without an entry is refused, so none can slip in without
+//! a policy decision — and applies the route's [`Guard`]. Decisions on a particular resource
+//! (an account in a jurisdiction, a layer) are taken by the handler through the same policy.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tudi_access::accounts::{AccessError, Accounts};
+use tudi_access::policy::{Principal, Reason};
+use tudi_access::{Action, Decision, Resource, decide};
+use tudi_core::msg::Bilingual;
+use tudi_store::Change;
+
+use crate::AppState;
+use crate::problem::Problem;
+use crate::routes::{Guard, ROUTES};
+
+/// Name of the console's session cookie.
+pub const SESSION_COOKIE: &str = "tudi_session";
+/// Header carrying the anti-CSRF token on cookie-authenticated writes.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// What every handler knows about the request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Who.
+    pub principal: Principal,
+    /// The request id (echoed in `x-request-id`, recorded in audit entries).
+    pub request_id: String,
+    /// The credential presented (for logout).
+    pub credential: Option<String>,
+    /// The session's anti-CSRF token.
+    pub csrf: Option<String>,
+    /// The account must choose a new password.
+    pub must_change_password: bool,
+    /// The client's address, when the connection is known.
+    pub client_ip: Option<IpAddr>,
+}
+
+impl Ctx {
+    /// A change by this request's principal.
+    #[must_use]
+    pub fn change(&self, action: &str) -> Change {
+        Change::new(self.principal.actor(), action).in_request(self.request_id.clone())
+    }
+}
+
+/// Maps an authentication error to its response.
+pub fn access_problem(e: &AccessError) -> Problem {
+    let m = e.msg();
+    let (status, slug, title) = match e {
+        AccessError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad-credentials", "登录失败"),
+        AccessError::Locked(_) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "account-locked",
+            "账户已锁定",
+        ),
+        AccessError::Disabled => (StatusCode::FORBIDDEN, "account-disabled", "账户已停用"),
+        AccessError::InvalidToken => (StatusCode::UNAUTHORIZED, "unauthenticated", "未登录"),
+        AccessError::Expired => (StatusCode::UNAUTHORIZED, "session-expired", "登录已过期"),
+        AccessError::Revoked => (StatusCode::UNAUTHORIZED, "token-revoked", "令牌已吊销"),
+        AccessError::Invalid { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            "输入有误",
+        ),
+        AccessError::UnknownUser(_) | AccessError::UnknownToken(_) => {
+            (StatusCode::NOT_FOUND, "not-found", "未找到")
+        }
+        AccessError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "冲突"),
+        AccessError::Store(_) | AccessError::Internal(_) => {
+            tracing::error!(error = %e, "access failed");
+            return Problem::internal();
+        }
+    };
+    let mut p = Problem::new(status, slug, title, m.zh, m.en);
+    if let AccessError::Invalid { field, .. } = e {
+        p.field = Some(field);
+    }
+    p
+}
+
+/// The response for a refusal by the policy: 401 when not signed in, else 403.
+#[must_use]
+pub fn denied(d: &Decision) -> Problem {
+    let m = d.message();
+    match d.reason {
+        Reason::NotSignedIn => Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "未登录",
+            m.zh,
+            m.en,
+        ),
+        Reason::OutOfScope => Problem::new(
+            StatusCode::FORBIDDEN,
+            "out-of-scope",
+            "超出管辖范围",
+            m.zh,
+            m.en,
+        ),
+        _ => Problem::new(StatusCode::FORBIDDEN, "forbidden", "无权操作", m.zh, m.en),
+    }
+}
+
+/// Asks the policy; on a refusal of a sensitive action, records it in the audit log.
+///
+/// # Errors
+/// The refusal as a problem response.
+pub fn authorize(
+    st: &AppState,
+    ctx: &Ctx,
+    action: Action,
+    resource: &Resource<'_>,
+    audit_resource: &str,
+) -> Result<(), Problem> {
+    let d = decide(&ctx.principal, action, resource);
+    if d.allowed {
+        return Ok(());
+    }
+    if action.is_sensitive()
+        && let Err(e) = st.store.record_denial(
+            &ctx.change(&format!(
+                "denied.{}",
+                serde_json::to_value(action)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            )),
+            audit_resource,
+            Some(serde_json::json!({"reason": format!("{:?}", d.reason)})),
+        )
+    {
+        tracing::error!(error = %e, "could not record a refusal");
+    }
+    Err(denied(&d))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// The session cookie's value, if sent.
+#[must_use]
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == SESSION_COOKIE).then(|| v.to_owned())
+        })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+/// Constant-time comparison, so the anti-CSRF token cannot be guessed byte by byte.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Identifies the caller and checks the anti-CSRF token; see the module documentation.
+pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let rid = request_id(req.headers());
+    let from_cookie = bearer(req.headers()).is_none();
+    let credential = bearer(req.headers()).or_else(|| session_cookie(req.headers()));
+    let client_ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let mut ctx = Ctx {
+        principal: Principal::anonymous(),
+        request_id: rid.clone(),
+        credential: None,
+        csrf: None,
+        must_change_password: false,
+        client_ip,
+    };
+    if let Some(cred) = credential {
+        let accounts = Accounts::new(&*st.store, &st.auth);
+        match accounts.authenticate(&cred, jiff::Timestamp::now()) {
+            Ok(who) => {
+                ctx.principal = who.principal;
+                ctx.csrf = who.csrf;
+                ctx.must_change_password = who.must_change_password;
+                ctx.credential = Some(cred);
+            }
+            // A stale cookie on a public page is simply no session; a bad bearer token is an error.
+            Err(_)
+                if from_cookie
+                    && req.uri().path() != "/api/v1/auth/me"
+                    && !is_write(req.method()) => {}
+            Err(e) => return with_id(access_problem(&e).into_response(), &rid),
+        }
+        if from_cookie
+            && ctx.principal.user.is_some()
+            && is_write(req.method())
+            && let Err(p) = check_csrf(&st, &ctx, req.headers())
+        {
+            return with_id(p.into_response(), &rid);
+        }
+    }
+    req.extensions_mut().insert(ctx);
+    with_id(next.run(req).await, &rid)
+}
+
+fn is_write(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn check_csrf(st: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Result<(), Problem> {
+    // Browsers send Origin on cross-site writes; it must name this host.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let cross_origin = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|o| o.split("://").nth(1).is_none_or(|rest| rest != host));
+    let sent = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let ok =
+        !cross_origin && matches!((sent, ctx.csrf.as_deref()), (Some(s), Some(c)) if same(s, c));
+    if ok {
+        return Ok(());
+    }
+    if let Err(e) = st.store.record_denial(
+        &ctx.change("denied.csrf"),
+        &format!("user:{}", ctx.principal.user.as_deref().unwrap_or("")),
+        Some(serde_json::json!({"cross_origin": cross_origin, "token_sent": sent.is_some()})),
+    ) {
+        tracing::error!(error = %e, "could not record a refusal");
+    }
+    Err(Problem::new(
+        StatusCode::FORBIDDEN,
+        "csrf-failed",
+        "请求校验失败",
+        "页面校验码缺失、无效或已过期（可能来自其他网站或旧的登录会话），请刷新页面后重试",
+        "the anti-CSRF token is missing, wrong or from an old session (or the request came from another site): reload the page and try again",
+    ))
+}
+
+fn with_id(mut res: Response, rid: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(rid) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
+}
+
+/// Applies the route's guard; see the module documentation.
+pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_default();
+    let path = matched.as_str();
+    let Some(spec) = ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method.as_str())
+    else {
+        tracing::error!(%method, path, "route has no access rule; refused");
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "no-policy",
+            "无权操作",
+            "该接口未配置访问规则，已拒绝",
+            "this route has no access rule and is refused",
+        )
+        .into_response();
+    };
+    let Some(ctx) = req.extensions().get::<Ctx>().cloned() else {
+        return Problem::internal().into_response();
+    };
+    let verdict = match spec.guard {
+        Guard::Public => Ok(()),
+        Guard::SignedIn => {
+            if ctx.principal.user.is_some() {
+                Ok(())
+            } else {
+                Err(denied(&decide(
+                    &ctx.principal,
+                    Action::OwnAccount,
+                    &Resource::default(),
+                )))
+            }
+        }
+        Guard::Action(action) => authorize(&st, &ctx, action, &Resource::default(), path),
+        Guard::InHandler(action) => {
+            // The handler decides on the resource; here only sign-in is required, unless the
+            // action may be taken anonymously on public resources.
+            if ctx.principal.user.is_some() || tudi_access::policy::rule(action).public {
+                Ok(())
+            } else {
+                Err(denied(&decide(
+                    &ctx.principal,
+                    action,
+                    &Resource::default(),
+                )))
+            }
+        }
+        Guard::Layer => {
+            // Every layer route is `/ogc/collections/{id}/…`: the id is the third segment.
+            let layer = req
+                .uri()
+                .path()
+                .split('/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_owned();
+            let public = st.is_public(&layer);
+            authorize(
+                &st,
+                &ctx,
+                Action::MapRead,
+                &Resource {
+                    public,
+                    ..Resource::default()
+                },
+                &format!("layer:{layer}"),
+            )
+        }
+    };
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(p) => p.into_response(),
+    }
+}
+
+/// Counts sign-in attempts per client address and per account name in a sliding minute.
+#[derive(Debug, Default)]
+pub struct LoginLimiter {
+    seen: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    /// Attempts allowed per key per window.
+    pub const PER_WINDOW: usize = 10;
+    /// The window.
+    pub const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Records an attempt for each key; `Err(seconds)` when any key is over the limit.
+    ///
+    /// # Errors
+    /// The seconds to wait.
+    pub fn attempt(&self, keys: &[String]) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() > 100_000 {
+            seen.retain(|_, v| {
+                v.last()
+                    .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
+            });
+        }
+        let mut wait = 0;
+        for k in keys {
+            let v = seen.entry(k.clone()).or_default();
+            v.retain(|t| now.duration_since(*t) < Self::WINDOW);
+            if v.len() >= Self::PER_WINDOW {
+                let oldest = v.first().copied().unwrap_or(now);
+                wait = wait.max(
+                    Self::WINDOW
+                        .saturating_sub(now.duration_since(oldest))
+                        .as_secs()
+                        + 1,
+                );
+            }
+        }
+        if wait > 0 {
+            return Err(wait);
+        }
+        for k in keys {
+            seen.entry(k.clone()).or_default().push(now);
+        }
+        Ok(())
+    }
+}
+
+/// The address key of a client (the socket's peer when known).
+#[must_use]
+pub fn client_key(req_ip: Option<IpAddr>) -> String {
+    req_ip.map_or_else(|| "ip:local".to_owned(), |ip| format!("ip:{ip}"))
+}

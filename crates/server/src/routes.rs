@@ -1,0 +1,129 @@
+//! Every route and the access rule it runs under. The guard middleware refuses any route missing
+//! here, and the tests check that this table and the router list the same routes, so no route
+//! can be added without a decision on who may call it.
+
+use tudi_access::Action;
+
+/// How a route is guarded before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// Anyone (pages, OGC metadata, sign-in).
+    Public,
+    /// Anyone signed in (their own account).
+    SignedIn,
+    /// The policy decides on the action alone (no particular resource).
+    Action(Action),
+    /// The handler decides, on the resource it loads (an account, an audit trail); the guard
+    /// only turns away anonymous callers of actions that are never public.
+    InHandler(Action),
+    /// Reading the layer named by the `{id}` path parameter (public layers: anyone).
+    Layer,
+}
+
+/// One route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path pattern, as registered with the router.
+    pub path: &'static str,
+    /// Its guard.
+    pub guard: Guard,
+}
+
+const fn r(method: &'static str, path: &'static str, guard: Guard) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        guard,
+    }
+}
+
+/// The table.
+pub const ROUTES: &[RouteSpec] = &[
+    // The console's pages and assets.
+    r("GET", "/", Guard::Public),
+    r("GET", "/console", Guard::Public),
+    r("GET", "/console/app.js", Guard::Public),
+    r("GET", "/console/admin.js", Guard::Public),
+    r("GET", "/console/style.css", Guard::Public),
+    r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),
+    // OGC API: metadata is public; collections and their content follow the layer's setting.
+    r("GET", "/ogc", Guard::Public),
+    r("GET", "/ogc/", Guard::Public),
+    r("GET", "/ogc/conformance", Guard::Public),
+    r("GET", "/ogc/api", Guard::Public),
+    r("GET", "/ogc/tileMatrixSets", Guard::Public),
+    r("GET", "/ogc/tileMatrixSets/WebMercatorQuad", Guard::Public),
+    r("GET", "/ogc/collections", Guard::InHandler(Action::MapRead)),
+    r("GET", "/ogc/collections/{id}", Guard::Layer),
+    r("GET", "/ogc/collections/{id}/items", Guard::Layer),
+    r("GET", "/ogc/collections/{id}/items/{fid}", Guard::Layer),
+    r("GET", "/ogc/collections/{id}/tiles", Guard::Layer),
+    r(
+        "GET",
+        "/ogc/collections/{id}/tiles/WebMercatorQuad",
+        Guard::Layer,
+    ),
+    r(
+        "GET",
+        "/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}",
+        Guard::Layer,
+    ),
+    // One-map services.
+    r(
+        "POST",
+        "/api/v1/compliance",
+        Guard::Action(Action::MapAnalyse),
+    ),
+    r("GET", "/api/v1/compliance/rule-sets", Guard::Public),
+    r("GET", "/api/v1/search", Guard::InHandler(Action::MapRead)),
+    r(
+        "GET",
+        "/api/v1/status",
+        Guard::Action(Action::ServiceStatus),
+    ),
+    r(
+        "PUT",
+        "/api/v1/layers/{id}/access",
+        Guard::InHandler(Action::LayerConfigure),
+    ),
+    // Sign-in and one's own account.
+    r("POST", "/api/v1/auth/login", Guard::Public),
+    r("POST", "/api/v1/auth/logout", Guard::SignedIn),
+    r("GET", "/api/v1/auth/me", Guard::SignedIn),
+    r("POST", "/api/v1/auth/password", Guard::SignedIn),
+    r("GET", "/api/v1/roles", Guard::Public),
+    r("GET", "/api/v1/tokens", Guard::SignedIn),
+    r("POST", "/api/v1/tokens", Guard::Action(Action::TokenIssue)),
+    r("DELETE", "/api/v1/tokens/{id}", Guard::SignedIn),
+    // Account administration.
+    r("GET", "/api/v1/users", Guard::InHandler(Action::UserList)),
+    r(
+        "POST",
+        "/api/v1/users",
+        Guard::InHandler(Action::UserCreate),
+    ),
+    r(
+        "GET",
+        "/api/v1/users/{name}",
+        Guard::InHandler(Action::UserRead),
+    ),
+    r(
+        "PATCH",
+        "/api/v1/users/{name}",
+        Guard::InHandler(Action::UserUpdate),
+    ),
+    r(
+        "POST",
+        "/api/v1/users/{name}/password",
+        Guard::InHandler(Action::UserResetPassword),
+    ),
+    // The audit log.
+    r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),
+    r(
+        "GET",
+        "/api/v1/audit/verify",
+        Guard::InHandler(Action::AuditVerify),
+    ),
+];

@@ -1,0 +1,370 @@
+//! Access over HTTP: every route × every role × a resource inside and outside the caller's
+//! jurisdiction, sign-in, sessions, CSRF, tokens, lockout and the audit trail of refusals.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
+use tudi_access::{Binding, Jurisdiction, Role};
+use tudi_server::routes::{Guard, ROUTES};
+use tudi_server::{AppState, router};
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{AuditQuery, Change, Store};
+
+const TOWN: &str = "440605011";
+const VILLAGE_IN: &str = "440605011001";
+const VILLAGE_OUT: &str = "440605012001";
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Arc<GeoPackageStore>,
+    state: AppState,
+    /// (label, role, bearer token, password) per caller; role `None` is anonymous.
+    callers: Vec<(String, Option<Role>, Option<String>, String)>,
+    parcel: String,
+    tokens: [String; 2],
+}
+
+fn binding(role: Role, scope: &str) -> Binding {
+    Binding {
+        role,
+        scope: Jurisdiction::parse(scope).unwrap(),
+        department: None,
+    }
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+        tudi_onemap::demo::build(
+            &store,
+            tudi_onemap::demo::DemoOptions {
+                seed: 5,
+                parcels: 60,
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        let c = Change::new("cli", "test.setup");
+        tudi_onemap::access::set_public(&store, "divisions", true, &c).unwrap();
+        let config = AuthConfig::for_tests();
+        let demo = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
+        let acc = Accounts::new(&store, &config);
+        let extra = |name: &str, role, scope: &str| {
+            acc.create_user(
+                &c,
+                NewUser {
+                    username: name.into(),
+                    display_name: None,
+                    password: "Test-password-1".into(),
+                    roles: vec![binding(role, scope)],
+                    phone: None,
+                    id_number: None,
+                },
+            )
+            .unwrap();
+        };
+        extra("town.admin", Role::Admin, TOWN);
+        extra("target.in", Role::VillageClerk, VILLAGE_IN);
+        extra("target.out", Role::VillageClerk, VILLAGE_OUT);
+        let t_in = acc
+            .issue_token(&c, "target.in", "对接", vec![], None)
+            .unwrap()
+            .1
+            .id;
+        let t_out = acc
+            .issue_token(&c, "target.out", "对接", vec![], None)
+            .unwrap()
+            .1
+            .id;
+        let mut callers = vec![("anonymous".to_owned(), None, None, String::new())];
+        for a in &demo {
+            let (tok, _, _) = acc.login(&c, &a.username, &a.password).unwrap();
+            callers.push((
+                a.username.clone(),
+                Role::parse(a.role),
+                Some(tok),
+                a.password.clone(),
+            ));
+        }
+        let (tok, _, _) = acc.login(&c, "town.admin", "Test-password-1").unwrap();
+        callers.push((
+            "town.admin".into(),
+            Some(Role::Admin),
+            Some(tok),
+            "Test-password-1".into(),
+        ));
+        let parcel = store
+            .features(
+                "parcels",
+                &tudi_store::FeatureQuery {
+                    limit: Some(1),
+                    ..Default::default()
+                },
+            )
+            .unwrap()[0]
+            .id
+            .to_string();
+        store.enable_readers(2).unwrap();
+        let store = Arc::new(store);
+        let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
+        World {
+            _dir: dir,
+            store,
+            state,
+            callers,
+            parcel,
+            tokens: [t_in, t_out],
+        }
+    })
+}
+
+async fn call(
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "example.test");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let res = router(world().state.clone())
+        .oneshot(
+            req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+/// Every `.route(…)` registered in the server's sources, as (method, path).
+fn routes_in_sources() -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            rest = &rest[i + 7..];
+            let mut depth = 1;
+            let end = rest.char_indices().find(|(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            });
+            let call = &rest[..end.map_or(rest.len(), |(i, _)| i)];
+            let path = call.split('"').nth(1).unwrap().to_owned();
+            for m in ["get", "post", "put", "patch", "delete"] {
+                let mut s = call;
+                while let Some(j) = s.find(&format!("{m}(")) {
+                    let before = s[..j].chars().last();
+                    if before.is_none_or(|c| !c.is_alphanumeric() && c != '_') {
+                        out.insert((m.to_uppercase(), path.clone()));
+                    }
+                    s = &s[j + 1..];
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_route_has_an_access_rule_and_every_rule_a_route() {
+    let table: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    assert_eq!(table.len(), ROUTES.len(), "no route is listed twice");
+    let sources = routes_in_sources();
+    let missing: Vec<_> = sources.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an access rule in routes.rs: {missing:?}"
+    );
+    let stale: Vec<_> = table.difference(&sources).collect();
+    assert!(
+        stale.is_empty(),
+        "rules for routes that do not exist: {stale:?}"
+    );
+}
+
+/// Who may call each route: the product's rules, stated here independently of the policy.
+fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: bool) -> bool {
+    use Role::*;
+    let staff = role.is_some_and(|r| r != Public);
+    let district_admin = caller == "admin";
+    let any_admin = role == Some(Admin);
+    let scoped_admin = district_admin || (any_admin && inside);
+    let guard = ROUTES
+        .iter()
+        .find(|r| r.method == method && r.path == path)
+        .unwrap()
+        .guard;
+    match (method, path) {
+        (_, "/api/v1/compliance") => role.is_some_and(|r| ![Public, HotlineAgent].contains(&r)),
+        (_, "/api/v1/status") => any_admin,
+        ("PUT", "/api/v1/layers/{id}/access") | (_, "/api/v1/audit/verify") => district_admin,
+        ("POST", "/api/v1/tokens") => staff,
+        (_, "/api/v1/users") if method == "GET" => any_admin,
+        (_, p) if p.starts_with("/api/v1/users") || p == "/api/v1/tokens/{id}" => scoped_admin,
+        (_, "/api/v1/audit") => {
+            [Some(Admin), Some(DistrictApprover), Some(DutyLeader)].contains(&role)
+                && (caller != "town.admin" || inside)
+                || role == Some(TownReviewer) && inside
+        }
+        _ => match guard {
+            Guard::Public => true,
+            Guard::SignedIn => role.is_some(),
+            Guard::Layer => staff,
+            Guard::InHandler(tudi_access::Action::MapRead) => true,
+            other => panic!("no expectation for {method} {path} ({other:?})"),
+        },
+    }
+}
+
+fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
+    let w = world();
+    let target = if inside { "target.in" } else { "target.out" };
+    let village = if inside { VILLAGE_IN } else { VILLAGE_OUT };
+    let uri = path
+        .replace("{id}/access", "parcels/access")
+        .replace(
+            "tokens/{id}",
+            &format!("tokens/{}", w.tokens[usize::from(!inside)]),
+        )
+        .replace("{id}", "parcels")
+        .replace("{fid}", &w.parcel)
+        .replace("{z}/{y}/{x}", "14/7138/13344")
+        .replace("{file}", "maplibre-gl.js")
+        .replace("{name}", target);
+    let uri = match uri.as_str() {
+        "/api/v1/audit" => format!("/api/v1/audit?resource=user:{target}"),
+        "/api/v1/search" => "/api/v1/search?q=村".into(),
+        _ => uri,
+    };
+    let body = match path {
+        "/api/v1/compliance" => Some(
+            json!({"geometry": {"type": "Polygon", "coordinates": [[[113.1, 23.0], [113.1001, 23.0], [113.1001, 23.0001], [113.1, 23.0]]]}, "rule_set": "宅基地选址"}),
+        ),
+        "/api/v1/users" => Some(
+            json!({"username": format!("new.{n}"), "password": "Test-password-1", "roles": [{"role": "village_clerk", "scope": village}]}),
+        ),
+        "/api/v1/users/{name}" => Some(json!({"display_name": format!("改名{n}")})),
+        "/api/v1/users/{name}/password" => Some(json!({"password": "Reset-password-2"})),
+        "/api/v1/tokens" => Some(json!({"name": "矩阵测试"})),
+        "/api/v1/layers/{id}/access" => Some(json!({"public": false})),
+        "/api/v1/auth/login" => Some(json!({"username": "nobody", "password": "x"})),
+        _ => None,
+    };
+    (uri, body)
+}
+
+#[tokio::test]
+async fn every_route_every_role_inside_and_outside_their_jurisdiction() {
+    let w = world();
+    let denied_before = w
+        .store
+        .audit_trail(&AuditQuery::default())
+        .unwrap()
+        .iter()
+        .filter(|e| e.outcome == tudi_store::audit::Outcome::Denied)
+        .count();
+    let mut n = 0;
+    let mut checked = 0;
+    // Routes that end or change the caller's own session go last.
+    let mut routes: Vec<_> = ROUTES.iter().collect();
+    routes.sort_by_key(|r| match r.path {
+        "/api/v1/auth/password" => 1,
+        "/api/v1/auth/logout" => 2,
+        _ => 0,
+    });
+    for route in routes {
+        for (label, role, token, password) in &w.callers {
+            for inside in [true, false] {
+                n += 1;
+                let (uri, mut body) = concrete(route.path, inside, n);
+                if route.path == "/api/v1/auth/password" {
+                    if !inside {
+                        continue;
+                    }
+                    body = Some(
+                        json!({"current_password": password, "new_password": format!("{password}-new")}),
+                    );
+                }
+                if route.path == "/api/v1/auth/logout" && inside {
+                    continue;
+                }
+                let (status, problem, _) =
+                    call(route.method, &uri, token.as_deref(), body, &[]).await;
+                let refused = status == StatusCode::FORBIDDEN
+                    || (status == StatusCode::UNAUTHORIZED
+                        && problem["type"]
+                            .as_str()
+                            .is_some_and(|t| t.ends_with("/unauthenticated")));
+                let want = allowed(route.method, route.path, label, *role, inside);
+                assert_eq!(
+                    !refused, want,
+                    "{} {uri} as {label} (inside: {inside}): {status} {problem}",
+                    route.method
+                );
+                if refused {
+                    let expected = if role.is_none() {
+                        StatusCode::UNAUTHORIZED
+                    } else {
+                        StatusCode::FORBIDDEN
+                    };
+                    assert_eq!(status, expected, "{} {uri} as {label}", route.method);
+                    assert!(
+                        problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+                        "a refusal says why in Chinese"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > ROUTES.len() * w.callers.len());
+    let denied_after = w
+        .store
+        .audit_trail(&AuditQuery::default())
+        .unwrap()
+        .iter()
+        .filter(|e| e.outcome == tudi_store::audit::Outcome::Denied)
+        .count();
+    assert!(
+        denied_after > denied_before,
+        "refusals of sensitive actions are audited"
+    );
+    assert!(w.store.verify_audit().unwrap().is_intact());
+}

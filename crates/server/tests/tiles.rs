@@ -222,6 +222,9 @@ async fn an_edit_shows_in_the_next_tile() {
             &tudi_store::Change::new("cli", "test.edit"),
         )
         .unwrap();
+    // Anonymous reads: this test is about staleness, access has its own tests.
+    tudi_onemap::access::set_public(&*store, "p", true, &tudi_store::Change::new("cli", "test"))
+        .unwrap();
     // Reads through read-only connections must still see every committed edit.
     store.enable_readers(2).unwrap();
     let attrs = serde_json::json!({"code": "A"})

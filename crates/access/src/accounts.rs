@@ -540,11 +540,8 @@ impl<'a> Accounts<'a> {
             id: user.username.clone(),
             expect,
             body: Some(body),
-            keys: user
-                .bindings
-                .iter()
-                .map(|b| ("scope".to_owned(), b.scope.as_str().to_owned()))
-                .collect(),
+            // Accounts are listed whole and filtered by the policy; no lookup key is needed.
+            keys: Vec::new(),
             detail,
         })
     }

@@ -569,6 +569,26 @@ pub fn decide(who: &Principal, action: Action, resource: &Resource<'_>) -> Decis
     )
 }
 
+/// Whether `who` may take `action` on some resource: their own account, anything (for actions
+/// granted anywhere), or something within one of their jurisdictions. Lists and menus ask this;
+/// each resource is then decided on its own with [`decide`].
+#[must_use]
+pub fn allowed_somewhere(who: &Principal, action: Action) -> bool {
+    let own = Resource {
+        owner: who.user.as_deref(),
+        ..Resource::default()
+    };
+    decide(who, action, &own).allowed
+        || who.bindings.iter().any(|b| {
+            let scope = [b.scope.clone()];
+            let res = Resource {
+                scope: &scope,
+                ..Resource::default()
+            };
+            decide(who, action, &res).allowed
+        })
+}
+
 /// Whether `who` may see a resource's identity number unmasked.
 #[must_use]
 pub fn may_see_id_number(who: &Principal, resource: &Resource<'_>) -> bool {

@@ -872,3 +872,101 @@ fn serve_reads_its_config_file_and_offers_the_configured_rule_sets() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("--data"), "{}", text(&o));
 }
+
+/// Runs `tudi` with `input` on standard input.
+fn tudi_with_input(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_first_administrator_is_made_by_the_cli_and_the_audit_chain_is_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    assert!(
+        tudi(&["init", "--data", data, "--district", "440605"])
+            .status
+            .success()
+    );
+    let add = |user: &str, role: &str, scope: &str, pw: &str| {
+        tudi_with_input(
+            &[
+                "user",
+                "add",
+                "--data",
+                data,
+                "--username",
+                user,
+                "--role",
+                role,
+                "--scope",
+                scope,
+            ],
+            &format!("{pw}\n"),
+        )
+    };
+    let o = add("chief", "admin", "440605", "Nanhai-admin-2026");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("系统管理员"), "{}", text(&o));
+    // Refused input: exit 3, the reason in Chinese, nothing written.
+    let weak = add("weak", "admin", "440605", "short");
+    assert_eq!(weak.status.code(), Some(3), "{}", text(&weak));
+    assert!(text(&weak).contains("密码长度"));
+    let wrong_level = add("liang", "village_clerk", "440605011", "Village-staff-1");
+    assert_eq!(wrong_level.status.code(), Some(3));
+    assert!(
+        text(&wrong_level).contains("村居"),
+        "{}",
+        text(&wrong_level)
+    );
+    let no_password = tudi_with_input(
+        &[
+            "user",
+            "add",
+            "--data",
+            data,
+            "--username",
+            "x1",
+            "--role",
+            "admin",
+            "--scope",
+            "440605",
+        ],
+        "",
+    );
+    assert_eq!(no_password.status.code(), Some(3));
+    let list = tudi(&["user", "list", "--data", data]);
+    assert!(text(&list).contains("chief") && !text(&list).contains("weak"));
+
+    let ok = tudi(&["audit", "verify", "--data", data]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("审计链完整"), "{}", text(&ok));
+    // Someone edits an entry in the file: verify fails and names it.
+    let conn = rusqlite::Connection::open(dir.path().join("tudi.gpkg")).unwrap();
+    conn.execute(
+        "UPDATE tudi_audit SET actor = 'user:mallory' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let broken = tudi(&["audit", "verify", "--data", data]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken).contains("第 2 条审计记录的内容与其哈希不符"),
+        "{}",
+        text(&broken)
+    );
+}

@@ -11,12 +11,15 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::accounts::{AccessError, Accounts, NewUser, UserPatch, binding_json, view};
-use tudi_access::policy::{Binding, Via, rule};
+use tudi_access::policy::{Binding, Via, allowed_somewhere};
 use tudi_access::{Action, Jurisdiction, Resource, Role, decide};
 use tudi_store::AuditQuery;
 
 use crate::AppState;
-use crate::auth::{Ctx, SESSION_COOKIE, access_problem, authorize, client_key};
+use crate::auth::{
+    Ctx, SESSION_COOKIE, access_problem, authorize, authorize_somewhere, client_key,
+};
+use crate::ogc::{blocking, store_failed};
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -141,34 +144,16 @@ async fn logout(
 }
 
 /// What the console may offer this principal: the actions the policy grants somewhere.
-fn abilities(st: &AppState, ctx: &Ctx) -> Value {
-    let district = st.district_scope();
-    let mut can = serde_json::Map::new();
-    for action in Action::ALL {
-        let res = Resource {
-            scope: &district,
-            ..Resource::default()
-        };
-        let mut allowed = decide(&ctx.principal, action, &res).allowed;
-        // Actions within a jurisdiction: granted if any held role may take them in its own.
-        if !allowed {
-            allowed = ctx.principal.bindings.iter().any(|b| {
-                let own = [b.scope.clone()];
-                decide(
-                    &ctx.principal,
-                    action,
-                    &Resource {
-                        scope: &own,
-                        ..Resource::default()
-                    },
-                )
-                .allowed
-            });
-        }
-        if let Ok(Value::String(k)) = serde_json::to_value(action) {
-            can.insert(k, Value::Bool(allowed));
-        }
-    }
+fn abilities(ctx: &Ctx) -> Value {
+    let can: serde_json::Map<String, Value> = Action::ALL
+        .into_iter()
+        .filter_map(|action| match serde_json::to_value(action) {
+            Ok(Value::String(k)) => {
+                Some((k, Value::Bool(allowed_somewhere(&ctx.principal, action))))
+            }
+            _ => None,
+        })
+        .collect();
     Value::Object(can)
 }
 
@@ -187,7 +172,7 @@ async fn me(
         "via": match &ctx.principal.via { Via::Token(id) => json!({"token": id}), _ => json!("session") },
         "csrf_token": ctx.csrf,
         "must_change_password": ctx.must_change_password,
-        "can": abilities(&st, &ctx),
+        "can": abilities(&ctx),
     }))
     .into_response())
 }
@@ -326,14 +311,7 @@ async fn list_users(
     Query(p): Query<Page>,
 ) -> Result<Response, Problem> {
     // Only administrators list accounts; each sees those wholly within their jurisdiction.
-    if !ctx
-        .principal
-        .bindings
-        .iter()
-        .any(|b| rule(Action::UserList).roles.contains(&b.role))
-    {
-        authorize(&st, &ctx, Action::UserList, &Resource::default(), "user:*")?;
-    }
+    authorize_somewhere(&st, &ctx, Action::UserList, "user:*")?;
     let users = run(&st, |a| a.users()).await?;
     let q = p.q.unwrap_or_default();
     let visible: Vec<Value> = users
@@ -397,22 +375,9 @@ async fn account_for(
     let lookup = name.to_owned();
     let found = run(st, move |a| a.user(&lookup)).await?;
     let Some((user, version)) = found else {
-        // Unknown names are refused like out-of-scope ones for non-administrators, so
-        // accounts cannot be probed.
-        authorize(
-            st,
-            ctx,
-            action,
-            &Resource::default(),
-            &format!("user:{name}"),
-        )
-        .or_else(|p| {
-            if p.status == StatusCode::FORBIDDEN && p.slug == "out-of-scope" {
-                Ok(())
-            } else {
-                Err(p)
-            }
-        })?;
+        // Only those who may take the action somewhere learn that a name is unknown, so
+        // others cannot probe for accounts.
+        authorize_somewhere(st, ctx, action, &format!("user:{name}"))?;
         return Err(access_problem(&AccessError::UnknownUser(name.to_owned())));
     };
     let scopes = user.scopes();
@@ -541,13 +506,7 @@ async fn audit_trail(
         limit: Some(limit),
         offset,
     };
-    let entries = tokio::task::spawn_blocking(move || store.audit_trail(&query))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "reading the audit log failed");
-            Problem::internal()
-        })?;
+    let entries = blocking(move || store.audit_trail(&query).map_err(|e| store_failed(&e))).await?;
     Ok(Json(json!({"entries": entries, "limit": limit, "offset": offset})).into_response())
 }
 
@@ -567,10 +526,7 @@ async fn audit_verify(
         "audit:*",
     )?;
     let store = st.store.clone();
-    let report = tokio::task::spawn_blocking(move || store.verify_audit())
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|_| Problem::internal())?;
+    let report = blocking(move || store.verify_audit().map_err(|e| store_failed(&e))).await?;
     let faults: Vec<Value> = report
         .faults
         .iter()
@@ -606,19 +562,10 @@ async fn layer_access(
     let store = st.store.clone();
     let change = ctx.change("layer.access");
     let layer = id.clone();
-    let public = tokio::task::spawn_blocking(move || {
+    let public = blocking(move || {
         tudi_onemap::access::set_public(&*store, &layer, req.public, &change)
+            .map_err(|e| store_failed(&e))
     })
-    .await
-    .map_err(|_| Problem::internal())?
-    .map_err(|e| match e {
-        tudi_store::StoreError::UnknownLayer(l) => {
-            Problem::not_found(format!("图层 {l} 不存在"), format!("no layer {l}"))
-        }
-        other => {
-            tracing::error!(error = %other, "setting layer access failed");
-            Problem::internal()
-        }
-    })?;
+    .await?;
     Ok(Json(json!({"layer": id, "public": req.public, "public_layers": public})).into_response())
 }

@@ -162,7 +162,8 @@ async fn search(
             use tudi_core::layer::LayerKind;
             use tudi_store::Match;
             let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;
-            layers.retain(|d| st.may_read_layer(&ctx.principal, &d.name));
+            let readable = st.layer_reader(&ctx.principal);
+            layers.retain(|d| readable(&d.name));
             let compact = tudi_core::bdcdy::normalize(&text);
             let looks_like_code =
                 compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());

@@ -147,6 +147,23 @@ pub fn authorize(
     Err(denied(&d))
 }
 
+/// Refuses (as [`authorize`] does) unless the caller may take `action` somewhere; the handler
+/// then decides on each resource.
+///
+/// # Errors
+/// The refusal as a problem response.
+pub fn authorize_somewhere(
+    st: &AppState,
+    ctx: &Ctx,
+    action: Action,
+    audit_resource: &str,
+) -> Result<(), Problem> {
+    if tudi_access::policy::allowed_somewhere(&ctx.principal, action) {
+        return Ok(());
+    }
+    authorize(st, ctx, action, &Resource::default(), audit_resource)
+}
+
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -193,8 +210,9 @@ fn same(a: &str, b: &str) -> bool {
 /// Identifies the caller and checks the anti-CSRF token; see the module documentation.
 pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let rid = request_id(req.headers());
-    let from_cookie = bearer(req.headers()).is_none();
-    let credential = bearer(req.headers()).or_else(|| session_cookie(req.headers()));
+    let bearer_token = bearer(req.headers());
+    let from_cookie = bearer_token.is_none();
+    let credential = bearer_token.or_else(|| session_cookie(req.headers()));
     let client_ip = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -216,11 +234,9 @@ pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) 
                 ctx.must_change_password = who.must_change_password;
                 ctx.credential = Some(cred);
             }
-            // A stale cookie on a public page is simply no session; a bad bearer token is an error.
-            Err(_)
-                if from_cookie
-                    && req.uri().path() != "/api/v1/auth/me"
-                    && !is_write(req.method()) => {}
+            // A stale cookie (ended or expired session) is simply no session, so the caller can
+            // still read public pages and sign in again; a bad bearer token is an error.
+            Err(_) if from_cookie => {}
             Err(e) => return with_id(access_problem(&e).into_response(), &rid),
         }
         if from_cookie

@@ -101,16 +101,23 @@ impl AppState {
         self.public_set().contains(layer)
     }
 
-    /// Whether `who` may read a layer (staff: any; others: public layers only).
-    pub(crate) fn may_read_layer(&self, who: &tudi_access::Principal, layer: &str) -> bool {
-        let res = tudi_access::Resource {
-            public: self.is_public(layer),
-            ..tudi_access::Resource::default()
-        };
-        tudi_access::decide(who, tudi_access::Action::MapRead, &res).allowed
+    /// Which layers `who` may read (staff: any; others: public layers only), for listing many:
+    /// the public layers are looked up once.
+    pub(crate) fn layer_reader<'a>(
+        &self,
+        who: &'a tudi_access::Principal,
+    ) -> impl Fn(&str) -> bool + 'a {
+        let public = self.public_set();
+        move |layer| {
+            let res = tudi_access::Resource {
+                public: public.contains(layer),
+                ..tudi_access::Resource::default()
+            };
+            tudi_access::decide(who, tudi_access::Action::MapRead, &res).allowed
+        }
     }
 
-    pub(crate) fn public_set(&self) -> Arc<BTreeSet<String>> {
+    fn public_set(&self) -> Arc<BTreeSet<String>> {
         let counter = self.store.change_counter().ok();
         let mut cache = self
             .public_layers

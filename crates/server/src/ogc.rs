@@ -109,7 +109,7 @@ fn base(headers: &HeaderMap) -> String {
     format!("http://{host}/ogc")
 }
 
-fn store_failed(e: &StoreError) -> Problem {
+pub(crate) fn store_failed(e: &StoreError) -> Problem {
     match e {
         StoreError::UnknownLayer(name) => Problem::not_found(
             format!("没有名为“{name}”的图层"),
@@ -140,7 +140,7 @@ async fn layer_def(st: &AppState, id: &str) -> Result<tudi_store::LayerDef, Prob
     blocking(move || store.layer_def(&id).map_err(|e| store_failed(&e))).await
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     tokio::task::spawn_blocking(f)
@@ -244,7 +244,8 @@ async fn collections(
     let b = base(&headers);
     let store = st.store.clone();
     let mut layers = blocking(move || store.layers().map_err(|e| store_failed(&e))).await?;
-    layers.retain(|l| st.may_read_layer(&ctx.principal, &l.def.name));
+    let readable = st.layer_reader(&ctx.principal);
+    layers.retain(|l| readable(&l.def.name));
     Ok(Json(json!({
         "links": [{"href": format!("{b}/collections"), "rel": "self", "type": "application/json"}],
         "collections": layers.iter().map(|l| collection_json(l, &b)).collect::<Vec<_>>()

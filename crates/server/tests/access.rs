@@ -135,6 +135,17 @@ async fn call(
     body: Option<Value>,
     headers: &[(&str, &str)],
 ) -> (StatusCode, Value, axum::http::HeaderMap) {
+    call_on(&world().state, method, uri, token, body, headers).await
+}
+
+async fn call_on(
+    state: &AppState,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value, axum::http::HeaderMap) {
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
@@ -148,7 +159,7 @@ async fn call(
     if body.is_some() {
         req = req.header("content-type", "application/json");
     }
-    let res = router(world().state.clone())
+    let res = router(state.clone())
         .oneshot(
             req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
                 .unwrap(),
@@ -367,4 +378,217 @@ async fn every_route_every_role_inside_and_outside_their_jurisdiction() {
         "refusals of sensitive actions are audited"
     );
     assert!(w.store.verify_audit().unwrap().is_intact());
+}
+
+/// Sign-in, the session cookie and its anti-CSRF token, stale cookies, bad bearer tokens, the
+/// lockout and the sign-in rate limit, over HTTP. A state of its own, so that its rate limiter
+/// starts empty.
+#[tokio::test]
+async fn sessions_cookies_csrf_and_rate_limits_over_http() {
+    let w = world();
+    let config = AuthConfig::for_tests();
+    let c = Change::new("cli", "test.setup");
+    for name in ["session.tester", "lock.tester"] {
+        Accounts::new(&*w.store, &config)
+            .create_user(
+                &c,
+                NewUser {
+                    username: name.into(),
+                    display_name: None,
+                    password: "Test-password-1".into(),
+                    roles: vec![binding(Role::TownReviewer, TOWN)],
+                    phone: None,
+                    id_number: None,
+                },
+            )
+            .unwrap();
+    }
+    let state = AppState::new(w.store.clone()).with_auth(config);
+    let login = |cookie: Option<String>, password: &str| {
+        let state = state.clone();
+        let body = json!({"username": "session.tester", "password": password});
+        async move {
+            let headers: Vec<(&str, String)> = cookie.into_iter().map(|c| ("cookie", c)).collect();
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            call_on(&state, "POST", "/api/v1/auth/login", None, Some(body), &h).await
+        }
+    };
+
+    // A stale cookie neither blocks public pages nor signing in again; `me` says who is not signed in.
+    let stale = "tudi_session=tds_0000".to_owned();
+    assert_eq!(
+        call_on(
+            &state,
+            "GET",
+            "/ogc/collections",
+            None,
+            None,
+            &[("cookie", &stale)]
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call_on(
+            &state,
+            "GET",
+            "/api/v1/auth/me",
+            None,
+            None,
+            &[("cookie", &stale)]
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body, headers) = login(Some(stale.clone()), "Test-password-1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set_cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict")
+            && set_cookie.contains("Secure")
+    );
+    let token = body["token"].as_str().unwrap().to_owned();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let cookie = format!("tudi_session={token}");
+
+    // A bad bearer token is an error even on a public page.
+    let (status, problem, _) = call_on(
+        &state,
+        "GET",
+        "/ogc/collections",
+        Some("tds_forged"),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+
+    // Cookie writes need the session's anti-CSRF token, from this origin.
+    let new_token = || Some(json!({"name": "对接"}));
+    let (status, problem, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        new_token(),
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(
+        (
+            status,
+            problem["type"].as_str().unwrap().ends_with("/csrf-failed")
+        ),
+        (StatusCode::FORBIDDEN, true)
+    );
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        new_token(),
+        &[("cookie", &cookie), ("x-csrf-token", "forged")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        new_token(),
+        &[
+            ("cookie", &cookie),
+            ("x-csrf-token", &csrf),
+            ("origin", "https://evil.test"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        new_token(),
+        &[
+            ("cookie", &cookie),
+            ("x-csrf-token", &csrf),
+            ("origin", "http://example.test"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // After signing out and in again, the old anti-CSRF token is refused (replayed).
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/auth/logout",
+        None,
+        None,
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body, _) = login(None, "Test-password-1").await;
+    let cookie2 = format!("tudi_session={}", body["token"].as_str().unwrap());
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        new_token(),
+        &[("cookie", &cookie2), ("x-csrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let denials = w
+        .store
+        .audit_trail(&AuditQuery {
+            resource: Some("user:session.tester".into()),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert!(
+        denials.iter().any(|e| e.action == "denied.csrf"),
+        "refused CSRF attempts are audited"
+    );
+
+    // Wrong passwords: 401 four times, then the account is locked (429); after ten attempts in
+    // a minute from one address — the two sign-ins above count — the sign-in itself is
+    // rate-limited (429 with Retry-After).
+    let mut kinds = Vec::new();
+    for _ in 0..11 {
+        let (status, problem, headers) = call_on(
+            &state,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "lock.tester", "password": "wrong-password-9"})),
+            &[],
+        )
+        .await;
+        let kind = problem["type"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        if kind == "login-rate-limited" {
+            assert!(headers.contains_key("retry-after"));
+        }
+        kinds.push((status.as_u16(), kind));
+    }
+    let expect: Vec<(u16, String)> = [(401, "bad-credentials"); 4]
+        .into_iter()
+        .chain([(429, "account-locked"); 4])
+        .chain([(429, "login-rate-limited"); 3])
+        .map(|(s, k)| (s, k.to_owned()))
+        .collect();
+    assert_eq!(kinds, expect);
 }

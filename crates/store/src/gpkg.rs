@@ -1364,8 +1364,16 @@ impl Store for GeoPackageStore {
     }
 
     fn verify_audit(&self) -> Result<AuditReport> {
-        // The writer's connection: a verification must not race an append into a torn view.
-        records::verify(&self.lock())
+        // One read transaction: the head and the rows are of the same instant, and writers are
+        // not held up meanwhile (a WAL reader sees a snapshot).
+        let conn = self.read();
+        conn.execute_batch("BEGIN")
+            .map_err(db("starting a read transaction"))?;
+        let report = records::verify(&conn);
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            tracing::warn!(error = %e, "ending a read transaction failed");
+        }
+        report
     }
 }
 

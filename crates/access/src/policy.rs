@@ -227,9 +227,8 @@ impl Principal {
     }
 }
 
-/// Everything the policy decides on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Everything the policy decides on. Serialised as its [`Action::id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Read map layers, features, tiles, search.
     MapRead,
@@ -282,6 +281,28 @@ impl Action {
         Action::SeeIdNumber,
         Action::SeePhone,
     ];
+
+    /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
+    #[must_use]
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::MapRead => "map_read",
+            Self::MapAnalyse => "map_analyse",
+            Self::LayerConfigure => "layer_configure",
+            Self::ServiceStatus => "service_status",
+            Self::UserList => "user_list",
+            Self::UserRead => "user_read",
+            Self::UserCreate => "user_create",
+            Self::UserUpdate => "user_update",
+            Self::UserResetPassword => "user_reset_password",
+            Self::OwnAccount => "own_account",
+            Self::TokenIssue => "token_issue",
+            Self::AuditRead => "audit_read",
+            Self::AuditVerify => "audit_verify",
+            Self::SeeIdNumber => "see_id_number",
+            Self::SeePhone => "see_phone",
+        }
+    }
 
     /// Chinese description, for messages.
     #[must_use]
@@ -339,6 +360,12 @@ impl Action {
                 | Self::OwnAccount
                 | Self::UserList
         )
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
     }
 }
 

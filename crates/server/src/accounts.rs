@@ -145,16 +145,16 @@ async fn logout(
 
 /// What the console may offer this principal: the actions the policy grants somewhere.
 fn abilities(ctx: &Ctx) -> Value {
-    let can: serde_json::Map<String, Value> = Action::ALL
+    Action::ALL
         .into_iter()
-        .filter_map(|action| match serde_json::to_value(action) {
-            Ok(Value::String(k)) => {
-                Some((k, Value::Bool(allowed_somewhere(&ctx.principal, action))))
-            }
-            _ => None,
+        .map(|a| {
+            (
+                a.id().to_owned(),
+                Value::Bool(allowed_somewhere(&ctx.principal, a)),
+            )
         })
-        .collect();
-    Value::Object(can)
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 async fn me(

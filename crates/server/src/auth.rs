@@ -131,13 +131,7 @@ pub fn authorize(
     }
     if action.is_sensitive()
         && let Err(e) = st.store.record_denial(
-            &ctx.change(&format!(
-                "denied.{}",
-                serde_json::to_value(action)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default()
-            )),
+            &ctx.change(&format!("denied.{}", action.id())),
             audit_resource,
             Some(serde_json::json!({"reason": format!("{:?}", d.reason)})),
         )

@@ -168,7 +168,9 @@ CREATE TABLE IF NOT EXISTS tudi_audit (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
   resource TEXT NOT NULL, outcome TEXT NOT NULL, before TEXT, after TEXT, request_id TEXT, detail TEXT,
   prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS tudi_audit_resource ON tudi_audit(resource, seq);
+DROP INDEX IF EXISTS tudi_audit_resource;
+CREATE TABLE IF NOT EXISTS tudi_audit_index (
+  resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tudi_records (
   id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, record_id TEXT NOT NULL,
   version INTEGER NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (collection, record_id));

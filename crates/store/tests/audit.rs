@@ -114,3 +114,56 @@ fn appending_after_a_cut_keeps_the_cut_visible() {
     let faults = s.verify_audit().unwrap().faults;
     assert_eq!(faults, vec![ChainFault::Gap { after: 8, next: 11 }]);
 }
+
+/// The resource index is filled in batches; a resource's history is whole and in order whether
+/// its entries are indexed yet or not, and pages do not overlap.
+#[test]
+fn a_resources_history_is_whole_across_index_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap();
+    for i in 0..150u64 {
+        s.write_records(
+            &Change::new("user:admin", "user.update"),
+            &[RecordWrite {
+                collection: "user".into(),
+                id: format!("a{}", i % 3),
+                expect: if i < 3 {
+                    Expect::Absent
+                } else {
+                    Expect::Present
+                },
+                body: Some(json!({"i": i})),
+                keys: vec![],
+                detail: None,
+            }],
+        )
+        .unwrap();
+    }
+    let trail = |resource: &str, limit: Option<u64>, offset: u64| {
+        s.audit_trail(&tudi_store::AuditQuery {
+            resource: Some(resource.into()),
+            actor: None,
+            limit,
+            offset,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.seq)
+        .collect::<Vec<_>>()
+    };
+    let all = trail("user:a1", None, 0);
+    let expected: Vec<u64> = (1..=150u64)
+        .rev()
+        .filter(|seq| (seq - 1) % 3 == 1)
+        .collect();
+    assert_eq!(all, expected, "every entry of user:a1, newest first");
+    let mut paged = trail("user:a1", Some(20), 0);
+    paged.extend(trail("user:a1", Some(20), 20));
+    paged.extend(trail("user:a1", Some(20), 40));
+    assert_eq!(paged, expected);
+    assert!(
+        trail("user:a", None, 0).is_empty(),
+        "no prefix match without '/'"
+    );
+    assert!(s.verify_audit().unwrap().is_intact());
+}

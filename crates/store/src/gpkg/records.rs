@@ -12,9 +12,6 @@ use crate::{
     AuditQuery, Change, Expect, Record, RecordPage, RecordQuery, RecordWrite, Result, StoreError,
 };
 
-/// `tudi_meta` key of the chain head: `"<seq> <hash>"`, written with every entry.
-const HEAD_KEY: &str = "audit:head";
-
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
@@ -22,18 +19,64 @@ fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-fn recorded_head(conn: &Connection) -> Result<Option<(u64, String)>> {
+/// How many entries the resource index lags behind at most. Indexing each entry as it is
+/// appended would dirty one more page per commit, the larger part of the audit's cost on a small
+/// write; indexed in batches, the pages are shared by the batch, and a history query reads the
+/// few entries not yet indexed directly.
+const INDEX_BATCH: u64 = 64;
+
+/// `tudi_meta` key: entries up to this sequence number are in `tudi_audit_index`.
+const INDEXED_KEY: &str = "audit:indexed";
+
+fn indexed_upto(conn: &Connection) -> Result<u64> {
     let text: Option<String> = conn
         .prepare_cached("SELECT value FROM tudi_meta WHERE key = ?1")
-        .and_then(|mut s| s.query_row(params![HEAD_KEY], |r| r.get(0)).optional())
-        .map_err(db("reading the audit head"))?;
-    Ok(text.and_then(|t| {
-        let (seq, hash) = t.split_once(' ')?;
-        Some((seq.parse().ok()?, hash.to_owned()))
-    }))
+        .and_then(|mut s| s.query_row(params![INDEXED_KEY], |r| r.get(0)).optional())
+        .map_err(db("reading the audit index position"))?;
+    Ok(text.and_then(|t| t.parse().ok()).unwrap_or(0))
 }
 
-/// Appends one entry after the recorded head, in the caller's transaction.
+/// Indexes the entries after the last batch once a whole batch has gathered.
+fn index_batch(tx: &Connection, last_seq: u64) -> Result<()> {
+    let from = indexed_upto(tx)?;
+    if last_seq < from + INDEX_BATCH {
+        return Ok(());
+    }
+    let from_i = i64::try_from(from).map_err(|_| StoreError::SequenceOverflow("audit".into()))?;
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO tudi_audit_index (resource, seq) SELECT resource, seq FROM tudi_audit WHERE seq > ?1",
+    )
+    .and_then(|mut s| s.execute(params![from_i]))
+    .map_err(db("indexing the audit log"))?;
+    tx.prepare_cached(
+        "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+    )
+    .and_then(|mut s| s.execute(params![INDEXED_KEY, last_seq.to_string()]))
+    .map_err(db("recording the audit index position"))?;
+    Ok(())
+}
+
+/// The last sequence number ever issued to the audit chain. `tudi_audit.seq` is AUTOINCREMENT,
+/// so SQLite keeps it in `sqlite_sequence` as part of the insert itself: a tail cut off the table
+/// leaves it behind, and the next entry continues after it, so the cut stays visible. Keeping the
+/// head there instead of in a row of its own saves a page per commit (the audit's main cost).
+fn issued_head(conn: &Connection) -> Result<Option<u64>> {
+    let seq: Option<i64> = conn
+        .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'tudi_audit'")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+        .map_err(db("reading the audit head"))?;
+    Ok(seq.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0))
+}
+
+/// The sequence number and hash of the last entry present.
+fn last_entry(conn: &Connection) -> Result<Option<(u64, String)>> {
+    let row: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, hash FROM tudi_audit ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(db("reading the audit head"))?;
+    Ok(row.and_then(|(seq, hash)| Some((u64::try_from(seq).ok()?, hash))))
+}
+
 pub(super) fn append_audit(
     tx: &Connection,
     change: &Change,
@@ -43,7 +86,8 @@ pub(super) fn append_audit(
     after: Option<String>,
     detail: Option<Value>,
 ) -> Result<()> {
-    let (last_seq, prev_hash) = recorded_head(tx)?.unwrap_or((0, audit::GENESIS.to_owned()));
+    let prev_hash = last_entry(tx)?.map_or_else(|| audit::GENESIS.to_owned(), |(_, hash)| hash);
+    let last_seq = issued_head(tx)?.unwrap_or(0);
     // Hash the instant as it will be read back (microseconds), or verification would differ.
     let at_text = format_ts(change.at);
     let mut entry = AuditEntry {
@@ -83,12 +127,7 @@ pub(super) fn append_audit(
         ])
     })
     .map_err(db("appending to the audit log"))?;
-    tx.prepare_cached(
-        "INSERT INTO tudi_meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
-    )
-    .and_then(|mut s| s.execute(params![HEAD_KEY, format!("{} {}", entry.seq, entry.hash)]))
-    .map_err(db("recording the audit head"))?;
-    Ok(())
+    index_batch(tx, entry.seq)
 }
 
 fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, String, String)> {
@@ -337,9 +376,14 @@ pub(super) fn trail(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditEn
     if let Some(r) = &query.resource {
         args.push(r.clone());
         let n = args.len();
-        // `/` sorts just before `0`: the range holds exactly the resources under `r/`.
+        let indexed = indexed_upto(conn)?;
+        // `/` sorts just before `0`: the range holds exactly the resources under `r/`. Entries of
+        // the batch not yet indexed are matched directly (at most `INDEX_BATCH` rows).
+        let matches =
+            format!("(resource = ?{n} OR (resource >= ?{n} || '/' AND resource < ?{n} || '0'))");
         conds.push(format!(
-            "(resource = ?{n} OR (resource >= ?{n} || '/' AND resource < ?{n} || '0'))"
+            "seq IN (SELECT seq FROM tudi_audit_index WHERE {matches} \
+             UNION ALL SELECT seq FROM tudi_audit WHERE seq > {indexed} AND {matches})"
         ));
     }
     if let Some(a) = &query.actor {
@@ -369,7 +413,7 @@ pub(super) fn trail(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditEn
 }
 
 pub(super) fn verify(conn: &Connection) -> Result<AuditReport> {
-    let head = recorded_head(conn)?;
+    let head = issued_head(conn)?;
     let mut verifier = Verifier::default();
     let mut stmt = conn
         .prepare(&format!(

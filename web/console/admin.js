@@ -101,14 +101,34 @@ async function myAccount(me) {
   history(`user:${me.user.username}`);
 }
 
-async function history(resource) {
-  const box = $('history');
+// Audit action names, as the console shows them; unknown ones are shown as they are.
+const ACTION_LABELS = {
+  'auth.login': '登录', 'auth.login_failed': '密码错误', 'auth.logout': '退出登录',
+  'user.create': '创建用户', 'user.update': '修改用户', 'user.reset_password': '重置密码',
+  'user.change_password': '修改密码', 'token.issue': '签发令牌', 'token.revoke': '吊销令牌',
+  'layer.import': '导入图层', 'layer.create': '创建图层', 'layer.drop': '删除图层', 'layer.access': '设置公开',
+  'feature.update': '修改要素', 'feature.delete': '删除要素', 'demo.build': '生成演示数据', 'demo.accounts': '生成演示账户',
+};
+
+function actionLabel(action) {
+  if (action.startsWith('denied.')) return `越权尝试：${ACTION_LABELS[action.slice(7)] || action.slice(7)}`;
+  return ACTION_LABELS[action] || action;
+}
+
+/** Shows a resource's audit history (newest first) in `box`; `resource` may name a layer and
+ * so include its features. Only for those the server lets read it. */
+export async function history(resource, box = $('history')) {
   try {
     const { entries } = await api(`/api/v1/audit?resource=${encodeURIComponent(resource)}&limit=20`);
-    box.innerHTML = `<table class="history"><tr><th>时间</th><th>操作人</th><th>操作</th><th>结果</th></tr>${entries.map((e) => `<tr><td>${esc(new Date(e.at).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai' }))}</td><td>${esc(e.actor)}</td><td>${esc(e.action)}</td><td>${e.outcome === 'denied' ? '拒绝' : '完成'}</td></tr>`).join('')}</table>`;
+    if (entries.length === 0) {
+      box.innerHTML = '<p class="hint">暂无记录 / no history</p>';
+      return;
+    }
+    box.innerHTML = `<table class="history"><tr><th>时间</th><th>操作人</th><th>操作</th><th>对象</th><th>结果</th></tr>${entries.map((e) => `<tr><td>${esc(new Date(e.at).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai' }))}</td><td>${esc(e.actor)}</td><td title="${esc(e.action)}">${esc(actionLabel(e.action))}</td><td>${esc(e.resource)}</td><td>${e.outcome === 'denied' ? '拒绝' : '完成'}</td></tr>`).join('')}</table>`;
   } catch (err) {
     box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
   }
+}
 }
 
 async function users(offset) {

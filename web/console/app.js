@@ -1,6 +1,7 @@
 // tudi console: the one map with layer list, attributes on click, search, and the homestead
 // site check. Talks only to the server's OGC API and /api/v1.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
+import { history } from '/console/admin.js';
 
 const STYLE_BY_KIND = {
   admin: { color: '#444444', fill: 0.0, minzoom: 0 },
@@ -90,6 +91,13 @@ async function showFeature(layer, id) {
   const title = (state.collections.find((c) => c.id === layer) || {}).title || layer;
   const rows = Object.entries(f.properties).map(([k, v]) => `<tr><th>${escapeHtml(FIELD_LABELS[k] || k)}</th><td>${escapeHtml(v)}</td></tr>`).join('');
   $('attributes').innerHTML = `<p><b>${escapeHtml(title)}</b></p><table id="attribute-table">${rows}</table>`;
+  const me = window.__tudi.auth && window.__tudi.auth.me;
+  if (me && me.can.audit_read) {
+    // The layer's own changes (import, publishing) and this feature's, newest first.
+    $('attributes').insertAdjacentHTML('beforeend', '<div class="buttons"><button id="feature-history-button">变更记录</button> <button id="layer-history-button">图层记录</button></div><div id="feature-history"></div>');
+    $('feature-history-button').addEventListener('click', () => history(`layer:${layer}/${id}`, $('feature-history')));
+    $('layer-history-button').addEventListener('click', () => history(`layer:${layer}`, $('feature-history')));
+  }
 }
 
 map.on('click', async (e) => {

@@ -85,6 +85,14 @@ test('a click on a parcel shows its attributes and code', async () => {
   const text = await page.textContent('#attributes');
   assert.ok(text.includes(f.properties.code), `${f.properties.code} in ${text}`);
   assert.ok(text.includes('代码'), 'field labels are Chinese');
+  // Signed in as an administrator: the layer's and the feature's change history.
+  await page.click('#layer-history-button');
+  await page.waitForSelector('#feature-history table.history');
+  const layerHistory = await page.textContent('#feature-history');
+  assert.ok(layerHistory.includes('layer:parcels'), layerHistory);
+  await page.click('#feature-history-button');
+  await page.waitForFunction(() => !document.querySelector('#feature-history table.history'));
+  assert.match(await page.textContent('#feature-history'), /暂无记录/);
 });
 
 test('search finds a village by name and zooms to it', async () => {

@@ -592,3 +592,95 @@ async fn sessions_cookies_csrf_and_rate_limits_over_http() {
         .collect();
     assert_eq!(kinds, expect);
 }
+
+/// A session past its lifetime: the bearer form gets 401 "登录已过期" (so a script knows to sign in
+/// again), the cookie form is treated as signed out, and neither can write.
+#[tokio::test]
+async fn an_expired_session_is_refused_over_http() {
+    let w = world();
+    let config = AuthConfig {
+        session_ttl: jiff::SignedDuration::from_millis(400),
+        ..AuthConfig::for_tests()
+    };
+    Accounts::new(&*w.store, &config)
+        .create_user(
+            &Change::new("cli", "test.setup"),
+            NewUser {
+                username: "expiry.tester".into(),
+                display_name: None,
+                password: "Test-password-1".into(),
+                roles: vec![binding(Role::TownReviewer, TOWN)],
+                phone: None,
+                id_number: None,
+            },
+        )
+        .unwrap();
+    let state = AppState::new(w.store.clone()).with_auth(config);
+    let (status, body, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"username": "expiry.tester", "password": "Test-password-1"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    let cookie = format!("tudi_session={token}");
+    let (status, _, _) = call_on(&state, "GET", "/api/v1/auth/me", Some(&token), None, &[]).await;
+    assert_eq!(status, StatusCode::OK, "fresh session works");
+
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+
+    let (status, problem, _) =
+        call_on(&state, "GET", "/api/v1/auth/me", Some(&token), None, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/session-expired"),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"].as_str().unwrap().contains("过期"),
+        "{problem}"
+    );
+    let (status, _, _) = call_on(
+        &state,
+        "GET",
+        "/api/v1/auth/me",
+        None,
+        None,
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call_on(
+        &state,
+        "POST",
+        "/api/v1/tokens",
+        None,
+        Some(json!({"name": "过期后"})),
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "no write on an expired session"
+    );
+    let issued = w
+        .store
+        .audit_trail(&AuditQuery {
+            actor: Some("user:expiry.tester".into()),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert!(
+        !issued.iter().any(|e| e.action == "token.issue"),
+        "nothing was issued: {issued:?}"
+    );
+}

@@ -6,6 +6,7 @@
 //! - [`landuse`]: 用地用海分类 (2023) and GB/T 21010-2017 code tables.
 //! - [`units`]: areas in m², 亩 and 公顷, formatted the way Chinese users read them.
 //! - [`personal`]: 身份证号码 (GB 11643) and phone numbers, validated and masked.
+//! - [`calendar`]: working days against China's public holidays and make-up working days.
 //! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
 //!
 //! Nothing in this crate touches files, the network or a database: callers hand it strings and
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod bdcdy;
+pub mod calendar;
 pub mod division;
 pub mod landuse;
 pub mod layer;

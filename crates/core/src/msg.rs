@@ -4,7 +4,7 @@
 use std::fmt;
 
 /// A message in Chinese and English.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Msg {
     /// Simplified Chinese (zh-CN), shown first.
     pub zh: String,

@@ -1,0 +1,16 @@
+//! The work-order centre (一网统管 / 超级工单中心): the domain rules of a work order, without I/O.
+//!
+//! - [`category`]: the taxonomy of 部件, 事件 and 12345 requests, with handling time limits.
+//! - [`lifecycle`]: states and steps from intake to evaluation, the public and Open311 status.
+//! - [`routing`]: the responsibility list (权责清单) and the dispatch rules 部件先属主、后属地 and
+//!   事件先属地、后属主, with the route explained.
+//!
+//! Deadlines count working days on `tudi_core::calendar`. Storage, HTTP, Open311 and the
+//! console build on these types (issue 5).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod category;
+pub mod lifecycle;
+pub mod routing;

@@ -129,7 +129,6 @@ export async function history(resource, box = $('history')) {
     box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
   }
 }
-}
 
 async function users(offset) {
   const [{ users: list, total }, { roles }] = await Promise.all([api(`/api/v1/users?limit=20&offset=${offset}`), api('/api/v1/roles')]);

@@ -142,7 +142,7 @@ test('accounts: wrong password, my account, user administration, history and sig
   await page.waitForFunction(() => document.getElementById('nu-result') && document.getElementById('nu-result').textContent === '已创建');
   await page.click('[data-history="liang.test"]');
   await page.waitForSelector('#history table');
-  assert.match(await page.textContent('#history'), /user\.create/);
+  assert.match(await page.textContent('#history'), /创建用户/);
   // A forged anti-CSRF token is refused even with the session cookie.
   const forged = await page.evaluate(async () => (await fetch('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': 'forged' }, body: '{"name":"x"}' })).status);
   assert.equal(forged, 403);

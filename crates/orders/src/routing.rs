@@ -167,30 +167,26 @@ impl ResponsibilityList {
         for want_owner in order {
             if let Some(i) = best(want_owner) {
                 let e = &self.entries[i];
-                let until = e
-                    .valid_to
-                    .map_or_else(|| "长期".to_owned(), |d| d.to_string());
+                let (n, cat, area, from, name) = (
+                    i + 1,
+                    &e.category,
+                    e.area.as_str(),
+                    e.valid_from,
+                    &e.unit.name,
+                );
+                let (until_zh, until_en) = e.valid_to.map_or_else(
+                    || ("长期".to_owned(), "open-ended".to_owned()),
+                    |d| (d.to_string(), d.to_string()),
+                );
                 return Ok(Route {
                     unit: e.unit.clone(),
                     entry: Some(i),
                     explanation: Msg::new(
                         format!(
-                            "{rule}：按权责清单第 {} 条（分类 {}，区域 {}，{} 至 {}）派至「{}」",
-                            i + 1,
-                            e.category,
-                            e.area.as_str(),
-                            e.valid_from,
-                            until,
-                            e.unit.name
+                            "{rule}：按权责清单第 {n} 条（分类 {cat}，区域 {area}，{from} 至 {until_zh}）派至「{name}」"
                         ),
                         format!(
-                            "{rule_en}: responsibility entry {} (category {}, area {}, {} to {}) names {}",
-                            i + 1,
-                            e.category,
-                            e.area.as_str(),
-                            e.valid_from,
-                            until,
-                            e.unit.name
+                            "{rule_en}: responsibility entry {n} (category {cat}, area {area}, {from} to {until_en}) names {name}"
                         ),
                     ),
                 });

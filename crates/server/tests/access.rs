@@ -383,25 +383,29 @@ async fn every_route_every_role_inside_and_outside_their_jurisdiction() {
 /// Sign-in, the session cookie and its anti-CSRF token, stale cookies, bad bearer tokens, the
 /// lockout and the sign-in rate limit, over HTTP. A state of its own, so that its rate limiter
 /// starts empty.
+/// A town reviewer of `TOWN` with the password `Test-password-1`.
+fn add_town_reviewer(w: &World, config: &AuthConfig, name: &str) {
+    Accounts::new(&*w.store, config)
+        .create_user(
+            &Change::new("cli", "test.setup"),
+            NewUser {
+                username: name.into(),
+                display_name: None,
+                password: "Test-password-1".into(),
+                roles: vec![binding(Role::TownReviewer, TOWN)],
+                phone: None,
+                id_number: None,
+            },
+        )
+        .unwrap();
+}
+
 #[tokio::test]
 async fn sessions_cookies_csrf_and_rate_limits_over_http() {
     let w = world();
     let config = AuthConfig::for_tests();
-    let c = Change::new("cli", "test.setup");
     for name in ["session.tester", "lock.tester"] {
-        Accounts::new(&*w.store, &config)
-            .create_user(
-                &c,
-                NewUser {
-                    username: name.into(),
-                    display_name: None,
-                    password: "Test-password-1".into(),
-                    roles: vec![binding(Role::TownReviewer, TOWN)],
-                    phone: None,
-                    id_number: None,
-                },
-            )
-            .unwrap();
+        add_town_reviewer(w, &config, name);
     }
     let state = AppState::new(w.store.clone()).with_auth(config);
     let login = |cookie: Option<String>, password: &str| {
@@ -602,19 +606,7 @@ async fn an_expired_session_is_refused_over_http() {
         session_ttl: jiff::SignedDuration::from_millis(400),
         ..AuthConfig::for_tests()
     };
-    Accounts::new(&*w.store, &config)
-        .create_user(
-            &Change::new("cli", "test.setup"),
-            NewUser {
-                username: "expiry.tester".into(),
-                display_name: None,
-                password: "Test-password-1".into(),
-                roles: vec![binding(Role::TownReviewer, TOWN)],
-                phone: None,
-                id_number: None,
-            },
-        )
-        .unwrap();
+    add_town_reviewer(w, &config, "expiry.tester");
     let state = AppState::new(w.store.clone()).with_auth(config);
     let (status, body, _) = call_on(
         &state,

@@ -135,7 +135,8 @@ async function users(offset) {
   $('account-detail').innerHTML = `
     <h3>用户管理 <small>Accounts</small>（共 ${total} 个）</h3>
     <table id="user-table"><tr><th>用户</th><th>角色</th><th></th></tr>${list.map((u) => `<tr><td>${esc(u.display_name)}<br><code>${esc(u.username)}</code>${u.disabled ? ' <em>已停用</em>' : ''}</td><td>${esc(rolesText(u.roles))}</td>
-      <td><button data-reset="${esc(u.username)}">重置密码</button> <button data-toggle="${esc(u.username)}" data-disabled="${u.disabled}" data-version="${u.version}">${u.disabled ? '启用' : '停用'}</button> <button data-history="${esc(u.username)}">记录</button></td></tr>`).join('')}</table>
+      <td><button data-reset="${esc(u.username)}">重置密码</button> <button data-toggle="${esc(u.username)}" data-disabled="${u.disabled}" data-version="${u.version}">${u.disabled ? '启用' : '停用'}</button> <button data-roles="${esc(u.username)}">角色</button> <button data-history="${esc(u.username)}">记录</button></td></tr>`).join('')}</table>
+    <div id="role-editor"></div>
     <div class="buttons">${offset > 0 ? '<button id="prev-page">上一页</button>' : ''}${offset + 20 < total ? '<button id="next-page">下一页</button>' : ''}</div>
     <h3>新建用户 <small>New account</small></h3>
     <form id="user-form">
@@ -166,6 +167,9 @@ async function users(offset) {
     });
   }
   for (const b of document.querySelectorAll('[data-history]')) b.addEventListener('click', () => history(`user:${b.dataset.history}`));
+  for (const b of document.querySelectorAll('[data-roles]')) {
+    b.addEventListener('click', () => roleEditor(list.find((u) => u.username === b.dataset.roles), roles, () => users(offset)));
+  }
   $('user-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const dept = $('nu-dept').value.trim();
@@ -175,6 +179,35 @@ async function users(offset) {
       $('nu-result').textContent = '已创建';
     } catch (err) {
       $('nu-result').textContent = err.message;
+    }
+  });
+}
+
+/** Edits one account's role bindings: keep or remove each, add one; saved with the version read. */
+function roleEditor(user, roles, done) {
+  const box = $('role-editor');
+  box.innerHTML = `
+    <h3>${esc(user.display_name)}（${esc(user.username)}）的角色 <small>Roles</small></h3>
+    <form id="role-form">
+      <ul id="role-list">${user.roles.map((r, i) => `<li><label><input type="checkbox" data-keep="${i}" checked> ${esc(r.role_name)}（${esc(r.scope)}${r.department ? ' ' + esc(r.department) : ''}）</label></li>`).join('')}</ul>
+      <label>增加角色 <select id="add-role"><option value="">（不增加）</option>${roles.map((r) => `<option value="${r.id}">${esc(r.name)}</option>`).join('')}</select></label>
+      <label>辖区代码 <input id="add-scope" placeholder="如 440605011"></label>
+      <label>部门 <input id="add-dept" placeholder="部门处置人必填"></label>
+      <button type="submit">保存角色</button> <span id="role-result" role="status"></span>
+    </form>`;
+  $('role-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const kept = user.roles.filter((_, i) => box.querySelector(`[data-keep="${i}"]`).checked)
+      .map((r) => ({ role: r.role, scope: r.scope, ...(r.department ? { department: r.department } : {}) }));
+    const role = $('add-role').value;
+    const dept = $('add-dept').value.trim();
+    if (role) kept.push({ role, scope: $('add-scope').value.trim(), ...(dept ? { department: dept } : {}) });
+    try {
+      await api(`/api/v1/users/${encodeURIComponent(user.username)}`, { method: 'PATCH', body: { roles: kept, version: user.version } });
+      await done();
+      $('role-editor').innerHTML = '<p class="hint" id="role-saved">角色已保存 / roles saved</p>';
+    } catch (err) {
+      $('role-result').textContent = err.message;
     }
   });
 }

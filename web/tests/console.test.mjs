@@ -143,6 +143,19 @@ test('accounts: wrong password, my account, user administration, history and sig
   await page.click('[data-history="liang.test"]');
   await page.waitForSelector('#history table');
   assert.match(await page.textContent('#history'), /创建用户/);
+  // Give the clerk a second role: a grid inspector in another village is refused with the reason
+  // (still a village clerk only), then a town reviewer role is added and shown in the list.
+  await page.click('[data-roles="liang.test"]');
+  await page.selectOption('#add-role', 'grid_inspector');
+  await page.fill('#add-scope', '440605011');
+  await page.click('#role-form button[type=submit]');
+  await page.waitForFunction(() => document.getElementById('role-result').textContent.length > 0);
+  assert.match(await page.textContent('#role-result'), /网格员/);
+  await page.selectOption('#add-role', 'town_reviewer');
+  await page.click('#role-form button[type=submit]');
+  await page.waitForSelector('#role-saved');
+  const row = await page.textContent('#user-table tr:has(code:text-is("liang.test"))');
+  assert.ok(row.includes('村居经办人') && row.includes('镇街审核人'), row);
   // A forged anti-CSRF token is refused even with the session cookie.
   const forged = await page.evaluate(async () => (await fetch('/api/v1/tokens', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': 'forged' }, body: '{"name":"x"}' })).status);
   assert.equal(forged, 403);

@@ -2,15 +2,20 @@
 //!
 //! - [`category`]: the taxonomy of 部件, 事件 and 12345 requests, with handling time limits.
 //! - [`lifecycle`]: states and steps from intake to evaluation, the public and Open311 status.
+//! - [`order`]: the order as kept, and the pure step function that sets deadlines on dispatch.
+//! - [`service`]: orders as store records: intake with its checks, steps with optimistic
+//!   versions (two people acting at once: one wins, the other is told), lists.
 //! - [`routing`]: the responsibility list (权责清单) and the dispatch rules 部件先属主、后属地 and
 //!   事件先属地、后属主, with the route explained.
 //!
-//! Deadlines count working days on `tudi_core::calendar`. Storage, HTTP, Open311 and the
-//! console build on these types (issue 5).
+//! Deadlines count working days on `tudi_core::calendar`. HTTP, Open311 and the console build on
+//! these types.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod category;
 pub mod lifecycle;
+pub mod order;
 pub mod routing;
+pub mod service;

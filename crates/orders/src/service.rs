@@ -1,0 +1,474 @@
+//! Orders kept in the store as records (collection `order`), each write with its audit entry.
+//!
+//! Intake checks everything before a number is taken; a step is applied to the version the caller
+//! read, so when two people act on one order at once exactly one succeeds and the other gets
+//! [`OrderError::Conflict`] naming the versions.
+
+use serde::Deserialize;
+use serde_json::json;
+use tudi_access::Jurisdiction;
+use tudi_core::calendar::WorkCalendar;
+use tudi_core::msg::Msg;
+use tudi_store::{Change, Expect, RecordQuery, RecordWrite, Store, StoreError};
+
+use crate::category::{CategoryError, Taxonomy, Urgency};
+use crate::lifecycle::{State, Step};
+use crate::order::{Channel, Order, StepError, StepInput, TimelineEntry, shanghai};
+use crate::routing::ResponsibilityList;
+
+/// The store collection.
+pub const COLLECTION: &str = "order";
+
+/// Longest description accepted (characters).
+pub const MAX_DESCRIPTION: usize = 2000;
+
+/// A new order as taken in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NewOrder {
+    /// How it came in.
+    pub channel: Channel,
+    /// Category code.
+    pub category: String,
+    /// What was reported.
+    pub description: String,
+    /// Longitude, latitude.
+    pub location: Option<[f64; 2]>,
+    /// Address as given.
+    pub address: Option<String>,
+    /// Urgency (default normal).
+    #[serde(default = "normal")]
+    pub urgency: Urgency,
+    /// 企业诉求.
+    #[serde(default)]
+    pub enterprise: bool,
+}
+
+fn normal() -> Urgency {
+    Urgency::Normal
+}
+
+/// Why an order operation failed; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    /// Unknown category.
+    #[error(transparent)]
+    Category(#[from] CategoryError),
+    /// A field is wrong.
+    #[error("{field}: {message:?}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        message: Msg,
+    },
+    /// No such order.
+    #[error("no order {0}")]
+    NotFound(String),
+    /// The step is not allowed or incomplete.
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// Someone else changed the order since it was read.
+    #[error("order {number} changed: expected version {expected}, found {found}")]
+    Conflict {
+        /// The order.
+        number: String,
+        /// The version the caller read.
+        expected: String,
+        /// The version now.
+        found: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for OrderError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict {
+                id,
+                expected,
+                found,
+                ..
+            } => Self::Conflict {
+                number: id,
+                expected,
+                found,
+            },
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl OrderError {
+    /// The message for users.
+    #[must_use]
+    pub fn message(&self) -> Msg {
+        match self {
+            Self::Category(e) => e.message(),
+            Self::Invalid { message, .. } => message.clone(),
+            Self::NotFound(n) => Msg::new(format!("工单 {n} 不存在"), format!("no work order {n}")),
+            Self::Step(e) => e.message(),
+            Self::Conflict { number, found, .. } => Msg::new(
+                format!("工单 {number} 已被他人处理（当前版本 {found}），请刷新后再操作"),
+                format!(
+                    "work order {number} was changed by someone else (now version {found}): reload and try again"
+                ),
+            ),
+            Self::Store(e) => Msg::new(format!("存储出错：{e}"), format!("store error: {e}")),
+        }
+    }
+}
+
+fn invalid(field: &'static str, zh: &str, en: &str) -> OrderError {
+    OrderError::Invalid {
+        field,
+        message: Msg::new(zh, en),
+    }
+}
+
+/// The order centre: the store, the rules, the district.
+pub struct Orders<'a> {
+    /// Where orders are kept.
+    pub store: &'a dyn Store,
+    /// Categories.
+    pub taxonomy: &'a Taxonomy,
+    /// Responsibility list.
+    pub responsibilities: &'a ResponsibilityList,
+    /// Working days.
+    pub calendar: &'a WorkCalendar,
+    /// The district (six digits), for numbers and the area check.
+    pub district: &'a Jurisdiction,
+}
+
+/// One version of an order, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned {
+    /// The order.
+    pub order: Order,
+    /// Its record version (send it back with the next step).
+    pub version: u64,
+}
+
+impl Orders<'_> {
+    /// Takes in an order: checks the category, the text and that the grid cell (found by the
+    /// caller from the location) lies in the district, then numbers and stores it.
+    ///
+    /// # Errors
+    /// [`OrderError`] naming the field; nothing is written and no number is used.
+    pub fn intake(
+        &self,
+        change: &Change,
+        new: NewOrder,
+        grid: Option<&Jurisdiction>,
+    ) -> Result<Versioned, OrderError> {
+        self.taxonomy.get(&new.category)?;
+        let description = new.description.trim().to_owned();
+        if description.is_empty() {
+            return Err(invalid(
+                "description",
+                "请填写问题描述",
+                "the description is empty",
+            ));
+        }
+        if description.chars().count() > MAX_DESCRIPTION {
+            return Err(invalid(
+                "description",
+                &format!("问题描述不能超过 {MAX_DESCRIPTION} 字"),
+                &format!("the description is longer than {MAX_DESCRIPTION} characters"),
+            ));
+        }
+        if let Some([lon, lat]) = new.location
+            && !(lon.is_finite()
+                && lat.is_finite()
+                && (-180.0..=180.0).contains(&lon)
+                && (-90.0..=90.0).contains(&lat))
+        {
+            return Err(invalid(
+                "location",
+                "位置坐标无效",
+                "the location is not a longitude and latitude",
+            ));
+        }
+        if new.location.is_some() && grid.is_none() {
+            return Err(invalid(
+                "location",
+                &format!("该位置不在本区（{}）的网格内", self.district.as_str()),
+                &format!(
+                    "the location is outside the district's grid ({})",
+                    self.district.as_str()
+                ),
+            ));
+        }
+        if let Some(g) = grid
+            && !self.district.contains(g)
+        {
+            return Err(invalid(
+                "location",
+                &format!(
+                    "网格 {} 不属于本区（{}）",
+                    g.as_str(),
+                    self.district.as_str()
+                ),
+                &format!(
+                    "grid cell {} is outside the district {}",
+                    g.as_str(),
+                    self.district.as_str()
+                ),
+            ));
+        }
+        if new.location.is_none() && new.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+            return Err(invalid(
+                "location",
+                "请在地图上标注位置或填写地址",
+                "give a location on the map or an address",
+            ));
+        }
+        let day = change.at.to_zoned(shanghai()).date();
+        let seq_key = format!(
+            "order:{}:{}",
+            self.district.as_str(),
+            day.strftime("%Y%m%d")
+        );
+        let n = self.store.next_in_sequence(&seq_key, 0)?;
+        let number = format!(
+            "GD{}-{}-{n:06}",
+            self.district.as_str(),
+            day.strftime("%Y%m%d")
+        );
+        let order = Order {
+            number: number.clone(),
+            channel: new.channel,
+            category: new.category,
+            description,
+            location: new.location,
+            address: new.address.filter(|a| !a.trim().is_empty()),
+            grid: grid.map(|g| g.as_str().to_owned()),
+            urgency: new.urgency,
+            enterprise: new.enterprise,
+            state: State::Received,
+            unit: None,
+            route: None,
+            due: None,
+            received_at: change.at,
+            closed_at: None,
+            reworks: 0,
+            satisfaction: None,
+            merged_into: None,
+            merged: Vec::new(),
+            timeline: vec![TimelineEntry {
+                at: change.at,
+                actor: change.actor.clone(),
+                step: None,
+                state: State::Received,
+                note: Some(format!("受理（{}）", new.channel.name_zh())),
+            }],
+        };
+        let version = self.write(change, &order, Expect::Absent, None)?;
+        Ok(Versioned { order, version })
+    }
+
+    /// The order with `number`.
+    ///
+    /// # Errors
+    /// [`OrderError::NotFound`], or the store failed.
+    pub fn get(&self, number: &str) -> Result<Versioned, OrderError> {
+        let rec = self
+            .store
+            .record(COLLECTION, number)?
+            .ok_or_else(|| OrderError::NotFound(number.to_owned()))?;
+        let order: Order = serde_json::from_value(rec.body).map_err(|e| {
+            OrderError::Store(StoreError::Database {
+                doing: "decoding a work order",
+                source: Box::new(e),
+            })
+        })?;
+        Ok(Versioned {
+            order,
+            version: rec.version,
+        })
+    }
+
+    /// Applies `step` to the order as it was at `version`. A 派遣 without a route is routed by the
+    /// responsibility list; a 并单 also links the surviving order back, in the same transaction.
+    ///
+    /// # Errors
+    /// [`OrderError::Conflict`] when the order moved on since `version`; [`OrderError::Step`]
+    /// when the step is not allowed or incomplete; nothing is written.
+    pub fn step(
+        &self,
+        change: &Change,
+        number: &str,
+        version: u64,
+        step: Step,
+        mut input: StepInput,
+    ) -> Result<Versioned, OrderError> {
+        let Versioned {
+            mut order,
+            version: found,
+        } = self.get(number)?;
+        if found != version {
+            return Err(OrderError::Conflict {
+                number: number.to_owned(),
+                expected: format!("version {version}"),
+                found: format!("version {found}"),
+            });
+        }
+        let category = self.taxonomy.get(&order.category)?;
+        if step == Step::Dispatch && input.route.is_none() {
+            let grid = order
+                .grid
+                .as_deref()
+                .map(Jurisdiction::parse)
+                .transpose()
+                .map_err(|m| OrderError::Invalid {
+                    field: "grid",
+                    message: m,
+                })?;
+            let place = grid.unwrap_or_else(|| self.district.clone());
+            let day = change.at.to_zoned(shanghai()).date();
+            input.route = Some(
+                self.responsibilities
+                    .route(self.taxonomy, category, &place, day, None)
+                    .map_err(|e| OrderError::Invalid {
+                        field: "unit",
+                        message: e.message(),
+                    })?,
+            );
+        }
+        let survivor = if step == Step::Merge {
+            let into = input.into.clone().unwrap_or_default();
+            let s = self.get(&into)?;
+            if s.order.state.public().open311() == "closed" {
+                return Err(invalid(
+                    "into",
+                    "只能并入未办结的工单",
+                    "merge only into an open order",
+                ));
+            }
+            Some(s)
+        } else {
+            None
+        };
+        order.apply(
+            step,
+            input,
+            category,
+            self.calendar,
+            &change.actor,
+            change.at,
+        )?;
+        let mut extra = Vec::new();
+        if let Some(mut s) = survivor {
+            s.order.merged.push(order.number.clone());
+            extra.push((s.order, s.version));
+        }
+        let new_version = self.write_many(change, &order, version, &extra, step)?;
+        Ok(Versioned {
+            order,
+            version: new_version,
+        })
+    }
+
+    /// Orders in `state` (all when `None`), by number, with the total.
+    ///
+    /// # Errors
+    /// The store failed or a record could not be read.
+    pub fn list(
+        &self,
+        state: Option<State>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<Versioned>, u64), OrderError> {
+        let page = self.store.find_records(
+            COLLECTION,
+            &RecordQuery {
+                key: state.map(|s| ("state".to_owned(), state_key(s))),
+                limit: Some(limit),
+                offset,
+            },
+        )?;
+        let mut out = Vec::with_capacity(page.records.len());
+        for rec in page.records {
+            let order: Order = serde_json::from_value(rec.body).map_err(|e| {
+                OrderError::Store(StoreError::Database {
+                    doing: "decoding a work order",
+                    source: Box::new(e),
+                })
+            })?;
+            out.push(Versioned {
+                order,
+                version: rec.version,
+            });
+        }
+        Ok((out, page.total))
+    }
+
+    fn write(
+        &self,
+        change: &Change,
+        order: &Order,
+        expect: Expect,
+        step: Option<Step>,
+    ) -> Result<u64, OrderError> {
+        let versions = self
+            .store
+            .write_records(change, &[record_write(order, expect, step)?])?;
+        Ok(versions.first().copied().unwrap_or(0))
+    }
+
+    fn write_many(
+        &self,
+        change: &Change,
+        order: &Order,
+        version: u64,
+        others: &[(Order, u64)],
+        step: Step,
+    ) -> Result<u64, OrderError> {
+        let mut writes = vec![record_write(order, Expect::Version(version), Some(step))?];
+        for (o, v) in others {
+            writes.push(record_write(o, Expect::Version(*v), Some(step))?);
+        }
+        let versions = self.store.write_records(change, &writes)?;
+        Ok(versions.first().copied().unwrap_or(0))
+    }
+}
+
+fn state_key(s: State) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn record_write(
+    order: &Order,
+    expect: Expect,
+    step: Option<Step>,
+) -> Result<RecordWrite, OrderError> {
+    let body = serde_json::to_value(order).map_err(|e| {
+        OrderError::Store(StoreError::Database {
+            doing: "encoding a work order",
+            source: Box::new(e),
+        })
+    })?;
+    let mut keys = vec![
+        ("state".to_owned(), state_key(order.state)),
+        ("category".to_owned(), order.category.clone()),
+    ];
+    if let Some(u) = &order.unit {
+        keys.push(("unit".to_owned(), u.code.clone()));
+    }
+    if let Some(g) = &order.grid {
+        keys.push(("grid".to_owned(), g.clone()));
+    }
+    Ok(RecordWrite {
+        collection: COLLECTION.to_owned(),
+        id: order.number.clone(),
+        expect,
+        body: Some(body),
+        keys,
+        // The step and state only: the description and reporter never go to the audit log.
+        detail: Some(json!({"step": step.map(Step::id), "state": state_key(order.state)})),
+    })
+}

@@ -1,0 +1,454 @@
+//! Work orders in a real GeoPackage store: intake checks, the whole life cycle with deadlines,
+//! refused steps that change nothing, two dispatchers at once, merging, and the audit chain.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use tudi_access::Jurisdiction;
+use tudi_core::calendar::WorkCalendar;
+use tudi_orders::category::{Taxonomy, Urgency};
+use tudi_orders::lifecycle::{Satisfaction, State, Step};
+use tudi_orders::order::{Channel, StepInput};
+use tudi_orders::routing::{Responsibility, ResponsibilityList, Unit, UnitKind};
+use tudi_orders::service::{NewOrder, OrderError, Orders};
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{AuditQuery, Change, Store};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<GeoPackageStore>,
+    taxonomy: Taxonomy,
+    list: ResponsibilityList,
+    district: Jurisdiction,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap());
+    let town = Unit {
+        kind: UnitKind::Town,
+        code: "440605011".into(),
+        name: "桂城街道".into(),
+    };
+    Fixture {
+        _dir: dir,
+        store,
+        taxonomy: Taxonomy::defaults().unwrap(),
+        list: ResponsibilityList {
+            entries: vec![Responsibility {
+                category: "SJ04".into(),
+                area: Jurisdiction::parse("440605011").unwrap(),
+                unit: town,
+                valid_from: jiff::civil::date(2026, 1, 1),
+                valid_to: None,
+            }],
+        },
+        district: Jurisdiction::parse("440605").unwrap(),
+    }
+}
+
+impl Fixture {
+    fn orders(&self) -> Orders<'_> {
+        Orders {
+            store: &*self.store,
+            taxonomy: &self.taxonomy,
+            responsibilities: &self.list,
+            calendar: WorkCalendar::china(),
+            district: &self.district,
+        }
+    }
+}
+
+/// Friday 2026-09-18, 10:00 in Shanghai.
+fn friday() -> Timestamp {
+    "2026-09-18T02:00:00Z".parse().unwrap()
+}
+
+fn change(actor: &str, action: &str) -> Change {
+    Change::new(actor, action).at(friday())
+}
+
+fn stall(description: &str) -> NewOrder {
+    NewOrder {
+        channel: Channel::Hotline,
+        category: "SJ0401".into(),
+        description: description.into(),
+        location: Some([113.15, 23.04]),
+        address: None,
+        urgency: Urgency::Normal,
+        enterprise: false,
+    }
+}
+
+fn grid() -> Jurisdiction {
+    Jurisdiction::parse("440605011001003").unwrap()
+}
+
+#[test]
+fn an_order_runs_from_intake_to_evaluation_with_its_deadline() {
+    let f = fixture();
+    let o = f.orders();
+    let taken = o
+        .intake(
+            &change("user:rexian.zuoxi", "order.intake"),
+            stall("桂澜路口占道经营"),
+            Some(&grid()),
+        )
+        .unwrap();
+    assert_eq!(taken.order.number, "GD440605-20260918-000001");
+    assert_eq!(taken.order.state, State::Received);
+
+    let filed = o
+        .step(
+            &change("user:zhiban", "order.file"),
+            &taken.order.number,
+            taken.version,
+            Step::File,
+            StepInput::default(),
+        )
+        .unwrap();
+    let sent = o
+        .step(
+            &change("user:zhiban", "order.dispatch"),
+            &filed.order.number,
+            filed.version,
+            Step::Dispatch,
+            StepInput::default(),
+        )
+        .unwrap();
+    // Routed by the responsibility list, with the reason kept on the order.
+    assert_eq!(sent.order.unit.as_ref().unwrap().name, "桂城街道");
+    assert!(sent.order.route.as_ref().unwrap().zh.contains("先属地"));
+    // 占道经营: 2 working days from Friday 18 September: Sunday 20 (worked) and Monday 21.
+    assert_eq!(
+        sent.order.due.unwrap(),
+        jiff::civil::date(2026, 9, 21).at(23, 59, 59, 0)
+    );
+
+    let mut v = sent;
+    for (step, input) in [
+        (Step::Accept, StepInput::default()),
+        (
+            Step::Feedback,
+            StepInput {
+                note: Some("已劝离".into()),
+                ..StepInput::default()
+            },
+        ),
+        (
+            Step::Rework,
+            StepInput {
+                note: Some("现场仍有摊位".into()),
+                ..StepInput::default()
+            },
+        ),
+        (
+            Step::Feedback,
+            StepInput {
+                note: Some("已清理".into()),
+                ..StepInput::default()
+            },
+        ),
+        (Step::Close, StepInput::default()),
+        (
+            Step::Evaluate,
+            StepInput {
+                satisfaction: Some(Satisfaction::FairlySatisfied),
+                ..StepInput::default()
+            },
+        ),
+    ] {
+        v = o
+            .step(
+                &change("user:x", "order.step"),
+                &v.order.number,
+                v.version,
+                step,
+                input,
+            )
+            .unwrap();
+    }
+    assert_eq!(v.order.state, State::Evaluated);
+    assert_eq!(v.order.reworks, 1);
+    assert_eq!(v.order.timeline.len(), 9, "intake and eight steps");
+    assert_eq!(
+        o.get(&v.order.number).unwrap(),
+        v,
+        "what was returned is what was stored"
+    );
+
+    // The audit log has one entry per write and never the description.
+    let trail = f
+        .store
+        .audit_trail(&AuditQuery {
+            resource: Some(format!("order:{}", v.order.number)),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(trail.len(), 9);
+    assert!(
+        trail
+            .iter()
+            .all(|e| !format!("{:?}", e.detail).contains("占道"))
+    );
+    assert!(f.store.verify_audit().unwrap().is_intact());
+}
+
+#[test]
+fn bad_intake_is_refused_by_field_and_uses_no_number() {
+    let f = fixture();
+    let o = f.orders();
+    let c = change("user:rexian.zuoxi", "order.intake");
+    let field = |r: Result<_, OrderError>| match r.unwrap_err() {
+        OrderError::Invalid { field, message } => (field, message.zh),
+        OrderError::Category(e) => ("category", e.message().zh),
+        other => panic!("{other:?}"),
+    };
+    let mut unknown = stall("x");
+    unknown.category = "ZZ99".into();
+    assert_eq!(field(o.intake(&c, unknown, Some(&grid()))).0, "category");
+    assert_eq!(
+        field(o.intake(&c, stall("  "), Some(&grid()))).0,
+        "description"
+    );
+    assert_eq!(
+        field(o.intake(&c, stall(&"长".repeat(2001)), Some(&grid()))).0,
+        "description"
+    );
+    // A pin that fell in no grid cell of the district, or in another district's cell.
+    let (f1, m1) = field(o.intake(&c, stall("x"), None));
+    assert_eq!(f1, "location");
+    assert!(m1.contains("不在本区"), "{m1}");
+    let other = Jurisdiction::parse("440606001001001").unwrap();
+    assert_eq!(field(o.intake(&c, stall("x"), Some(&other))).0, "location");
+    let mut nowhere = stall("x");
+    nowhere.location = None;
+    assert_eq!(field(o.intake(&c, nowhere, None)).0, "location");
+    // Nothing stored; the first accepted order still gets number 1.
+    assert_eq!(o.list(None, 10, 0).unwrap().1, 0);
+    let ok = o.intake(&c, stall("x"), Some(&grid())).unwrap();
+    assert!(ok.order.number.ends_with("-000001"), "{}", ok.order.number);
+}
+
+#[test]
+fn refused_steps_change_nothing_and_say_why() {
+    let f = fixture();
+    let o = f.orders();
+    let t = o
+        .intake(&change("user:a", "order.intake"), stall("x"), Some(&grid()))
+        .unwrap();
+    let n = t.order.number.clone();
+    // Closing an order that was never handled; returning without a reason.
+    let err = o
+        .step(
+            &change("user:a", "s"),
+            &n,
+            t.version,
+            Step::Close,
+            StepInput::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.message().zh, "工单当前状态为「已受理」，不能结案");
+    let filed = o
+        .step(
+            &change("user:a", "s"),
+            &n,
+            t.version,
+            Step::File,
+            StepInput::default(),
+        )
+        .unwrap();
+    let sent = o
+        .step(
+            &change("user:a", "s"),
+            &n,
+            filed.version,
+            Step::Dispatch,
+            StepInput::default(),
+        )
+        .unwrap();
+    let err = o
+        .step(
+            &change("user:b", "s"),
+            &n,
+            sent.version,
+            Step::Return,
+            StepInput::default(),
+        )
+        .unwrap_err();
+    assert_eq!(err.message().zh, "请填写原因或说明");
+    assert_eq!(o.get(&n).unwrap(), sent, "unchanged");
+    // A double click: the second 签收 with the same version is told the order moved on.
+    o.step(
+        &change("user:b", "s"),
+        &n,
+        sent.version,
+        Step::Accept,
+        StepInput::default(),
+    )
+    .unwrap();
+    let err = o
+        .step(
+            &change("user:b", "s"),
+            &n,
+            sent.version,
+            Step::Accept,
+            StepInput::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, OrderError::Conflict { .. }), "{err:?}");
+    assert!(err.message().zh.contains("已被他人处理"));
+    // An order outside the responsibility list cannot be dispatched automatically.
+    let mut enquiry = stall("咨询办事流程");
+    enquiry.category = "RX01".into();
+    let e = o
+        .intake(&change("user:a", "order.intake"), enquiry, Some(&grid()))
+        .unwrap();
+    let e = o
+        .step(
+            &change("user:a", "s"),
+            &e.order.number,
+            e.version,
+            Step::File,
+            StepInput::default(),
+        )
+        .unwrap();
+    let err = o
+        .step(
+            &change("user:a", "s"),
+            &e.order.number,
+            e.version,
+            Step::Dispatch,
+            StepInput::default(),
+        )
+        .unwrap_err();
+    assert!(
+        err.message().zh.contains("人工派遣"),
+        "{}",
+        err.message().zh
+    );
+    assert_eq!(o.get(&e.order.number).unwrap(), e);
+}
+
+#[test]
+fn two_dispatchers_at_once_one_wins() {
+    let f = fixture();
+    let t = f
+        .orders()
+        .intake(&change("user:a", "order.intake"), stall("x"), Some(&grid()))
+        .unwrap();
+    let filed = f
+        .orders()
+        .step(
+            &change("user:a", "s"),
+            &t.order.number,
+            t.version,
+            Step::File,
+            StepInput::default(),
+        )
+        .unwrap();
+    let results: Vec<Result<_, OrderError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ["user:d1", "user:d2"]
+            .into_iter()
+            .map(|who| {
+                let (f, filed) = (&f, &filed);
+                s.spawn(move || {
+                    f.orders().step(
+                        &change(who, "order.dispatch"),
+                        &filed.order.number,
+                        filed.version,
+                        Step::Dispatch,
+                        StepInput::default(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| matches!(r, Err(OrderError::Conflict { .. })))
+    );
+    let now = f.orders().get(&t.order.number).unwrap();
+    assert_eq!(now.order.timeline.len(), 3, "one dispatch recorded");
+}
+
+#[test]
+fn a_duplicate_is_merged_with_links_both_ways() {
+    let f = fixture();
+    let o = f.orders();
+    let first = o
+        .intake(
+            &change("user:a", "order.intake"),
+            stall("占道经营"),
+            Some(&grid()),
+        )
+        .unwrap();
+    let dup = o
+        .intake(
+            &change("user:a", "order.intake"),
+            stall("又见占道经营"),
+            Some(&grid()),
+        )
+        .unwrap();
+    let merged = o
+        .step(
+            &change("user:a", "order.merge"),
+            &dup.order.number,
+            dup.version,
+            Step::Merge,
+            StepInput {
+                into: Some(first.order.number.clone()),
+                ..StepInput::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(merged.order.state, State::Merged);
+    assert_eq!(
+        merged.order.merged_into.as_deref(),
+        Some(first.order.number.as_str())
+    );
+    let survivor = o.get(&first.order.number).unwrap();
+    assert_eq!(survivor.order.merged, vec![dup.order.number.clone()]);
+    assert_eq!(survivor.order.state.public().open311(), "open");
+    assert_eq!(merged.order.state.public().open311(), "closed");
+    // Merging into itself or into an unknown order is refused.
+    let third = o
+        .intake(&change("user:a", "order.intake"), stall("x"), Some(&grid()))
+        .unwrap();
+    let n = third.order.number.clone();
+    let into_self = StepInput {
+        into: Some(n.clone()),
+        ..StepInput::default()
+    };
+    assert!(
+        o.step(
+            &change("user:a", "m"),
+            &n,
+            third.version,
+            Step::Merge,
+            into_self
+        )
+        .is_err()
+    );
+    let unknown = StepInput {
+        into: Some("GD440605-20000101-000001".into()),
+        ..StepInput::default()
+    };
+    assert!(matches!(
+        o.step(
+            &change("user:a", "m"),
+            &n,
+            third.version,
+            Step::Merge,
+            unknown
+        ),
+        Err(OrderError::NotFound(_))
+    ));
+    assert_eq!(o.list(Some(State::Merged), 10, 0).unwrap().1, 1);
+}

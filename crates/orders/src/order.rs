@@ -43,6 +43,45 @@ impl Channel {
     }
 }
 
+/// Who reported an order (citizen or enterprise contact). Kept in full for those whose role
+/// needs it; [`Reporter::masked`] for everyone else; `Debug` prints the masked form, so it never
+/// reaches a log.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Reporter {
+    /// Name.
+    pub name: Option<String>,
+    /// Phone number, validated at intake.
+    pub phone: Option<String>,
+}
+
+impl Reporter {
+    /// The form shown to those who may not see personal data: the surname and the masked phone.
+    #[must_use]
+    pub fn masked(&self) -> Self {
+        Self {
+            name: self.name.as_ref().map(|n| {
+                let mut chars = n.chars();
+                let first: String = chars.next().into_iter().collect();
+                format!("{first}{}", "*".repeat(chars.count()))
+            }),
+            phone: self.phone.as_ref().map(|p| {
+                tudi_core::personal::Phone::parse(p)
+                    .map_or_else(|_| "****".to_owned(), |ph| ph.masked())
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.masked();
+        f.debug_struct("Reporter")
+            .field("name", &m.name)
+            .field("phone", &m.phone)
+            .finish()
+    }
+}
+
 /// One line of an order's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
@@ -65,6 +104,9 @@ pub struct Order {
     pub number: String,
     /// How it came in.
     pub channel: Channel,
+    /// Who reported it (none for a patrol's own finding).
+    #[serde(default)]
+    pub reporter: Option<Reporter>,
     /// Category code.
     pub category: String,
     /// What was reported.

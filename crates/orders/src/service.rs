@@ -13,7 +13,7 @@ use tudi_store::{Change, Expect, RecordQuery, RecordWrite, Store, StoreError};
 
 use crate::category::{CategoryError, Taxonomy, Urgency};
 use crate::lifecycle::{State, Step};
-use crate::order::{Channel, Order, StepError, StepInput, TimelineEntry, shanghai};
+use crate::order::{Channel, Order, Reporter, StepError, StepInput, TimelineEntry, shanghai};
 use crate::routing::ResponsibilityList;
 
 /// The store collection.
@@ -27,6 +27,9 @@ pub const MAX_DESCRIPTION: usize = 2000;
 pub struct NewOrder {
     /// How it came in.
     pub channel: Channel,
+    /// Who reported it.
+    #[serde(default)]
+    pub reporter: Option<Reporter>,
     /// Category code.
     pub category: String,
     /// What was reported.
@@ -224,6 +227,10 @@ impl Orders<'_> {
                 "give a location on the map or an address",
             ));
         }
+        let reporter = match new.reporter {
+            Some(r) => Some(check_reporter(r)?),
+            None => None,
+        };
         let day = change.at.to_zoned(shanghai()).date();
         let seq_key = format!(
             "order:{}:{}",
@@ -239,6 +246,7 @@ impl Orders<'_> {
         let order = Order {
             number: number.clone(),
             channel: new.channel,
+            reporter,
             category: new.category,
             description,
             location: new.location,
@@ -432,6 +440,36 @@ impl Orders<'_> {
         let versions = self.store.write_records(change, &writes)?;
         Ok(versions.first().copied().unwrap_or(0))
     }
+}
+
+fn check_reporter(r: Reporter) -> Result<Reporter, OrderError> {
+    let name = r
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 50) {
+        return Err(invalid(
+            "reporter.name",
+            "姓名不能超过 50 字",
+            "the name is longer than 50 characters",
+        ));
+    }
+    let phone = match r.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Some(
+            tudi_core::personal::Phone::parse(p)
+                .map_err(|_| {
+                    invalid(
+                        "reporter.phone",
+                        "电话号码格式不正确（11 位手机号或带区号的固定电话）",
+                        "not a mobile or landline number",
+                    )
+                })?
+                .expose()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    Ok(Reporter { name, phone })
 }
 
 fn state_key(s: State) -> String {

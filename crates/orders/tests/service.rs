@@ -10,7 +10,7 @@ use tudi_access::Jurisdiction;
 use tudi_core::calendar::WorkCalendar;
 use tudi_orders::category::{Taxonomy, Urgency};
 use tudi_orders::lifecycle::{Satisfaction, State, Step};
-use tudi_orders::order::{Channel, StepInput};
+use tudi_orders::order::{Channel, Reporter, StepInput};
 use tudi_orders::routing::{Responsibility, ResponsibilityList, Unit, UnitKind};
 use tudi_orders::service::{NewOrder, OrderError, Orders};
 use tudi_store::gpkg::GeoPackageStore;
@@ -73,6 +73,10 @@ fn change(actor: &str, action: &str) -> Change {
 fn stall(description: &str) -> NewOrder {
     NewOrder {
         channel: Channel::Hotline,
+        reporter: Some(Reporter {
+            name: Some("王小明".into()),
+            phone: Some("138 0013 8000".into()),
+        }),
         category: "SJ0401".into(),
         description: description.into(),
         location: Some([113.15, 23.04]),
@@ -99,6 +103,19 @@ fn an_order_runs_from_intake_to_evaluation_with_its_deadline() {
         .unwrap();
     assert_eq!(taken.order.number, "GD440605-20260918-000001");
     assert_eq!(taken.order.state, State::Received);
+    let reporter = taken.order.reporter.clone().unwrap();
+    assert_eq!(reporter.phone.as_deref(), Some("13800138000"));
+    assert_eq!(
+        (
+            reporter.masked().name.unwrap(),
+            reporter.masked().phone.unwrap()
+        ),
+        ("王**".to_owned(), "138****8000".to_owned())
+    );
+    assert!(
+        !format!("{:?}", taken.order).contains("13800138000"),
+        "Debug masks the reporter"
+    );
 
     let filed = o
         .step(
@@ -223,6 +240,15 @@ fn bad_intake_is_refused_by_field_and_uses_no_number() {
     assert!(m1.contains("不在本区"), "{m1}");
     let other = Jurisdiction::parse("440606001001001").unwrap();
     assert_eq!(field(o.intake(&c, stall("x"), Some(&other))).0, "location");
+    let mut bad_phone = stall("x");
+    bad_phone.reporter = Some(Reporter {
+        name: None,
+        phone: Some("12345".into()),
+    });
+    assert_eq!(
+        field(o.intake(&c, bad_phone, Some(&grid()))).0,
+        "reporter.phone"
+    );
     let mut nowhere = stall("x");
     nowhere.location = None;
     assert_eq!(field(o.intake(&c, nowhere, None)).0, "location");

@@ -260,11 +260,21 @@ pub enum Action {
     SeeIdNumber,
     /// See a phone number unmasked.
     SeePhone,
+    /// Take in a work order (hotline, patrol report, another system).
+    OrderIntake,
+    /// Read work orders in one's jurisdiction.
+    OrderRead,
+    /// 立案, 不予立案, 核查结案 or 返工, 回访评价 (the supervision centre).
+    OrderSupervise,
+    /// 派遣 and 并单 (the command centre; a town's sub-centre within the town).
+    OrderDispatch,
+    /// 签收, 退回, 反馈 on an order sent to one's unit.
+    OrderHandle,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 20] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -280,6 +290,11 @@ impl Action {
         Action::AuditVerify,
         Action::SeeIdNumber,
         Action::SeePhone,
+        Action::OrderIntake,
+        Action::OrderRead,
+        Action::OrderSupervise,
+        Action::OrderDispatch,
+        Action::OrderHandle,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -301,6 +316,11 @@ impl Action {
             Self::AuditVerify => "audit_verify",
             Self::SeeIdNumber => "see_id_number",
             Self::SeePhone => "see_phone",
+            Self::OrderIntake => "order_intake",
+            Self::OrderRead => "order_read",
+            Self::OrderSupervise => "order_supervise",
+            Self::OrderDispatch => "order_dispatch",
+            Self::OrderHandle => "order_handle",
         }
     }
 
@@ -323,6 +343,11 @@ impl Action {
             Self::AuditVerify => "校验审计链",
             Self::SeeIdNumber => "查看完整身份证号",
             Self::SeePhone => "查看完整电话号码",
+            Self::OrderIntake => "受理工单",
+            Self::OrderRead => "查看工单",
+            Self::OrderSupervise => "立案、核查、结案和回访工单",
+            Self::OrderDispatch => "派遣工单",
+            Self::OrderHandle => "签收、退回和反馈工单",
         }
     }
 
@@ -345,6 +370,11 @@ impl Action {
             Self::AuditVerify => "verify the audit chain",
             Self::SeeIdNumber => "see identity numbers unmasked",
             Self::SeePhone => "see phone numbers unmasked",
+            Self::OrderIntake => "take in work orders",
+            Self::OrderRead => "read work orders",
+            Self::OrderSupervise => "file, check, close and call back work orders",
+            Self::OrderDispatch => "dispatch work orders",
+            Self::OrderHandle => "sign for, return and report on work orders",
         }
     }
 
@@ -359,6 +389,7 @@ impl Action {
                 | Self::ServiceStatus
                 | Self::OwnAccount
                 | Self::UserList
+                | Self::OrderRead
         )
     }
 }
@@ -447,6 +478,31 @@ pub fn rule(action: Action) -> Rule {
             &[R::DistrictApprover, R::TownReviewer, R::VillageClerk],
             Reach::WithinScope,
             true,
+            false,
+        ),
+        A::OrderIntake => (
+            &[R::Admin, R::HotlineAgent, R::GridInspector],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::OrderRead => (STAFF, Reach::WithinScope, false, false),
+        A::OrderSupervise => (
+            &[R::Admin, R::HotlineAgent, R::DutyLeader],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::OrderDispatch => (
+            &[R::Admin, R::HotlineAgent, R::TownReviewer, R::DutyLeader],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::OrderHandle => (
+            &[R::DepartmentHandler, R::TownReviewer, R::VillageClerk],
+            Reach::WithinScope,
+            false,
             false,
         ),
         A::SeePhone => (

@@ -75,6 +75,14 @@ fn expected(action: Action) -> (&'static [Role], bool) {
         Action::OwnAccount => (&[], true),
         Action::AuditRead => (&[Admin, DistrictApprover, TownReviewer, DutyLeader], true),
         Action::SeeIdNumber => (&[DistrictApprover, TownReviewer, VillageClerk], true),
+        // Issue 5: the hotline and grid inspectors take orders in; the supervision centre
+        // (hotline, duty leader) files and closes; the command centre and town sub-centres
+        // dispatch; the unit an order is sent to handles it; staff read within their area.
+        Action::OrderIntake => (&[Admin, HotlineAgent, GridInspector], true),
+        Action::OrderRead => (staff, true),
+        Action::OrderSupervise => (&[Admin, HotlineAgent, DutyLeader], true),
+        Action::OrderDispatch => (&[Admin, HotlineAgent, TownReviewer, DutyLeader], true),
+        Action::OrderHandle => (&[DepartmentHandler, TownReviewer, VillageClerk], true),
         Action::SeePhone => (
             &[
                 DistrictApprover,

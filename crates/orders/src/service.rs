@@ -165,6 +165,82 @@ impl Orders<'_> {
         new: NewOrder,
         grid: Option<&Jurisdiction>,
     ) -> Result<Versioned, OrderError> {
+        let order = self.prepare(change, new, grid)?;
+        let version = self.write(change, &order, Expect::Absent, None)?;
+        Ok(Versioned { order, version })
+    }
+
+    /// Takes in, files and dispatches an order in one write (一键派单: the operator files and
+    /// dispatches at intake), routed by the responsibility list.
+    ///
+    /// # Errors
+    /// As [`Orders::intake`], and [`OrderError::Invalid`] on `unit` when the list names no unit
+    /// (take it in with [`Orders::intake`] and dispatch by hand); nothing is written.
+    pub fn intake_and_dispatch(
+        &self,
+        change: &Change,
+        new: NewOrder,
+        grid: Option<&Jurisdiction>,
+    ) -> Result<Versioned, OrderError> {
+        let mut order = self.prepare(change, new, grid)?;
+        let category = self.taxonomy.get(&order.category)?;
+        let route = self.route_for(&order, change)?;
+        order.apply(
+            Step::File,
+            StepInput::default(),
+            category,
+            self.calendar,
+            &change.actor,
+            change.at,
+        )?;
+        let input = StepInput {
+            route: Some(route),
+            ..StepInput::default()
+        };
+        order.apply(
+            Step::Dispatch,
+            input,
+            category,
+            self.calendar,
+            &change.actor,
+            change.at,
+        )?;
+        let version = self.write(change, &order, Expect::Absent, Some(Step::Dispatch))?;
+        Ok(Versioned { order, version })
+    }
+
+    fn route_for(
+        &self,
+        order: &Order,
+        change: &Change,
+    ) -> Result<crate::routing::Route, OrderError> {
+        let category = self.taxonomy.get(&order.category)?;
+        let grid = order
+            .grid
+            .as_deref()
+            .map(Jurisdiction::parse)
+            .transpose()
+            .map_err(|m| OrderError::Invalid {
+                field: "grid",
+                message: m,
+            })?;
+        let place = grid.unwrap_or_else(|| self.district.clone());
+        let day = change.at.to_zoned(shanghai()).date();
+        self.responsibilities
+            .route(self.taxonomy, category, &place, day, None)
+            .map_err(|e| OrderError::Invalid {
+                field: "unit",
+                message: e.message(),
+            })
+    }
+
+    /// Checks a new order and gives it its number; writes nothing else.
+    fn prepare(
+        &self,
+        change: &Change,
+        new: NewOrder,
+        grid: Option<&Jurisdiction>,
+    ) -> Result<Order, OrderError> {
         self.taxonomy.get(&new.category)?;
         let description = new.description.trim().to_owned();
         if description.is_empty() {
@@ -272,8 +348,7 @@ impl Orders<'_> {
                 note: Some(format!("受理（{}）", new.channel.name_zh())),
             }],
         };
-        let version = self.write(change, &order, Expect::Absent, None)?;
-        Ok(Versioned { order, version })
+        Ok(order)
     }
 
     /// The order with `number`.

@@ -478,3 +478,32 @@ fn a_duplicate_is_merged_with_links_both_ways() {
     ));
     assert_eq!(o.list(Some(State::Merged), 10, 0).unwrap().1, 1);
 }
+
+#[test]
+fn one_click_dispatch_at_intake_is_one_write() {
+    let f = fixture();
+    let o = f.orders();
+    let v = o
+        .intake_and_dispatch(
+            &change("user:rexian.zuoxi", "order.intake"),
+            stall("占道经营"),
+            Some(&grid()),
+        )
+        .unwrap();
+    assert_eq!((v.order.state, v.version), (State::Dispatched, 1));
+    assert_eq!(v.order.timeline.len(), 3, "intake, file, dispatch");
+    assert!(v.order.due.is_some());
+    assert_eq!(o.get(&v.order.number).unwrap(), v);
+    // No unit in the list: refused, nothing stored.
+    let mut enquiry = stall("咨询");
+    enquiry.category = "RX01".into();
+    let err = o
+        .intake_and_dispatch(
+            &change("user:rexian.zuoxi", "order.intake"),
+            enquiry,
+            Some(&grid()),
+        )
+        .unwrap_err();
+    assert!(err.message().zh.contains("人工派遣"));
+    assert_eq!(o.list(None, 10, 0).unwrap().1, 1);
+}

@@ -24,6 +24,7 @@ pub mod demo;
 pub mod export;
 pub mod fgb;
 pub mod import;
+pub mod locate;
 pub mod schema;
 pub mod shp;
 pub mod snapshot;

@@ -39,7 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/layers/{id}/access", put(layer_access))
 }
 
-fn body_problem(e: &JsonRejection, example: &str) -> Problem {
+pub(crate) fn body_problem(e: &JsonRejection, example: &str) -> Problem {
     Problem::new(
         StatusCode::BAD_REQUEST,
         "invalid-body",

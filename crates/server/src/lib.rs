@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod console;
 mod ogc;
+mod orders;
 mod problem;
 pub mod routes;
 
@@ -203,6 +204,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(ogc::routes())
         .merge(api::routes())
         .merge(accounts::routes())
+        .merge(orders::routes())
         .merge(console::routes())
 }
 

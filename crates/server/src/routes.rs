@@ -97,6 +97,25 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/api/v1/tokens", Guard::SignedIn),
     r("POST", "/api/v1/tokens", Guard::Action(Action::TokenIssue)),
     r("DELETE", "/api/v1/tokens/{id}", Guard::SignedIn),
+    // The work-order centre: categories are public; the handlers decide on the order (its grid
+    // cell, or the unit it was sent to) and on the duty a step needs.
+    r("GET", "/api/v1/orders/categories", Guard::Public),
+    r("GET", "/api/v1/orders", Guard::InHandler(Action::OrderRead)),
+    r(
+        "POST",
+        "/api/v1/orders",
+        Guard::InHandler(Action::OrderIntake),
+    ),
+    r(
+        "GET",
+        "/api/v1/orders/{number}",
+        Guard::InHandler(Action::OrderRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/orders/{number}/steps",
+        Guard::InHandler(Action::OrderRead),
+    ),
     // Account administration.
     r("GET", "/api/v1/users", Guard::InHandler(Action::UserList)),
     r(

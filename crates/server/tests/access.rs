@@ -30,6 +30,34 @@ struct World {
     callers: Vec<(String, Option<Role>, Option<String>, String)>,
     parcel: String,
     tokens: [String; 2],
+    /// A work order in the grid cell of the demo grid inspector (inside), one in another town.
+    orders: [String; 2],
+    /// Longitude/latitude inside those two grid cells.
+    points: [[f64; 2]; 2],
+}
+
+/// A point inside the first grid cell whose code starts with `prefix`, and that code.
+fn point_in_cell(store: &GeoPackageStore, prefix: &str) -> ([f64; 2], String) {
+    use geo::InteriorPoint;
+    let cells = store
+        .features("grid", &tudi_store::FeatureQuery::default())
+        .unwrap();
+    let cell = cells
+        .iter()
+        .find(|f| f.attributes["code"].as_str().unwrap().starts_with(prefix))
+        .unwrap();
+    let p = cell.geometry.interior_point().unwrap();
+    let def = store.layer_def("grid").unwrap();
+    let to = tudi_geo::crs::Transformer::new(
+        tudi_geo::crs::Crs::from_epsg(def.epsg).unwrap(),
+        tudi_geo::crs::Crs::CGCS2000,
+    )
+    .unwrap();
+    let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
+    (
+        [lon, lat],
+        cell.attributes["code"].as_str().unwrap().to_owned(),
+    )
 }
 
 fn binding(role: Role, scope: &str) -> Binding {
@@ -114,6 +142,32 @@ fn world() -> &'static World {
             .unwrap()[0]
             .id
             .to_string();
+        let (p_in, cell_in) = point_in_cell(&store, &format!("{VILLAGE_IN}001"));
+        // A cell of a sibling town (the demo's towns other than 桂城 are 440605121…).
+        let (p_out, cell_out) = point_in_cell(&store, "440605121001");
+        let taxonomy = tudi_orders::category::Taxonomy::defaults().unwrap();
+        let list = tudi_orders::routing::ResponsibilityList::default();
+        let district = Jurisdiction::parse("440605").unwrap();
+        let centre = tudi_orders::service::Orders {
+            store: &store,
+            taxonomy: &taxonomy,
+            responsibilities: &list,
+            calendar: tudi_core::calendar::WorkCalendar::china(),
+            district: &district,
+        };
+        let order_in = |cell: &str| {
+            centre
+                .intake(
+                    &c,
+                    serde_json::from_value(json!({"channel": "hotline", "category": "SJ0401", "description": "矩阵测试", "address": "测试地址"}))
+                        .unwrap(),
+                    Some(&Jurisdiction::parse(cell).unwrap()),
+                )
+                .unwrap()
+                .order
+                .number
+        };
+        let orders = [order_in(&cell_in), order_in(&cell_out)];
         store.enable_readers(2).unwrap();
         let store = Arc::new(store);
         let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
@@ -124,6 +178,8 @@ fn world() -> &'static World {
             callers,
             parcel,
             tokens: [t_in, t_out],
+            orders,
+            points: [p_in, p_out],
         }
     })
 }
@@ -249,6 +305,18 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         ("POST", "/api/v1/tokens") => staff,
         (_, "/api/v1/users") if method == "GET" => any_admin,
         (_, p) if p.starts_with("/api/v1/users") || p == "/api/v1/tokens/{id}" => scoped_admin,
+        // Work orders: the district-level staff cover every cell; the others only their own.
+        ("POST", "/api/v1/orders") => {
+            [Some(HotlineAgent)].contains(&role)
+                || district_admin
+                || (inside && [Some(Admin), Some(GridInspector)].contains(&role))
+        }
+        ("GET", "/api/v1/orders") => staff,
+        ("GET", "/api/v1/orders/{number}") => staff && (inside || district_level(caller)),
+        ("POST", "/api/v1/orders/{number}/steps") => {
+            role == Some(DepartmentHandler)
+                || (inside && [Some(TownReviewer), Some(VillageClerk)].contains(&role))
+        }
         (_, "/api/v1/audit") => {
             [Some(Admin), Some(DistrictApprover), Some(DutyLeader)].contains(&role)
                 && (caller != "town.admin" || inside)
@@ -262,6 +330,18 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             other => panic!("no expectation for {method} {path} ({other:?})"),
         },
     }
+}
+
+/// The demo accounts whose roles are bound to the whole district.
+fn district_level(caller: &str) -> bool {
+    [
+        "admin",
+        "quju.shenpi",
+        "bumen.zrzy",
+        "rexian.zuoxi",
+        "zhiban.lingdao",
+    ]
+    .contains(&caller)
 }
 
 fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
@@ -278,7 +358,8 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         .replace("{fid}", &w.parcel)
         .replace("{z}/{y}/{x}", "14/7138/13344")
         .replace("{file}", "maplibre-gl.js")
-        .replace("{name}", target);
+        .replace("{name}", target)
+        .replace("{number}", &w.orders[usize::from(!inside)]);
     let uri = match uri.as_str() {
         "/api/v1/audit" => format!("/api/v1/audit?resource=user:{target}"),
         "/api/v1/search" => "/api/v1/search?q=村".into(),
@@ -296,6 +377,11 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         "/api/v1/tokens" => Some(json!({"name": "矩阵测试"})),
         "/api/v1/layers/{id}/access" => Some(json!({"public": false})),
         "/api/v1/auth/login" => Some(json!({"username": "nobody", "password": "x"})),
+        "/api/v1/orders" => Some(
+            json!({"channel": "hotline", "category": "SJ0401", "description": format!("矩阵测试 {n}"), "location": w.points[usize::from(!inside)]}),
+        ),
+        // Not allowed in the order's state: callers the policy admits get 409, others 403.
+        "/api/v1/orders/{number}/steps" => Some(json!({"step": "accept", "version": 1})),
         _ => None,
     };
     (uri, body)
@@ -380,9 +466,6 @@ async fn every_route_every_role_inside_and_outside_their_jurisdiction() {
     assert!(w.store.verify_audit().unwrap().is_intact());
 }
 
-/// Sign-in, the session cookie and its anti-CSRF token, stale cookies, bad bearer tokens, the
-/// lockout and the sign-in rate limit, over HTTP. A state of its own, so that its rate limiter
-/// starts empty.
 /// A town reviewer of `TOWN` with the password `Test-password-1`.
 fn add_town_reviewer(w: &World, config: &AuthConfig, name: &str) {
     Accounts::new(&*w.store, config)
@@ -400,6 +483,9 @@ fn add_town_reviewer(w: &World, config: &AuthConfig, name: &str) {
         .unwrap();
 }
 
+/// Sign-in, the session cookie and its anti-CSRF token, stale cookies, bad bearer tokens, the
+/// lockout and the sign-in rate limit, over HTTP. A state of its own, so that its rate limiter
+/// starts empty.
 #[tokio::test]
 async fn sessions_cookies_csrf_and_rate_limits_over_http() {
     let w = world();

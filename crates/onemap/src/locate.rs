@@ -1,0 +1,50 @@
+//! Where a point lies on the one map: the grid cell (and so the village, town and district) of a
+//! longitude/latitude, as work-order intake needs it.
+
+use geo::Contains;
+use geo_types::Point;
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_store::{FeatureQuery, Store, StoreError};
+
+/// The grid layer of the demo and of a standard set-up.
+pub const GRID_LAYER: &str = "grid";
+
+/// The code (`code` attribute) of the most specific grid cell of `layer` containing the
+/// CGCS2000 / WGS 84 point `lon`, `lat` (the grid layer holds all four levels, district to cell,
+/// so the longest code wins); `None` when no cell does (outside the district).
+///
+/// # Errors
+/// The layer does not exist or cannot be read; its CRS is unknown.
+pub fn grid_cell(
+    store: &dyn Store,
+    layer: &str,
+    lon: f64,
+    lat: f64,
+) -> Result<Option<String>, StoreError> {
+    let def = store.layer_def(layer)?;
+    let to = Crs::from_epsg(def.epsg)
+        .and_then(|crs| Transformer::new(Crs::CGCS2000, crs))
+        .map_err(|e| StoreError::Schema(e.to_string()))?;
+    // A point that cannot be projected lies on no cell.
+    let Ok((x, y)) = to.apply(lon, lat) else {
+        return Ok(None);
+    };
+    let candidates = store.features(
+        layer,
+        &FeatureQuery {
+            bbox: Some([x, y, x, y]),
+            ..FeatureQuery::default()
+        },
+    )?;
+    let point = Point::new(x, y);
+    Ok(candidates
+        .into_iter()
+        .filter(|f| f.geometry.contains(&point))
+        .filter_map(|f| {
+            f.attributes
+                .get("code")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        })
+        .max_by_key(String::len))
+}

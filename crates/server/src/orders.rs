@@ -1,0 +1,353 @@
+//! The work-order centre under `/api/v1/orders`: categories, intake (with one-click dispatch),
+//! lists and one order for those whose jurisdiction covers it, and the life-cycle steps, each
+//! decided by the policy for the duty the step needs (supervise, dispatch, handle).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tudi_access::policy::may_see_phone;
+use tudi_access::{Action, Jurisdiction, Principal, Resource, decide};
+use tudi_core::calendar::WorkCalendar;
+use tudi_orders::category::Taxonomy;
+use tudi_orders::lifecycle::{self, Duty, State as OrderState, Step};
+use tudi_orders::order::{Order, StepInput};
+use tudi_orders::routing::{ResponsibilityList, UnitKind};
+use tudi_orders::service::{NewOrder, OrderError, Orders, Versioned};
+
+use crate::AppState;
+use crate::accounts::body_problem;
+use crate::auth::{Ctx, authorize, authorize_somewhere};
+use crate::ogc::{blocking, store_failed};
+use crate::problem::Problem;
+
+/// `tudi_meta` key holding the responsibility list (JSON), written by `tudi demo` or an
+/// administrator's import.
+pub const RESPONSIBILITIES_KEY: &str = "orders:responsibilities";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orders/categories", get(categories))
+        .route("/api/v1/orders", get(list).post(intake))
+        .route("/api/v1/orders/{number}", get(read))
+        .route("/api/v1/orders/{number}/steps", post(step))
+}
+
+fn order_problem(e: &OrderError) -> Problem {
+    let m = e.message();
+    match e {
+        OrderError::Category(_) => {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-order",
+                "工单内容无效",
+                m.zh,
+                m.en,
+            );
+            p.field = Some("category");
+            p
+        }
+        OrderError::Invalid { field, .. } => {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-order",
+                "工单内容无效",
+                m.zh,
+                m.en,
+            );
+            p.field = Some(field);
+            p
+        }
+        OrderError::NotFound(_) => Problem::not_found(m.zh, m.en),
+        OrderError::Step(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "illegal-step",
+            "当前状态不能执行此操作",
+            m.zh,
+            m.en,
+        ),
+        OrderError::Conflict { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "version-conflict",
+            "工单已被他人处理",
+            m.zh,
+            m.en,
+        ),
+        OrderError::Store(s) => store_failed(s),
+    }
+}
+
+/// The district, or a clear refusal when the store has none configured.
+fn district(st: &AppState) -> Result<Jurisdiction, Problem> {
+    st.district.clone().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-district",
+            "未配置辖区",
+            "数据库未设置本区代码（tudi init --district），无法受理工单",
+            "the store has no district set (tudi init --district): work orders are unavailable",
+        )
+    })
+}
+
+/// Runs order work on a blocking thread with the centre's current rules.
+async fn with_orders<T: Send + 'static>(
+    st: &AppState,
+    work: impl FnOnce(&Orders<'_>) -> Result<T, OrderError> + Send + 'static,
+) -> Result<T, Problem> {
+    let district = district(st)?;
+    let store = st.store.clone();
+    blocking(move || {
+        let taxonomy = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+        let list: ResponsibilityList = store
+            .meta(RESPONSIBILITIES_KEY)
+            .map_err(|e| store_failed(&e))?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let orders = Orders {
+            store: &*store,
+            taxonomy: &taxonomy,
+            responsibilities: &list,
+            calendar: WorkCalendar::china(),
+            district: &district,
+        };
+        work(&orders).map_err(|e| order_problem(&e))
+    })
+    .await
+}
+
+/// The jurisdiction an order lies in: its grid cell, else the district.
+fn order_scope(order: &Order, district: &Jurisdiction) -> Vec<Jurisdiction> {
+    vec![
+        order
+            .grid
+            .as_deref()
+            .and_then(|g| Jurisdiction::parse(g).ok())
+            .unwrap_or_else(|| district.clone()),
+    ]
+}
+
+/// An order as `who` may see it: the reporter masked unless their role needs the number here.
+fn view(v: &Versioned, who: &Principal, district: &Jurisdiction) -> Value {
+    let scope = order_scope(&v.order, district);
+    let res = Resource {
+        scope: &scope,
+        ..Resource::default()
+    };
+    let mut order = v.order.clone();
+    if !may_see_phone(who, &res) {
+        order.reporter = order.reporter.map(|r| r.masked());
+    }
+    let public = order.state.public();
+    let steps: Vec<&str> = lifecycle::allowed(order.state)
+        .into_iter()
+        .map(Step::id)
+        .collect();
+    json!({
+        "order": order,
+        "version": v.version,
+        "state_name": order.state.name_zh(),
+        "public_status": public,
+        "public_status_name": public.name_zh(),
+        "steps": steps,
+    })
+}
+
+async fn categories() -> Result<Response, Problem> {
+    let t = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+    let list: Vec<Value> = t
+        .iter()
+        .map(|c| json!({"code": c.code, "parent": c.parent, "class": c.class, "class_name": c.class.name_zh(), "name": c.name_zh, "name_en": c.name_en, "normal_days": c.normal_days, "urgent_days": c.urgent_days}))
+        .collect();
+    Ok(Json(json!({"categories": list})).into_response())
+}
+
+#[derive(Deserialize)]
+struct Intake {
+    #[serde(flatten)]
+    order: NewOrder,
+    /// 一键派单: file and dispatch by the responsibility list at once.
+    #[serde(default)]
+    dispatch: bool,
+}
+
+async fn intake(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<Intake>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| {
+        body_problem(&e, r#"{"channel": "hotline", "category": "SJ0401", "description": "…", "location": [113.15, 23.04]}"#)
+    })?;
+    let d = district(&st)?;
+    // Where the pin falls decides the grid cell, and so whose jurisdiction the order is in.
+    let grid = match req.order.location {
+        Some([lon, lat]) if lon.is_finite() && lat.is_finite() => {
+            let store = st.store.clone();
+            blocking(move || {
+                tudi_onemap::locate::grid_cell(&*store, tudi_onemap::locate::GRID_LAYER, lon, lat)
+                    .map_err(|e| store_failed(&e))
+            })
+            .await?
+            .and_then(|g| Jurisdiction::parse(&g).ok())
+        }
+        _ => None,
+    };
+    let scope = vec![grid.clone().unwrap_or_else(|| d.clone())];
+    let res = Resource {
+        scope: &scope,
+        ..Resource::default()
+    };
+    authorize(&st, &ctx, Action::OrderIntake, &res, "order:new")?;
+    if req.dispatch {
+        authorize(&st, &ctx, Action::OrderDispatch, &res, "order:new")?;
+    }
+    let change = ctx.change("order.intake");
+    let dispatch = req.dispatch;
+    let new = req.order;
+    let v = with_orders(&st, move |o| {
+        if dispatch {
+            o.intake_and_dispatch(&change, new, grid.as_ref())
+        } else {
+            o.intake(&change, new, grid.as_ref())
+        }
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal, &d))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<OrderState>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+}
+
+async fn list(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(|e| Problem::bad_parameter("state", e.body_text(), e.body_text()))?;
+    authorize_somewhere(&st, &ctx, Action::OrderRead, "order:*")?;
+    let d = district(&st)?;
+    let (limit, offset) = (q.limit.unwrap_or(20).clamp(1, 200), q.offset.unwrap_or(0));
+    // Every order of the state, then those the caller's jurisdiction covers, then the page: a
+    // district's orders fit in memory, and the total counts only what the caller may see.
+    let all = with_orders(&st, move |o| {
+        o.list(q.state, u64::MAX >> 1, 0).map(|(v, _)| v)
+    })
+    .await?;
+    let visible: Vec<&Versioned> = all
+        .iter()
+        .filter(|v| {
+            let scope = order_scope(&v.order, &d);
+            let res = Resource {
+                scope: &scope,
+                ..Resource::default()
+            };
+            decide(&ctx.principal, Action::OrderRead, &res).allowed
+        })
+        .collect();
+    let total = visible.len();
+    let page: Vec<Value> = visible
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(20))
+        .map(|v| view(v, &ctx.principal, &d))
+        .collect();
+    Ok(
+        Json(json!({"orders": page, "total": total, "limit": limit, "offset": offset}))
+            .into_response(),
+    )
+}
+
+async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {
+    with_orders(st, move |o| o.get(&number)).await
+}
+
+async fn read(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(number): Path<String>,
+) -> Result<Response, Problem> {
+    let d = district(&st)?;
+    let v = load(&st, number.clone()).await?;
+    let scope = order_scope(&v.order, &d);
+    let res = Resource {
+        scope: &scope,
+        ..Resource::default()
+    };
+    authorize(
+        &st,
+        &ctx,
+        Action::OrderRead,
+        &res,
+        &format!("order:{number}"),
+    )?;
+    Ok(Json(view(&v, &ctx.principal, &d)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepBody {
+    step: Step,
+    version: u64,
+    note: Option<String>,
+    satisfaction: Option<lifecycle::Satisfaction>,
+    into: Option<String>,
+}
+
+async fn step(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(number): Path<String>,
+    body: Result<Json<StepBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(req) = body.map_err(|e| body_problem(&e, r#"{"step": "accept", "version": 3}"#))?;
+    let d = district(&st)?;
+    let current = load(&st, number.clone()).await?;
+    let scope = order_scope(&current.order, &d);
+    // The unit an order was sent to handles it: its department, or its town or village.
+    let unit_scope: Vec<Jurisdiction>;
+    let res = match (req.step.duty(), &current.order.unit) {
+        (Duty::Handle, Some(u)) if u.kind != UnitKind::Department => {
+            unit_scope = Jurisdiction::parse(&u.code)
+                .map(|j| vec![j])
+                .unwrap_or_default();
+            Resource {
+                scope: &unit_scope,
+                ..Resource::default()
+            }
+        }
+        (Duty::Handle, Some(u)) => Resource {
+            scope: &scope,
+            department: Some(&u.code),
+            ..Resource::default()
+        },
+        _ => Resource {
+            scope: &scope,
+            ..Resource::default()
+        },
+    };
+    let action = match req.step.duty() {
+        Duty::Supervise => Action::OrderSupervise,
+        Duty::Dispatch => Action::OrderDispatch,
+        Duty::Handle => Action::OrderHandle,
+    };
+    authorize(&st, &ctx, action, &res, &format!("order:{number}"))?;
+    let change = ctx.change(&format!("order.{}", req.step.id()));
+    let input = StepInput {
+        note: req.note,
+        route: None,
+        satisfaction: req.satisfaction,
+        into: req.into,
+    };
+    let (s, version) = (req.step, req.version);
+    let v = with_orders(&st, move |o| o.step(&change, &number, version, s, input)).await?;
+    Ok(Json(view(&v, &ctx.principal, &d)).into_response())
+}

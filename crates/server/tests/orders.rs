@@ -1,0 +1,302 @@
+//! The work-order centre over HTTP with the demo district and its accounts: a hotline intake with
+//! one-click dispatch routed by the responsibility list, the town signing for and handling it,
+//! the supervision centre closing and calling back; masking, bad input and conflicts.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tudi_access::accounts::{Accounts, AuthConfig};
+use tudi_server::{AppState, router};
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{Change, Store};
+
+struct World {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    tokens: HashMap<String, String>,
+    /// A point in the grid cell 440605011001001 (桂城街道), and one outside the district.
+    inside: [f64; 2],
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    tudi_onemap::demo::build(
+        &store,
+        tudi_onemap::demo::DemoOptions {
+            seed: 7,
+            parcels: 20,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let c = Change::new("cli", "test.setup");
+    let list = json!({"entries": [
+        {"category": "SJ04", "area": "440605011", "unit": {"kind": "town", "code": "440605011", "name": "桂城街道"}, "valid_from": "2024-01-01", "valid_to": null}
+    ]});
+    store
+        .set_meta("orders:responsibilities", &list.to_string(), &c)
+        .unwrap();
+    let config = AuthConfig::for_tests();
+    let demo = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
+    let acc = Accounts::new(&store, &config);
+    let tokens = demo
+        .iter()
+        .map(|a| {
+            let (t, _, _) = acc.login(&c, &a.username, &a.password).unwrap();
+            (a.username.clone(), t)
+        })
+        .collect();
+    let cells = store
+        .features("grid", &tudi_store::FeatureQuery::default())
+        .unwrap();
+    let cell = cells
+        .iter()
+        .find(|f| f.attributes["code"] == "440605011001001")
+        .unwrap();
+    let p = geo::InteriorPoint::interior_point(&cell.geometry).unwrap();
+    let to = tudi_geo::crs::Transformer::new(
+        tudi_geo::crs::Crs::from_epsg(store.layer_def("grid").unwrap().epsg).unwrap(),
+        tudi_geo::crs::Crs::CGCS2000,
+    )
+    .unwrap();
+    let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
+    let state = AppState::new(Arc::new(store)).with_auth(config);
+    World {
+        _dir: dir,
+        state,
+        tokens,
+        inside: [lon, lat],
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        who: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "example.test");
+        if let Some(t) = self.tokens.get(who) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let res = router(self.state.clone())
+            .oneshot(
+                req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn step(
+        &self,
+        who: &str,
+        number: &str,
+        version: u64,
+        step: Value,
+    ) -> (StatusCode, Value) {
+        let mut body = step;
+        body["version"] = json!(version);
+        self.call(
+            who,
+            "POST",
+            &format!("/api/v1/orders/{number}/steps"),
+            Some(body),
+        )
+        .await
+    }
+}
+
+fn stall(w: &World) -> Value {
+    json!({
+        "channel": "hotline",
+        "reporter": {"name": "王小明", "phone": "13800138000"},
+        "category": "SJ0401",
+        "description": "桂澜路口流动摊贩占道经营",
+        "location": w.inside,
+        "dispatch": true
+    })
+}
+
+#[tokio::test]
+async fn a_hotline_order_from_intake_to_evaluation() {
+    let w = world();
+    // The hotline operator takes the call and dispatches at once.
+    let (status, body) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let number = body["order"]["number"].as_str().unwrap().to_owned();
+    assert!(number.starts_with("GD440605-"), "{number}");
+    assert_eq!(
+        body["order"]["grid"], "440605011001001",
+        "located in its grid cell"
+    );
+    assert_eq!(body["order"]["state"], "dispatched");
+    assert_eq!(body["order"]["unit"]["name"], "桂城街道");
+    assert!(
+        body["order"]["route"]["zh"]
+            .as_str()
+            .unwrap()
+            .contains("先属地")
+    );
+    assert_eq!(body["public_status"], "accepted");
+    // The operator needs the caller's number; an administrator does not see it.
+    assert_eq!(body["order"]["reporter"]["phone"], "13800138000");
+    let (_, as_admin) = w
+        .call("admin", "GET", &format!("/api/v1/orders/{number}"), None)
+        .await;
+    assert_eq!(as_admin["order"]["reporter"]["phone"], "138****8000");
+    assert_eq!(as_admin["order"]["reporter"]["name"], "王**");
+
+    // The town signs for it; a village clerk of another unit's order may read but not sign.
+    let v = body["version"].as_u64().unwrap();
+    let (status, body) = w
+        .step("zhenjie.shenhe", &number, v, json!({"step": "accept"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A double click on 签收: the second is told the order moved on; nothing changes.
+    let (status, again) = w
+        .step("zhenjie.shenhe", &number, v, json!({"step": "accept"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        again["detail"].as_str().unwrap().contains("已被他人处理"),
+        "{again}"
+    );
+    let v = body["version"].as_u64().unwrap();
+    let (status, body) = w
+        .step(
+            "zhenjie.shenhe",
+            &number,
+            v,
+            json!({"step": "feedback", "note": "已劝离并清理"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The town may not close its own work: that is the supervision centre's.
+    let v = body["version"].as_u64().unwrap();
+    let (status, refused) = w
+        .step("zhenjie.shenhe", &number, v, json!({"step": "close"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, body) = w
+        .step("rexian.zuoxi", &number, v, json!({"step": "close"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["public_status"], "done");
+    // Closing twice: refused with the state named.
+    let v = body["version"].as_u64().unwrap();
+    let (status, twice) = w
+        .step("rexian.zuoxi", &number, v, json!({"step": "close"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(twice["detail"], "工单当前状态为「已结案」，不能结案");
+    let (status, body) = w
+        .step(
+            "rexian.zuoxi",
+            &number,
+            v,
+            json!({"step": "evaluate", "satisfaction": "satisfied"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["order"]["state"], "evaluated");
+    assert_eq!(body["order"]["timeline"].as_array().unwrap().len(), 7);
+
+    // Lists: the town sees it, a town outside would not; pages count only what one may see.
+    let (_, list) = w
+        .call(
+            "zhenjie.shenhe",
+            "GET",
+            "/api/v1/orders?state=evaluated",
+            None,
+        )
+        .await;
+    assert_eq!(list["total"], 1);
+    let (status, _) = w.call("gongzhong", "GET", "/api/v1/orders", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bad_orders_are_refused_by_field_and_change_nothing() {
+    let w = world();
+    let mut unknown = stall(&w);
+    unknown["category"] = json!("ZZ99");
+    let (status, p) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(unknown))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(p["errors"][0]["field"], "category", "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("未知的工单分类"));
+    // A pin in Beijing is outside the district's grid.
+    let mut far = stall(&w);
+    far["location"] = json!([116.39, 39.9]);
+    let (status, p) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(far))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(p["errors"][0]["field"], "location", "{p}");
+    // An oversized description, a malformed body.
+    let mut long = stall(&w);
+    long["description"] = json!("长".repeat(2001));
+    let (status, _) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(long))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = w
+        .call(
+            "rexian.zuoxi",
+            "POST",
+            "/api/v1/orders",
+            Some(json!({"channel": "fax"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // An unknown order.
+    let (status, _) = w
+        .call(
+            "rexian.zuoxi",
+            "GET",
+            "/api/v1/orders/GD440605-20000101-000001",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = w.call("rexian.zuoxi", "GET", "/api/v1/orders", None).await;
+    assert_eq!(list["total"], 0, "nothing was stored");
+    // Categories are public, for forms and Open311 clients.
+    let (status, cats) = w
+        .call("nobody", "GET", "/api/v1/orders/categories", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        cats["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "占道经营")
+    );
+}

@@ -651,6 +651,14 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
         )
         .map_err(|e| failed(Msg::new(format!("保存失败：{e}"), e.to_string())))?;
     }
+    // The work-order centre's responsibility list: events to the towns, components to departments.
+    let district = tudi_access::Jurisdiction::parse("440605").map_err(failed)?;
+    tudi_orders::service::save_responsibilities(
+        &store,
+        &tudi_orders::demo::responsibility_list(&district),
+        &tudi_store::Change::new("cli", "demo.build"),
+    )
+    .map_err(|e| failed(e.message()))?;
     let accounts = access::write_demo_accounts(&store, data)?;
     let mut o = out();
     writeln!(

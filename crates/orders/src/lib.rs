@@ -2,6 +2,7 @@
 //!
 //! - [`category`]: the taxonomy of 部件, 事件 and 12345 requests, with handling time limits.
 //! - [`lifecycle`]: states and steps from intake to evaluation, the public and Open311 status.
+//! - [`demo`]: the demo district's responsibility list.
 //! - [`order`]: the order as kept, and the pure step function that sets deadlines on dispatch.
 //! - [`service`]: orders as store records: intake with its checks, steps with optimistic
 //!   versions (two people acting at once: one wins, the other is told), lists.
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod category;
+pub mod demo;
 pub mod lifecycle;
 pub mod order;
 pub mod routing;

@@ -19,6 +19,44 @@ use crate::routing::ResponsibilityList;
 /// The store collection.
 pub const COLLECTION: &str = "order";
 
+/// `tudi_meta` key holding the responsibility list (JSON).
+pub const RESPONSIBILITIES_KEY: &str = "orders:responsibilities";
+
+/// The responsibility list in force (empty when none was saved: every dispatch is then by hand).
+///
+/// # Errors
+/// The store failed, or the saved list cannot be read.
+pub fn load_responsibilities(store: &dyn Store) -> Result<ResponsibilityList, OrderError> {
+    match store.meta(RESPONSIBILITIES_KEY)? {
+        None => Ok(ResponsibilityList::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            OrderError::Store(StoreError::Database {
+                doing: "reading the responsibility list",
+                source: Box::new(e),
+            })
+        }),
+    }
+}
+
+/// Saves the responsibility list (audited as a setting change).
+///
+/// # Errors
+/// The store failed.
+pub fn save_responsibilities(
+    store: &dyn Store,
+    list: &ResponsibilityList,
+    change: &Change,
+) -> Result<(), OrderError> {
+    let text = serde_json::to_string(list).map_err(|e| {
+        OrderError::Store(StoreError::Database {
+            doing: "encoding the responsibility list",
+            source: Box::new(e),
+        })
+    })?;
+    store.set_meta(RESPONSIBILITIES_KEY, &text, change)?;
+    Ok(())
+}
+
 /// Longest description accepted (characters).
 pub const MAX_DESCRIPTION: usize = 2000;
 

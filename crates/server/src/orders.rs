@@ -16,18 +16,14 @@ use tudi_core::calendar::WorkCalendar;
 use tudi_orders::category::Taxonomy;
 use tudi_orders::lifecycle::{self, Duty, State as OrderState, Step};
 use tudi_orders::order::{Order, StepInput};
-use tudi_orders::routing::{ResponsibilityList, UnitKind};
-use tudi_orders::service::{NewOrder, OrderError, Orders, Versioned};
+use tudi_orders::routing::UnitKind;
+use tudi_orders::service::{NewOrder, OrderError, Orders, Versioned, load_responsibilities};
 
 use crate::AppState;
 use crate::accounts::body_problem;
 use crate::auth::{Ctx, authorize, authorize_somewhere};
 use crate::ogc::{blocking, store_failed};
 use crate::problem::Problem;
-
-/// `tudi_meta` key holding the responsibility list (JSON), written by `tudi demo` or an
-/// administrator's import.
-pub const RESPONSIBILITIES_KEY: &str = "orders:responsibilities";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -103,11 +99,7 @@ async fn with_orders<T: Send + 'static>(
     let store = st.store.clone();
     blocking(move || {
         let taxonomy = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
-        let list: ResponsibilityList = store
-            .meta(RESPONSIBILITIES_KEY)
-            .map_err(|e| store_failed(&e))?
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
+        let list = load_responsibilities(&*store).map_err(|e| order_problem(&e))?;
         let orders = Orders {
             store: &*store,
             taxonomy: &taxonomy,

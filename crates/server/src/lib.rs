@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod console;
 mod ogc;
+mod open311;
 mod orders;
 mod problem;
 pub mod routes;
@@ -205,6 +206,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(api::routes())
         .merge(accounts::routes())
         .merge(orders::routes())
+        .merge(open311::routes())
         .merge(console::routes())
 }
 

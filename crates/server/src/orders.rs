@@ -33,7 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/orders/{number}/steps", post(step))
 }
 
-fn order_problem(e: &OrderError) -> Problem {
+pub(crate) fn order_problem(e: &OrderError) -> Problem {
     let m = e.message();
     match e {
         OrderError::Category(_) => {
@@ -78,7 +78,7 @@ fn order_problem(e: &OrderError) -> Problem {
 }
 
 /// The district, or a clear refusal when the store has none configured.
-fn district(st: &AppState) -> Result<Jurisdiction, Problem> {
+pub(crate) fn district(st: &AppState) -> Result<Jurisdiction, Problem> {
     st.district.clone().ok_or_else(|| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -91,7 +91,7 @@ fn district(st: &AppState) -> Result<Jurisdiction, Problem> {
 }
 
 /// Runs order work on a blocking thread with the centre's current rules.
-async fn with_orders<T: Send + 'static>(
+pub(crate) async fn with_orders<T: Send + 'static>(
     st: &AppState,
     work: impl FnOnce(&Orders<'_>) -> Result<T, OrderError> + Send + 'static,
 ) -> Result<T, Problem> {
@@ -176,8 +176,21 @@ async fn intake(
         body_problem(&e, r#"{"channel": "hotline", "category": "SJ0401", "description": "…", "location": [113.15, 23.04]}"#)
     })?;
     let d = district(&st)?;
+    let v = take_in(&st, &ctx, req.order, req.dispatch).await?;
+    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal, &d))).into_response())
+}
+
+/// Locates, authorizes and takes in an order for `ctx`'s principal (and dispatches it at once
+/// when asked and allowed). Shared by the API and Open311.
+pub(crate) async fn take_in(
+    st: &AppState,
+    ctx: &Ctx,
+    new: NewOrder,
+    dispatch: bool,
+) -> Result<Versioned, Problem> {
+    let d = district(st)?;
     // Where the pin falls decides the grid cell, and so whose jurisdiction the order is in.
-    let grid = match req.order.location {
+    let grid = match new.location {
         Some([lon, lat]) if lon.is_finite() && lat.is_finite() => {
             let store = st.store.clone();
             blocking(move || {
@@ -194,22 +207,19 @@ async fn intake(
         scope: &scope,
         ..Resource::default()
     };
-    authorize(&st, &ctx, Action::OrderIntake, &res, "order:new")?;
-    if req.dispatch {
-        authorize(&st, &ctx, Action::OrderDispatch, &res, "order:new")?;
+    authorize(st, ctx, Action::OrderIntake, &res, "order:new")?;
+    if dispatch {
+        authorize(st, ctx, Action::OrderDispatch, &res, "order:new")?;
     }
     let change = ctx.change("order.intake");
-    let dispatch = req.dispatch;
-    let new = req.order;
-    let v = with_orders(&st, move |o| {
+    with_orders(st, move |o| {
         if dispatch {
             o.intake_and_dispatch(&change, new, grid.as_ref())
         } else {
             o.intake(&change, new, grid.as_ref())
         }
     })
-    .await?;
-    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal, &d))).into_response())
+    .await
 }
 
 #[derive(Deserialize)]

@@ -116,6 +116,20 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/orders/{number}/steps",
         Guard::InHandler(Action::OrderRead),
     ),
+    // Open311 GeoReport v2: public reads of the public fields; creating a request needs an
+    // API key (an API token) or a signed-in caller allowed to take orders in (checked in the
+    // handler, as the key comes in the form).
+    r("GET", "/open311/v2/discovery.json", Guard::Public),
+    r("GET", "/open311/v2/discovery.xml", Guard::Public),
+    r("GET", "/open311/v2/services.json", Guard::Public),
+    r("GET", "/open311/v2/services.xml", Guard::Public),
+    r("GET", "/open311/v2/services/{file}", Guard::Public),
+    r("GET", "/open311/v2/requests.json", Guard::Public),
+    r("GET", "/open311/v2/requests.xml", Guard::Public),
+    r("POST", "/open311/v2/requests.json", Guard::Public),
+    r("POST", "/open311/v2/requests.xml", Guard::Public),
+    r("GET", "/open311/v2/requests/{file}", Guard::Public),
+    r("GET", "/open311/v2/tokens/{file}", Guard::Public),
     // Account administration.
     r("GET", "/api/v1/users", Guard::InHandler(Action::UserList)),
     r(

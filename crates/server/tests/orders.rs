@@ -300,3 +300,90 @@ async fn bad_orders_are_refused_by_field_and_change_nothing() {
             .any(|c| c["name"] == "占道经营")
     );
 }
+
+/// `georeport` (PyPI), an independent Open311 GeoReport v2 client, reads services, a service
+/// definition and requests in JSON and XML; a form post with an API key creates a request.
+#[test]
+fn an_open311_client_reads_and_creates_requests() {
+    let w = world();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    // An API key for the hotline's Open311 intake: a token of the hotline agent's account.
+    let (key, _) = runtime.block_on(async {
+        let (status, body) = w
+            .call(
+                "rexian.zuoxi",
+                "POST",
+                "/api/v1/tokens",
+                Some(json!({"name": "Open311"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (body["token"].as_str().unwrap().to_owned(), ())
+    });
+    let state = w.state.clone();
+    runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/georeport_client.py"
+        ))
+        .arg(format!("http://{addr}/open311/v2"))
+        .arg(&key)
+        .arg(w.inside[0].to_string())
+        .arg(w.inside[1].to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "georeport (pip install georeport==0.3.1, see .ci/run): {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(seen["create_status"], 201, "{seen}");
+    let number = seen["created"][0]["service_request_id"].as_str().unwrap();
+    assert!(number.starts_with("GD440605-"));
+    // A wrong service code: a GeoReport error list in XML, nothing created.
+    assert_eq!(seen["bad_status"], 400);
+    assert!(
+        seen["bad_body"]
+            .as_str()
+            .unwrap()
+            .contains("<errors><error><code>400</code>"),
+        "{seen}"
+    );
+    for fmt in ["json", "xml"] {
+        let services = seen[format!("services_{fmt}")].as_array().unwrap();
+        assert!(services.iter().any(|s| s == "SJ0401") && services.iter().any(|s| s == "RX03"));
+        assert_eq!(seen[format!("definition_{fmt}")]["service_code"], "SJ0401");
+        assert!(
+            seen[format!("requests_{fmt}")]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == number)
+        );
+        let one = &seen[format!("one_{fmt}")];
+        assert_eq!(one["service_request_id"], number);
+        assert_eq!(one["status"], "open");
+        assert_eq!(one["status_notes"], "已受理");
+        assert_eq!(one["service_code"], "SJ0401");
+        assert_eq!(
+            seen[format!("one_{fmt}_has_phone")],
+            false,
+            "the reporter is never public"
+        );
+        assert_eq!(
+            seen[format!("closed_{fmt}")].as_array().map_or(0, Vec::len),
+            0
+        );
+    }
+    drop(runtime);
+}

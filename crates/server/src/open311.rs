@@ -1,0 +1,596 @@
+//! Open311 GeoReport v2 under `/open311/v2`, in JSON and XML: discovery, the service list (the
+//! work-order categories), service definitions, requests (read by anyone, public fields only;
+//! created with an API key), one request, and tokens.
+//!
+//! The rich internal states map onto `open` / `closed`, with the plain public status as
+//! `status_notes`. Reporters are never shown. A request's id and token are its order number.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Form, Router};
+use jiff::Timestamp;
+use quick_xml::Writer;
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tudi_access::accounts::Accounts;
+use tudi_orders::category::{Taxonomy, Urgency};
+use tudi_orders::order::{Channel, Order, Reporter, shanghai};
+use tudi_orders::service::NewOrder;
+
+use crate::AppState;
+use crate::auth::{Ctx, access_problem};
+use crate::orders::{take_in, with_orders};
+use crate::problem::Problem;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/open311/v2/discovery.json", get(discovery_json))
+        .route("/open311/v2/discovery.xml", get(discovery_xml))
+        .route("/open311/v2/services.json", get(services_json))
+        .route("/open311/v2/services.xml", get(services_xml))
+        .route("/open311/v2/services/{file}", get(service_definition))
+        .route(
+            "/open311/v2/requests.json",
+            get(requests_json).post(create_json),
+        )
+        .route(
+            "/open311/v2/requests.xml",
+            get(requests_xml).post(create_xml),
+        )
+        .route("/open311/v2/requests/{file}", get(one_request))
+        .route("/open311/v2/tokens/{file}", get(token))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+/// `CODE.json` / `CODE.xml` → (CODE, format).
+fn split_file(file: &str) -> Option<(&str, Format)> {
+    if let Some(stem) = file.strip_suffix(".json") {
+        Some((stem, Format::Json))
+    } else {
+        file.strip_suffix(".xml").map(|stem| (stem, Format::Xml))
+    }
+}
+
+/// A value as GeoReport XML: `root` holding one `item` element per array member, each with one
+/// child per field (arrays of strings repeat the child's name).
+fn to_xml(root: &str, item: &str, items: &[Value]) -> String {
+    let mut w = Writer::new(Vec::new());
+    let _ = w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
+        "1.0",
+        Some("utf-8"),
+        None,
+    )));
+    let _ = w.write_event(Event::Start(BytesStart::new(root)));
+    for it in items {
+        let _ = w.write_event(Event::Start(BytesStart::new(item)));
+        if let Value::Object(map) = it {
+            for (k, v) in map {
+                write_field(&mut w, k, v);
+            }
+        }
+        let _ = w.write_event(Event::End(BytesEnd::new(item)));
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new(root)));
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+fn write_field(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            for i in items {
+                write_field(w, name, i);
+            }
+        }
+        Value::Object(map) => {
+            let _ = w.write_event(Event::Start(BytesStart::new(name)));
+            for (k, v) in map {
+                write_field(w, k, v);
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new(name)));
+        }
+        other => {
+            let text = match other {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                v => v.to_string(),
+            };
+            let _ = w.write_event(Event::Start(BytesStart::new(name)));
+            let _ = w.write_event(Event::Text(BytesText::new(&text)));
+            let _ = w.write_event(Event::End(BytesEnd::new(name)));
+        }
+    }
+}
+
+fn respond(
+    format: Format,
+    status: StatusCode,
+    root: &str,
+    item: &str,
+    items: Vec<Value>,
+) -> Response {
+    match format {
+        Format::Json => (status, axum::Json(Value::Array(items))).into_response(),
+        Format::Xml => {
+            let mut res = (status, to_xml(root, item, &items)).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            );
+            res
+        }
+    }
+}
+
+/// A GeoReport error list (`[{"code", "description"}]`), with the Chinese text first.
+fn error(format: Format, status: StatusCode, zh: &str, en: &str) -> Response {
+    respond(
+        format,
+        status,
+        "errors",
+        "error",
+        vec![json!({"code": status.as_u16(), "description": format!("{zh} / {en}")})],
+    )
+}
+
+fn from_problem(format: Format, p: &Problem) -> Response {
+    error(format, p.status, &p.detail, &p.detail_en)
+}
+
+fn discovery(st: &AppState) -> Value {
+    let district = st.district.as_ref().map_or("", |d| d.as_str()).to_owned();
+    json!({
+        "changeset": "2026-11-22T00:00:00+08:00",
+        "contact": "区 12345 政务服务便民热线 / the district's 12345 hotline",
+        "key_service": "API keys are tudi API tokens (POST /api/v1/tokens) of accounts allowed to take in work orders",
+        "endpoints": [
+            {"specification": "http://wiki.open311.org/GeoReport_v2", "url": "/open311/v2", "changeset": "2026-11-22T00:00:00+08:00", "type": "production", "formats": ["application/json", "text/xml"]}
+        ],
+        "jurisdiction_id": district,
+    })
+}
+
+async fn discovery_json(State(st): State<AppState>) -> Response {
+    axum::Json(discovery(&st)).into_response()
+}
+
+async fn discovery_xml(State(st): State<AppState>) -> Response {
+    let d = discovery(&st);
+    let mut res = to_xml_single("discovery", &d).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    res
+}
+
+fn to_xml_single(root: &str, v: &Value) -> String {
+    let mut w = Writer::new(Vec::new());
+    let _ = w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
+        "1.0",
+        Some("utf-8"),
+        None,
+    )));
+    let _ = w.write_event(Event::Start(BytesStart::new(root)));
+    if let Value::Object(map) = v {
+        for (k, val) in map {
+            if k == "endpoints" {
+                let _ = w.write_event(Event::Start(BytesStart::new("endpoints")));
+                if let Value::Array(eps) = val {
+                    for e in eps {
+                        write_field(&mut w, "endpoint", e);
+                    }
+                }
+                let _ = w.write_event(Event::End(BytesEnd::new("endpoints")));
+            } else {
+                write_field(&mut w, k, val);
+            }
+        }
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new(root)));
+    String::from_utf8(w.into_inner()).unwrap_or_default()
+}
+
+fn services() -> Vec<Value> {
+    let Ok(t) = Taxonomy::defaults() else {
+        return Vec::new();
+    };
+    t.iter()
+        .filter(|c| c.parent.is_some() || !t.iter().any(|x| x.parent.as_deref() == Some(&c.code)))
+        .map(|c| {
+            let group = c
+                .parent
+                .as_deref()
+                .and_then(|p| t.get(p).ok())
+                .map_or_else(|| c.class.name_zh().to_owned(), |p| p.name_zh.clone());
+            json!({
+                "service_code": c.code,
+                "service_name": c.name_zh,
+                "description": format!("{}（{}；{} 个工作日内办理）/ {}", c.name_zh, c.class.name_zh(), c.normal_days, c.name_en),
+                "metadata": false,
+                "type": "realtime",
+                "keywords": c.name_en,
+                "group": group,
+            })
+        })
+        .collect()
+}
+
+async fn services_json() -> Response {
+    respond(
+        Format::Json,
+        StatusCode::OK,
+        "services",
+        "service",
+        services(),
+    )
+}
+
+async fn services_xml() -> Response {
+    respond(
+        Format::Xml,
+        StatusCode::OK,
+        "services",
+        "service",
+        services(),
+    )
+}
+
+async fn service_definition(Path(file): Path<String>) -> Response {
+    let Some((code, format)) = split_file(&file) else {
+        return error(
+            Format::Json,
+            StatusCode::NOT_FOUND,
+            "请以 .json 或 .xml 结尾",
+            "end the path in .json or .xml",
+        );
+    };
+    if !services().iter().any(|s| s["service_code"] == code) {
+        return error(
+            format,
+            StatusCode::NOT_FOUND,
+            &format!("没有服务代码 {code}"),
+            &format!("no service code {code}"),
+        );
+    }
+    // No service takes extra attributes: the definition is the code with an empty list.
+    let def = json!({"service_code": code, "attributes": []});
+    match format {
+        Format::Json => axum::Json(def).into_response(),
+        Format::Xml => {
+            let mut res = to_xml_single("service_definition", &def).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/xml; charset=utf-8"),
+            );
+            res
+        }
+    }
+}
+
+fn iso(ts: Timestamp) -> String {
+    ts.to_zoned(shanghai())
+        .strftime("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string()
+}
+
+/// The public face of an order: no reporter, the plain status.
+fn public_request(o: &Order, taxonomy: &Taxonomy) -> Value {
+    let status = o.state.public();
+    let updated = o.timeline.last().map_or(o.received_at, |e| e.at);
+    let service_name = taxonomy
+        .get(&o.category)
+        .map(|c| c.name_zh.clone())
+        .unwrap_or_default();
+    let expected = o
+        .due
+        .and_then(|d| d.to_zoned(shanghai()).ok())
+        .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
+    json!({
+        "service_request_id": o.number,
+        "status": status.open311(),
+        "status_notes": status.name_zh(),
+        "service_name": service_name,
+        "service_code": o.category,
+        "description": o.description,
+        "agency_responsible": o.unit.as_ref().map(|u| u.name.clone()),
+        "service_notice": o.merged_into.as_ref().map(|n| format!("已合并至 {n}")),
+        "requested_datetime": iso(o.received_at),
+        "updated_datetime": iso(updated),
+        "expected_datetime": expected,
+        "address": o.address,
+        "lat": o.location.map(|l| l[1]),
+        "long": o.location.map(|l| l[0]),
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct RequestsQuery {
+    service_request_id: Option<String>,
+    service_code: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    status: Option<String>,
+}
+
+async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
+    // Which date parameter is not an ISO 8601 date-time, if any.
+    let parse =
+        |s: &Option<String>, name: &'static str| -> Result<Option<Timestamp>, &'static str> {
+            s.as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|t| t.parse::<Timestamp>().map_err(|_| name))
+                .transpose()
+        };
+    let (start, end) = match (
+        parse(&q.start_date, "start_date"),
+        parse(&q.end_date, "end_date"),
+    ) {
+        (Ok(s), Ok(e)) => (s, e),
+        (Err(name), _) | (_, Err(name)) => {
+            return error(
+                format,
+                StatusCode::BAD_REQUEST,
+                &format!("{name} 应为 ISO 8601 时间（如 2026-11-22T00:00:00+08:00）"),
+                &format!("{name} must be an ISO 8601 date-time"),
+            );
+        }
+    };
+    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty())
+        && s != "open"
+        && s != "closed"
+    {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "status 应为 open 或 closed",
+            "status must be open or closed",
+        );
+    }
+    let ids: Option<Vec<String>> = q
+        .service_request_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
+    let all = match with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await {
+        Ok(v) => v,
+        Err(p) => return from_problem(format, &p),
+    };
+    let Ok(taxonomy) = Taxonomy::defaults() else {
+        return error(
+            format,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "分类数据有误",
+            "category data broken",
+        );
+    };
+    // GeoReport's defaults: without ids or dates, the last 90 days; at most 1,000 requests.
+    let since = start.or_else(|| {
+        ids.is_none()
+            .then(|| {
+                Timestamp::now()
+                    .checked_sub(jiff::SignedDuration::from_hours(24 * 90))
+                    .ok()
+            })
+            .flatten()
+    });
+    let mut out: Vec<Value> = all
+        .iter()
+        .map(|v| &v.order)
+        .filter(|o| ids.as_ref().is_none_or(|ids| ids.contains(&o.number)))
+        .filter(|o| ids.is_some() || since.is_none_or(|s| o.received_at >= s))
+        .filter(|o| ids.is_some() || end.is_none_or(|e| o.received_at <= e))
+        .filter(|o| {
+            q.service_code
+                .as_deref()
+                .is_none_or(|c| c.is_empty() || o.category == c)
+        })
+        .filter(|o| {
+            q.status
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || o.state.public().open311() == s)
+        })
+        .map(|o| public_request(o, &taxonomy))
+        .collect();
+    out.reverse();
+    out.truncate(1000);
+    respond(format, StatusCode::OK, "service_requests", "request", out)
+}
+
+async fn requests_json(
+    State(st): State<AppState>,
+    q: Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match q {
+        Ok(Query(q)) => requests(st, q, Format::Json).await,
+        Err(e) => error(
+            Format::Json,
+            StatusCode::BAD_REQUEST,
+            &format!("查询参数无效：{}", e.body_text()),
+            &e.body_text(),
+        ),
+    }
+}
+
+async fn requests_xml(
+    State(st): State<AppState>,
+    q: Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    match q {
+        Ok(Query(q)) => requests(st, q, Format::Xml).await,
+        Err(e) => error(
+            Format::Xml,
+            StatusCode::BAD_REQUEST,
+            &format!("查询参数无效：{}", e.body_text()),
+            &e.body_text(),
+        ),
+    }
+}
+
+async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((id, format)) = split_file(&file) else {
+        return error(
+            Format::Json,
+            StatusCode::NOT_FOUND,
+            "请以 .json 或 .xml 结尾",
+            "end the path in .json or .xml",
+        );
+    };
+    let number = id.to_owned();
+    match with_orders(&st, move |o| o.get(&number)).await {
+        Ok(v) => {
+            let Ok(taxonomy) = Taxonomy::defaults() else {
+                return error(
+                    format,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "分类数据有误",
+                    "category data broken",
+                );
+            };
+            respond(
+                format,
+                StatusCode::OK,
+                "service_requests",
+                "request",
+                vec![public_request(&v.order, &taxonomy)],
+            )
+        }
+        Err(p) => from_problem(format, &p),
+    }
+}
+
+async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response {
+    let Some((id, format)) = split_file(&file) else {
+        return error(
+            Format::Json,
+            StatusCode::NOT_FOUND,
+            "请以 .json 或 .xml 结尾",
+            "end the path in .json or .xml",
+        );
+    };
+    let number = id.to_owned();
+    match with_orders(&st, move |o| o.get(&number)).await {
+        Ok(v) => respond(
+            format,
+            StatusCode::OK,
+            "service_requests",
+            "request",
+            vec![json!({"service_request_id": v.order.number, "token": v.order.number})],
+        ),
+        Err(p) => from_problem(format, &p),
+    }
+}
+
+/// The form of `POST requests` (GeoReport v2); other fields are ignored.
+#[derive(Deserialize)]
+struct CreateForm {
+    api_key: Option<String>,
+    service_code: Option<String>,
+    lat: Option<f64>,
+    long: Option<f64>,
+    address_string: Option<String>,
+    description: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+}
+
+async fn create(st: AppState, ctx: Ctx, form: CreateForm, format: Format) -> Response {
+    // The API key is a tudi API token; without one, a bearer token or session works too.
+    let mut ctx = ctx;
+    if let Some(key) = form.api_key.as_deref().filter(|k| !k.is_empty()) {
+        let st2 = st.clone();
+        let key = key.to_owned();
+        let who = tokio::task::spawn_blocking(move || {
+            Accounts::new(&*st2.store, &st2.auth).authenticate(&key, Timestamp::now())
+        })
+        .await;
+        match who {
+            Ok(Ok(a)) => ctx.principal = a.principal,
+            Ok(Err(e)) => return from_problem(format, &access_problem(&e)),
+            Err(_) => return from_problem(format, &Problem::internal()),
+        }
+    }
+    let Some(code) = form.service_code.filter(|c| !c.is_empty()) else {
+        return error(
+            format,
+            StatusCode::BAD_REQUEST,
+            "缺少 service_code",
+            "service_code is required",
+        );
+    };
+    let location = match (form.lat, form.long) {
+        (Some(lat), Some(lon)) => Some([lon, lat]),
+        _ => None,
+    };
+    let name = [form.last_name, form.first_name]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("");
+    let reporter = (!name.is_empty() || form.phone.is_some()).then(|| Reporter {
+        name: (!name.is_empty()).then_some(name),
+        phone: form.phone,
+    });
+    let new = NewOrder {
+        channel: Channel::Open311,
+        reporter,
+        category: code,
+        description: form.description.unwrap_or_default(),
+        location,
+        address: form.address_string,
+        urgency: Urgency::Normal,
+        enterprise: false,
+    };
+    match take_in(&st, &ctx, new, false).await {
+        Ok(v) => respond(
+            format,
+            StatusCode::CREATED,
+            "service_requests",
+            "request",
+            vec![
+                json!({"service_request_id": v.order.number, "token": v.order.number, "service_notice": "已受理 / received", "account_id": null}),
+            ],
+        ),
+        Err(p) => from_problem(format, &p),
+    }
+}
+
+async fn create_json(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    match form {
+        Ok(Form(f)) => create(st, ctx, f, Format::Json).await,
+        Err(e) => error(
+            Format::Json,
+            StatusCode::BAD_REQUEST,
+            &format!("表单无效：{}", e.body_text()),
+            &e.body_text(),
+        ),
+    }
+}
+
+async fn create_xml(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    match form {
+        Ok(Form(f)) => create(st, ctx, f, Format::Xml).await,
+        Err(e) => error(
+            Format::Xml,
+            StatusCode::BAD_REQUEST,
+            &format!("表单无效：{}", e.body_text()),
+            &e.body_text(),
+        ),
+    }
+}

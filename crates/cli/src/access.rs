@@ -285,12 +285,29 @@ pub fn cmd_publish(data: &Path, layer: &str, off: bool) -> Result<()> {
 
 /// Writes the demo accounts beside the store and says where.
 pub fn write_demo_accounts(store: &dyn Store, data: &Path) -> Result<std::path::PathBuf> {
-    let accounts = tudi_access::demo::create_accounts(store, &AuthConfig::default(), "440605")
+    let config = AuthConfig::default();
+    let accounts = tudi_access::demo::create_accounts(store, &config, "440605")
+        .map_err(|e| access_error(&e))?;
+    // An Open311 API key: an API token of the hotline agent, who may take orders in.
+    let (api_key, _) = tudi_access::accounts::Accounts::new(store, &config)
+        .issue_token(
+            &tudi_store::Change::new("cli", "demo.accounts"),
+            "rexian.zuoxi",
+            "Open311 演示接口",
+            vec![],
+            Some(365),
+        )
         .map_err(|e| access_error(&e))?;
     let path = data.join("demo-accounts.json");
     let text = serde_json::to_string_pretty(&serde_json::json!({
         "note": "演示账户，仅供试用；密码每次生成演示区时随机产生 / demo accounts for trying each role; passwords are random per demo",
         "accounts": accounts,
+        "open311": {
+            "endpoint": "/open311/v2",
+            "api_key": api_key,
+            "account": "rexian.zuoxi",
+            "note": "POST /open311/v2/requests.json 的 api_key / the api_key for POST /open311/v2/requests.json",
+        },
     }))?;
     std::fs::write(&path, text).map_err(|e| {
         failed(Msg::new(

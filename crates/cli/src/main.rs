@@ -651,14 +651,29 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
         )
         .map_err(|e| failed(Msg::new(format!("保存失败：{e}"), e.to_string())))?;
     }
-    // The work-order centre's responsibility list: events to the towns, components to departments.
+    // The work-order centre: its responsibility list (events to the towns, components to
+    // departments) and a few hundred orders in every state, dated over the last two months.
     let district = tudi_access::Jurisdiction::parse("440605").map_err(failed)?;
-    tudi_orders::service::save_responsibilities(
-        &store,
-        &tudi_orders::demo::responsibility_list(&district),
-        &tudi_store::Change::new("cli", "demo.build"),
-    )
-    .map_err(|e| failed(e.message()))?;
+    let list = tudi_orders::demo::responsibility_list(&district);
+    let demo_change = tudi_store::Change::new("cli", "demo.build");
+    tudi_orders::service::save_responsibilities(&store, &list, &demo_change)
+        .map_err(|e| failed(e.message()))?;
+    let cells = tudi_onemap::locate::cell_points(&store, tudi_onemap::locate::GRID_LAYER, 15, 200)
+        .map_err(|e| failed(Msg::new(format!("读取网格失败：{e}"), e.to_string())))?;
+    let taxonomy = tudi_orders::category::Taxonomy::defaults().map_err(|e| failed(e.message()))?;
+    let centre = tudi_orders::service::Orders {
+        store: &store,
+        taxonomy: &taxonomy,
+        responsibilities: &list,
+        calendar: tudi_core::calendar::WorkCalendar::china(),
+        district: &district,
+    };
+    let made = tudi_orders::demo::fill_orders(&centre, &cells, 300, seed, jiff::Timestamp::now())
+        .map_err(|e| failed(e.message()))?;
+    let mut o = out();
+    let summary: Vec<String> = made.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    writeln!(o, "演示工单 / demo work orders: {}", summary.join("，"))?;
+    drop(o);
     let accounts = access::write_demo_accounts(&store, data)?;
     let mut o = out();
     writeln!(

@@ -48,3 +48,39 @@ pub fn grid_cell(
         })
         .max_by_key(String::len))
 }
+
+/// A point inside each of up to `limit` cells of `layer` whose code has `code_len` digits (15:
+/// the 微网格 of the four-level grid), spread evenly over the cells in code order and starting
+/// with the first, as CGCS2000 longitude/latitude. For demo data and tests that need places
+/// inside real cells.
+///
+/// # Errors
+/// The layer does not exist or cannot be read; its CRS is unknown.
+pub fn cell_points(
+    store: &dyn Store,
+    layer: &str,
+    code_len: usize,
+    limit: usize,
+) -> Result<Vec<(String, [f64; 2])>, StoreError> {
+    use geo::InteriorPoint;
+    let def = store.layer_def(layer)?;
+    let back = Crs::from_epsg(def.epsg)
+        .and_then(|crs| Transformer::new(crs, Crs::CGCS2000))
+        .map_err(|e| StoreError::Schema(e.to_string()))?;
+    let mut out: Vec<(String, [f64; 2])> = store
+        .features(layer, &FeatureQuery::default())?
+        .into_iter()
+        .filter_map(|f| {
+            let code = f.attributes.get("code")?.as_str()?.to_owned();
+            if code.len() != code_len {
+                return None;
+            }
+            let p = f.geometry.interior_point()?;
+            let (lon, lat) = back.apply(p.x(), p.y()).ok()?;
+            Some((code, [lon, lat]))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    let step = (out.len() / limit.max(1)).max(1);
+    Ok(out.into_iter().step_by(step).take(limit).collect())
+}

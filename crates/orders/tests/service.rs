@@ -507,3 +507,34 @@ fn one_click_dispatch_at_intake_is_one_write() {
     assert!(err.message().zh.contains("人工派遣"));
     assert_eq!(o.list(None, 10, 0).unwrap().1, 1);
 }
+
+#[test]
+fn the_demo_fills_every_state_through_the_service() {
+    let f = fixture();
+    let list = tudi_orders::demo::responsibility_list(&f.district);
+    let o = Orders {
+        store: &*f.store,
+        taxonomy: &f.taxonomy,
+        responsibilities: &list,
+        calendar: WorkCalendar::china(),
+        district: &f.district,
+    };
+    let cells = vec![
+        ("440605011001001".to_owned(), [113.15, 23.04]),
+        ("440605121001002".to_owned(), [113.10, 23.10]),
+    ];
+    let now: Timestamp = "2026-11-20T02:00:00Z".parse().unwrap();
+    let made = tudi_orders::demo::fill_orders(&o, &cells, 300, 42, now).unwrap();
+    assert_eq!(made.values().sum::<usize>(), 300);
+    for s in State::ALL {
+        assert!(
+            made.contains_key(s.name_zh()),
+            "{} missing from {made:?}",
+            s.name_zh()
+        );
+    }
+    assert_eq!(o.list(None, 1, 0).unwrap().1, 300);
+    let again = tudi_orders::demo::fill_orders(&o, &cells, 300, 42, now).unwrap();
+    assert_eq!(again, made, "the same seed gives the same demo");
+    assert!(f.store.verify_audit().unwrap().is_intact());
+}

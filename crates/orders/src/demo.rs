@@ -247,7 +247,7 @@ pub fn fill_orders(
             } else {
                 *rng.pick(&[Channel::Hotline, Channel::Hotline, Channel::App])
             },
-            reporter: (!patrol).then(|| Reporter {
+            reporter: (!patrol).then_some(Reporter {
                 name: Some(name),
                 phone: Some(phone),
             }),

@@ -398,12 +398,7 @@ impl Orders<'_> {
             .store
             .record(COLLECTION, number)?
             .ok_or_else(|| OrderError::NotFound(number.to_owned()))?;
-        let order: Order = serde_json::from_value(rec.body).map_err(|e| {
-            OrderError::Store(StoreError::Database {
-                doing: "decoding a work order",
-                source: Box::new(e),
-            })
-        })?;
+        let order = decode(rec.body)?;
         Ok(Versioned {
             order,
             version: rec.version,
@@ -437,25 +432,7 @@ impl Orders<'_> {
         }
         let category = self.taxonomy.get(&order.category)?;
         if step == Step::Dispatch && input.route.is_none() {
-            let grid = order
-                .grid
-                .as_deref()
-                .map(Jurisdiction::parse)
-                .transpose()
-                .map_err(|m| OrderError::Invalid {
-                    field: "grid",
-                    message: m,
-                })?;
-            let place = grid.unwrap_or_else(|| self.district.clone());
-            let day = change.at.to_zoned(shanghai()).date();
-            input.route = Some(
-                self.responsibilities
-                    .route(self.taxonomy, category, &place, day, None)
-                    .map_err(|e| OrderError::Invalid {
-                        field: "unit",
-                        message: e.message(),
-                    })?,
-            );
+            input.route = Some(self.route_for(&order, change)?);
         }
         let survivor = if step == Step::Merge {
             let into = input.into.clone().unwrap_or_default();
@@ -511,12 +488,7 @@ impl Orders<'_> {
         )?;
         let mut out = Vec::with_capacity(page.records.len());
         for rec in page.records {
-            let order: Order = serde_json::from_value(rec.body).map_err(|e| {
-                OrderError::Store(StoreError::Database {
-                    doing: "decoding a work order",
-                    source: Box::new(e),
-                })
-            })?;
+            let order = decode(rec.body)?;
             out.push(Versioned {
                 order,
                 version: rec.version,
@@ -553,6 +525,15 @@ impl Orders<'_> {
         let versions = self.store.write_records(change, &writes)?;
         Ok(versions.first().copied().unwrap_or(0))
     }
+}
+
+fn decode(body: serde_json::Value) -> Result<Order, OrderError> {
+    serde_json::from_value(body).map_err(|e| {
+        OrderError::Store(StoreError::Database {
+            doing: "decoding a work order",
+            source: Box::new(e),
+        })
+    })
 }
 
 fn check_reporter(r: Reporter) -> Result<Reporter, OrderError> {

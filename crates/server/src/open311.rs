@@ -563,15 +563,13 @@ async fn create(st: AppState, ctx: Ctx, form: CreateForm, format: Format) -> Res
     }
 }
 
-async fn create_json(
-    State(st): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
-    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
+type FormResult = Result<Form<CreateForm>, axum::extract::rejection::FormRejection>;
+
+async fn create_in(format: Format, st: AppState, ctx: Ctx, form: FormResult) -> Response {
     match form {
-        Ok(Form(f)) => create(st, ctx, f, Format::Json).await,
+        Ok(Form(f)) => create(st, ctx, f, format).await,
         Err(e) => error(
-            Format::Json,
+            format,
             StatusCode::BAD_REQUEST,
             &format!("表单无效：{}", e.body_text()),
             &e.body_text(),
@@ -579,18 +577,18 @@ async fn create_json(
     }
 }
 
+async fn create_json(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    form: FormResult,
+) -> Response {
+    create_in(Format::Json, st, ctx, form).await
+}
+
 async fn create_xml(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    form: Result<Form<CreateForm>, axum::extract::rejection::FormRejection>,
+    form: FormResult,
 ) -> Response {
-    match form {
-        Ok(Form(f)) => create(st, ctx, f, Format::Xml).await,
-        Err(e) => error(
-            Format::Xml,
-            StatusCode::BAD_REQUEST,
-            &format!("表单无效：{}", e.body_text()),
-            &e.body_text(),
-        ),
-    }
+    create_in(Format::Xml, st, ctx, form).await
 }

@@ -36,18 +36,11 @@ pub(crate) fn routes() -> Router<AppState> {
 pub(crate) fn order_problem(e: &OrderError) -> Problem {
     let m = e.message();
     match e {
-        OrderError::Category(_) => {
-            let mut p = Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-order",
-                "工单内容无效",
-                m.zh,
-                m.en,
-            );
-            p.field = Some("category");
-            p
-        }
-        OrderError::Invalid { field, .. } => {
+        OrderError::Category(_) | OrderError::Invalid { .. } => {
+            let field = match e {
+                OrderError::Invalid { field, .. } => field,
+                _ => "category",
+            };
             let mut p = Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid-order",

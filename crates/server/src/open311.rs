@@ -404,14 +404,13 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
     respond(format, StatusCode::OK, "service_requests", "request", out)
 }
 
-async fn requests_json(
-    State(st): State<AppState>,
-    q: Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+type QueryResult = Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>;
+
+async fn requests_in(format: Format, st: AppState, q: QueryResult) -> Response {
     match q {
-        Ok(Query(q)) => requests(st, q, Format::Json).await,
+        Ok(Query(q)) => requests(st, q, format).await,
         Err(e) => error(
-            Format::Json,
+            format,
             StatusCode::BAD_REQUEST,
             &format!("查询参数无效：{}", e.body_text()),
             &e.body_text(),
@@ -419,19 +418,12 @@ async fn requests_json(
     }
 }
 
-async fn requests_xml(
-    State(st): State<AppState>,
-    q: Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    match q {
-        Ok(Query(q)) => requests(st, q, Format::Xml).await,
-        Err(e) => error(
-            Format::Xml,
-            StatusCode::BAD_REQUEST,
-            &format!("查询参数无效：{}", e.body_text()),
-            &e.body_text(),
-        ),
-    }
+async fn requests_json(State(st): State<AppState>, q: QueryResult) -> Response {
+    requests_in(Format::Json, st, q).await
+}
+
+async fn requests_xml(State(st): State<AppState>, q: QueryResult) -> Response {
+    requests_in(Format::Xml, st, q).await
 }
 
 async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Response {

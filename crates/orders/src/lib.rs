@@ -2,6 +2,8 @@
 //!
 //! - [`category`]: the taxonomy of 部件, 事件 and 12345 requests, with handling time limits.
 //! - [`lifecycle`]: states and steps from intake to evaluation, the public and Open311 status.
+//! - [`duplicates`]: duplicate suggestions at intake (same category, near in space and time,
+//!   alike in text).
 //! - [`demo`]: the demo district's responsibility list.
 //! - [`order`]: the order as kept, and the pure step function that sets deadlines on dispatch.
 //! - [`service`]: orders as store records: intake with its checks, steps with optimistic
@@ -17,6 +19,7 @@
 
 pub mod category;
 pub mod demo;
+pub mod duplicates;
 pub mod lifecycle;
 pub mod order;
 pub mod routing;

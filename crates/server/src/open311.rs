@@ -281,15 +281,17 @@ fn iso(ts: Timestamp) -> String {
         .to_string()
 }
 
-/// The public face of an order: no reporter, the plain status.
-fn public_request(o: &Order, taxonomy: &Taxonomy) -> Value {
-    let status = o.state.public();
-    let updated = o.timeline.last().map_or(o.received_at, |e| e.at);
+/// The public face of an order: no reporter, the plain status. A merged order follows the order
+/// it was merged into (`survivor`): its reporter sees that order's status, unit and outcome.
+fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> Value {
+    let followed = survivor.unwrap_or(o);
+    let status = followed.state.public();
+    let updated = followed.timeline.last().map_or(o.received_at, |e| e.at);
     let service_name = taxonomy
         .get(&o.category)
         .map(|c| c.name_zh.clone())
         .unwrap_or_default();
-    let expected = o
+    let expected = followed
         .due
         .and_then(|d| d.to_zoned(shanghai()).ok())
         .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
@@ -300,11 +302,12 @@ fn public_request(o: &Order, taxonomy: &Taxonomy) -> Value {
         "service_name": service_name,
         "service_code": o.category,
         "description": o.description,
-        "agency_responsible": o.unit.as_ref().map(|u| u.name.clone()),
-        "service_notice": o.merged_into.as_ref().map(|n| format!("已合并至 {n}")),
+        "agency_responsible": followed.unit.as_ref().map(|u| u.name.clone()),
+        "service_notice": o.merged_into.as_ref().map(|n| format!("已合并至 {n}，随其办理 / merged into {n} and handled with it")),
         "requested_datetime": iso(o.received_at),
         "updated_datetime": iso(updated),
         "expected_datetime": expected,
+        "merged_into": o.merged_into,
         "address": o.address,
         "lat": o.location.map(|l| l[1]),
         "long": o.location.map(|l| l[0]),
@@ -397,7 +400,14 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
                 .as_deref()
                 .is_none_or(|s| s.is_empty() || o.state.public().open311() == s)
         })
-        .map(|o| public_request(o, &taxonomy))
+        .map(|o| {
+            let survivor = o
+                .merged_into
+                .as_ref()
+                .and_then(|n| all.iter().find(|v| &v.order.number == n))
+                .map(|v| &v.order);
+            public_request(o, &taxonomy, survivor)
+        })
         .collect();
     out.reverse();
     out.truncate(1000);
@@ -436,8 +446,17 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
         );
     };
     let number = id.to_owned();
-    match with_orders(&st, move |o| o.get(&number)).await {
-        Ok(v) => {
+    let found = with_orders(&st, move |o| {
+        let v = o.get(&number)?;
+        let survivor = match &v.order.merged_into {
+            Some(n) => Some(o.get(n)?.order),
+            None => None,
+        };
+        Ok((v, survivor))
+    })
+    .await;
+    match found {
+        Ok((v, survivor)) => {
             let Ok(taxonomy) = Taxonomy::defaults() else {
                 return error(
                     format,
@@ -451,7 +470,7 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
                 StatusCode::OK,
                 "service_requests",
                 "request",
-                vec![public_request(&v.order, &taxonomy)],
+                vec![public_request(&v.order, &taxonomy, survivor.as_ref())],
             )
         }
         Err(p) => from_problem(format, &p),

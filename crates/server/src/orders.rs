@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/orders/categories", get(categories))
         .route("/api/v1/orders", get(list).post(intake))
+        .route("/api/v1/orders/duplicates", post(duplicates))
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
 }
@@ -259,6 +260,55 @@ async fn list(
         Json(json!({"orders": page, "total": total, "limit": limit, "offset": offset}))
             .into_response(),
     )
+}
+
+#[derive(Deserialize)]
+struct DuplicateProbe {
+    category: String,
+    location: [f64; 2],
+    #[serde(default)]
+    description: String,
+}
+
+/// Open orders that may be the same matter as one being taken in (same category, within 300 m
+/// and 7 days, alike in text), most likely first, among those the caller may read.
+async fn duplicates(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<DuplicateProbe>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(probe) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"category": "SJ0401", "location": [113.15, 23.04], "description": "…"}"#,
+        )
+    })?;
+    authorize_somewhere(&st, &ctx, Action::OrderIntake, "order:new")?;
+    let d = district(&st)?;
+    let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
+    let readable: Vec<Order> = all
+        .into_iter()
+        .filter(|v| {
+            let scope = order_scope(&v.order, &d);
+            let res = Resource {
+                scope: &scope,
+                ..Resource::default()
+            };
+            decide(&ctx.principal, Action::OrderRead, &res).allowed
+        })
+        .map(|v| v.order)
+        .collect();
+    let found = tudi_orders::duplicates::suggest(
+        &readable,
+        &tudi_orders::duplicates::Probe {
+            category: &probe.category,
+            location: probe.location,
+            description: &probe.description,
+            at: jiff::Timestamp::now(),
+        },
+        &tudi_orders::duplicates::Window::default(),
+    );
+    Ok(Json(json!({"suggestions": found})).into_response())
 }
 
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {

@@ -107,6 +107,11 @@ pub const ROUTES: &[RouteSpec] = &[
         Guard::InHandler(Action::OrderIntake),
     ),
     r(
+        "POST",
+        "/api/v1/orders/duplicates",
+        Guard::InHandler(Action::OrderIntake),
+    ),
+    r(
         "GET",
         "/api/v1/orders/{number}",
         Guard::InHandler(Action::OrderRead),

@@ -320,6 +320,9 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                 || (inside && [Some(Admin), Some(GridInspector)].contains(&role))
         }
         ("GET", "/api/v1/orders") => staff,
+        ("POST", "/api/v1/orders/duplicates") => {
+            [Some(Admin), Some(HotlineAgent), Some(GridInspector)].contains(&role)
+        }
         ("GET", "/api/v1/orders/{number}") => staff && (inside || district_level(caller)),
         ("POST", "/api/v1/orders/{number}/steps") => {
             role == Some(DepartmentHandler)
@@ -398,6 +401,9 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
                 "service_code=SJ0401&description=open311-{n}&lat={lat}&long={lon}"
             )))
         }
+        "/api/v1/orders/duplicates" => Some(
+            json!({"category": "SJ0401", "location": w.points[usize::from(!inside)], "description": "矩阵测试"}),
+        ),
         // Not allowed in the order's state: callers the policy admits get 409, others 403.
         "/api/v1/orders/{number}/steps" => Some(json!({"step": "accept", "version": 1})),
         _ => None,

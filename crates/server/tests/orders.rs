@@ -110,6 +110,19 @@ impl World {
         )
     }
 
+    /// A request as an anonymous Open311 client sees it.
+    async fn open311_request(&self, number: &str) -> Value {
+        self.call(
+            "nobody",
+            "GET",
+            &format!("/open311/v2/requests/{number}.json"),
+            None,
+        )
+        .await
+        .1[0]
+            .clone()
+    }
+
     async fn step(
         &self,
         who: &str,
@@ -386,4 +399,88 @@ fn an_open311_client_reads_and_creates_requests() {
         );
     }
     drop(runtime);
+}
+
+/// A second report of the same stall is suggested as a duplicate, merged, and its reporter
+/// follows the surviving order over Open311 until it is done.
+#[tokio::test]
+async fn duplicates_are_suggested_and_a_merged_report_follows_the_survivor() {
+    let w = world();
+    let (_, first) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+        .await;
+    let survivor = first["order"]["number"].as_str().unwrap().to_owned();
+    let probe = |category: &str| json!({"category": category, "location": w.inside, "description": "桂澜路口又有摊贩占道经营"});
+    let (status, found) = w
+        .call(
+            "rexian.zuoxi",
+            "POST",
+            "/api/v1/orders/duplicates",
+            Some(probe("SJ0401")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(
+        found["suggestions"][0]["number"],
+        survivor.as_str(),
+        "{found}"
+    );
+    let (_, other) = w
+        .call(
+            "rexian.zuoxi",
+            "POST",
+            "/api/v1/orders/duplicates",
+            Some(probe("SJ0301")),
+        )
+        .await;
+    assert_eq!(other["suggestions"].as_array().unwrap().len(), 0);
+
+    // The operator takes the second call in and merges it into the first.
+    let mut second = stall(&w);
+    second["dispatch"] = json!(false);
+    second["description"] = json!("桂澜路口又有摊贩占道经营");
+    let (_, dup) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(second))
+        .await;
+    let dup_number = dup["order"]["number"].as_str().unwrap().to_owned();
+    let (status, merged) = w
+        .step(
+            "zhiban.lingdao",
+            &dup_number,
+            dup["version"].as_u64().unwrap(),
+            json!({"step": "merge", "into": survivor}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    let (_, s) = w
+        .call("admin", "GET", &format!("/api/v1/orders/{survivor}"), None)
+        .await;
+    assert_eq!(s["order"]["merged"][0], dup_number.as_str());
+
+    // Over Open311 the merged report shows the survivor's status and unit …
+    let seen = w.open311_request(&dup_number).await;
+    assert_eq!(
+        (seen["status"].as_str(), seen["agency_responsible"].as_str()),
+        (Some("open"), Some("桂城街道"))
+    );
+    assert!(seen["service_notice"].as_str().unwrap().contains(&survivor));
+    // … and its outcome once the survivor is done.
+    let mut v = s["version"].as_u64().unwrap();
+    for (who, step) in [
+        ("zhenjie.shenhe", json!({"step": "accept"})),
+        (
+            "zhenjie.shenhe",
+            json!({"step": "feedback", "note": "已清理"}),
+        ),
+        ("rexian.zuoxi", json!({"step": "close"})),
+    ] {
+        let (status, body) = w.step(who, &survivor, v, step).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        v = body["version"].as_u64().unwrap();
+    }
+    let seen = w.open311_request(&dup_number).await;
+    assert_eq!(
+        (seen["status"].as_str(), seen["status_notes"].as_str()),
+        (Some("closed"), Some("已办结"))
+    );
 }

@@ -8,6 +8,8 @@
 //! - [`order`]: the order as kept, and the pure step function that sets deadlines on dispatch.
 //! - [`service`]: orders as store records: intake with its checks, steps with optimistic
 //!   versions (two people acting at once: one wins, the other is told), lists.
+//! - [`stats`]: 受理量, 结案率, 按期结案率, 返工率, 满意率, 重复件率 and handling time by town, unit or
+//!   category.
 //! - [`routing`]: the responsibility list (权责清单) and the dispatch rules 部件先属主、后属地 and
 //!   事件先属地、后属主, with the route explained.
 //!
@@ -24,3 +26,4 @@ pub mod lifecycle;
 pub mod order;
 pub mod routing;
 pub mod service;
+pub mod stats;

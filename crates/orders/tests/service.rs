@@ -538,3 +538,117 @@ fn the_demo_fills_every_state_through_the_service() {
     assert_eq!(again, made, "the same seed gives the same demo");
     assert!(f.store.verify_audit().unwrap().is_intact());
 }
+
+#[test]
+fn indicators_count_what_the_standard_counts() {
+    use tudi_orders::stats::{GroupBy, compute};
+    let f = fixture();
+    let o = f.orders();
+    let at = |h: i64| {
+        friday()
+            .checked_add(jiff::SignedDuration::from_hours(h))
+            .unwrap()
+    };
+    let run = |steps: &[(Step, StepInput)], hours: &[i64]| {
+        let mut v = o
+            .intake_and_dispatch(
+                &change("user:a", "order.intake"),
+                stall("占道经营"),
+                Some(&grid()),
+            )
+            .unwrap();
+        for ((step, input), h) in steps.iter().zip(hours) {
+            v = o
+                .step(
+                    &Change::new("user:a", "s").at(at(*h)),
+                    &v.order.number,
+                    v.version,
+                    *step,
+                    input.clone(),
+                )
+                .unwrap();
+        }
+        v
+    };
+    let note = |n: &str| StepInput {
+        note: Some(n.into()),
+        ..StepInput::default()
+    };
+    // On time (due Monday 21 September, end of day), reworked once, satisfied.
+    run(
+        &[
+            (Step::Accept, StepInput::default()),
+            (Step::Feedback, note("ok")),
+            (Step::Rework, note("again")),
+            (Step::Feedback, note("ok")),
+            (Step::Close, StepInput::default()),
+            (
+                Step::Evaluate,
+                StepInput {
+                    satisfaction: Some(Satisfaction::Satisfied),
+                    ..StepInput::default()
+                },
+            ),
+        ],
+        &[1, 2, 3, 4, 6, 7],
+    );
+    // Closed late (Wednesday 23rd), dissatisfied.
+    run(
+        &[
+            (Step::Accept, StepInput::default()),
+            (Step::Feedback, note("ok")),
+            (Step::Close, StepInput::default()),
+            (
+                Step::Evaluate,
+                StepInput {
+                    satisfaction: Some(Satisfaction::Dissatisfied),
+                    ..StepInput::default()
+                },
+            ),
+        ],
+        &[1, 100, 120, 121],
+    );
+    // Still being handled, overdue by "now".
+    run(&[(Step::Accept, StepInput::default())], &[1]);
+    let from: Timestamp = "2026-09-01T00:00:00Z".parse().unwrap();
+    let to: Timestamp = "2026-10-01T00:00:00Z".parse().unwrap();
+    let now: Timestamp = "2026-09-30T00:00:00Z".parse().unwrap();
+    let orders: Vec<_> = o
+        .list(None, 100, 0)
+        .unwrap()
+        .0
+        .into_iter()
+        .map(|v| v.order)
+        .collect();
+    let rows = compute(&orders, from, to, GroupBy::Unit, now);
+    let total = rows.last().unwrap();
+    assert_eq!(total.key, "合计");
+    assert_eq!(
+        (
+            total.received,
+            total.due,
+            total.closed,
+            total.closed_on_time
+        ),
+        (3, 3, 2, 1)
+    );
+    assert_eq!(total.closure_rate(), Some(0.6667));
+    assert_eq!(total.on_time_rate(), Some(0.3333));
+    assert_eq!(total.rework_rate(), Some(0.5));
+    assert_eq!(total.satisfaction_rate(), Some(0.5));
+    assert_eq!(total.duplicate_rate(), Some(0.0));
+    // Handling from dispatch (at intake) to closure: 6 h and 120 h.
+    assert_eq!(total.average_hours(), Some(63.0));
+    assert_eq!(rows[0].key, "桂城街道");
+    // Before "now" passes the deadline, the open order is not yet due.
+    let early: Timestamp = "2026-09-19T00:00:00Z".parse().unwrap();
+    let rows = compute(&orders, from, to, GroupBy::Town, early);
+    assert_eq!(rows.last().unwrap().due, 2);
+    assert!(
+        compute(&orders, to, to, GroupBy::Town, now)
+            .last()
+            .unwrap()
+            .closure_rate()
+            .is_none()
+    );
+}

@@ -30,6 +30,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/orders/categories", get(categories))
         .route("/api/v1/orders", get(list).post(intake))
         .route("/api/v1/orders/duplicates", post(duplicates))
+        .route("/api/v1/orders/stats", get(stats))
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
 }
@@ -309,6 +310,150 @@ async fn duplicates(
         &tudi_orders::duplicates::Window::default(),
     );
     Ok(Json(json!({"suggestions": found})).into_response())
+}
+
+#[derive(Deserialize)]
+struct StatsQuery {
+    /// First day (Asia/Shanghai), e.g. `2026-11-01`.
+    from: jiff::civil::Date,
+    /// Last day, inclusive.
+    to: jiff::civil::Date,
+    #[serde(default = "by_town")]
+    by: tudi_orders::stats::GroupBy,
+    /// `xlsx` for an Excel workbook; JSON otherwise.
+    format: Option<String>,
+}
+
+fn by_town() -> tudi_orders::stats::GroupBy {
+    tudi_orders::stats::GroupBy::Town
+}
+
+/// The indicators of the orders the caller may read, taken in between two days, as JSON or an
+/// Excel workbook (台账).
+async fn stats(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::bad_parameter(
+            "from/to/by",
+            format!(
+                "应如 ?from=2026-11-01&to=2026-11-30&by=town|unit|category（{}）",
+                e.body_text()
+            ),
+            e.body_text(),
+        )
+    })?;
+    if q.to < q.from {
+        return Err(Problem::bad_parameter(
+            "to",
+            "结束日期早于开始日期",
+            "to is before from",
+        ));
+    }
+    authorize_somewhere(&st, &ctx, Action::OrderRead, "order:*")?;
+    let d = district(&st)?;
+    let tz = tudi_orders::order::shanghai();
+    let bound = |day: jiff::civil::Date| {
+        day.to_zoned(tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| Problem::bad_parameter("from/to", e.to_string(), e.to_string()))
+    };
+    let from = bound(q.from)?;
+    let to = bound(
+        q.to.tomorrow()
+            .map_err(|e| Problem::bad_parameter("to", e.to_string(), e.to_string()))?,
+    )?;
+    let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
+    let readable: Vec<Order> = all
+        .into_iter()
+        .filter(|v| {
+            let scope = order_scope(&v.order, &d);
+            let res = Resource {
+                scope: &scope,
+                ..Resource::default()
+            };
+            decide(&ctx.principal, Action::OrderRead, &res).allowed
+        })
+        .map(|v| v.order)
+        .collect();
+    let rows = tudi_orders::stats::compute(&readable, from, to, q.by, jiff::Timestamp::now());
+    if q.format.as_deref() == Some("xlsx") {
+        let bytes = stats_workbook(&rows, q.from, q.to).map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "export-failed",
+                "导出失败",
+                format!("生成 Excel 失败：{e}"),
+                e.to_string(),
+            )
+        })?;
+        let name = format!("orders-{}-{}.xlsx", q.from, q.to);
+        return Ok((
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response());
+    }
+    let rows: Vec<Value> = rows.iter().map(tudi_orders::stats::Row::to_json).collect();
+    Ok(Json(json!({"from": q.from, "to": q.to, "by": q.by, "rows": rows, "headings": tudi_orders::stats::HEADINGS})).into_response())
+}
+
+/// The indicators as a workbook: one sheet, Chinese headings, rates as percentages.
+fn stats_workbook(
+    rows: &[tudi_orders::stats::Row],
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("工单统计")?;
+    let bold = Format::new().set_bold();
+    let pct = Format::new().set_num_format("0.00%");
+    sheet.write_string_with_format(0, 0, format!("工单统计 {from} 至 {to}"), &bold)?;
+    for (c, h) in tudi_orders::stats::HEADINGS.iter().enumerate() {
+        let col = u16::try_from(c).unwrap_or(0);
+        sheet.write_string_with_format(1, col, *h, &bold)?;
+        sheet.set_column_width(col, if c == 0 { 24 } else { 12 })?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let row = u32::try_from(i + 2).unwrap_or(u32::MAX);
+        sheet.write_string(row, 0, &r.key)?;
+        #[allow(clippy::cast_precision_loss)]
+        for (c, n) in [r.received, r.due, r.closed, r.closed_on_time]
+            .into_iter()
+            .enumerate()
+        {
+            sheet.write_number(row, u16::try_from(c + 1).unwrap_or(0), n as f64)?;
+        }
+        let rates = [
+            r.closure_rate(),
+            r.on_time_rate(),
+            r.rework_rate(),
+            r.satisfaction_rate(),
+            r.duplicate_rate(),
+        ];
+        for (c, v) in rates.into_iter().enumerate() {
+            if let Some(v) = v {
+                sheet.write_number_with_format(row, u16::try_from(c + 5).unwrap_or(0), v, &pct)?;
+            }
+        }
+        if let Some(h) = r.average_hours() {
+            sheet.write_number(row, 10, h)?;
+        }
+    }
+    book.save_to_buffer()
 }
 
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {

@@ -113,6 +113,11 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r(
         "GET",
+        "/api/v1/orders/stats",
+        Guard::InHandler(Action::OrderRead),
+    ),
+    r(
+        "GET",
         "/api/v1/orders/{number}",
         Guard::InHandler(Action::OrderRead),
     ),

@@ -319,7 +319,7 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                 || district_admin
                 || (inside && [Some(Admin), Some(GridInspector)].contains(&role))
         }
-        ("GET", "/api/v1/orders") => staff,
+        ("GET", "/api/v1/orders" | "/api/v1/orders/stats") => staff,
         ("POST", "/api/v1/orders/duplicates") => {
             [Some(Admin), Some(HotlineAgent), Some(GridInspector)].contains(&role)
         }
@@ -378,6 +378,7 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
     let uri = match uri.as_str() {
         "/api/v1/audit" => format!("/api/v1/audit?resource=user:{target}"),
         "/api/v1/search" => "/api/v1/search?q=村".into(),
+        "/api/v1/orders/stats" => "/api/v1/orders/stats?from=2026-01-01&to=2026-12-31".into(),
         _ => uri,
     };
     let body = match path {

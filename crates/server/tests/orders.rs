@@ -484,3 +484,91 @@ async fn duplicates_are_suggested_and_a_merged_report_follows_the_survivor() {
         (Some("closed"), Some("已办结"))
     );
 }
+
+/// Indicators by town as JSON and as an Excel ledger that a spreadsheet reader opens.
+#[tokio::test]
+async fn statistics_as_json_and_excel() {
+    let w = world();
+    let (_, a) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+        .await;
+    let mut second = stall(&w);
+    second["category"] = json!("SJ0301");
+    second["dispatch"] = json!(false);
+    let (status, _) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(second))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let number = a["order"]["number"].as_str().unwrap().to_owned();
+    let mut v = a["version"].as_u64().unwrap();
+    for (who, step) in [
+        ("zhenjie.shenhe", json!({"step": "accept"})),
+        (
+            "zhenjie.shenhe",
+            json!({"step": "feedback", "note": "已清理"}),
+        ),
+        ("rexian.zuoxi", json!({"step": "close"})),
+    ] {
+        let (_, body) = w.step(who, &number, v, step).await;
+        v = body["version"].as_u64().unwrap();
+    }
+    let today = jiff::Zoned::now().date();
+    let uri = format!("/api/v1/orders/stats?from={today}&to={today}&by=town");
+    let (status, stats) = w.call("zhiban.lingdao", "GET", &uri, None).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let total = stats["rows"].as_array().unwrap().last().unwrap().clone();
+
+    assert_eq!(
+        (
+            total["key"].as_str(),
+            total["received"].as_u64(),
+            total["closed"].as_u64()
+        ),
+        (Some("合计"), Some(2), Some(1))
+    );
+    assert_eq!(stats["rows"][0]["key"], "440605011");
+    // A bad period is refused by parameter.
+    let (status, _) = w
+        .call(
+            "zhiban.lingdao",
+            "GET",
+            "/api/v1/orders/stats?from=2026-12-01&to=2026-11-01",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The Excel ledger, read back with calamine.
+    let mut req = axum::http::Request::builder()
+        .uri(format!("{uri}&format=xlsx"))
+        .header("host", "example.test");
+    req = req.header(
+        "authorization",
+        format!("Bearer {}", w.tokens["zhiban.lingdao"]),
+    );
+    let res = router(w.state.clone())
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(".xlsx")
+    );
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("工单统计").unwrap();
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(ToString::to_string).collect())
+        .collect();
+    assert!(cells[1].contains(&"结案率".to_owned()), "{cells:?}");
+    let last = cells.last().unwrap();
+    assert_eq!(
+        (last[0].as_str(), last[1].as_str(), last[3].as_str()),
+        ("合计", "2", "1")
+    );
+}

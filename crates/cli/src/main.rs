@@ -658,6 +658,11 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     let demo_change = tudi_store::Change::new("cli", "demo.build");
     tudi_orders::service::save_responsibilities(&store, &list, &demo_change)
         .map_err(|e| failed(e.message()))?;
+    let today = jiff::Zoned::now()
+        .with_time_zone(tudi_orders::order::shanghai())
+        .date();
+    tudi_orders::service::save_roster(&store, &tudi_orders::demo::roster(today), &demo_change)
+        .map_err(|e| failed(e.message()))?;
     let cells = tudi_onemap::locate::cell_points(&store, tudi_onemap::locate::GRID_LAYER, 15, 200)
         .map_err(|e| failed(Msg::new(format!("读取网格失败：{e}"), e.to_string())))?;
     let taxonomy = tudi_orders::category::Taxonomy::defaults().map_err(|e| failed(e.message()))?;

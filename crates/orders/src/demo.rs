@@ -81,6 +81,31 @@ pub fn responsibility_list(district: &Jurisdiction) -> ResponsibilityList {
     ResponsibilityList { entries }
 }
 
+/// A weekly on-duty roster (领导挂点轮值) around `today`: eight weeks back and eight ahead, the
+/// demo's duty-leader account taking every turn under the names of the district's (invented)
+/// leaders in rotation.
+#[must_use]
+pub fn roster(today: jiff::civil::Date) -> crate::supervision::Roster {
+    const LEADERS: [&str; 4] = ["潘副区长", "陈副区长", "黄常务副区长", "李副区长"];
+    let monday = today
+        .checked_sub(jiff::Span::new().days(i64::from(today.weekday().to_monday_zero_offset())))
+        .unwrap_or(today);
+    let entries = (-8i64..8)
+        .filter_map(|week| {
+            let from = monday.checked_add(jiff::Span::new().weeks(week)).ok()?;
+            let to = from.checked_add(jiff::Span::new().days(6)).ok()?;
+            let turn = usize::try_from(week.rem_euclid(4)).unwrap_or(0);
+            Some(crate::supervision::RosterEntry {
+                from,
+                to,
+                leader: "zhiban.lingdao".into(),
+                name: LEADERS[turn].into(),
+            })
+        })
+        .collect();
+    crate::supervision::Roster { entries }
+}
+
 /// A small deterministic generator (SplitMix64), so the demo is the same for the same seed.
 struct Rng(u64);
 
@@ -337,6 +362,21 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::category::Taxonomy;
+
+    #[test]
+    fn the_demo_roster_has_someone_on_duty_every_day_around_today() {
+        let today = date(2026, 11, 22);
+        let r = roster(today);
+        for offset in -50i64..50 {
+            let day = today.checked_add(jiff::Span::new().days(offset)).unwrap();
+            assert!(r.on_duty(day).is_some(), "{day}");
+        }
+        assert_ne!(
+            r.on_duty(today).unwrap().name,
+            r.on_duty(date(2026, 11, 30)).unwrap().name,
+            "turns change weekly"
+        );
+    }
 
     #[test]
     fn every_category_has_a_unit_in_every_demo_town() {

@@ -10,6 +10,8 @@
 //!   versions (two people acting at once: one wins, the other is told), lists.
 //! - [`stats`]: 受理量, 结案率, 按期结案率, 返工率, 满意率, 重复件率 and handling time by town, unit or
 //!   category.
+//! - [`supervision`]: reminders, overdue warnings raised to the next level and the leader on duty,
+//!   automatic 督办; the on-duty roster.
 //! - [`routing`]: the responsibility list (权责清单) and the dispatch rules 部件先属主、后属地 and
 //!   事件先属地、后属主, with the route explained.
 //!
@@ -27,3 +29,4 @@ pub mod order;
 pub mod routing;
 pub mod service;
 pub mod stats;
+pub mod supervision;

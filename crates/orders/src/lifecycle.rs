@@ -154,11 +154,17 @@ pub enum Step {
     Evaluate,
     /// 并单 into another order.
     Merge,
+    /// 申请延期: the handling unit asks for more working days (reason required).
+    RequestExtension,
+    /// 延期审批: the dispatcher grants or refuses the pending request.
+    DecideExtension,
+    /// 督办: the supervision centre presses the unit on a running order (note required).
+    Urge,
 }
 
 impl Step {
     /// Every step.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::File,
         Self::Reject,
         Self::Dispatch,
@@ -169,6 +175,9 @@ impl Step {
         Self::Rework,
         Self::Evaluate,
         Self::Merge,
+        Self::RequestExtension,
+        Self::DecideExtension,
+        Self::Urge,
     ];
 
     /// Chinese name.
@@ -185,6 +194,9 @@ impl Step {
             Self::Rework => "返工",
             Self::Evaluate => "回访评价",
             Self::Merge => "并单",
+            Self::RequestExtension => "申请延期",
+            Self::DecideExtension => "审批延期",
+            Self::Urge => "督办",
         }
     }
 
@@ -202,6 +214,9 @@ impl Step {
             Self::Rework => "rework",
             Self::Evaluate => "evaluate",
             Self::Merge => "merge",
+            Self::RequestExtension => "request_extension",
+            Self::DecideExtension => "decide_extension",
+            Self::Urge => "urge",
         }
     }
 
@@ -209,18 +224,24 @@ impl Step {
     #[must_use]
     pub fn duty(self) -> Duty {
         match self {
-            Self::File | Self::Reject | Self::Close | Self::Rework | Self::Evaluate => {
-                Duty::Supervise
-            }
-            Self::Dispatch | Self::Merge => Duty::Dispatch,
-            Self::Accept | Self::Return | Self::Feedback => Duty::Handle,
+            Self::File
+            | Self::Reject
+            | Self::Close
+            | Self::Rework
+            | Self::Evaluate
+            | Self::Urge => Duty::Supervise,
+            Self::Dispatch | Self::Merge | Self::DecideExtension => Duty::Dispatch,
+            Self::Accept | Self::Return | Self::Feedback | Self::RequestExtension => Duty::Handle,
         }
     }
 
     /// Whether the step must carry a reason.
     #[must_use]
     pub fn needs_reason(self) -> bool {
-        matches!(self, Self::Reject | Self::Return | Self::Rework)
+        matches!(
+            self,
+            Self::Reject | Self::Return | Self::Rework | Self::RequestExtension | Self::Urge
+        )
     }
 }
 
@@ -283,6 +304,9 @@ pub fn next(state: State, step: Step) -> Result<State, IllegalStep> {
         (S::FedBack, T::Rework) => S::Handling,
         (S::Closed, T::Evaluate) => S::Evaluated,
         (S::Received | S::Filed | S::Dispatched | S::Returned, T::Merge) => S::Merged,
+        // Extensions and 督办 leave the order where it is, while its clock runs.
+        (S::Dispatched | S::Handling, T::RequestExtension | T::DecideExtension) => state,
+        (S::Dispatched | S::Returned | S::Handling | S::FedBack, T::Urge) => state,
         _ => return Err(IllegalStep { state, step }),
     };
     Ok(to)
@@ -372,11 +396,26 @@ mod tests {
             (State::Filed, &[Step::Dispatch, Step::Merge]),
             (
                 State::Dispatched,
-                &[Step::Accept, Step::Return, Step::Merge],
+                &[
+                    Step::Accept,
+                    Step::Return,
+                    Step::Merge,
+                    Step::RequestExtension,
+                    Step::DecideExtension,
+                    Step::Urge,
+                ],
             ),
-            (State::Returned, &[Step::Dispatch, Step::Merge]),
-            (State::Handling, &[Step::Feedback]),
-            (State::FedBack, &[Step::Close, Step::Rework]),
+            (State::Returned, &[Step::Dispatch, Step::Merge, Step::Urge]),
+            (
+                State::Handling,
+                &[
+                    Step::Feedback,
+                    Step::RequestExtension,
+                    Step::DecideExtension,
+                    Step::Urge,
+                ],
+            ),
+            (State::FedBack, &[Step::Close, Step::Rework, Step::Urge]),
             (State::Closed, &[Step::Evaluate]),
             (State::Evaluated, &[]),
             (State::Rejected, &[]),

@@ -143,6 +143,12 @@ pub struct Order {
     pub merged: Vec<String>,
     /// Everything that happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
+    /// The latest extension request.
+    #[serde(default)]
+    pub extension: Option<Extension>,
+    /// Reminders, overdue warnings and 督办 notices, oldest first.
+    #[serde(default)]
+    pub notices: Vec<Notice>,
 }
 
 /// What a step brings with it.
@@ -157,6 +163,65 @@ pub struct StepInput {
     pub satisfaction: Option<Satisfaction>,
     /// For 并单: the surviving order.
     pub into: Option<String>,
+    /// For 申请延期: working days asked for (1–30).
+    pub days: Option<u32>,
+    /// For 延期审批: granted or not.
+    pub approve: Option<bool>,
+}
+
+/// A request for more time (延期申请) and the dispatcher's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// Working days asked for.
+    pub days: u32,
+    /// Why.
+    pub reason: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When.
+    pub requested_at: Timestamp,
+    /// `None` while pending; then granted or refused.
+    pub granted: Option<bool>,
+}
+
+/// What a notice is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// 到期提醒: the last working day before the deadline has come.
+    Reminder,
+    /// 超期预警: past the deadline; raised to the next level and the leader on duty.
+    Overdue,
+    /// 督办: pressed by the supervision centre (by hand, or automatically when long overdue).
+    Urge,
+}
+
+impl NoticeKind {
+    /// Chinese name.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::Reminder => "到期提醒",
+            Self::Overdue => "超期预警",
+            Self::Urge => "督办",
+        }
+    }
+}
+
+/// A notice sent about an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub kind: NoticeKind,
+    /// To whom (units, the leader on duty).
+    pub to: Vec<String>,
+    /// What it says.
+    pub note: String,
+    /// The deadline it was about (so each is sent once per deadline).
+    #[serde(default)]
+    pub for_due: Option<DateTime>,
 }
 
 /// Why a step was refused.
@@ -181,6 +246,10 @@ impl StepError {
                     "note" => "请填写原因或说明",
                     "route" => "派遣须指定责任单位",
                     "satisfaction" => "回访评价须选择满意度",
+                    "days" => "申请延期须填写 1 至 30 个工作日",
+                    "approve" => "审批延期须选择同意或不同意",
+                    "extension" => "没有待审批的延期申请",
+                    "pending" => "已有待审批的延期申请",
                     _ => "请指定合并到的工单",
                 };
                 Msg::new(zh, format!("the step needs its {what}"))
@@ -236,6 +305,56 @@ impl Order {
                     .ok_or(StepError::Missing("into"))?;
                 timeline_note = Some(format!("并入 {into}"));
                 self.merged_into = Some(into);
+            }
+            Step::RequestExtension => {
+                if self.extension.as_ref().is_some_and(|e| e.granted.is_none()) {
+                    return Err(StepError::Missing("pending"));
+                }
+                let days = input
+                    .days
+                    .filter(|d| (1..=30).contains(d))
+                    .ok_or(StepError::Missing("days"))?;
+                timeline_note = Some(format!(
+                    "申请延期 {days} 个工作日：{}",
+                    note.clone().unwrap_or_default()
+                ));
+                self.extension = Some(Extension {
+                    days,
+                    reason: note.clone().unwrap_or_default(),
+                    requested_by: actor.to_owned(),
+                    requested_at: at,
+                    granted: None,
+                });
+            }
+            Step::DecideExtension => {
+                let Some(ext) = self.extension.as_mut().filter(|e| e.granted.is_none()) else {
+                    return Err(StepError::Missing("extension"));
+                };
+                let granted = input.approve.ok_or(StepError::Missing("approve"))?;
+                ext.granted = Some(granted);
+                if granted && let Some(due) = self.due {
+                    let later = calendar.add_working_days(due.date(), ext.days);
+                    self.due = Some(later.to_datetime(due.time()));
+                }
+                timeline_note = Some(if granted {
+                    format!("同意延期 {} 个工作日", ext.days)
+                } else {
+                    format!(
+                        "不同意延期{}",
+                        note.as_deref()
+                            .map(|n| format!("：{n}"))
+                            .unwrap_or_default()
+                    )
+                });
+            }
+            Step::Urge => {
+                self.notices.push(Notice {
+                    at,
+                    kind: NoticeKind::Urge,
+                    to: self.unit.iter().map(|u| u.name.clone()).collect(),
+                    note: note.clone().unwrap_or_default(),
+                    for_due: None,
+                });
             }
             Step::File | Step::Reject | Step::Accept | Step::Return | Step::Feedback => {}
         }

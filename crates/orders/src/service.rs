@@ -57,6 +57,44 @@ pub fn save_responsibilities(
     Ok(())
 }
 
+/// `tudi_meta` key holding the on-duty roster (JSON).
+pub const ROSTER_KEY: &str = "orders:roster";
+
+/// The on-duty roster (empty when none was saved).
+///
+/// # Errors
+/// The store failed, or the saved roster cannot be read.
+pub fn load_roster(store: &dyn Store) -> Result<crate::supervision::Roster, OrderError> {
+    match store.meta(ROSTER_KEY)? {
+        None => Ok(crate::supervision::Roster::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            OrderError::Store(StoreError::Database {
+                doing: "reading the on-duty roster",
+                source: Box::new(e),
+            })
+        }),
+    }
+}
+
+/// Saves the on-duty roster (audited as a setting change).
+///
+/// # Errors
+/// The store failed.
+pub fn save_roster(
+    store: &dyn Store,
+    roster: &crate::supervision::Roster,
+    change: &Change,
+) -> Result<(), OrderError> {
+    let text = serde_json::to_string(roster).map_err(|e| {
+        OrderError::Store(StoreError::Database {
+            doing: "encoding the on-duty roster",
+            source: Box::new(e),
+        })
+    })?;
+    store.set_meta(ROSTER_KEY, &text, change)?;
+    Ok(())
+}
+
 /// Longest description accepted (characters).
 pub const MAX_DESCRIPTION: usize = 2000;
 
@@ -378,6 +416,8 @@ impl Orders<'_> {
             satisfaction: None,
             merged_into: None,
             merged: Vec::new(),
+            extension: None,
+            notices: Vec::new(),
             timeline: vec![TimelineEntry {
                 at: change.at,
                 actor: change.actor.clone(),
@@ -466,6 +506,46 @@ impl Orders<'_> {
             order,
             version: new_version,
         })
+    }
+
+    /// Sends every running order the reminders, overdue warnings and automatic 督办 it is owed
+    /// at `change.at` (each once per deadline), and returns how many notices were sent. An order
+    /// someone changed meanwhile is left for the next round.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub fn supervise(
+        &self,
+        change: &Change,
+        roster: &crate::supervision::Roster,
+    ) -> Result<usize, OrderError> {
+        let mut sent = 0;
+        for state in [
+            State::Dispatched,
+            State::Returned,
+            State::Handling,
+            State::FedBack,
+        ] {
+            let (orders, _) = self.list(Some(state), u64::MAX >> 1, 0)?;
+            for Versioned { mut order, version } in orders {
+                let notices =
+                    crate::supervision::due_notices(&order, change.at, self.calendar, roster);
+                if notices.is_empty() {
+                    continue;
+                }
+                let n = notices.len();
+                order.notices.extend(notices);
+                match self.store.write_records(
+                    change,
+                    &[record_write(&order, Expect::Version(version), None)?],
+                ) {
+                    Ok(_) => sent += n,
+                    Err(StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(sent)
     }
 
     /// Orders in `state` (all when `None`), by number, with the total.

@@ -652,3 +652,144 @@ fn indicators_count_what_the_standard_counts() {
             .is_none()
     );
 }
+
+#[test]
+fn deadlines_are_reminded_raised_urged_and_extended() {
+    use tudi_orders::order::NoticeKind;
+    use tudi_orders::supervision::{Roster, RosterEntry};
+    let f = fixture();
+    let o = f.orders();
+    // Dispatched Friday 18 September: due Monday 21st, 23:59:59.
+    let v = o
+        .intake_and_dispatch(
+            &change("user:a", "order.intake"),
+            stall("占道经营"),
+            Some(&grid()),
+        )
+        .unwrap();
+    let roster = Roster {
+        entries: vec![RosterEntry {
+            from: jiff::civil::date(2026, 9, 14),
+            to: jiff::civil::date(2026, 9, 30),
+            leader: "zhiban.lingdao".into(),
+            name: "潘副区长".into(),
+        }],
+    };
+    let at = |s: &str| Change::new("system:supervision", "order.notice").at(s.parse().unwrap());
+    // Saturday: nothing yet (two working days left: Sunday 20th is worked, then Monday).
+    assert_eq!(
+        o.supervise(&at("2026-09-19T02:00:00Z"), &roster).unwrap(),
+        0
+    );
+    // Monday: the reminder, once.
+    assert_eq!(
+        o.supervise(&at("2026-09-21T01:00:00Z"), &roster).unwrap(),
+        1
+    );
+    assert_eq!(
+        o.supervise(&at("2026-09-21T05:00:00Z"), &roster).unwrap(),
+        0
+    );
+    // Tuesday: overdue, raised to the command centre and the leader on duty.
+    assert_eq!(
+        o.supervise(&at("2026-09-22T01:00:00Z"), &roster).unwrap(),
+        1
+    );
+    let now = o.get(&v.order.number).unwrap();
+    let overdue = now.order.notices.last().unwrap();
+    assert_eq!(overdue.kind, NoticeKind::Overdue);
+    assert!(
+        overdue.to.contains(&"区指挥中心".to_owned())
+            && overdue.to.contains(&"值班领导 潘副区长".to_owned()),
+        "{:?}",
+        overdue.to
+    );
+    assert!(
+        now.order
+            .is_overdue("2026-09-22T01:00:00Z".parse().unwrap())
+    );
+    // Three working days late (Friday 25th, itself 中秋: 22, 23 and 24 count): 督办, once.
+    assert_eq!(
+        o.supervise(&at("2026-09-25T01:00:00Z"), &roster).unwrap(),
+        1
+    );
+    assert_eq!(
+        o.supervise(&at("2026-09-25T02:00:00Z"), &roster).unwrap(),
+        0
+    );
+    assert_eq!(
+        o.get(&v.order.number)
+            .unwrap()
+            .order
+            .notices
+            .last()
+            .unwrap()
+            .kind,
+        NoticeKind::Urge
+    );
+
+    // The town asks for five more working days; a second request waits for the first.
+    let v = o.get(&v.order.number).unwrap();
+    let ask = |days| StepInput {
+        note: Some("需协调多个部门".into()),
+        days: Some(days),
+        ..StepInput::default()
+    };
+    let v = o
+        .step(
+            &Change::new("user:t", "order.request_extension")
+                .at("2026-09-25T03:00:00Z".parse().unwrap()),
+            &v.order.number,
+            v.version,
+            Step::RequestExtension,
+            ask(5),
+        )
+        .unwrap();
+    let err = o
+        .step(
+            &Change::new("user:t", "x").at("2026-09-25T03:00:00Z".parse().unwrap()),
+            &v.order.number,
+            v.version,
+            Step::RequestExtension,
+            ask(2),
+        )
+        .unwrap_err();
+    assert_eq!(err.message().zh, "已有待审批的延期申请");
+    assert!(
+        o.step(
+            &Change::new("user:t", "x").at("2026-09-25T03:00:00Z".parse().unwrap()),
+            &v.order.number,
+            v.version,
+            Step::RequestExtension,
+            ask(0)
+        )
+        .is_err()
+    );
+    // Granted: the deadline moves five working days — 22, 23, 24, then 中秋 (25–27 September
+    // off), 28 and 29.
+    let decide = StepInput {
+        approve: Some(true),
+        ..StepInput::default()
+    };
+    let v = o
+        .step(
+            &Change::new("user:d", "order.decide_extension")
+                .at("2026-09-25T04:00:00Z".parse().unwrap()),
+            &v.order.number,
+            v.version,
+            Step::DecideExtension,
+            decide,
+        )
+        .unwrap();
+    assert_eq!(v.order.due.unwrap().date(), jiff::civil::date(2026, 9, 29));
+    assert_eq!(
+        v.order.state,
+        State::Dispatched,
+        "extensions leave the state as it was"
+    );
+    // The new deadline gets its own reminder.
+    assert_eq!(
+        o.supervise(&at("2026-09-28T01:00:00Z"), &roster).unwrap(),
+        1
+    );
+}

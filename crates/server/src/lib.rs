@@ -224,6 +224,22 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> std::io::Result<()> {
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+    // Deadline supervision: reminders, overdue warnings and automatic 督办, every five minutes.
+    if state.district.is_some() {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+            loop {
+                every.tick().await;
+                let change = tudi_store::Change::new("system:supervision", "order.notice");
+                match orders::supervise_now(&st, change).await {
+                    Ok(n) if n > 0 => tracing::info!(notices = n, "deadline supervision"),
+                    Ok(_) => {}
+                    Err(p) => tracing::warn!(detail = %p.detail_en, "deadline supervision failed"),
+                }
+            }
+        });
+    }
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

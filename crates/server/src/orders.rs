@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/orders", get(list).post(intake))
         .route("/api/v1/orders/duplicates", post(duplicates))
         .route("/api/v1/orders/stats", get(stats))
+        .route("/api/v1/orders/supervise", post(supervise))
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
 }
@@ -456,6 +457,39 @@ fn stats_workbook(
     book.save_to_buffer()
 }
 
+/// Sends the reminders, overdue warnings and automatic 督办 now due (the server also does this
+/// every five minutes).
+async fn supervise(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    let scope = st.district_scope();
+    authorize(
+        &st,
+        &ctx,
+        Action::OrderSupervise,
+        &Resource {
+            scope: &scope,
+            ..Resource::default()
+        },
+        "order:*",
+    )?;
+    let sent = supervise_now(&st, ctx.change("order.notice")).await?;
+    Ok(Json(json!({"notices": sent})).into_response())
+}
+
+/// One round of deadline supervision, as `change`'s actor.
+pub(crate) async fn supervise_now(
+    st: &AppState,
+    change: tudi_store::Change,
+) -> Result<usize, Problem> {
+    let store = st.store.clone();
+    let roster =
+        blocking(move || tudi_orders::service::load_roster(&*store).map_err(|e| order_problem(&e)))
+            .await?;
+    with_orders(st, move |o| o.supervise(&change, &roster)).await
+}
+
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {
     with_orders(st, move |o| o.get(&number)).await
 }
@@ -490,6 +524,8 @@ struct StepBody {
     note: Option<String>,
     satisfaction: Option<lifecycle::Satisfaction>,
     into: Option<String>,
+    days: Option<u32>,
+    approve: Option<bool>,
 }
 
 async fn step(
@@ -536,6 +572,8 @@ async fn step(
         route: None,
         satisfaction: req.satisfaction,
         into: req.into,
+        days: req.days,
+        approve: req.approve,
     };
     let (s, version) = (req.step, req.version);
     let v = with_orders(&st, move |o| o.step(&change, &number, version, s, input)).await?;

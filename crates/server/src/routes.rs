@@ -117,6 +117,11 @@ pub const ROUTES: &[RouteSpec] = &[
         Guard::InHandler(Action::OrderRead),
     ),
     r(
+        "POST",
+        "/api/v1/orders/supervise",
+        Guard::InHandler(Action::OrderSupervise),
+    ),
+    r(
         "GET",
         "/api/v1/orders/{number}",
         Guard::InHandler(Action::OrderRead),

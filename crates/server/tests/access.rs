@@ -320,6 +320,10 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                 || (inside && [Some(Admin), Some(GridInspector)].contains(&role))
         }
         ("GET", "/api/v1/orders" | "/api/v1/orders/stats") => staff,
+        // Supervision of the whole district's deadlines: the district-level supervisors.
+        ("POST", "/api/v1/orders/supervise") => {
+            district_admin || ["rexian.zuoxi", "zhiban.lingdao"].contains(&caller)
+        }
         ("POST", "/api/v1/orders/duplicates") => {
             [Some(Admin), Some(HotlineAgent), Some(GridInspector)].contains(&role)
         }

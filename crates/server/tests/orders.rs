@@ -572,3 +572,64 @@ async fn statistics_as_json_and_excel() {
         ("合计", "2", "1")
     );
 }
+
+/// The town asks for more time, the duty leader grants it, and supervision runs on demand.
+#[tokio::test]
+async fn extensions_and_supervision_over_http() {
+    let w = world();
+    let (_, a) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+        .await;
+    let number = a["order"]["number"].as_str().unwrap().to_owned();
+    let due_before = a["order"]["due"].as_str().unwrap().to_owned();
+    let v = a["version"].as_u64().unwrap();
+    let (status, p) = w
+        .step(
+            "zhenjie.shenhe",
+            &number,
+            v,
+            json!({"step": "request_extension", "days": 50, "note": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("1 至 30"));
+    let (status, body) = w
+        .step(
+            "zhenjie.shenhe",
+            &number,
+            v,
+            json!({"step": "request_extension", "days": 3, "note": "需协调城管"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v = body["version"].as_u64().unwrap();
+    // The town's sub-centre dispatches within the town, so it decides on its own units' requests.
+    let (status, _) = w
+        .step(
+            "zhenjie.shenhe",
+            &number,
+            v,
+            json!({"step": "decide_extension", "approve": true}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the town dispatches within its town, so it may decide"
+    );
+    let (_, after) = w
+        .call("admin", "GET", &format!("/api/v1/orders/{number}"), None)
+        .await;
+    assert_eq!(after["order"]["extension"]["granted"], true);
+    assert_ne!(after["order"]["due"].as_str().unwrap(), due_before);
+    // Supervision on demand: the hotline may, a village clerk may not.
+    let (status, sent) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders/supervise", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{sent}");
+    assert!(sent["notices"].as_u64().is_some());
+    let (status, _) = w
+        .call("cunju.jingban", "POST", "/api/v1/orders/supervise", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

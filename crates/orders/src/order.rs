@@ -284,7 +284,13 @@ impl Order {
             Step::Dispatch => {
                 let route = input.route.ok_or(StepError::Missing("route"))?;
                 let local = at.to_zoned(shanghai()).datetime();
-                self.due = Some(calendar.due_after(local, category.working_days(self.urgency)));
+                // 企业诉求马上办: an enterprise's order is handled within the urgent limit.
+                let urgency = if self.enterprise && self.urgency == Urgency::Normal {
+                    Urgency::Urgent
+                } else {
+                    self.urgency
+                };
+                self.due = Some(calendar.due_after(local, category.working_days(urgency)));
                 timeline_note = Some(route.explanation.zh.clone());
                 self.unit = Some(route.unit);
                 self.route = Some(route.explanation);

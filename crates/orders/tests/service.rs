@@ -793,3 +793,23 @@ fn deadlines_are_reminded_raised_urged_and_extended() {
         1
     );
 }
+
+#[test]
+fn an_enterprise_order_is_due_within_the_urgent_limit() {
+    let f = fixture();
+    let o = f.orders();
+    let mut new = stall("商铺门前长期占道，影响企业经营");
+    new.enterprise = true;
+    let v = o
+        .intake_and_dispatch(&change("user:a", "order.intake"), new, Some(&grid()))
+        .unwrap();
+    // 占道经营: urgent limit 1 working day from Friday 18 September — Sunday 20th, worked.
+    assert_eq!(v.order.due.unwrap().date(), jiff::civil::date(2026, 9, 20));
+    let ordinary = o
+        .intake_and_dispatch(&change("user:a", "order.intake"), stall("x"), Some(&grid()))
+        .unwrap();
+    assert_eq!(
+        ordinary.order.due.unwrap().date(),
+        jiff::civil::date(2026, 9, 21)
+    );
+}

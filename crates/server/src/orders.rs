@@ -221,6 +221,10 @@ pub(crate) async fn take_in(
 #[derive(Deserialize)]
 struct ListQuery {
     state: Option<OrderState>,
+    /// Only enterprises' orders (企业诉求马上办 board) or only others.
+    enterprise: Option<bool>,
+    /// Only orders past their deadline.
+    overdue: Option<bool>,
     limit: Option<u64>,
     offset: Option<u64>,
 }
@@ -240,8 +244,11 @@ async fn list(
         o.list(q.state, u64::MAX >> 1, 0).map(|(v, _)| v)
     })
     .await?;
+    let now = jiff::Timestamp::now();
     let visible: Vec<&Versioned> = all
         .iter()
+        .filter(|v| q.enterprise.is_none_or(|e| v.order.enterprise == e))
+        .filter(|v| q.overdue.is_none_or(|o| v.order.is_overdue(now) == o))
         .filter(|v| {
             let scope = order_scope(&v.order, &d);
             let res = Resource {

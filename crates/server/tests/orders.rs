@@ -622,6 +622,25 @@ async fn extensions_and_supervision_over_http() {
         .await;
     assert_eq!(after["order"]["extension"]["granted"], true);
     assert_ne!(after["order"]["due"].as_str().unwrap(), due_before);
+    // The enterprise board lists only enterprises' orders.
+    let mut firm = stall(&w);
+    firm["enterprise"] = json!(true);
+    w.call("rexian.zuoxi", "POST", "/api/v1/orders", Some(firm))
+        .await;
+    let (_, board) = w
+        .call(
+            "zhiban.lingdao",
+            "GET",
+            "/api/v1/orders?enterprise=true",
+            None,
+        )
+        .await;
+    assert_eq!(board["total"], 1);
+    assert_eq!(board["orders"][0]["order"]["enterprise"], true);
+    let (_, overdue) = w
+        .call("zhiban.lingdao", "GET", "/api/v1/orders?overdue=true", None)
+        .await;
+    assert_eq!(overdue["total"], 0, "nothing is late yet");
     // Supervision on demand: the hotline may, a village clerk may not.
     let (status, sent) = w
         .call("rexian.zuoxi", "POST", "/api/v1/orders/supervise", None)

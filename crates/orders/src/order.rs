@@ -149,6 +149,26 @@ pub struct Order {
     /// Reminders, overdue warnings and 督办 notices, oldest first.
     #[serde(default)]
     pub notices: Vec<Notice>,
+    /// Photos and documents, oldest first (the files are in the store by SHA-256).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// SHA-256 of the file (hex), its key in the store.
+    pub sha256: String,
+    /// The name it was given.
+    pub name: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Bytes.
+    pub size: u64,
+    /// Who attached it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// What a step brings with it.

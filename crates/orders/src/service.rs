@@ -95,6 +95,20 @@ pub fn save_roster(
     Ok(())
 }
 
+/// Largest attachment accepted (bytes): 5 MiB, room for a phone photo.
+pub const MAX_ATTACHMENT: usize = 5 << 20;
+
+/// Most attachments on one order.
+pub const MAX_ATTACHMENTS: usize = 9;
+
+/// The file types accepted, each recognised by its first bytes (what a client claims is checked).
+const FILE_TYPES: [(&str, &[u8]); 4] = [
+    ("image/jpeg", b"\xff\xd8\xff"),
+    ("image/png", b"\x89PNG\r\n\x1a\n"),
+    ("application/pdf", b"%PDF-"),
+    ("image/webp", b"RIFF"),
+];
+
 /// Longest description accepted (characters).
 pub const MAX_DESCRIPTION: usize = 2000;
 
@@ -418,6 +432,7 @@ impl Orders<'_> {
             merged: Vec::new(),
             extension: None,
             notices: Vec::new(),
+            attachments: Vec::new(),
             timeline: vec![TimelineEntry {
                 at: change.at,
                 actor: change.actor.clone(),
@@ -505,6 +520,109 @@ impl Orders<'_> {
         Ok(Versioned {
             order,
             version: new_version,
+        })
+    }
+
+    /// Attaches a photo or document to the order as it was at `version`: the file and the order
+    /// are written in one transaction.
+    ///
+    /// # Errors
+    /// [`OrderError::Invalid`] on `file` (too large, empty, a type other than JPEG, PNG, WebP or
+    /// PDF, or bytes that are not what the type says), on `name`, or when the order already has
+    /// [`MAX_ATTACHMENTS`] or is closed to changes (merged, not filed); [`OrderError::Conflict`]
+    /// when the order moved on; nothing is written.
+    pub fn attach(
+        &self,
+        change: &Change,
+        number: &str,
+        version: u64,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Versioned, OrderError> {
+        if bytes.is_empty() {
+            return Err(invalid("file", "附件为空", "the file is empty"));
+        }
+        if bytes.len() > MAX_ATTACHMENT {
+            return Err(invalid(
+                "file",
+                &format!(
+                    "附件不能超过 {} MB（本文件 {:.1} MB）",
+                    MAX_ATTACHMENT >> 20,
+                    bytes.len() as f64 / 1_048_576.0
+                ),
+                &format!("attachments are limited to {} MiB", MAX_ATTACHMENT >> 20),
+            ));
+        }
+        let Some((_, magic)) = FILE_TYPES.iter().find(|(t, _)| *t == content_type) else {
+            return Err(invalid(
+                "file",
+                &format!("不支持的附件类型 {content_type}：只接受 JPEG、PNG、WebP 图片和 PDF"),
+                &format!("unsupported type {content_type}: JPEG, PNG, WebP or PDF only"),
+            ));
+        };
+        if !bytes.starts_with(magic) {
+            return Err(invalid(
+                "file",
+                &format!("文件内容不是 {content_type}"),
+                &format!("the file's bytes are not {content_type}"),
+            ));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.contains(['/', '\\']) {
+            return Err(invalid(
+                "name",
+                "附件名称应为 1 至 100 个字符，且不含路径",
+                "the name must be 1–100 characters without a path",
+            ));
+        }
+        let Versioned {
+            mut order,
+            version: found,
+        } = self.get(number)?;
+        if found != version {
+            return Err(OrderError::Conflict {
+                number: number.to_owned(),
+                expected: format!("version {version}"),
+                found: format!("version {found}"),
+            });
+        }
+        if matches!(order.state, State::Merged | State::Rejected) {
+            return Err(invalid(
+                "file",
+                &format!("工单状态为「{}」，不能再添加附件", order.state.name_zh()),
+                "the order takes no more attachments",
+            ));
+        }
+        if order.attachments.len() >= MAX_ATTACHMENTS {
+            return Err(invalid(
+                "file",
+                &format!("每张工单最多 {MAX_ATTACHMENTS} 个附件"),
+                "too many attachments on this order",
+            ));
+        }
+        let sha256 = tudi_store::audit::sha256_hex(bytes);
+        order.attachments.push(crate::order::Attachment {
+            sha256,
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            size: bytes.len() as u64,
+            by: change.actor.clone(),
+            at: change.at,
+        });
+        let resource = format!("order:{number}");
+        let (_, versions) = self.store.write_blob_with_records(
+            change,
+            &tudi_store::BlobWrite {
+                content_type,
+                bytes,
+                resource: &resource,
+            },
+            &[record_write(&order, Expect::Version(version), None)?],
+        )?;
+        Ok(Versioned {
+            order,
+            version: versions.first().copied().unwrap_or(0),
         })
     }
 

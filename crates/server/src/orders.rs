@@ -34,6 +34,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/orders/supervise", post(supervise))
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
+        .route(
+            "/api/v1/orders/{number}/attachments",
+            // Files up to the server's request limit reach the handler, which says what is
+            // too large (axum's own default would cut them at 2 MB).
+            post(attach).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY)),
+        )
+        .route(
+            "/api/v1/orders/{number}/attachments/{sha256}",
+            get(attachment),
+        )
 }
 
 pub(crate) fn order_problem(e: &OrderError) -> Problem {
@@ -495,6 +505,134 @@ pub(crate) async fn supervise_now(
         blocking(move || tudi_orders::service::load_roster(&*store).map_err(|e| order_problem(&e)))
             .await?;
     with_orders(st, move |o| o.supervise(&change, &roster)).await
+}
+
+#[derive(Deserialize)]
+struct AttachQuery {
+    version: u64,
+    name: String,
+}
+
+/// Attaches the request body (a JPEG, PNG, WebP or PDF of at most 5 MiB) to an order. Anyone who
+/// takes part in the order's handling may: intake, supervision, dispatch or the handling unit.
+async fn attach(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(number): Path<String>,
+    q: Result<Query<AttachQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let d = district(&st)?;
+    let current = load(&st, number.clone()).await?;
+    let scope = order_scope(&current.order, &d);
+    let res = Resource {
+        scope: &scope,
+        ..Resource::default()
+    };
+    let takes_part = [
+        Action::OrderIntake,
+        Action::OrderSupervise,
+        Action::OrderDispatch,
+        Action::OrderHandle,
+    ]
+    .into_iter()
+    .any(|a| decide(&ctx.principal, a, &res).allowed);
+    if !takes_part {
+        authorize(
+            &st,
+            &ctx,
+            Action::OrderHandle,
+            &res,
+            &format!("order:{number}"),
+        )?;
+    }
+    let Query(q) = q.map_err(|e| {
+        Problem::bad_parameter(
+            "version/name",
+            format!("应如 ?version=3&name=现场照片.jpg（{}）", e.body_text()),
+            e.body_text(),
+        )
+    })?;
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_owned())
+        .unwrap_or_default();
+    let change = ctx.change("order.attach");
+    let v = with_orders(&st, move |o| {
+        o.attach(&change, &number, q.version, &q.name, &content_type, &body)
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal, &d))).into_response())
+}
+
+/// One attachment's bytes, for those who may read the order.
+async fn attachment(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path((number, sha256)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let d = district(&st)?;
+    let current = load(&st, number.clone()).await?;
+    let scope = order_scope(&current.order, &d);
+    let res = Resource {
+        scope: &scope,
+        ..Resource::default()
+    };
+    authorize(
+        &st,
+        &ctx,
+        Action::OrderRead,
+        &res,
+        &format!("order:{number}"),
+    )?;
+    let not_found = || {
+        Problem::not_found(
+            format!("工单 {number} 没有附件 {sha256}"),
+            format!("order {number} has no attachment {sha256}"),
+        )
+    };
+    let Some(meta) = current
+        .order
+        .attachments
+        .iter()
+        .find(|a| a.sha256 == sha256)
+    else {
+        return Err(not_found());
+    };
+    let (store, key) = (st.store.clone(), sha256.clone());
+    let blob = blocking(move || store.blob(&key).map_err(|e| store_failed(&e)))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, blob.content_type),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename*=UTF-8''{}", percent(&meta.name)),
+            ),
+        ],
+        blob.bytes,
+    )
+        .into_response())
+}
+
+/// RFC 5987 encoding of a file name for `Content-Disposition`.
+fn percent(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {

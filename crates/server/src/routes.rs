@@ -131,6 +131,16 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/orders/{number}/steps",
         Guard::InHandler(Action::OrderRead),
     ),
+    r(
+        "POST",
+        "/api/v1/orders/{number}/attachments",
+        Guard::InHandler(Action::OrderHandle),
+    ),
+    r(
+        "GET",
+        "/api/v1/orders/{number}/attachments/{sha256}",
+        Guard::InHandler(Action::OrderRead),
+    ),
     // Open311 GeoReport v2: public reads of the public fields; creating a request needs an
     // API key (an API token) or a signed-in caller allowed to take orders in (checked in the
     // handler, as the key comes in the form).

@@ -327,7 +327,12 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         ("POST", "/api/v1/orders/duplicates") => {
             [Some(Admin), Some(HotlineAgent), Some(GridInspector)].contains(&role)
         }
-        ("GET", "/api/v1/orders/{number}") => staff && (inside || district_level(caller)),
+        ("POST", "/api/v1/orders/{number}/attachments") => {
+            staff && role != Some(DistrictApprover) && (inside || district_level(caller))
+        }
+        ("GET", "/api/v1/orders/{number}" | "/api/v1/orders/{number}/attachments/{sha256}") => {
+            staff && (inside || district_level(caller))
+        }
         ("POST", "/api/v1/orders/{number}/steps") => {
             role == Some(DepartmentHandler)
                 || (inside && [Some(TownReviewer), Some(VillageClerk)].contains(&role))
@@ -374,6 +379,12 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         .replace("{z}/{y}/{x}", "14/7138/13344")
         .replace("maplibre-gl/{file}", "maplibre-gl/maplibre-gl.js")
         .replace("{name}", target)
+        .replace("attachments/{sha256}", "attachments/0000")
+        .replace(
+            "{number}/attachments",
+            "{number}/attachments?version=1&name=x.jpg",
+        )
+        .replace("attachments?version=1&name=x.jpg/0000", "attachments/0000")
         .replace("{number}", &w.orders[usize::from(!inside)])
         .replace(
             "{file}",
@@ -409,6 +420,8 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         "/api/v1/orders/duplicates" => Some(
             json!({"category": "SJ0401", "location": w.points[usize::from(!inside)], "description": "矩阵测试"}),
         ),
+        // Not a photo: callers the policy admits get 400, others 403.
+        "/api/v1/orders/{number}/attachments" => Some(Value::String("not a photo".into())),
         // Not allowed in the order's state: callers the policy admits get 409, others 403.
         "/api/v1/orders/{number}/steps" => Some(json!({"step": "accept", "version": 1})),
         _ => None,

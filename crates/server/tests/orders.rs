@@ -110,6 +110,37 @@ impl World {
         )
     }
 
+    /// A raw request (files), answering status, body bytes and content type.
+    async fn call_bytes(
+        &self,
+        who: &str,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Vec<u8>, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "example.test")
+            .header("content-type", content_type);
+        if let Some(t) = self.tokens.get(who) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let res = router(self.state.clone())
+            .oneshot(req.body(Body::from(bytes)).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        (status, body, ct)
+    }
+
     /// A request as an anonymous Open311 client sees it.
     async fn open311_request(&self, number: &str) -> Value {
         self.call(
@@ -651,4 +682,126 @@ async fn extensions_and_supervision_over_http() {
         .call("cunju.jingban", "POST", "/api/v1/orders/supervise", None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// A patrol photo is attached and read back; oversized, mislabelled and unknown files are
+/// refused by field and leave the order as it was.
+#[tokio::test]
+async fn photos_are_attached_and_bad_files_refused() {
+    let w = world();
+    let (_, a) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+        .await;
+    let number = a["order"]["number"].as_str().unwrap().to_owned();
+    let v = a["version"].as_u64().unwrap();
+    let mut photo = vec![0xff, 0xd8, 0xff, 0xe0];
+    photo.extend(b"JFIF a photo of the stall".iter());
+    let uri = |v: u64| format!("/api/v1/orders/{number}/attachments?version={v}&name=现场照片.jpg");
+    // Oversized (5 MiB and one byte), a PNG labelled as JPEG, a text file, a stale version.
+    let mut big = photo.clone();
+    big.resize((5 << 20) + 1, 0);
+    let (status, body, _) = w
+        .call_bytes("zhenjie.shenhe", "POST", &uri(v), "image/jpeg", big)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let p: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["errors"][0]["field"], "file");
+    assert!(
+        p["detail"].as_str().unwrap().contains("不能超过 5 MB"),
+        "{p}"
+    );
+    let png = b"\x89PNG\r\n\x1a\n....".to_vec();
+    let (status, body, _) = w
+        .call_bytes("zhenjie.shenhe", "POST", &uri(v), "image/jpeg", png)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, _, _) = w
+        .call_bytes(
+            "zhenjie.shenhe",
+            "POST",
+            &uri(v),
+            "text/plain",
+            b"hello".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = w
+        .call_bytes(
+            "zhenjie.shenhe",
+            "POST",
+            &uri(v + 7),
+            "image/jpeg",
+            photo.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Beyond the server's 8 MiB request limit.
+    let (status, _, _) = w
+        .call_bytes(
+            "zhenjie.shenhe",
+            "POST",
+            &uri(v),
+            "image/jpeg",
+            vec![0xff; 9 << 20],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, unchanged) = w
+        .call("admin", "GET", &format!("/api/v1/orders/{number}"), None)
+        .await;
+    assert_eq!(unchanged["version"].as_u64(), Some(v), "nothing changed");
+
+    // The town attaches the photo; anyone who may read the order gets it back.
+    let (status, body, _) = w
+        .call_bytes(
+            "zhenjie.shenhe",
+            "POST",
+            &uri(v),
+            "image/jpeg",
+            photo.clone(),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let after: Value = serde_json::from_slice(&body).unwrap();
+    let att = &after["order"]["attachments"][0];
+    assert_eq!(
+        (att["name"].as_str(), att["size"].as_u64()),
+        (Some("现场照片.jpg"), Some(photo.len() as u64))
+    );
+    let sha = att["sha256"].as_str().unwrap();
+    let (status, bytes, ct) = w
+        .call_bytes(
+            "wangge.xunjian",
+            "GET",
+            &format!("/api/v1/orders/{number}/attachments/{sha}"),
+            "",
+            vec![],
+        )
+        .await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/jpeg"));
+    assert_eq!(bytes, photo);
+    let (status, _, _) = w
+        .call_bytes(
+            "gongzhong",
+            "GET",
+            &format!("/api/v1/orders/{number}/attachments/{sha}"),
+            "",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the public does not see the files"
+    );
 }

@@ -33,6 +33,61 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     revisions_follow_every_change(&*make());
     records_keep_versions_and_refuse_stale_writes(&*make());
     every_change_appends_to_an_intact_audit_chain(&*make());
+    files_are_stored_once_with_the_records_that_use_them(&*make());
+}
+
+fn files_are_stored_once_with_the_records_that_use_them(s: &dyn Store) {
+    let photo: &[u8] = b"\xff\xd8\xff\xe0 a photo of a stall";
+    let blob = crate::BlobWrite {
+        content_type: "image/jpeg",
+        bytes: photo,
+        resource: "order:1",
+    };
+    let record = |expect, n: u64| RecordWrite {
+        collection: "order".into(),
+        id: "1".into(),
+        expect,
+        body: Some(serde_json::json!({"photos": n})),
+        keys: vec![],
+        detail: None,
+    };
+    let c = Change::new("user:a", "order.attach");
+    let (sha, versions) = s
+        .write_blob_with_records(&c, &blob, &[record(Expect::Absent, 1)])
+        .expect("a file with its record");
+    assert_eq!(sha, crate::audit::sha256_hex(photo));
+    assert_eq!(versions, vec![1]);
+    let back = s.blob(&sha).expect("read").expect("stored");
+    assert_eq!(
+        (back.content_type.as_str(), back.bytes.as_slice()),
+        ("image/jpeg", photo)
+    );
+    // The same bytes again: one copy, the record still moves on.
+    let (again, _) = s
+        .write_blob_with_records(&c, &blob, &[record(Expect::Version(1), 2)])
+        .expect("the same file again");
+    assert_eq!(again, sha);
+    // A stale record write stores no file either.
+    let other = crate::BlobWrite {
+        bytes: b"another photo",
+        ..blob
+    };
+    let err = s.write_blob_with_records(&c, &other, &[record(Expect::Version(1), 3)]);
+    assert!(matches!(err, Err(StoreError::Conflict { .. })), "{err:?}");
+    let other_sha = crate::audit::sha256_hex(b"another photo");
+    assert!(
+        s.blob(&other_sha).expect("read").is_none(),
+        "nothing written"
+    );
+    assert!(s.blob("0000").expect("read").is_none());
+    let trail = s
+        .audit_trail(&AuditQuery {
+            resource: Some(format!("blob:{sha}")),
+            ..AuditQuery::default()
+        })
+        .expect("trail");
+    assert_eq!(trail.len(), 2, "each storing is audited");
+    assert!(s.verify_audit().expect("verify").is_intact());
 }
 
 /// A parcel layer definition used by the checks.

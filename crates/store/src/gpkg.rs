@@ -171,6 +171,9 @@ CREATE TABLE IF NOT EXISTS tudi_audit (
 DROP INDEX IF EXISTS tudi_audit_resource;
 CREATE TABLE IF NOT EXISTS tudi_audit_index (
   resource TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (resource, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tudi_blobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, sha256 TEXT UNIQUE NOT NULL, content_type TEXT NOT NULL,
+  size INTEGER NOT NULL, data BLOB NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tudi_records (
   id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, record_id TEXT NOT NULL,
   version INTEGER NOT NULL, body TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (collection, record_id));
@@ -181,7 +184,7 @@ CREATE INDEX IF NOT EXISTS tudi_record_keys_lookup ON tudi_record_keys(collectio
 CREATE INDEX IF NOT EXISTS tudi_record_keys_record ON tudi_record_keys(collection, record_id);
 ";
 
-const TUDI_TABLES: [(&str, &str); 7] = [
+const TUDI_TABLES: [(&str, &str); 8] = [
     ("tudi_meta", "tudi 设置 / settings"),
     ("tudi_layers", "tudi 图层定义 / layer definitions"),
     (
@@ -192,6 +195,7 @@ const TUDI_TABLES: [(&str, &str); 7] = [
     ("tudi_audit", "tudi 审计链 / audit chain"),
     ("tudi_records", "tudi 业务记录 / records"),
     ("tudi_record_keys", "tudi 记录索引 / record keys"),
+    ("tudi_blobs", "tudi 附件 / attached files"),
 ];
 
 fn ensure_srs(conn: &Connection, epsg: u32) -> Result<()> {
@@ -1363,6 +1367,54 @@ impl Store for GeoPackageStore {
 
     fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
         records::trail(&self.read(), query)
+    }
+
+    fn write_blob_with_records(
+        &self,
+        change: &Change,
+        blob: &crate::BlobWrite<'_>,
+        writes: &[RecordWrite],
+    ) -> Result<(String, Vec<u64>)> {
+        let sha = crate::audit::sha256_hex(blob.bytes);
+        let size = i64::try_from(blob.bytes.len())
+            .map_err(|_| StoreError::Schema("file too large".into()))?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO tudi_blobs (sha256, content_type, size, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![sha, blob.content_type, size, blob.bytes, format_ts(change.at)],
+        )
+        .map_err(db("storing a file"))?;
+        records::append_audit(
+            &tx,
+            change,
+            &format!("blob:{sha}"),
+            crate::audit::Outcome::Done,
+            None,
+            Some(sha.clone()),
+            Some(
+                serde_json::json!({"content_type": blob.content_type, "size": size, "for": blob.resource}),
+            ),
+        )?;
+        let versions = records::write(&tx, change, writes)?;
+        tx.commit().map_err(db("committing a file"))?;
+        Ok((sha, versions))
+    }
+
+    fn blob(&self, sha256: &str) -> Result<Option<crate::Blob>> {
+        self.read()
+            .query_row(
+                "SELECT content_type, data FROM tudi_blobs WHERE sha256 = ?1",
+                params![sha256],
+                |r| {
+                    Ok(crate::Blob {
+                        content_type: r.get(0)?,
+                        bytes: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db("reading a file"))
     }
 
     fn verify_audit(&self) -> Result<AuditReport> {

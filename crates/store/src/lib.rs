@@ -525,6 +525,46 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// Database errors (a damaged chain is a report, not an error).
     fn verify_audit(&self) -> Result<audit::AuditReport>;
+
+    /// Stores a file (a photo, a scanned document) by its SHA-256 and writes `writes` (the
+    /// records that refer to it) in the same transaction, each with its audit entry. Storing
+    /// the same bytes again keeps one copy. Returns the file's SHA-256 (hex) and the records'
+    /// versions.
+    ///
+    /// # Errors
+    /// As [`Store::write_records`]; nothing is written.
+    fn write_blob_with_records(
+        &self,
+        change: &Change,
+        blob: &BlobWrite<'_>,
+        writes: &[RecordWrite],
+    ) -> Result<(String, Vec<u64>)>;
+
+    /// A stored file by its SHA-256.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn blob(&self, sha256: &str) -> Result<Option<Blob>>;
+}
+
+/// A file to store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobWrite<'a> {
+    /// Its MIME type.
+    pub content_type: &'a str,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// What it belongs to (for the audit entry), e.g. `order:GD440605-…`.
+    pub resource: &'a str,
+}
+
+/// A stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
 }
 
 /// Lets a store hand out official code numbers (`tudi_core::bdcdy` allocation).

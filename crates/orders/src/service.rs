@@ -256,8 +256,33 @@ impl Orders<'_> {
         grid: Option<&Jurisdiction>,
     ) -> Result<Versioned, OrderError> {
         let order = self.prepare(change, new, grid)?;
-        let version = self.write(change, &order, Expect::Absent, None)?;
-        Ok(Versioned { order, version })
+        self.store_new(change, order, None)
+    }
+
+    /// Numbers a prepared order (its number holds the prefix) and writes it, in one transaction.
+    fn store_new(
+        &self,
+        change: &Change,
+        mut order: Order,
+        step: Option<Step>,
+    ) -> Result<Versioned, OrderError> {
+        // `GD440605-20261122-` numbers from sequence `order:440605:20261122`.
+        let prefix = order.number.clone();
+        let mut parts = prefix.trim_start_matches("GD").split('-');
+        let seq_key = format!(
+            "order:{}:{}",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        );
+        let (n, versions) = self.store.write_numbered(change, &seq_key, &mut |n| {
+            order.number = format!("{prefix}{n:06}");
+            Ok(vec![record_write(&order, Expect::Absent, step)?])
+        })?;
+        order.number = format!("{prefix}{n:06}");
+        Ok(Versioned {
+            order,
+            version: versions.first().copied().unwrap_or(0),
+        })
     }
 
     /// Takes in, files and dispatches an order in one write (一键派单: the operator files and
@@ -295,8 +320,7 @@ impl Orders<'_> {
             &change.actor,
             change.at,
         )?;
-        let version = self.write(change, &order, Expect::Absent, Some(Step::Dispatch))?;
-        Ok(Versioned { order, version })
+        self.store_new(change, order, Some(Step::Dispatch))
     }
 
     fn route_for(
@@ -398,19 +422,10 @@ impl Orders<'_> {
             None => None,
         };
         let day = change.at.to_zoned(shanghai()).date();
-        let seq_key = format!(
-            "order:{}:{}",
-            self.district.as_str(),
-            day.strftime("%Y%m%d")
-        );
-        let n = self.store.next_in_sequence(&seq_key, 0)?;
-        let number = format!(
-            "GD{}-{}-{n:06}",
-            self.district.as_str(),
-            day.strftime("%Y%m%d")
-        );
+        // The number is taken in the same transaction as the write (`store_new`).
+        let number = format!("GD{}-{}-", self.district.as_str(), day.strftime("%Y%m%d"));
         let order = Order {
-            number: number.clone(),
+            number,
             channel: new.channel,
             reporter,
             category: new.category,
@@ -695,19 +710,6 @@ impl Orders<'_> {
         Ok((out, page.total))
     }
 
-    fn write(
-        &self,
-        change: &Change,
-        order: &Order,
-        expect: Expect,
-        step: Option<Step>,
-    ) -> Result<u64, OrderError> {
-        let versions = self
-            .store
-            .write_records(change, &[record_write(order, expect, step)?])?;
-        Ok(versions.first().copied().unwrap_or(0))
-    }
-
     fn write_many(
         &self,
         change: &Change,
@@ -775,12 +777,10 @@ fn record_write(
     order: &Order,
     expect: Expect,
     step: Option<Step>,
-) -> Result<RecordWrite, OrderError> {
-    let body = serde_json::to_value(order).map_err(|e| {
-        OrderError::Store(StoreError::Database {
-            doing: "encoding a work order",
-            source: Box::new(e),
-        })
+) -> Result<RecordWrite, StoreError> {
+    let body = serde_json::to_value(order).map_err(|e| StoreError::Database {
+        doing: "encoding a work order",
+        source: Box::new(e),
     })?;
     let mut keys = vec![
         ("state".to_owned(), state_key(order.state)),

@@ -34,6 +34,38 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     records_keep_versions_and_refuse_stale_writes(&*make());
     every_change_appends_to_an_intact_audit_chain(&*make());
     files_are_stored_once_with_the_records_that_use_them(&*make());
+    numbered_writes_use_a_number_only_when_they_succeed(&*make());
+}
+
+fn numbered_writes_use_a_number_only_when_they_succeed(s: &dyn Store) {
+    let c = Change::new("user:a", "order.intake");
+    let write = |n: u64| RecordWrite {
+        collection: "order".into(),
+        id: format!("no-{n}"),
+        expect: Expect::Absent,
+        body: Some(serde_json::json!({"n": n})),
+        keys: vec![],
+        detail: None,
+    };
+    let (n, v) = s
+        .write_numbered(&c, "order:day", &mut |n| Ok(vec![write(n)]))
+        .expect("first");
+    assert_eq!((n, v), (1, vec![1]));
+    // The builder refuses, then a write conflicts: neither uses a number.
+    let refused = s.write_numbered(&c, "order:day", &mut |_| {
+        Err(StoreError::BadName("x".into()))
+    });
+    assert!(matches!(refused, Err(StoreError::BadName(_))));
+    let conflict = s.write_numbered(&c, "order:day", &mut |_| Ok(vec![write(1)]));
+    assert!(
+        matches!(conflict, Err(StoreError::Conflict { .. })),
+        "{conflict:?}"
+    );
+    let (n, _) = s
+        .write_numbered(&c, "order:day", &mut |n| Ok(vec![write(n)]))
+        .expect("next");
+    assert_eq!(n, 2, "no number was lost");
+    assert!(s.record("order", "no-2").expect("read").is_some());
 }
 
 fn files_are_stored_once_with_the_records_that_use_them(s: &dyn Store) {

@@ -261,6 +261,20 @@ fn ensure_revision_column(conn: &Connection) -> Result<()> {
 
 /// Gives a layer a new revision, in the caller's transaction. Revisions come from one counter
 /// for the whole file, so a layer dropped and made again never repeats an earlier number.
+/// The next value of sequence `key` (at least `floor + 1`), on the caller's connection or
+/// transaction.
+fn advance_sequence(conn: &Connection, key: &str, floor: u64) -> Result<u64> {
+    let floor = i64::try_from(floor).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
+    let v: i64 = conn
+        .prepare_cached(
+            "INSERT INTO tudi_sequences (key, value) VALUES (?1, ?2 + 1)
+             ON CONFLICT(key) DO UPDATE SET value = max(value, ?2) + 1 RETURNING value",
+        )
+        .and_then(|mut st| st.query_row(params![key, floor], |r| r.get(0)))
+        .map_err(db("advancing a sequence"))?;
+    u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+}
+
 fn bump_revision(tx: &Connection, layer: &str) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO tudi_sequences (key, value) VALUES ('tudi:layer-revision', 1)
@@ -1290,17 +1304,22 @@ impl Store for GeoPackageStore {
     }
 
     fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64> {
-        let conn = self.lock();
-        let floor = i64::try_from(floor).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
-        let v: i64 = conn
-            .query_row(
-                "INSERT INTO tudi_sequences (key, value) VALUES (?1, ?2 + 1)
-                 ON CONFLICT(key) DO UPDATE SET value = max(value, ?2) + 1 RETURNING value",
-                params![key, floor],
-                |r| r.get(0),
-            )
-            .map_err(db("advancing a sequence"))?;
-        u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+        advance_sequence(&self.lock(), key, floor)
+    }
+
+    fn write_numbered(
+        &self,
+        change: &Change,
+        key: &str,
+        make: &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
+    ) -> Result<(u64, Vec<u64>)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let n = advance_sequence(&tx, key, 0)?;
+        let writes = make(n)?;
+        let versions = records::write(&tx, change, &writes)?;
+        tx.commit().map_err(db("committing records"))?;
+        Ok((n, versions))
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {

@@ -496,6 +496,19 @@ pub trait Store: Send + Sync {
     /// nothing is written.
     fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>>;
 
+    /// Takes the next number of sequence `key` and writes the records `make` builds with it, in
+    /// one transaction: if `make` or a write fails, the number is not used. Returns the number
+    /// and the records' versions.
+    ///
+    /// # Errors
+    /// As [`Store::write_records`], or what `make` returns; nothing is written.
+    fn write_numbered(
+        &self,
+        change: &Change,
+        key: &str,
+        make: &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
+    ) -> Result<(u64, Vec<u64>)>;
+
     /// One record.
     ///
     /// # Errors

@@ -14,6 +14,8 @@ const INDEX: &str = include_str!("../../../web/console/index.html");
 const APP: &str = include_str!("../../../web/console/app.js");
 const ADMIN: &str = include_str!("../../../web/console/admin.js");
 const STYLE: &str = include_str!("../../../web/console/style.css");
+const ORDERS: &str = include_str!("../../../web/console/orders.html");
+const ORDERS_JS: &str = include_str!("../../../web/console/orders.js");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -29,6 +31,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/admin.js",
             get(|| async { page(ADMIN, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/orders",
+            get(|| async { page(ORDERS, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/console/orders.js",
+            get(|| async { page(ORDERS_JS, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/style.css",

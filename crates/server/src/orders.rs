@@ -396,7 +396,19 @@ async fn stats(
         })
         .map(|v| v.order)
         .collect();
-    let rows = tudi_orders::stats::compute(&readable, from, to, q.by, jiff::Timestamp::now());
+    let mut rows = tudi_orders::stats::compute(&readable, from, to, q.by, jiff::Timestamp::now());
+    // Towns by name as well as code (`桂城街道（440605011）`).
+    if q.by == tudi_orders::stats::GroupBy::Town {
+        let reg = tudi_core::division::DivisionRegistry::bundled();
+        for r in &mut rows {
+            let name = tudi_core::division::DivisionCode::parse(&r.key)
+                .ok()
+                .and_then(|c| reg.get(&c).map(|d| d.name.clone()));
+            if let Some(name) = name {
+                r.key = format!("{name}（{}）", r.key);
+            }
+        }
+    }
     if q.format.as_deref() == Some("xlsx") {
         let bytes = stats_workbook(&rows, q.from, q.to).map_err(|e| {
             Problem::new(

@@ -557,7 +557,7 @@ async fn statistics_as_json_and_excel() {
         ),
         (Some("合计"), Some(2), Some(1))
     );
-    assert_eq!(stats["rows"][0]["key"], "440605011");
+    assert_eq!(stats["rows"][0]["key"], "桂城街道（440605011）");
     // A bad period is refused by parameter.
     let (status, _) = w
         .call(

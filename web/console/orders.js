@@ -127,6 +127,7 @@ async function board(page) {
   state.page = page;
   const q = new URLSearchParams({ limit: '20', offset: String(page * 20) });
   if ($('bd-state').value) q.set('state', $('bd-state').value);
+  if ($('bd-todo').checked) q.set('todo', 'true');
   if ($('bd-enterprise').checked) q.set('enterprise', 'true');
   if ($('bd-overdue').checked) q.set('overdue', 'true');
   const box = $('board-list');
@@ -264,7 +265,7 @@ async function start() {
   $('intake-form').addEventListener('submit', (e) => { e.preventDefault(); submitIntake(null); });
   $('in-category').addEventListener('change', suggestDuplicates);
   $('in-description').addEventListener('change', suggestDuplicates);
-  for (const id of ['bd-state', 'bd-enterprise', 'bd-overdue']) $(id).addEventListener('change', () => board(0));
+  for (const id of ['bd-state', 'bd-todo', 'bd-enterprise', 'bd-overdue']) $(id).addEventListener('change', () => board(0));
   const today = new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
   $('st-from').value = `${today.slice(0, 8)}01`;
   $('st-to').value = today;

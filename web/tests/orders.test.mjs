@@ -89,9 +89,12 @@ test('an order from intake on the map to the callback, across three roles', asyn
   // The operator needs the caller's number.
   assert.match(await page.textContent('#detail'), /13800138000/);
 
-  // The town signs for it and reports it handled.
+  // The town finds it in its to-do list, signs for it and reports it handled.
   await signInAs('zhenjie.shenhe');
-  await openOrder(number);
+  await page.click('[data-tab="board"]');
+  await page.waitForSelector(`#order-table tr[data-number="${number}"]`);
+  await page.click(`#order-table tr[data-number="${number}"] a`);
+  await page.waitForFunction((n) => document.getElementById('order-number')?.textContent === n, number);
   await takeStep('accept');
   assert.equal(await page.textContent('#order-state'), '处置中');
   await takeStep('feedback', '已到现场劝离摊贩并清理');

@@ -19,16 +19,18 @@ use crate::routing::{Responsibility, ResponsibilityList, Unit, UnitKind};
 use crate::service::{NewOrder, OrderError, Orders, Versioned};
 
 /// Departments of the demo district: (code, name, category classes they own).
+/// A department unit's code is the department name its handlers' role bindings carry, so the
+/// demo's 部门处置人 (自然资源) handles what is sent to 区自然资源局.
 const DEPARTMENTS: [(&str, &str, &[&str]); 5] = [
-    ("zjj", "区住房城乡建设和水利局", &["01"]),
-    ("jtj", "区交通运输局", &["02"]),
+    ("住建", "区住房城乡建设和水利局", &["01"]),
+    ("交通", "区交通运输局", &["02"]),
     (
-        "cgj",
+        "城管",
         "区城市管理和综合执法局",
         &["03", "04", "06", "SJ02", "SJ03", "SJ04"],
     ),
-    ("zrj", "区自然资源局", &["05", "SJ06"]),
-    ("yjj", "区应急管理局", &["SJ05"]),
+    ("自然资源", "区自然资源局", &["05", "SJ06"]),
+    ("应急", "区应急管理局", &["SJ05"]),
 ];
 
 /// Event and request classes each town handles in its own area.

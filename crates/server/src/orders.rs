@@ -235,6 +235,9 @@ struct ListQuery {
     enterprise: Option<bool>,
     /// Only orders past their deadline.
     overdue: Option<bool>,
+    /// Only orders waiting for a step the caller may take (their to-do list: the dispatcher's
+    /// board, the handler's inbox, the supervisor's checks).
+    todo: Option<bool>,
     limit: Option<u64>,
     offset: Option<u64>,
 }
@@ -259,6 +262,10 @@ async fn list(
         .iter()
         .filter(|v| q.enterprise.is_none_or(|e| v.order.enterprise == e))
         .filter(|v| q.overdue.is_none_or(|o| v.order.is_overdue(now) == o))
+        .filter(|v| {
+            q.todo
+                .is_none_or(|t| has_work(&ctx.principal, &v.order, &d) == t)
+        })
         .filter(|v| {
             let scope = order_scope(&v.order, &d);
             let res = Resource {
@@ -685,6 +692,68 @@ struct StepBody {
     approve: Option<bool>,
 }
 
+/// Calls `f` with the action a step needs and the resource it is decided on: the unit an order
+/// was sent to handles it (its department, or its town or village); the other duties act on the
+/// order's grid cell.
+fn with_step_resource<R>(
+    order: &Order,
+    step: Step,
+    district: &Jurisdiction,
+    f: impl FnOnce(Action, &Resource<'_>) -> R,
+) -> R {
+    let scope = order_scope(order, district);
+    let action = match step.duty() {
+        Duty::Supervise => Action::OrderSupervise,
+        Duty::Dispatch => Action::OrderDispatch,
+        Duty::Handle => Action::OrderHandle,
+    };
+    match (step.duty(), &order.unit) {
+        (Duty::Handle, Some(u)) if u.kind != UnitKind::Department => {
+            let unit_scope: Vec<Jurisdiction> = Jurisdiction::parse(&u.code)
+                .map(|j| vec![j])
+                .unwrap_or_default();
+            f(
+                action,
+                &Resource {
+                    scope: &unit_scope,
+                    ..Resource::default()
+                },
+            )
+        }
+        (Duty::Handle, Some(u)) => f(
+            action,
+            &Resource {
+                scope: &scope,
+                department: Some(&u.code),
+                ..Resource::default()
+            },
+        ),
+        _ => f(
+            action,
+            &Resource {
+                scope: &scope,
+                ..Resource::default()
+            },
+        ),
+    }
+}
+
+/// Whether `who` may take some step the order's state allows now (their to-do list).
+fn has_work(who: &Principal, order: &Order, district: &Jurisdiction) -> bool {
+    lifecycle::allowed(order.state)
+        .into_iter()
+        // Reminding and merging are not what makes an order someone's work.
+        .filter(|s| !matches!(s, Step::Urge | Step::Merge | Step::RequestExtension))
+        .filter(|s| {
+            *s != Step::DecideExtension
+                || order
+                    .extension
+                    .as_ref()
+                    .is_some_and(|e| e.granted.is_none())
+        })
+        .any(|s| with_step_resource(order, s, district, |a, r| decide(who, a, r).allowed))
+}
+
 async fn step(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -694,35 +763,10 @@ async fn step(
     let Json(req) = body.map_err(|e| body_problem(&e, r#"{"step": "accept", "version": 3}"#))?;
     let d = district(&st)?;
     let current = load(&st, number.clone()).await?;
-    let scope = order_scope(&current.order, &d);
-    // The unit an order was sent to handles it: its department, or its town or village.
-    let unit_scope: Vec<Jurisdiction>;
-    let res = match (req.step.duty(), &current.order.unit) {
-        (Duty::Handle, Some(u)) if u.kind != UnitKind::Department => {
-            unit_scope = Jurisdiction::parse(&u.code)
-                .map(|j| vec![j])
-                .unwrap_or_default();
-            Resource {
-                scope: &unit_scope,
-                ..Resource::default()
-            }
-        }
-        (Duty::Handle, Some(u)) => Resource {
-            scope: &scope,
-            department: Some(&u.code),
-            ..Resource::default()
-        },
-        _ => Resource {
-            scope: &scope,
-            ..Resource::default()
-        },
-    };
-    let action = match req.step.duty() {
-        Duty::Supervise => Action::OrderSupervise,
-        Duty::Dispatch => Action::OrderDispatch,
-        Duty::Handle => Action::OrderHandle,
-    };
-    authorize(&st, &ctx, action, &res, &format!("order:{number}"))?;
+    let label = format!("order:{number}");
+    with_step_resource(&current.order, req.step, &d, |action, res| {
+        authorize(&st, &ctx, action, res, &label)
+    })?;
     let change = ctx.change(&format!("order.{}", req.step.id()));
     let input = StepInput {
         note: req.note,

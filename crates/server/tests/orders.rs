@@ -215,6 +215,19 @@ async fn a_hotline_order_from_intake_to_evaluation() {
     assert_eq!(as_admin["order"]["reporter"]["phone"], "138****8000");
     assert_eq!(as_admin["order"]["reporter"]["name"], "王**");
 
+    // It is in the town's to-do list, not in the hotline's (nothing for the hotline to do now).
+    let (_, todo) = w
+        .call("zhenjie.shenhe", "GET", "/api/v1/orders?todo=true", None)
+        .await;
+    assert_eq!(
+        todo["orders"][0]["order"]["number"],
+        number.as_str(),
+        "{todo}"
+    );
+    let (_, none) = w
+        .call("rexian.zuoxi", "GET", "/api/v1/orders?todo=true", None)
+        .await;
+    assert_eq!(none["total"], 0, "{none}");
     // The town signs for it; a village clerk of another unit's order may read but not sign.
     let v = body["version"].as_u64().unwrap();
     let (status, body) = w

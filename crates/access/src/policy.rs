@@ -270,11 +270,13 @@ pub enum Action {
     OrderDispatch,
     /// 签收, 退回, 反馈 on an order sent to one's unit.
     OrderHandle,
+    /// Set the responsibility list (权责清单) and the on-duty roster.
+    OrderConfigure,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -295,6 +297,7 @@ impl Action {
         Action::OrderSupervise,
         Action::OrderDispatch,
         Action::OrderHandle,
+        Action::OrderConfigure,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -321,6 +324,7 @@ impl Action {
             Self::OrderSupervise => "order_supervise",
             Self::OrderDispatch => "order_dispatch",
             Self::OrderHandle => "order_handle",
+            Self::OrderConfigure => "order_configure",
         }
     }
 
@@ -348,6 +352,7 @@ impl Action {
             Self::OrderSupervise => "立案、核查、结案和回访工单",
             Self::OrderDispatch => "派遣工单",
             Self::OrderHandle => "签收、退回和反馈工单",
+            Self::OrderConfigure => "设置权责清单和值班表",
         }
     }
 
@@ -375,6 +380,7 @@ impl Action {
             Self::OrderSupervise => "file, check, close and call back work orders",
             Self::OrderDispatch => "dispatch work orders",
             Self::OrderHandle => "sign for, return and report on work orders",
+            Self::OrderConfigure => "set the responsibility list and the duty roster",
         }
     }
 
@@ -457,7 +463,9 @@ pub fn rule(action: Action) -> Rule {
             false,
         ),
         A::ServiceStatus => (&[R::Admin], Reach::Anywhere, false, false),
-        A::LayerConfigure | A::AuditVerify => (&[R::Admin], Reach::WithinScope, false, false),
+        A::LayerConfigure | A::AuditVerify | A::OrderConfigure => {
+            (&[R::Admin], Reach::WithinScope, false, false)
+        }
         A::UserList | A::UserRead | A::UserCreate | A::UserUpdate | A::UserResetPassword => {
             (&[R::Admin], Reach::WithinScope, false, false)
         }

@@ -66,6 +66,7 @@ fn expected(action: Action) -> (&'static [Role], bool) {
         ),
         Action::ServiceStatus => (&[Admin], false),
         Action::LayerConfigure
+        | Action::OrderConfigure
         | Action::AuditVerify
         | Action::UserList
         | Action::UserRead

@@ -112,6 +112,52 @@ pub struct ResponsibilityList {
 }
 
 impl ResponsibilityList {
+    /// Checks a list before it is saved: every category known, every area in the district, no
+    /// period ending before it starts, no unit without a code and name.
+    ///
+    /// # Errors
+    /// The first wrong entry (1-based) and why, in Chinese and English.
+    pub fn check(&self, taxonomy: &Taxonomy, district: &Jurisdiction) -> Result<(), Msg> {
+        for (i, e) in self.entries.iter().enumerate() {
+            let n = i + 1;
+            let bad = |zh: String, en: String| {
+                Err(Msg::new(
+                    format!("权责清单第 {n} 条：{zh}"),
+                    format!("entry {n}: {en}"),
+                ))
+            };
+            if taxonomy.get(&e.category).is_err() {
+                return bad(
+                    format!("未知的分类「{}」", e.category),
+                    format!("unknown category {:?}", e.category),
+                );
+            }
+            if !district.contains(&e.area) {
+                return bad(
+                    format!("区域 {} 不在本区 {} 内", e.area.as_str(), district.as_str()),
+                    format!(
+                        "area {} is outside the district {}",
+                        e.area.as_str(),
+                        district.as_str()
+                    ),
+                );
+            }
+            if e.valid_to.is_some_and(|to| to < e.valid_from) {
+                return bad(
+                    "有效期的结束日期早于开始日期".into(),
+                    "the period ends before it starts".into(),
+                );
+            }
+            if e.unit.code.trim().is_empty() || e.unit.name.trim().is_empty() {
+                return bad(
+                    "责任单位须有代码和名称".into(),
+                    "the unit needs a code and a name".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The unit for an order of `category` at grid cell `place` on `on`. `owner` is the
     /// component's recorded owner (权属单位), when the order is about a known component.
     ///

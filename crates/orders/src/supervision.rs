@@ -35,6 +35,41 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// Checks a roster before it is saved: turns that start before they end, with a leader, and
+    /// that do not overlap.
+    ///
+    /// # Errors
+    /// The first wrong turn (1-based) and why.
+    pub fn check(&self) -> Result<(), tudi_core::msg::Msg> {
+        let mut turns: Vec<(usize, &RosterEntry)> = self.entries.iter().enumerate().collect();
+        for (i, e) in &turns {
+            let n = i + 1;
+            if e.to < e.from {
+                return Err(tudi_core::msg::Msg::new(
+                    format!("值班表第 {n} 条：结束日期早于开始日期"),
+                    format!("turn {n} ends before it starts"),
+                ));
+            }
+            if e.leader.trim().is_empty() || e.name.trim().is_empty() {
+                return Err(tudi_core::msg::Msg::new(
+                    format!("值班表第 {n} 条：须填写值班领导的账户和姓名"),
+                    format!("turn {n} needs the leader's account and name"),
+                ));
+            }
+        }
+        turns.sort_by_key(|(_, e)| e.from);
+        for pair in turns.windows(2) {
+            let ((_, a), (j, b)) = (pair[0], pair[1]);
+            if b.from <= a.to {
+                return Err(tudi_core::msg::Msg::new(
+                    format!("值班表第 {} 条与前一班次时间重叠", j + 1),
+                    format!("turn {} overlaps the one before", j + 1),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Who is on duty on `day`.
     #[must_use]
     pub fn on_duty(&self, day: Date) -> Option<&RosterEntry> {

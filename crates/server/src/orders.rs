@@ -32,6 +32,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/orders/duplicates", post(duplicates))
         .route("/api/v1/orders/stats", get(stats))
         .route("/api/v1/orders/supervise", post(supervise))
+        .route(
+            "/api/v1/orders/responsibilities",
+            get(read_responsibilities).put(write_responsibilities),
+        )
+        .route("/api/v1/orders/roster", get(read_roster).put(write_roster))
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
         .route(
@@ -652,6 +657,108 @@ fn percent(name: &str) -> String {
             }
         })
         .collect()
+}
+
+async fn read_responsibilities(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    authorize_somewhere(&st, &ctx, Action::OrderRead, "order:responsibilities")?;
+    let store = st.store.clone();
+    let list =
+        blocking(move || load_responsibilities(&*store).map_err(|e| order_problem(&e))).await?;
+    Ok(Json(list).into_response())
+}
+
+/// Replaces the responsibility list (district administrators), checked entry by entry first.
+async fn write_responsibilities(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<tudi_orders::routing::ResponsibilityList>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(list) = body.map_err(|e| {
+        body_problem(&e, r#"{"entries": [{"category": "SJ04", "area": "440605011", "unit": {"kind": "town", "code": "440605011", "name": "桂城街道"}, "valid_from": "2026-01-01", "valid_to": null}]}"#)
+    })?;
+    let d = configure(&st, &ctx, "order:responsibilities")?;
+    let taxonomy = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+    list.check(&taxonomy, &d).map_err(|m| {
+        let mut p = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-responsibilities",
+            "权责清单无效",
+            m.zh,
+            m.en,
+        );
+        p.field = Some("entries");
+        p
+    })?;
+    let (store, change) = (st.store.clone(), ctx.change("order.responsibilities"));
+    let n = list.entries.len();
+    blocking(move || {
+        tudi_orders::service::save_responsibilities(&*store, &list, &change)
+            .map_err(|e| order_problem(&e))
+    })
+    .await?;
+    Ok(Json(json!({"entries": n})).into_response())
+}
+
+async fn read_roster(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Problem> {
+    authorize_somewhere(&st, &ctx, Action::OrderRead, "order:roster")?;
+    let store = st.store.clone();
+    let roster =
+        blocking(move || tudi_orders::service::load_roster(&*store).map_err(|e| order_problem(&e)))
+            .await?;
+    Ok(Json(roster).into_response())
+}
+
+/// Replaces the on-duty roster (district administrators), checked first.
+async fn write_roster(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<tudi_orders::supervision::Roster>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(roster) = body.map_err(|e| {
+        body_problem(&e, r#"{"entries": [{"from": "2026-11-23", "to": "2026-11-29", "leader": "zhiban.lingdao", "name": "潘副区长"}]}"#)
+    })?;
+    configure(&st, &ctx, "order:roster")?;
+    roster.check().map_err(|m| {
+        let mut p = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-roster",
+            "值班表无效",
+            m.zh,
+            m.en,
+        );
+        p.field = Some("entries");
+        p
+    })?;
+    let (store, change) = (st.store.clone(), ctx.change("order.roster"));
+    let n = roster.entries.len();
+    blocking(move || {
+        tudi_orders::service::save_roster(&*store, &roster, &change).map_err(|e| order_problem(&e))
+    })
+    .await?;
+    Ok(Json(json!({"entries": n})).into_response())
+}
+
+/// The district, once the caller may configure the work-order centre for all of it.
+fn configure(st: &AppState, ctx: &Ctx, label: &str) -> Result<Jurisdiction, Problem> {
+    let d = district(st)?;
+    let scope = vec![d.clone()];
+    authorize(
+        st,
+        ctx,
+        Action::OrderConfigure,
+        &Resource {
+            scope: &scope,
+            ..Resource::default()
+        },
+        label,
+    )?;
+    Ok(d)
 }
 
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {

@@ -125,6 +125,26 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r(
         "GET",
+        "/api/v1/orders/responsibilities",
+        Guard::InHandler(Action::OrderRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/orders/responsibilities",
+        Guard::InHandler(Action::OrderConfigure),
+    ),
+    r(
+        "GET",
+        "/api/v1/orders/roster",
+        Guard::InHandler(Action::OrderRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/orders/roster",
+        Guard::InHandler(Action::OrderConfigure),
+    ),
+    r(
+        "GET",
         "/api/v1/orders/{number}",
         Guard::InHandler(Action::OrderRead),
     ),

@@ -319,7 +319,14 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                 || district_admin
                 || (inside && [Some(Admin), Some(GridInspector)].contains(&role))
         }
-        ("GET", "/api/v1/orders" | "/api/v1/orders/stats") => staff,
+        (
+            "GET",
+            "/api/v1/orders"
+            | "/api/v1/orders/stats"
+            | "/api/v1/orders/responsibilities"
+            | "/api/v1/orders/roster",
+        ) => staff,
+        ("PUT", "/api/v1/orders/responsibilities" | "/api/v1/orders/roster") => district_admin,
         // Supervision of the whole district's deadlines: the district-level supervisors.
         ("POST", "/api/v1/orders/supervise") => {
             district_admin || ["rexian.zuoxi", "zhiban.lingdao"].contains(&caller)
@@ -419,6 +426,14 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         }
         "/api/v1/orders/duplicates" => Some(
             json!({"category": "SJ0401", "location": w.points[usize::from(!inside)], "description": "矩阵测试"}),
+        ),
+        // An invalid list and roster: the district administrator gets 400, others 403; the
+        // demo's own stay as they are.
+        "/api/v1/orders/responsibilities" => Some(
+            json!({"entries": [{"category": "ZZ99", "area": "440605", "unit": {"kind": "town", "code": "x", "name": "x"}, "valid_from": "2026-01-01", "valid_to": null}]}),
+        ),
+        "/api/v1/orders/roster" => Some(
+            json!({"entries": [{"from": "2026-11-30", "to": "2026-11-01", "leader": "x", "name": "x"}]}),
         ),
         // Not a photo: callers the policy admits get 400, others 403.
         "/api/v1/orders/{number}/attachments" => Some(Value::String("not a photo".into())),

@@ -818,3 +818,92 @@ async fn photos_are_attached_and_bad_files_refused() {
         "the public does not see the files"
     );
 }
+
+/// The district administrator sets the responsibility list and the roster; both are checked
+/// before they are saved, and dispatch follows the new list at once.
+#[tokio::test]
+async fn the_responsibility_list_and_roster_are_configured_and_checked() {
+    let w = world();
+    let entry = |category: &str, area: &str| json!({"category": category, "area": area, "unit": {"kind": "town", "code": "440605011", "name": "桂城街道"}, "valid_from": "2024-01-01", "valid_to": null});
+    // Unknown category, an area outside the district: refused, naming the entry.
+    let (status, p) = w
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/orders/responsibilities",
+            Some(json!({"entries": [entry("SJ04", "440605011"), entry("ZZ99", "440605011")]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("第 2 条"), "{p}");
+    let (status, _) = w
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/orders/responsibilities",
+            Some(json!({"entries": [entry("SJ04", "440606001")]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The hotline may read the list but not change it.
+    let (status, _) = w
+        .call(
+            "rexian.zuoxi",
+            "PUT",
+            "/api/v1/orders/responsibilities",
+            Some(json!({"entries": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // 施工扰民 (SJ0301) had no unit; with the new list it is dispatched to the town.
+    let mut noise = stall(&w);
+    noise["category"] = json!("SJ0301");
+    let (status, _) = w
+        .call(
+            "rexian.zuoxi",
+            "POST",
+            "/api/v1/orders",
+            Some(noise.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no unit yet");
+    let (status, _) = w
+        .call(
+            "admin",
+            "PUT",
+            "/api/v1/orders/responsibilities",
+            Some(json!({"entries": [entry("SJ04", "440605011"), entry("SJ03", "440605011")]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, list) = w
+        .call(
+            "rexian.zuoxi",
+            "GET",
+            "/api/v1/orders/responsibilities",
+            None,
+        )
+        .await;
+    assert_eq!(list["entries"].as_array().unwrap().len(), 2);
+    let (status, body) = w
+        .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(noise))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["order"]["unit"]["name"], "桂城街道");
+
+    // The roster: overlapping turns are refused; a valid one is saved and read back.
+    let turn = |from: &str, to: &str| json!({"from": from, "to": to, "leader": "zhiban.lingdao", "name": "潘副区长"});
+    let (status, p) = w
+        .call("admin", "PUT", "/api/v1/orders/roster", Some(json!({"entries": [turn("2026-11-23", "2026-11-29"), turn("2026-11-29", "2026-12-06")]})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("重叠"), "{p}");
+    let (status, _) = w
+        .call("admin", "PUT", "/api/v1/orders/roster", Some(json!({"entries": [turn("2026-11-23", "2026-11-29"), turn("2026-11-30", "2026-12-06")]})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, roster) = w
+        .call("zhiban.lingdao", "GET", "/api/v1/orders/roster", None)
+        .await;
+    assert_eq!(roster["entries"][1]["from"], "2026-11-30");
+}

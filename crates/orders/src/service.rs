@@ -22,20 +22,50 @@ pub const COLLECTION: &str = "order";
 /// `tudi_meta` key holding the responsibility list (JSON).
 pub const RESPONSIBILITIES_KEY: &str = "orders:responsibilities";
 
+/// A JSON setting in `tudi_meta` (the default when none was saved).
+fn load_setting<T: serde::de::DeserializeOwned + Default>(
+    store: &dyn Store,
+    key: &str,
+    doing: &'static str,
+) -> Result<T, OrderError> {
+    match store.meta(key)? {
+        None => Ok(T::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            OrderError::Store(StoreError::Database {
+                doing,
+                source: Box::new(e),
+            })
+        }),
+    }
+}
+
+/// Saves a JSON setting (audited as a setting change).
+fn save_setting<T: serde::Serialize>(
+    store: &dyn Store,
+    key: &str,
+    value: &T,
+    change: &Change,
+) -> Result<(), OrderError> {
+    let text = serde_json::to_string(value).map_err(|e| {
+        OrderError::Store(StoreError::Database {
+            doing: "encoding a setting",
+            source: Box::new(e),
+        })
+    })?;
+    store.set_meta(key, &text, change)?;
+    Ok(())
+}
+
 /// The responsibility list in force (empty when none was saved: every dispatch is then by hand).
 ///
 /// # Errors
 /// The store failed, or the saved list cannot be read.
 pub fn load_responsibilities(store: &dyn Store) -> Result<ResponsibilityList, OrderError> {
-    match store.meta(RESPONSIBILITIES_KEY)? {
-        None => Ok(ResponsibilityList::default()),
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            OrderError::Store(StoreError::Database {
-                doing: "reading the responsibility list",
-                source: Box::new(e),
-            })
-        }),
-    }
+    load_setting(
+        store,
+        RESPONSIBILITIES_KEY,
+        "reading the responsibility list",
+    )
 }
 
 /// Saves the responsibility list (audited as a setting change).
@@ -47,14 +77,7 @@ pub fn save_responsibilities(
     list: &ResponsibilityList,
     change: &Change,
 ) -> Result<(), OrderError> {
-    let text = serde_json::to_string(list).map_err(|e| {
-        OrderError::Store(StoreError::Database {
-            doing: "encoding the responsibility list",
-            source: Box::new(e),
-        })
-    })?;
-    store.set_meta(RESPONSIBILITIES_KEY, &text, change)?;
-    Ok(())
+    save_setting(store, RESPONSIBILITIES_KEY, list, change)
 }
 
 /// `tudi_meta` key holding the on-duty roster (JSON).
@@ -65,15 +88,7 @@ pub const ROSTER_KEY: &str = "orders:roster";
 /// # Errors
 /// The store failed, or the saved roster cannot be read.
 pub fn load_roster(store: &dyn Store) -> Result<crate::supervision::Roster, OrderError> {
-    match store.meta(ROSTER_KEY)? {
-        None => Ok(crate::supervision::Roster::default()),
-        Some(text) => serde_json::from_str(&text).map_err(|e| {
-            OrderError::Store(StoreError::Database {
-                doing: "reading the on-duty roster",
-                source: Box::new(e),
-            })
-        }),
-    }
+    load_setting(store, ROSTER_KEY, "reading the on-duty roster")
 }
 
 /// Saves the on-duty roster (audited as a setting change).
@@ -85,14 +100,7 @@ pub fn save_roster(
     roster: &crate::supervision::Roster,
     change: &Change,
 ) -> Result<(), OrderError> {
-    let text = serde_json::to_string(roster).map_err(|e| {
-        OrderError::Store(StoreError::Database {
-            doing: "encoding the on-duty roster",
-            source: Box::new(e),
-        })
-    })?;
-    store.set_meta(ROSTER_KEY, &text, change)?;
-    Ok(())
+    save_setting(store, ROSTER_KEY, roster, change)
 }
 
 /// Largest attachment accepted (bytes): 5 MiB, room for a phone photo.

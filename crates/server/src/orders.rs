@@ -271,14 +271,7 @@ async fn list(
             q.todo
                 .is_none_or(|t| has_work(&ctx.principal, &v.order, &d) == t)
         })
-        .filter(|v| {
-            let scope = order_scope(&v.order, &d);
-            let res = Resource {
-                scope: &scope,
-                ..Resource::default()
-            };
-            decide(&ctx.principal, Action::OrderRead, &res).allowed
-        })
+        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .collect();
     let total = visible.len();
     let page: Vec<Value> = visible
@@ -319,14 +312,7 @@ async fn duplicates(
     let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
     let readable: Vec<Order> = all
         .into_iter()
-        .filter(|v| {
-            let scope = order_scope(&v.order, &d);
-            let res = Resource {
-                scope: &scope,
-                ..Resource::default()
-            };
-            decide(&ctx.principal, Action::OrderRead, &res).allowed
-        })
+        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .map(|v| v.order)
         .collect();
     let found = tudi_orders::duplicates::suggest(
@@ -398,14 +384,7 @@ async fn stats(
     let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
     let readable: Vec<Order> = all
         .into_iter()
-        .filter(|v| {
-            let scope = order_scope(&v.order, &d);
-            let res = Resource {
-                scope: &scope,
-                ..Resource::default()
-            };
-            decide(&ctx.principal, Action::OrderRead, &res).allowed
-        })
+        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .map(|v| v.order)
         .collect();
     let mut rows = tudi_orders::stats::compute(&readable, from, to, q.by, jiff::Timestamp::now());
@@ -599,18 +578,7 @@ async fn attachment(
 ) -> Result<Response, Problem> {
     let d = district(&st)?;
     let current = load(&st, number.clone()).await?;
-    let scope = order_scope(&current.order, &d);
-    let res = Resource {
-        scope: &scope,
-        ..Resource::default()
-    };
-    authorize(
-        &st,
-        &ctx,
-        Action::OrderRead,
-        &res,
-        &format!("order:{number}"),
-    )?;
+    authorize_read(&st, &ctx, &current.order, &d)?;
     let not_found = || {
         Problem::not_found(
             format!("工单 {number} 没有附件 {sha256}"),
@@ -772,18 +740,7 @@ async fn read(
 ) -> Result<Response, Problem> {
     let d = district(&st)?;
     let v = load(&st, number.clone()).await?;
-    let scope = order_scope(&v.order, &d);
-    let res = Resource {
-        scope: &scope,
-        ..Resource::default()
-    };
-    authorize(
-        &st,
-        &ctx,
-        Action::OrderRead,
-        &res,
-        &format!("order:{number}"),
-    )?;
+    authorize_read(&st, &ctx, &v.order, &d)?;
     Ok(Json(view(&v, &ctx.principal, &d)).into_response())
 }
 
@@ -843,6 +800,40 @@ fn with_step_resource<R>(
             },
         ),
     }
+}
+
+/// Whether `who` may read `order` (its grid cell lies in their jurisdiction).
+fn may_read(who: &Principal, order: &Order, district: &Jurisdiction) -> bool {
+    let scope = order_scope(order, district);
+    decide(
+        who,
+        Action::OrderRead,
+        &Resource {
+            scope: &scope,
+            ..Resource::default()
+        },
+    )
+    .allowed
+}
+
+/// Refuses (and audits) a caller who may not read `order`.
+fn authorize_read(
+    st: &AppState,
+    ctx: &Ctx,
+    order: &Order,
+    district: &Jurisdiction,
+) -> Result<(), Problem> {
+    let scope = order_scope(order, district);
+    authorize(
+        st,
+        ctx,
+        Action::OrderRead,
+        &Resource {
+            scope: &scope,
+            ..Resource::default()
+        },
+        &format!("order:{}", order.number),
+    )
 }
 
 /// Whether `who` may take some step the order's state allows now (their to-do list).

@@ -80,6 +80,51 @@ pub fn save_responsibilities(
     save_setting(store, RESPONSIBILITIES_KEY, list, change)
 }
 
+/// `tudi_meta` key holding the district's own categories (the TSV of `data/categories.tsv`).
+pub const CATEGORIES_KEY: &str = "orders:categories";
+
+/// The categories in force: the district's own if saved, else the shipped defaults.
+///
+/// # Errors
+/// The store failed, or the saved categories cannot be read.
+pub fn load_taxonomy(store: &dyn Store) -> Result<Taxonomy, OrderError> {
+    match store.meta(CATEGORIES_KEY)? {
+        None => Ok(Taxonomy::defaults()?),
+        Some(tsv) => Ok(Taxonomy::from_tsv(&tsv)?),
+    }
+}
+
+/// Replaces the categories with `tsv` (the format of `data/categories.tsv`). Codes in use may
+/// not disappear — orders keep their category code — so every current code must remain; names
+/// and time limits may change and codes may be added.
+///
+/// # Errors
+/// [`OrderError::Category`] naming the bad line, [`OrderError::Invalid`] on `categories` for a
+/// code left out; nothing is saved.
+pub fn save_taxonomy(
+    store: &dyn Store,
+    tsv: &str,
+    change: &Change,
+) -> Result<Taxonomy, OrderError> {
+    let new = Taxonomy::from_tsv(tsv)?;
+    let current = load_taxonomy(store)?;
+    if let Some(gone) = current.iter().find(|c| new.get(&c.code).is_err()) {
+        return Err(invalid(
+            "categories",
+            &format!(
+                "分类「{}」（{}）不能删除：工单以分类代码记录；可改名或调整时限",
+                gone.name_zh, gone.code
+            ),
+            &format!(
+                "category {} cannot be removed: orders refer to it by code",
+                gone.code
+            ),
+        ));
+    }
+    store.set_meta(CATEGORIES_KEY, tsv, change)?;
+    Ok(new)
+}
+
 /// `tudi_meta` key holding the on-duty roster (JSON).
 pub const ROSTER_KEY: &str = "orders:roster";
 

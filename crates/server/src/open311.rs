@@ -22,7 +22,7 @@ use tudi_orders::service::NewOrder;
 
 use crate::AppState;
 use crate::auth::{Ctx, access_problem};
-use crate::orders::{take_in, with_orders};
+use crate::orders::{take_in, taxonomy, with_orders};
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -198,10 +198,7 @@ fn to_xml_single(root: &str, v: &Value) -> String {
     String::from_utf8(w.into_inner()).unwrap_or_default()
 }
 
-fn services() -> Vec<Value> {
-    let Ok(t) = Taxonomy::defaults() else {
-        return Vec::new();
-    };
+fn services(t: &Taxonomy) -> Vec<Value> {
     t.iter()
         .filter(|c| c.parent.is_some() || !t.iter().any(|x| x.parent.as_deref() == Some(&c.code)))
         .map(|c| {
@@ -223,27 +220,22 @@ fn services() -> Vec<Value> {
         .collect()
 }
 
-async fn services_json() -> Response {
-    respond(
-        Format::Json,
-        StatusCode::OK,
-        "services",
-        "service",
-        services(),
-    )
+async fn services_in(format: Format, st: &AppState) -> Response {
+    match taxonomy(st).await {
+        Ok(t) => respond(format, StatusCode::OK, "services", "service", services(&t)),
+        Err(p) => from_problem(format, &p),
+    }
 }
 
-async fn services_xml() -> Response {
-    respond(
-        Format::Xml,
-        StatusCode::OK,
-        "services",
-        "service",
-        services(),
-    )
+async fn services_json(State(st): State<AppState>) -> Response {
+    services_in(Format::Json, &st).await
 }
 
-async fn service_definition(Path(file): Path<String>) -> Response {
+async fn services_xml(State(st): State<AppState>) -> Response {
+    services_in(Format::Xml, &st).await
+}
+
+async fn service_definition(State(st): State<AppState>, Path(file): Path<String>) -> Response {
     let Some((code, format)) = split_file(&file) else {
         return error(
             Format::Json,
@@ -252,7 +244,11 @@ async fn service_definition(Path(file): Path<String>) -> Response {
             "end the path in .json or .xml",
         );
     };
-    if !services().iter().any(|s| s["service_code"] == code) {
+    let t = match taxonomy(&st).await {
+        Ok(t) => t,
+        Err(p) => return from_problem(format, &p),
+    };
+    if !services(&t).iter().any(|s| s["service_code"] == code) {
         return error(
             format,
             StatusCode::NOT_FOUND,
@@ -366,13 +362,9 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
         Ok(v) => v,
         Err(p) => return from_problem(format, &p),
     };
-    let Ok(taxonomy) = Taxonomy::defaults() else {
-        return error(
-            format,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "分类数据有误",
-            "category data broken",
-        );
+    let taxonomy = match taxonomy(&st).await {
+        Ok(t) => t,
+        Err(p) => return from_problem(format, &p),
     };
     // GeoReport's defaults: without ids or dates, the last 90 days; at most 1,000 requests.
     let since = start.or_else(|| {
@@ -457,13 +449,9 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
     .await;
     match found {
         Ok((v, survivor)) => {
-            let Ok(taxonomy) = Taxonomy::defaults() else {
-                return error(
-                    format,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "分类数据有误",
-                    "category data broken",
-                );
+            let taxonomy = match taxonomy(&st).await {
+                Ok(t) => t,
+                Err(p) => return from_problem(format, &p),
             };
             respond(
                 format,

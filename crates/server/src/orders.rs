@@ -27,7 +27,10 @@ use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/orders/categories", get(categories))
+        .route(
+            "/api/v1/orders/categories",
+            get(categories).put(write_categories),
+        )
         .route("/api/v1/orders", get(list).post(intake))
         .route("/api/v1/orders/duplicates", post(duplicates))
         .route("/api/v1/orders/stats", get(stats))
@@ -109,7 +112,8 @@ pub(crate) async fn with_orders<T: Send + 'static>(
     let district = district(st)?;
     let store = st.store.clone();
     blocking(move || {
-        let taxonomy = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+        let taxonomy =
+            tudi_orders::service::load_taxonomy(&*store).map_err(|e| order_problem(&e))?;
         let list = load_responsibilities(&*store).map_err(|e| order_problem(&e))?;
         let orders = Orders {
             store: &*store,
@@ -160,8 +164,15 @@ fn view(v: &Versioned, who: &Principal, district: &Jurisdiction) -> Value {
     })
 }
 
-async fn categories() -> Result<Response, Problem> {
-    let t = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+/// The categories in force (the district's own, else the defaults).
+pub(crate) async fn taxonomy(st: &AppState) -> Result<Taxonomy, Problem> {
+    let store = st.store.clone();
+    blocking(move || tudi_orders::service::load_taxonomy(&*store).map_err(|e| order_problem(&e)))
+        .await
+}
+
+async fn categories(State(st): State<AppState>) -> Result<Response, Problem> {
+    let t = taxonomy(&st).await?;
     let list: Vec<Value> = t
         .iter()
         .map(|c| json!({"code": c.code, "parent": c.parent, "class": c.class, "class_name": c.class.name_zh(), "name": c.name_zh, "name_en": c.name_en, "normal_days": c.normal_days, "urgent_days": c.urgent_days}))
@@ -648,7 +659,7 @@ async fn write_responsibilities(
         body_problem(&e, r#"{"entries": [{"category": "SJ04", "area": "440605011", "unit": {"kind": "town", "code": "440605011", "name": "桂城街道"}, "valid_from": "2026-01-01", "valid_to": null}]}"#)
     })?;
     let d = configure(&st, &ctx, "order:responsibilities")?;
-    let taxonomy = Taxonomy::defaults().map_err(|e| order_problem(&e.into()))?;
+    let taxonomy = taxonomy(&st).await?;
     list.check(&taxonomy, &d).map_err(|m| {
         let mut p = Problem::new(
             StatusCode::BAD_REQUEST,
@@ -668,6 +679,26 @@ async fn write_responsibilities(
     })
     .await?;
     Ok(Json(json!({"entries": n})).into_response())
+}
+
+/// Replaces the categories with a TSV body in the form of `crates/orders/data/categories.tsv`
+/// (district administrators); bad lines and removed codes are refused by line or code.
+async fn write_categories(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: String,
+) -> Result<Response, Problem> {
+    configure(&st, &ctx, "order:categories")?;
+    let (store, change) = (st.store.clone(), ctx.change("order.categories"));
+    let t = blocking(move || {
+        tudi_orders::service::save_taxonomy(&*store, &body, &change).map_err(|e| {
+            let mut p = order_problem(&e);
+            p.field = Some("categories");
+            p
+        })
+    })
+    .await?;
+    Ok(Json(json!({"categories": t.iter().count()})).into_response())
 }
 
 async fn read_roster(

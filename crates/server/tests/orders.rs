@@ -907,3 +907,77 @@ async fn the_responsibility_list_and_roster_are_configured_and_checked() {
         .await;
     assert_eq!(roster["entries"][1]["from"], "2026-11-30");
 }
+
+/// A district adds a category of its own; removing one in use, or a bad line, is refused.
+#[tokio::test]
+async fn the_district_configures_its_categories() {
+    let w = world();
+    let defaults = include_str!("../../orders/data/categories.tsv");
+    let put = |tsv: String| {
+        let w = &w;
+        async move {
+            let mut req = axum::http::Request::builder()
+                .method("PUT")
+                .uri("/api/v1/orders/categories")
+                .header("host", "example.test")
+                .header("content-type", "text/tab-separated-values");
+            req = req.header("authorization", format!("Bearer {}", w.tokens["admin"]));
+            let res = router(w.state.clone())
+                .oneshot(req.body(Body::from(tsv)).unwrap())
+                .await
+                .unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let added = format!("{defaults}SJ0402\tSJ04\tevent\t占道堆物\tObstruction by goods\t2\t1\n");
+    let (status, body) = put(added).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, cats) = w
+        .call("nobody", "GET", "/api/v1/orders/categories", None)
+        .await;
+    assert!(
+        cats["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == "SJ0402")
+    );
+    let (_, services) = w
+        .call("nobody", "GET", "/open311/v2/services.json", None)
+        .await;
+    assert!(
+        services
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["service_code"] == "SJ0402")
+    );
+    // Removing a code: refused, naming it.
+    let without: String = defaults
+        .lines()
+        .filter(|l| !l.starts_with("RX05"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (status, p) = put(without).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("RX05"), "{p}");
+    // A bad line: refused with its number.
+    let (status, p) = put(format!("{defaults}ZZ\t-\tthing\tx\tx\t1\t1\n")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("行"), "{p}");
+    // Only district administrators.
+    let (status, _) = w
+        .call(
+            "rexian.zuoxi",
+            "PUT",
+            "/api/v1/orders/categories",
+            Some(json!("x")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}

@@ -312,6 +312,17 @@ impl Order {
                 };
                 self.due = Some(calendar.due_after(local, category.working_days(urgency)));
                 timeline_note = Some(route.explanation.zh.clone());
+                // A deadline in a year whose holiday notice is not in the data counts weekends
+                // only: say so on the order rather than look exact.
+                if let Some(due) = self.due
+                    && !calendar.covers(due.date())
+                {
+                    timeline_note = Some(format!(
+                        "{}（{} 年节假日安排尚未收录，期限仅按周末计算）",
+                        route.explanation.zh,
+                        due.date().year()
+                    ));
+                }
                 self.unit = Some(route.unit);
                 self.route = Some(route.explanation);
             }

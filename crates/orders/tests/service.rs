@@ -813,3 +813,19 @@ fn an_enterprise_order_is_due_within_the_urgent_limit() {
         jiff::civil::date(2026, 9, 21)
     );
 }
+
+#[test]
+fn a_deadline_in_a_year_without_holiday_data_says_so() {
+    let f = fixture();
+    let o = f.orders();
+    let at: Timestamp = "2027-03-01T02:00:00Z".parse().unwrap();
+    let v = o
+        .intake_and_dispatch(
+            &Change::new("user:a", "order.intake").at(at),
+            stall("x"),
+            Some(&grid()),
+        )
+        .unwrap();
+    let note = v.order.timeline.last().unwrap().note.clone().unwrap();
+    assert!(note.contains("2027 年节假日安排尚未收录"), "{note}");
+}

@@ -136,6 +136,32 @@ impl WorkCalendar {
         Ok(cal)
     }
 
+    /// China's calendar as shipped, with `extra` lines (same format) for years published after
+    /// this release — a district adds the next year's notice as soon as it appears.
+    ///
+    /// # Errors
+    /// A bad line of `extra` (numbered within `extra`), or a date the shipped data already has.
+    pub fn china_with(extra: &str) -> Result<Self, CalendarError> {
+        let added = Self::from_tsv(extra)?;
+        let mut cal = Self::china().clone();
+        for (date, day) in added.days {
+            if cal.days.insert(date, day).is_some() {
+                return Err(CalendarError {
+                    line: extra
+                        .lines()
+                        .position(|l| l.starts_with(&date.to_string()))
+                        .map_or(0, |i| i + 1),
+                    reason: format!("{date} is already in the shipped data"),
+                });
+            }
+        }
+        if added.first_year <= added.last_year {
+            cal.first_year = cal.first_year.min(added.first_year);
+            cal.last_year = cal.last_year.max(added.last_year);
+        }
+        Ok(cal)
+    }
+
     /// Whether the data covers `date`'s year (outside it only weekends are known).
     #[must_use]
     pub fn covers(&self, date: Date) -> bool {
@@ -283,6 +309,19 @@ mod tests {
             cal.due_after(start, 0),
             date(2026, 11, 20).at(23, 59, 59, 0)
         );
+    }
+
+    #[test]
+    fn a_later_year_can_be_added_as_data() {
+        let cal = WorkCalendar::china_with("2027-01-01\tholiday\t元旦\n").unwrap();
+        assert!(cal.covers(date(2027, 6, 1)));
+        assert_eq!(cal.day(date(2027, 1, 1)), DayKind::Holiday("元旦".into()));
+        assert!(
+            !cal.is_working_day(date(2026, 10, 1)),
+            "the shipped years stay"
+        );
+        let err = WorkCalendar::china_with("# c\n2026-10-01\tholiday\tx\n").unwrap_err();
+        assert_eq!(err.line, 2);
     }
 
     #[test]

@@ -125,6 +125,39 @@ pub fn save_taxonomy(
     Ok(new)
 }
 
+/// `tudi_meta` key holding holiday lines added after this release (the TSV of
+/// `tudi-core`'s `data/holidays-cn.tsv`), e.g. the next year's notice.
+pub const HOLIDAYS_KEY: &str = "calendar:extra";
+
+/// The working-day calendar in force: the shipped years and the lines a district added.
+///
+/// # Errors
+/// The store failed, or the saved lines cannot be read.
+pub fn load_calendar(store: &dyn Store) -> Result<WorkCalendar, OrderError> {
+    let extra = store.meta(HOLIDAYS_KEY)?.unwrap_or_default();
+    WorkCalendar::china_with(&extra).map_err(|e| OrderError::Invalid {
+        field: "holidays",
+        message: e.message(),
+    })
+}
+
+/// Replaces the added holiday lines with `tsv`, checked against the shipped data first.
+///
+/// # Errors
+/// [`OrderError::Invalid`] on `holidays` naming the bad line; nothing is saved.
+pub fn save_holidays(
+    store: &dyn Store,
+    tsv: &str,
+    change: &Change,
+) -> Result<WorkCalendar, OrderError> {
+    let cal = WorkCalendar::china_with(tsv).map_err(|e| OrderError::Invalid {
+        field: "holidays",
+        message: e.message(),
+    })?;
+    store.set_meta(HOLIDAYS_KEY, tsv, change)?;
+    Ok(cal)
+}
+
 /// `tudi_meta` key holding the on-duty roster (JSON).
 pub const ROSTER_KEY: &str = "orders:roster";
 

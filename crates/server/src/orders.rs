@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::may_see_phone;
 use tudi_access::{Action, Jurisdiction, Principal, Resource, decide};
-use tudi_core::calendar::WorkCalendar;
 use tudi_orders::category::Taxonomy;
 use tudi_orders::lifecycle::{self, Duty, State as OrderState, Step};
 use tudi_orders::order::{Order, StepInput};
@@ -40,6 +39,10 @@ pub(crate) fn routes() -> Router<AppState> {
             get(read_responsibilities).put(write_responsibilities),
         )
         .route("/api/v1/orders/roster", get(read_roster).put(write_roster))
+        .route(
+            "/api/v1/calendar/holidays",
+            get(read_holidays).put(write_holidays),
+        )
         .route("/api/v1/orders/{number}", get(read))
         .route("/api/v1/orders/{number}/steps", post(step))
         .route(
@@ -115,11 +118,13 @@ pub(crate) async fn with_orders<T: Send + 'static>(
         let taxonomy =
             tudi_orders::service::load_taxonomy(&*store).map_err(|e| order_problem(&e))?;
         let list = load_responsibilities(&*store).map_err(|e| order_problem(&e))?;
+        let calendar =
+            tudi_orders::service::load_calendar(&*store).map_err(|e| order_problem(&e))?;
         let orders = Orders {
             store: &*store,
             taxonomy: &taxonomy,
             responsibilities: &list,
-            calendar: WorkCalendar::china(),
+            calendar: &calendar,
             district: &district,
         };
         work(&orders).map_err(|e| order_problem(&e))
@@ -699,6 +704,38 @@ async fn write_categories(
     })
     .await?;
     Ok(Json(json!({"categories": t.iter().count()})).into_response())
+}
+
+/// The years the working-day calendar covers and the lines a district added.
+async fn read_holidays(State(st): State<AppState>) -> Result<Response, Problem> {
+    let store = st.store.clone();
+    let (cal, extra) = blocking(move || {
+        let cal = tudi_orders::service::load_calendar(&*store).map_err(|e| order_problem(&e))?;
+        let extra = store
+            .meta(tudi_orders::service::HOLIDAYS_KEY)
+            .map_err(|e| store_failed(&e))?
+            .unwrap_or_default();
+        Ok((cal, extra))
+    })
+    .await?;
+    let years = cal.years().map(|(a, b)| json!([a, b]));
+    Ok(Json(json!({"years": years, "added": extra})).into_response())
+}
+
+/// Adds the holiday lines of years published after this release (TSV body, the format of
+/// `crates/core/data/holidays-cn.tsv`; district administrators).
+async fn write_holidays(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: String,
+) -> Result<Response, Problem> {
+    configure(&st, &ctx, "calendar:holidays")?;
+    let (store, change) = (st.store.clone(), ctx.change("calendar.holidays"));
+    let cal = blocking(move || {
+        tudi_orders::service::save_holidays(&*store, &body, &change).map_err(|e| order_problem(&e))
+    })
+    .await?;
+    Ok(Json(json!({"years": cal.years().map(|(a, b)| json!([a, b]))})).into_response())
 }
 
 async fn read_roster(

@@ -102,6 +102,12 @@ pub const ROUTES: &[RouteSpec] = &[
     // The work-order centre: categories are public; the handlers decide on the order (its grid
     // cell, or the unit it was sent to) and on the duty a step needs.
     r("GET", "/api/v1/orders/categories", Guard::Public),
+    r("GET", "/api/v1/calendar/holidays", Guard::Public),
+    r(
+        "PUT",
+        "/api/v1/calendar/holidays",
+        Guard::InHandler(Action::OrderConfigure),
+    ),
     r(
         "PUT",
         "/api/v1/orders/categories",

@@ -330,7 +330,8 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             "PUT",
             "/api/v1/orders/responsibilities"
             | "/api/v1/orders/roster"
-            | "/api/v1/orders/categories",
+            | "/api/v1/orders/categories"
+            | "/api/v1/calendar/holidays",
         ) => district_admin,
         // Supervision of the whole district's deadlines: the district-level supervisors.
         ("POST", "/api/v1/orders/supervise") => {
@@ -437,6 +438,7 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         "/api/v1/orders/responsibilities" => Some(
             json!({"entries": [{"category": "ZZ99", "area": "440605", "unit": {"kind": "town", "code": "x", "name": "x"}, "valid_from": "2026-01-01", "valid_to": null}]}),
         ),
+        "/api/v1/calendar/holidays" => Some(Value::String("2026-10-01\tholiday\tx".into())),
         "/api/v1/orders/categories" => Some(Value::String("01\t-\tthing\tx\tx\t1\t1".into())),
         "/api/v1/orders/roster" => Some(
             json!({"entries": [{"from": "2026-11-30", "to": "2026-11-01", "leader": "x", "name": "x"}]}),

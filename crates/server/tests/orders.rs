@@ -981,3 +981,45 @@ async fn the_district_configures_its_categories() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Next year's holiday notice is added as data; deadlines count it at once.
+#[tokio::test]
+async fn the_next_years_holidays_are_added_as_data() {
+    let w = world();
+    let put = |tsv: &str| {
+        let (w, tsv) = (&w, tsv.to_owned());
+        async move {
+            let req = axum::http::Request::builder()
+                .method("PUT")
+                .uri("/api/v1/calendar/holidays")
+                .header("host", "example.test")
+                .header("authorization", format!("Bearer {}", w.tokens["admin"]))
+                .body(Body::from(tsv))
+                .unwrap();
+            let res = router(w.state.clone()).oneshot(req).await.unwrap();
+            let status = res.status();
+            let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (_, before) = w
+        .call("nobody", "GET", "/api/v1/calendar/holidays", None)
+        .await;
+    assert_eq!(before["years"], json!([2024, 2026]));
+    // A line the shipped data already has, and a make-up day on a weekday: refused by line.
+    let (status, p) = put("2026-10-01\tholiday\t国庆节\n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
+    let (status, p) = put("2027-01-01\tholiday\t元旦\n2027-01-04\tworkday\t元旦\n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(p["detail"].as_str().unwrap().contains("第 2 行"), "{p}");
+    let (status, body) = put("2027-01-01\tholiday\t元旦\n").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["years"], json!([2024, 2027]));
+    let (_, after) = w
+        .call("nobody", "GET", "/api/v1/calendar/holidays", None)
+        .await;
+    assert!(after["added"].as_str().unwrap().contains("2027-01-01"));
+}

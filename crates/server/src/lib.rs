@@ -16,6 +16,7 @@ pub mod auth;
 mod console;
 mod ogc;
 mod open311;
+mod openapi;
 mod orders;
 mod problem;
 pub mod routes;
@@ -207,6 +208,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(orders::routes())
         .merge(open311::routes())
+        .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())
 }
 

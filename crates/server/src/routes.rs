@@ -96,6 +96,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/api/v1/auth/me", Guard::SignedIn),
     r("POST", "/api/v1/auth/password", Guard::SignedIn),
     r("GET", "/api/v1/roles", Guard::Public),
+    r("GET", "/api/v1/openapi.json", Guard::Public),
     r("GET", "/api/v1/tokens", Guard::SignedIn),
     r("POST", "/api/v1/tokens", Guard::Action(Action::TokenIssue)),
     r("DELETE", "/api/v1/tokens/{id}", Guard::SignedIn),

@@ -1023,3 +1023,38 @@ async fn the_next_years_holidays_are_added_as_data() {
         .await;
     assert!(after["added"].as_str().unwrap().contains("2027-01-01"));
 }
+
+/// The OpenAPI document lists every `/api/v1` and Open311 route with its access rule, and an
+/// independent validator (openapi-spec-validator, PyPI) accepts it.
+#[tokio::test]
+async fn the_api_is_described_by_a_valid_openapi_document() {
+    let w = world();
+    let (status, doc) = w.call("nobody", "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for r in tudi_server::routes::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1") || r.path.starts_with("/open311"))
+    {
+        let op = &doc["paths"][r.path][r.method.to_lowercase()];
+        assert!(
+            op["x-tudi-access"].is_string(),
+            "{} {} missing",
+            r.method,
+            r.path
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator (pip install openapi-spec-validator==0.7.1, see .ci/run): {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,187 @@
+//! The OpenAPI 3.1 document of `/api/v1` and `/open311/v2`, built from the route table so that it
+//! lists every route with the access rule it runs under (`x-tudi-access`). Served at
+//! `GET /api/v1/openapi.json`; needs no network.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::routes::{Guard, ROUTES};
+
+/// What a route does, in Chinese and English (routes not listed get their method and path).
+fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
+    match (method, path) {
+        ("POST", "/api/v1/auth/login") => ("登录，返回令牌", "sign in; returns a bearer token"),
+        ("POST", "/api/v1/auth/logout") => ("退出登录", "sign out"),
+        ("GET", "/api/v1/auth/me") => (
+            "当前用户、角色与可执行的操作",
+            "who am I, my roles and abilities",
+        ),
+        ("POST", "/api/v1/auth/password") => ("修改本人密码", "change my password"),
+        ("GET", "/api/v1/roles") => ("角色列表", "the roles"),
+        ("GET", "/api/v1/tokens") => ("本人的接口令牌", "my API tokens"),
+        ("POST", "/api/v1/tokens") => ("签发接口令牌", "issue an API token"),
+        ("DELETE", "/api/v1/tokens/{id}") => ("吊销接口令牌", "revoke an API token"),
+        ("GET", "/api/v1/users") => ("用户列表（辖区内）", "accounts in my jurisdiction"),
+        ("POST", "/api/v1/users") => ("创建用户", "create an account"),
+        ("GET", "/api/v1/users/{name}") => ("查看用户", "read an account"),
+        ("PATCH", "/api/v1/users/{name}") => (
+            "修改用户（带版本号）",
+            "change an account (with its version)",
+        ),
+        ("POST", "/api/v1/users/{name}/password") => ("重置密码", "reset a password"),
+        ("GET", "/api/v1/audit") => ("某对象的审计记录", "a resource's audit history"),
+        ("GET", "/api/v1/audit/verify") => ("校验审计链", "verify the audit chain"),
+        ("PUT", "/api/v1/layers/{id}/access") => ("设置图层是否公开", "make a layer public or not"),
+        ("POST", "/api/v1/compliance") => ("选址合规性分析", "compliance analysis of a site"),
+        ("GET", "/api/v1/compliance/rule-sets") => ("合规规则集", "compliance rule sets"),
+        ("GET", "/api/v1/search") => ("搜索代码与名称", "search codes and names"),
+        ("GET", "/api/v1/status") => ("服务状态", "service status"),
+        ("GET", "/api/v1/openapi.json") => ("本文档", "this document"),
+        ("GET", "/api/v1/orders/categories") => ("工单分类", "work-order categories"),
+        ("PUT", "/api/v1/orders/categories") => {
+            ("替换工单分类（TSV）", "replace the categories (TSV)")
+        }
+        ("GET", "/api/v1/orders") => (
+            "工单列表（辖区内，可筛选）",
+            "orders in my jurisdiction, filtered",
+        ),
+        ("POST", "/api/v1/orders") => (
+            "受理工单（可一键派遣）",
+            "take an order in (optionally dispatching it)",
+        ),
+        ("POST", "/api/v1/orders/duplicates") => ("疑似重复工单", "possible duplicates"),
+        ("GET", "/api/v1/orders/stats") => {
+            ("工单统计（JSON 或 Excel）", "indicators (JSON or Excel)")
+        }
+        ("POST", "/api/v1/orders/supervise") => (
+            "发送到期提醒、超期预警和督办",
+            "send reminders, warnings and 督办 now due",
+        ),
+        ("GET", "/api/v1/orders/responsibilities") => ("权责清单", "the responsibility list"),
+        ("PUT", "/api/v1/orders/responsibilities") => {
+            ("替换权责清单", "replace the responsibility list")
+        }
+        ("GET", "/api/v1/orders/roster") => ("值班表", "the on-duty roster"),
+        ("PUT", "/api/v1/orders/roster") => ("替换值班表", "replace the roster"),
+        ("GET", "/api/v1/calendar/holidays") => (
+            "节假日数据覆盖的年份与新增行",
+            "holiday years covered and lines added",
+        ),
+        ("PUT", "/api/v1/calendar/holidays") => (
+            "新增年份的节假日安排（TSV）",
+            "add later years' holidays (TSV)",
+        ),
+        ("GET", "/api/v1/orders/{number}") => ("查看工单", "read an order"),
+        ("POST", "/api/v1/orders/{number}/steps") => (
+            "办理一步（带版本号）",
+            "take a step (with the version read)",
+        ),
+        ("POST", "/api/v1/orders/{number}/attachments") => {
+            ("上传附件（请求体为文件）", "attach a file (the body)")
+        }
+        ("GET", "/api/v1/orders/{number}/attachments/{sha256}") => {
+            ("下载附件", "download an attachment")
+        }
+        ("POST", p) if p.starts_with("/open311/v2/requests") => (
+            "Open311：提交诉求（表单，api_key）",
+            "Open311: create a request (form with api_key)",
+        ),
+        (_, p) if p.starts_with("/open311/v2/") => ("Open311 GeoReport v2", "Open311 GeoReport v2"),
+        _ => ("", ""),
+    }
+}
+
+fn access(guard: Guard) -> String {
+    match guard {
+        Guard::Public => "public".into(),
+        Guard::SignedIn => "signed-in".into(),
+        Guard::Action(a) => format!("policy: {}", a.id()),
+        Guard::InHandler(a) => format!("policy: {} (decided on the resource)", a.id()),
+        Guard::Layer => "the layer's setting (public layers: anyone)".into(),
+    }
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_lowercase();
+    for part in path
+        .split(['/', '.', '-', '{', '}'])
+        .filter(|p| !p.is_empty())
+    {
+        let mut chars = part.chars();
+        if let Some(c) = chars.next() {
+            id.extend(c.to_uppercase());
+            id.push_str(chars.as_str());
+        }
+    }
+    id
+}
+
+/// The document.
+#[must_use]
+pub fn document() -> Value {
+    let problem = json!({"description": "problem+json", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    let mut paths = Map::new();
+    for r in ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v1") || r.path.starts_with("/open311"))
+    {
+        let (zh, en) = summary(r.method, r.path);
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let ok = if r.method == "POST" && !r.path.ends_with("steps") {
+            "201"
+        } else {
+            "200"
+        };
+        let mut op = json!({
+            "summary": if zh.is_empty() { format!("{} {}", r.method, r.path) } else { format!("{zh} / {en}") },
+            "operationId": operation_id(r.method, r.path),
+            "x-tudi-access": access(r.guard),
+            "responses": {
+                ok: {"description": "成功 / success"},
+                "400": problem.clone(), "401": problem.clone(), "403": problem.clone(), "404": problem.clone(), "409": problem.clone()
+            }
+        });
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        if r.guard == Guard::Public {
+            op["security"] = json!([]);
+        }
+        let entry = paths
+            .entry(r.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "tudi 区县国土空间治理平台 API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "错误为 RFC 9457 problem+json（中文 detail，英文 detail_en）。/ Errors are RFC 9457 problem+json."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login 或 /api/v1/tokens 的令牌"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "tudi_session", "description": "控制台会话；写操作须带 x-csrf-token"}
+            },
+            "schemas": {"Problem": {"type": "object", "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "detail": {"type": "string"}, "detail_en": {"type": "string"},
+                "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
+            }}}
+        }
+    })
+}
+
+pub(crate) async fn serve() -> Response {
+    Json(document()).into_response()
+}

@@ -4,11 +4,12 @@
 //! working or calendar days, and the operations approval users ask for (approve, reject, return,
 //! withdraw, transfer, add a signer, urge, comment) under optimistic revisions.
 //!
-//! No I/O: a capability stores cases as records (which audits every change) and decides who is
-//! assigned each step.
+//! [`stored`] keeps definitions and cases in the store as records (so every change is durable and
+//! audited); the capability decides who is assigned each step.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod case;
 pub mod definition;
+pub mod stored;

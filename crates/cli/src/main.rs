@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod access;
+mod keys;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -77,6 +78,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: access::AuditCommand,
+    },
+    /// 证照签名密钥：生成、轮换、输出公钥 / Certificate signing keys: make, rotate, print the public ring
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
     /// 设置图层公开（匿名可读）或取消 / Make a layer public (anonymous reads) or not
     Publish {
@@ -443,6 +449,7 @@ fn run(cli: Cli) -> Result<()> {
         } => cmd_demo(&data, seed, parcels, force),
         Command::User { command } => access::cmd_user(command),
         Command::Audit { command } => access::cmd_audit(command),
+        Command::Keys { command } => keys::cmd_keys(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),
         Command::Init { data, district } => {
             let district = district

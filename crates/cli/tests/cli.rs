@@ -970,3 +970,59 @@ fn the_first_administrator_is_made_by_the_cli_and_the_audit_chain_is_verified() 
         text(&broken)
     );
 }
+
+/// Signing keys: made once, rotated, the private ring owner-only, the public ring without
+/// secrets, and a certificate signed before a rotation still verifying against it.
+#[test]
+fn signing_keys_are_made_rotated_and_published_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let d = data.to_str().unwrap();
+    assert!(
+        tudi(&["init", "--data", d, "--district", "440605"])
+            .status
+            .success()
+    );
+    let o = tudi(&["keys", "rotate", "--data", d]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "nothing to rotate yet: {}",
+        text(&o)
+    );
+    let o = tudi(&["keys", "new", "--data", d]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&["keys", "new", "--data", d]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("tudi keys rotate"));
+    let ring_file = data.join("keys/signing-keys.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ring_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private ring is the owner's only");
+    }
+    let ring: tudi_sign::KeyRing =
+        serde_json::from_str(&std::fs::read_to_string(&ring_file).unwrap()).unwrap();
+    let old = ring.sign(serde_json::json!({"证号": "1"})).unwrap();
+    assert!(tudi(&["keys", "rotate", "--data", d]).status.success());
+    let o = tudi(&["keys", "public", "--data", d]);
+    assert!(o.status.success());
+    let public: tudi_sign::KeyRing = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(public.keys.len(), 2);
+    assert!(
+        public.keys.iter().all(|k| k.secret.is_none()),
+        "no private key in the public ring"
+    );
+    public.verify(&old).unwrap();
+    // The store holds the public ring too, for servers and verifiers.
+    let conn = rusqlite::Connection::open(data.join("tudi.gpkg")).unwrap();
+    let stored: String = conn
+        .query_row(
+            "SELECT value FROM tudi_meta WHERE key = 'sign:public'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(!stored.contains("secret"));
+}

@@ -7,6 +7,7 @@
 //! - [`units`]: areas in m², 亩 and 公顷, formatted the way Chinese users read them.
 //! - [`personal`]: 身份证号码 (GB 11643) and phone numbers, validated and masked.
 //! - [`calendar`]: working days against China's public holidays and make-up working days.
+//! - [`json`]: canonical JSON (sorted keys) for digests and signatures.
 //! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
 //!
 //! Nothing in this crate touches files, the network or a database: callers hand it strings and
@@ -18,6 +19,7 @@
 pub mod bdcdy;
 pub mod calendar;
 pub mod division;
+pub mod json;
 pub mod landuse;
 pub mod layer;
 pub mod msg;

@@ -102,35 +102,9 @@ fn canonical(e: &AuditEntry) -> String {
     out
 }
 
-/// Writes `v` as JSON with object keys sorted, whatever map type `serde_json` was built with.
+/// Writes `v` as JSON with object keys sorted (see [`tudi_core::json::push_canonical`]).
 pub fn push_json(out: &mut String, v: &Value) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                push_json(out, &map[k]);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_json(out, item);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    tudi_core::json::push_canonical(out, v);
 }
 
 /// Lower-case hexadecimal.

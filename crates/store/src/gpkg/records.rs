@@ -36,12 +36,13 @@ fn indexed_upto(conn: &Connection) -> Result<u64> {
     Ok(text.and_then(|t| t.parse().ok()).unwrap_or(0))
 }
 
-/// Indexes the entries after the last batch once a whole batch has gathered.
+/// Indexes every entry not yet indexed, at each batch boundary of the sequence (so an append
+/// between boundaries reads nothing more).
 fn index_batch(tx: &Connection, last_seq: u64) -> Result<()> {
-    let from = indexed_upto(tx)?;
-    if last_seq < from + INDEX_BATCH {
+    if !last_seq.is_multiple_of(INDEX_BATCH) {
         return Ok(());
     }
+    let from = indexed_upto(tx)?;
     let from_i = i64::try_from(from).map_err(|_| StoreError::SequenceOverflow("audit".into()))?;
     tx.prepare_cached(
         "INSERT OR IGNORE INTO tudi_audit_index (resource, seq) SELECT resource, seq FROM tudi_audit WHERE seq > ?1",

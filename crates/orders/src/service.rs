@@ -550,15 +550,7 @@ impl Orders<'_> {
     /// # Errors
     /// [`OrderError::NotFound`], or the store failed.
     pub fn get(&self, number: &str) -> Result<Versioned, OrderError> {
-        let rec = self
-            .store
-            .record(COLLECTION, number)?
-            .ok_or_else(|| OrderError::NotFound(number.to_owned()))?;
-        let order = decode(rec.body)?;
-        Ok(Versioned {
-            order,
-            version: rec.version,
-        })
+        read_order(self.store, number)
     }
 
     /// Applies `step` to the order as it was at `version`. A 派遣 without a route is routed by the
@@ -777,23 +769,7 @@ impl Orders<'_> {
         limit: u64,
         offset: u64,
     ) -> Result<(Vec<Versioned>, u64), OrderError> {
-        let page = self.store.find_records(
-            COLLECTION,
-            &RecordQuery {
-                key: state.map(|s| ("state".to_owned(), state_key(s))),
-                limit: Some(limit),
-                offset,
-            },
-        )?;
-        let mut out = Vec::with_capacity(page.records.len());
-        for rec in page.records {
-            let order = decode(rec.body)?;
-            out.push(Versioned {
-                order,
-                version: rec.version,
-            });
-        }
-        Ok((out, page.total))
+        list_orders(self.store, state, limit, offset)
     }
 
     fn write_many(
@@ -811,6 +787,52 @@ impl Orders<'_> {
         let versions = self.store.write_records(change, &writes)?;
         Ok(versions.first().copied().unwrap_or(0))
     }
+}
+
+/// The order with `number`, read without loading the centre's rules (for reads).
+///
+/// # Errors
+/// [`OrderError::NotFound`], or the store failed.
+pub fn read_order(store: &dyn Store, number: &str) -> Result<Versioned, OrderError> {
+    let rec = store
+        .record(COLLECTION, number)?
+        .ok_or_else(|| OrderError::NotFound(number.to_owned()))?;
+    Ok(Versioned {
+        order: decode(rec.body)?,
+        version: rec.version,
+    })
+}
+
+/// Orders in `state` (all when `None`), by number, with the total, read without loading the
+/// centre's rules.
+///
+/// # Errors
+/// The store failed or a record could not be read.
+pub fn list_orders(
+    store: &dyn Store,
+    state: Option<State>,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<Versioned>, u64), OrderError> {
+    let page = store.find_records(
+        COLLECTION,
+        &RecordQuery {
+            key: state.map(|s| ("state".to_owned(), state_key(s))),
+            limit: Some(limit),
+            offset,
+        },
+    )?;
+    let orders = page
+        .records
+        .into_iter()
+        .map(|rec| {
+            Ok(Versioned {
+                order: decode(rec.body)?,
+                version: rec.version,
+            })
+        })
+        .collect::<Result<Vec<_>, OrderError>>()?;
+    Ok((orders, page.total))
 }
 
 fn decode(body: serde_json::Value) -> Result<Order, OrderError> {

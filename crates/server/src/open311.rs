@@ -22,7 +22,7 @@ use tudi_orders::service::NewOrder;
 
 use crate::AppState;
 use crate::auth::{Ctx, access_problem};
-use crate::orders::{take_in, taxonomy, with_orders};
+use crate::orders::{read_orders, take_in, taxonomy};
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -358,7 +358,11 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
         .as_deref()
         .filter(|s| !s.is_empty())
         .map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
-    let all = match with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await {
+    let all = match read_orders(&st, |s| {
+        tudi_orders::service::list_orders(s, None, u64::MAX >> 1, 0).map(|(v, _)| v)
+    })
+    .await
+    {
         Ok(v) => v,
         Err(p) => return from_problem(format, &p),
     };
@@ -438,10 +442,10 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
         );
     };
     let number = id.to_owned();
-    let found = with_orders(&st, move |o| {
-        let v = o.get(&number)?;
+    let found = read_orders(&st, move |s| {
+        let v = tudi_orders::service::read_order(s, &number)?;
         let survivor = match &v.order.merged_into {
-            Some(n) => Some(o.get(n)?.order),
+            Some(n) => Some(tudi_orders::service::read_order(s, n)?.order),
             None => None,
         };
         Ok((v, survivor))
@@ -475,7 +479,7 @@ async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response
         );
     };
     let number = id.to_owned();
-    match with_orders(&st, move |o| o.get(&number)).await {
+    match read_orders(&st, move |s| tudi_orders::service::read_order(s, &number)).await {
         Ok(v) => respond(
             format,
             StatusCode::OK,

@@ -272,12 +272,7 @@ async fn list(
     authorize_somewhere(&st, &ctx, Action::OrderRead, "order:*")?;
     let d = district(&st)?;
     let (limit, offset) = (q.limit.unwrap_or(20).clamp(1, 200), q.offset.unwrap_or(0));
-    // Every order of the state, then those the caller's jurisdiction covers, then the page: a
-    // district's orders fit in memory, and the total counts only what the caller may see.
-    let all = with_orders(&st, move |o| {
-        o.list(q.state, u64::MAX >> 1, 0).map(|(v, _)| v)
-    })
-    .await?;
+    let all = readable_orders(&st, &ctx, &d, q.state).await?;
     let now = jiff::Timestamp::now();
     let visible: Vec<&Versioned> = all
         .iter()
@@ -287,7 +282,6 @@ async fn list(
             q.todo
                 .is_none_or(|t| has_work(&ctx.principal, &v.order, &d) == t)
         })
-        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .collect();
     let total = visible.len();
     let page: Vec<Value> = visible
@@ -325,10 +319,9 @@ async fn duplicates(
     })?;
     authorize_somewhere(&st, &ctx, Action::OrderIntake, "order:new")?;
     let d = district(&st)?;
-    let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
-    let readable: Vec<Order> = all
+    let readable: Vec<Order> = readable_orders(&st, &ctx, &d, None)
+        .await?
         .into_iter()
-        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .map(|v| v.order)
         .collect();
     let found = tudi_orders::duplicates::suggest(
@@ -397,10 +390,9 @@ async fn stats(
         q.to.tomorrow()
             .map_err(|e| Problem::bad_parameter("to", e.to_string(), e.to_string()))?,
     )?;
-    let all = with_orders(&st, |o| o.list(None, u64::MAX >> 1, 0).map(|(v, _)| v)).await?;
-    let readable: Vec<Order> = all
+    let readable: Vec<Order> = readable_orders(&st, &ctx, &d, None)
+        .await?
         .into_iter()
-        .filter(|v| may_read(&ctx.principal, &v.order, &d))
         .map(|v| v.order)
         .collect();
     let mut rows = tudi_orders::stats::compute(&readable, from, to, q.by, jiff::Timestamp::now());
@@ -797,8 +789,36 @@ fn configure(st: &AppState, ctx: &Ctx, label: &str) -> Result<Jurisdiction, Prob
     Ok(d)
 }
 
+/// Reads orders from the store without loading the centre's rules (categories, responsibility
+/// list, calendar), which only writes need.
+pub(crate) async fn read_orders<T: Send + 'static>(
+    st: &AppState,
+    work: impl FnOnce(&dyn tudi_store::Store) -> Result<T, OrderError> + Send + 'static,
+) -> Result<T, Problem> {
+    let store = st.store.clone();
+    blocking(move || work(&*store).map_err(|e| order_problem(&e))).await
+}
+
 async fn load(st: &AppState, number: String) -> Result<Versioned, Problem> {
-    with_orders(st, move |o| o.get(&number)).await
+    read_orders(st, move |s| tudi_orders::service::read_order(s, &number)).await
+}
+
+/// Every order (of `state`, if given) that the caller may read: a district's orders fit in
+/// memory, and filtering by jurisdiction here keeps totals to what the caller may see.
+async fn readable_orders(
+    st: &AppState,
+    ctx: &Ctx,
+    district: &Jurisdiction,
+    state: Option<OrderState>,
+) -> Result<Vec<Versioned>, Problem> {
+    let all = read_orders(st, move |s| {
+        tudi_orders::service::list_orders(s, state, u64::MAX >> 1, 0).map(|(v, _)| v)
+    })
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|v| may_read(&ctx.principal, &v.order, district))
+        .collect())
 }
 
 async fn read(

@@ -50,12 +50,19 @@ enum Format {
     Xml,
 }
 
-/// `CODE.json` / `CODE.xml` → (CODE, format).
-fn split_file(file: &str) -> Option<(&str, Format)> {
+/// `CODE.json` / `CODE.xml` → (CODE, format), or the 404 for any other ending.
+fn split_file(file: &str) -> Result<(&str, Format), Box<Response>> {
     if let Some(stem) = file.strip_suffix(".json") {
-        Some((stem, Format::Json))
+        Ok((stem, Format::Json))
+    } else if let Some(stem) = file.strip_suffix(".xml") {
+        Ok((stem, Format::Xml))
     } else {
-        file.strip_suffix(".xml").map(|stem| (stem, Format::Xml))
+        Err(Box::new(error(
+            Format::Json,
+            StatusCode::NOT_FOUND,
+            "请以 .json 或 .xml 结尾",
+            "end the path in .json or .xml",
+        )))
     }
 }
 
@@ -236,13 +243,9 @@ async fn services_xml(State(st): State<AppState>) -> Response {
 }
 
 async fn service_definition(State(st): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some((code, format)) = split_file(&file) else {
-        return error(
-            Format::Json,
-            StatusCode::NOT_FOUND,
-            "请以 .json 或 .xml 结尾",
-            "end the path in .json or .xml",
-        );
+    let (code, format) = match split_file(&file) {
+        Ok(x) => x,
+        Err(res) => return *res,
     };
     let t = match taxonomy(&st).await {
         Ok(t) => t,
@@ -433,13 +436,9 @@ async fn requests_xml(State(st): State<AppState>, q: QueryResult) -> Response {
 }
 
 async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some((id, format)) = split_file(&file) else {
-        return error(
-            Format::Json,
-            StatusCode::NOT_FOUND,
-            "请以 .json 或 .xml 结尾",
-            "end the path in .json or .xml",
-        );
+    let (id, format) = match split_file(&file) {
+        Ok(x) => x,
+        Err(res) => return *res,
     };
     let number = id.to_owned();
     let found = read_orders(&st, move |s| {
@@ -470,13 +469,9 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
 }
 
 async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response {
-    let Some((id, format)) = split_file(&file) else {
-        return error(
-            Format::Json,
-            StatusCode::NOT_FOUND,
-            "请以 .json 或 .xml 结尾",
-            "end the path in .json or .xml",
-        );
+    let (id, format) = match split_file(&file) {
+        Ok(x) => x,
+        Err(res) => return *res,
     };
     let number = id.to_owned();
     match read_orders(&st, move |s| tudi_orders::service::read_order(s, &number)).await {

@@ -392,17 +392,16 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         .replace("{z}/{y}/{x}", "14/7138/13344")
         .replace("maplibre-gl/{file}", "maplibre-gl/maplibre-gl.js")
         .replace("{name}", target)
-        .replace("attachments/{sha256}", "attachments/0000")
-        .replace(
-            "{number}/attachments",
-            "{number}/attachments?version=1&name=x.jpg",
-        )
-        .replace("attachments?version=1&name=x.jpg/0000", "attachments/0000")
+        .replace("{sha256}", "0000")
         .replace("{number}", &w.orders[usize::from(!inside)])
         .replace(
             "{file}",
             &format!("{}.json", w.orders[usize::from(!inside)]),
         );
+    let uri = match path {
+        "/api/v1/orders/{number}/attachments" => format!("{uri}?version=1&name=x.jpg"),
+        _ => uri,
+    };
     let uri = match uri.as_str() {
         "/api/v1/audit" => format!("/api/v1/audit?resource=user:{target}"),
         "/api/v1/search" => "/api/v1/search?q=村".into(),

@@ -22,7 +22,10 @@ fn step(id: &str, next: &[&str], join: bool) -> StepDef {
         id: id.into(),
         name: id.into(),
         role: "town_reviewer".into(),
+        level: None,
+        department: None,
         signers: Signers::One,
+        on_timeout: None,
         deadline: Some(Deadline {
             days: 5,
             working: true,

@@ -58,6 +58,9 @@ pub enum Verdict {
 pub struct Signature {
     /// Who.
     pub user: String,
+    /// The assignee entry they signed for (themselves, or a group they belong to).
+    #[serde(default)]
+    pub slot: Option<String>,
     /// What.
     pub verdict: Verdict,
     /// When.
@@ -95,7 +98,7 @@ pub struct Event {
     /// Who.
     pub actor: String,
     /// What (`start`, `approve`, `reject`, `return`, `withdraw`, `transfer`, `add_signer`,
-    /// `urge`, `comment`, `open`, `complete`).
+    /// `urge`, `comment`, `open`, `complete`, and from the clock `remind`, `overdue`, `timeout`).
     pub action: String,
     /// On which task.
     pub task: Option<u32>,
@@ -261,7 +264,12 @@ impl FlowError {
 }
 
 /// Who is assigned a step when it opens (the capability decides: by role and jurisdiction).
+/// An entry is a user, or a group the capability understands (see [`Holds`]).
 pub type Assign<'a> = &'a dyn Fn(&StepDef) -> Vec<String>;
+
+/// Whether an actor fills an assignee entry that is not their own name — a candidate group such
+/// as "the town reviewers of 桂城街道" (the capability decides, with its access policy).
+pub type Holds<'a> = &'a dyn Fn(&str, &str) -> bool;
 
 /// What a case runs with: its definition, who is assigned each step, and the calendar for
 /// working-day deadlines.
@@ -273,7 +281,20 @@ pub struct Engine<'a> {
     pub assign: Assign<'a>,
     /// Working days.
     pub calendar: &'a WorkCalendar,
+    /// Group membership for assignee entries (`None`: entries are user names only).
+    pub holds: Option<Holds<'a>>,
 }
+
+impl Engine<'_> {
+    /// Whether `actor` fills the assignee entry `entry`.
+    #[must_use]
+    pub fn fills(&self, entry: &str, actor: &str) -> bool {
+        entry == actor || self.holds.is_some_and(|h| h(entry, actor))
+    }
+}
+
+/// A day before a deadline, the reminder (催办提醒) is due.
+const REMIND_AHEAD_HOURS: i64 = 24;
 
 fn due(step: &StepDef, at: Timestamp, calendar: &WorkCalendar) -> Option<DateTime> {
     let d = step.deadline?;
@@ -415,6 +436,102 @@ impl Case {
         Ok(())
     }
 
+    /// Applies what the clock has made due: a reminder a day before each deadline, an overdue
+    /// notice once it passes, and steps that advance on timeout (a 公示 period) completed as
+    /// approved by `system`. Returns whether anything changed (the revision then increases, so a
+    /// person acting on the old revision is told the case moved).
+    ///
+    /// # Errors
+    /// [`FlowError::Definition`] when the definition does not match the case.
+    pub fn tick(&mut self, engine: &Engine<'_>, now: Timestamp) -> Result<bool, FlowError> {
+        let def = engine.def;
+        if self.status != CaseStatus::Running {
+            return Ok(false);
+        }
+        if def.key != self.process || def.version != self.version {
+            return Err(FlowError::Definition(format!(
+                "case runs {} v{}",
+                self.process, self.version
+            )));
+        }
+        let local = now
+            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+            .datetime();
+        let mut next = self.clone();
+        let mut changed = false;
+        let due_tasks: Vec<(usize, DateTime)> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.status == TaskStatus::Open)
+            .filter_map(|(i, t)| t.due.map(|d| (i, d)))
+            .collect();
+        for (i, due) in due_tasks {
+            // An earlier timeout in this tick may have closed it (a return, a case end).
+            if next.tasks[i].status != TaskStatus::Open {
+                continue;
+            }
+            let id = next.tasks[i].id;
+            let noted = |case: &Self, action: &str| {
+                case.events
+                    .iter()
+                    .any(|e| e.task == Some(id) && e.action == action)
+            };
+            let remind_from = due
+                .checked_sub(jiff::Span::new().hours(REMIND_AHEAD_HOURS))
+                .unwrap_or(due);
+            if local >= remind_from && !noted(&next, "remind") {
+                next.event(
+                    now,
+                    "system",
+                    "remind",
+                    Some(id),
+                    Some(format!("将于 {} 到期", due.strftime("%Y-%m-%d %H:%M"))),
+                );
+                changed = true;
+            }
+            if local <= due {
+                continue;
+            }
+            let step = def
+                .step(&next.tasks[i].step)
+                .cloned()
+                .ok_or_else(|| FlowError::Definition(next.tasks[i].step.clone()))?;
+            if step.on_timeout == Some(crate::definition::OnTimeout::Advance) {
+                next.tasks[i].signatures.push(Signature {
+                    user: "system".into(),
+                    slot: None,
+                    verdict: Verdict::Approve,
+                    at: now,
+                    comment: Some("期限届满".into()),
+                });
+                next.event(
+                    now,
+                    "system",
+                    "timeout",
+                    Some(id),
+                    Some(format!("「{}」期限届满，自动进入下一步", step.name)),
+                );
+                next.complete(engine, i, &step, now)?;
+                changed = true;
+            } else if !noted(&next, "overdue") {
+                next.event(
+                    now,
+                    "system",
+                    "overdue",
+                    Some(id),
+                    Some(format!("「{}」已超期", step.name)),
+                );
+                changed = true;
+            }
+        }
+        if changed {
+            next.revision += 1;
+            *self = next;
+        }
+        Ok(changed)
+    }
+
     fn event(
         &mut self,
         at: Timestamp,
@@ -448,7 +565,7 @@ impl Case {
         match op {
             Op::Approve { task, comment } => {
                 let i = self.open_index(task)?;
-                self.sign(i, actor, Verdict::Approve, at, comment.clone())?;
+                self.sign(engine, i, actor, Verdict::Approve, at, comment.clone())?;
                 self.event(at, actor, "approve", Some(task), comment);
                 let step = step_of(self, i)?;
                 if self.rule_met(i, &step) {
@@ -460,7 +577,7 @@ impl Case {
                     return Err(FlowError::NoReason);
                 }
                 let i = self.open_index(task)?;
-                self.sign(i, actor, Verdict::Reject, at, Some(reason.clone()))?;
+                self.sign(engine, i, actor, Verdict::Reject, at, Some(reason.clone()))?;
                 self.event(at, actor, "reject", Some(task), Some(reason));
                 let step = step_of(self, i)?;
                 if !self.rule_possible(i, &step) {
@@ -473,7 +590,11 @@ impl Case {
                     return Err(FlowError::NoReason);
                 }
                 let i = self.open_index(task)?;
-                if !self.tasks[i].assignees.iter().any(|a| a == actor) {
+                if !self.tasks[i]
+                    .assignees
+                    .iter()
+                    .any(|a| engine.fills(a, actor))
+                {
                     return Err(FlowError::NotAssignee(actor.to_owned()));
                 }
                 let target = match to {
@@ -550,13 +671,10 @@ impl Case {
             }
             Op::Transfer { task, to } => {
                 let i = self.open_index(task)?;
-                let t = &mut self.tasks[i];
-                let pos = t
-                    .assignees
-                    .iter()
-                    .position(|a| a == actor)
-                    .filter(|_| !t.signatures.iter().any(|s| s.user == actor))
+                let pos = self
+                    .free_slot(engine, i, actor)
                     .ok_or_else(|| FlowError::NotAssignee(actor.to_owned()))?;
+                let t = &mut self.tasks[i];
                 if t.assignees.contains(&to) {
                     return Err(FlowError::NotAssignee(to));
                 }
@@ -572,7 +690,7 @@ impl Case {
             Op::AddSigner { task, user } => {
                 let i = self.open_index(task)?;
                 let t = &mut self.tasks[i];
-                if !t.assignees.iter().any(|a| a == actor) {
+                if !t.assignees.iter().any(|a| engine.fills(a, actor)) {
                     return Err(FlowError::NotAssignee(actor.to_owned()));
                 }
                 if t.assignees.contains(&user) {
@@ -599,20 +717,46 @@ impl Case {
         Ok(())
     }
 
+    /// The first assignee entry `actor` fills that nobody has signed for, if they have not
+    /// signed this task already.
+    fn free_slot(&self, engine: &Engine<'_>, i: usize, actor: &str) -> Option<usize> {
+        let t = &self.tasks[i];
+        if t.signatures.iter().any(|s| s.user == actor) {
+            return None;
+        }
+        let taken = |entry: &str| {
+            t.signatures
+                .iter()
+                .any(|s| s.slot.as_deref().unwrap_or(s.user.as_str()) == entry)
+        };
+        // One's own name first, then a group.
+        t.assignees
+            .iter()
+            .position(|a| a == actor && !taken(a))
+            .or_else(|| {
+                t.assignees
+                    .iter()
+                    .position(|a| engine.fills(a, actor) && !taken(a))
+            })
+    }
+
     fn sign(
         &mut self,
+        engine: &Engine<'_>,
         i: usize,
         actor: &str,
         verdict: Verdict,
         at: Timestamp,
         comment: Option<String>,
     ) -> Result<(), FlowError> {
+        let pos = self
+            .free_slot(engine, i, actor)
+            .ok_or_else(|| FlowError::NotAssignee(actor.to_owned()))?;
         let t = &mut self.tasks[i];
-        if !t.assignees.iter().any(|a| a == actor) || t.signatures.iter().any(|s| s.user == actor) {
-            return Err(FlowError::NotAssignee(actor.to_owned()));
-        }
+        let slot = t.assignees[pos].clone();
         t.signatures.push(Signature {
             user: actor.to_owned(),
+            slot: (slot != actor).then_some(slot),
             verdict,
             at,
             comment,

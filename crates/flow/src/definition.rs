@@ -34,6 +34,18 @@ pub struct Deadline {
     pub working: bool,
 }
 
+/// What happens when a step's deadline passes (a reminder comes a day before in any case, and
+/// an overdue notice when it passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    /// Only the overdue notice: people must still act.
+    Notify,
+    /// The step completes by itself as approved: a timer, such as a public-notice period (公示)
+    /// that ends unless someone objects (rejects or returns) first.
+    Advance,
+}
+
 /// One step of a process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepDef {
@@ -43,11 +55,21 @@ pub struct StepDef {
     pub name: String,
     /// The role that acts (a `tudi-access` role id).
     pub role: String,
+    /// The jurisdiction level of the unit that acts (`district`, `town`, `village`), from the
+    /// case's place; `None`: the capability decides.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// The department that acts (for department roles), e.g. 自然资源.
+    #[serde(default)]
+    pub department: Option<String>,
     /// How many signers must approve.
     pub signers: Signers,
     /// Time allowed, if limited.
     #[serde(default)]
     pub deadline: Option<Deadline>,
+    /// What happens when the deadline passes (default: an overdue notice only).
+    #[serde(default)]
+    pub on_timeout: Option<OnTimeout>,
     /// Steps that follow an approval (several: parallel branches; `end` to finish).
     pub next: Vec<String>,
     /// Wait for every incoming branch before opening.
@@ -146,6 +168,12 @@ impl ProcessDef {
                     format!("步骤 {} 没有后续步骤（结束请用 end）", s.id),
                 ));
             }
+            if s.on_timeout == Some(OnTimeout::Advance) && s.deadline.is_none() {
+                return Err(bad(
+                    format!("step {} advances on timeout but has no deadline", s.id),
+                    format!("步骤 {} 设为到期自动通过，但没有期限", s.id),
+                ));
+            }
             if matches!(s.signers, Signers::Threshold(0)) {
                 return Err(bad(
                     format!("step {} needs a threshold of at least 1", s.id),
@@ -219,8 +247,11 @@ mod tests {
             id: id.into(),
             name: id.into(),
             role: "town_reviewer".into(),
+            level: None,
+            department: None,
             signers: Signers::One,
             deadline: None,
+            on_timeout: None,
             next: next.iter().map(|s| (*s).to_owned()).collect(),
             join: false,
             form: vec![],
@@ -248,6 +279,9 @@ mod tests {
         let mut t = step("a", &["end"]);
         t.signers = Signers::Threshold(0);
         assert!(reason(def(vec![t])).contains("门槛"));
+        let mut t = step("a", &["end"]);
+        t.on_timeout = Some(OnTimeout::Advance);
+        assert!(reason(def(vec![t])).contains("没有期限"));
         assert!(
             def(vec![
                 step("a", &["b", "c"]),

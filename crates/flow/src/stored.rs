@@ -168,6 +168,7 @@ impl Workflows<'_> {
             def: &def,
             assign,
             calendar: self.calendar,
+            holds: None,
         };
         let case = Case::start(&engine, id, &change.actor, change.at)?;
         self.write(change, &case, Expect::Absent, "start")?;
@@ -205,6 +206,7 @@ impl Workflows<'_> {
             def: &def,
             assign,
             calendar: self.calendar,
+            holds: None,
         };
         let action = op_name(&op);
         case.act(&engine, revision, &change.actor, op, change.at)?;
@@ -219,6 +221,21 @@ impl Workflows<'_> {
         expect: Expect,
         action: &str,
     ) -> Result<(), StoredError> {
+        self.store
+            .write_records(change, &[Self::case_write(case, expect, action)?])?;
+        Ok(())
+    }
+
+    /// The record write that saves `case` (indexed by process, status and open assignees), for
+    /// capabilities that save a case together with their own records in one transaction.
+    ///
+    /// # Errors
+    /// [`StoredError::Store`] when the case cannot be encoded.
+    pub fn case_write(
+        case: &Case,
+        expect: Expect,
+        action: &str,
+    ) -> Result<RecordWrite, StoredError> {
         let status = serde_json::to_value(case.status)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -232,18 +249,14 @@ impl Workflows<'_> {
                 keys.push(("assignee".into(), a.clone()));
             }
         }
-        self.store.write_records(
-            change,
-            &[RecordWrite {
-                collection: "case".into(),
-                id: case.id.clone(),
-                expect,
-                body: Some(encode(case)?),
-                keys,
-                detail: Some(json!({"action": action, "revision": case.revision})),
-            }],
-        )?;
-        Ok(())
+        Ok(RecordWrite {
+            collection: "case".into(),
+            id: case.id.clone(),
+            expect,
+            body: Some(encode(case)?),
+            keys,
+            detail: Some(json!({"action": action, "revision": case.revision})),
+        })
     }
 }
 

@@ -14,11 +14,14 @@ fn step(id: &str, role: &str, signers: Signers, next: &[&str]) -> StepDef {
         id: id.into(),
         name: id.into(),
         role: role.into(),
+        level: None,
+        department: None,
         signers,
         deadline: Some(Deadline {
             days: 5,
             working: true,
         }),
+        on_timeout: None,
         next: next.iter().map(|s| (*s).to_owned()).collect(),
         join: false,
         form: vec![],
@@ -71,6 +74,7 @@ fn engine(def: &ProcessDef) -> Engine<'_> {
         def,
         assign: &assign,
         calendar: WorkCalendar::china(),
+        holds: None,
     }
 }
 
@@ -374,4 +378,98 @@ fn a_case_stays_on_the_version_it_started_with() {
     assert!(matches!(err, FlowError::Definition(_)));
     def.version = 1;
     act!(&def, &mut case, "clerk", approve(1)).unwrap();
+}
+
+#[test]
+fn a_group_entry_is_filled_by_any_member_and_only_once() {
+    let def = process();
+    let group = |s: &StepDef| match s.id.as_str() {
+        "village" => vec!["clerks@v1".to_owned()],
+        _ => assign(s),
+    };
+    let members = |entry: &str, actor: &str| entry == "clerks@v1" && actor.starts_with("clerk");
+    let engine = Engine {
+        def: &def,
+        assign: &group,
+        calendar: WorkCalendar::china(),
+        holds: Some(&members),
+    };
+    let mut case = Case::start(&engine, "ZJD-2", "applicant", at(0)).unwrap();
+    let village = open_task(&case, "village");
+    let before = case.clone();
+    let err = case.act(&engine, case.revision, "outsider", approve(village), at(1));
+    assert!(matches!(err, Err(FlowError::NotAssignee(_))), "{err:?}");
+    assert_eq!(case, before, "a refusal changes nothing");
+    case.act(&engine, case.revision, "clerk-b", approve(village), at(1))
+        .unwrap();
+    let signed = &case.tasks[0].signatures[0];
+    assert_eq!(
+        (signed.user.as_str(), signed.slot.as_deref()),
+        ("clerk-b", Some("clerks@v1")),
+        "the signature names the person and the group they signed for"
+    );
+}
+
+#[test]
+fn the_clock_reminds_then_marks_overdue_and_a_timer_step_advances_by_itself() {
+    // A 公示 period of 2 working days that ends on its own, then a review that only gets notices.
+    let mut notice = step("notice", "village_clerk", Signers::One, &["review"]);
+    notice.deadline = Some(Deadline {
+        days: 2,
+        working: true,
+    });
+    notice.on_timeout = Some(tudi_flow::definition::OnTimeout::Advance);
+    let review = step("review", "town_reviewer", Signers::One, &["end"]);
+    let def = ProcessDef {
+        key: "notice".into(),
+        version: 1,
+        name: "公示".into(),
+        start: "notice".into(),
+        steps: vec![notice, review],
+    };
+    let who = |_: &StepDef| vec!["someone".to_owned()];
+    let engine = Engine {
+        def: &def,
+        assign: &who,
+        calendar: WorkCalendar::china(),
+        holds: None,
+    };
+    // Opened Friday 18 September 2026, 10:00; two working days: Sunday 20 (a make-up working
+    // day) and Monday 21, so due at the end of Monday.
+    let mut case = Case::start(&engine, "GS-1", "clerk", at(0)).unwrap();
+    assert_eq!(
+        case.tasks[0].due.unwrap().date(),
+        jiff::civil::date(2026, 9, 21)
+    );
+    let rev = case.revision;
+    assert!(
+        !case.tick(&engine, at(24)).unwrap(),
+        "nothing due on Saturday"
+    );
+    assert_eq!(case.revision, rev);
+    // Monday morning: within a day of the deadline.
+    assert!(case.tick(&engine, at(72)).unwrap());
+    assert_eq!(case.events.last().unwrap().action, "remind");
+    assert!(
+        !case.tick(&engine, at(73)).unwrap(),
+        "one reminder, not one per tick"
+    );
+    // Tuesday: the notice period is over, the review opens without anyone acting.
+    assert!(case.tick(&engine, at(96)).unwrap());
+    assert!(case.events.iter().any(|e| e.action == "timeout"));
+    let review = open_task(&case, "review");
+    assert_eq!(case.tasks[0].status, TaskStatus::Approved);
+    assert_eq!(case.tasks[0].signatures[0].user, "system");
+    // The review is due Friday 25 September (5 working days from Tuesday 22); a week later it is
+    // overdue: one reminder and one overdue notice, and it stays open for a person.
+    assert!(case.tick(&engine, at(96 + 24 * 9)).unwrap());
+    let notes: Vec<&str> = case
+        .events
+        .iter()
+        .filter(|e| e.task == Some(review))
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(notes, ["open", "remind", "overdue"]);
+    assert!(!case.tick(&engine, at(96 + 24 * 10)).unwrap());
+    assert_eq!(open_task(&case, "review"), review);
 }

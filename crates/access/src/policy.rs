@@ -272,11 +272,21 @@ pub enum Action {
     OrderHandle,
     /// Set the responsibility list (权责清单) and the on-duty roster.
     OrderConfigure,
+    /// Take in a household's homestead application (村居代办, or the town).
+    HomesteadApply,
+    /// Read homestead applications, cases and certificates in one's jurisdiction.
+    HomesteadRead,
+    /// Act on a homestead case's tasks (the step's duty then decides which).
+    HomesteadReview,
+    /// Keep the village collective's member roll (集体经济组织成员名册).
+    HomesteadConfigure,
+    /// Revoke an issued certificate.
+    CertificateRevoke,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 26] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -298,6 +308,11 @@ impl Action {
         Action::OrderDispatch,
         Action::OrderHandle,
         Action::OrderConfigure,
+        Action::HomesteadApply,
+        Action::HomesteadRead,
+        Action::HomesteadReview,
+        Action::HomesteadConfigure,
+        Action::CertificateRevoke,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -325,6 +340,11 @@ impl Action {
             Self::OrderDispatch => "order_dispatch",
             Self::OrderHandle => "order_handle",
             Self::OrderConfigure => "order_configure",
+            Self::HomesteadApply => "homestead_apply",
+            Self::HomesteadRead => "homestead_read",
+            Self::HomesteadReview => "homestead_review",
+            Self::HomesteadConfigure => "homestead_configure",
+            Self::CertificateRevoke => "certificate_revoke",
         }
     }
 
@@ -353,6 +373,11 @@ impl Action {
             Self::OrderDispatch => "派遣工单",
             Self::OrderHandle => "签收、退回和反馈工单",
             Self::OrderConfigure => "设置权责清单和值班表",
+            Self::HomesteadApply => "受理宅基地申请",
+            Self::HomesteadRead => "查看宅基地申请和证照",
+            Self::HomesteadReview => "审查宅基地申请",
+            Self::HomesteadConfigure => "维护集体经济组织成员名册",
+            Self::CertificateRevoke => "注销证照",
         }
     }
 
@@ -381,6 +406,11 @@ impl Action {
             Self::OrderDispatch => "dispatch work orders",
             Self::OrderHandle => "sign for, return and report on work orders",
             Self::OrderConfigure => "set the responsibility list and the duty roster",
+            Self::HomesteadApply => "take in homestead applications",
+            Self::HomesteadRead => "read homestead applications and certificates",
+            Self::HomesteadReview => "review homestead applications",
+            Self::HomesteadConfigure => "keep the collective's member roll",
+            Self::CertificateRevoke => "revoke certificates",
         }
     }
 
@@ -396,6 +426,7 @@ impl Action {
                 | Self::OwnAccount
                 | Self::UserList
                 | Self::OrderRead
+                | Self::HomesteadRead
         )
     }
 }
@@ -513,6 +544,42 @@ pub fn rule(action: Action) -> Rule {
             false,
             false,
         ),
+        A::HomesteadApply => (
+            &[R::Admin, R::TownReviewer, R::VillageClerk],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::HomesteadRead => (
+            &[
+                R::Admin,
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::TownReviewer,
+                R::VillageClerk,
+            ],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::HomesteadReview => (
+            &[
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::TownReviewer,
+                R::VillageClerk,
+            ],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::HomesteadConfigure => (
+            &[R::Admin, R::VillageClerk],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::CertificateRevoke => (&[R::DistrictApprover], Reach::WithinScope, false, false),
         A::SeePhone => (
             &[
                 R::DistrictApprover,
@@ -677,6 +744,26 @@ pub fn allowed_somewhere(who: &Principal, action: Action) -> bool {
                 ..Resource::default()
             };
             decide(who, action, &res).allowed
+        })
+}
+
+/// Whether `who` fills a duty of a workflow step: holds `role` with a jurisdiction covering
+/// `place` (and, for department roles, in `department`). Workflow tasks are assigned to such
+/// duties (candidate groups), so who may sign a step is decided here, with everything else.
+#[must_use]
+pub fn fills_duty(
+    who: &Principal,
+    role: Role,
+    place: &Jurisdiction,
+    department: Option<&str>,
+) -> bool {
+    who.user.is_some()
+        && who.bindings.iter().any(|b| {
+            b.role == role
+                && b.scope.contains(place)
+                && (!role.needs_department()
+                    || department.is_none()
+                    || b.department.as_deref() == department)
         })
 }
 

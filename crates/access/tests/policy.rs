@@ -84,6 +84,31 @@ fn expected(action: Action) -> (&'static [Role], bool) {
         Action::OrderSupervise => (&[Admin, HotlineAgent, DutyLeader], true),
         Action::OrderDispatch => (&[Admin, HotlineAgent, TownReviewer, DutyLeader], true),
         Action::OrderHandle => (&[DepartmentHandler, TownReviewer, VillageClerk], true),
+        // Issue 6: villages (代办) and towns take applications in; the reviewing roles act on
+        // the steps (each step's duty decides further); villages keep their member roll; the
+        // district's approver revokes certificates.
+        Action::HomesteadApply => (&[Admin, TownReviewer, VillageClerk], true),
+        Action::HomesteadRead => (
+            &[
+                Admin,
+                DistrictApprover,
+                DepartmentHandler,
+                TownReviewer,
+                VillageClerk,
+            ],
+            true,
+        ),
+        Action::HomesteadReview => (
+            &[
+                DistrictApprover,
+                DepartmentHandler,
+                TownReviewer,
+                VillageClerk,
+            ],
+            true,
+        ),
+        Action::HomesteadConfigure => (&[Admin, VillageClerk], true),
+        Action::CertificateRevoke => (&[DistrictApprover], true),
         Action::SeePhone => (
             &[
                 DistrictApprover,

@@ -216,6 +216,15 @@ impl fmt::Display for Phone {
     }
 }
 
+/// A person's name as shown to those who may not see personal data: the surname and one `*`
+/// per further character (王小明 → 王**).
+#[must_use]
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let first: String = chars.next().into_iter().collect();
+    format!("{first}{}", "*".repeat(chars.count()))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

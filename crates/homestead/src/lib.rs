@@ -1,8 +1,15 @@
-//! The homestead and farmhouse life cycle (宅基地和农房全周期), Nanhai configuration. So far:
-//! [`eligibility`], the 资格审定 rules with each failure explained. The approval process runs
-//! on `tudi-flow`; the site check uses the one map's compliance analysis (still to be wired).
+//! The homestead and farmhouse life cycle (宅基地和农房全周期), configured for Nanhai: the
+//! application form ([`form`]), the 资格审定 rules ([`eligibility`]), the approval process as
+//! data on the shared engine ([`process`]), the service that runs applications over the store
+//! with the one map's site check ([`service`]), and registration with signed electronic
+//! certificates ([`registry`], rendered by [`certificate`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod certificate;
 pub mod eligibility;
+pub mod form;
+pub mod process;
+pub mod registry;
+pub mod service;

@@ -84,3 +84,50 @@ pub fn cell_points(
     let step = (out.len() / limit.max(1)).max(1);
     Ok(out.into_iter().step_by(step).take(limit).collect())
 }
+
+/// Whether the CGCS2000 / WGS 84 polygon `site` lies within the cell of `layer` whose code is
+/// `code` (a village, a town …): every part of it, not just its centre. `None` when no cell has
+/// that code.
+///
+/// # Errors
+/// The layer does not exist or cannot be read; its CRS is unknown.
+pub fn within_cell(
+    store: &dyn Store,
+    layer: &str,
+    code: &str,
+    site: &geo_types::Geometry<f64>,
+) -> Result<Option<bool>, StoreError> {
+    use geo::BoundingRect;
+    let def = store.layer_def(layer)?;
+    let to = Crs::from_epsg(def.epsg)
+        .and_then(|crs| Transformer::new(Crs::CGCS2000, crs))
+        .map_err(|e| StoreError::Schema(e.to_string()))?;
+    let mut projected = site.clone();
+    // A site that cannot be projected lies in no cell.
+    if to.apply_geometry(&mut projected).is_err() {
+        return Ok(Some(false));
+    }
+    let Some(r) = projected.bounding_rect() else {
+        return Ok(Some(false));
+    };
+    let candidates = store.features(
+        layer,
+        &FeatureQuery {
+            bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
+            ..FeatureQuery::default()
+        },
+    )?;
+    let cell = candidates
+        .into_iter()
+        .find(|f| f.attributes.get("code").and_then(|c| c.as_str()) == Some(code));
+    match cell {
+        Some(f) => Ok(Some(f.geometry.contains(&projected))),
+        // The cell may exist but not meet the site's envelope at all.
+        None => {
+            let exists = !store
+                .search(layer, "code", code, tudi_store::Match::Exact, 1)?
+                .is_empty();
+            Ok(if exists { Some(false) } else { None })
+        }
+    }
+}

@@ -59,11 +59,7 @@ impl Reporter {
     #[must_use]
     pub fn masked(&self) -> Self {
         Self {
-            name: self.name.as_ref().map(|n| {
-                let mut chars = n.chars();
-                let first: String = chars.next().into_iter().collect();
-                format!("{first}{}", "*".repeat(chars.count()))
-            }),
+            name: self.name.as_deref().map(tudi_core::personal::mask_name),
             phone: self.phone.as_ref().map(|p| {
                 tudi_core::personal::Phone::parse(p)
                     .map_or_else(|_| "****".to_owned(), |ph| ph.masked())

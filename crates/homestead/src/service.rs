@@ -1,0 +1,1381 @@
+//! The homestead life cycle over the store: an application is a record (`homestead`) and a case
+//! of the shared engine (`case`), always written together in one transaction, so the stage shown
+//! in lists never disagrees with the case.
+//!
+//! Tasks are assigned to duties — "the village clerks of 沙涌村", "the 自然资源 handlers of the
+//! district" — written `role@jurisdiction[#department]`; whether a person fills one is the access
+//! policy's answer ([`tudi_access::policy::fills_duty`]). Eligibility is re-judged on fresh facts
+//! when 农业农村 signs and at approval; the site check is re-run when 自然资源 signs; the staked and
+//! built polygons are measured against the approved site; registration allocates the 不动产单元代码
+//! and issues the signed certificate (see [`crate::registry`]).
+
+use std::collections::BTreeMap;
+
+use geo::{Area, BooleanOps};
+use geo_types::{Geometry, MultiPolygon};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest;
+use tudi_access::policy::fills_duty;
+use tudi_access::{Jurisdiction, Principal, Role};
+use tudi_core::calendar::WorkCalendar;
+use tudi_core::msg::Msg;
+use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op, TaskStatus};
+use tudi_flow::definition::{ProcessDef, StepDef};
+use tudi_flow::stored::{StoredError, Workflows};
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_onemap::compliance::{self, ComplianceError, RuleSet, Verdict as SiteVerdict};
+use tudi_onemap::snapshot::MapView;
+use tudi_sign::{KeyRing, SignError};
+use tudi_store::{Change, Expect, RecordQuery, RecordWrite, Store, StoreError};
+
+use crate::eligibility::{self, Disposal, Facts, Holding};
+use crate::form::{ApplicationForm, FieldError, parse_site};
+use crate::process::{self, KEY};
+
+/// The grid layer whose cells name villages and towns.
+pub const GRID_LAYER: &str = tudi_onemap::locate::GRID_LAYER;
+
+/// How far a staked or built outline may stray outside the approved site: the larger of 1 m² and
+/// 2 % of the approved area (tudi's default survey tolerance).
+#[must_use]
+pub fn tolerance_m2(approved_m2: f64) -> f64 {
+    (approved_m2 * 0.02).max(1.0)
+}
+
+/// How much higher than approved a house may be built, metres (tudi's default).
+pub const HEIGHT_TOLERANCE_M: f64 = 0.3;
+
+/// The approval: 《农村宅基地批准书》 and 乡村建设规划许可证.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// 农村宅基地批准书 number.
+    pub homestead_permit: String,
+    /// 乡村建设规划许可证 number.
+    pub planning_permit: String,
+    /// Approved homestead area, m².
+    pub area_m2: f64,
+    /// When.
+    pub approved_on: Date,
+}
+
+/// What site visit 3 found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Built {
+    /// The built outline (GeoJSON, CGCS2000).
+    pub site: Value,
+    /// Its area, m².
+    pub area_m2: f64,
+    /// Area outside the approved site, m².
+    pub outside_m2: f64,
+    /// Storeys built.
+    pub storeys: u32,
+    /// Height built, m.
+    pub height_m: f64,
+}
+
+/// The registration: unit codes and the certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    /// 不动产单元代码 of the house (…JC…F…).
+    pub unit_code: String,
+    /// Of the homestead parcel alone (…JC…W00000000).
+    pub parcel_code: String,
+    /// The certificate's id.
+    pub certificate: String,
+    /// When.
+    pub registered_on: Date,
+}
+
+/// An application and everything its case has recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    /// 申请编号, `ZJD440605-2026-000001`.
+    pub id: String,
+    /// The form as submitted.
+    pub form: ApplicationForm,
+    /// The town (镇街) code.
+    pub town: String,
+    /// The site's area, m² (planar, Gauss–Krüger).
+    pub site_area_m2: f64,
+    /// When it was submitted.
+    pub submitted_at: Timestamp,
+    /// Who took it in.
+    pub submitted_by: String,
+    /// The stages it is at (several during the joint review), or `registered` / `refused`.
+    pub stage: Vec<String>,
+    /// 资格审定: the verdict, with every rule's finding.
+    pub eligibility: Value,
+    /// Whether every eligibility rule passed.
+    pub eligible: bool,
+    /// The one-map compliance report of the site.
+    pub site_check: Value,
+    /// Its verdict (通过 / 不通过 / 需人工核查).
+    pub site_verdict: String,
+    /// What each step recorded (minutes, opinions, visit findings), by step.
+    #[serde(default)]
+    pub records: BTreeMap<String, Value>,
+    /// The approval, once given.
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    /// The staked outline (放线), GeoJSON.
+    #[serde(default)]
+    pub staked_site: Option<Value>,
+    /// Construction dates.
+    #[serde(default)]
+    pub construction: Option<Value>,
+    /// What the completion check found.
+    #[serde(default)]
+    pub built: Option<Built>,
+    /// The registration.
+    #[serde(default)]
+    pub registration: Option<Registration>,
+}
+
+impl Application {
+    /// The form with identity numbers and the phone masked, for those the policy does not allow
+    /// to see them.
+    #[must_use]
+    pub fn masked(&self, ids: bool, phone: bool) -> Self {
+        let mut out = self.clone();
+        let mask_id = |s: &mut String| {
+            *s = tudi_core::personal::IdNumber::parse(s)
+                .map_or_else(|_| "******".to_owned(), |i| i.masked());
+        };
+        if !ids {
+            mask_id(&mut out.form.applicant.id_number);
+            for p in &mut out.form.family {
+                mask_id(&mut p.id_number);
+            }
+            // Findings name holdings by masked numbers already; nothing else carries an id.
+        }
+        if !phone {
+            out.form.phone = tudi_core::personal::Phone::parse(&out.form.phone)
+                .map_or_else(|_| "****".to_owned(), |p| p.masked());
+        }
+        out
+    }
+}
+
+/// Why an operation was refused; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum HomesteadError {
+    /// A field is wrong.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// No such application or certificate.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The engine refused (not the caller's task, closed, changed meanwhile …).
+    #[error(transparent)]
+    Flow(FlowError),
+    /// A rule of the process refuses it (eligibility failed, outline outside the approval …).
+    #[error("{}", .0.en)]
+    Refused(Msg),
+    /// Signing failed (no key).
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl HomesteadError {
+    /// The message for users.
+    #[must_use]
+    pub fn message(&self) -> Msg {
+        match self {
+            Self::Invalid(e) => e.message.clone(),
+            Self::NotFound(what) => {
+                Msg::new(format!("未找到 {what}"), format!("not found: {what}"))
+            }
+            Self::Flow(e) => e.message(),
+            Self::Refused(m) => m.clone(),
+            Self::Sign(e) => e.message(),
+            Self::Store(e) => Msg::new(format!("存储出错：{e}"), format!("store error: {e}")),
+        }
+    }
+}
+
+impl From<StoreError> for HomesteadError {
+    fn from(e: StoreError) -> Self {
+        match StoredError::from(e) {
+            StoredError::Flow(f) => Self::Flow(f),
+            StoredError::Store(s) => Self::Store(s),
+            other => Self::Refused(other.message()),
+        }
+    }
+}
+
+impl From<FlowError> for HomesteadError {
+    fn from(e: FlowError) -> Self {
+        Self::Flow(e)
+    }
+}
+
+impl From<StoredError> for HomesteadError {
+    fn from(e: StoredError) -> Self {
+        match e {
+            StoredError::Flow(f) => Self::Flow(f),
+            StoredError::NotFound(what) => Self::NotFound(what),
+            StoredError::Store(s) => Self::Store(s),
+            StoredError::Definition(_, m) => Self::Refused(m),
+        }
+    }
+}
+
+impl From<ComplianceError> for HomesteadError {
+    fn from(e: ComplianceError) -> Self {
+        use tudi_core::msg::Bilingual;
+        match e {
+            ComplianceError::Store(s) => Self::Store(s),
+            other => Self::Invalid(FieldError {
+                field: "site".into(),
+                message: other.msg(),
+            }),
+        }
+    }
+}
+
+/// A step action from a person.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StepAction {
+    /// 同意, with what the step records (its form).
+    Approve {
+        /// Task id.
+        task: u32,
+        /// Opinion.
+        #[serde(default)]
+        comment: Option<String>,
+        /// The step's form.
+        #[serde(default)]
+        form: Value,
+    },
+    /// 不同意 (不予批准).
+    Reject {
+        /// Task id.
+        task: u32,
+        /// Why.
+        reason: String,
+    },
+    /// 驳回 to the previous or a chosen step.
+    Return {
+        /// Task id.
+        task: u32,
+        /// Target step.
+        #[serde(default)]
+        to: Option<String>,
+        /// Why.
+        reason: String,
+    },
+    /// 撤回 one's approval.
+    Withdraw {
+        /// Task id.
+        task: u32,
+    },
+    /// 转办 to a named user.
+    Transfer {
+        /// Task id.
+        task: u32,
+        /// User name.
+        to: String,
+    },
+    /// 加签 a named user.
+    AddSigner {
+        /// Task id.
+        task: u32,
+        /// User name.
+        user: String,
+    },
+    /// 催办.
+    Urge {
+        /// Task id.
+        task: u32,
+        /// Message.
+        note: String,
+    },
+    /// A comment.
+    Comment {
+        /// Task id.
+        task: u32,
+        /// Text.
+        text: String,
+    },
+}
+
+impl StepAction {
+    fn task(&self) -> u32 {
+        match self {
+            Self::Approve { task, .. }
+            | Self::Reject { task, .. }
+            | Self::Return { task, .. }
+            | Self::Withdraw { task }
+            | Self::Transfer { task, .. }
+            | Self::AddSigner { task, .. }
+            | Self::Urge { task, .. }
+            | Self::Comment { task, .. } => *task,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Approve { .. } => "approve",
+            Self::Reject { .. } => "reject",
+            Self::Return { .. } => "return",
+            Self::Withdraw { .. } => "withdraw",
+            Self::Transfer { .. } => "transfer",
+            Self::AddSigner { .. } => "add_signer",
+            Self::Urge { .. } => "urge",
+            Self::Comment { .. } => "comment",
+        }
+    }
+}
+
+/// An application with its case.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versioned {
+    /// The application.
+    pub application: Application,
+    /// Its case (tasks, signatures, timeline).
+    pub case: Case,
+}
+
+/// Filters of the application list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ListQuery {
+    /// Town code.
+    #[serde(default)]
+    pub town: Option<String>,
+    /// Village code.
+    #[serde(default)]
+    pub village: Option<String>,
+    /// Stage (a step id, `joint_review`, `registered`, `refused`).
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Submitted on or after.
+    #[serde(default)]
+    pub from: Option<Date>,
+    /// Submitted on or before.
+    #[serde(default)]
+    pub to: Option<Date>,
+}
+
+/// What the clock did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// Cases changed (reminders, overdue notices, timers advanced).
+    pub changed: usize,
+    /// Cases someone changed meanwhile (picked up on the next tick).
+    pub skipped: usize,
+    /// Registered homesteads added to the parcel layer.
+    pub mapped: usize,
+}
+
+/// The homestead service.
+pub struct Homesteads<'a> {
+    /// Records, cases, rights, certificates.
+    pub store: &'a dyn Store,
+    /// The one map, for the site check.
+    pub map: MapView<'a>,
+    /// Working days.
+    pub calendar: &'a WorkCalendar,
+    /// The district.
+    pub district: &'a Jurisdiction,
+    /// The site rule set (宅基地选址).
+    pub site_rules: &'a RuleSet,
+    /// The district's signing keys (registration issues certificates).
+    pub keys: Option<&'a KeyRing>,
+}
+
+pub(crate) fn person_key(id_number: &str) -> String {
+    let digest = sha2::Sha256::digest(format!("tudi-person:{id_number}").as_bytes());
+    digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(v).map_err(|e| StoreError::Database {
+        doing: "encoding a homestead record",
+        source: Box::new(e),
+    })
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, StoreError> {
+    serde_json::from_value(v).map_err(|e| StoreError::Database {
+        doing: "decoding a homestead record",
+        source: Box::new(e),
+    })
+}
+
+/// The duty a step is assigned to for a case in `village`.
+#[must_use]
+pub fn duty(step: &StepDef, village: &str, district: &Jurisdiction) -> String {
+    let place = match step.level.as_deref() {
+        Some("village") => village.to_owned(),
+        Some("town") => village.get(..9).unwrap_or(village).to_owned(),
+        _ => district.as_str().to_owned(),
+    };
+    match &step.department {
+        Some(d) => format!("{}@{place}#{d}", step.role),
+        None => format!("{}@{place}", step.role),
+    }
+}
+
+/// A duty's parts: role, place and department.
+#[must_use]
+pub fn parse_duty(entry: &str) -> Option<(Role, Jurisdiction, Option<&str>)> {
+    let (role, rest) = entry.split_once('@')?;
+    let (place, department) = match rest.split_once('#') {
+        Some((p, d)) => (p, Some(d)),
+        None => (rest, None),
+    };
+    Some((
+        Role::parse(role)?,
+        Jurisdiction::parse(place).ok()?,
+        department,
+    ))
+}
+
+/// A duty in words: 镇街审核人（440605011）, 部门处置人·自然资源（440605）.
+#[must_use]
+pub fn duty_name(entry: &str) -> String {
+    match parse_duty(entry) {
+        Some((role, place, Some(d))) => format!("{}·{d}（{}）", role.name_zh(), place.as_str()),
+        Some((role, place, None)) => format!("{}（{}）", role.name_zh(), place.as_str()),
+        None => entry.to_owned(),
+    }
+}
+
+pub(crate) fn local_date(at: Timestamp) -> Date {
+    at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+}
+
+/// The site in the Gauss–Krüger zone of its centre, for planar areas.
+pub(crate) fn planar(site: &Geometry<f64>) -> Result<MultiPolygon<f64>, HomesteadError> {
+    let lon = geo::Centroid::centroid(site).map_or(113.0, |p| p.x());
+    let bad = |e: tudi_geo::crs::CrsError| {
+        HomesteadError::Invalid(FieldError::new(
+            "site",
+            format!("坐标无法投影：{e}"),
+            format!("coordinates cannot be projected: {e}"),
+        ))
+    };
+    let zone = Crs::gk_zone_for(lon, false).map_err(bad)?;
+    let mut g = site.clone();
+    Transformer::new(Crs::CGCS2000, zone)
+        .and_then(|t| t.apply_geometry(&mut g))
+        .map_err(bad)?;
+    Ok(tudi_geo::overlay::as_multipolygon(&g).unwrap_or(MultiPolygon(vec![])))
+}
+
+/// Area of `outline` outside `approved`, and `outline`'s own area, m².
+fn outside(
+    outline: &Geometry<f64>,
+    approved: &Geometry<f64>,
+) -> Result<(f64, f64), HomesteadError> {
+    let (o, a) = (planar(outline)?, planar(approved)?);
+    Ok((o.difference(&a).unsigned_area(), o.unsigned_area()))
+}
+
+fn stages(case: &Case) -> Vec<String> {
+    match case.status {
+        CaseStatus::Completed => vec!["registered".into()],
+        CaseStatus::Rejected => vec!["refused".into()],
+        CaseStatus::Running => {
+            let mut out: Vec<String> = case
+                .open_tasks()
+                .map(|t| process::stage_of(&t.step).to_owned())
+                .collect();
+            out.dedup();
+            out
+        }
+    }
+}
+
+fn form_text<'v>(form: &'v Value, name: &str) -> Option<&'v str> {
+    form.get(name).and_then(Value::as_str)
+}
+
+fn form_date(form: &Value, name: &str) -> Result<Date, HomesteadError> {
+    let field = format!("form.{name}");
+    let text = form_text(form, name).ok_or_else(|| {
+        FieldError::new(
+            &field,
+            format!("请填写 {name}（YYYY-MM-DD）"),
+            format!("{name} is required (YYYY-MM-DD)"),
+        )
+    })?;
+    text.parse::<Date>().map_err(|_| {
+        HomesteadError::Invalid(FieldError::new(
+            &field,
+            format!("日期格式应为 YYYY-MM-DD，收到“{text}”"),
+            format!("dates are YYYY-MM-DD, got {text:?}"),
+        ))
+    })
+}
+
+impl Homesteads<'_> {
+    fn workflows(&self) -> Workflows<'_> {
+        Workflows {
+            store: self.store,
+            calendar: self.calendar,
+        }
+    }
+
+    /// The deployed process (the shipped Nanhai version is deployed on first use).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn process(&self) -> Result<ProcessDef, HomesteadError> {
+        let wf = self.workflows();
+        match wf.latest(KEY) {
+            Ok(def) => Ok(def),
+            Err(StoredError::NotFound(_)) => {
+                let def = process::nanhai().map_err(|e| HomesteadError::Refused(e.message()))?;
+                match wf.deploy(&Change::new("system", "process.deploy"), &def) {
+                    // Deployed by someone else at the same moment: theirs is the same file.
+                    Ok(()) | Err(StoredError::Definition(..)) => Ok(wf.latest(KEY)?),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn roll(&self, village: &str) -> Result<Vec<String>, HomesteadError> {
+        Ok(match self.store.record("collective", village)? {
+            Some(r) => decode::<CollectiveRoll>(r.body)?.members,
+            None => Vec::new(),
+        })
+    }
+
+    /// The facts eligibility judges, for `form`'s household, leaving out application `skip`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn facts(
+        &self,
+        form: &ApplicationForm,
+        skip: Option<&str>,
+    ) -> Result<Facts, HomesteadError> {
+        let mut facts = Facts {
+            collective_members: self.roll(&form.village)?,
+            ..Facts::default()
+        };
+        for member in form.household() {
+            let by = RecordQuery {
+                key: Some(("person".into(), person_key(member))),
+                limit: None,
+                offset: 0,
+            };
+            for rec in self.store.find_records("homestead_right", &by)?.records {
+                let right: crate::registry::Right = decode(rec.body)?;
+                if right.status == crate::registry::RightStatus::Held {
+                    facts.holdings.push(Holding {
+                        holder: member.to_owned(),
+                        reference: right.unit_code,
+                        approval: false,
+                    });
+                }
+            }
+            for rec in self.store.find_records("homestead", &by)?.records {
+                if Some(rec.id.as_str()) == skip {
+                    continue;
+                }
+                let app: Application = decode(rec.body)?;
+                let open = !app
+                    .stage
+                    .iter()
+                    .any(|s| s == "registered" || s == "refused");
+                if let (Some(a), true) = (&app.approval, open) {
+                    facts.holdings.push(Holding {
+                        holder: member.to_owned(),
+                        reference: a.homestead_permit.clone(),
+                        approval: true,
+                    });
+                }
+            }
+            for rec in self.store.find_records("house_disposal", &by)?.records {
+                let d: Disposal = decode(rec.body)?;
+                facts.disposals.push(Disposal {
+                    owner: member.to_owned(),
+                    ..d
+                });
+            }
+        }
+        Ok(facts)
+    }
+
+    fn judge(
+        &self,
+        form: &ApplicationForm,
+        area_m2: f64,
+        skip: Option<&str>,
+    ) -> Result<eligibility::Verdict, HomesteadError> {
+        let facts = self.facts(form, skip)?;
+        let app = eligibility::Application {
+            applicant: form.applicant.id_number.clone(),
+            family: form.family.iter().map(|p| p.id_number.clone()).collect(),
+            terrain: form.terrain,
+            area_m2,
+            build: form.build,
+            current: form.current,
+        };
+        Ok(eligibility::check(&app, &facts))
+    }
+
+    fn in_village(
+        &self,
+        field: &str,
+        village: &str,
+        site: &Geometry<f64>,
+    ) -> Result<(), HomesteadError> {
+        match tudi_onemap::locate::within_cell(self.store, GRID_LAYER, village, site)? {
+            Some(true) => Ok(()),
+            Some(false) => Err(FieldError::new(
+                field,
+                format!("图形不在村居 {village} 范围内"),
+                format!("the outline is not inside village {village}"),
+            )
+            .into()),
+            None => Err(FieldError::new(
+                "village",
+                format!("一张图网格中没有村居 {village}"),
+                format!("the grid has no village {village}"),
+            )
+            .into()),
+        }
+    }
+
+    fn site_check(
+        &self,
+        site: &Geometry<f64>,
+        terrain: eligibility::Terrain,
+    ) -> Result<compliance::Report, HomesteadError> {
+        let terrain = serde_json::to_value(terrain)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        Ok(compliance::analyse(
+            self.map,
+            self.site_rules,
+            site,
+            Crs::CGCS2000,
+            terrain.as_deref(),
+        )?)
+    }
+
+    fn engine_parts<'p>(
+        &'p self,
+        village: &'p str,
+        who: Option<&'p Principal>,
+    ) -> (
+        impl Fn(&StepDef) -> Vec<String> + 'p,
+        impl Fn(&str, &str) -> bool + 'p,
+    ) {
+        let district = self.district;
+        let assign = move |s: &StepDef| vec![duty(s, village, district)];
+        let holds = move |entry: &str, actor: &str| {
+            let Some(p) = who else { return false };
+            p.user.as_deref() == Some(actor)
+                && parse_duty(entry)
+                    .is_some_and(|(role, place, dept)| fills_duty(p, role, &place, dept))
+        };
+        (assign, holds)
+    }
+
+    /// Takes in an application: the form checked, the site inside the village, the site check
+    /// and eligibility attached, a number given and the case started, in one transaction.
+    ///
+    /// # Errors
+    /// [`HomesteadError::Invalid`] naming the field; nothing is written.
+    pub fn submit(
+        &self,
+        who: &Principal,
+        form: ApplicationForm,
+        now: Timestamp,
+    ) -> Result<Versioned, HomesteadError> {
+        let site = form.check()?;
+        let village = Jurisdiction::parse(&form.village).map_err(|m| FieldError {
+            field: "village".into(),
+            message: m,
+        })?;
+        if village.level() != tudi_access::policy::Level::Village
+            || !self.district.contains(&village)
+        {
+            return Err(FieldError::new(
+                "village",
+                format!("{} 不是本区的村居", form.village),
+                format!("{} is not a village of the district", form.village),
+            )
+            .into());
+        }
+        self.in_village("site", &form.village, &site)?;
+        let report = self.site_check(&site, form.terrain)?;
+        let area = report.input_area_m2;
+        if form.footprint_m2 > area * 1.001 {
+            return Err(FieldError::new(
+                "footprint_m2",
+                format!(
+                    "建筑占地面积 {:.2} 平方米大于宅基地面积 {area:.2} 平方米",
+                    form.footprint_m2
+                ),
+                format!(
+                    "the footprint {:.2} m² exceeds the site's {area:.2} m²",
+                    form.footprint_m2
+                ),
+            )
+            .into());
+        }
+        let verdict = self.judge(&form, area, None)?;
+        let def = self.process()?;
+        let user = who.user.clone().unwrap_or_else(|| who.actor());
+        let (assign, holds) = self.engine_parts(&form.village, Some(who));
+        let engine = Engine {
+            def: &def,
+            assign: &assign,
+            calendar: self.calendar,
+            holds: Some(&holds),
+        };
+        let year = local_date(now).year();
+        let change = Change {
+            at: now,
+            ..Change::new(who.actor(), "homestead.apply")
+        };
+        let town = form.village[..9].to_owned();
+        let mut made: Option<Versioned> = None;
+        let form_ref = &form;
+        self.store.write_numbered(
+            &change,
+            &format!("homestead:{}:{year}", self.district.as_str()),
+            &mut |n| {
+                let id = format!("ZJD{}-{year}-{n:06}", self.district.as_str());
+                let case =
+                    Case::start(&engine, &id, &user, now).map_err(|e| StoreError::Database {
+                        doing: "starting a homestead case",
+                        source: Box::new(e),
+                    })?;
+                let app = Application {
+                    id: id.clone(),
+                    form: form_ref.clone(),
+                    town: town.clone(),
+                    site_area_m2: (area * 100.0).round() / 100.0,
+                    submitted_at: now,
+                    submitted_by: user.clone(),
+                    stage: stages(&case),
+                    eligibility: encode(&verdict)?,
+                    eligible: verdict.eligible,
+                    site_check: encode(&report)?,
+                    site_verdict: encode(&report.verdict)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    records: BTreeMap::new(),
+                    approval: None,
+                    staked_site: None,
+                    construction: None,
+                    built: None,
+                    registration: None,
+                };
+                let writes = vec![
+                    Workflows::case_write(&case, Expect::Absent, "start").map_err(|e| match e {
+                        StoredError::Store(s) => s,
+                        other => StoreError::Schema(other.to_string()),
+                    })?,
+                    app_write(&app, Expect::Absent)?,
+                ];
+                made = Some(Versioned {
+                    application: app,
+                    case,
+                });
+                Ok(writes)
+            },
+        )?;
+        made.ok_or_else(|| HomesteadError::NotFound("application".into()))
+    }
+
+    /// An application with its case.
+    ///
+    /// # Errors
+    /// [`HomesteadError::NotFound`].
+    pub fn read(&self, id: &str) -> Result<Versioned, HomesteadError> {
+        let rec = self
+            .store
+            .record("homestead", id)?
+            .ok_or_else(|| HomesteadError::NotFound(id.to_owned()))?;
+        let application: Application = decode(rec.body)?;
+        let case = self.workflows().case(id)?;
+        Ok(Versioned { application, case })
+    }
+
+    /// Applies a person's action to the case at `revision`, with the step's own rules and
+    /// records; the application and the case are written together.
+    ///
+    /// # Errors
+    /// [`HomesteadError`]; nothing is written.
+    pub fn act(
+        &self,
+        who: &Principal,
+        id: &str,
+        revision: u64,
+        action: StepAction,
+        now: Timestamp,
+    ) -> Result<Versioned, HomesteadError> {
+        let Versioned {
+            application: mut app,
+            mut case,
+        } = self.read(id)?;
+        let def = self.workflows().definition(&case.process, case.version)?;
+        if case.revision != revision {
+            return Err(HomesteadError::Flow(FlowError::Conflict {
+                expected: revision,
+                found: case.revision,
+            }));
+        }
+        let user = who.user.clone().unwrap_or_else(|| who.actor());
+        let village = app.form.village.clone();
+        let (assign, holds) = self.engine_parts(&village, Some(who));
+        let engine = Engine {
+            def: &def,
+            assign: &assign,
+            calendar: self.calendar,
+            holds: Some(&holds),
+        };
+        let task = case
+            .tasks
+            .iter()
+            .find(|t| t.id == action.task())
+            .cloned()
+            .ok_or(HomesteadError::Flow(FlowError::UnknownTask(action.task())))?;
+        // Only those the task is assigned to may act on it (urging is for anyone who may review
+        // here, which the caller's authorization already decided).
+        let mine = task.assignees.iter().any(|a| engine.fills(a, &user));
+        if !mine
+            && !matches!(
+                action,
+                StepAction::Urge { .. } | StepAction::Comment { .. } | StepAction::Withdraw { .. }
+            )
+        {
+            return Err(HomesteadError::Flow(FlowError::NotAssignee(user)));
+        }
+        let name = action.name();
+        let mut numbering: Option<Numbering> = None;
+        let op = match action {
+            StepAction::Approve {
+                task: t,
+                comment,
+                form,
+            } => {
+                if task.status == TaskStatus::Open {
+                    numbering = self.before_approve(&mut app, &task.step, &form, now)?;
+                }
+                Op::Approve { task: t, comment }
+            }
+            StepAction::Reject { task, reason } => Op::Reject { task, reason },
+            StepAction::Return { task, to, reason } => Op::Return { task, to, reason },
+            StepAction::Withdraw { task } => {
+                // Numbers and certificates given at approval cannot be taken back by 撤回.
+                if matches!(
+                    self.step_of(&case, task).as_deref(),
+                    Some("approval" | "registration")
+                ) {
+                    return Err(HomesteadError::Refused(Msg::new(
+                        "审批和登记已出具证书，不能撤回；如有错误请走更正或注销",
+                        "approval and registration issued documents and cannot be withdrawn",
+                    )));
+                }
+                Op::Withdraw { task }
+            }
+            StepAction::Transfer { task, to } => Op::Transfer { task, to },
+            StepAction::AddSigner { task, user } => Op::AddSigner { task, user },
+            StepAction::Urge { task, note } => Op::Urge { task, note },
+            StepAction::Comment { task, text } => Op::Comment { task, text },
+        };
+        case.act(&engine, revision, &user, op, now)?;
+        app.stage = stages(&case);
+        let app_version = self.store.record("homestead", id)?.map_or(0, |r| r.version);
+        let change = Change {
+            at: now,
+            ..Change::new(who.actor(), format!("homestead.{name}"))
+        };
+        let case_write = Workflows::case_write(&case, Expect::Version(revision), name)?;
+        match numbering {
+            None => {
+                self.store.write_records(
+                    &change,
+                    &[case_write, app_write(&app, Expect::Version(app_version))?],
+                )?;
+            }
+            Some(Numbering::Permit) => {
+                let year = local_date(now).year();
+                let district = self.district.as_str().to_owned();
+                let mut app2 = app.clone();
+                self.store.write_numbered(
+                    &change,
+                    &format!("homestead-permit:{district}:{year}"),
+                    &mut |n| {
+                        app2 = app.clone();
+                        app2.approval = Some(Approval {
+                            homestead_permit: format!("{district}宅批〔{year}〕{n:06}号"),
+                            planning_permit: format!("乡字第{district}{year}{n:06}号"),
+                            area_m2: app.site_area_m2,
+                            approved_on: local_date(now),
+                        });
+                        Ok(vec![
+                            case_write.clone(),
+                            app_write(&app2, Expect::Version(app_version))?,
+                        ])
+                    },
+                )?;
+                app = app2;
+            }
+            Some(Numbering::Registration) => {
+                app = crate::registry::register(self, &change, app, app_version, case_write, now)?;
+            }
+        }
+        if app.registration.is_some() {
+            // The parcel joins the one map after the registration is safe; a failure here is
+            // retried by the clock (`tick`), so nothing is lost.
+            if let Err(e) = crate::registry::map_pending(self, now) {
+                tracing::warn!(error = %e, "registered homestead not yet on the parcel layer");
+            }
+        }
+        Ok(Versioned {
+            application: app,
+            case,
+        })
+    }
+
+    fn step_of(&self, case: &Case, task: u32) -> Option<String> {
+        case.tasks
+            .iter()
+            .find(|t| t.id == task)
+            .map(|t| t.step.clone())
+    }
+
+    /// The rules and records of a step before it is approved.
+    fn before_approve(
+        &self,
+        app: &mut Application,
+        step: &str,
+        form: &Value,
+        now: Timestamp,
+    ) -> Result<Option<Numbering>, HomesteadError> {
+        if !(form.is_null() || form.is_object()) || form.to_string().len() > 16 * 1024 {
+            return Err(FieldError::new(
+                "form",
+                "表单应为 JSON 对象，且不超过 16 KB",
+                "form must be a JSON object of at most 16 KB",
+            )
+            .into());
+        }
+        let site = parse_site("site", &app.form.site)?;
+        let record = |app: &mut Application| {
+            if form.is_object() {
+                app.records.insert(step.to_owned(), form.clone());
+            }
+        };
+        match step {
+            "review_agri" | "approval" => {
+                let verdict = self.judge(&app.form, app.site_area_m2, Some(&app.id))?;
+                app.eligibility = encode(&verdict)?;
+                app.eligible = verdict.eligible;
+                if !verdict.eligible {
+                    let why: Vec<String> = verdict
+                        .findings
+                        .iter()
+                        .filter(|f| !f.passed)
+                        .map(|f| f.message.zh.clone())
+                        .collect();
+                    return Err(HomesteadError::Refused(Msg::new(
+                        format!(
+                            "资格审定未通过，不能同意：{}。请不予批准或驳回",
+                            why.join("；")
+                        ),
+                        "eligibility failed: reject or return the application instead",
+                    )));
+                }
+                if step == "approval" && app.site_verdict == "不通过" {
+                    return Err(HomesteadError::Refused(Msg::new(
+                        "选址合规性检查未通过，不能批准",
+                        "the site check failed: the application cannot be approved",
+                    )));
+                }
+                record(app);
+                Ok((step == "approval").then_some(Numbering::Permit))
+            }
+            "review_nr" => {
+                let report = self.site_check(&site, app.form.terrain)?;
+                app.site_verdict = encode(&report.verdict)?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                app.site_check = encode(&report)?;
+                if report.verdict == SiteVerdict::Fail {
+                    let why: Vec<String> = report.reasons.iter().map(|r| r.zh.clone()).collect();
+                    return Err(HomesteadError::Refused(Msg::new(
+                        format!(
+                            "选址合规性检查未通过，不能同意：{}。请不予批准或驳回",
+                            why.join("；")
+                        ),
+                        "the site check failed: reject or return the application instead",
+                    )));
+                }
+                record(app);
+                Ok(None)
+            }
+            "staking" => {
+                let value = form.get("staked_site").cloned().unwrap_or(Value::Null);
+                let staked = parse_site("form.staked_site", &value)?;
+                self.in_village("form.staked_site", &app.form.village, &staked)?;
+                let (out, _) = outside(&staked, &site)?;
+                let limit = tolerance_m2(app.site_area_m2);
+                if out > limit {
+                    return Err(HomesteadError::Refused(Msg::new(
+                        format!("放线范围超出批准范围 {out:.2} 平方米（允许 {limit:.2} 平方米）"),
+                        format!(
+                            "the staked outline lies {out:.2} m² outside the approval (tolerance {limit:.2} m²)"
+                        ),
+                    )));
+                }
+                app.staked_site = Some(value);
+                record(app);
+                Ok(None)
+            }
+            "construction" => {
+                let start = form_date(form, "started_on")?;
+                let finish = form_date(form, "finished_on")?;
+                let approved = app.approval.as_ref().map(|a| a.approved_on);
+                if start > finish || finish > local_date(now) || approved.is_some_and(|a| start < a)
+                {
+                    return Err(FieldError::new(
+                        "form.finished_on",
+                        "开工日期应在批准之后、竣工日期之前，竣工日期不能晚于今天",
+                        "construction must start after approval and finish after it starts, not in the future",
+                    )
+                    .into());
+                }
+                app.construction = Some(json!({
+                    "started_on": start.to_string(),
+                    "finished_on": finish.to_string(),
+                    "builder": form_text(form, "builder"),
+                }));
+                record(app);
+                Ok(None)
+            }
+            "acceptance" => {
+                let value = form.get("built_site").cloned().unwrap_or(Value::Null);
+                let built = parse_site("form.built_site", &value)?;
+                let storeys = form
+                    .get("storeys")
+                    .and_then(Value::as_u64)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            "form.storeys",
+                            "请填写实测层数",
+                            "storeys built is required",
+                        )
+                    })?;
+                let height = form
+                    .get("height_m")
+                    .and_then(Value::as_f64)
+                    .filter(|h| h.is_finite() && *h > 0.0)
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            "form.height_m",
+                            "请填写实测高度（米）",
+                            "height built is required",
+                        )
+                    })?;
+                let (out, area) = outside(&built, &site)?;
+                let limit = tolerance_m2(app.site_area_m2);
+                let mut faults = Vec::new();
+                if out > limit {
+                    faults.push(format!("超出批准范围 {out:.2} 平方米（允许 {limit:.2}）"));
+                }
+                if storeys > app.form.storeys {
+                    faults.push(format!("层数 {storeys} 超过批准的 {}", app.form.storeys));
+                }
+                if height > app.form.height_m + HEIGHT_TOLERANCE_M {
+                    faults.push(format!(
+                        "高度 {height:.2} 米超过批准的 {:.2} 米",
+                        app.form.height_m
+                    ));
+                }
+                if !faults.is_empty() {
+                    return Err(HomesteadError::Refused(Msg::new(
+                        format!(
+                            "竣工验收不合格：{}。请驳回整改或不予通过",
+                            faults.join("；")
+                        ),
+                        "the completion check failed: return for correction or reject",
+                    )));
+                }
+                app.built = Some(Built {
+                    site: value,
+                    area_m2: (area * 100.0).round() / 100.0,
+                    outside_m2: (out * 100.0).round() / 100.0,
+                    storeys,
+                    height_m: height,
+                });
+                record(app);
+                Ok(None)
+            }
+            "registration" => {
+                if app.built.is_none() {
+                    return Err(HomesteadError::Refused(Msg::new(
+                        "尚未竣工验收，不能登记",
+                        "no completion check yet: cannot register",
+                    )));
+                }
+                // Fail before anything is numbered when no key can sign.
+                match self.keys {
+                    Some(k)
+                        if k.keys
+                            .iter()
+                            .any(|e| e.retired.is_none() && e.secret.is_some()) => {}
+                    _ => return Err(HomesteadError::Sign(SignError::NoActiveKey)),
+                }
+                record(app);
+                Ok(Some(Numbering::Registration))
+            }
+            _ => {
+                record(app);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Applies the clock to every running homestead case: reminders, overdue notices, the 公示
+    /// period ending; and puts registered homesteads not yet on the parcel layer there.
+    ///
+    /// # Errors
+    /// Store failures (a case changed meanwhile is skipped, not an error).
+    pub fn tick(&self, now: Timestamp) -> Result<TickReport, HomesteadError> {
+        let mut report = TickReport::default();
+        let running = self.store.find_records(
+            "case",
+            &RecordQuery {
+                key: Some(("status".into(), "running".into())),
+                limit: None,
+                offset: 0,
+            },
+        )?;
+        let mut defs: BTreeMap<u32, ProcessDef> = BTreeMap::new();
+        for rec in running.records {
+            let mut case: Case = decode(rec.body)?;
+            if case.process != KEY {
+                continue;
+            }
+            if let std::collections::btree_map::Entry::Vacant(slot) = defs.entry(case.version) {
+                slot.insert(self.workflows().definition(KEY, case.version)?);
+            }
+            let Some(def) = defs.get(&case.version) else {
+                continue;
+            };
+            let Some(app_rec) = self.store.record("homestead", &case.id)? else {
+                continue;
+            };
+            let mut app: Application = decode(app_rec.body)?;
+            let village = app.form.village.clone();
+            let (assign, holds) = self.engine_parts(&village, None);
+            let engine = Engine {
+                def,
+                assign: &assign,
+                calendar: self.calendar,
+                holds: Some(&holds),
+            };
+            let before = case.revision;
+            if !case.tick(&engine, now)? {
+                continue;
+            }
+            app.stage = stages(&case);
+            let writes = [
+                Workflows::case_write(&case, Expect::Version(before), "tick")?,
+                app_write(&app, Expect::Version(app_rec.version))?,
+            ];
+            let change = Change {
+                at: now,
+                ..Change::new("system", "homestead.tick")
+            };
+            match self.store.write_records(&change, &writes) {
+                Ok(_) => report.changed += 1,
+                Err(StoreError::Conflict { .. }) => report.skipped += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        report.mapped = crate::registry::map_pending(self, now)?;
+        Ok(report)
+    }
+
+    /// Applications matching `q` that `visible` lets the caller see, newest first, a page of
+    /// them and how many match in all.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn list(
+        &self,
+        q: &ListQuery,
+        visible: &dyn Fn(&Application) -> bool,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Versioned>, usize), HomesteadError> {
+        let key = if let Some(v) = &q.village {
+            Some(("village".to_owned(), v.clone()))
+        } else if let Some(t) = &q.town {
+            Some(("town".to_owned(), t.clone()))
+        } else {
+            q.stage.as_ref().map(|s| ("stage".to_owned(), s.clone()))
+        };
+        let page = self.store.find_records(
+            "homestead",
+            &RecordQuery {
+                key,
+                limit: None,
+                offset: 0,
+            },
+        )?;
+        let mut apps: Vec<Application> = Vec::new();
+        for rec in page.records {
+            let app: Application = decode(rec.body)?;
+            let day = local_date(app.submitted_at);
+            let keep = q.village.as_ref().is_none_or(|v| &app.form.village == v)
+                && q.town.as_ref().is_none_or(|t| &app.town == t)
+                && q.stage.as_ref().is_none_or(|s| app.stage.contains(s))
+                && q.from.is_none_or(|d| day >= d)
+                && q.to.is_none_or(|d| day <= d)
+                && visible(&app);
+            if keep {
+                apps.push(app);
+            }
+        }
+        apps.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
+        let total = apps.len();
+        let mut out = Vec::new();
+        for app in apps.into_iter().skip(offset).take(limit) {
+            let case = self.workflows().case(&app.id)?;
+            out.push(Versioned {
+                application: app,
+                case,
+            });
+        }
+        Ok((out, total))
+    }
+
+    /// Replaces a village's collective member roll (集体经济组织成员名册): identity numbers,
+    /// each checked.
+    ///
+    /// # Errors
+    /// [`HomesteadError::Invalid`] naming the first bad entry.
+    pub fn set_roll(
+        &self,
+        change: &Change,
+        village: &str,
+        members: Vec<String>,
+    ) -> Result<usize, HomesteadError> {
+        for (i, m) in members.iter().enumerate() {
+            tudi_core::personal::IdNumber::parse(m).map_err(|e| {
+                use tudi_core::msg::Bilingual;
+                let msg = e.msg();
+                FieldError::new(
+                    format!("members[{i}]"),
+                    format!("第 {} 个身份证号无效：{}", i + 1, msg.zh),
+                    format!(
+                        "member {} is not a valid identity number: {}",
+                        i + 1,
+                        msg.en
+                    ),
+                )
+            })?;
+        }
+        let mut members = members;
+        members.sort();
+        members.dedup();
+        let n = members.len();
+        let roll = CollectiveRoll {
+            village: village.to_owned(),
+            members,
+        };
+        self.store
+            .write_records(
+                change,
+                &[RecordWrite {
+                    collection: "collective".into(),
+                    id: village.to_owned(),
+                    expect: Expect::Present,
+                    body: Some(encode(&roll)?),
+                    keys: vec![(
+                        "town".into(),
+                        village.get(..9).unwrap_or(village).to_owned(),
+                    )],
+                    detail: Some(json!({"members": n})),
+                }],
+            )
+            .or_else(|e| match e {
+                // First roll of the village.
+                StoreError::Conflict { .. } => self.store.write_records(
+                    change,
+                    &[RecordWrite {
+                        collection: "collective".into(),
+                        id: village.to_owned(),
+                        expect: Expect::Absent,
+                        body: Some(encode(&roll)?),
+                        keys: vec![(
+                            "town".into(),
+                            village.get(..9).unwrap_or(village).to_owned(),
+                        )],
+                        detail: Some(json!({"members": n})),
+                    }],
+                ),
+                other => Err(other),
+            })?;
+        Ok(n)
+    }
+
+    /// How many members a village's roll has.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn roll_size(&self, village: &str) -> Result<usize, HomesteadError> {
+        Ok(self.roll(village)?.len())
+    }
+}
+
+/// What an approval must number in its transaction.
+enum Numbering {
+    /// The 批准书 and the 规划许可证.
+    Permit,
+    /// The unit codes and the certificate.
+    Registration,
+}
+
+/// A village's collective member roll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CollectiveRoll {
+    village: String,
+    members: Vec<String>,
+}
+
+pub(crate) fn app_write(app: &Application, expect: Expect) -> Result<RecordWrite, StoreError> {
+    let mut keys = vec![
+        ("village".to_owned(), app.form.village.clone()),
+        ("town".to_owned(), app.town.clone()),
+    ];
+    for s in &app.stage {
+        keys.push(("stage".into(), s.clone()));
+    }
+    for m in app.form.household() {
+        keys.push(("person".into(), person_key(m)));
+    }
+    Ok(RecordWrite {
+        collection: "homestead".into(),
+        id: app.id.clone(),
+        expect,
+        body: Some(encode(app)?),
+        keys,
+        detail: Some(json!({"stage": app.stage})),
+    })
+}

@@ -1,0 +1,659 @@
+//! One application through the whole Nanhai process on the demo map — submission with the site
+//! check and eligibility, the group discussion, a 公示 period that ends by itself, the village
+//! and town, the three departments in parallel, the site visits with staked and built outlines,
+//! approval and registration with unit codes and a signed certificate — and the refusals the
+//! issue names, each leaving everything as it was.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use geo::{BoundingRect, Contains};
+use geo_types::{Geometry, Point, Polygon, coord};
+use jiff::Timestamp;
+use serde_json::{Value, json};
+use tudi_access::policy::{Binding, Via};
+use tudi_access::{Jurisdiction, Principal, Role};
+use tudi_core::calendar::WorkCalendar;
+use tudi_homestead::form::ApplicationForm;
+use tudi_homestead::registry::PARCEL_LAYER;
+use tudi_homestead::service::{HomesteadError, Homesteads, StepAction, Versioned};
+use tudi_onemap::compliance::RuleSet;
+use tudi_onemap::snapshot::MapView;
+use tudi_sign::KeyRing;
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{Change, FeatureQuery, Store};
+
+const VILLAGE: &str = "440605121208";
+const TOWN: &str = "440605121";
+// Valid GB 11643 numbers for made-up people.
+const A: &str = "44060519800101001X";
+const B: &str = "440605198203020021";
+const C: &str = "440605200501010016";
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: GeoPackageStore,
+    rules: RuleSet,
+    district: Jurisdiction,
+    keys: KeyRing,
+}
+
+fn who(user: &str, role: Role, scope: &str, department: Option<&str>) -> Principal {
+    Principal {
+        user: Some(user.into()),
+        bindings: vec![Binding {
+            role,
+            scope: Jurisdiction::parse(scope).unwrap(),
+            department: department.map(str::to_owned),
+        }],
+        via: Via::Session,
+    }
+}
+
+fn clerk() -> Principal {
+    who("clerk", Role::VillageClerk, VILLAGE, None)
+}
+fn town() -> Principal {
+    who("town", Role::TownReviewer, TOWN, None)
+}
+fn dept(d: &str) -> Principal {
+    who(
+        &format!("dept-{d}"),
+        Role::DepartmentHandler,
+        "440605",
+        Some(d),
+    )
+}
+fn registrar() -> Principal {
+    who("registrar", Role::DistrictApprover, "440605", None)
+}
+
+/// Friday 18 September 2026, 10:00 in Foshan, plus `h` hours.
+fn at(h: i64) -> Timestamp {
+    "2026-09-18T02:00:00Z"
+        .parse::<Timestamp>()
+        .unwrap()
+        .checked_add(jiff::SignedDuration::from_hours(h))
+        .unwrap()
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    tudi_onemap::demo::build(
+        &store,
+        tudi_onemap::demo::DemoOptions {
+            seed: 7,
+            parcels: 20,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut keys = KeyRing::default();
+    keys.rotate(at(0)).unwrap();
+    World {
+        _dir: dir,
+        store,
+        rules: RuleSet::builtin()
+            .into_iter()
+            .find(|r| r.id == "宅基地选址")
+            .unwrap(),
+        district: Jurisdiction::parse("440605").unwrap(),
+        keys,
+    }
+}
+
+impl World {
+    fn service(&self) -> Homesteads<'_> {
+        Homesteads {
+            store: &self.store,
+            map: MapView::new(&self.store, None),
+            calendar: WorkCalendar::china(),
+            district: &self.district,
+            site_rules: &self.rules,
+            keys: Some(&self.keys),
+        }
+    }
+
+    fn to_lonlat(&self, g: &mut Geometry<f64>) {
+        let epsg = self.store.layer_def("village_plan").unwrap().epsg;
+        tudi_geo::crs::Transformer::new(
+            tudi_geo::crs::Crs::from_epsg(epsg).unwrap(),
+            tudi_geo::crs::Crs::CGCS2000,
+        )
+        .unwrap()
+        .apply_geometry(g)
+        .unwrap();
+    }
+
+    /// A 9 × 8 m site on the village's planned homestead land, clear of parcels, farmland and
+    /// the red line (searched on the demo map, so the test does not depend on its layout).
+    fn site(&self, skip: usize) -> Value {
+        let plans = self
+            .store
+            .features("village_plan", &FeatureQuery::default())
+            .unwrap();
+        let plan = plans
+            .iter()
+            .find(|f| f.attributes["village_code"] == VILLAGE)
+            .expect("the demo village has planned homestead land");
+        let r = plan.geometry.bounding_rect().unwrap();
+        let mut found = 0;
+        let mut y = r.min().y + 5.0;
+        while y < r.max().y - 15.0 {
+            let mut x = r.min().x + 5.0;
+            while x < r.max().x - 15.0 {
+                let square = Polygon::new(
+                    vec![
+                        coord! {x: x, y: y},
+                        coord! {x: x + 9.0, y: y},
+                        coord! {x: x + 9.0, y: y + 8.0},
+                        coord! {x: x, y: y + 8.0},
+                        coord! {x: x, y: y},
+                    ]
+                    .into(),
+                    vec![],
+                );
+                if plan.geometry.contains(&square) {
+                    let mut g = Geometry::Polygon(square);
+                    self.to_lonlat(&mut g);
+                    let report = tudi_onemap::compliance::analyse(
+                        MapView::new(&self.store, None),
+                        &self.rules,
+                        &g,
+                        tudi_geo::crs::Crs::CGCS2000,
+                        Some("plain"),
+                    )
+                    .unwrap();
+                    if report.verdict == tudi_onemap::compliance::Verdict::Pass {
+                        if found == skip {
+                            return tudi_geo::io::geojson::geometry_to_value(&g);
+                        }
+                        found += 1;
+                    }
+                }
+                x += 20.0;
+            }
+            y += 20.0;
+        }
+        panic!("no clear site in the demo village");
+    }
+
+    fn form(&self, site: Value) -> ApplicationForm {
+        serde_json::from_value(json!({
+            "applicant": {"name": "梁志明", "id_number": A},
+            "phone": "13800138000",
+            "family": [
+                {"name": "陈丽", "id_number": B, "relation": "配偶"},
+                {"name": "梁小明", "id_number": C, "relation": "子"}
+            ],
+            "village": VILLAGE,
+            "terrain": "plain",
+            "build": "new_household",
+            "current": "none",
+            "site": site,
+            "address": "某村三巷 8 号",
+            "footprint_m2": 60.0,
+            "storeys": 3,
+            "height_m": 10.5,
+            "floor_area_m2": 175.0,
+            "neighbours": [
+                {"side": "east", "name": "梁某", "agrees": true},
+                {"side": "south", "name": "村道", "agrees": true},
+                {"side": "west", "name": "陈某", "agrees": true},
+                {"side": "north", "name": "空地", "agrees": true}
+            ],
+            "reason": "分户后无宅基地"
+        }))
+        .unwrap()
+    }
+}
+
+fn open(v: &Versioned, step: &str) -> u32 {
+    v.case
+        .open_tasks()
+        .find(|t| t.step == step)
+        .unwrap_or_else(|| panic!("{step} is not open: {:?}", v.application.stage))
+        .id
+}
+
+fn approve(task: u32, form: Value) -> StepAction {
+    StepAction::Approve {
+        task,
+        comment: Some("同意".into()),
+        form,
+    }
+}
+
+fn step(
+    h: &Homesteads<'_>,
+    v: &Versioned,
+    p: &Principal,
+    action: StepAction,
+    when: Timestamp,
+) -> Result<Versioned, HomesteadError> {
+    h.act(p, &v.application.id, v.case.revision, action, when)
+}
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn an_application_runs_from_submission_to_a_verified_certificate() {
+    let w = world();
+    let h = w.service();
+    let c = Change::new("user:clerk", "homestead.roll").at(at(0));
+    h.set_roll(&c, VILLAGE, vec![A.into(), B.into()]).unwrap();
+    let site = w.site(0);
+    let parcels_before = w
+        .store
+        .features(PARCEL_LAYER, &FeatureQuery::default())
+        .unwrap()
+        .len();
+
+    let v = h.submit(&clerk(), w.form(site.clone()), at(0)).unwrap();
+    assert!(
+        v.application.id.starts_with("ZJD440605-2026-"),
+        "{}",
+        v.application.id
+    );
+    assert!(v.application.eligible, "{:?}", v.application.eligibility);
+    assert_eq!(v.application.site_verdict, "通过");
+    assert_eq!(v.application.stage, ["group_discussion"]);
+    assert!(v.application.site_area_m2 > 70.0 && v.application.site_area_m2 < 74.0);
+    assert_eq!(
+        v.case.tasks[0].assignees,
+        [format!("village_clerk@{VILLAGE}")],
+        "assigned to the village's clerks, not a person"
+    );
+
+    // The group discussed it; the 公示 runs five working days and ends by itself.
+    let v = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(
+            open(&v, "group_discussion"),
+            json!({"meeting_date": "2026-09-18", "votes_for": 9}),
+        ),
+        at(1),
+    )
+    .unwrap();
+    assert_eq!(v.application.stage, ["publicity"]);
+    assert_eq!(h.tick(at(2)).unwrap().changed, 0, "nothing due yet");
+    // Five working days from Friday 18: Sunday 20 (make-up), 21, 22, 23, 24; due end of the 24th.
+    let report = h.tick(at(24 * 7)).unwrap();
+    assert_eq!(report.changed, 1);
+    let v = h.read(&v.application.id).unwrap();
+    assert_eq!(v.application.stage, ["village_review"]);
+    assert!(v.case.events.iter().any(|e| e.action == "timeout"));
+
+    let t0 = at(24 * 7 + 1);
+    let v = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(open(&v, "village_review"), json!({"opinion": "属实"})),
+        t0,
+    )
+    .unwrap();
+    // A reviewer of another town cannot take the town's intake.
+    let stranger = who("other-town", Role::TownReviewer, "440605122", None);
+    let before = h.read(&v.application.id).unwrap();
+    let err = step(
+        &h,
+        &v,
+        &stranger,
+        approve(open(&v, "town_intake"), Value::Null),
+        t0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HomesteadError::Flow(tudi_flow::case::FlowError::NotAssignee(_))
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        h.read(&v.application.id).unwrap().case,
+        before.case,
+        "a refusal changes nothing"
+    );
+    let v = step(
+        &h,
+        &v,
+        &town(),
+        approve(open(&v, "town_intake"), Value::Null),
+        t0,
+    )
+    .unwrap();
+    assert_eq!(v.application.stage, ["joint_review"]);
+    assert_eq!(
+        v.case.open_tasks().count(),
+        3,
+        "three departments in parallel"
+    );
+    // The natural-resources handler cannot sign the agriculture review.
+    let err = step(
+        &h,
+        &v,
+        &dept("自然资源"),
+        approve(open(&v, "review_agri"), Value::Null),
+        t0,
+    )
+    .unwrap_err();
+    assert!(matches!(err, HomesteadError::Flow(_)), "{err:?}");
+    let v = step(
+        &h,
+        &v,
+        &dept("自然资源"),
+        approve(open(&v, "review_nr"), Value::Null),
+        t0,
+    )
+    .unwrap();
+    let v = step(
+        &h,
+        &v,
+        &dept("农业农村"),
+        approve(open(&v, "review_agri"), Value::Null),
+        t0,
+    )
+    .unwrap();
+    // Two reviewers acting on one revision: the second is told the case moved on.
+    let stale = v.clone();
+    let v = step(
+        &h,
+        &v,
+        &dept("住建"),
+        approve(open(&v, "review_housing"), Value::Null),
+        t0,
+    )
+    .unwrap();
+    let err = step(
+        &h,
+        &stale,
+        &town(),
+        StepAction::Comment {
+            task: 1,
+            text: "?".into(),
+        },
+        t0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HomesteadError::Flow(tudi_flow::case::FlowError::Conflict { .. })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        v.application.stage,
+        ["site_visit_1"],
+        "the join waited for all three"
+    );
+
+    let v = step(
+        &h,
+        &v,
+        &town(),
+        approve(
+            open(&v, "site_visit_1"),
+            json!({"visited_on": "2026-09-28", "findings": "四至清楚"}),
+        ),
+        t0,
+    )
+    .unwrap();
+    let approval_task = open(&v, "approval");
+    let v = step(&h, &v, &town(), approve(approval_task, Value::Null), t0).unwrap();
+    let approval = v.application.approval.clone().unwrap();
+    assert!(
+        approval.homestead_permit.contains("宅批〔2026〕"),
+        "{approval:?}"
+    );
+    assert!(
+        approval.planning_permit.starts_with("乡字第"),
+        "{approval:?}"
+    );
+    // A double approval is refused and changes nothing.
+    let err = h
+        .act(
+            &town(),
+            &v.application.id,
+            v.case.revision,
+            approve(approval_task, Value::Null),
+            t0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HomesteadError::Flow(tudi_flow::case::FlowError::Closed(_))
+        ),
+        "{err:?}"
+    );
+    // Approval issued documents: it cannot be withdrawn.
+    let err = step(
+        &h,
+        &v,
+        &town(),
+        StepAction::Withdraw {
+            task: approval_task,
+        },
+        t0,
+    )
+    .unwrap_err();
+    assert!(matches!(err, HomesteadError::Refused(_)), "{err:?}");
+
+    // Site visit 2: an outline far outside the approval is refused; the approved one is staked.
+    let elsewhere = w.site(3);
+    let err = step(
+        &h,
+        &v,
+        &town(),
+        approve(open(&v, "staking"), json!({"staked_site": elsewhere})),
+        t0,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().zh.contains("超出批准范围"),
+        "{}",
+        err.message().zh
+    );
+    let bowtie = json!({"type": "Polygon", "coordinates": [[[113.1, 23.0], [113.1001, 23.0001], [113.1001, 23.0], [113.1, 23.0001], [113.1, 23.0]]]});
+    let err = step(
+        &h,
+        &v,
+        &town(),
+        approve(open(&v, "staking"), json!({"staked_site": bowtie})),
+        t0,
+    )
+    .unwrap_err();
+    match &err {
+        HomesteadError::Invalid(f) => assert_eq!(f.field, "form.staked_site"),
+        other => panic!("{other:?}"),
+    }
+    let v = step(
+        &h,
+        &v,
+        &town(),
+        approve(open(&v, "staking"), json!({"staked_site": site})),
+        t0,
+    )
+    .unwrap();
+    let err = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(
+            open(&v, "construction"),
+            json!({"started_on": "2026-10-08", "finished_on": "2027-03-01"}),
+        ),
+        t0,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, HomesteadError::Invalid(_)),
+        "finishing in the future: {err:?}"
+    );
+    let later = at(24 * 200);
+    let v = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(
+            open(&v, "construction"),
+            json!({"started_on": "2026-10-08", "finished_on": "2027-03-01", "builder": "某建筑队"}),
+        ),
+        later,
+    )
+    .unwrap();
+    // Site visit 3: one storey too many is refused with the reason; as approved it passes.
+    let err = step(
+        &h,
+        &v,
+        &town(),
+        approve(
+            open(&v, "acceptance"),
+            json!({"built_site": site, "storeys": 4, "height_m": 10.5}),
+        ),
+        later,
+    )
+    .unwrap_err();
+    assert!(
+        err.message().zh.contains("层数 4 超过批准的 3"),
+        "{}",
+        err.message().zh
+    );
+    let v = step(
+        &h,
+        &v,
+        &town(),
+        approve(
+            open(&v, "acceptance"),
+            json!({"built_site": site, "storeys": 3, "height_m": 10.4}),
+        ),
+        later,
+    )
+    .unwrap();
+
+    // Registration: unit codes, the certificate, the parcel on the map.
+    let v = step(
+        &h,
+        &v,
+        &registrar(),
+        approve(open(&v, "registration"), Value::Null),
+        later,
+    )
+    .unwrap();
+    assert_eq!(v.application.stage, ["registered"]);
+    let reg = v.application.registration.clone().unwrap();
+    let unit = tudi_core::bdcdy::UnitCode::parse(&reg.unit_code, None).unwrap();
+    assert_eq!(unit.fields().parcel_type, "JC");
+    assert!(reg.unit_code.ends_with("F00010001") && reg.parcel_code.ends_with("W00000000"));
+    assert_eq!(
+        &reg.unit_code[..19],
+        &reg.parcel_code[..19],
+        "house and parcel share the parcel"
+    );
+    let (cert, _) = h.certificate(&reg.certificate).unwrap();
+    assert!(
+        cert.number.starts_with("粤（2027）佛山市南海区不动产权第"),
+        "{}",
+        cert.number
+    );
+    // Anyone with the public ring verifies it; a changed payload does not verify.
+    let public = w.keys.public();
+    let ok = h.verify(&cert.id, &public).unwrap();
+    assert!(ok.valid, "{ok:?}");
+    assert_eq!(ok.summary["holder"], "梁**");
+    assert!(
+        !ok.summary.to_string().contains(A),
+        "the public summary masks the number"
+    );
+    public.verify(&cert.signed).unwrap();
+    let mut forged = cert.signed.clone();
+    forged.payload["land_area_m2"] = json!(150.0);
+    assert!(public.verify(&forged).is_err());
+    let parcels = w
+        .store
+        .features(PARCEL_LAYER, &FeatureQuery::default())
+        .unwrap();
+    assert_eq!(
+        parcels.len(),
+        parcels_before + 1,
+        "the homestead joined the parcel layer"
+    );
+    assert!(
+        parcels
+            .iter()
+            .any(|f| f.attributes["code"] == reg.parcel_code.as_str())
+    );
+    let point: Point<f64> = geo::Centroid::centroid(
+        &parcels
+            .iter()
+            .find(|f| f.attributes["code"] == reg.parcel_code.as_str())
+            .unwrap()
+            .geometry,
+    )
+    .unwrap();
+    assert!(point.x() > 0.0);
+
+    // Revocation: then it verifies as revoked.
+    let c = Change::new("user:registrar", "certificate.revoke").at(later);
+    h.revoke(&c, &cert.id, "登记错误，依法注销").unwrap();
+    let revoked = h.verify(&cert.id, &public).unwrap();
+    assert!(!revoked.valid);
+    assert_eq!(revoked.status, "revoked");
+    assert!(
+        h.revoke(&c, &cert.id, "再次").is_err(),
+        "a revoked certificate stays revoked"
+    );
+
+    // One household, one homestead: the same household applying again is not eligible, and the
+    // agriculture review cannot approve it.
+    let again = h.submit(&clerk(), w.form(w.site(1)), later).unwrap();
+    assert!(!again.application.eligible);
+    assert!(
+        again
+            .application
+            .eligibility
+            .to_string()
+            .contains("一户一宅")
+    );
+}
+
+#[test]
+fn bad_applications_are_refused_by_field_and_nothing_is_written() {
+    let w = world();
+    let h = w.service();
+    let count = || {
+        w.store
+            .find_records("homestead", &tudi_store::RecordQuery::default())
+            .unwrap()
+            .total
+    };
+    let site = w.site(0);
+    let field = |form: ApplicationForm| match h.submit(&clerk(), form, at(0)) {
+        Err(HomesteadError::Invalid(f)) => f.field,
+        other => panic!("expected a field error, got {other:?}"),
+    };
+    let mut f = w.form(site.clone());
+    f.family[0].id_number = "440605198203020022".into();
+    assert_eq!(field(f), "family[0].id_number");
+    let mut f = w.form(site.clone());
+    f.neighbours.pop();
+    assert_eq!(field(f), "neighbours");
+    let mut f = w.form(site.clone());
+    f.footprint_m2 = 95.0;
+    assert_eq!(field(f), "footprint_m2", "larger than the drawn site");
+    // A site in another village of the same town.
+    let mut f = w.form(site.clone());
+    f.village = "440605121211".into();
+    assert_eq!(field(f), "site");
+    let mut f = w.form(json!({"type": "Polygon", "coordinates": [[[113.1, 23.0], [113.1001, 23.0001], [113.1001, 23.0], [113.1, 23.0001], [113.1, 23.0]]]}));
+    f.village = VILLAGE.into();
+    assert_eq!(field(f), "site", "a self-intersecting outline");
+    let mut f = w.form(site);
+    f.village = "440606001001".into();
+    assert_eq!(field(f), "village", "not a village of this district");
+    assert_eq!(count(), 0, "nothing was written");
+}

@@ -40,7 +40,11 @@ fn ring_path(data: &Path) -> PathBuf {
     data.join("keys").join("signing-keys.json")
 }
 
-fn read_ring(data: &Path) -> Result<Option<KeyRing>> {
+/// The ring with private keys, if `tudi keys new` has made one.
+///
+/// # Errors
+/// The file exists but cannot be read or parsed.
+pub fn read_ring(data: &Path) -> Result<Option<KeyRing>> {
     let path = ring_path(data);
     match std::fs::read_to_string(&path) {
         Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {

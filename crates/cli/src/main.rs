@@ -254,6 +254,7 @@ struct ServeConfig {
     rules: Option<PathBuf>,
     readers: Option<usize>,
     snapshots: Option<bool>,
+    public_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -338,7 +339,25 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         if cfg.snapshots == Some(false) {
             state = state.without_snapshots();
         }
+        // Certificates are signed with the district's keys (`tudi keys new`); without them
+        // registration says so and everything else works.
+        match keys::read_ring(&data)? {
+            Some(ring) => state = state.with_signing_keys(ring),
+            None => writeln!(out(), "注意：尚无证照签名密钥，登记发证前请运行 tudi keys new --data {} / no signing keys yet: run `tudi keys new`", data.display())?,
+        }
+        state = state.with_public_url(cfg.public_url.unwrap_or_else(|| format!("http://{addr}")));
         state.warm_up();
+        // The homestead clock: reminders, overdue notices, 公示 periods ending.
+        let clock = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(e) = clock.homestead_tick().await {
+                    tracing::warn!(error = %e, "homestead clock");
+                }
+            }
+        });
         tudi_server::serve_on(listener, state).await?;
         Ok::<(), anyhow::Error>(())
     })

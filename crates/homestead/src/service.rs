@@ -860,6 +860,22 @@ impl Homesteads<'_> {
         {
             return Err(HomesteadError::Flow(FlowError::NotAssignee(user)));
         }
+        // A timer step (公示) ends by itself; people may object (reject or return) meanwhile,
+        // but not cut it short.
+        if let (StepAction::Approve { .. }, Some(step), Some(due)) =
+            (&action, def.step(&task.step), task.due)
+            && step.on_timeout == Some(tudi_flow::definition::OnTimeout::Advance)
+            && task.status == TaskStatus::Open
+        {
+            return Err(HomesteadError::Refused(Msg::new(
+                format!(
+                    "「{}」期限未满（至 {}），届满后自动进入下一步；如有异议请驳回或不予通过",
+                    step.name,
+                    due.strftime("%Y-%m-%d")
+                ),
+                format!("{} runs until {due}: it ends by itself", step.id),
+            )));
+        }
         let name = action.name();
         let mut numbering: Option<Numbering> = None;
         let op = match action {

@@ -277,6 +277,18 @@ fn an_application_runs_from_submission_to_a_verified_certificate() {
     )
     .unwrap();
     assert_eq!(v.application.stage, ["publicity"]);
+    let err = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(open(&v, "publicity"), Value::Null),
+        at(2),
+    )
+    .unwrap_err();
+    assert!(
+        err.message().zh.contains("期限未满"),
+        "the notice period cannot be cut short"
+    );
     assert_eq!(h.tick(at(2)).unwrap().changed, 0, "nothing due yet");
     // Five working days from Friday 18: Sunday 20 (make-up), 21, 22, 23, 24; due end of the 24th.
     let report = h.tick(at(24 * 7)).unwrap();

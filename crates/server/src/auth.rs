@@ -86,7 +86,7 @@ pub fn access_problem(e: &AccessError) -> Problem {
     };
     let mut p = Problem::new(status, slug, title, m.zh, m.en);
     if let AccessError::Invalid { field, .. } = e {
-        p.field = Some(field);
+        p.field = Some((*field).into());
     }
     p
 }

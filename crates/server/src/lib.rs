@@ -14,6 +14,7 @@ mod accounts;
 mod api;
 pub mod auth;
 mod console;
+mod homestead;
 mod ogc;
 mod open311;
 mod openapi;
@@ -52,6 +53,10 @@ pub struct AppState {
     district: Option<Jurisdiction>,
     /// The public layers, with the store's change counter they were read at.
     public_layers: Arc<Mutex<PublicLayers>>,
+    /// The district's certificate signing keys (registration issues certificates).
+    keys: Option<Arc<tudi_sign::KeyRing>>,
+    /// The address the public reaches this server at (QR codes on certificates point there).
+    public_url: String,
 }
 
 impl AppState {
@@ -74,7 +79,32 @@ impl AppState {
             cookie_secure: true,
             district,
             public_layers: Arc::new(Mutex::new((None, Arc::new(BTreeSet::new())))),
+            keys: None,
+            public_url: "http://127.0.0.1:8080".into(),
         }
+    }
+
+    /// The signing keys certificates are issued with (private halves included).
+    #[must_use]
+    pub fn with_signing_keys(mut self, keys: tudi_sign::KeyRing) -> Self {
+        self.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The public base URL, for QR codes (`https://tudi.example.gov.cn`).
+    #[must_use]
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = url.into();
+        self
+    }
+
+    /// Runs the homestead clock once: reminders, overdue notices, 公示 periods ending, and
+    /// registered homesteads not yet on the parcel layer. The server calls it every minute.
+    ///
+    /// # Errors
+    /// What the homestead service reports.
+    pub async fn homestead_tick(&self) -> Result<tudi_homestead::service::TickReport, String> {
+        homestead::tick(self).await.map_err(|p| p.detail_en)
     }
 
     /// Authentication settings (session length, lockout, hashing cost).
@@ -207,6 +237,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(api::routes())
         .merge(accounts::routes())
         .merge(orders::routes())
+        .merge(homestead::routes())
         .merge(open311::routes())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())

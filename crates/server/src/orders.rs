@@ -72,7 +72,7 @@ pub(crate) fn order_problem(e: &OrderError) -> Problem {
                 m.zh,
                 m.en,
             );
-            p.field = Some(field);
+            p.field = Some(field.into());
             p
         }
         OrderError::NotFound(_) => Problem::not_found(m.zh, m.en),
@@ -665,7 +665,7 @@ async fn write_responsibilities(
             m.zh,
             m.en,
         );
-        p.field = Some("entries");
+        p.field = Some("entries".into());
         p
     })?;
     let (store, change) = (st.store.clone(), ctx.change("order.responsibilities"));
@@ -690,7 +690,7 @@ async fn write_categories(
     let t = blocking(move || {
         tudi_orders::service::save_taxonomy(&*store, &body, &change).map_err(|e| {
             let mut p = order_problem(&e);
-            p.field = Some("categories");
+            p.field = Some("categories".into());
             p
         })
     })
@@ -760,7 +760,7 @@ async fn write_roster(
             m.zh,
             m.en,
         );
-        p.field = Some("entries");
+        p.field = Some("entries".into());
         p
     })?;
     let (store, change) = (st.store.clone(), ctx.change("order.roster"));

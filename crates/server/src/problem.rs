@@ -18,7 +18,7 @@ pub struct Problem {
     /// English detail.
     pub detail_en: String,
     /// The input field at fault, when one is.
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl Problem {
@@ -82,7 +82,7 @@ impl IntoResponse for Problem {
             "detail": self.detail,
             "detail_en": self.detail_en,
         });
-        if let Some(field) = self.field {
+        if let Some(field) = &self.field {
             body["errors"] =
                 json!([{"field": field, "detail": self.detail, "detail_en": self.detail_en}]);
         }

@@ -103,6 +103,50 @@ pub const ROUTES: &[RouteSpec] = &[
     // The work-order centre: categories are public; the handlers decide on the order (its grid
     // cell, or the unit it was sent to) and on the duty a step needs.
     r("GET", "/api/v1/orders/categories", Guard::Public),
+    // Homesteads: the handlers decide on the application's village; a step's duty decides who
+    // signs it. Certificates verify publicly (the QR code's page and its JSON).
+    r(
+        "GET",
+        "/api/v1/homestead/applications",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/homestead/applications",
+        Guard::InHandler(Action::HomesteadApply),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/applications/{id}",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/homestead/applications/{id}/actions",
+        Guard::InHandler(Action::HomesteadReview),
+    ),
+    r(
+        "PUT",
+        "/api/v1/homestead/collectives/{village}",
+        Guard::InHandler(Action::HomesteadConfigure),
+    ),
+    r(
+        "GET",
+        "/api/v1/certificates",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r("GET", "/api/v1/certificates/{id}/verify", Guard::Public),
+    r(
+        "GET",
+        "/api/v1/certificates/{id}/pdf",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/certificates/{id}/revoke",
+        Guard::InHandler(Action::CertificateRevoke),
+    ),
+    r("GET", "/verify/{id}", Guard::Public),
     r("GET", "/api/v1/calendar/holidays", Guard::Public),
     r(
         "PUT",

@@ -1,0 +1,632 @@
+//! Homestead applications and certificates over HTTP: intake by the village (or town), lists and
+//! cases for those whose jurisdiction covers the village, step actions (the step's duty decides
+//! who), the collective member roll, certificate lists, PDFs, revocation, and the public
+//! verification endpoint and page the QR code opens.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tudi_access::policy::{may_see_id_number, may_see_phone};
+use tudi_access::{Action, Jurisdiction, Principal, Resource};
+use tudi_homestead::form::ApplicationForm;
+use tudi_homestead::registry::Certificate;
+use tudi_homestead::service::{
+    HomesteadError, Homesteads, ListQuery, StepAction, Versioned, duty_name,
+};
+use tudi_sign::KeyRing;
+
+use crate::AppState;
+use crate::accounts::body_problem;
+use crate::auth::{Ctx, authorize, authorize_somewhere};
+use crate::ogc::{blocking, store_failed};
+use crate::orders::district;
+use crate::problem::Problem;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/homestead/applications", get(list).post(submit))
+        .route("/api/v1/homestead/applications/{id}", get(read))
+        .route("/api/v1/homestead/applications/{id}/actions", post(act))
+        .route("/api/v1/homestead/collectives/{village}", put(set_roll))
+        .route("/api/v1/certificates", get(certificates))
+        .route("/api/v1/certificates/{id}/verify", get(verify))
+        .route("/api/v1/certificates/{id}/pdf", get(pdf))
+        .route("/api/v1/certificates/{id}/revoke", post(revoke))
+        .route("/verify/{id}", get(verify_page))
+}
+
+pub(crate) fn homestead_problem(e: &HomesteadError) -> Problem {
+    let m = e.message();
+    match e {
+        HomesteadError::Invalid(f) => {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-application",
+                "申请内容无效",
+                m.zh,
+                m.en,
+            );
+            p.field = Some(f.field.clone().into());
+            p
+        }
+        HomesteadError::NotFound(_) => Problem::not_found(m.zh, m.en),
+        HomesteadError::Flow(tudi_flow::case::FlowError::Conflict { .. }) => Problem::new(
+            StatusCode::CONFLICT,
+            "version-conflict",
+            "案件已被他人处理",
+            m.zh,
+            m.en,
+        ),
+        HomesteadError::Flow(tudi_flow::case::FlowError::NotAssignee(_)) => Problem::new(
+            StatusCode::FORBIDDEN,
+            "not-your-task",
+            "不是您的待办",
+            format!("{}：该步骤不由您所在的岗位办理", m.zh),
+            m.en,
+        ),
+        HomesteadError::Flow(_) | HomesteadError::Refused(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "refused",
+            "不能执行此操作",
+            m.zh,
+            m.en,
+        ),
+        HomesteadError::Sign(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no-signing-key",
+            "无法签发证照",
+            m.zh,
+            m.en,
+        ),
+        HomesteadError::Store(s) => store_failed(s),
+    }
+}
+
+/// Runs homestead work on a blocking thread.
+async fn with_homesteads<T: Send + 'static>(
+    st: &AppState,
+    work: impl FnOnce(&Homesteads<'_>) -> Result<T, HomesteadError> + Send + 'static,
+) -> Result<T, Problem> {
+    let d = district(st)?;
+    let st2 = st.clone();
+    blocking(move || {
+        let calendar = tudi_orders::service::load_calendar(&*st2.store).map_err(|e| {
+            let m = e.message();
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "calendar",
+                "日历读取失败",
+                m.zh,
+                m.en,
+            )
+        })?;
+        let rules = st2
+            .rule_sets
+            .iter()
+            .find(|r| r.answers_to("宅基地选址"))
+            .cloned()
+            .ok_or_else(Problem::internal)?;
+        let h = Homesteads {
+            store: &*st2.store,
+            map: st2.map(),
+            calendar: &calendar,
+            district: &d,
+            site_rules: &rules,
+            keys: st2.keys.as_deref(),
+        };
+        work(&h).map_err(|e| homestead_problem(&e))
+    })
+    .await
+}
+
+pub(crate) async fn tick(st: &AppState) -> Result<tudi_homestead::service::TickReport, Problem> {
+    if st.district.is_none() {
+        return Ok(tudi_homestead::service::TickReport::default());
+    }
+    with_homesteads(st, |h| h.tick(jiff::Timestamp::now())).await
+}
+
+fn village_scope(village: &str) -> Result<Vec<Jurisdiction>, Problem> {
+    Jurisdiction::parse(village)
+        .map(|j| vec![j])
+        .map_err(|m| Problem::bad_parameter("village", m.zh, m.en))
+}
+
+fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
+    Resource {
+        scope,
+        ..Resource::default()
+    }
+}
+
+/// An application as the caller may see it, with who each open task waits for in words.
+fn view(v: &Versioned, who: &Principal) -> Value {
+    let scope = Jurisdiction::parse(&v.application.form.village)
+        .map(|j| vec![j])
+        .unwrap_or_default();
+    let res = in_village(&scope);
+    let app = v
+        .application
+        .masked(may_see_id_number(who, &res), may_see_phone(who, &res));
+    let tasks: Vec<Value> = v
+        .case
+        .tasks
+        .iter()
+        .map(|t| {
+            json!({
+                "id": t.id, "step": t.step, "status": t.status, "due": t.due,
+                "assignees": t.assignees,
+                "assignee_names": t.assignees.iter().map(|a| duty_name(a)).collect::<Vec<_>>(),
+                "signatures": t.signatures, "opened_at": t.opened_at,
+            })
+        })
+        .collect();
+    let stage_names: Vec<&str> = app
+        .stage
+        .iter()
+        .map(|s| tudi_homestead::process::stage_name(s))
+        .collect();
+    json!({
+        "application": app,
+        "stage_names": stage_names,
+        "case": {
+            "revision": v.case.revision, "status": v.case.status, "version": v.case.version,
+            "tasks": tasks, "events": v.case.events,
+        },
+    })
+}
+
+async fn submit(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(body) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"applicant": {"name": "…", "id_number": "…"}, "phone": "…", "village": "440605121208", "site": {GeoJSON Polygon}, …}"#,
+        )
+    })?;
+    let form: ApplicationForm = serde_json::from_value(body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-application",
+            "申请内容无效",
+            format!("申请表字段不完整或类型不对：{e}"),
+            format!("the form is incomplete or mistyped: {e}"),
+        )
+    })?;
+    let scope = village_scope(&form.village)?;
+    authorize(
+        &st,
+        &ctx,
+        Action::HomesteadApply,
+        &in_village(&scope),
+        &format!("homestead:new@{}", form.village),
+    )?;
+    let who = ctx.principal.clone();
+    let v = with_homesteads(&st, move |h| h.submit(&who, form, jiff::Timestamp::now())).await?;
+    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    #[serde(default)]
+    town: Option<String>,
+    #[serde(default)]
+    village: Option<String>,
+    #[serde(default)]
+    stage: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    from: Option<jiff::civil::Date>,
+    #[serde(default)]
+    to: Option<jiff::civil::Date>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+}
+
+fn list_params(
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<(ListQuery, Option<String>, usize, usize), Problem> {
+    let Query(q) = q.map_err(|e| {
+        Problem::bad_parameter(
+            "query",
+            format!("查询参数无效（日期为 YYYY-MM-DD）：{}", e.body_text()),
+            e.body_text(),
+        )
+    })?;
+    if let Some(s) = &q.stage
+        && !tudi_homestead::process::STAGES.contains(&s.as_str())
+    {
+        return Err(Problem::bad_parameter(
+            "stage",
+            format!(
+                "未知阶段“{s}”（可用：{}）",
+                tudi_homestead::process::STAGES.join("、")
+            ),
+            format!("unknown stage {s:?}"),
+        ));
+    }
+    Ok((
+        ListQuery {
+            town: q.town,
+            village: q.village,
+            stage: q.stage,
+            from: q.from,
+            to: q.to,
+        },
+        q.status,
+        q.limit.unwrap_or(20).clamp(1, 200),
+        q.offset.unwrap_or(0),
+    ))
+}
+
+fn covers(who: &Principal, action: Action, village: &str) -> bool {
+    Jurisdiction::parse(village).is_ok_and(|j| {
+        let scope = [j];
+        tudi_access::decide(who, action, &in_village(&scope)).allowed
+    })
+}
+
+async fn list(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let (q, _, limit, offset) = list_params(q)?;
+    authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
+    let who = ctx.principal.clone();
+    let (page, total) = with_homesteads(&st, move |h| {
+        h.list(
+            &q,
+            &|a| covers(&who, Action::HomesteadRead, &a.form.village),
+            limit,
+            offset,
+        )
+    })
+    .await?;
+    let items: Vec<Value> = page.iter().map(|v| view(v, &ctx.principal)).collect();
+    Ok(
+        Json(json!({"applications": items, "total": total, "limit": limit, "offset": offset}))
+            .into_response(),
+    )
+}
+
+async fn load_authorized(
+    st: &AppState,
+    ctx: &Ctx,
+    id: String,
+    action: Action,
+) -> Result<Versioned, Problem> {
+    let probe = id.clone();
+    let v = with_homesteads(st, move |h| h.read(&probe)).await?;
+    let scope = village_scope(&v.application.form.village)?;
+    authorize(
+        st,
+        ctx,
+        action,
+        &in_village(&scope),
+        &format!("homestead:{id}"),
+    )?;
+    Ok(v)
+}
+
+async fn read(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let v = load_authorized(&st, &ctx, id, Action::HomesteadRead).await?;
+    Ok(Json(view(&v, &ctx.principal)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ActionBody {
+    revision: u64,
+    #[serde(flatten)]
+    action: Value,
+}
+
+async fn act(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Result<Json<ActionBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(body) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"revision": 3, "action": "approve", "task": 2, "comment": "同意", "form": {…}}"#,
+        )
+    })?;
+    let action: StepAction = serde_json::from_value(body.action).map_err(|e| {
+        Problem::bad_parameter(
+            "action",
+            format!("操作无效：{e}（action 可为 approve、reject、return、withdraw、transfer、add_signer、urge、comment）"),
+            format!("invalid action: {e}"),
+        )
+    })?;
+    load_authorized(&st, &ctx, id.clone(), Action::HomesteadReview).await?;
+    let who = ctx.principal.clone();
+    let revision = body.revision;
+    let v = with_homesteads(&st, move |h| {
+        h.act(&who, &id, revision, action, jiff::Timestamp::now())
+    })
+    .await?;
+    Ok(Json(view(&v, &ctx.principal)).into_response())
+}
+
+#[derive(Deserialize)]
+struct RollBody {
+    members: Vec<String>,
+}
+
+async fn set_roll(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(village): Path<String>,
+    body: Result<Json<RollBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(body) =
+        body.map_err(|e| body_problem(&e, r#"{"members": ["44060519800101001X", …]}"#))?;
+    let scope = village_scope(&village)?;
+    authorize(
+        &st,
+        &ctx,
+        Action::HomesteadConfigure,
+        &in_village(&scope),
+        &format!("collective:{village}"),
+    )?;
+    let change = ctx.change("homestead.roll");
+    let v = village.clone();
+    let n = with_homesteads(&st, move |h| h.set_roll(&change, &v, body.members)).await?;
+    Ok(Json(json!({"village": village, "members": n})).into_response())
+}
+
+fn certificate_view(c: &Certificate, who: &Principal) -> Value {
+    let scope = Jurisdiction::parse(&c.village)
+        .map(|j| vec![j])
+        .unwrap_or_default();
+    let full = may_see_id_number(who, &in_village(&scope));
+    json!({
+        "id": c.id, "number": c.number, "status": c.status, "village": c.village, "town": c.town,
+        "application": c.application, "issued_at": c.issued_at, "revoked_at": c.revoked_at,
+        "revoke_reason": c.revoke_reason, "key": c.signed.key,
+        "summary": tudi_homestead::registry::summary(&c.signed.payload),
+        // The signed payload itself (for offline verification) goes to those who may see the
+        // holder's identity number.
+        "signed": if full { serde_json::to_value(&c.signed).unwrap_or(Value::Null) } else { Value::Null },
+    })
+}
+
+async fn certificates(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let (q, status, limit, offset) = list_params(q)?;
+    if let Some(s) = &status
+        && s != "valid"
+        && s != "revoked"
+    {
+        return Err(Problem::bad_parameter(
+            "status",
+            format!("未知状态“{s}”（可用：valid 有效、revoked 已注销）"),
+            format!("unknown status {s:?} (valid, revoked)"),
+        ));
+    }
+    authorize_somewhere(&st, &ctx, Action::HomesteadRead, "certificate:*")?;
+    let who = ctx.principal.clone();
+    let (page, total) = with_homesteads(&st, move |h| {
+        h.certificates(
+            &q,
+            status.as_deref(),
+            &|c| covers(&who, Action::HomesteadRead, &c.village),
+            limit,
+            offset,
+        )
+    })
+    .await?;
+    let items: Vec<Value> = page
+        .iter()
+        .map(|c| certificate_view(c, &ctx.principal))
+        .collect();
+    Ok(
+        Json(json!({"certificates": items, "total": total, "limit": limit, "offset": offset}))
+            .into_response(),
+    )
+}
+
+/// The ring verification uses: the published one in the store, else the server's own.
+fn public_ring(st: &AppState) -> KeyRing {
+    st.store
+        .meta("sign:public")
+        .ok()
+        .flatten()
+        .and_then(|t| serde_json::from_str::<KeyRing>(&t).ok())
+        .or_else(|| st.keys.as_deref().map(KeyRing::public))
+        .unwrap_or_default()
+}
+
+async fn verify_json(
+    st: &AppState,
+    id: String,
+) -> Result<tudi_homestead::registry::Verification, Problem> {
+    let ring = public_ring(st);
+    with_homesteads(st, move |h| h.verify(&id, &ring)).await
+}
+
+async fn verify(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Problem> {
+    let v = verify_json(&st, id).await?;
+    Ok(Json(v).into_response())
+}
+
+async fn load_certificate(
+    st: &AppState,
+    ctx: &Ctx,
+    id: String,
+    action: Action,
+) -> Result<Certificate, Problem> {
+    let probe = id.clone();
+    let (c, _) = with_homesteads(st, move |h| h.certificate(&probe)).await?;
+    let scope = village_scope(&c.village)?;
+    authorize(
+        st,
+        ctx,
+        action,
+        &in_village(&scope),
+        &format!("certificate:{id}"),
+    )?;
+    Ok(c)
+}
+
+async fn pdf(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let c = load_certificate(&st, &ctx, id, Action::HomesteadRead).await?;
+    let url = tudi_homestead::certificate::qr_target(&st.public_url, &c);
+    let bytes = blocking(move || {
+        tudi_homestead::certificate::render_pdf(&c, &url).map_err(|e| {
+            let m = e.message();
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pdf-unavailable",
+                "无法生成证照 PDF",
+                m.zh,
+                m.en,
+            )
+        })
+    })
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"certificate.pdf\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct RevokeBody {
+    reason: String,
+}
+
+async fn revoke(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Result<Json<RevokeBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(body) = body.map_err(|e| body_problem(&e, r#"{"reason": "登记错误"}"#))?;
+    load_certificate(&st, &ctx, id.clone(), Action::CertificateRevoke).await?;
+    let change = ctx.change("certificate.revoke");
+    let c = with_homesteads(&st, move |h| h.revoke(&change, &id, &body.reason)).await?;
+    Ok(Json(certificate_view(&c, &ctx.principal)).into_response())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    #[serde(default)]
+    s: Option<String>,
+}
+
+/// The page the QR code opens (扫码亮证): validity and a masked summary, readable on a phone.
+async fn verify_page(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Query<PageParams>,
+) -> Response {
+    let (status, body) = match verify_json(&st, id.clone()).await {
+        Ok(v) => {
+            // A QR code copied from another certificate carries another signature.
+            let sig = {
+                let probe = id.clone();
+                with_homesteads(&st, move |h| h.certificate(&probe))
+                    .await
+                    .map(|(c, _)| c.signed.signature)
+                    .unwrap_or_default()
+            };
+            let mismatch =
+                p.s.as_deref()
+                    .is_some_and(|s| !sig.starts_with(s) || s.len() < 8);
+            let (class, headline) = if mismatch {
+                ("bad", "二维码与证照不符，请谨慎".to_owned())
+            } else if v.valid {
+                ("ok", "证照有效".to_owned())
+            } else {
+                ("bad", v.message.zh.clone())
+            };
+            let row = |k: &str, label: &str| {
+                let val = v.summary.get(k).map_or(String::new(), |x| match x {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                });
+                format!("<tr><th>{label}</th><td>{}</td></tr>", escape(&val))
+            };
+            let rows = [
+                row("number", "证书号"),
+                row("holder", "权利人"),
+                row("holder_id", "证件号码"),
+                row("unit_code", "不动产单元号"),
+                row("right", "权利类型"),
+                row("land_area_m2", "宅基地面积（㎡）"),
+                row("floor_area_m2", "房屋建筑面积（㎡）"),
+                row("issued_on", "登记日期"),
+                row("issuer", "登记机构"),
+            ]
+            .join("");
+            (
+                StatusCode::OK,
+                format!(
+                    "<p class=\"verdict {class}\">{}</p><p class=\"en\">{}</p><table>{rows}</table><p class=\"note\">签名密钥 {} · 验证依据本区公开密钥，可离线复核</p>",
+                    escape(&headline),
+                    escape(if mismatch {
+                        "the QR code does not match this certificate"
+                    } else {
+                        &v.message.en
+                    }),
+                    escape(&v.key)
+                ),
+            )
+        }
+        Err(p) if p.status == StatusCode::NOT_FOUND => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "<p class=\"verdict bad\">查无此证照</p><p class=\"en\">no certificate {}</p>",
+                escape(&id)
+            ),
+        ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "<p class=\"verdict bad\">暂时无法验证，请稍后再试</p>".to_owned(),
+        ),
+    };
+    let page = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>证照验证</title><style>body{{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}.verdict{{font-size:1.6rem;font-weight:bold}}.ok{{color:#137333}}.bad{{color:#b3261e}}.en{{color:#666}}table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem;border-bottom:1px solid #ddd}}th{{width:40%;color:#555;font-weight:normal}}.note{{color:#777;font-size:.85rem}}</style></head><body><h1>不动产权电子证照验证</h1>{body}</body></html>"
+    );
+    (status, Html(page)).into_response()
+}

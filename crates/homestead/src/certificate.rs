@@ -110,13 +110,23 @@ fn colour(r: u8, g: u8, b: u8) -> Fill {
     }
 }
 
-/// Splits `text` into lines of at most `width` characters (CJK text has no spaces to break at).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.is_empty() {
-        return vec![String::new()];
+/// Splits `text` into lines at most `width` ems wide (CJK text has no spaces to break at; Latin
+/// letters and digits count about half an em).
+fn wrap(text: &str, width: f32) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    let mut used = 0.0;
+    for c in text.chars() {
+        let w = if c.is_ascii() { 0.56 } else { 1.0 };
+        if used + w > width && !lines.last().is_some_and(String::is_empty) {
+            lines.push(String::new());
+            used = 0.0;
+        }
+        if let Some(l) = lines.last_mut() {
+            l.push(c);
+        }
+        used += w;
     }
-    chars.chunks(width).map(|c| c.iter().collect()).collect()
+    lines
 }
 
 fn value_text(payload: &Value, key: &str) -> String {
@@ -197,7 +207,7 @@ pub fn render_pdf(cert: &Certificate, verify_url: &str) -> Result<Vec<u8>, PdfEr
         s.set_fill(Some(colour(90, 90, 90)));
         text(&mut s, 60.0, y, 11.0, label);
         s.set_fill(Some(black()));
-        for line in wrap(&value_text(payload, key), 26) {
+        for line in wrap(&value_text(payload, key), 28.0) {
             text(&mut s, 190.0, y, 12.0, &line);
             y += 18.0;
         }
@@ -262,7 +272,10 @@ mod tests {
 
     #[test]
     fn long_lines_wrap_by_characters() {
-        assert_eq!(wrap("一二三四五", 2), ["一二", "三四", "五"]);
-        assert_eq!(wrap("", 3), [""]);
+        assert_eq!(wrap("一二三四五", 2.0), ["一二", "三四", "五"]);
+        assert_eq!(wrap("", 3.0), [""]);
+        // A 28-character unit code fits on one 28-em line; 28 Chinese characters would not.
+        assert_eq!(wrap("440605121208JC00001F00010001", 28.0).len(), 1);
+        assert_eq!(wrap(&"坐".repeat(29), 28.0).len(), 2);
     }
 }

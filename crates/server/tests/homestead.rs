@@ -1,0 +1,699 @@
+//! Homesteads and certificates over HTTP: the village takes an application in, the roll and the
+//! first steps, lists scoped by jurisdiction, refusals by field and by duty; then (the 公示 and
+//! construction take months, so the service runs them on a later clock) the certificate: listed,
+//! verified publicly as JSON and on the QR code's page, rendered as a PDF that poppler reads and
+//! whose QR code zbar decodes, and revoked.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use geo::{BoundingRect, Contains};
+use geo_types::{Geometry, Polygon, coord};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
+use tudi_access::policy::{Binding, Via};
+use tudi_access::{Jurisdiction, Principal, Role};
+use tudi_homestead::service::{Homesteads, StepAction};
+use tudi_onemap::compliance::RuleSet;
+use tudi_onemap::snapshot::MapView;
+use tudi_server::{AppState, router};
+use tudi_sign::KeyRing;
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{Change, FeatureQuery, Store};
+
+const VILLAGE: &str = "440605121208";
+const A: &str = "44060519800101001X";
+const B: &str = "440605198203020021";
+
+struct World {
+    _dir: tempfile::TempDir,
+    store: Arc<GeoPackageStore>,
+    state: AppState,
+    tokens: HashMap<&'static str, String>,
+    keys: KeyRing,
+}
+
+fn binding(role: Role, scope: &str, dept: Option<&str>) -> Binding {
+    Binding {
+        role,
+        scope: Jurisdiction::parse(scope).unwrap(),
+        department: dept.map(str::to_owned),
+    }
+}
+
+const PEOPLE: [(&str, Role, &str, Option<&str>); 7] = [
+    ("clerk", Role::VillageClerk, VILLAGE, None),
+    ("town", Role::TownReviewer, "440605121", None),
+    ("other-town", Role::TownReviewer, "440605122", None),
+    ("agri", Role::DepartmentHandler, "440605", Some("农业农村")),
+    ("land", Role::DepartmentHandler, "440605", Some("自然资源")),
+    ("housing", Role::DepartmentHandler, "440605", Some("住建")),
+    ("registrar", Role::DistrictApprover, "440605", None),
+];
+
+fn principal(name: &str) -> Principal {
+    let (_, role, scope, dept) = PEOPLE.iter().find(|p| p.0 == name).unwrap();
+    Principal {
+        user: Some(name.into()),
+        bindings: vec![binding(*role, scope, *dept)],
+        via: Via::Session,
+    }
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    tudi_onemap::demo::build(
+        &store,
+        tudi_onemap::demo::DemoOptions {
+            seed: 7,
+            parcels: 20,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let config = AuthConfig::for_tests();
+    let acc = Accounts::new(&store, &config);
+    let c = Change::new("cli", "test.setup");
+    let mut tokens = HashMap::new();
+    for (name, role, scope, dept) in PEOPLE {
+        let password = "Pass-word-123!".to_owned();
+        acc.create_user(
+            &c,
+            NewUser {
+                username: name.into(),
+                display_name: None,
+                password: password.clone(),
+                roles: vec![binding(role, scope, dept)],
+                phone: None,
+                id_number: None,
+            },
+        )
+        .unwrap();
+        let (t, _, _) = acc.login(&c, name, &password).unwrap();
+        tokens.insert(name, t);
+    }
+    let mut keys = KeyRing::default();
+    keys.rotate(jiff::Timestamp::now()).unwrap();
+    store
+        .set_meta(
+            "sign:public",
+            &serde_json::to_string(&keys.public()).unwrap(),
+            &c,
+        )
+        .unwrap();
+    let store = Arc::new(store);
+    let state = AppState::new(store.clone())
+        .with_auth(config)
+        .with_signing_keys(keys.clone())
+        .with_public_url("https://tudi.example.test");
+    World {
+        _dir: dir,
+        store,
+        state,
+        tokens,
+        keys,
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        who: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let (status, bytes, _) = self.raw(who, method, uri, body).await;
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn raw(
+        &self,
+        who: &str,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Vec<u8>, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "example.test");
+        if let Some(t) = self.tokens.get(who) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let res = router(self.state.clone())
+            .oneshot(
+                req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (
+            status,
+            res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+            ct,
+        )
+    }
+
+    /// A 9 × 8 m square on the village's planned homestead land that passes the site check.
+    fn site(&self) -> Value {
+        let rules = RuleSet::builtin()
+            .into_iter()
+            .find(|r| r.id == "宅基地选址")
+            .unwrap();
+        let plans = self
+            .store
+            .features("village_plan", &FeatureQuery::default())
+            .unwrap();
+        let plan = plans
+            .iter()
+            .find(|f| f.attributes["village_code"] == VILLAGE)
+            .unwrap();
+        let epsg = self.store.layer_def("village_plan").unwrap().epsg;
+        let back = tudi_geo::crs::Transformer::new(
+            tudi_geo::crs::Crs::from_epsg(epsg).unwrap(),
+            tudi_geo::crs::Crs::CGCS2000,
+        )
+        .unwrap();
+        let r = plan.geometry.bounding_rect().unwrap();
+        let mut y = r.min().y + 5.0;
+        while y < r.max().y - 15.0 {
+            let mut x = r.min().x + 5.0;
+            while x < r.max().x - 15.0 {
+                let sq = Polygon::new(
+                    vec![
+                        coord! {x: x, y: y},
+                        coord! {x: x + 9.0, y: y},
+                        coord! {x: x + 9.0, y: y + 8.0},
+                        coord! {x: x, y: y + 8.0},
+                        coord! {x: x, y: y},
+                    ]
+                    .into(),
+                    vec![],
+                );
+                if plan.geometry.contains(&sq) {
+                    let mut g = Geometry::Polygon(sq);
+                    back.apply_geometry(&mut g).unwrap();
+                    let rep = tudi_onemap::compliance::analyse(
+                        MapView::new(&*self.store, None),
+                        &rules,
+                        &g,
+                        tudi_geo::crs::Crs::CGCS2000,
+                        Some("plain"),
+                    )
+                    .unwrap();
+                    if rep.verdict == tudi_onemap::compliance::Verdict::Pass {
+                        return tudi_geo::io::geojson::geometry_to_value(&g);
+                    }
+                }
+                x += 20.0;
+            }
+            y += 20.0;
+        }
+        panic!("no clear site");
+    }
+}
+
+fn form(site: &Value) -> Value {
+    json!({
+        "applicant": {"name": "梁志明", "id_number": A},
+        "phone": "13800138000",
+        "family": [{"name": "陈丽", "id_number": B, "relation": "配偶"}],
+        "village": VILLAGE, "terrain": "plain", "build": "new_household", "current": "none",
+        "site": site, "address": "某村三巷 8 号",
+        "footprint_m2": 60.0, "storeys": 3, "height_m": 10.5, "floor_area_m2": 175.0,
+        "neighbours": [
+            {"side": "east", "name": "梁某", "agrees": true}, {"side": "south", "name": "村道", "agrees": true},
+            {"side": "west", "name": "陈某", "agrees": true}, {"side": "north", "name": "空地", "agrees": true}
+        ],
+        "reason": "分户后无宅基地"
+    })
+}
+
+fn task(app: &Value, step: &str) -> u64 {
+    app["case"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["step"] == step && t["status"] == "open")
+        .unwrap_or_else(|| panic!("{step} not open"))["id"]
+        .as_u64()
+        .unwrap()
+}
+
+fn tool(name: &str) -> bool {
+    Command::new(name).arg("-v").output().is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines)]
+async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
+    let w = world();
+    let site = w.site();
+
+    // The roll: the village's clerk keeps it; another town's reviewer may not.
+    let roll = json!({"members": [A, B]});
+    let (s, _) = w
+        .call(
+            "other-town",
+            "PUT",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            Some(roll.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = w
+        .call(
+            "clerk",
+            "PUT",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            Some(json!({"members": [A, "440605198203020022"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["field"], "members[1]");
+    let (s, body) = w
+        .call(
+            "clerk",
+            "PUT",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            Some(roll),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // Bad input by field; another town's reviewer cannot take in this village's application.
+    let mut bad = form(&site);
+    bad["neighbours"] = json!([]);
+    let (s, body) = w
+        .call("clerk", "POST", "/api/v1/homestead/applications", Some(bad))
+        .await;
+    assert_eq!(
+        (s, body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("neighbours")),
+        "{body}"
+    );
+    let mut bad = form(&site);
+    bad["site"] = json!({"type": "Point", "coordinates": [113.1, 23.0]});
+    let (s, body) = w
+        .call("clerk", "POST", "/api/v1/homestead/applications", Some(bad))
+        .await;
+    assert_eq!(
+        (s, body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("site")),
+        "{body}"
+    );
+    let (s, _) = w
+        .call(
+            "other-town",
+            "POST",
+            "/api/v1/homestead/applications",
+            Some(form(&site)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, list) = w
+        .call("town", "GET", "/api/v1/homestead/applications", None)
+        .await;
+    assert_eq!(
+        (s, list["total"].as_u64()),
+        (StatusCode::OK, Some(0)),
+        "refusals wrote nothing"
+    );
+
+    let (s, app) = w
+        .call(
+            "clerk",
+            "POST",
+            "/api/v1/homestead/applications",
+            Some(form(&site)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    let id = app["application"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app["application"]["stage"], json!(["group_discussion"]));
+    assert_eq!(app["stage_names"], json!(["村民小组讨论"]));
+    assert_eq!(app["application"]["eligible"], true);
+    assert_eq!(
+        app["case"]["tasks"][0]["assignee_names"][0],
+        format!("村居经办人（{VILLAGE}）")
+    );
+
+    // The department handler reads it masked (no identity numbers for that role).
+    let (s, seen) = w
+        .call(
+            "land",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_ne!(seen["application"]["form"]["applicant"]["id_number"], A);
+    assert!(
+        seen["application"]["form"]["applicant"]["id_number"]
+            .as_str()
+            .unwrap()
+            .contains("****")
+    );
+    // Lists: the town and the district see it, filtered by stage; another town does not.
+    let (_, l) = w
+        .call(
+            "town",
+            "GET",
+            "/api/v1/homestead/applications?stage=group_discussion",
+            None,
+        )
+        .await;
+    assert_eq!(l["total"], 1);
+    let (_, l) = w
+        .call(
+            "town",
+            "GET",
+            "/api/v1/homestead/applications?stage=approval",
+            None,
+        )
+        .await;
+    assert_eq!(l["total"], 0);
+    let (_, l) = w
+        .call("other-town", "GET", "/api/v1/homestead/applications", None)
+        .await;
+    assert_eq!(l["total"], 0);
+    let (s, _) = w
+        .call(
+            "town",
+            "GET",
+            "/api/v1/homestead/applications?stage=nonsense",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = w
+        .call(
+            "other-town",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // The group discussion over HTTP; the town may not take the village's step.
+    let rev = app["case"]["revision"].as_u64().unwrap();
+    let t = task(&app, "group_discussion");
+    let (s, body) = w
+        .call(
+            "town",
+            "POST",
+            &format!("/api/v1/homestead/applications/{id}/actions"),
+            Some(json!({"revision": rev, "action": "approve", "task": t})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["type"].as_str().unwrap().rsplit('/').next(),
+        Some("not-your-task")
+    );
+    let (s, app) = w.call("clerk", "POST", &format!("/api/v1/homestead/applications/{id}/actions"), Some(json!({"revision": rev, "action": "approve", "task": t, "form": {"meeting_date": "2026-11-20"}}))).await;
+    assert_eq!(s, StatusCode::OK, "{app}");
+    assert_eq!(app["application"]["stage"], json!(["publicity"]));
+    // A stale revision is a conflict.
+    let (s, _) = w
+        .call(
+            "clerk",
+            "POST",
+            &format!("/api/v1/homestead/applications/{id}/actions"),
+            Some(json!({"revision": rev, "action": "comment", "task": t, "text": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The 公示 period and construction take months: the service runs the rest on a later clock.
+    let cal = tudi_core::calendar::WorkCalendar::china();
+    let rules = RuleSet::builtin()
+        .into_iter()
+        .find(|r| r.id == "宅基地选址")
+        .unwrap();
+    let district = Jurisdiction::parse("440605").unwrap();
+    let h = Homesteads {
+        store: &*w.store,
+        map: MapView::new(&*w.store, None),
+        calendar: cal,
+        district: &district,
+        site_rules: &rules,
+        keys: Some(&w.keys),
+    };
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(24 * 40))
+        .unwrap();
+    h.tick(later).unwrap();
+    let approve = |v: &tudi_homestead::service::Versioned, who: &str, step: &str, form: Value| {
+        let task = v.case.open_tasks().find(|t| t.step == step).unwrap().id;
+        h.act(
+            &principal(who),
+            &v.application.id,
+            v.case.revision,
+            StepAction::Approve {
+                task,
+                comment: None,
+                form,
+            },
+            later,
+        )
+        .unwrap()
+    };
+    let v = h.read(&id).unwrap();
+    let v = approve(&v, "clerk", "village_review", Value::Null);
+    let v = approve(&v, "town", "town_intake", Value::Null);
+    let v = approve(&v, "agri", "review_agri", Value::Null);
+    let v = approve(&v, "land", "review_nr", Value::Null);
+    let v = approve(&v, "housing", "review_housing", Value::Null);
+    let v = approve(&v, "town", "site_visit_1", Value::Null);
+    let v = approve(&v, "town", "approval", Value::Null);
+    let v = approve(&v, "town", "staking", json!({"staked_site": site}));
+    let today = later
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
+        .to_string();
+    let v = approve(
+        &v,
+        "clerk",
+        "construction",
+        json!({"started_on": today, "finished_on": today}),
+    );
+    let v = approve(
+        &v,
+        "town",
+        "acceptance",
+        json!({"built_site": site, "storeys": 3, "height_m": 10.0}),
+    );
+    let v = approve(&v, "registrar", "registration", Value::Null);
+    let cert_id = v.application.registration.unwrap().certificate;
+
+    // Certificates: listed for the district and the town, not another town.
+    let (s, l) = w
+        .call(
+            "registrar",
+            "GET",
+            "/api/v1/certificates?status=valid",
+            None,
+        )
+        .await;
+    assert_eq!((s, l["total"].as_u64()), (StatusCode::OK, Some(1)), "{l}");
+    assert_eq!(l["certificates"][0]["summary"]["holder"], "梁**");
+    assert!(
+        l["certificates"][0]["signed"]["payload"]["holder_id"] == A,
+        "the registrar gets the signed payload"
+    );
+    let (_, l) = w
+        .call("other-town", "GET", "/api/v1/certificates", None)
+        .await;
+    assert_eq!(l["total"], 0);
+    let (s, _) = w
+        .call("registrar", "GET", "/api/v1/certificates?status=lost", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // Anyone verifies it: JSON and the QR code's page, no sign-in.
+    let (s, verdict) = w
+        .call(
+            "nobody",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert!(
+        !verdict.to_string().contains(A),
+        "the public sees the number masked"
+    );
+    let (s, _) = w
+        .call(
+            "nobody",
+            "GET",
+            "/api/v1/certificates/ZS440605-2026-9999999/verify",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The PDF: poppler finds the Chinese text and an embedded subset font; zbar reads the QR code.
+    let (s, pdf, ct) = w
+        .raw(
+            "town",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}/pdf"),
+            None,
+        )
+        .await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "application/pdf"));
+    let (s, _, _) = w
+        .raw(
+            "other-town",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}/pdf"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    assert!(tool("pdftotext"), "poppler-utils is installed by .ci/run");
+    let text = Command::new("pdftotext")
+        .arg("-enc")
+        .arg("UTF-8")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("不动产权证书") && text.contains("梁志明") && text.contains("宅基地使用权"),
+        "{text}"
+    );
+    let fonts =
+        String::from_utf8(Command::new("pdffonts").arg(&file).output().unwrap().stdout).unwrap();
+    assert!(
+        fonts.contains("NotoSansCJK") && fonts.contains("yes"),
+        "embedded: {fonts}"
+    );
+    let png = dir.path().join("c");
+    assert!(
+        Command::new("pdftoppm")
+            .args(["-png", "-r", "150", "-singlefile"])
+            .arg(&file)
+            .arg(&png)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let qr = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(dir.path().join("c.png"))
+        .output()
+        .unwrap();
+    let url = String::from_utf8(qr.stdout).unwrap().trim().to_owned();
+    assert!(
+        url.starts_with(&format!("https://tudi.example.test/verify/{cert_id}?s=")),
+        "QR code reads {url:?}"
+    );
+
+    // The page the QR code opens.
+    let path = url.trim_start_matches("https://tudi.example.test");
+    let (s, page, ct) = w.raw("nobody", "GET", path, None).await;
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("text/html"));
+    assert!(
+        page.contains("证照有效") && page.contains("梁**") && !page.contains(A),
+        "{page}"
+    );
+    let (_, page, _) = w
+        .raw(
+            "nobody",
+            "GET",
+            &format!("/verify/{cert_id}?s=AAAAAAAAAAAAAAAA"),
+            None,
+        )
+        .await;
+    assert!(
+        String::from_utf8(page)
+            .unwrap()
+            .contains("二维码与证照不符")
+    );
+
+    // Revocation: the town may not, the district's approver may; then it verifies as revoked.
+    let (s, _) = w
+        .call(
+            "town",
+            "POST",
+            &format!("/api/v1/certificates/{cert_id}/revoke"),
+            Some(json!({"reason": "错误"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = w
+        .call(
+            "registrar",
+            "POST",
+            &format!("/api/v1/certificates/{cert_id}/revoke"),
+            Some(json!({"reason": " "})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, body) = w
+        .call(
+            "registrar",
+            "POST",
+            &format!("/api/v1/certificates/{cert_id}/revoke"),
+            Some(json!({"reason": "登记错误，依法注销"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, verdict) = w
+        .call(
+            "nobody",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}/verify"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (verdict["valid"].as_bool(), verdict["status"].as_str()),
+        (Some(false), Some("revoked"))
+    );
+    let (_, page, _) = w.raw("nobody", "GET", path, None).await;
+    assert!(String::from_utf8(page).unwrap().contains("已注销"));
+    let (s, _) = w
+        .call(
+            "registrar",
+            "POST",
+            &format!("/api/v1/certificates/{cert_id}/revoke"),
+            Some(json!({"reason": "再次"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+}

@@ -34,6 +34,32 @@ struct World {
     orders: [String; 2],
     /// Longitude/latitude inside those two grid cells.
     points: [[f64; 2]; 2],
+    /// A homestead application in the demo clerk's village, one in another town.
+    applications: [String; 2],
+    /// A certificate in each of those villages.
+    certificates: [String; 2],
+}
+
+/// The village of the other town's homestead application and certificate (not the village
+/// clerk `target.out`'s).
+const HOMESTEAD_OUT: &str = "440605121001";
+
+/// An application form with an 8 m square around `p` in `village`.
+fn homestead_form(village: &str, p: [f64; 2]) -> Value {
+    let d = 0.00004;
+    let [x, y] = p;
+    json!({
+        "applicant": {"name": "梁志明", "id_number": "44060519800101001X"},
+        "phone": "13800138000",
+        "village": village, "terrain": "plain", "build": "new_household", "current": "none",
+        "site": {"type": "Polygon", "coordinates": [[[x - d, y - d], [x + d, y - d], [x + d, y + d], [x - d, y + d], [x - d, y - d]]]},
+        "address": "矩阵测试", "footprint_m2": 30.0, "storeys": 2, "height_m": 7.0, "floor_area_m2": 60.0,
+        "neighbours": [
+            {"side": "east", "name": "甲", "agrees": true}, {"side": "south", "name": "乙", "agrees": true},
+            {"side": "west", "name": "丙", "agrees": true}, {"side": "north", "name": "丁", "agrees": true}
+        ],
+        "reason": "矩阵测试"
+    })
 }
 
 /// A point inside the first grid cell whose code starts with `prefix`, and that code.
@@ -168,6 +194,65 @@ fn world() -> &'static World {
                 .number
         };
         let orders = [order_in(&cell_in), order_in(&cell_out)];
+        let rules = tudi_onemap::compliance::RuleSet::builtin();
+        let homesteads = tudi_homestead::service::Homesteads {
+            store: &store,
+            map: tudi_onemap::snapshot::MapView::new(&store, None),
+            calendar: tudi_core::calendar::WorkCalendar::china(),
+            district: &district,
+            site_rules: &rules[0],
+            keys: None,
+        };
+        let clerk = tudi_access::Principal {
+            user: Some("cli".into()),
+            bindings: vec![],
+            via: tudi_access::policy::Via::Session,
+        };
+        let apply = |village: &str, p: [f64; 2]| {
+            homesteads
+                .submit(
+                    &clerk,
+                    serde_json::from_value(homestead_form(village, p)).unwrap(),
+                    jiff::Timestamp::now(),
+                )
+                .unwrap()
+                .application
+                .id
+        };
+        let applications = [apply(VILLAGE_IN, p_in), apply(HOMESTEAD_OUT, p_out)];
+        // Certificates written as registration would (the matrix is about who may reach them).
+        let mut ring = tudi_sign::KeyRing::default();
+        ring.rotate(jiff::Timestamp::now()).unwrap();
+        let certify = |n: usize, village: &str| {
+            let id = format!("ZS440605-2026-{n:07}");
+            let cert = tudi_homestead::registry::Certificate {
+                id: id.clone(),
+                number: format!("粤（2026）佛山市南海区不动产权第{n:07}号"),
+                signed: ring.sign(json!({"number": id, "holder": "梁志明", "holder_id": "44060519800101001X"})).unwrap(),
+                status: tudi_homestead::registry::CertificateStatus::Valid,
+                revoked_at: None,
+                revoke_reason: None,
+                village: village.into(),
+                town: village[..9].into(),
+                application: "matrix".into(),
+                issued_at: jiff::Timestamp::now(),
+            };
+            store
+                .write_records(
+                    &c,
+                    &[tudi_store::RecordWrite {
+                        collection: "certificate".into(),
+                        id: id.clone(),
+                        expect: tudi_store::Expect::Absent,
+                        body: Some(serde_json::to_value(&cert).unwrap()),
+                        keys: vec![("village".into(), village.into()), ("status".into(), "valid".into())],
+                        detail: None,
+                    }],
+                )
+                .unwrap();
+            id
+        };
+        let certificates = [certify(1, VILLAGE_IN), certify(2, HOMESTEAD_OUT)];
         store.enable_readers(2).unwrap();
         let store = Arc::new(store);
         let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
@@ -180,6 +265,8 @@ fn world() -> &'static World {
             tokens: [t_in, t_out],
             orders,
             points: [p_in, p_out],
+            applications,
+            certificates,
         }
     })
 }
@@ -350,6 +437,37 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             role == Some(DepartmentHandler)
                 || (inside && [Some(TownReviewer), Some(VillageClerk)].contains(&role))
         }
+        // Homesteads: district-level readers everywhere; the town and village of the application
+        // (the demo's, and `target.in` in the same village) inside only.
+        ("GET", "/api/v1/homestead/applications" | "/api/v1/certificates") => [
+            Some(Admin),
+            Some(DistrictApprover),
+            Some(DepartmentHandler),
+            Some(TownReviewer),
+            Some(VillageClerk),
+        ]
+        .contains(&role),
+        ("GET", "/api/v1/homestead/applications/{id}" | "/api/v1/certificates/{id}/pdf") => {
+            ["admin", "quju.shenpi", "bumen.zrzy"].contains(&caller)
+                || inside
+                    && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
+                        .contains(&caller)
+        }
+        ("POST", "/api/v1/homestead/applications") => {
+            caller == "admin"
+                || inside
+                    && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
+                        .contains(&caller)
+        }
+        ("POST", "/api/v1/homestead/applications/{id}/actions") => {
+            ["quju.shenpi", "bumen.zrzy"].contains(&caller)
+                || inside && ["zhenjie.shenhe", "cunju.jingban", "target.in"].contains(&caller)
+        }
+        ("PUT", "/api/v1/homestead/collectives/{village}") => {
+            caller == "admin"
+                || inside && ["town.admin", "cunju.jingban", "target.in"].contains(&caller)
+        }
+        ("POST", "/api/v1/certificates/{id}/revoke") => caller == "quju.shenpi",
         (_, "/api/v1/audit") => {
             [Some(Admin), Some(DistrictApprover), Some(DutyLeader)].contains(&role)
                 && (caller != "town.admin" || inside)
@@ -379,6 +497,45 @@ fn district_level(caller: &str) -> bool {
 
 fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
     let w = world();
+    let i = usize::from(!inside);
+    let (village, p) = if inside {
+        (VILLAGE_IN, w.points[0])
+    } else {
+        (HOMESTEAD_OUT, w.points[1])
+    };
+    let homestead = match path {
+        "/api/v1/homestead/applications" => {
+            Some((path.to_owned(), Some(homestead_form(village, p))))
+        }
+        "/api/v1/homestead/applications/{id}" => Some((
+            format!("/api/v1/homestead/applications/{}", w.applications[i]),
+            None,
+        )),
+        // A comment: anyone the policy admits may comment (200, or 409 once the revision moved).
+        "/api/v1/homestead/applications/{id}/actions" => Some((
+            format!(
+                "/api/v1/homestead/applications/{}/actions",
+                w.applications[i]
+            ),
+            Some(json!({"revision": 1, "action": "comment", "task": 1, "text": "矩阵"})),
+        )),
+        "/api/v1/homestead/collectives/{village}" => Some((
+            format!("/api/v1/homestead/collectives/{village}"),
+            Some(json!({"members": []})),
+        )),
+        "/api/v1/certificates/{id}/verify" | "/api/v1/certificates/{id}/pdf" | "/verify/{id}" => {
+            Some((path.replace("{id}", &w.certificates[i]), None))
+        }
+        // No reason: the district's approver gets 400, others 403; the certificate stays valid.
+        "/api/v1/certificates/{id}/revoke" => Some((
+            path.replace("{id}", &w.certificates[i]),
+            Some(json!({"reason": " "})),
+        )),
+        _ => None,
+    };
+    if let Some(found) = homestead {
+        return found;
+    }
     let target = if inside { "target.in" } else { "target.out" };
     let village = if inside { VILLAGE_IN } else { VILLAGE_OUT };
     let uri = path

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod certificate;
+pub mod demo;
 pub mod eligibility;
 pub mod form;
 pub mod process;

@@ -6,8 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use geo::{BoundingRect, Contains};
-use geo_types::{Geometry, Point, Polygon, coord};
+use geo_types::Point;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tudi_access::policy::{Binding, Via};
@@ -114,68 +113,10 @@ impl World {
         }
     }
 
-    fn to_lonlat(&self, g: &mut Geometry<f64>) {
-        let epsg = self.store.layer_def("village_plan").unwrap().epsg;
-        tudi_geo::crs::Transformer::new(
-            tudi_geo::crs::Crs::from_epsg(epsg).unwrap(),
-            tudi_geo::crs::Crs::CGCS2000,
-        )
-        .unwrap()
-        .apply_geometry(g)
-        .unwrap();
-    }
-
-    /// A 9 × 8 m site on the village's planned homestead land, clear of parcels, farmland and
-    /// the red line (searched on the demo map, so the test does not depend on its layout).
     fn site(&self, skip: usize) -> Value {
-        let plans = self
-            .store
-            .features("village_plan", &FeatureQuery::default())
-            .unwrap();
-        let plan = plans
-            .iter()
-            .find(|f| f.attributes["village_code"] == VILLAGE)
-            .expect("the demo village has planned homestead land");
-        let r = plan.geometry.bounding_rect().unwrap();
-        let mut found = 0;
-        let mut y = r.min().y + 5.0;
-        while y < r.max().y - 15.0 {
-            let mut x = r.min().x + 5.0;
-            while x < r.max().x - 15.0 {
-                let square = Polygon::new(
-                    vec![
-                        coord! {x: x, y: y},
-                        coord! {x: x + 9.0, y: y},
-                        coord! {x: x + 9.0, y: y + 8.0},
-                        coord! {x: x, y: y + 8.0},
-                        coord! {x: x, y: y},
-                    ]
-                    .into(),
-                    vec![],
-                );
-                if plan.geometry.contains(&square) {
-                    let mut g = Geometry::Polygon(square);
-                    self.to_lonlat(&mut g);
-                    let report = tudi_onemap::compliance::analyse(
-                        MapView::new(&self.store, None),
-                        &self.rules,
-                        &g,
-                        tudi_geo::crs::Crs::CGCS2000,
-                        Some("plain"),
-                    )
-                    .unwrap();
-                    if report.verdict == tudi_onemap::compliance::Verdict::Pass {
-                        if found == skip {
-                            return tudi_geo::io::geojson::geometry_to_value(&g);
-                        }
-                        found += 1;
-                    }
-                }
-                x += 20.0;
-            }
-            y += 20.0;
-        }
-        panic!("no clear site in the demo village");
+        tudi_homestead::demo::clear_site(&self.store, &self.rules, VILLAGE, skip)
+            .unwrap()
+            .expect("a clear site in the demo village")
     }
 
     fn form(&self, site: Value) -> ApplicationForm {

@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use geo::{BoundingRect, Contains};
-use geo_types::{Geometry, Polygon, coord};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -26,7 +24,7 @@ use tudi_onemap::snapshot::MapView;
 use tudi_server::{AppState, router};
 use tudi_sign::KeyRing;
 use tudi_store::gpkg::GeoPackageStore;
-use tudi_store::{Change, FeatureQuery, Store};
+use tudi_store::{Change, Store};
 
 const VILLAGE: &str = "440605121208";
 const A: &str = "44060519800101001X";
@@ -181,56 +179,9 @@ impl World {
             .into_iter()
             .find(|r| r.id == "宅基地选址")
             .unwrap();
-        let plans = self
-            .store
-            .features("village_plan", &FeatureQuery::default())
-            .unwrap();
-        let plan = plans
-            .iter()
-            .find(|f| f.attributes["village_code"] == VILLAGE)
-            .unwrap();
-        let epsg = self.store.layer_def("village_plan").unwrap().epsg;
-        let back = tudi_geo::crs::Transformer::new(
-            tudi_geo::crs::Crs::from_epsg(epsg).unwrap(),
-            tudi_geo::crs::Crs::CGCS2000,
-        )
-        .unwrap();
-        let r = plan.geometry.bounding_rect().unwrap();
-        let mut y = r.min().y + 5.0;
-        while y < r.max().y - 15.0 {
-            let mut x = r.min().x + 5.0;
-            while x < r.max().x - 15.0 {
-                let sq = Polygon::new(
-                    vec![
-                        coord! {x: x, y: y},
-                        coord! {x: x + 9.0, y: y},
-                        coord! {x: x + 9.0, y: y + 8.0},
-                        coord! {x: x, y: y + 8.0},
-                        coord! {x: x, y: y},
-                    ]
-                    .into(),
-                    vec![],
-                );
-                if plan.geometry.contains(&sq) {
-                    let mut g = Geometry::Polygon(sq);
-                    back.apply_geometry(&mut g).unwrap();
-                    let rep = tudi_onemap::compliance::analyse(
-                        MapView::new(&*self.store, None),
-                        &rules,
-                        &g,
-                        tudi_geo::crs::Crs::CGCS2000,
-                        Some("plain"),
-                    )
-                    .unwrap();
-                    if rep.verdict == tudi_onemap::compliance::Verdict::Pass {
-                        return tudi_geo::io::geojson::geometry_to_value(&g);
-                    }
-                }
-                x += 20.0;
-            }
-            y += 20.0;
-        }
-        panic!("no clear site");
+        tudi_homestead::demo::clear_site(&*self.store, &rules, VILLAGE, 0)
+            .unwrap()
+            .expect("a clear site")
     }
 }
 

@@ -127,8 +127,10 @@ pub struct Case {
     pub events: Vec<Event>,
 }
 
-/// What someone does on a case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What someone does on a case. As JSON it is tagged by `action`:
+/// `{"action": "approve", "task": 3, "comment": "同意"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
 pub enum Op {
     /// 同意 (sign the task).
     Approve {
@@ -186,6 +188,38 @@ pub enum Op {
         /// Text.
         text: String,
     },
+}
+
+impl Op {
+    /// The task it acts on.
+    #[must_use]
+    pub fn task(&self) -> u32 {
+        match self {
+            Self::Approve { task, .. }
+            | Self::Reject { task, .. }
+            | Self::Return { task, .. }
+            | Self::Withdraw { task }
+            | Self::Transfer { task, .. }
+            | Self::AddSigner { task, .. }
+            | Self::Urge { task, .. }
+            | Self::Comment { task, .. } => *task,
+        }
+    }
+
+    /// Its name, as in JSON and audit entries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Approve { .. } => "approve",
+            Self::Reject { .. } => "reject",
+            Self::Return { .. } => "return",
+            Self::Withdraw { .. } => "withdraw",
+            Self::Transfer { .. } => "transfer",
+            Self::AddSigner { .. } => "add_signer",
+            Self::Urge { .. } => "urge",
+            Self::Comment { .. } => "comment",
+        }
+    }
 }
 
 /// Why an operation was refused; the case is unchanged.

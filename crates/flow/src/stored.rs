@@ -208,7 +208,7 @@ impl Workflows<'_> {
             calendar: self.calendar,
             holds: None,
         };
-        let action = op_name(&op);
+        let action = op.name();
         case.act(&engine, revision, &change.actor, op, change.at)?;
         self.write(change, &case, Expect::Version(revision), action)?;
         Ok(case)
@@ -257,18 +257,5 @@ impl Workflows<'_> {
             keys,
             detail: Some(json!({"action": action, "revision": case.revision})),
         })
-    }
-}
-
-fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Approve { .. } => "approve",
-        Op::Reject { .. } => "reject",
-        Op::Return { .. } => "return",
-        Op::Withdraw { .. } => "withdraw",
-        Op::Transfer { .. } => "transfer",
-        Op::AddSigner { .. } => "add_signer",
-        Op::Urge { .. } => "urge",
-        Op::Comment { .. } => "comment",
     }
 }

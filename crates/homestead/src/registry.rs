@@ -123,6 +123,9 @@ pub struct Verification {
     pub summary: Value,
     /// When revoked.
     pub revoked_at: Option<Timestamp>,
+    /// The signature (for matching a QR code's prefix; not part of the JSON answer).
+    #[serde(skip)]
+    pub signature: String,
 }
 
 /// The short province name printed on certificates (粤 for Guangdong), by the first two digits of
@@ -540,6 +543,7 @@ impl Homesteads<'_> {
             key: cert.signed.key.clone(),
             summary: summary(&cert.signed.payload),
             revoked_at: cert.revoked_at,
+            signature: cert.signed.signature.clone(),
         })
     }
 

@@ -239,101 +239,6 @@ impl From<ComplianceError> for HomesteadError {
     }
 }
 
-/// A step action from a person.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
-pub enum StepAction {
-    /// 同意, with what the step records (its form).
-    Approve {
-        /// Task id.
-        task: u32,
-        /// Opinion.
-        #[serde(default)]
-        comment: Option<String>,
-        /// The step's form.
-        #[serde(default)]
-        form: Value,
-    },
-    /// 不同意 (不予批准).
-    Reject {
-        /// Task id.
-        task: u32,
-        /// Why.
-        reason: String,
-    },
-    /// 驳回 to the previous or a chosen step.
-    Return {
-        /// Task id.
-        task: u32,
-        /// Target step.
-        #[serde(default)]
-        to: Option<String>,
-        /// Why.
-        reason: String,
-    },
-    /// 撤回 one's approval.
-    Withdraw {
-        /// Task id.
-        task: u32,
-    },
-    /// 转办 to a named user.
-    Transfer {
-        /// Task id.
-        task: u32,
-        /// User name.
-        to: String,
-    },
-    /// 加签 a named user.
-    AddSigner {
-        /// Task id.
-        task: u32,
-        /// User name.
-        user: String,
-    },
-    /// 催办.
-    Urge {
-        /// Task id.
-        task: u32,
-        /// Message.
-        note: String,
-    },
-    /// A comment.
-    Comment {
-        /// Task id.
-        task: u32,
-        /// Text.
-        text: String,
-    },
-}
-
-impl StepAction {
-    fn task(&self) -> u32 {
-        match self {
-            Self::Approve { task, .. }
-            | Self::Reject { task, .. }
-            | Self::Return { task, .. }
-            | Self::Withdraw { task }
-            | Self::Transfer { task, .. }
-            | Self::AddSigner { task, .. }
-            | Self::Urge { task, .. }
-            | Self::Comment { task, .. } => *task,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Approve { .. } => "approve",
-            Self::Reject { .. } => "reject",
-            Self::Return { .. } => "return",
-            Self::Withdraw { .. } => "withdraw",
-            Self::Transfer { .. } => "transfer",
-            Self::AddSigner { .. } => "add_signer",
-            Self::Urge { .. } => "urge",
-            Self::Comment { .. } => "comment",
-        }
-    }
-}
-
 /// An application with its case.
 #[derive(Debug, Clone, Serialize)]
 pub struct Versioned {
@@ -801,17 +706,23 @@ impl Homesteads<'_> {
     /// # Errors
     /// [`HomesteadError::NotFound`].
     pub fn read(&self, id: &str) -> Result<Versioned, HomesteadError> {
+        Ok(self.load(id)?.0)
+    }
+
+    /// An application with its case, and the application record's version.
+    fn load(&self, id: &str) -> Result<(Versioned, u64), HomesteadError> {
         let rec = self
             .store
             .record("homestead", id)?
             .ok_or_else(|| HomesteadError::NotFound(id.to_owned()))?;
         let application: Application = decode(rec.body)?;
         let case = self.workflows().case(id)?;
-        Ok(Versioned { application, case })
+        Ok((Versioned { application, case }, rec.version))
     }
 
     /// Applies a person's action to the case at `revision`, with the step's own rules and
-    /// records; the application and the case are written together.
+    /// records (`form`: what an approved step records, e.g. the staked outline); the
+    /// application and the case are written together.
     ///
     /// # Errors
     /// [`HomesteadError`]; nothing is written.
@@ -820,13 +731,17 @@ impl Homesteads<'_> {
         who: &Principal,
         id: &str,
         revision: u64,
-        action: StepAction,
+        op: Op,
+        form: &Value,
         now: Timestamp,
     ) -> Result<Versioned, HomesteadError> {
-        let Versioned {
-            application: mut app,
-            mut case,
-        } = self.read(id)?;
+        let (
+            Versioned {
+                application: mut app,
+                mut case,
+            },
+            app_version,
+        ) = self.load(id)?;
         let def = self.workflows().definition(&case.process, case.version)?;
         if case.revision != revision {
             return Err(HomesteadError::Flow(FlowError::Conflict {
@@ -846,24 +761,23 @@ impl Homesteads<'_> {
         let task = case
             .tasks
             .iter()
-            .find(|t| t.id == action.task())
+            .find(|t| t.id == op.task())
             .cloned()
-            .ok_or(HomesteadError::Flow(FlowError::UnknownTask(action.task())))?;
+            .ok_or(HomesteadError::Flow(FlowError::UnknownTask(op.task())))?;
         // Only those the task is assigned to may act on it (urging is for anyone who may review
         // here, which the caller's authorization already decided).
         let mine = task.assignees.iter().any(|a| engine.fills(a, &user));
         if !mine
             && !matches!(
-                action,
-                StepAction::Urge { .. } | StepAction::Comment { .. } | StepAction::Withdraw { .. }
+                op,
+                Op::Urge { .. } | Op::Comment { .. } | Op::Withdraw { .. }
             )
         {
             return Err(HomesteadError::Flow(FlowError::NotAssignee(user)));
         }
         // A timer step (公示) ends by itself; people may object (reject or return) meanwhile,
         // but not cut it short.
-        if let (StepAction::Approve { .. }, Some(step), Some(due)) =
-            (&action, def.step(&task.step), task.due)
+        if let (Op::Approve { .. }, Some(step), Some(due)) = (&op, def.step(&task.step), task.due)
             && step.on_timeout == Some(tudi_flow::definition::OnTimeout::Advance)
             && task.status == TaskStatus::Open
         {
@@ -876,42 +790,23 @@ impl Homesteads<'_> {
                 format!("{} runs until {due}: it ends by itself", step.id),
             )));
         }
-        let name = action.name();
+        let name = op.name();
         let mut numbering: Option<Numbering> = None;
-        let op = match action {
-            StepAction::Approve {
-                task: t,
-                comment,
-                form,
-            } => {
-                if task.status == TaskStatus::Open {
-                    numbering = self.before_approve(&mut app, &task.step, &form, now)?;
-                }
-                Op::Approve { task: t, comment }
+        match &op {
+            Op::Approve { .. } if task.status == TaskStatus::Open => {
+                numbering = self.before_approve(&mut app, &task.step, form, now)?;
             }
-            StepAction::Reject { task, reason } => Op::Reject { task, reason },
-            StepAction::Return { task, to, reason } => Op::Return { task, to, reason },
-            StepAction::Withdraw { task } => {
-                // Numbers and certificates given at approval cannot be taken back by 撤回.
-                if matches!(
-                    self.step_of(&case, task).as_deref(),
-                    Some("approval" | "registration")
-                ) {
-                    return Err(HomesteadError::Refused(Msg::new(
-                        "审批和登记已出具证书，不能撤回；如有错误请走更正或注销",
-                        "approval and registration issued documents and cannot be withdrawn",
-                    )));
-                }
-                Op::Withdraw { task }
+            // Numbers and certificates given at approval cannot be taken back by 撤回.
+            Op::Withdraw { .. } if matches!(task.step.as_str(), "approval" | "registration") => {
+                return Err(HomesteadError::Refused(Msg::new(
+                    "审批和登记已出具证书，不能撤回；如有错误请走更正或注销",
+                    "approval and registration issued documents and cannot be withdrawn",
+                )));
             }
-            StepAction::Transfer { task, to } => Op::Transfer { task, to },
-            StepAction::AddSigner { task, user } => Op::AddSigner { task, user },
-            StepAction::Urge { task, note } => Op::Urge { task, note },
-            StepAction::Comment { task, text } => Op::Comment { task, text },
-        };
+            _ => {}
+        }
         case.act(&engine, revision, &user, op, now)?;
         app.stage = stages(&case);
-        let app_version = self.store.record("homestead", id)?.map_or(0, |r| r.version);
         let change = Change {
             at: now,
             ..Change::new(who.actor(), format!("homestead.{name}"))
@@ -949,26 +844,17 @@ impl Homesteads<'_> {
             }
             Some(Numbering::Registration) => {
                 app = crate::registry::register(self, &change, app, app_version, case_write, now)?;
-            }
-        }
-        if app.registration.is_some() {
-            // The parcel joins the one map after the registration is safe; a failure here is
-            // retried by the clock (`tick`), so nothing is lost.
-            if let Err(e) = crate::registry::map_pending(self, now) {
-                tracing::warn!(error = %e, "registered homestead not yet on the parcel layer");
+                // The parcel joins the one map after the registration is safe; a failure here
+                // is retried by the clock (`tick`), so nothing is lost.
+                if let Err(e) = crate::registry::map_pending(self, now) {
+                    tracing::warn!(error = %e, "registered homestead not yet on the parcel layer");
+                }
             }
         }
         Ok(Versioned {
             application: app,
             case,
         })
-    }
-
-    fn step_of(&self, case: &Case, task: u32) -> Option<String> {
-        case.tasks
-            .iter()
-            .find(|t| t.id == task)
-            .map(|t| t.step.clone())
     }
 
     /// The rules and records of a step before it is approved.
@@ -1315,39 +1201,24 @@ impl Homesteads<'_> {
             village: village.to_owned(),
             members,
         };
-        self.store
-            .write_records(
-                change,
-                &[RecordWrite {
-                    collection: "collective".into(),
-                    id: village.to_owned(),
-                    expect: Expect::Present,
-                    body: Some(encode(&roll)?),
-                    keys: vec![(
-                        "town".into(),
-                        village.get(..9).unwrap_or(village).to_owned(),
-                    )],
-                    detail: Some(json!({"members": n})),
-                }],
-            )
-            .or_else(|e| match e {
-                // First roll of the village.
-                StoreError::Conflict { .. } => self.store.write_records(
-                    change,
-                    &[RecordWrite {
-                        collection: "collective".into(),
-                        id: village.to_owned(),
-                        expect: Expect::Absent,
-                        body: Some(encode(&roll)?),
-                        keys: vec![(
-                            "town".into(),
-                            village.get(..9).unwrap_or(village).to_owned(),
-                        )],
-                        detail: Some(json!({"members": n})),
-                    }],
-                ),
-                other => Err(other),
-            })?;
+        let expect = match self.store.record("collective", village)? {
+            Some(r) => Expect::Version(r.version),
+            None => Expect::Absent,
+        };
+        self.store.write_records(
+            change,
+            &[RecordWrite {
+                collection: "collective".into(),
+                id: village.to_owned(),
+                expect,
+                body: Some(encode(&roll)?),
+                keys: vec![(
+                    "town".into(),
+                    village.get(..9).unwrap_or(village).to_owned(),
+                )],
+                detail: Some(json!({"members": n})),
+            }],
+        )?;
         Ok(n)
     }
 

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use tudi_access::policy::{Binding, Via};
 use tudi_access::{Jurisdiction, Principal, Role};
 use tudi_core::calendar::WorkCalendar;
+use tudi_flow::case::Op;
 use tudi_homestead::form::ApplicationForm;
 use tudi_homestead::registry::PARCEL_LAYER;
-use tudi_homestead::service::{HomesteadError, Homesteads, StepAction, Versioned};
+use tudi_homestead::service::{HomesteadError, Homesteads, Versioned};
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
 use tudi_sign::KeyRing;
@@ -157,22 +158,27 @@ fn open(v: &Versioned, step: &str) -> u32 {
         .id
 }
 
-fn approve(task: u32, form: Value) -> StepAction {
-    StepAction::Approve {
-        task,
-        comment: Some("同意".into()),
+/// An operation with the form it carries.
+type Action = (Op, Value);
+
+fn approve(task: u32, form: Value) -> Action {
+    (
+        Op::Approve {
+            task,
+            comment: Some("同意".into()),
+        },
         form,
-    }
+    )
 }
 
 fn step(
     h: &Homesteads<'_>,
     v: &Versioned,
     p: &Principal,
-    action: StepAction,
+    (op, form): Action,
     when: Timestamp,
 ) -> Result<Versioned, HomesteadError> {
-    h.act(p, &v.application.id, v.case.revision, action, when)
+    h.act(p, &v.application.id, v.case.revision, op, &form, when)
 }
 
 #[test]
@@ -324,10 +330,13 @@ fn an_application_runs_from_submission_to_a_verified_certificate() {
         &h,
         &stale,
         &town(),
-        StepAction::Comment {
-            task: 1,
-            text: "?".into(),
-        },
+        (
+            Op::Comment {
+                task: 1,
+                text: "?".into(),
+            },
+            Value::Null,
+        ),
         t0,
     )
     .unwrap_err();
@@ -367,15 +376,7 @@ fn an_application_runs_from_submission_to_a_verified_certificate() {
         "{approval:?}"
     );
     // A double approval is refused and changes nothing.
-    let err = h
-        .act(
-            &town(),
-            &v.application.id,
-            v.case.revision,
-            approve(approval_task, Value::Null),
-            t0,
-        )
-        .unwrap_err();
+    let err = step(&h, &v, &town(), approve(approval_task, Value::Null), t0).unwrap_err();
     assert!(
         matches!(
             err,
@@ -388,9 +389,12 @@ fn an_application_runs_from_submission_to_a_verified_certificate() {
         &h,
         &v,
         &town(),
-        StepAction::Withdraw {
-            task: approval_task,
-        },
+        (
+            Op::Withdraw {
+                task: approval_task,
+            },
+            Value::Null,
+        ),
         t0,
     )
     .unwrap_err();

@@ -13,11 +13,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::{may_see_id_number, may_see_phone};
 use tudi_access::{Action, Jurisdiction, Principal, Resource};
+use tudi_flow::case::Op;
 use tudi_homestead::form::ApplicationForm;
 use tudi_homestead::registry::Certificate;
-use tudi_homestead::service::{
-    HomesteadError, Homesteads, ListQuery, StepAction, Versioned, duty_name,
-};
+use tudi_homestead::service::{HomesteadError, Homesteads, ListQuery, Versioned, duty_name};
 use tudi_sign::KeyRing;
 
 use crate::AppState;
@@ -332,6 +331,9 @@ async fn read(
 #[derive(Deserialize)]
 struct ActionBody {
     revision: u64,
+    #[serde(default)]
+    form: Value,
+    /// The rest: the engine's operation (`action`, `task`, …).
     #[serde(flatten)]
     action: Value,
 }
@@ -348,7 +350,7 @@ async fn act(
             r#"{"revision": 3, "action": "approve", "task": 2, "comment": "同意", "form": {…}}"#,
         )
     })?;
-    let action: StepAction = serde_json::from_value(body.action).map_err(|e| {
+    let action: Op = serde_json::from_value(body.action).map_err(|e| {
         Problem::bad_parameter(
             "action",
             format!("操作无效：{e}（action 可为 approve、reject、return、withdraw、transfer、add_signer、urge、comment）"),
@@ -357,9 +359,9 @@ async fn act(
     })?;
     load_authorized(&st, &ctx, id.clone(), Action::HomesteadReview).await?;
     let who = ctx.principal.clone();
-    let revision = body.revision;
+    let (revision, form) = (body.revision, body.form);
     let v = with_homesteads(&st, move |h| {
-        h.act(&who, &id, revision, action, jiff::Timestamp::now())
+        h.act(&who, &id, revision, action, &form, jiff::Timestamp::now())
     })
     .await?;
     Ok(Json(view(&v, &ctx.principal)).into_response())
@@ -562,16 +564,9 @@ async fn verify_page(
     let (status, body) = match verify_json(&st, id.clone()).await {
         Ok(v) => {
             // A QR code copied from another certificate carries another signature.
-            let sig = {
-                let probe = id.clone();
-                with_homesteads(&st, move |h| h.certificate(&probe))
-                    .await
-                    .map(|(c, _)| c.signed.signature)
-                    .unwrap_or_default()
-            };
             let mismatch =
                 p.s.as_deref()
-                    .is_some_and(|s| !sig.starts_with(s) || s.len() < 8);
+                    .is_some_and(|s| !v.signature.starts_with(s) || s.len() < 8);
             let (class, headline) = if mismatch {
                 ("bad", "二维码与证照不符，请谨慎".to_owned())
             } else if v.valid {

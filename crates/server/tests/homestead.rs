@@ -18,7 +18,8 @@ use tower::ServiceExt;
 use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
 use tudi_access::policy::{Binding, Via};
 use tudi_access::{Jurisdiction, Principal, Role};
-use tudi_homestead::service::{Homesteads, StepAction};
+use tudi_flow::case::Op;
+use tudi_homestead::service::Homesteads;
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
 use tudi_server::{AppState, router};
@@ -424,11 +425,11 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             &principal(who),
             &v.application.id,
             v.case.revision,
-            StepAction::Approve {
+            Op::Approve {
                 task,
                 comment: None,
-                form,
             },
+            &form,
             later,
         )
         .unwrap()

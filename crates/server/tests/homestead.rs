@@ -6,15 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
 use tudi_access::policy::{Binding, Via};
 use tudi_access::{Jurisdiction, Principal, Role};
@@ -22,7 +21,7 @@ use tudi_flow::case::Op;
 use tudi_homestead::service::Homesteads;
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
-use tudi_server::{AppState, router};
+use tudi_server::AppState;
 use tudi_sign::KeyRing;
 use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, Store};
@@ -144,34 +143,11 @@ impl World {
         uri: &str,
         body: Option<Value>,
     ) -> (StatusCode, Vec<u8>, String) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "example.test");
-        if let Some(t) = self.tokens.get(who) {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let res = router(self.state.clone())
-            .oneshot(
-                req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = res.status();
-        let ct = res
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (
-            status,
-            res.into_body().collect().await.unwrap().to_bytes().to_vec(),
-            ct,
-        )
+        let json = body.is_some().then_some("application/json");
+        let token = self.tokens.get(who).map(String::as_str);
+        let body = body.map(|b| b.to_string().into_bytes());
+        let (status, ct, bytes) = common::send(&self.state, token, method, uri, json, body).await;
+        (status, bytes, ct)
     }
 
     /// A 9 × 8 m square on the village's planned homestead land that passes the site check.

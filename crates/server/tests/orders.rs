@@ -4,11 +4,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -85,25 +87,10 @@ impl World {
         uri: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "example.test");
-        if let Some(t) = self.tokens.get(who) {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
-        }
-        let res = router(self.state.clone())
-            .oneshot(
-                req.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let status = res.status();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let json = body.is_some().then_some("application/json");
+        let token = self.tokens.get(who).map(String::as_str);
+        let body = body.map(|b| b.to_string().into_bytes());
+        let (status, _, bytes) = common::send(&self.state, token, method, uri, json, body).await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -119,25 +106,16 @@ impl World {
         content_type: &str,
         bytes: Vec<u8>,
     ) -> (StatusCode, Vec<u8>, String) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "example.test")
-            .header("content-type", content_type);
-        if let Some(t) = self.tokens.get(who) {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let res = router(self.state.clone())
-            .oneshot(req.body(Body::from(bytes)).unwrap())
-            .await
-            .unwrap();
-        let status = res.status();
-        let ct = res
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let token = self.tokens.get(who).map(String::as_str);
+        let (status, ct, body) = common::send(
+            &self.state,
+            token,
+            method,
+            uri,
+            Some(content_type),
+            Some(bytes),
+        )
+        .await;
         (status, body, ct)
     }
 

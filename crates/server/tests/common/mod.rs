@@ -67,22 +67,27 @@ pub fn state() -> AppState {
         .clone()
 }
 
-/// A request to the demo's application: status, content type and raw body.
-pub async fn request_bytes(
+/// A request to `state`'s application as the holder of `token` (anonymous without one):
+/// status, content type and raw body.
+pub async fn send(
+    state: &AppState,
+    token: Option<&str>,
     method: &str,
     uri: &str,
-    body: Option<String>,
+    content_type: Option<&str>,
+    body: Option<Vec<u8>>,
 ) -> (StatusCode, String, Vec<u8>) {
-    let app = router(state());
     let mut req = Request::builder()
         .method(method)
         .uri(uri)
-        .header("host", "example.test")
-        .header("authorization", format!("Bearer {}", demo().admin_token));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
+        .header("host", "example.test");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
     }
-    let res = app
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let res = router(state.clone())
         .oneshot(req.body(body.map_or_else(Body::empty, Body::from)).unwrap())
         .await
         .unwrap();
@@ -94,6 +99,24 @@ pub async fn request_bytes(
         .unwrap_or_default();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     (status, ctype, bytes.to_vec())
+}
+
+/// A request to the demo's application as its administrator: status, content type and raw body.
+pub async fn request_bytes(
+    method: &str,
+    uri: &str,
+    body: Option<String>,
+) -> (StatusCode, String, Vec<u8>) {
+    let json = body.is_some().then_some("application/json");
+    send(
+        &state(),
+        Some(&demo().admin_token),
+        method,
+        uri,
+        json,
+        body.map(String::into_bytes),
+    )
+    .await
 }
 
 /// A request to the demo's application, with the body read as JSON (`Null` when it is not).

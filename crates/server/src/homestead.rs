@@ -108,14 +108,13 @@ async fn with_homesteads<T: Send + 'static>(
             .rule_sets
             .iter()
             .find(|r| r.answers_to("宅基地选址"))
-            .cloned()
             .ok_or_else(Problem::internal)?;
         let h = Homesteads {
             store: &*st2.store,
             map: st2.map(),
             calendar: &calendar,
             district: &d,
-            site_rules: &rules,
+            site_rules: rules,
             keys: st2.keys.as_deref(),
         };
         work(&h).map_err(|e| homestead_problem(&e))

@@ -8,6 +8,8 @@
 //! - [`personal`]: 身份证号码 (GB 11643) and phone numbers, validated and masked.
 //! - [`calendar`]: working days against China's public holidays and make-up working days.
 //! - [`json`]: canonical JSON (sorted keys) for digests and signatures.
+//! - [`upload`]: files people attach, recognised by their first bytes.
+//! - [`table`]: ledgers (台账) as typed rows, rendered by the ways out as JSON or Excel.
 //! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
 //!
 //! Nothing in this crate touches files, the network or a database: callers hand it strings and
@@ -24,6 +26,8 @@ pub mod landuse;
 pub mod layer;
 pub mod msg;
 pub mod personal;
+pub mod table;
 pub mod units;
+pub mod upload;
 
 pub use msg::Msg;

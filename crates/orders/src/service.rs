@@ -187,14 +187,6 @@ pub const MAX_ATTACHMENT: usize = 5 << 20;
 /// Most attachments on one order.
 pub const MAX_ATTACHMENTS: usize = 9;
 
-/// The file types accepted, each recognised by its first bytes (what a client claims is checked).
-const FILE_TYPES: [(&str, &[u8]); 4] = [
-    ("image/jpeg", b"\xff\xd8\xff"),
-    ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ("application/pdf", b"%PDF-"),
-    ("image/webp", b"RIFF"),
-];
-
 /// Longest description accepted (characters).
 pub const MAX_DESCRIPTION: usize = 2000;
 
@@ -633,42 +625,13 @@ impl Orders<'_> {
         content_type: &str,
         bytes: &[u8],
     ) -> Result<Versioned, OrderError> {
-        if bytes.is_empty() {
-            return Err(invalid("file", "附件为空", "the file is empty"));
-        }
-        if bytes.len() > MAX_ATTACHMENT {
-            return Err(invalid(
-                "file",
-                &format!(
-                    "附件不能超过 {} MB（本文件 {:.1} MB）",
-                    MAX_ATTACHMENT >> 20,
-                    bytes.len() as f64 / 1_048_576.0
-                ),
-                &format!("attachments are limited to {} MiB", MAX_ATTACHMENT >> 20),
-            ));
-        }
-        let Some((_, magic)) = FILE_TYPES.iter().find(|(t, _)| *t == content_type) else {
-            return Err(invalid(
-                "file",
-                &format!("不支持的附件类型 {content_type}：只接受 JPEG、PNG、WebP 图片和 PDF"),
-                &format!("unsupported type {content_type}: JPEG, PNG, WebP or PDF only"),
-            ));
-        };
-        if !bytes.starts_with(magic) {
-            return Err(invalid(
-                "file",
-                &format!("文件内容不是 {content_type}"),
-                &format!("the file's bytes are not {content_type}"),
-            ));
-        }
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.contains(['/', '\\']) {
-            return Err(invalid(
-                "name",
-                "附件名称应为 1 至 100 个字符，且不含路径",
-                "the name must be 1–100 characters without a path",
-            ));
-        }
+        let name =
+            tudi_core::upload::check(name, content_type, bytes, MAX_ATTACHMENT).map_err(|p| {
+                OrderError::Invalid {
+                    field: p.field,
+                    message: p.message,
+                }
+            })?;
         let Versioned {
             mut order,
             version: found,

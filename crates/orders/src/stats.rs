@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use tudi_core::table::{Cell, Table};
 
 use crate::lifecycle::{State, Step};
 use crate::order::{Order, shanghai};
@@ -218,3 +219,31 @@ pub const HEADINGS: [&str; 11] = [
     "重复件率",
     "平均处置时长（小时）",
 ];
+
+/// The indicators as a ledger for Excel: one row per group, rates as percentages.
+#[must_use]
+pub fn table(rows: &[Row], from: jiff::civil::Date, to: jiff::civil::Date) -> Table {
+    Table {
+        sheet: "工单统计".into(),
+        title: format!("工单统计 {from} 至 {to}"),
+        headings: HEADINGS.to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::from(r.key.as_str()),
+                    r.received.into(),
+                    r.due.into(),
+                    r.closed.into(),
+                    r.closed_on_time.into(),
+                    Cell::Rate(r.closure_rate()),
+                    Cell::Rate(r.on_time_rate()),
+                    Cell::Rate(r.rework_rate()),
+                    Cell::Rate(r.satisfaction_rate()),
+                    Cell::Rate(r.duplicate_rate()),
+                    r.average_hours().into(),
+                ]
+            })
+            .collect(),
+    }
+}

@@ -21,6 +21,7 @@ mod openapi;
 mod orders;
 mod problem;
 pub mod routes;
+mod xlsx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -409,80 +409,11 @@ async fn stats(
         }
     }
     if q.format.as_deref() == Some("xlsx") {
-        let bytes = stats_workbook(&rows, q.from, q.to).map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "export-failed",
-                "导出失败",
-                format!("生成 Excel 失败：{e}"),
-                e.to_string(),
-            )
-        })?;
         let name = format!("orders-{}-{}.xlsx", q.from, q.to);
-        return Ok((
-            [
-                (
-                    axum::http::header::CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
-                ),
-                (
-                    axum::http::header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response());
+        return crate::xlsx::download(&tudi_orders::stats::table(&rows, q.from, q.to), &name);
     }
     let rows: Vec<Value> = rows.iter().map(tudi_orders::stats::Row::to_json).collect();
     Ok(Json(json!({"from": q.from, "to": q.to, "by": q.by, "rows": rows, "headings": tudi_orders::stats::HEADINGS})).into_response())
-}
-
-/// The indicators as a workbook: one sheet, Chinese headings, rates as percentages.
-fn stats_workbook(
-    rows: &[tudi_orders::stats::Row],
-    from: jiff::civil::Date,
-    to: jiff::civil::Date,
-) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name("工单统计")?;
-    let bold = Format::new().set_bold();
-    let pct = Format::new().set_num_format("0.00%");
-    sheet.write_string_with_format(0, 0, format!("工单统计 {from} 至 {to}"), &bold)?;
-    for (c, h) in tudi_orders::stats::HEADINGS.iter().enumerate() {
-        let col = u16::try_from(c).unwrap_or(0);
-        sheet.write_string_with_format(1, col, *h, &bold)?;
-        sheet.set_column_width(col, if c == 0 { 24 } else { 12 })?;
-    }
-    for (i, r) in rows.iter().enumerate() {
-        let row = u32::try_from(i + 2).unwrap_or(u32::MAX);
-        sheet.write_string(row, 0, &r.key)?;
-        #[allow(clippy::cast_precision_loss)]
-        for (c, n) in [r.received, r.due, r.closed, r.closed_on_time]
-            .into_iter()
-            .enumerate()
-        {
-            sheet.write_number(row, u16::try_from(c + 1).unwrap_or(0), n as f64)?;
-        }
-        let rates = [
-            r.closure_rate(),
-            r.on_time_rate(),
-            r.rework_rate(),
-            r.satisfaction_rate(),
-            r.duplicate_rate(),
-        ];
-        for (c, v) in rates.into_iter().enumerate() {
-            if let Some(v) = v {
-                sheet.write_number_with_format(row, u16::try_from(c + 5).unwrap_or(0), v, &pct)?;
-            }
-        }
-        if let Some(h) = r.average_hours() {
-            sheet.write_number(row, 10, h)?;
-        }
-    }
-    book.save_to_buffer()
 }
 
 /// Sends the reminders, overdue warnings and automatic 督办 now due (the server also does this
@@ -623,7 +554,7 @@ async fn attachment(
 }
 
 /// RFC 5987 encoding of a file name for `Content-Disposition`.
-fn percent(name: &str) -> String {
+pub(crate) fn percent(name: &str) -> String {
     name.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -30,6 +30,22 @@ pub struct DemoAccount {
     pub department: Option<String>,
 }
 
+impl DemoAccount {
+    /// The account as a signed-in principal (for demos acting as it).
+    #[must_use]
+    pub fn principal(&self) -> Option<crate::Principal> {
+        Some(crate::Principal {
+            user: Some(self.username.clone()),
+            bindings: vec![Binding {
+                role: Role::parse(self.role)?,
+                scope: Jurisdiction::parse(&self.scope).ok()?,
+                department: self.department.clone(),
+            }],
+            via: crate::policy::Via::Session,
+        })
+    }
+}
+
 fn random_password() -> Result<String, AccessError> {
     let mut bytes = [0u8; 9];
     getrandom::fill(&mut bytes).map_err(|e| AccessError::Internal(e.to_string()))?;
@@ -67,8 +83,6 @@ pub fn create_accounts(
         .next()
         .ok_or_else(|| bad("no villages"))?;
     let grid = format!("{}001", village.code.as_str());
-    // (user name, display name, role, scope, scope name, department)
-    type Planned<'a> = (&'a str, &'a str, Role, &'a str, String, Option<&'a str>);
     let plan: [Planned<'_>; 9] = [
         (
             "admin",
@@ -143,10 +157,22 @@ pub fn create_accounts(
             None,
         ),
     ];
+    create(store, config, &plan)
+}
+
+/// An account to make: user name, display name, role, scope, scope name, department.
+type Planned<'a> = (&'a str, &'a str, Role, &'a str, String, Option<&'a str>);
+
+fn create(
+    store: &dyn Store,
+    config: &AuthConfig,
+    plan: &[Planned<'_>],
+) -> Result<Vec<DemoAccount>, AccessError> {
+    let bad = |why: &str| AccessError::Internal(format!("demo account: {why}"));
     let accounts = Accounts::new(store, config);
     let change = Change::new("cli", "demo.accounts");
     let mut out = Vec::new();
-    for (username, display, role, scope, scope_name, department) in plan {
+    for (username, display, role, scope, scope_name, department) in plan.iter().cloned() {
         let password = random_password()?;
         let scope_j = Jurisdiction::parse(scope).map_err(|m| bad(&m.en))?;
         accounts.create_user(
@@ -176,4 +202,80 @@ pub fn create_accounts(
         });
     }
     Ok(out)
+}
+
+/// The accounts of the homestead process in a rural town: a clerk for each of `villages` (user
+/// names `cunju.zjd1`, `cunju.zjd2` …), the town's reviewer `zhenjie.zjd`, and the 农业农村 and
+/// 住建 handlers of the district (`bumen.nync`, `bumen.zj`; 自然资源's is `bumen.zrzy`).
+///
+/// # Errors
+/// A code is not in the bundled division list; store errors.
+pub fn create_homestead_accounts(
+    store: &dyn Store,
+    config: &AuthConfig,
+    district: &str,
+    town: &str,
+    villages: &[String],
+) -> Result<Vec<DemoAccount>, AccessError> {
+    let reg = DivisionRegistry::bundled();
+    let name = |code: &str| {
+        DivisionCode::parse(code)
+            .ok()
+            .and_then(|c| reg.get(&c).map(|d| d.name.clone()))
+            .ok_or_else(|| AccessError::Internal(format!("demo: no division {code}")))
+    };
+    let district_name = name(district)?;
+    let town_name = name(town)?;
+    let users: Vec<(String, String, String)> = villages
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let vname = name(v)?;
+            Ok((
+                format!("cunju.zjd{}", i + 1),
+                format!("{vname}经办人"),
+                vname,
+            ))
+        })
+        .collect::<Result<_, AccessError>>()?;
+    let mut plan: Vec<Planned<'_>> = users
+        .iter()
+        .zip(villages)
+        .map(|((user, display, vname), v)| {
+            (
+                user.as_str(),
+                display.as_str(),
+                Role::VillageClerk,
+                v.as_str(),
+                vname.clone(),
+                None,
+            )
+        })
+        .collect();
+    let town_display = format!("{town_name}审核人（宅基地）");
+    plan.push((
+        "zhenjie.zjd",
+        &town_display,
+        Role::TownReviewer,
+        town,
+        town_name.clone(),
+        None,
+    ));
+    plan.push((
+        "bumen.nync",
+        "农业农村局处置人（关）",
+        Role::DepartmentHandler,
+        district,
+        district_name.clone(),
+        Some("农业农村"),
+    ));
+    plan.push((
+        "bumen.zj",
+        "住建局处置人（邓）",
+        Role::DepartmentHandler,
+        district,
+        district_name,
+        Some("住建"),
+    ));
+    create(store, config, &plan)
 }

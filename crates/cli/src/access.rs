@@ -284,10 +284,25 @@ pub fn cmd_publish(data: &Path, layer: &str, off: bool) -> Result<()> {
 }
 
 /// Writes the demo accounts beside the store and says where.
-pub fn write_demo_accounts(store: &dyn Store, data: &Path) -> Result<std::path::PathBuf> {
+pub fn write_demo_accounts(
+    store: &dyn Store,
+    data: &Path,
+    homestead_town: &str,
+    homestead_villages: &[String],
+) -> Result<(std::path::PathBuf, Vec<tudi_access::demo::DemoAccount>)> {
     let config = AuthConfig::default();
-    let accounts = tudi_access::demo::create_accounts(store, &config, "440605")
+    let mut accounts = tudi_access::demo::create_accounts(store, &config, "440605")
         .map_err(|e| access_error(&e))?;
+    accounts.extend(
+        tudi_access::demo::create_homestead_accounts(
+            store,
+            &config,
+            "440605",
+            homestead_town,
+            homestead_villages,
+        )
+        .map_err(|e| access_error(&e))?,
+    );
     // An Open311 API key: an API token of the hotline agent, who may take orders in.
     let (api_key, _) = tudi_access::accounts::Accounts::new(store, &config)
         .issue_token(
@@ -315,5 +330,5 @@ pub fn write_demo_accounts(store: &dyn Store, data: &Path) -> Result<std::path::
             e.to_string(),
         ))
     })?;
-    Ok(path)
+    Ok((path, accounts))
 }

@@ -91,6 +91,26 @@ fn publish(store: &dyn Store, ring: &KeyRing) -> Result<()> {
     Ok(())
 }
 
+/// The ring the demo signs with: the data directory's own when `tudi keys new` (or an earlier
+/// demo) made one, else a new one written there; published in the (new) store either way.
+///
+/// # Errors
+/// I/O and store failures.
+pub fn demo_ring(store: &dyn Store, data: &Path) -> Result<KeyRing> {
+    let ring = match read_ring(data)? {
+        Some(ring) => ring,
+        None => {
+            let mut ring = KeyRing::default();
+            ring.rotate(jiff::Timestamp::now())
+                .map_err(|e| failed(e.message()))?;
+            write_ring(data, &ring)?;
+            ring
+        }
+    };
+    publish(store, &ring)?;
+    Ok(ring)
+}
+
 /// Runs `tudi keys …`.
 ///
 /// # Errors

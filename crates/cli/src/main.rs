@@ -705,15 +705,84 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     let summary: Vec<String> = made.iter().map(|(s, n)| format!("{s} {n}")).collect();
     writeln!(o, "演示工单 / demo work orders: {}", summary.join("，"))?;
     drop(o);
-    let accounts = access::write_demo_accounts(&store, data)?;
+    // Homesteads go to the rural town with the most village plans; its process has accounts of
+    // its own (the village clerks, the town reviewer, the three departments).
+    let rural = tudi_homestead::demo::rural_villages(&store, district.as_str(), 3)
+        .map_err(|e| failed(Msg::new(format!("读取村庄规划失败：{e}"), e.to_string())))?;
+    let (town, villages) = rural.unwrap_or_default();
+    let (accounts_path, accounts) = access::write_demo_accounts(&store, data, &town, &villages)?;
+    let ring = keys::demo_ring(&store, data)?;
+    if !villages.is_empty() {
+        let made = demo_homesteads(&store, &district, &ring, &accounts, seed)?;
+        let summary: Vec<String> = tudi_homestead::process::STAGES
+            .iter()
+            .filter_map(|s| {
+                made.get(*s)
+                    .map(|n| format!("{} {n}", tudi_homestead::process::stage_name(s)))
+            })
+            .collect();
+        writeln!(
+            out(),
+            "演示宅基地申请 / demo homestead applications: {}",
+            summary.join("，")
+        )?;
+    }
     let mut o = out();
     writeln!(
         o,
         "演示账户（每个角色一个，含密码）/ demo accounts, one per role, with passwords: {}",
-        accounts.display()
+        accounts_path.display()
     )?;
     writeln!(o, "用时 / took {:.1} s", started.elapsed().as_secs_f64())?;
     Ok(())
+}
+
+/// The demo's homestead applications, made by the demo accounts whose duty each step is.
+fn demo_homesteads(
+    store: &GeoPackageStore,
+    district: &tudi_access::Jurisdiction,
+    ring: &tudi_sign::KeyRing,
+    accounts: &[tudi_access::demo::DemoAccount],
+    seed: u64,
+) -> Result<std::collections::BTreeMap<String, usize>> {
+    let person = |user: &str| {
+        accounts
+            .iter()
+            .find(|a| a.username == user)
+            .and_then(tudi_access::demo::DemoAccount::principal)
+            .ok_or_else(|| failed(Msg::new(format!("缺少演示账户 {user}"), user.to_owned())))
+    };
+    let cast = tudi_homestead::demo::Cast {
+        clerks: accounts
+            .iter()
+            .filter(|a| a.username.starts_with("cunju.zjd"))
+            .filter_map(tudi_access::demo::DemoAccount::principal)
+            .collect(),
+        town: person("zhenjie.zjd")?,
+        agri: person("bumen.nync")?,
+        natural_resources: person("bumen.zrzy")?,
+        housing: person("bumen.zj")?,
+        registrar: person("quju.shenpi")?,
+    };
+    let rules = tudi_onemap::compliance::RuleSet::builtin()
+        .into_iter()
+        .find(|r| r.answers_to("宅基地选址"))
+        .ok_or_else(|| {
+            failed(Msg::new(
+                "缺少宅基地选址规则集",
+                "no homestead site rule set",
+            ))
+        })?;
+    let h = tudi_homestead::service::Homesteads {
+        store,
+        map: tudi_onemap::snapshot::MapView::new(store, None),
+        calendar: tudi_core::calendar::WorkCalendar::china(),
+        district,
+        site_rules: &rules,
+        keys: Some(ring),
+    };
+    tudi_homestead::demo::fill_applications(&h, &cast, seed, jiff::Timestamp::now())
+        .map_err(|e| failed(e.message()))
 }
 
 fn cmd_layers(data: &Path) -> Result<()> {

@@ -43,6 +43,11 @@ fn demo_dir() -> &'static Path {
     })
 }
 
+/// Parcels on the demo's map: its own and the homesteads its applications registered.
+fn demo_parcels() -> u64 {
+    ogr_count(&demo_dir().join("tudi.gpkg"), "parcels")
+}
+
 fn validate_gpkg(path: &Path) {
     let script = Command::new("/usr/bin/python3")
         .args([
@@ -106,7 +111,24 @@ fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
     }
     let store = dir.join("tudi.gpkg");
     validate_gpkg(&store);
-    assert_eq!(ogr_count(&store, "parcels"), 3000);
+    // The demo's parcels and the homesteads its applications registered.
+    let o = Command::new("ogrinfo")
+        .args([
+            "-ro",
+            "-q",
+            "-sql",
+            "SELECT COUNT(*) AS n FROM tudi_records WHERE collection = 'homestead_right'",
+        ])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let registered: u64 = text(&o)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("n (Integer) = "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", text(&o)));
+    assert!(registered > 0, "the demo registers homesteads");
+    assert_eq!(ogr_count(&store, "parcels"), 3000 + registered);
     assert_eq!(ogr_count(&store, "divisions"), 1 + 7 + 307);
     let o = Command::new("ogrinfo")
         .args([
@@ -135,6 +157,47 @@ fn demo_builds_nanhai_with_real_divisions_and_gdal_accepts_the_store() {
     args.extend(codes.iter().map(String::as_str));
     let o = tudi(&args);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn the_demo_has_homestead_accounts_and_an_owner_only_signing_key() {
+    let dir = demo_dir();
+    let accounts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("demo-accounts.json")).unwrap()).unwrap();
+    let names: Vec<&str> = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    for user in [
+        "cunju.zjd1",
+        "zhenjie.zjd",
+        "bumen.nync",
+        "bumen.zj",
+        "bumen.zrzy",
+    ] {
+        assert!(names.contains(&user), "{user} in {names:?}");
+    }
+    let clerk = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["username"] == "cunju.zjd1")
+        .unwrap();
+    assert_eq!(clerk["role"], "village_clerk");
+    assert_eq!(clerk["scope"].as_str().unwrap().len(), 12);
+    let key = dir.join("keys").join("signing-keys.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the private ring is its owner's only");
+    }
+    // The public ring the server verifies with is the demo's.
+    let o = tudi(&["keys", "public", "--data", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("secret"), "{}", text(&o));
 }
 
 #[test]
@@ -205,8 +268,8 @@ fn export_to_geojson_and_geopackage_reads_back_in_gdal_and_reimports() {
         gp.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(ogr_count(&gj, "parcels"), 3000);
-    assert_eq!(ogr_count(&gp, "parcels"), 3000);
+    assert_eq!(ogr_count(&gj, "parcels"), demo_parcels());
+    assert_eq!(ogr_count(&gp, "parcels"), demo_parcels());
     validate_gpkg(&gp);
     let o = Command::new("ogrinfo")
         .args(["-so", "-ro"])
@@ -247,8 +310,14 @@ fn export_to_geojson_and_geopackage_reads_back_in_gdal_and_reimports() {
         gp.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels"), 3000);
-    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "parcels_gpkg"), 3000);
+    assert_eq!(
+        ogr_count(&fresh.join("tudi.gpkg"), "parcels"),
+        demo_parcels()
+    );
+    assert_eq!(
+        ogr_count(&fresh.join("tudi.gpkg"), "parcels_gpkg"),
+        demo_parcels()
+    );
     // An existing file is never overwritten.
     let o = tudi(&[
         "export",
@@ -605,7 +674,7 @@ fn flatgeobuf_exports_read_in_gdal_and_reimport() {
         fgb.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(ogr_count(&fgb, "parcels"), 3000);
+    assert_eq!(ogr_count(&fgb, "parcels"), demo_parcels());
     let o = Command::new("ogrinfo")
         .args(["-ro", "-so"])
         .arg(&fgb)
@@ -642,7 +711,7 @@ fn flatgeobuf_exports_read_in_gdal_and_reimport() {
         assert!(o.status.success(), "{}", text(&o));
         assert!(text(&o).contains("EPSG:4547"), "{}", text(&o));
     }
-    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "p"), 3000);
+    assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "p"), demo_parcels());
     assert_eq!(ogr_count(&fresh.join("tudi.gpkg"), "d"), 315);
 }
 

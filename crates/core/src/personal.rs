@@ -128,6 +128,29 @@ impl IdNumber {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Completes the first 17 digits (region, birth date, sequence) with their check character,
+    /// for made-up people in demonstrations and tests.
+    ///
+    /// # Errors
+    /// [`IdNumberError`] when the 17 digits do not form a valid number.
+    ///
+    /// # Examples
+    /// ```
+    /// use tudi_core::personal::IdNumber;
+    /// let id = IdNumber::complete("11010519491231002").unwrap();
+    /// assert_eq!(id.expose(), "11010519491231002X");
+    /// ```
+    pub fn complete(first17: &str) -> Result<Self, IdNumberError> {
+        let mut sum = 0;
+        for (i, c) in first17.chars().take(17).enumerate() {
+            let d = c
+                .to_digit(10)
+                .ok_or(IdNumberError::NotDigit { position: i + 1 })?;
+            sum += d * WEIGHTS[i];
+        }
+        Self::parse(&format!("{first17}{}", CHECK[(sum % 11) as usize]))
+    }
 }
 
 impl fmt::Debug for IdNumber {

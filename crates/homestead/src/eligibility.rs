@@ -59,6 +59,19 @@ pub enum BuildType {
     NewHousehold,
 }
 
+impl BuildType {
+    /// Chinese name, as on the 申请表.
+    #[must_use]
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Self::RebuildInPlace => "原址翻建",
+            Self::Extend => "改扩建",
+            Self::NewSite => "异址新建",
+            Self::NewHousehold => "分户新建",
+        }
+    }
+}
+
 /// What happens to the homestead the household holds now (申请表: 现宅基地处置).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

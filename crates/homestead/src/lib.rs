@@ -11,6 +11,7 @@ pub mod certificate;
 pub mod demo;
 pub mod eligibility;
 pub mod form;
+pub mod ledger;
 pub mod process;
 pub mod registry;
 pub mod service;

@@ -132,7 +132,46 @@ pub struct Application {
     /// The registration.
     #[serde(default)]
     pub registration: Option<Registration>,
+    /// Documents attached (scanned forms, identity papers, site photos).
+    #[serde(default)]
+    pub documents: Vec<Document>,
 }
+
+/// A document attached to an application, kept by its SHA-256 in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    /// The file's SHA-256 (hex), its address.
+    pub sha256: String,
+    /// Its name as given.
+    pub name: String,
+    /// What it is ([`DOCUMENT_KINDS`]).
+    pub kind: String,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Who attached it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// What an attached document may be (申请材料 of 农经发〔2019〕6号 and the site visits).
+pub const DOCUMENT_KINDS: [&str; 7] = [
+    "申请表",
+    "身份证明",
+    "户口簿",
+    "村民小组会议记录",
+    "公示材料",
+    "现场照片",
+    "其他",
+];
+
+/// Largest document accepted (bytes).
+pub const MAX_DOCUMENT: usize = 5 << 20;
+
+/// Most documents on one application.
+pub const MAX_DOCUMENTS: usize = 30;
 
 impl Application {
     /// The form with identity numbers and the phone masked, for those the policy does not allow
@@ -353,7 +392,8 @@ pub fn duty_name(entry: &str) -> String {
     }
 }
 
-pub(crate) fn local_date(at: Timestamp) -> Date {
+/// The civil date in Asia/Shanghai (UTC+8) of an instant.
+pub fn local_date(at: Timestamp) -> Date {
     at.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .date()
 }
@@ -683,6 +723,7 @@ impl Homesteads<'_> {
                     construction: None,
                     built: None,
                     registration: None,
+                    documents: Vec::new(),
                 };
                 let writes = vec![
                     Workflows::case_write(&case, Expect::Absent, "start").map_err(|e| match e {
@@ -851,6 +892,88 @@ impl Homesteads<'_> {
                 }
             }
         }
+        Ok(Versioned {
+            application: app,
+            case,
+        })
+    }
+
+    /// Attaches a document to an application whose case is at `revision`: the file and the
+    /// application are written in one transaction. Closed applications take no more.
+    ///
+    /// # Errors
+    /// [`HomesteadError::Invalid`] on `file`, `name` or `kind`; a conflict when the case moved
+    /// on or someone attached meanwhile; nothing is written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn attach(
+        &self,
+        change: &Change,
+        id: &str,
+        revision: u64,
+        name: &str,
+        kind: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Versioned, HomesteadError> {
+        let name = tudi_core::upload::check(name, content_type, bytes, MAX_DOCUMENT)
+            .map_err(|p| FieldError::new(p.field, p.message.zh, p.message.en))?;
+        if !DOCUMENT_KINDS.contains(&kind) {
+            return Err(FieldError::new(
+                "kind",
+                format!(
+                    "材料类型“{kind}”无效（可用：{}）",
+                    DOCUMENT_KINDS.join("、")
+                ),
+                format!("unknown document kind {kind:?}"),
+            )
+            .into());
+        }
+        let (
+            Versioned {
+                application: mut app,
+                case,
+            },
+            version,
+        ) = self.load(id)?;
+        if case.revision != revision {
+            return Err(HomesteadError::Flow(FlowError::Conflict {
+                expected: revision,
+                found: case.revision,
+            }));
+        }
+        if case.status != CaseStatus::Running {
+            return Err(HomesteadError::Refused(Msg::new(
+                format!("申请 {id} 已办结，不能再添加材料"),
+                format!("{id} is closed and takes no more documents"),
+            )));
+        }
+        if app.documents.len() >= MAX_DOCUMENTS {
+            return Err(FieldError::new(
+                "file",
+                format!("每件申请最多 {MAX_DOCUMENTS} 份材料"),
+                "too many documents on this application",
+            )
+            .into());
+        }
+        app.documents.push(Document {
+            sha256: tudi_store::audit::sha256_hex(bytes),
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            content_type: content_type.to_owned(),
+            size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+            by: change.actor.clone(),
+            at: change.at,
+        });
+        let resource = format!("homestead:{id}");
+        self.store.write_blob_with_records(
+            change,
+            &tudi_store::BlobWrite {
+                content_type,
+                bytes,
+                resource: &resource,
+            },
+            &[app_write(&app, Expect::Version(version))?],
+        )?;
         Ok(Versioned {
             application: app,
             case,

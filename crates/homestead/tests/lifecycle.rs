@@ -614,3 +614,164 @@ fn bad_applications_are_refused_by_field_and_nothing_is_written() {
     assert_eq!(field(f), "village", "not a village of this district");
     assert_eq!(count(), 0, "nothing was written");
 }
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn the_ledger_and_statistics_count_what_happened() {
+    use tudi_homestead::ledger::{self, GroupBy, Stats};
+    let w = world();
+    let h = w.service();
+    let c = Change::new("user:clerk", "homestead.roll").at(at(0));
+    h.set_roll(&c, VILLAGE, vec![A.into(), B.into(), C.into()])
+        .unwrap();
+    // One application goes as far as approval, its town intake signed late (over 国庆).
+    let v = h.submit(&clerk(), w.form(w.site(0)), at(0)).unwrap();
+    let v = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(open(&v, "group_discussion"), Value::Null),
+        at(1),
+    )
+    .unwrap();
+    h.tick(at(24 * 7)).unwrap();
+    let v = h.read(&v.application.id).unwrap();
+    let v = step(
+        &h,
+        &v,
+        &clerk(),
+        approve(open(&v, "village_review"), Value::Null),
+        at(24 * 7 + 1),
+    )
+    .unwrap();
+    // Opened Friday 25 September, due at the end of Wednesday 30th; signed Friday 9 October.
+    let late = at(24 * 21);
+    let v = step(
+        &h,
+        &v,
+        &town(),
+        approve(open(&v, "town_intake"), Value::Null),
+        late,
+    )
+    .unwrap();
+    let mut v = v;
+    for (step_id, p) in [
+        ("review_agri", dept("农业农村")),
+        ("review_nr", dept("自然资源")),
+        ("review_housing", dept("住建")),
+        ("site_visit_1", town()),
+        ("approval", town()),
+    ] {
+        v = step(
+            &h,
+            &v,
+            &p,
+            approve(open(&v, step_id), Value::Null),
+            at(24 * 21 + 2),
+        )
+        .unwrap();
+    }
+    assert_eq!(v.application.stage, ["staking"]);
+    // Another household's application is refused at the group discussion.
+    let mut other = w.form(w.site(1));
+    other.applicant = serde_json::from_value(json!({"name": "陈志强", "id_number": C})).unwrap();
+    other.family.clear();
+    let r = h.submit(&clerk(), other, at(0)).unwrap();
+    let r = step(
+        &h,
+        &r,
+        &clerk(),
+        (
+            Op::Reject {
+                task: open(&r, "group_discussion"),
+                reason: "小组会议未通过".into(),
+            },
+            Value::Null,
+        ),
+        at(2),
+    )
+    .unwrap();
+    assert_eq!(r.application.stage, ["refused"]);
+
+    let now = at(24 * 21 + 3);
+    let apps = [v.clone(), r.clone()];
+    let day = jiff::civil::date(2026, 9, 18);
+    let def = h.process().unwrap();
+    let Stats::Areas(rows) = ledger::stats(&apps, &def, day, day, GroupBy::Village, now) else {
+        panic!("by village gives areas");
+    };
+    assert_eq!(rows.len(), 2, "the village and the total: {rows:?}");
+    let total = &rows[1];
+    assert_eq!(rows[0].code, VILLAGE);
+    assert_eq!(rows[0].name, "海寿村委会");
+    assert_eq!(total.code, "合计");
+    assert_eq!(
+        (
+            total.applications,
+            total.approved,
+            total.refused,
+            total.registered,
+            total.running
+        ),
+        (2, 1, 1, 0, 1)
+    );
+    assert_eq!(
+        total.overdue_steps, 1,
+        "only the late intake (the 公示 timer is never late)"
+    );
+    // Approved 21 days and 2 hours after submission.
+    assert_eq!(total.days_to_approval, Some(21.1));
+    assert_eq!(total.days_to_registration, None);
+    let Stats::Areas(by_town) = ledger::stats(&apps, &def, day, day, GroupBy::Town, now) else {
+        panic!()
+    };
+    assert_eq!(by_town[0].code, TOWN);
+    assert_eq!(by_town[0].name, "九江镇");
+    let next_day = jiff::civil::date(2026, 9, 19);
+    let Stats::Areas(none) = ledger::stats(&apps, &def, next_day, next_day, GroupBy::Town, now)
+    else {
+        panic!()
+    };
+    assert_eq!(
+        none.len(),
+        1,
+        "the period counts submissions only: just the empty total"
+    );
+    assert_eq!(none[0].applications, 0);
+
+    let Stats::Steps(steps) = ledger::stats(&apps, &def, day, day, GroupBy::Step, now) else {
+        panic!("by step gives steps");
+    };
+    let row = |id: &str| steps.iter().find(|s| s.step == id).unwrap();
+    assert_eq!(steps.last().unwrap().step, "合计");
+    assert_eq!(steps[0].step, "group_discussion", "process order");
+    let g = row("group_discussion");
+    assert_eq!((g.opened, g.finished, g.open, g.overdue), (2, 2, 0, 0));
+    // One hour and two hours: 0.0625 days, shown to a tenth.
+    assert_eq!(g.average_days, Some(0.1));
+    let t = row("town_intake");
+    assert_eq!((t.opened, t.finished, t.overdue), (1, 1, 1));
+    // From Friday 25 September 11:00 to Friday 9 October 10:00.
+    assert_eq!(t.average_days, Some(14.0));
+    let s = row("staking");
+    assert_eq!((s.opened, s.finished, s.open, s.overdue), (1, 0, 1, 0));
+    assert_eq!(row("registration").opened, 0);
+    let sum: usize = steps[..steps.len() - 1].iter().map(|s| s.opened).sum();
+    assert_eq!(steps.last().unwrap().opened, sum);
+
+    // The ledger: one row per application, with the approval's numbers and the stage in words.
+    let table = ledger::ledger(&apps, now);
+    assert_eq!(table.rows.len(), 2);
+    assert_eq!(table.headings.len(), table.rows[0].len());
+    let col = |name: &str| table.headings.iter().position(|h| *h == name).unwrap();
+    let text = |r: usize, name: &str| match &table.rows[r][col(name)] {
+        tudi_core::table::Cell::Text(s) => s.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(text(0, "申请编号"), v.application.id);
+    assert_eq!(text(0, "当前阶段"), "到场二：丈量批放");
+    assert!(text(0, "宅基地批准书").contains("宅批〔2026〕"));
+    assert_eq!(text(0, "村居"), format!("海寿村委会（{VILLAGE}）"));
+    assert_eq!(text(1, "当前阶段"), "不予批准");
+    assert_eq!(text(1, "宅基地批准书"), "");
+}

@@ -31,7 +31,19 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/homestead/applications", get(list).post(submit))
         .route("/api/v1/homestead/applications/{id}", get(read))
         .route("/api/v1/homestead/applications/{id}/actions", post(act))
+        .route(
+            "/api/v1/homestead/applications/{id}/documents",
+            // Files up to the server's request limit reach the handler, which says what is
+            // too large.
+            post(attach).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY)),
+        )
+        .route(
+            "/api/v1/homestead/applications/{id}/documents/{sha256}",
+            get(document),
+        )
         .route("/api/v1/homestead/collectives/{village}", put(set_roll))
+        .route("/api/v1/homestead/ledger", get(ledger))
+        .route("/api/v1/homestead/stats", get(stats))
         .route("/api/v1/certificates", get(certificates))
         .route("/api/v1/certificates/{id}/verify", get(verify))
         .route("/api/v1/certificates/{id}/pdf", get(pdf))
@@ -230,6 +242,9 @@ struct ListParams {
     limit: Option<usize>,
     #[serde(default)]
     offset: Option<usize>,
+    /// `xlsx` for an Excel download (the ledger).
+    #[serde(default)]
+    format: Option<String>,
 }
 
 fn list_params(
@@ -364,6 +379,245 @@ async fn act(
     })
     .await?;
     Ok(Json(view(&v, &ctx.principal)).into_response())
+}
+
+/// Every application `who` may read that `q` selects, newest first, masked for them.
+async fn readable(st: &AppState, ctx: &Ctx, q: ListQuery) -> Result<Vec<Versioned>, Problem> {
+    let who = ctx.principal.clone();
+    let (all, _) = with_homesteads(st, move |h| {
+        h.list(
+            &q,
+            &|a| covers(&who, Action::HomesteadRead, &a.form.village),
+            usize::MAX,
+            0,
+        )
+    })
+    .await?;
+    Ok(all
+        .into_iter()
+        .map(|mut v| {
+            let scope = Jurisdiction::parse(&v.application.form.village)
+                .map(|j| vec![j])
+                .unwrap_or_default();
+            let res = in_village(&scope);
+            v.application = v.application.masked(
+                may_see_id_number(&ctx.principal, &res),
+                may_see_phone(&ctx.principal, &res),
+            );
+            v
+        })
+        .collect())
+}
+
+fn wants_xlsx(format: Option<&str>) -> Result<bool, Problem> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("xlsx") => Ok(true),
+        Some(other) => Err(Problem::bad_parameter(
+            "format",
+            format!("未知格式“{other}”（可用：json、xlsx）"),
+            format!("unknown format {other:?} (json, xlsx)"),
+        )),
+    }
+}
+
+/// The approval ledger (审批台账) of the applications the caller may read, filtered like the
+/// list: a page as JSON, or every row as an Excel workbook.
+async fn ledger(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let format = params.as_ref().ok().and_then(|Query(p)| p.format.clone());
+    let xlsx = wants_xlsx(format.as_deref())?;
+    let (q, _, limit, offset) = list_params(params)?;
+    authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
+    let apps = readable(&st, &ctx, q).await?;
+    let now = jiff::Timestamp::now();
+    if xlsx {
+        let table = tudi_homestead::ledger::ledger(&apps, now);
+        let day = tudi_homestead::service::local_date(now);
+        return crate::xlsx::download(&table, &format!("homestead-ledger-{day}.xlsx"));
+    }
+    let total = apps.len();
+    let page: Vec<Versioned> = apps.into_iter().skip(offset).take(limit).collect();
+    let table = tudi_homestead::ledger::ledger(&page, now);
+    Ok(Json(json!({
+        "title": table.title, "headings": table.headings, "rows": table.rows,
+        "total": total, "limit": limit, "offset": offset,
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct StatsParams {
+    #[serde(default)]
+    from: Option<jiff::civil::Date>,
+    #[serde(default)]
+    to: Option<jiff::civil::Date>,
+    #[serde(default)]
+    by: Option<tudi_homestead::ledger::GroupBy>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// Statistics by town, village or step over the applications the caller may read submitted in
+/// the period (default: this year to today), as JSON or Excel.
+async fn stats(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    params: Result<Query<StatsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(p) = params.map_err(|e| {
+        Problem::bad_parameter(
+            "from/to/by",
+            format!(
+                "应如 ?from=2026-01-01&to=2026-12-31&by=town|village|step（{}）",
+                e.body_text()
+            ),
+            e.body_text(),
+        )
+    })?;
+    let xlsx = wants_xlsx(p.format.as_deref())?;
+    let now = jiff::Timestamp::now();
+    let today = tudi_homestead::service::local_date(now);
+    let to = p.to.unwrap_or(today);
+    let from = match p.from {
+        Some(d) => d,
+        None => jiff::civil::date(to.year(), 1, 1),
+    };
+    if to < from {
+        return Err(Problem::bad_parameter(
+            "to",
+            "结束日期早于开始日期",
+            "to is before from",
+        ));
+    }
+    let by = p.by.unwrap_or_default();
+    authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
+    let apps = readable(&st, &ctx, ListQuery::default()).await?;
+    let def = with_homesteads(&st, |h| h.process()).await?;
+    let stats = tudi_homestead::ledger::stats(&apps, &def, from, to, by, now);
+    if xlsx {
+        return crate::xlsx::download(
+            &stats.table(from, to),
+            &format!("homestead-stats-{from}-{to}.xlsx"),
+        );
+    }
+    let headings = stats.table(from, to).headings;
+    Ok(
+        Json(json!({"from": from, "to": to, "by": by, "headings": headings, "rows": stats}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+struct AttachParams {
+    revision: u64,
+    name: String,
+    #[serde(default = "other_kind")]
+    kind: String,
+}
+
+fn other_kind() -> String {
+    "其他".into()
+}
+
+/// Attaches the request body (a JPEG, PNG, WebP or PDF of at most 5 MiB) to an application:
+/// those who take it in or review it in the village may.
+async fn attach(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    q: Result<Query<AttachParams>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Problem> {
+    let probe = id.clone();
+    let current = with_homesteads(&st, move |h| h.read(&probe)).await?;
+    let scope = village_scope(&current.application.form.village)?;
+    let res = in_village(&scope);
+    let takes_part = [Action::HomesteadApply, Action::HomesteadReview]
+        .into_iter()
+        .any(|a| tudi_access::decide(&ctx.principal, a, &res).allowed);
+    if !takes_part {
+        authorize(
+            &st,
+            &ctx,
+            Action::HomesteadReview,
+            &res,
+            &format!("homestead:{id}"),
+        )?;
+    }
+    let Query(q) = q.map_err(|e| {
+        Problem::bad_parameter(
+            "revision/name",
+            format!(
+                "应如 ?revision=4&name=申请表.pdf&kind=申请表（{}）",
+                e.body_text()
+            ),
+            e.body_text(),
+        )
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_owned())
+        .unwrap_or_default();
+    let change = ctx.change("homestead.attach");
+    let v = with_homesteads(&st, move |h| {
+        h.attach(
+            &change,
+            &id,
+            q.revision,
+            &q.name,
+            &q.kind,
+            &content_type,
+            &body,
+        )
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal))).into_response())
+}
+
+/// One document's bytes, for those who may read the application.
+async fn document(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path((id, sha256)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let v = load_authorized(&st, &ctx, id.clone(), Action::HomesteadRead).await?;
+    let not_found = || {
+        Problem::not_found(
+            format!("申请 {id} 没有材料 {sha256}"),
+            format!("application {id} has no document {sha256}"),
+        )
+    };
+    let Some(meta) = v.application.documents.iter().find(|d| d.sha256 == sha256) else {
+        return Err(not_found());
+    };
+    let (store, key) = (st.store.clone(), sha256.clone());
+    let blob = blocking(move || store.blob(&key).map_err(|e| store_failed(&e)))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, blob.content_type),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "inline; filename*=UTF-8''{}",
+                    crate::orders::percent(&meta.name)
+                ),
+            ),
+        ],
+        blob.bytes,
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -54,6 +54,40 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("GET", "/api/v1/orders/stats") => {
             ("工单统计（JSON 或 Excel）", "indicators (JSON or Excel)")
         }
+        ("GET", "/api/v1/homestead/applications") => (
+            "宅基地申请列表（辖区内，可筛选）",
+            "homestead applications in my jurisdiction, filtered",
+        ),
+        ("POST", "/api/v1/homestead/applications") => ("提交宅基地申请", "submit an application"),
+        ("GET", "/api/v1/homestead/applications/{id}") => {
+            ("宅基地申请及其办理过程", "an application and its case")
+        }
+        ("POST", "/api/v1/homestead/applications/{id}/actions") => (
+            "办理环节（同意、驳回、不予批准等）",
+            "act on a step (approve, return, reject …)",
+        ),
+        ("POST", "/api/v1/homestead/applications/{id}/documents") => (
+            "上传申请材料（请求体为文件）",
+            "attach a document (the body is the file)",
+        ),
+        ("GET", "/api/v1/homestead/applications/{id}/documents/{sha256}") => {
+            ("下载申请材料", "a document's bytes")
+        }
+        ("PUT", "/api/v1/homestead/collectives/{village}") => {
+            ("集体经济组织成员名册", "a collective's member roll")
+        }
+        ("GET", "/api/v1/homestead/ledger") => (
+            "宅基地审批台账（JSON 或 Excel）",
+            "the approval ledger (JSON or Excel)",
+        ),
+        ("GET", "/api/v1/homestead/stats") => (
+            "宅基地审批统计：按镇街、村居或环节（JSON 或 Excel）",
+            "statistics by town, village or step (JSON or Excel)",
+        ),
+        ("GET", "/api/v1/certificates") => ("电子证照列表", "certificates"),
+        ("GET", "/api/v1/certificates/{id}/verify") => ("验证电子证照", "verify a certificate"),
+        ("GET", "/api/v1/certificates/{id}/pdf") => ("证照 PDF", "a certificate as PDF"),
+        ("POST", "/api/v1/certificates/{id}/revoke") => ("注销证照", "revoke a certificate"),
         ("POST", "/api/v1/orders/supervise") => (
             "发送到期提醒、超期预警和督办",
             "send reminders, warnings and 督办 now due",

@@ -126,9 +126,29 @@ pub const ROUTES: &[RouteSpec] = &[
         Guard::InHandler(Action::HomesteadReview),
     ),
     r(
+        "POST",
+        "/api/v1/homestead/applications/{id}/documents",
+        Guard::InHandler(Action::HomesteadReview),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/applications/{id}/documents/{sha256}",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
         "PUT",
         "/api/v1/homestead/collectives/{village}",
         Guard::InHandler(Action::HomesteadConfigure),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/ledger",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/stats",
+        Guard::InHandler(Action::HomesteadRead),
     ),
     r(
         "GET",

@@ -439,7 +439,13 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         }
         // Homesteads: district-level readers everywhere; the town and village of the application
         // (the demo's, and `target.in` in the same village) inside only.
-        ("GET", "/api/v1/homestead/applications" | "/api/v1/certificates") => [
+        (
+            "GET",
+            "/api/v1/homestead/applications"
+            | "/api/v1/certificates"
+            | "/api/v1/homestead/ledger"
+            | "/api/v1/homestead/stats",
+        ) => [
             Some(Admin),
             Some(DistrictApprover),
             Some(DepartmentHandler),
@@ -447,7 +453,12 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             Some(VillageClerk),
         ]
         .contains(&role),
-        ("GET", "/api/v1/homestead/applications/{id}" | "/api/v1/certificates/{id}/pdf") => {
+        (
+            "GET",
+            "/api/v1/homestead/applications/{id}"
+            | "/api/v1/homestead/applications/{id}/documents/{sha256}"
+            | "/api/v1/certificates/{id}/pdf",
+        ) => {
             ["admin", "quju.shenpi", "bumen.zrzy"].contains(&caller)
                 || inside
                     && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
@@ -462,6 +473,13 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         ("POST", "/api/v1/homestead/applications/{id}/actions") => {
             ["quju.shenpi", "bumen.zrzy"].contains(&caller)
                 || inside && ["zhenjie.shenhe", "cunju.jingban", "target.in"].contains(&caller)
+        }
+        // Documents: those who take applications in or review them there.
+        ("POST", "/api/v1/homestead/applications/{id}/documents") => {
+            ["admin", "quju.shenpi", "bumen.zrzy"].contains(&caller)
+                || inside
+                    && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
+                        .contains(&caller)
         }
         ("PUT", "/api/v1/homestead/collectives/{village}") => {
             caller == "admin"
@@ -518,6 +536,21 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
                 w.applications[i]
             ),
             Some(json!({"revision": 1, "action": "comment", "task": 1, "text": "矩阵"})),
+        )),
+        // Not a photo: callers the policy admits get 400, others 403.
+        "/api/v1/homestead/applications/{id}/documents" => Some((
+            format!(
+                "/api/v1/homestead/applications/{}/documents?revision=1&name=x.jpg",
+                w.applications[i]
+            ),
+            Some(Value::String("not a photo".into())),
+        )),
+        "/api/v1/homestead/applications/{id}/documents/{sha256}" => Some((
+            format!(
+                "/api/v1/homestead/applications/{}/documents/0000",
+                w.applications[i]
+            ),
+            None,
         )),
         "/api/v1/homestead/collectives/{village}" => Some((
             format!("/api/v1/homestead/collectives/{village}"),

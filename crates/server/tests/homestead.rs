@@ -625,3 +625,265 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
 }
+
+/// The cells of a workbook's sheet as text.
+fn sheet(bytes: Vec<u8>, name: &str) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+    let range = book.worksheet_range(name).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(ToString::to_string).collect())
+        .collect()
+}
+
+/// Documents attached to an application and read back; the approval ledger and the statistics
+/// as JSON and as Excel, each for whoever may read the applications in it.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines)]
+async fn documents_the_ledger_and_statistics_over_http() {
+    let w = world();
+    let (s, _) = w
+        .call(
+            "clerk",
+            "PUT",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            Some(json!({"members": [A, B]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, app) = w
+        .call(
+            "clerk",
+            "POST",
+            "/api/v1/homestead/applications",
+            Some(form(&w.site())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    let id = app["application"]["id"].as_str().unwrap().to_owned();
+    let revision = app["case"]["revision"].as_u64().unwrap();
+
+    // A scanned form as PNG: attached by the clerk, read back byte for byte by the town.
+    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 64]].concat();
+    let attach = |who: &'static str, query: String, ct: &'static str, bytes: Vec<u8>| {
+        let w = &w;
+        let id = id.clone();
+        async move {
+            let token = w.tokens.get(who).map(String::as_str);
+            let uri = format!("/api/v1/homestead/applications/{id}/documents?{query}");
+            let (s, _, body) =
+                common::send(&w.state, token, "POST", &uri, Some(ct), Some(bytes)).await;
+            (
+                s,
+                serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let q = |name: &str, kind: &str, rev: u64| format!("revision={rev}&name={name}&kind={kind}");
+    let (s, body) = attach(
+        "clerk",
+        q("申请表.png", "申请表", revision),
+        "image/png",
+        png.clone(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let doc = &body["application"]["documents"][0];
+    assert_eq!(
+        (doc["kind"].as_str(), doc["name"].as_str()),
+        (Some("申请表"), Some("申请表.png"))
+    );
+    let sha = doc["sha256"].as_str().unwrap().to_owned();
+    // Refusals name the field and change nothing.
+    for (who, query, ct, bytes, status, field) in [
+        (
+            "clerk",
+            q("a.jpg", "申请表", revision),
+            "image/jpeg",
+            png.clone(),
+            StatusCode::BAD_REQUEST,
+            "file",
+        ),
+        (
+            "clerk",
+            q("a.png", "照片", revision),
+            "image/png",
+            png.clone(),
+            StatusCode::BAD_REQUEST,
+            "kind",
+        ),
+        (
+            "clerk",
+            q("a.png", "其他", revision),
+            "image/png",
+            [png.clone(), vec![0u8; 6 << 20]].concat(),
+            StatusCode::BAD_REQUEST,
+            "file",
+        ),
+        (
+            "clerk",
+            q("a.png", "其他", revision + 1),
+            "image/png",
+            png.clone(),
+            StatusCode::CONFLICT,
+            "",
+        ),
+        (
+            "other-town",
+            q("a.png", "其他", revision),
+            "image/png",
+            png.clone(),
+            StatusCode::FORBIDDEN,
+            "",
+        ),
+    ] {
+        let (s, body) = attach(who, query, ct, bytes).await;
+        assert_eq!(s, status, "{body}");
+        if !field.is_empty() {
+            assert_eq!(body["errors"][0]["field"], field, "{body}");
+        }
+    }
+    let (_, now) = w
+        .call(
+            "town",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        now["application"]["documents"].as_array().unwrap().len(),
+        1,
+        "nothing else was kept"
+    );
+    let (s, bytes, ct) = w
+        .raw(
+            "town",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}/documents/{sha}"),
+            None,
+        )
+        .await;
+    assert_eq!((s, ct.as_str()), (StatusCode::OK, "image/png"));
+    assert_eq!(bytes, png);
+    let (s, _, _) = w
+        .raw(
+            "other-town",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}/documents/{sha}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = w
+        .raw(
+            "town",
+            "GET",
+            &format!("/api/v1/homestead/applications/{id}/documents/00ff"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The approval ledger: the town's reader sees the application; another town's sees none.
+    let (s, l) = w
+        .call("town", "GET", "/api/v1/homestead/ledger", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{l}");
+    assert_eq!(l["total"], 1);
+    let headings: Vec<&str> = l["headings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    let col = |name: &str| headings.iter().position(|h| *h == name).unwrap();
+    assert_eq!(l["rows"][0][col("申请编号")], id.as_str());
+    assert_eq!(l["rows"][0][col("当前阶段")], "村民小组讨论");
+    let (_, l) = w
+        .call("other-town", "GET", "/api/v1/homestead/ledger", None)
+        .await;
+    assert_eq!(l["total"], 0);
+    let (s, _) = w
+        .call("town", "GET", "/api/v1/homestead/ledger?format=pdf", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, xlsx, ct) = w
+        .raw("town", "GET", "/api/v1/homestead/ledger?format=xlsx", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(ct.starts_with("application/vnd.openxmlformats"), "{ct}");
+    let cells = sheet(xlsx, "宅基地审批台账");
+    assert!(cells[0][0].contains("审批台账"), "{cells:?}");
+    assert_eq!(cells[1][0], "申请编号");
+    assert_eq!(cells[2][0], id);
+    assert_eq!(cells.len(), 3, "title, headings, one application");
+
+    // Statistics: by village and by step, JSON and Excel; bad parameters are named.
+    let (s, st) = w
+        .call(
+            "registrar",
+            "GET",
+            "/api/v1/homestead/stats?by=village",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{st}");
+    assert_eq!(st["rows"][0]["code"], VILLAGE);
+    assert_eq!(st["rows"][0]["applications"], 1);
+    assert_eq!(st["rows"][0]["running"], 1);
+    let (_, st) = w
+        .call("registrar", "GET", "/api/v1/homestead/stats?by=step", None)
+        .await;
+    assert_eq!(st["rows"][0]["step"], "group_discussion");
+    assert_eq!(st["rows"][0]["open"], 1);
+    let (_, st) = w
+        .call("other-town", "GET", "/api/v1/homestead/stats", None)
+        .await;
+    assert_eq!(
+        st["rows"].as_array().unwrap().len(),
+        1,
+        "only the empty total"
+    );
+    assert_eq!(st["rows"][0]["applications"], 0);
+    for bad in [
+        "by=household",
+        "from=2026-12-01&to=2026-11-01",
+        "from=yesterday",
+    ] {
+        let (s, p) = w
+            .call(
+                "registrar",
+                "GET",
+                &format!("/api/v1/homestead/stats?{bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {p}");
+    }
+    let (s, xlsx, _) = w
+        .raw(
+            "registrar",
+            "GET",
+            "/api/v1/homestead/stats?by=town&format=xlsx",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let cells = sheet(xlsx, "宅基地审批统计");
+    assert_eq!(cells[1][2], "申请数");
+    assert_eq!(
+        (
+            cells[2][0].as_str(),
+            cells[2][1].as_str(),
+            cells[2][2].as_str()
+        ),
+        ("440605121", "九江镇", "1")
+    );
+    assert_eq!(cells.last().unwrap()[0], "合计");
+    let (s, _) = w
+        .call("nobody", "GET", "/api/v1/homestead/stats", None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

@@ -382,6 +382,29 @@ pub fn parse_duty(entry: &str) -> Option<(Role, Jurisdiction, Option<&str>)> {
     ))
 }
 
+/// Whether `who` may sign an open task of `case` (one of its duties is theirs, or it names
+/// them).
+#[must_use]
+pub fn awaits(case: &Case, who: &Principal) -> bool {
+    case.open_tasks().any(|t| may_sign(t, who))
+}
+
+/// Whether `who` may sign `task` now: it is open, one of its duties is theirs (or it names
+/// them), and they have not signed it already.
+#[must_use]
+pub fn may_sign(task: &tudi_flow::case::Task, who: &Principal) -> bool {
+    task.status == TaskStatus::Open
+        && task.assignees.iter().any(|a| {
+            who.user.as_deref() == Some(a.as_str())
+                || parse_duty(a)
+                    .is_some_and(|(role, place, dept)| fills_duty(who, role, &place, dept))
+        })
+        && !task
+            .signatures
+            .iter()
+            .any(|s| who.user.as_deref() == Some(s.user.as_str()))
+}
+
 /// A duty in words: 镇街审核人（440605011）, 部门处置人·自然资源（440605）.
 #[must_use]
 pub fn duty_name(entry: &str) -> String {
@@ -1248,6 +1271,22 @@ impl Homesteads<'_> {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<Versioned>, usize), HomesteadError> {
+        self.list_where(q, visible, None, limit, offset)
+    }
+
+    /// As [`Homesteads::list`], keeping only applications whose case `wanted` accepts (a work
+    /// queue: cases with a task the caller's duty may sign).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn list_where(
+        &self,
+        q: &ListQuery,
+        visible: &dyn Fn(&Application) -> bool,
+        wanted: Option<&dyn Fn(&Case) -> bool>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<Versioned>, usize), HomesteadError> {
         let key = if let Some(v) = &q.village {
             Some(("village".to_owned(), v.clone()))
         } else if let Some(t) = &q.town {
@@ -1278,6 +1317,20 @@ impl Homesteads<'_> {
             }
         }
         apps.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
+        if let Some(wanted) = wanted {
+            let mut out = Vec::new();
+            for app in apps {
+                let case = self.workflows().case(&app.id)?;
+                if wanted(&case) {
+                    out.push(Versioned {
+                        application: app,
+                        case,
+                    });
+                }
+            }
+            let total = out.len();
+            return Ok((out.into_iter().skip(offset).take(limit).collect(), total));
+        }
         let total = apps.len();
         let mut out = Vec::new();
         for app in apps.into_iter().skip(offset).take(limit) {

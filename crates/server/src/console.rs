@@ -16,6 +16,8 @@ const ADMIN: &str = include_str!("../../../web/console/admin.js");
 const STYLE: &str = include_str!("../../../web/console/style.css");
 const ORDERS: &str = include_str!("../../../web/console/orders.html");
 const ORDERS_JS: &str = include_str!("../../../web/console/orders.js");
+const HOMESTEAD: &str = include_str!("../../../web/console/homestead.html");
+const HOMESTEAD_JS: &str = include_str!("../../../web/console/homestead.js");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -39,6 +41,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/orders.js",
             get(|| async { page(ORDERS_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/homestead",
+            get(|| async { page(HOMESTEAD, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/console/homestead.js",
+            get(|| async { page(HOMESTEAD_JS, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/style.css",

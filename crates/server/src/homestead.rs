@@ -173,6 +173,7 @@ fn view(v: &Versioned, who: &Principal) -> Value {
                 "assignees": t.assignees,
                 "assignee_names": t.assignees.iter().map(|a| duty_name(a)).collect::<Vec<_>>(),
                 "signatures": t.signatures, "opened_at": t.opened_at,
+                "yours": tudi_homestead::service::may_sign(t, who),
             })
         })
         .collect();
@@ -245,6 +246,9 @@ struct ListParams {
     /// `xlsx` for an Excel download (the ledger).
     #[serde(default)]
     format: Option<String>,
+    /// Only applications waiting for a step the caller may sign (their work queue).
+    #[serde(default)]
+    todo: bool,
 }
 
 fn list_params(
@@ -295,13 +299,16 @@ async fn list(
     Extension(ctx): Extension<Ctx>,
     q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, Problem> {
+    let todo = q.as_ref().is_ok_and(|Query(p)| p.todo);
     let (q, _, limit, offset) = list_params(q)?;
     authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
     let who = ctx.principal.clone();
     let (page, total) = with_homesteads(&st, move |h| {
-        h.list(
+        let mine = |c: &tudi_flow::case::Case| tudi_homestead::service::awaits(c, &who);
+        h.list_where(
             &q,
             &|a| covers(&who, Action::HomesteadRead, &a.form.village),
+            todo.then_some(&mine as &dyn Fn(&tudi_flow::case::Case) -> bool),
             limit,
             offset,
         )

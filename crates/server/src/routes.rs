@@ -48,6 +48,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/console/admin.js", Guard::Public),
     r("GET", "/console/orders", Guard::Public),
     r("GET", "/console/orders.js", Guard::Public),
+    r("GET", "/console/homestead", Guard::Public),
+    r("GET", "/console/homestead.js", Guard::Public),
     r("GET", "/console/style.css", Guard::Public),
     r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),
     // OGC API: metadata is public; collections and their content follow the layer's setting.

@@ -664,6 +664,33 @@ async fn documents_the_ledger_and_statistics_over_http() {
     let id = app["application"]["id"].as_str().unwrap().to_owned();
     let revision = app["case"]["revision"].as_u64().unwrap();
 
+    // Work queues: the group discussion waits for the village's clerk, nobody else.
+    for (who, n) in [("clerk", 1), ("town", 0), ("registrar", 0)] {
+        let (s, q) = w
+            .call(who, "GET", "/api/v1/homestead/applications?todo=true", None)
+            .await;
+        assert_eq!(
+            (s, q["total"].as_u64()),
+            (StatusCode::OK, Some(n)),
+            "{who}: {q}"
+        );
+    }
+    let (_, q) = w
+        .call(
+            "clerk",
+            "GET",
+            "/api/v1/homestead/applications?todo=true",
+            None,
+        )
+        .await;
+    let yours: Vec<bool> = q["applications"][0]["case"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["yours"].as_bool().unwrap())
+        .collect();
+    assert_eq!(yours, [true], "the open task is marked as the clerk's");
+
     // A scanned form as PNG: attached by the clerk, read back byte for byte by the town.
     let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 64]].concat();
     let attach = |who: &'static str, query: String, ct: &'static str, bytes: Vec<u8>| {

@@ -1,0 +1,438 @@
+// tudi console: the homestead life cycle — the household's application with its site drawn on
+// the map (checked against the one map as it is drawn), the work queue of whoever's duty a step
+// is, the case page with its tasks, timeline, documents and the step forms, certificates, and
+// the statistics with the Excel ledger. Talks to /api/v1 only; the server decides every action
+// and its reasons are shown as they come.
+import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
+import { api } from '/console/admin.js';
+
+const $ = (id) => document.getElementById(id);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+window.__tudi = window.__tudi || { ready: false, errors: [] };
+const state = { drawing: null, points: [], site: null, drawn: {}, page: { queue: 0, all: 0 }, current: null };
+window.__homestead = state;
+
+const STAGES = {
+  group_discussion: '村民小组讨论', publicity: '村内公示', village_review: '村级审查', town_intake: '镇街受理',
+  joint_review: '部门联审', site_visit_1: '到场一：选址踏勘', approval: '审批发证', staking: '到场二：丈量批放',
+  construction: '施工', acceptance: '到场三：竣工验收', registration: '不动产登记', registered: '已登记', refused: '不予批准',
+};
+const STEPS = {
+  ...STAGES,
+  review_agri: '农业农村审查', review_nr: '自然资源审查', review_housing: '住建审查',
+};
+// What each step records when it is approved: [field, label, input type].
+const STEP_FORMS = {
+  group_discussion: [['meeting_date', '会议日期', 'date'], ['attendance', '到会人数', 'number'], ['votes_for', '同意人数', 'number'], ['minutes', '会议纪要', 'text']],
+  village_review: [['opinion', '审查意见', 'text']],
+  review_agri: [['opinion', '审查意见', 'text']],
+  review_nr: [['opinion', '审查意见', 'text']],
+  review_housing: [['opinion', '审查意见', 'text']],
+  site_visit_1: [['visited_on', '踏勘日期', 'date'], ['findings', '踏勘情况', 'text']],
+  staking: [['staked_site', '放线范围', 'polygon']],
+  construction: [['started_on', '开工日期', 'date'], ['finished_on', '竣工日期', 'date'], ['builder', '施工方', 'text']],
+  acceptance: [['built_site', '竣工实测范围', 'polygon'], ['storeys', '实测层数', 'number'], ['height_m', '实测高度（米）', 'number']],
+};
+const EVENTS = {
+  start: '提交申请', open: '开始办理', approve: '同意', reject: '不予批准', return: '驳回', withdraw: '撤回', transfer: '转办',
+  add_signer: '加签', urge: '催办', comment: '意见', complete: '办结', remind: '到期提醒', overdue: '超期', timeout: '期满自动转下一步',
+};
+const SIDES = [['east', '东'], ['south', '南'], ['west', '西'], ['north', '北']];
+const today = () => new Date(Date.now() + 8 * 3600e3).toISOString().slice(0, 10);
+const when = (t) => new Date(t).toLocaleString('zh-CN', { timeZone: 'Asia/Shanghai' });
+
+function showError(message) {
+  $('error').textContent = message;
+  window.__tudi.errors.push(message);
+}
+
+const map = new maplibregl.Map({
+  container: 'map',
+  style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f1efe8' } }] },
+  center: [113.08, 23.05],
+  zoom: 10,
+});
+window.__tudi.map = map;
+map.addControl(new maplibregl.NavigationControl(), 'top-right');
+map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+
+const empty = { type: 'FeatureCollection', features: [] };
+map.on('load', async () => {
+  // The layers a homestead is judged against, as far as the caller may see them.
+  let visible = [];
+  try { visible = (await api('/ogc/collections')).collections.map((c) => c.id); } catch { /* signed out */ }
+  const layers = [['divisions', '#444', 0], ['grid', '#999', 0], ['permanent_farmland', '#e6b800', 0.35], ['eco_redline', '#2e7d32', 0.35], ['village_plan', '#ef6c00', 0.25], ['parcels', '#1565c0', 0.2]];
+  for (const [id, color, fill] of layers) {
+    if (!visible.includes(id)) continue;
+    map.addSource(id, { type: 'vector', tiles: [`${location.origin}/ogc/collections/${id}/tiles/WebMercatorQuad/{z}/{y}/{x}`], maxzoom: 18 });
+    if (fill > 0) map.addLayer({ id: `${id}-fill`, type: 'fill', source: id, 'source-layer': id, paint: { 'fill-color': color, 'fill-opacity': fill } });
+    map.addLayer({ id: `${id}-line`, type: 'line', source: id, 'source-layer': id, paint: { 'line-color': color, 'line-width': id === 'divisions' ? 1.2 : 0.5 } });
+  }
+  for (const [id, color] of [['case-site', '#6a1b9a'], ['draft', '#d50000']]) {
+    map.addSource(id, { type: 'geojson', data: empty });
+    map.addLayer({ id: `${id}-fill`, type: 'fill', source: id, paint: { 'fill-color': color, 'fill-opacity': 0.25 } });
+    map.addLayer({ id: `${id}-line`, type: 'line', source: id, paint: { 'line-color': color, 'line-width': 2 } });
+  }
+  state.mapReady = true;
+});
+
+// Drawing: clicks add corners to the outline being drawn for `state.drawing` (the application's
+// site, or a step's staked or built outline).
+map.on('click', (e) => {
+  if (!state.drawing) return;
+  state.points.push([e.lngLat.lng, e.lngLat.lat]);
+  showDraft();
+  for (const b of document.querySelectorAll('[data-finish]')) b.disabled = state.points.length < 3;
+  $('ap-finish').disabled = state.drawing !== 'site' || state.points.length < 3;
+});
+
+function polygon(points) {
+  return { type: 'Polygon', coordinates: [[...points, points[0]]] };
+}
+
+function showDraft() {
+  const src = map.getSource('draft');
+  if (!src) return;
+  const features = [];
+  if (state.points.length >= 3) features.push({ type: 'Feature', geometry: polygon(state.points), properties: {} });
+  else if (state.points.length > 0) features.push({ type: 'Feature', geometry: { type: 'MultiPoint', coordinates: state.points }, properties: {} });
+  if (state.site && state.drawing !== 'site') features.push({ type: 'Feature', geometry: state.site, properties: {} });
+  src.setData({ type: 'FeatureCollection', features });
+}
+
+function startDrawing(target) {
+  state.drawing = target;
+  state.points = [];
+  showDraft();
+}
+
+/** Ends drawing and returns the outline as a GeoJSON Polygon (null for fewer than 3 corners). */
+function finishDrawing() {
+  const g = state.points.length >= 3 ? polygon(state.points) : null;
+  state.drawing = null;
+  return g;
+}
+
+async function checkSite() {
+  const box = $('ap-check');
+  if (!state.site) { box.innerHTML = ''; return; }
+  try {
+    const r = await api('/api/v1/compliance', { method: 'POST', body: { geometry: state.site, crs: 'EPSG:4490', rule_set: '宅基地选址', terrain: $('ap-terrain').value } });
+    const cls = { 通过: 'pass', 不通过: 'fail' }[r.verdict] || 'manual';
+    box.innerHTML = `<p>选址核查：<span id="ap-verdict" class="verdict ${cls}">${esc(r.verdict)}</span>（${r.input_area_m2.toFixed(2)} ㎡）</p><ul>${(r.reasons || []).map((x) => `<li>${esc(x.zh)}</li>`).join('')}</ul>`;
+    if (!$('ap-footprint').value) $('ap-footprint').value = (r.input_area_m2 * 0.85).toFixed(2);
+  } catch (err) {
+    box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+}
+
+function show(tab) {
+  for (const s of document.querySelectorAll('.tab')) s.hidden = s.id !== tab;
+  // A tab replaces the case page.
+  if (tab) {
+    $('detail').innerHTML = '';
+    if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  }
+  if (tab === 'queue') list('queue', 0);
+  if (tab === 'all') list('all', 0);
+  if (tab === 'certs') certificates(0);
+}
+
+function dueOf(app) {
+  const open = app.case.tasks.filter((t) => t.status === 'open' && t.due);
+  return open.length ? open.map((t) => t.due).sort()[0].slice(0, 10) : '';
+}
+
+async function list(kind, page) {
+  state.page[kind] = page;
+  const q = new URLSearchParams({ limit: '20', offset: String(page * 20) });
+  if (kind === 'queue') q.set('todo', 'true');
+  if (kind === 'all' && $('ls-stage').value) q.set('stage', $('ls-stage').value);
+  if (kind === 'all' && /^\d{12}$/.test($('ls-village').value)) q.set('village', $('ls-village').value);
+  const box = $(`${kind}-list`);
+  try {
+    const { applications, total } = await api(`/api/v1/homestead/applications?${q}`);
+    box.innerHTML = `<p class="hint">共 ${total} 件</p><table id="${kind}-table"><tr><th>编号</th><th>申请人</th><th>村居</th><th>阶段</th><th>期限</th></tr>${applications.map((v) => {
+      const a = v.application;
+      return `<tr data-id="${esc(a.id)}"><td><a href="#app=${esc(a.id)}">${esc(a.id)}</a></td><td>${esc(a.form.applicant.name)}</td><td>${esc(a.form.village)}</td><td>${esc(v.stage_names.join('、'))}</td><td>${esc(dueOf(v))}</td></tr>`;
+    }).join('')}</table>
+    <div class="buttons">${page > 0 ? `<button id="${kind}-prev">上一页</button>` : ''}${(page + 1) * 20 < total ? `<button id="${kind}-next">下一页</button>` : ''}</div>`;
+    if ($(`${kind}-prev`)) $(`${kind}-prev`).addEventListener('click', () => list(kind, page - 1));
+    if ($(`${kind}-next`)) $(`${kind}-next`).addEventListener('click', () => list(kind, page + 1));
+  } catch (err) {
+    box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
+  }
+}
+
+async function certificates(page) {
+  const box = $('cert-list');
+  const can = window.__tudi.auth.me.can || {};
+  try {
+    const { certificates: certs, total } = await api(`/api/v1/certificates?limit=20&offset=${page * 20}`);
+    box.innerHTML = `<p class="hint">共 ${total} 本</p><table id="cert-table"><tr><th>证书号</th><th>权利人</th><th>状态</th><th></th></tr>${certs.map((c) => `<tr><td>${esc(c.number)}<br><a href="#app=${esc(c.application)}">${esc(c.application)}</a></td><td>${esc(c.summary.holder)}</td><td>${c.status === 'valid' ? '有效' : `已注销：${esc(c.revoke_reason)}`}</td>
+      <td><a href="/api/v1/certificates/${esc(c.id)}/pdf" target="_blank">PDF</a> <a href="/verify/${esc(c.id)}" target="_blank">验证</a>${can.certificate_revoke && c.status === 'valid' ? ` <button data-revoke="${esc(c.id)}">注销</button>` : ''}</td></tr>`).join('')}</table>
+    <div class="buttons">${page > 0 ? '<button id="cert-prev">上一页</button>' : ''}${(page + 1) * 20 < total ? '<button id="cert-next">下一页</button>' : ''}</div>`;
+    if ($('cert-prev')) $('cert-prev').addEventListener('click', () => certificates(page - 1));
+    if ($('cert-next')) $('cert-next').addEventListener('click', () => certificates(page + 1));
+    for (const b of box.querySelectorAll('[data-revoke]')) {
+      b.addEventListener('click', async () => {
+        const reason = prompt('注销原因（必填）');
+        if (!reason) return;
+        try { await api(`/api/v1/certificates/${b.dataset.revoke}/revoke`, { method: 'POST', body: { reason } }); certificates(page); } catch (err) { alert(err.message); }
+      });
+    }
+  } catch (err) {
+    box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
+  }
+}
+
+function readFamily() {
+  return $('ap-family').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+    const [name, id, relation] = l.split(/[,，]/).map((x) => (x || '').trim());
+    return { name, id_number: id, relation: relation || null };
+  });
+}
+
+async function submit(e) {
+  e.preventDefault();
+  const out = $('ap-result');
+  out.textContent = '';
+  if (!state.site) { out.textContent = '请先在地图上绘制拟选址'; return; }
+  const body = {
+    applicant: { name: $('ap-name').value.trim(), id_number: $('ap-id').value.trim() },
+    phone: $('ap-phone').value.trim(),
+    family: readFamily(),
+    village: $('ap-village').value.trim(),
+    terrain: $('ap-terrain').value,
+    build: $('ap-build').value,
+    current: $('ap-current').value,
+    site: state.site,
+    address: $('ap-address').value.trim(),
+    footprint_m2: Number($('ap-footprint').value),
+    storeys: Number($('ap-storeys').value),
+    height_m: Number($('ap-height').value),
+    floor_area_m2: Number($('ap-floor').value),
+    neighbours: SIDES.map(([side]) => ({ side, name: $(`nb-${side}`).value.trim(), agrees: $(`nb-${side}-ok`).checked })),
+    reason: $('ap-reason').value.trim(),
+  };
+  try {
+    const v = await api('/api/v1/homestead/applications', { method: 'POST', body });
+    $('apply-form').reset();
+    state.site = null;
+    state.points = [];
+    showDraft();
+    $('ap-check').innerHTML = '';
+    location.hash = `app=${v.application.id}`;
+  } catch (err) {
+    out.textContent = err.message;
+  }
+}
+
+function fieldInput(step, [name, label, type]) {
+  const id = `f-${step}-${name}`;
+  if (type === 'polygon') {
+    return `<div class="poly-field" data-field="${name}"><span>${label}：<b id="${id}-state">未填写</b></span>
+      <button type="button" data-same="${name}">与批准范围相同</button> <button type="button" data-draw="${name}">在地图上绘制</button> <button type="button" data-finish="${name}" disabled>完成绘制</button></div>`;
+  }
+  const value = type === 'date' ? today() : '';
+  const input = type === 'text' ? `<textarea id="${id}" rows="2"></textarea>` : `<input id="${id}" type="${type}" value="${value}" ${type === 'number' ? 'step="any" min="0"' : ''}>`;
+  return `<label>${label} ${input}</label>`;
+}
+
+function stepPanel(v, t) {
+  const fields = STEP_FORMS[t.step] || [];
+  const timer = t.step === 'publicity';
+  return `<form class="step-form" data-task="${t.id}" data-step="${t.step}">
+    <h4>${esc(STEPS[t.step] || t.step)}${t.due ? `（期限 ${esc(t.due.slice(0, 16).replace('T', ' '))}${t.due.slice(0, 10) < today() ? '，<span class="error">已超期</span>' : ''}）` : ''}</h4>
+    ${timer ? `<p class="hint">公示期届满后自动进入下一步；如有异议可驳回或不予批准。</p>` : ''}
+    ${fields.map((f) => fieldInput(t.step, f)).join('')}
+    <label>意见 / 原因 <textarea class="st-comment" rows="2" placeholder="驳回、不予批准须写明原因"></textarea></label>
+    <div class="buttons"><button type="button" data-act="approve">同意</button><button type="button" data-act="return">驳回</button><button type="button" data-act="reject">不予批准</button></div>
+    <p class="step-result error" role="status"></p></form>`;
+}
+
+async function showApplication(id) {
+  const box = $('detail');
+  try {
+    const v = await api(`/api/v1/homestead/applications/${encodeURIComponent(id)}`);
+    state.current = v;
+    for (const s of document.querySelectorAll('.tab')) s.hidden = true;
+    $('panel').scrollTop = 0;
+    const a = v.application;
+    const f = a.form;
+    const el = a.eligibility || {};
+    const findings = (el.findings || []).map((x) => `<li class="${x.passed ? '' : 'error'}">${x.passed ? '✓' : '✗'} ${esc(x.message?.zh || x.rule)}</li>`).join('');
+    const reasons = (a.site_check?.reasons || []).map((x) => `<li>${esc(x.zh)}</li>`).join('');
+    const mine = v.case.tasks.filter((t) => t.yours);
+    const reg = a.registration;
+    box.innerHTML = `
+      <h2>申请 <span id="app-id">${esc(a.id)}</span></h2>
+      <p>阶段：<b id="app-stage">${esc(v.stage_names.join('、'))}</b></p>
+      <table>
+        <tr><th>申请人</th><td>${esc(f.applicant.name)}（${esc(f.applicant.id_number)}）${esc(f.phone)}</td></tr>
+        <tr><th>家庭成员</th><td>${f.family.map((p) => `${esc(p.name)}${p.relation ? `（${esc(p.relation)}）` : ''}`).join('、') || '无'}</td></tr>
+        <tr><th>村居</th><td>${esc(f.village)} ${esc(f.address)}</td></tr>
+        <tr><th>建房</th><td>宅基地 ${a.site_area_m2} ㎡，占地 ${f.footprint_m2} ㎡，${f.storeys} 层，${f.height_m} 米，建筑面积 ${f.floor_area_m2} ㎡</td></tr>
+        <tr><th>四至</th><td>${f.neighbours.map((n) => `${esc({ east: '东', south: '南', west: '西', north: '北' }[n.side])}：${esc(n.name)}${n.agrees ? '' : '（有异议）'}`).join('；')}</td></tr>
+        <tr><th>资格审定</th><td id="app-eligible">${a.eligible ? '符合' : '不符合'}<ul>${findings}</ul></td></tr>
+        <tr><th>选址核查</th><td id="app-site">${esc(a.site_verdict)}<ul>${reasons}</ul></td></tr>
+        ${a.approval ? `<tr><th>批准</th><td id="app-approval">${esc(a.approval.homestead_permit)}；${esc(a.approval.planning_permit)}（${esc(a.approval.approved_on)}）</td></tr>` : ''}
+        ${reg ? `<tr><th>登记</th><td id="app-registration">不动产单元代码 ${esc(reg.unit_code)}<br><a id="cert-pdf" href="/api/v1/certificates/${esc(reg.certificate)}/pdf" target="_blank">证照 PDF</a> · <a id="cert-verify" href="/verify/${esc(reg.certificate)}" target="_blank">扫码验证页</a></td></tr>` : ''}
+      </table>
+      ${mine.length ? `<h3>我的办理 <small>My steps</small></h3><div id="my-steps">${mine.map((t) => stepPanel(v, t)).join('')}</div>` : ''}
+      <h3>环节 <small>Steps</small></h3>
+      <table id="tasks"><tr><th>环节</th><th>办理人</th><th>状态</th><th>期限</th></tr>${v.case.tasks.map((t) => `<tr><td>${esc(STEPS[t.step] || t.step)}</td><td>${esc(t.assignee_names.join('、'))}</td><td>${esc({ open: '办理中', approved: '已同意', rejected: '不予批准', cancelled: '已取消' }[t.status] || t.status)}${t.signatures.map((s) => `<br><small>${esc(s.user)} ${esc(when(s.at))}</small>`).join('')}</td><td>${esc(t.due ? t.due.slice(0, 10) : '')}</td></tr>`).join('')}</table>
+      <h3>办理记录 <small>Timeline</small></h3>
+      <table id="timeline">${v.case.events.map((e) => `<tr><td>${esc(when(e.at))}</td><td>${esc(e.actor)}</td><td>${esc(EVENTS[e.action] || e.action)}${e.task ? ` · ${esc(STEPS[v.case.tasks.find((t) => t.id === e.task)?.step] || '')}` : ''}</td><td>${esc(e.note || '')}</td></tr>`).join('')}</table>
+      <h3>申请材料 <small>Documents</small></h3>
+      <ul id="documents">${(a.documents || []).map((d) => `<li><a href="/api/v1/homestead/applications/${esc(a.id)}/documents/${esc(d.sha256)}" target="_blank">${esc(d.name)}</a>（${esc(d.kind)}，${Math.ceil(d.size / 1024)} KB）</li>`).join('') || '<li class="hint">暂无</li>'}</ul>
+      ${v.case.status === 'running' ? `<form id="doc-form" class="buttons"><select id="doc-kind" aria-label="材料类型">${['申请表', '身份证明', '户口簿', '村民小组会议记录', '公示材料', '现场照片', '其他'].map((k) => `<option>${k}</option>`).join('')}</select><input type="file" id="doc-file" accept="image/jpeg,image/png,image/webp,application/pdf"><button type="submit">上传</button></form><p id="doc-result" class="error" role="status"></p>` : ''}`;
+    // The site (and what was staked or built) on the map.
+    const shapes = [a.form.site, a.staked_site, a.built?.site].filter(Boolean);
+    state.site = a.form.site;
+    const showCase = () => {
+      map.getSource('case-site')?.setData({ type: 'FeatureCollection', features: shapes.map((g) => ({ type: 'Feature', geometry: g, properties: {} })) });
+      const ring = a.form.site.coordinates[0];
+      const xs = ring.map((p) => p[0]);
+      const ys = ring.map((p) => p[1]);
+      map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 80, maxZoom: 19, duration: 0 });
+    };
+    if (state.mapReady) showCase(); else map.once('idle', showCase);
+    wireSteps(v);
+    if ($('doc-form')) {
+      $('doc-form').addEventListener('submit', async (e) => {
+        e.preventDefault();
+        const file = $('doc-file').files[0];
+        if (!file) return;
+        const q = new URLSearchParams({ revision: String(v.case.revision), name: file.name, kind: $('doc-kind').value });
+        const res = await fetch(`/api/v1/homestead/applications/${encodeURIComponent(a.id)}/documents?${q}`, {
+          method: 'POST', body: file, credentials: 'same-origin',
+          headers: { 'content-type': file.type || 'application/octet-stream', 'x-csrf-token': window.__tudi.auth.csrf || '' },
+        });
+        const data = await res.json().catch(() => null);
+        if (!res.ok) { $('doc-result').textContent = data?.detail || String(res.status); return; }
+        showApplication(a.id);
+      });
+    }
+  } catch (err) {
+    box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+}
+
+function wireSteps(v) {
+  for (const form of document.querySelectorAll('.step-form')) {
+    const task = Number(form.dataset.task);
+    const step = form.dataset.step;
+    const values = {};
+    const polyState = (name, text) => { const el = $(`f-${step}-${name}-state`); if (el) el.textContent = text; };
+    for (const b of form.querySelectorAll('[data-same]')) {
+      b.addEventListener('click', () => { values[b.dataset.same] = v.application.form.site; polyState(b.dataset.same, '与批准范围相同'); });
+    }
+    for (const b of form.querySelectorAll('[data-draw]')) {
+      b.addEventListener('click', () => { startDrawing(`${step}:${b.dataset.draw}`); polyState(b.dataset.draw, '绘制中…'); });
+    }
+    for (const b of form.querySelectorAll('[data-finish]')) {
+      b.addEventListener('click', () => {
+        const g = finishDrawing();
+        b.disabled = true;
+        if (g) { values[b.dataset.finish] = g; polyState(b.dataset.finish, '已绘制'); }
+      });
+    }
+    for (const b of form.querySelectorAll('[data-act]')) {
+      b.addEventListener('click', async () => {
+        const out = form.querySelector('.step-result');
+        out.textContent = '';
+        const comment = form.querySelector('.st-comment').value.trim();
+        const action = b.dataset.act;
+        const body = { revision: v.case.revision, action, task };
+        if (action === 'approve') {
+          body.comment = comment || '同意';
+          const data = {};
+          for (const [name, , type] of STEP_FORMS[step] || []) {
+            if (type === 'polygon') { if (values[name]) data[name] = values[name]; continue; }
+            const raw = $(`f-${step}-${name}`).value.trim();
+            if (raw === '') continue;
+            data[name] = type === 'number' ? Number(raw) : raw;
+          }
+          body.form = data;
+        } else {
+          if (!comment) { out.textContent = '请写明原因'; return; }
+          body.reason = comment;
+        }
+        try {
+          await api(`/api/v1/homestead/applications/${encodeURIComponent(v.application.id)}/actions`, { method: 'POST', body });
+          await showApplication(v.application.id);
+        } catch (err) {
+          out.textContent = err.message;
+        }
+      });
+    }
+  }
+}
+
+async function stats(e) {
+  if (e) e.preventDefault();
+  const q = new URLSearchParams({ from: $('st-from').value, to: $('st-to').value, by: $('st-by').value });
+  const box = $('stats-result');
+  try {
+    const r = await api(`/api/v1/homestead/stats?${q}`);
+    const days = (x) => (x === null || x === undefined ? '—' : x);
+    const rows = r.rows;
+    if (r.by === 'step') {
+      box.innerHTML = `<table id="stats-table"><tr>${['环节', '办理次数', '已办结', '在办', '超期', '平均（天）', '最长（天）'].map((h) => `<th>${h}</th>`).join('')}</tr>${rows.map((x) => `<tr><td>${esc(x.name)}</td><td>${x.opened}</td><td>${x.finished}</td><td>${x.open}</td><td>${x.overdue}</td><td>${days(x.average_days)}</td><td>${days(x.longest_days)}</td></tr>`).join('')}</table>`;
+    } else {
+      const max = Math.max(1, ...rows.filter((x) => x.code !== '合计').map((x) => x.applications));
+      box.innerHTML = `<table id="stats-table"><tr>${['名称', '申请', '批准', '不予批准', '已登记', '办理中', '超期环节', '审批用时（天）'].map((h) => `<th>${h}</th>`).join('')}</tr>${rows.map((x) => `<tr><td>${esc(x.name)}</td><td>${x.applications}</td><td>${x.approved}</td><td>${x.refused}</td><td>${x.registered}</td><td>${x.running}</td><td>${x.overdue_steps}</td><td>${days(x.days_to_approval)}</td></tr>`).join('')}</table>
+        <h3>申请量</h3><div id="stats-chart">${rows.filter((x) => x.code !== '合计').map((x) => `<div class="bar-row"><span class="bar-label">${esc(x.name)}</span><span class="bar" style="width:${(x.applications / max) * 70}%"></span> ${x.applications}</div>`).join('')}</div>`;
+    }
+    box.innerHTML += `<p><a id="stats-xlsx" href="/api/v1/homestead/stats?${q}&format=xlsx">下载统计表（Excel）</a></p>`;
+  } catch (err) {
+    box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+}
+
+function route() {
+  const m = /app=([^&]+)/.exec(location.hash);
+  if (m) showApplication(decodeURIComponent(m[1]));
+}
+
+async function start() {
+  while (!window.__tudi.authReady) await new Promise((r) => setTimeout(r, 50));
+  const me = window.__tudi.auth.me;
+  if (!me) {
+    $('tabs').hidden = true;
+    $('detail').innerHTML = '<p class="hint">请先登录。证照可由任何人扫码验证（/verify/证照编号）。</p>';
+    window.__tudi.ready = true;
+    return;
+  }
+  const can = me.can || {};
+  for (const b of document.querySelectorAll('[data-tab]')) {
+    b.addEventListener('click', () => show(b.dataset.tab));
+    if (b.dataset.tab === 'apply' && !can.homestead_apply) b.hidden = true;
+  }
+  $('ap-neighbours').innerHTML = SIDES.map(([side, zh]) => `<div class="neighbour"><label>${zh} <input id="nb-${side}" required maxlength="50" placeholder="相邻方"></label> <label><input type="checkbox" id="nb-${side}-ok" checked> 无异议</label></div>`).join('');
+  const village = (me.user.roles || []).map((r) => r.scope).find((s) => s.length === 12);
+  if (village) $('ap-village').value = village;
+  $('ap-draw').addEventListener('click', () => { startDrawing('site'); $('ap-site-hint').textContent = '绘制中：在地图上依次点击各角点'; });
+  $('ap-finish').addEventListener('click', () => {
+    state.site = finishDrawing();
+    $('ap-finish').disabled = true;
+    $('ap-site-hint').textContent = state.site ? '已绘制拟选址' : '至少需要 3 个角点';
+    showDraft();
+    checkSite();
+  });
+  $('ap-clear').addEventListener('click', () => { state.site = null; state.points = []; state.drawing = null; showDraft(); $('ap-check').innerHTML = ''; });
+  $('ap-terrain').addEventListener('change', checkSite);
+  $('apply-form').addEventListener('submit', submit);
+  $('ls-stage').innerHTML += Object.entries(STAGES).map(([k, n]) => `<option value="${k}">${n}</option>`).join('');
+  for (const id of ['ls-stage', 'ls-village']) $(id).addEventListener('change', () => list('all', 0));
+  const t = today();
+  $('st-from').value = `${t.slice(0, 4)}-01-01`;
+  $('st-to').value = t;
+  $('stats-form').addEventListener('submit', stats);
+  window.addEventListener('hashchange', route);
+  if (/app=/.test(location.hash)) route();
+  else show(can.homestead_apply ? 'apply' : 'queue');
+  window.__tudi.ready = true;
+}
+start();

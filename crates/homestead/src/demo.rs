@@ -19,6 +19,7 @@ use tudi_onemap::snapshot::MapView;
 use tudi_store::{Change, FeatureQuery, Store, StoreError};
 
 use crate::eligibility::{BuildType, CurrentHomestead, Terrain};
+use crate::events::EventRequest;
 use crate::form::{ApplicationForm, Neighbour, Person, Side};
 use crate::service::{HomesteadError, Homesteads, local_date};
 
@@ -415,6 +416,7 @@ pub fn fill_applications(
         h.set_roll(&change, v, rolls[vi].clone())?;
     }
     let mut made: BTreeMap<String, usize> = BTreeMap::new();
+    let mut registered: Vec<(String, usize, Timestamp)> = Vec::new();
     for p in planned {
         let clerk = &cast.clerks[p.village];
         let mut at = p.start;
@@ -542,13 +544,77 @@ pub fn fill_applications(
                 "权利人姓名登记有误，原证注销后重新登记",
             )?;
         }
+        if let (Target::Registered(false), Some(r)) = (p.target, &v.application.registration) {
+            registered.push((r.unit_code.clone(), p.village, at));
+        }
         for s in &v.application.stage {
             *made.entry(s.clone()).or_default() += 1;
         }
     }
+    later_events(h, cast, &registered, &mut rng, now)?;
     // The clock catches up with today: reminders and overdue notices on the waiting steps.
     h.tick(now)?;
     Ok(made)
+}
+
+/// Later events on the first registered homesteads: a lease recorded, a mortgage registered, a
+/// lease waiting for the village and an exit waiting for the town.
+fn later_events(
+    h: &Homesteads<'_>,
+    cast: &Cast,
+    registered: &[(String, usize, Timestamp)],
+    rng: &mut ChaCha8Rng,
+    now: Timestamp,
+) -> Result<(), HomesteadError> {
+    let lease = |code: &str| EventRequest::Lease {
+        right: code.to_owned(),
+        lessee: "佛山市南海区某民宿有限公司".into(),
+        lessee_id: "91440605MA4W1XXXX1".into(),
+        from: local_date(now),
+        to: local_date(now).saturating_add(jiff::Span::new().years(5)),
+        rent_yuan_per_year: 36_000.0,
+        purpose: "民宿".into(),
+    };
+    for (i, (code, village, registered_at)) in registered.iter().take(4).enumerate() {
+        let clerk = &cast.clerks[*village];
+        let mut at = registered_at.checked_add(gap(rng)).unwrap_or(now).min(now);
+        let (request, signers): (EventRequest, Vec<&Principal>) = match i {
+            0 => (lease(code), vec![clerk, &cast.town]),
+            1 => (
+                EventRequest::Mortgage {
+                    right: code.clone(),
+                    mortgagee: "广东南海农村商业银行股份有限公司".into(),
+                    amount_yuan: 300_000.0,
+                    from: local_date(now),
+                    to: local_date(now).saturating_add(jiff::Span::new().years(3)),
+                },
+                vec![&cast.town, &cast.registrar],
+            ),
+            2 => (lease(code), vec![]),
+            _ => (
+                EventRequest::Exit {
+                    right: code.clone(),
+                    compensation_yuan: 120_000.0,
+                    reason: "进城落户，自愿有偿退出宅基地".into(),
+                },
+                vec![clerk],
+            ),
+        };
+        let who = if i == 1 { &cast.town } else { clerk };
+        let mut e = h.submit_event(who, request, at)?;
+        for p in signers {
+            at = at.checked_add(gap(rng)).unwrap_or(now).min(now);
+            let Some(task) = e.case.open_tasks().next().map(|t| t.id) else {
+                break;
+            };
+            let op = Op::Approve {
+                task,
+                comment: Some("同意".into()),
+            };
+            e = h.act_event(p, &e.event.id, e.case.revision, op, at)?;
+        }
+    }
+    Ok(())
 }
 
 fn neighbour(side: Side, name: &str) -> Neighbour {

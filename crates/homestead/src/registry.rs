@@ -65,6 +65,61 @@ pub struct Right {
     pub status: RightStatus,
     /// Whether the parcel is on the parcel layer yet.
     pub on_map: bool,
+    /// Earlier holders, oldest first (转让).
+    #[serde(default)]
+    pub previous: Vec<PreviousHolder>,
+    /// Leases recorded (农房出租备案).
+    #[serde(default)]
+    pub leases: Vec<crate::events::Lease>,
+    /// Mortgages registered (抵押登记), the discharged ones too.
+    #[serde(default)]
+    pub mortgages: Vec<crate::events::Mortgage>,
+    /// How the right ended (自愿有偿退出).
+    #[serde(default)]
+    pub ended: Option<crate::events::Ending>,
+}
+
+/// Someone who held a right before it was transferred.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviousHolder {
+    /// Name.
+    pub holder: String,
+    /// The household's identity numbers.
+    pub household: Vec<String>,
+    /// Their certificate (revoked at the transfer).
+    pub certificate: String,
+    /// The transfer that ended their holding.
+    pub event: String,
+    /// When.
+    pub until: Timestamp,
+}
+
+impl Right {
+    /// The mortgage in force, if any.
+    #[must_use]
+    pub fn mortgaged(&self) -> Option<&crate::events::Mortgage> {
+        self.mortgages.iter().find(|m| m.discharged_at.is_none())
+    }
+}
+
+/// The record write of a right, with the keys it is found by (village, whether it is on the
+/// map, and each household member's keyed identity number).
+pub(crate) fn right_write(right: &Right, expect: Expect) -> Result<RecordWrite, StoreError> {
+    let mut keys = vec![
+        ("village".to_owned(), right.village.clone()),
+        ("on_map".to_owned(), right.on_map.to_string()),
+    ];
+    for m in &right.household {
+        keys.push(("person".into(), person_key(m)));
+    }
+    Ok(RecordWrite {
+        collection: "homestead_right".into(),
+        id: right.unit_code.clone(),
+        expect,
+        body: Some(encode(right)?),
+        keys,
+        detail: Some(json!({"application": right.application, "status": right.status})),
+    })
 }
 
 /// Whether a certificate stands.
@@ -170,7 +225,7 @@ pub fn province_short(code: &str) -> Option<&'static str> {
 }
 
 /// City and district names for a county code (佛山市南海区), from the bundled registry.
-fn place_name(district: &str) -> String {
+pub(crate) fn place_name(district: &str) -> String {
     let reg = DivisionRegistry::bundled();
     DivisionCode::parse(district)
         .ok()
@@ -250,6 +305,31 @@ fn zone_of(h: &Homesteads<'_>, app: &Application) -> Result<String, HomesteadErr
         .map_or(fallback, |c| c[..12].to_owned()))
 }
 
+/// The next certificate's id and printed number of `kind` (不动产权 for a certificate, 不动产证明
+/// for a registration of a mortgage): `ZS440605-2026-0000001`, 粤（2026）佛山市南海区不动产权第0000001号.
+pub(crate) fn next_certificate(
+    h: &Homesteads<'_>,
+    kind: &str,
+    now: Timestamp,
+) -> Result<(String, String), HomesteadError> {
+    let district = h.district.as_str();
+    let year = local_date(now).year();
+    let (sequence, prefix) = if kind == "不动产权" {
+        (format!("certificate:{district}:{year}"), "ZS")
+    } else {
+        (format!("proof:{district}:{year}"), "ZM")
+    };
+    let serial = h.store.next_in_sequence(&sequence, 0)?;
+    Ok((
+        format!("{prefix}{district}-{year}-{serial:07}"),
+        format!(
+            "{}（{year}）{}{kind}第{serial:07}号",
+            province_short(district).unwrap_or(""),
+            place_name(district)
+        ),
+    ))
+}
+
 /// Registers an accepted homestead: codes, right, certificate, application and case in one
 /// transaction.
 pub(crate) fn register(
@@ -277,18 +357,9 @@ pub(crate) fn register(
     })?;
     let zone = zone_of(h, &app)?;
     let district = h.district.as_str().to_owned();
-    let year = local_date(now).year();
     // The certificate's serial is taken first: a failed registration leaves a gap in
     // certificate numbers, never in parcel codes.
-    let serial = h
-        .store
-        .next_in_sequence(&format!("certificate:{district}:{year}"), 0)?;
-    let cert_id = format!("ZS{district}-{year}-{serial:07}");
-    let number = format!(
-        "{}（{year}）{}不动产权第{serial:07}号",
-        province_short(&district).unwrap_or(""),
-        place_name(&district)
-    );
+    let (cert_id, number) = next_certificate(h, "不动产权", now)?;
     let mut out: Option<Application> = None;
     let bad_code = |problems: Vec<tudi_core::bdcdy::CodeProblem>| {
         StoreError::Schema(format!(
@@ -356,6 +427,10 @@ pub(crate) fn register(
                 registered_at: now,
                 status: RightStatus::Held,
                 on_map: false,
+                previous: Vec::new(),
+                leases: Vec::new(),
+                mortgages: Vec::new(),
+                ended: None,
             };
             let mut done = app.clone();
             done.registration = Some(Registration {
@@ -364,24 +439,10 @@ pub(crate) fn register(
                 certificate: cert_id.clone(),
                 registered_on: local_date(now),
             });
-            let mut right_keys = vec![
-                ("village".to_owned(), right.village.clone()),
-                ("on_map".to_owned(), "false".to_owned()),
-            ];
-            for m in &right.household {
-                right_keys.push(("person".into(), person_key(m)));
-            }
             let writes = vec![
                 case_write.clone(),
                 crate::service::app_write(&done, Expect::Version(app_version))?,
-                RecordWrite {
-                    collection: "homestead_right".into(),
-                    id: right.unit_code.clone(),
-                    expect: Expect::Absent,
-                    body: Some(encode(&right)?),
-                    keys: right_keys,
-                    detail: Some(json!({"application": app.id})),
-                },
+                right_write(&right, Expect::Absent)?,
                 cert_write(&cert, Expect::Absent)?,
             ];
             out = Some(done);
@@ -391,7 +452,7 @@ pub(crate) fn register(
     Ok(app)
 }
 
-fn cert_write(cert: &Certificate, expect: Expect) -> Result<RecordWrite, StoreError> {
+pub(crate) fn cert_write(cert: &Certificate, expect: Expect) -> Result<RecordWrite, StoreError> {
     let status = match cert.status {
         CertificateStatus::Valid => "valid",
         CertificateStatus::Revoked => "revoked",
@@ -469,23 +530,9 @@ pub(crate) fn map_pending(h: &Homesteads<'_>, now: Timestamp) -> Result<usize, H
                 .insert_features(PARCEL_LAYER, &mut one, &change, &mut |_| true)?;
         }
         right.on_map = true;
-        let mut keys = vec![
-            ("village".to_owned(), right.village.clone()),
-            ("on_map".to_owned(), "true".to_owned()),
-        ];
-        for m in &right.household {
-            keys.push(("person".into(), person_key(m)));
-        }
         match h.store.write_records(
             &change,
-            &[RecordWrite {
-                collection: "homestead_right".into(),
-                id: right.unit_code.clone(),
-                expect: Expect::Version(rec.version),
-                body: Some(encode(&right)?),
-                keys,
-                detail: Some(json!({"on_map": true})),
-            }],
+            &[right_write(&right, Expect::Version(rec.version))?],
         ) {
             Ok(_) => done += 1,
             Err(StoreError::Conflict { .. }) => {}

@@ -486,7 +486,7 @@ fn form_date(form: &Value, name: &str) -> Result<Date, HomesteadError> {
 }
 
 impl Homesteads<'_> {
-    fn workflows(&self) -> Workflows<'_> {
+    pub(crate) fn workflows(&self) -> Workflows<'_> {
         Workflows {
             store: self.store,
             calendar: self.calendar,
@@ -529,11 +529,26 @@ impl Homesteads<'_> {
         form: &ApplicationForm,
         skip: Option<&str>,
     ) -> Result<Facts, HomesteadError> {
+        let household: Vec<&str> = form.household().collect();
+        self.facts_of(&form.village, &household, skip)
+    }
+
+    /// The facts eligibility judges for a household (identity numbers) in `village`, leaving
+    /// out application `skip`.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn facts_of(
+        &self,
+        village: &str,
+        household: &[&str],
+        skip: Option<&str>,
+    ) -> Result<Facts, HomesteadError> {
         let mut facts = Facts {
-            collective_members: self.roll(&form.village)?,
+            collective_members: self.roll(village)?,
             ..Facts::default()
         };
-        for member in form.household() {
+        for &member in household {
             let by = RecordQuery {
                 key: Some(("person".into(), person_key(member))),
                 limit: None,
@@ -635,7 +650,7 @@ impl Homesteads<'_> {
         )?)
     }
 
-    fn engine_parts<'p>(
+    pub(crate) fn engine_parts<'p>(
         &'p self,
         village: &'p str,
         who: Option<&'p Principal>,
@@ -1212,23 +1227,38 @@ impl Homesteads<'_> {
                 offset: 0,
             },
         )?;
-        let mut defs: BTreeMap<u32, ProcessDef> = BTreeMap::new();
+        let mut defs: BTreeMap<(String, u32), ProcessDef> = BTreeMap::new();
         for rec in running.records {
             let mut case: Case = decode(rec.body)?;
-            if case.process != KEY {
+            // Applications, and the later events (which have deadlines but no timers).
+            let event = crate::events::EventKind::of_key(&case.process).is_some();
+            if case.process != KEY && !event {
                 continue;
             }
-            if let std::collections::btree_map::Entry::Vacant(slot) = defs.entry(case.version) {
-                slot.insert(self.workflows().definition(KEY, case.version)?);
+            let slot = (case.process.clone(), case.version);
+            if let std::collections::btree_map::Entry::Vacant(vacant) = defs.entry(slot.clone()) {
+                vacant.insert(self.workflows().definition(&slot.0, slot.1)?);
             }
-            let Some(def) = defs.get(&case.version) else {
+            let Some(def) = defs.get(&slot) else {
                 continue;
             };
-            let Some(app_rec) = self.store.record("homestead", &case.id)? else {
+            let collection = if event {
+                "homestead_event"
+            } else {
+                "homestead"
+            };
+            let Some(owner) = self.store.record(collection, &case.id)? else {
                 continue;
             };
-            let mut app: Application = decode(app_rec.body)?;
-            let village = app.form.village.clone();
+            let Some(village) = owner
+                .body
+                .get("village")
+                .or_else(|| owner.body.get("form").and_then(|f| f.get("village")))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+            else {
+                continue;
+            };
             let (assign, holds) = self.engine_parts(&village, None);
             let engine = Engine {
                 def,
@@ -1240,11 +1270,16 @@ impl Homesteads<'_> {
             if !case.tick(&engine, now)? {
                 continue;
             }
-            app.stage = stages(&case);
-            let writes = [
-                Workflows::case_write(&case, Expect::Version(before), "tick")?,
-                app_write(&app, Expect::Version(app_rec.version))?,
-            ];
+            let mut writes = vec![Workflows::case_write(
+                &case,
+                Expect::Version(before),
+                "tick",
+            )?];
+            if !event {
+                let mut app: Application = decode(owner.body)?;
+                app.stage = stages(&case);
+                writes.push(app_write(&app, Expect::Version(owner.version))?);
+            }
             let change = Change {
                 at: now,
                 ..Change::new("system", "homestead.tick")

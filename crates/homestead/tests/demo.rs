@@ -183,6 +183,27 @@ fn the_demo_has_applications_in_every_stage_and_signed_certificates() {
             }
         }
     }
+    // Later events on registered homesteads: a lease and a mortgage done, two under way.
+    let (events, total) = h
+        .events(
+            &tudi_homestead::events::EventQuery::default(),
+            &|_| true,
+            20,
+            0,
+        )
+        .unwrap();
+    assert_eq!(total, 4);
+    let done = events
+        .iter()
+        .filter(|e| e.event.stage == ["completed"])
+        .count();
+    assert_eq!(done, 2);
+    let mortgaged = events
+        .iter()
+        .filter_map(|e| h.right(e.event.request.right()).ok())
+        .filter(|(r, _)| r.mortgaged().is_some())
+        .count();
+    assert_eq!(mortgaged, 1);
     assert!(
         tudi_store::Store::verify_audit(&d.store)
             .unwrap()

@@ -775,3 +775,298 @@ fn the_ledger_and_statistics_count_what_happened() {
     assert_eq!(text(1, "当前阶段"), "不予批准");
     assert_eq!(text(1, "宅基地批准书"), "");
 }
+
+/// Takes an application in and through every step to registration, each step by its duty.
+fn register_one(h: &Homesteads<'_>, form: ApplicationForm) -> Versioned {
+    let site = form.site.clone();
+    let v = h.submit(&clerk(), form, at(0)).unwrap();
+    let v = step(
+        h,
+        &v,
+        &clerk(),
+        approve(open(&v, "group_discussion"), Value::Null),
+        at(1),
+    )
+    .unwrap();
+    h.tick(at(24 * 7)).unwrap();
+    let mut v = h.read(&v.application.id).unwrap();
+    let t = at(24 * 7 + 1);
+    for (s, p, form) in [
+        ("village_review", clerk(), Value::Null),
+        ("town_intake", town(), Value::Null),
+        ("review_agri", dept("农业农村"), Value::Null),
+        ("review_nr", dept("自然资源"), Value::Null),
+        ("review_housing", dept("住建"), Value::Null),
+        ("site_visit_1", town(), Value::Null),
+        ("approval", town(), Value::Null),
+        ("staking", town(), json!({"staked_site": site})),
+    ] {
+        v = step(h, &v, &p, approve(open(&v, s), form), t).unwrap();
+    }
+    let later = at(24 * 200);
+    v = step(
+        h,
+        &v,
+        &clerk(),
+        approve(
+            open(&v, "construction"),
+            json!({"started_on": "2026-10-08", "finished_on": "2027-03-01"}),
+        ),
+        later,
+    )
+    .unwrap();
+    v = step(
+        h,
+        &v,
+        &town(),
+        approve(
+            open(&v, "acceptance"),
+            json!({"built_site": site, "storeys": 3, "height_m": 10.4}),
+        ),
+        later,
+    )
+    .unwrap();
+    v = step(
+        h,
+        &v,
+        &registrar(),
+        approve(open(&v, "registration"), Value::Null),
+        later,
+    )
+    .unwrap();
+    assert_eq!(v.application.stage, ["registered"]);
+    v
+}
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn later_events_lease_mortgage_discharge_transfer_and_exit() {
+    use tudi_homestead::events::{EventCase, EventRequest};
+    use tudi_homestead::registry::RightStatus;
+    let w = world();
+    let h = w.service();
+    let d = tudi_core::personal::IdNumber::complete("44060519900303003")
+        .unwrap()
+        .expose()
+        .to_owned();
+    let outsider = tudi_core::personal::IdNumber::complete("44060519910404004")
+        .unwrap()
+        .expose()
+        .to_owned();
+    let c = Change::new("user:clerk", "homestead.roll").at(at(0));
+    h.set_roll(&c, VILLAGE, vec![A.into(), B.into(), C.into(), d.clone()])
+        .unwrap();
+    let v = register_one(&h, w.form(w.site(0)));
+    let reg = v.application.registration.clone().unwrap();
+    let code = reg.unit_code.clone();
+    let public = w.keys.public();
+    let t = |k: i64| at(24 * 200 + k);
+    // Signs every open step of an event in turn, each by the given person.
+    let run = |e: EventCase, people: &[Principal], k: i64| -> EventCase {
+        let mut e = e;
+        for p in people {
+            let task = e.case.open_tasks().next().unwrap().id;
+            e = h
+                .act_event(
+                    p,
+                    &e.event.id,
+                    e.case.revision,
+                    Op::Approve {
+                        task,
+                        comment: Some("同意".into()),
+                    },
+                    t(k),
+                )
+                .unwrap();
+        }
+        e
+    };
+    let refusal = |r: Result<EventCase, HomesteadError>| match r {
+        Err(HomesteadError::Refused(m)) => m.zh,
+        Err(HomesteadError::Invalid(f)) => format!("field {}", f.field),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+
+    // A lease: at most 20 years; recorded by the village and the town.
+    let lease = |to: &str| EventRequest::Lease {
+        right: code.clone(),
+        lessee: "佛山某民宿有限公司".into(),
+        lessee_id: "91440605MA4UXXXX0X".into(),
+        from: "2027-05-01".parse().unwrap(),
+        to: to.parse().unwrap(),
+        rent_yuan_per_year: 36_000.0,
+        purpose: "民宿".into(),
+    };
+    assert_eq!(
+        refusal(h.submit_event(&clerk(), lease("2047-05-02"), t(1))),
+        "field to"
+    );
+    let e = h.submit_event(&clerk(), lease("2031-12-31"), t(1)).unwrap();
+    assert!(e.event.id.starts_with("BG440605-2027-"), "{}", e.event.id);
+    assert_eq!(e.event.stage, ["village_record"]);
+    // The town cannot sign the village's record.
+    let task = e.case.open_tasks().next().unwrap().id;
+    let err = h
+        .act_event(
+            &town(),
+            &e.event.id,
+            e.case.revision,
+            Op::Approve {
+                task,
+                comment: None,
+            },
+            t(2),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HomesteadError::Flow(tudi_flow::case::FlowError::NotAssignee(_))
+        ),
+        "{err:?}"
+    );
+    let e = run(e, &[clerk(), town()], 2);
+    assert_eq!(e.event.stage, ["completed"]);
+    let (right, _) = h.right(&code).unwrap();
+    assert_eq!(right.leases.len(), 1);
+    let facts = h.facts_of(VILLAGE, &[A], None).unwrap();
+    assert!(
+        facts.disposals.iter().any(|x| x.kind == "出租"),
+        "the holder's household has leased out its house: {facts:?}"
+    );
+
+    // A mortgage with its 登记证明; no second one, no transfer or exit while it stands.
+    let mortgage = EventRequest::Mortgage {
+        right: code.clone(),
+        mortgagee: "广东南海农村商业银行".into(),
+        amount_yuan: 300_000.0,
+        from: "2027-05-01".parse().unwrap(),
+        to: "2030-04-30".parse().unwrap(),
+    };
+    let e = h.submit_event(&town(), mortgage.clone(), t(3)).unwrap();
+    assert!(
+        refusal(h.submit_event(&town(), mortgage.clone(), t(3))).contains("办理中的事项"),
+        "one event at a time on a right"
+    );
+    let e = run(e, &[town(), registrar()], 4);
+    let proof = e.event.outcome.clone().unwrap()["proof"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        proof.starts_with("粤（2027）佛山市南海区不动产证明第"),
+        "{proof}"
+    );
+    assert!(h.right(&code).unwrap().0.mortgaged().is_some());
+    assert!(refusal(h.submit_event(&town(), mortgage, t(5))).contains("不能重复抵押"));
+    let transfer = |to: &str| EventRequest::Transfer {
+        right: code.clone(),
+        to: serde_json::from_value(json!({"name": "何志强", "id_number": to})).unwrap(),
+        family: vec![],
+        price_yuan: 450_000.0,
+        reason: "举家迁居城镇".into(),
+    };
+    assert!(refusal(h.submit_event(&clerk(), transfer(&d), t(5))).contains("须先注销抵押"));
+
+    // The loan is repaid: the mortgage is discharged by the registrar.
+    let e = h
+        .submit_event(
+            &clerk(),
+            EventRequest::Discharge {
+                right: code.clone(),
+                reason: "贷款已还清".into(),
+            },
+            t(6),
+        )
+        .unwrap();
+    run(e, &[registrar()], 6);
+    assert!(h.right(&code).unwrap().0.mortgaged().is_none());
+
+    // A transfer: only to an eligible household of the same collective.
+    let why = refusal(h.submit_event(&clerk(), transfer(&outsider), t(7)));
+    assert!(why.contains("本集体经济组织"), "{why}");
+    assert_eq!(
+        refusal(h.submit_event(&clerk(), transfer(B), t(7))),
+        "field to.id_number"
+    );
+    let e = h.submit_event(&clerk(), transfer(&d), t(7)).unwrap();
+    let e = run(e, &[clerk(), town(), registrar()], 8);
+    let outcome = e.event.outcome.clone().unwrap();
+    let new_cert = outcome["certificate"].as_str().unwrap().to_owned();
+    assert_eq!(outcome["revoked"], reg.certificate.as_str());
+    assert_eq!(
+        h.verify(&reg.certificate, &public).unwrap().status,
+        "revoked"
+    );
+    let fresh = h.verify(&new_cert, &public).unwrap();
+    assert!(fresh.valid, "{fresh:?}");
+    assert_eq!(fresh.summary["holder"], "何**");
+    assert_eq!(
+        fresh.summary["unit_code"],
+        code.as_str(),
+        "the same unit, a new holder"
+    );
+    let (right, _) = h.right(&code).unwrap();
+    assert_eq!(
+        (right.holder.as_str(), right.household.clone()),
+        ("何志强", vec![d.clone()])
+    );
+    assert_eq!(right.previous[0].holder, "梁志明");
+    // The seller's household holds nothing now and has sold a house; the buyer holds it.
+    let seller = h.facts_of(VILLAGE, &[A], None).unwrap();
+    assert!(seller.holdings.is_empty(), "{seller:?}");
+    assert!(seller.disposals.iter().any(|x| x.kind == "出卖"));
+    assert_eq!(h.facts_of(VILLAGE, &[&d], None).unwrap().holdings.len(), 1);
+
+    // Voluntary paid exit: the right ends and the certificate is revoked; nothing more on it.
+    let e = h
+        .submit_event(
+            &clerk(),
+            EventRequest::Exit {
+                right: code.clone(),
+                compensation_yuan: 120_000.0,
+                reason: "进城落户，自愿有偿退出".into(),
+            },
+            t(9),
+        )
+        .unwrap();
+    let before = h.read_event(&e.event.id).unwrap();
+    let err = h
+        .act_event(
+            &clerk(),
+            &e.event.id,
+            e.case.revision + 1,
+            Op::Approve {
+                task: 1,
+                comment: None,
+            },
+            t(9),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        HomesteadError::Flow(tudi_flow::case::FlowError::Conflict { .. })
+    ));
+    assert_eq!(
+        h.read_event(&e.event.id).unwrap().case,
+        before.case,
+        "a refusal changes nothing"
+    );
+    run(e, &[clerk(), town(), registrar()], 10);
+    let (right, _) = h.right(&code).unwrap();
+    assert_eq!(right.status, RightStatus::Ended);
+    assert_eq!(right.ended.unwrap().compensation_yuan, 120_000.0);
+    assert_eq!(h.verify(&new_cert, &public).unwrap().status, "revoked");
+    assert!(refusal(h.submit_event(&clerk(), lease("2031-12-31"), t(11))).contains("已注销"));
+    let (events, total) = h
+        .events(
+            &tudi_homestead::events::EventQuery::default(),
+            &|_| true,
+            20,
+            0,
+        )
+        .unwrap();
+    assert_eq!(total, 5);
+    assert!(events.iter().all(|e| e.event.stage == ["completed"]));
+    assert!(w.store.verify_audit().unwrap().is_intact());
+}

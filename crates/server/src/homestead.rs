@@ -99,7 +99,7 @@ pub(crate) fn homestead_problem(e: &HomesteadError) -> Problem {
 }
 
 /// Runs homestead work on a blocking thread.
-async fn with_homesteads<T: Send + 'static>(
+pub(crate) async fn with_homesteads<T: Send + 'static>(
     st: &AppState,
     work: impl FnOnce(&Homesteads<'_>) -> Result<T, HomesteadError> + Send + 'static,
 ) -> Result<T, Problem> {
@@ -141,13 +141,13 @@ pub(crate) async fn tick(st: &AppState) -> Result<tudi_homestead::service::TickR
     with_homesteads(st, |h| h.tick(jiff::Timestamp::now())).await
 }
 
-fn village_scope(village: &str) -> Result<Vec<Jurisdiction>, Problem> {
+pub(crate) fn village_scope(village: &str) -> Result<Vec<Jurisdiction>, Problem> {
     Jurisdiction::parse(village)
         .map(|j| vec![j])
         .map_err(|m| Problem::bad_parameter("village", m.zh, m.en))
 }
 
-fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
+pub(crate) fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
     Resource {
         scope,
         ..Resource::default()
@@ -287,7 +287,7 @@ fn list_params(
     ))
 }
 
-fn covers(who: &Principal, action: Action, village: &str) -> bool {
+pub(crate) fn covers(who: &Principal, action: Action, village: &str) -> bool {
     Jurisdiction::parse(village).is_ok_and(|j| {
         let scope = [j];
         tudi_access::decide(who, action, &in_village(&scope)).allowed

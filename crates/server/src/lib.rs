@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod console;
 mod homestead;
+mod homestead_events;
 mod ogc;
 mod open311;
 mod openapi;
@@ -239,6 +240,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(orders::routes())
         .merge(homestead::routes())
+        .merge(homestead_events::routes())
         .merge(open311::routes())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())

@@ -76,6 +76,24 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("PUT", "/api/v1/homestead/collectives/{village}") => {
             ("集体经济组织成员名册", "a collective's member roll")
         }
+        ("GET", "/api/v1/homestead/events") => (
+            "后续事项列表（转让、出租、抵押、注销抵押、退出）",
+            "later events (transfer, lease, mortgage, discharge, exit)",
+        ),
+        ("POST", "/api/v1/homestead/events") => (
+            "申请后续事项（kind 为 transfer、lease、mortgage、discharge、exit）",
+            "request a later event on a registered homestead",
+        ),
+        ("GET", "/api/v1/homestead/events/{id}") => {
+            ("后续事项及其办理过程", "an event and its case")
+        }
+        ("POST", "/api/v1/homestead/events/{id}/actions") => {
+            ("办理后续事项的环节", "act on an event's step")
+        }
+        ("GET", "/api/v1/homestead/rights/{code}") => (
+            "宅基地使用权及房屋所有权（含出租、抵押、转让记录）",
+            "a registered right with its leases, mortgages and transfers",
+        ),
         ("GET", "/api/v1/homestead/ledger") => (
             "宅基地审批台账（JSON 或 Excel）",
             "the approval ledger (JSON or Excel)",

@@ -144,6 +144,31 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
     r(
         "GET",
+        "/api/v1/homestead/events",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/homestead/events",
+        Guard::InHandler(Action::HomesteadApply),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/events/{id}",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/homestead/events/{id}/actions",
+        Guard::InHandler(Action::HomesteadReview),
+    ),
+    r(
+        "GET",
+        "/api/v1/homestead/rights/{code}",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "GET",
         "/api/v1/homestead/ledger",
         Guard::InHandler(Action::HomesteadRead),
     ),

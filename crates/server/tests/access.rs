@@ -38,6 +38,9 @@ struct World {
     applications: [String; 2],
     /// A certificate in each of those villages.
     certificates: [String; 2],
+    /// A registered right (the house's unit code) in each, and a later event on it.
+    rights: [String; 2],
+    events: [String; 2],
 }
 
 /// The village of the other town's homestead application and certificate (not the village
@@ -253,6 +256,42 @@ fn world() -> &'static World {
             id
         };
         let certificates = [certify(1, VILLAGE_IN), certify(2, HOMESTEAD_OUT)];
+        // Registered rights, written as registration would, each with a lease under way.
+        let register = |n: usize, village: &str| {
+            let code = format!("{village}JC{n:05}F00010001");
+            let right = json!({
+                "unit_code": code, "parcel_code": format!("{village}JC{n:05}W00000000"),
+                "holder": "梁志明", "household": ["44060519800101001X"], "village": village,
+                "application": "matrix", "certificate": certificates[n - 1], "land_area_m2": 72.0,
+                "floor_area_m2": 175.0, "site": null, "registered_at": jiff::Timestamp::now(),
+                "status": "held", "on_map": true,
+            });
+            store
+                .write_records(
+                    &c,
+                    &[tudi_store::RecordWrite {
+                        collection: "homestead_right".into(),
+                        id: code.clone(),
+                        expect: tudi_store::Expect::Absent,
+                        body: Some(right),
+                        keys: vec![("village".into(), village.into())],
+                        detail: None,
+                    }],
+                )
+                .unwrap();
+            let lease = serde_json::from_value(json!({"kind": "lease", "right": code,
+                "lessee": "陈某", "lessee_id": "440605198203020021", "from": "2027-01-01",
+                "to": "2029-12-31", "rent_yuan_per_year": 24000, "purpose": "居住"}))
+            .unwrap();
+            let event = homesteads
+                .submit_event(&clerk, lease, jiff::Timestamp::now())
+                .unwrap()
+                .event
+                .id;
+            (code, event)
+        };
+        let (r_in, e_in) = register(1, VILLAGE_IN);
+        let (r_out, e_out) = register(2, HOMESTEAD_OUT);
         store.enable_readers(2).unwrap();
         let store = Arc::new(store);
         let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
@@ -267,6 +306,8 @@ fn world() -> &'static World {
             points: [p_in, p_out],
             applications,
             certificates,
+            rights: [r_in, r_out],
+            events: [e_in, e_out],
         }
     })
 }
@@ -444,7 +485,8 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             "/api/v1/homestead/applications"
             | "/api/v1/certificates"
             | "/api/v1/homestead/ledger"
-            | "/api/v1/homestead/stats",
+            | "/api/v1/homestead/stats"
+            | "/api/v1/homestead/events",
         ) => [
             Some(Admin),
             Some(DistrictApprover),
@@ -457,6 +499,8 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             "GET",
             "/api/v1/homestead/applications/{id}"
             | "/api/v1/homestead/applications/{id}/documents/{sha256}"
+            | "/api/v1/homestead/events/{id}"
+            | "/api/v1/homestead/rights/{code}"
             | "/api/v1/certificates/{id}/pdf",
         ) => {
             ["admin", "quju.shenpi", "bumen.zrzy"].contains(&caller)
@@ -464,13 +508,16 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                     && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
                         .contains(&caller)
         }
-        ("POST", "/api/v1/homestead/applications") => {
+        ("POST", "/api/v1/homestead/applications" | "/api/v1/homestead/events") => {
             caller == "admin"
                 || inside
                     && ["town.admin", "zhenjie.shenhe", "cunju.jingban", "target.in"]
                         .contains(&caller)
         }
-        ("POST", "/api/v1/homestead/applications/{id}/actions") => {
+        (
+            "POST",
+            "/api/v1/homestead/applications/{id}/actions" | "/api/v1/homestead/events/{id}/actions",
+        ) => {
             ["quju.shenpi", "bumen.zrzy"].contains(&caller)
                 || inside && ["zhenjie.shenhe", "cunju.jingban", "target.in"].contains(&caller)
         }
@@ -552,6 +599,19 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             ),
             None,
         )),
+        // A lease ending before it starts: callers the policy admits get 400, others 403.
+        "/api/v1/homestead/events" => Some((
+            path.to_owned(),
+            Some(json!({"kind": "lease", "right": w.rights[i], "lessee": "x",
+                "lessee_id": "440605198203020021", "from": "2027-01-01", "to": "2026-01-01",
+                "rent_yuan_per_year": 1, "purpose": "居住"})),
+        )),
+        "/api/v1/homestead/events/{id}" => Some((path.replace("{id}", &w.events[i]), None)),
+        "/api/v1/homestead/events/{id}/actions" => Some((
+            path.replace("{id}", &w.events[i]),
+            Some(json!({"revision": 1, "action": "comment", "task": 1, "text": "矩阵"})),
+        )),
+        "/api/v1/homestead/rights/{code}" => Some((path.replace("{code}", &w.rights[i]), None)),
         "/api/v1/homestead/collectives/{village}" => Some((
             format!("/api/v1/homestead/collectives/{village}"),
             Some(json!({"members": []})),

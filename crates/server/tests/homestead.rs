@@ -436,7 +436,119 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         json!({"built_site": site, "storeys": 3, "height_m": 10.0}),
     );
     let v = approve(&v, "registrar", "registration", Value::Null);
-    let cert_id = v.application.registration.unwrap().certificate;
+    let registration = v.application.registration.unwrap();
+    let (cert_id, code) = (registration.certificate, registration.unit_code);
+
+    // A later event over HTTP: the farmhouse is leased out, recorded by the village and the town.
+    let (s, right) = w
+        .call(
+            "town",
+            "GET",
+            &format!("/api/v1/homestead/rights/{code}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, right["holder"].as_str()),
+        (StatusCode::OK, Some("梁志明")),
+        "{right}"
+    );
+    let (s, _) = w
+        .call(
+            "other-town",
+            "GET",
+            &format!("/api/v1/homestead/rights/{code}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = w
+        .call(
+            "town",
+            "GET",
+            "/api/v1/homestead/rights/440605000000JC99999F00010001",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let lease = json!({"kind": "lease", "right": code, "lessee": "陈某", "lessee_id": B,
+        "from": "2027-01-01", "to": "2029-12-31", "rent_yuan_per_year": 24000, "purpose": "居住"});
+    let (s, _) = w
+        .call(
+            "other-town",
+            "POST",
+            "/api/v1/homestead/events",
+            Some(lease.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let mut bad = lease.clone();
+    bad["kind"] = json!("gift");
+    let (s, _) = w
+        .call("clerk", "POST", "/api/v1/homestead/events", Some(bad))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let mut bad = lease.clone();
+    bad["to"] = json!("2026-01-01");
+    let (s, body) = w
+        .call("clerk", "POST", "/api/v1/homestead/events", Some(bad))
+        .await;
+    assert_eq!(
+        (s, body["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("to")),
+        "{body}"
+    );
+    let (s, e) = w
+        .call("clerk", "POST", "/api/v1/homestead/events", Some(lease))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    let event_id = e["event"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(e["event"]["kind_name"], "农房出租备案");
+    let act = |e: &Value| {
+        json!({"revision": e["case"]["revision"], "action": "approve",
+            "task": e["case"]["tasks"].as_array().unwrap().iter().find(|t| t["status"] == "open").unwrap()["id"]})
+    };
+    let uri = format!("/api/v1/homestead/events/{event_id}/actions");
+    let (s, body) = w.call("town", "POST", &uri, Some(act(&e))).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the village records first: {body}"
+    );
+    let (s, e) = w.call("clerk", "POST", &uri, Some(act(&e))).await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    let (s, e) = w.call("town", "POST", &uri, Some(act(&e))).await;
+    assert_eq!(
+        (s, &e["event"]["stage"]),
+        (StatusCode::OK, &json!(["completed"])),
+        "{e}"
+    );
+    let (_, right) = w
+        .call(
+            "town",
+            "GET",
+            &format!("/api/v1/homestead/rights/{code}"),
+            None,
+        )
+        .await;
+    assert_eq!(right["leases"][0]["lessee"], "陈某");
+    let (_, list) = w
+        .call("town", "GET", "/api/v1/homestead/events?kind=lease", None)
+        .await;
+    assert_eq!(list["total"], 1);
+    let (_, list) = w
+        .call("other-town", "GET", "/api/v1/homestead/events", None)
+        .await;
+    assert_eq!(list["total"], 0);
+    let (s, _) = w
+        .call(
+            "other-town",
+            "GET",
+            &format!("/api/v1/homestead/events/{event_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 
     // Certificates: listed for the district and the town, not another town.
     let (s, l) = w

@@ -1,7 +1,8 @@
 // tudi console: the homestead life cycle — the household's application with its site drawn on
 // the map (checked against the one map as it is drawn), the work queue of whoever's duty a step
-// is, the case page with its tasks, timeline, documents and the step forms, certificates, and
-// the statistics with the Excel ledger. Talks to /api/v1 only; the server decides every action
+// is, the case page with its tasks, timeline, documents and the step forms, the registered right
+// with its later events (transfer, lease, mortgage, discharge, exit), certificates, and the
+// statistics with the Excel ledger. Talks to /api/v1 only; the server decides every action
 // and its reasons are shown as they come.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
 import { api } from '/console/admin.js';
@@ -133,7 +134,7 @@ function show(tab) {
     $('detail').innerHTML = '';
     if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   }
-  if (tab === 'queue') list('queue', 0);
+  if (tab === 'queue') { list('queue', 0); eventQueue(); }
   if (tab === 'all') list('all', 0);
   if (tab === 'certs') certificates(0);
 }
@@ -159,6 +160,17 @@ async function list(kind, page) {
     <div class="buttons">${page > 0 ? `<button id="${kind}-prev">上一页</button>` : ''}${(page + 1) * 20 < total ? `<button id="${kind}-next">下一页</button>` : ''}</div>`;
     if ($(`${kind}-prev`)) $(`${kind}-prev`).addEventListener('click', () => list(kind, page - 1));
     if ($(`${kind}-next`)) $(`${kind}-next`).addEventListener('click', () => list(kind, page + 1));
+  } catch (err) {
+    box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
+  }
+}
+
+/** Later events waiting for the caller. */
+async function eventQueue() {
+  const box = $('queue-events');
+  try {
+    const { events, total } = await api('/api/v1/homestead/events?todo=true&limit=50');
+    box.innerHTML = total === 0 ? '' : `<h3>后续事项 <small>Later events</small></h3><table id="queue-event-table"><tr><th>编号</th><th>事项</th><th>权利人</th><th>环节</th></tr>${events.map((v) => `<tr><td><a href="#event=${esc(v.event.id)}">${esc(v.event.id)}</a></td><td>${esc(v.event.kind_name)}</td><td>${esc(v.event.holder)}</td><td>${esc(v.event.stage.map((x) => EVENT_STEPS[x] || x).join('、'))}</td></tr>`).join('')}</table>`;
   } catch (err) {
     box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
   }
@@ -279,6 +291,7 @@ async function showApplication(id) {
         ${a.approval ? `<tr><th>批准</th><td id="app-approval">${esc(a.approval.homestead_permit)}；${esc(a.approval.planning_permit)}（${esc(a.approval.approved_on)}）</td></tr>` : ''}
         ${reg ? `<tr><th>登记</th><td id="app-registration">不动产单元代码 ${esc(reg.unit_code)}<br><a id="cert-pdf" href="/api/v1/certificates/${esc(reg.certificate)}/pdf" target="_blank">证照 PDF</a> · <a id="cert-verify" href="/verify/${esc(reg.certificate)}" target="_blank">扫码验证页</a></td></tr>` : ''}
       </table>
+      ${reg ? '<div id="right-panel"></div>' : ''}
       ${mine.length ? `<h3>我的办理 <small>My steps</small></h3><div id="my-steps">${mine.map((t) => stepPanel(v, t)).join('')}</div>` : ''}
       <h3>环节 <small>Steps</small></h3>
       <table id="tasks"><tr><th>环节</th><th>办理人</th><th>状态</th><th>期限</th></tr>${v.case.tasks.map((t) => `<tr><td>${esc(STEPS[t.step] || t.step)}</td><td>${esc(t.assignee_names.join('、'))}</td><td>${esc({ open: '办理中', approved: '已同意', rejected: '不予批准', cancelled: '已取消' }[t.status] || t.status)}${t.signatures.map((s) => `<br><small>${esc(s.user)} ${esc(when(s.at))}</small>`).join('')}</td><td>${esc(t.due ? t.due.slice(0, 10) : '')}</td></tr>`).join('')}</table>
@@ -298,7 +311,8 @@ async function showApplication(id) {
       map.fitBounds([[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]], { padding: 80, maxZoom: 19, duration: 0 });
     };
     if (state.mapReady) showCase(); else map.once('idle', showCase);
-    wireSteps(v);
+    wireSteps(v, (body) => api(`/api/v1/homestead/applications/${encodeURIComponent(a.id)}/actions`, { method: 'POST', body }), () => showApplication(a.id));
+    if (reg) rightPanel(reg.unit_code);
     if ($('doc-form')) {
       $('doc-form').addEventListener('submit', async (e) => {
         e.preventDefault();
@@ -319,14 +333,106 @@ async function showApplication(id) {
   }
 }
 
-function wireSteps(v) {
+const EVENT_KINDS = { transfer: '转让', lease: '农房出租备案', mortgage: '抵押登记', discharge: '注销抵押', exit: '自愿有偿退出' };
+const EVENT_STEPS = {
+  village_review: '村集体经济组织审查', village_record: '村委会备案', town_review: '镇街审核', town_record: '镇街备案', registration: '登记',
+};
+// What each later event asks for: [field, label, input type].
+const EVENT_FIELDS = {
+  lease: [['lessee', '承租人', 'text'], ['lessee_id', '身份证号或统一社会信用代码', 'text'], ['from', '起租日', 'date'], ['to', '到期日', 'date'], ['rent_yuan_per_year', '年租金（元）', 'number'], ['purpose', '用途', 'text']],
+  mortgage: [['mortgagee', '抵押权人', 'text'], ['amount_yuan', '被担保债权数额（元）', 'number'], ['from', '起始日', 'date'], ['to', '到期日', 'date']],
+  discharge: [['reason', '注销原因', 'text']],
+  transfer: [['to_name', '受让人姓名', 'text'], ['to_id', '受让人身份证号', 'text'], ['price_yuan', '转让价款（元）', 'number'], ['reason', '转让原因', 'text']],
+  exit: [['compensation_yuan', '退出补偿（元）', 'number'], ['reason', '退出原因', 'text']],
+};
+
+/** The registered right of an application: its status, leases, mortgages and later events, and
+ * the form to request one. */
+async function rightPanel(code) {
+  const box = $('right-panel');
+  try {
+    const [r, { events }] = await Promise.all([
+      api(`/api/v1/homestead/rights/${encodeURIComponent(code)}`),
+      api(`/api/v1/homestead/events?right=${encodeURIComponent(code)}&limit=50`),
+    ]);
+    const can = window.__tudi.auth.me.can || {};
+    box.innerHTML = `<h3>不动产权利 <small>The right</small></h3>
+      <table id="right-table">
+        <tr><th>权利人</th><td>${esc(r.holder)}${r.previous.length ? `（原权利人：${r.previous.map((p) => esc(p.holder)).join('、')}）` : ''}</td></tr>
+        <tr><th>状态</th><td id="right-status">${r.status === 'held' ? '现势' : `已注销${r.ended ? `：${esc(r.ended.reason)}` : ''}`}${r.mortgaged ? '，<b>已抵押</b>' : ''}</td></tr>
+        <tr><th>出租</th><td id="right-leases">${r.leases.map((l) => `${esc(l.lessee)}（${esc(l.from)} 至 ${esc(l.to)}，${esc(l.purpose)}）`).join('<br>') || '无'}</td></tr>
+        <tr><th>抵押</th><td>${r.mortgages.map((m) => `${esc(m.mortgagee)} ${m.amount_yuan} 元（${esc(m.proof)}）${m.discharged_at ? '，已注销' : ''}`).join('<br>') || '无'}</td></tr>
+      </table>
+      <h3>后续事项 <small>Later events</small></h3>
+      <ul id="event-list">${events.map((e) => `<li><a href="#event=${esc(e.event.id)}">${esc(e.event.id)}</a> ${esc(e.event.kind_name)}：${esc(e.event.stage.map((x) => ({ completed: '已办结', refused: '不予办理' }[x] || EVENT_STEPS[x] || x)).join('、'))}</li>`).join('') || '<li class="hint">暂无</li>'}</ul>
+      ${can.homestead_apply && r.status === 'held' ? `<form id="event-form">
+        <label>申请事项 <select id="ev-kind">${Object.entries(EVENT_KINDS).map(([k, n]) => `<option value="${k}">${n}</option>`).join('')}</select></label>
+        <div id="ev-fields"></div>
+        <button type="submit">提交</button> <span id="ev-result" class="error" role="status"></span></form>` : ''}`;
+    if (!$('event-form')) return;
+    const fields = () => {
+      $('ev-fields').innerHTML = EVENT_FIELDS[$('ev-kind').value].map(([name, label, type]) => `<label>${label} <input id="ev-${name}" type="${type}" ${type === 'number' ? 'step="any" min="0"' : ''} value="${type === 'date' ? today() : ''}"></label>`).join('');
+    };
+    fields();
+    $('ev-kind').addEventListener('change', fields);
+    $('event-form').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const kind = $('ev-kind').value;
+      const val = (n) => $(`ev-${n}`).value.trim();
+      const body = { kind, right: code };
+      for (const [name, , type] of EVENT_FIELDS[kind]) {
+        if (name.startsWith('to_')) continue;
+        body[name] = type === 'number' ? Number(val(name)) : val(name);
+      }
+      if (kind === 'transfer') body.to = { name: val('to_name'), id_number: val('to_id') };
+      try {
+        const created = await api('/api/v1/homestead/events', { method: 'POST', body });
+        location.hash = `event=${created.event.id}`;
+      } catch (err) {
+        $('ev-result').textContent = err.message;
+      }
+    });
+  } catch (err) {
+    box.innerHTML = `<p class="hint">${esc(err.message)}</p>`;
+  }
+}
+
+/** A later event's page: what was asked, its steps and timeline, and the caller's step. */
+async function showEvent(id) {
+  const box = $('detail');
+  try {
+    const v = await api(`/api/v1/homestead/events/${encodeURIComponent(id)}`);
+    for (const s of document.querySelectorAll('.tab')) s.hidden = true;
+    const e = v.event;
+    const req = { ...e.request };
+    delete req.kind;
+    const stageText = e.stage.map((x) => ({ completed: '已办结', refused: '不予办理' }[x] || EVENT_STEPS[x] || x)).join('、');
+    const mine = v.case.tasks.filter((t) => t.yours);
+    box.innerHTML = `<h2>${esc(e.kind_name)} <span id="event-id">${esc(e.id)}</span></h2>
+      <p>阶段：<b id="event-stage">${esc(stageText)}</b></p>
+      <table>${Object.entries(req).map(([k, x]) => `<tr><th>${esc(k)}</th><td>${esc(typeof x === 'object' ? JSON.stringify(x) : x)}</td></tr>`).join('')}
+        <tr><th>权利人</th><td>${esc(e.holder)}</td></tr>
+        ${e.outcome ? `<tr><th>结果</th><td id="event-outcome">${esc(Object.values(e.outcome).join('；'))}</td></tr>` : ''}</table>
+      ${mine.length ? `<h3>我的办理</h3>${mine.map((t) => `<form class="step-form" data-task="${t.id}" data-step="${t.step}"><h4>${esc(EVENT_STEPS[t.step] || t.step)}</h4>
+        <label>意见 / 原因 <textarea class="st-comment" rows="2"></textarea></label>
+        <div class="buttons"><button type="button" data-act="approve">同意</button><button type="button" data-act="return">驳回</button><button type="button" data-act="reject">不予办理</button></div>
+        <p class="step-result error" role="status"></p></form>`).join('')}` : ''}
+      <h3>环节</h3><table id="tasks">${v.case.tasks.map((t) => `<tr><td>${esc(EVENT_STEPS[t.step] || t.step)}</td><td>${esc(t.assignee_names.join('、'))}</td><td>${esc({ open: '办理中', approved: '已同意', rejected: '不予办理', cancelled: '已取消' }[t.status] || t.status)}</td></tr>`).join('')}</table>
+      <h3>办理记录</h3><table id="timeline">${v.case.events.map((x) => `<tr><td>${esc(when(x.at))}</td><td>${esc(x.actor)}</td><td>${esc(EVENTS[x.action] || x.action)}</td><td>${esc(x.note || '')}</td></tr>`).join('')}</table>`;
+    wireSteps({ case: v.case, application: null }, (body) => api(`/api/v1/homestead/events/${encodeURIComponent(e.id)}/actions`, { method: 'POST', body }), () => showEvent(e.id));
+  } catch (err) {
+    box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
+  }
+}
+
+function wireSteps(v, send, reload) {
   for (const form of document.querySelectorAll('.step-form')) {
     const task = Number(form.dataset.task);
     const step = form.dataset.step;
     const values = {};
     const polyState = (name, text) => { const el = $(`f-${step}-${name}-state`); if (el) el.textContent = text; };
     for (const b of form.querySelectorAll('[data-same]')) {
-      b.addEventListener('click', () => { values[b.dataset.same] = v.application.form.site; polyState(b.dataset.same, '与批准范围相同'); });
+      b.addEventListener('click', () => { values[b.dataset.same] = v.application?.form.site; polyState(b.dataset.same, '与批准范围相同'); });
     }
     for (const b of form.querySelectorAll('[data-draw]')) {
       b.addEventListener('click', () => { startDrawing(`${step}:${b.dataset.draw}`); polyState(b.dataset.draw, '绘制中…'); });
@@ -360,8 +466,8 @@ function wireSteps(v) {
           body.reason = comment;
         }
         try {
-          await api(`/api/v1/homestead/applications/${encodeURIComponent(v.application.id)}/actions`, { method: 'POST', body });
-          await showApplication(v.application.id);
+          await send(body);
+          await reload();
         } catch (err) {
           out.textContent = err.message;
         }
@@ -394,6 +500,8 @@ async function stats(e) {
 function route() {
   const m = /app=([^&]+)/.exec(location.hash);
   if (m) showApplication(decodeURIComponent(m[1]));
+  const ev = /event=([^&]+)/.exec(location.hash);
+  if (ev) showEvent(decodeURIComponent(ev[1]));
 }
 
 async function start() {
@@ -431,7 +539,7 @@ async function start() {
   $('st-to').value = t;
   $('stats-form').addEventListener('submit', stats);
   window.addEventListener('hashchange', route);
-  if (/app=/.test(location.hash)) route();
+  if (/(app|event)=/.test(location.hash)) route();
   else show(can.homestead_apply ? 'apply' : 'queue');
   window.__tudi.ready = true;
 }

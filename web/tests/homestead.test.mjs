@@ -4,7 +4,8 @@
 // cannot be cut short (five working days by law), so the rest of the process is taken by a demo
 // application that has passed its 公示: the town's intake, the three departments' reviews, the
 // site visits, approval, staking, construction, the completion check and registration, each by
-// the account whose duty the step is, ending with the certificate's public verification page.
+// the account whose duty the step is; then a lease of the registered house recorded by the village
+// and the town; and the certificate's public verification page.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -232,6 +233,36 @@ test('a demo application from the town intake to a verified certificate, each st
   await page.waitForSelector('#stats-table');
   assert.ok((await page.textContent('#stats-table')).includes('合计'));
   assert.ok(await page.getAttribute('#stats-xlsx', 'href'));
+  // A later event on the registered house: the household leases it out; the village and the
+  // town record the lease, and the right shows it.
+  await as(clerk.username);
+  await openApplication(id);
+  await page.waitForSelector('#event-form');
+  await page.selectOption('#ev-kind', 'lease');
+  await page.fill('#ev-lessee', '佛山某民宿有限公司');
+  await page.fill('#ev-lessee_id', '91440605MA4W1XXXX1');
+  await page.fill('#ev-to', '2030-12-31');
+  await page.fill('#ev-rent_yuan_per_year', '36000');
+  await page.fill('#ev-purpose', '民宿');
+  await page.click('#event-form button[type=submit]');
+  await page.waitForSelector('#event-id');
+  const eventId = await page.textContent('#event-id');
+  assert.match(eventId, /^BG440605-\d{4}-\d{6}$/);
+  await approve('village_record');
+  await as('zhenjie.zjd');
+  await page.goto(`${base}/console/homestead?at=${Date.now()}`);
+  await ready();
+  await page.click('[data-tab="queue"]');
+  await page.waitForSelector('#queue-event-table');
+  assert.ok((await page.textContent('#queue-event-table')).includes(eventId), 'the town\'s queue has the lease');
+  await page.click(`#queue-event-table a[href="#event=${eventId}"]`);
+  await page.waitForFunction((n) => document.getElementById('event-id')?.textContent === n, eventId);
+  await approve('town_record');
+  await page.waitForFunction(() => document.getElementById('event-stage')?.textContent === '已办结');
+  await openApplication(id);
+  await page.waitForSelector('#right-leases');
+  assert.ok((await page.textContent('#right-leases')).includes('佛山某民宿有限公司'));
+
   // Anyone scanning the QR code sees it valid, with the holder masked.
   await page.goto(`${base}${verify}`);
   const text = await page.textContent('body');

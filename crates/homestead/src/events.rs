@@ -990,6 +990,21 @@ impl Homesteads<'_> {
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<EventCase>, usize), HomesteadError> {
+        self.events_where(q, visible, None, limit, offset)
+    }
+
+    /// As [`Homesteads::events`], keeping only events whose case `wanted` accepts (a work queue).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn events_where(
+        &self,
+        q: &EventQuery,
+        visible: &dyn Fn(&Event) -> bool,
+        wanted: Option<&dyn Fn(&Case) -> bool>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<EventCase>, usize), HomesteadError> {
         let key = q
             .right
             .as_ref()
@@ -1021,11 +1036,23 @@ impl Homesteads<'_> {
             }
         }
         found.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
-        let total = found.len();
         let mut out = Vec::new();
-        for event in found.into_iter().skip(offset).take(limit) {
+        let mut total = 0;
+        for event in found {
+            // Cases are read for the page only, unless a queue needs them all.
+            let in_page = total >= offset && out.len() < limit;
+            if wanted.is_none() && !in_page {
+                total += 1;
+                continue;
+            }
             let case = self.workflows().case(&event.id)?;
-            out.push(EventCase { event, case });
+            if wanted.is_some_and(|w| !w(&case)) {
+                continue;
+            }
+            if in_page {
+                out.push(EventCase { event, case });
+            }
+            total += 1;
         }
         Ok((out, total))
     }

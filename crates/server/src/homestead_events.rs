@@ -160,6 +160,9 @@ struct ListParams {
     kind: Option<tudi_homestead::events::EventKind>,
     #[serde(default)]
     right: Option<String>,
+    /// Only events waiting for a step the caller may sign.
+    #[serde(default)]
+    todo: bool,
     #[serde(default)]
     limit: Option<usize>,
     #[serde(default)]
@@ -189,11 +192,13 @@ async fn list(
         kind: q.kind,
         right: q.right,
     };
-    let who = ctx.principal.clone();
+    let (who, todo) = (ctx.principal.clone(), q.todo);
     let (page, total) = with_homesteads(&st, move |h| {
-        h.events(
+        let mine = |c: &tudi_flow::case::Case| tudi_homestead::service::awaits(c, &who);
+        h.events_where(
             &query,
             &|e| covers(&who, Action::HomesteadRead, &e.village),
+            todo.then_some(&mine as &dyn Fn(&tudi_flow::case::Case) -> bool),
             limit,
             offset,
         )

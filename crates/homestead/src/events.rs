@@ -491,6 +491,13 @@ impl Homesteads<'_> {
             }
         }
         let mortgaged = right.mortgaged();
+        let free = |doing: &str| match mortgaged {
+            Some(m) => Err(refused(
+                format!("已抵押给{}（{}），{doing}", m.mortgagee, m.proof),
+                "mortgaged: discharge the mortgage first",
+            )),
+            None => Ok(()),
+        };
         match req {
             EventRequest::Transfer {
                 to,
@@ -499,15 +506,7 @@ impl Homesteads<'_> {
                 reason,
                 ..
             } => {
-                if let Some(m) = mortgaged {
-                    return Err(refused(
-                        format!(
-                            "已抵押给{}（{}），须先注销抵押才能转让",
-                            m.mortgagee, m.proof
-                        ),
-                        "mortgaged: discharge the mortgage first",
-                    ));
-                }
+                free("须先注销抵押才能转让")?;
                 money("price_yuan", "转让价款", *price_yuan)?;
                 words("reason", "转让原因", reason, 500)?;
                 words("to.name", "受让人姓名", &to.name, 50)?;
@@ -592,12 +591,7 @@ impl Homesteads<'_> {
                 to,
                 ..
             } => {
-                if let Some(m) = mortgaged {
-                    return Err(refused(
-                        format!("已抵押给{}（{}），不能重复抵押", m.mortgagee, m.proof),
-                        "already mortgaged",
-                    ));
-                }
+                free("不能重复抵押")?;
                 words("mortgagee", "抵押权人", mortgagee, 100)?;
                 money("amount_yuan", "被担保债权数额", *amount_yuan)?;
                 period(*from, *to, None)?;
@@ -616,15 +610,7 @@ impl Homesteads<'_> {
                 reason,
                 ..
             } => {
-                if let Some(m) = mortgaged {
-                    return Err(refused(
-                        format!(
-                            "已抵押给{}（{}），须先注销抵押才能退出",
-                            m.mortgagee, m.proof
-                        ),
-                        "mortgaged: discharge the mortgage first",
-                    ));
-                }
+                free("须先注销抵押才能退出")?;
                 money("compensation_yuan", "退出补偿", *compensation_yuan)?;
                 words("reason", "退出原因", reason, 500)?;
             }
@@ -1036,25 +1022,13 @@ impl Homesteads<'_> {
             }
         }
         found.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
-        let mut out = Vec::new();
-        let mut total = 0;
-        for event in found {
-            // Cases are read for the page only, unless a queue needs them all.
-            let in_page = total >= offset && out.len() < limit;
-            if wanted.is_none() && !in_page {
-                total += 1;
-                continue;
-            }
-            let case = self.workflows().case(&event.id)?;
-            if wanted.is_some_and(|w| !w(&case)) {
-                continue;
-            }
-            if in_page {
-                out.push(EventCase { event, case });
-            }
-            total += 1;
-        }
-        Ok((out, total))
+        let (page, total) = self.page_with_cases(found, |e| &e.id, wanted, limit, offset)?;
+        Ok((
+            page.into_iter()
+                .map(|(event, case)| EventCase { event, case })
+                .collect(),
+            total,
+        ))
     }
 }
 

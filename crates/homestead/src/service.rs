@@ -1352,28 +1352,42 @@ impl Homesteads<'_> {
             }
         }
         apps.sort_by(|a, b| b.submitted_at.cmp(&a.submitted_at).then(b.id.cmp(&a.id)));
-        if let Some(wanted) = wanted {
-            let mut out = Vec::new();
-            for app in apps {
-                let case = self.workflows().case(&app.id)?;
-                if wanted(&case) {
-                    out.push(Versioned {
-                        application: app,
-                        case,
-                    });
-                }
-            }
-            let total = out.len();
-            return Ok((out.into_iter().skip(offset).take(limit).collect(), total));
-        }
-        let total = apps.len();
+        let (page, total) = self.page_with_cases(apps, |a| &a.id, wanted, limit, offset)?;
+        Ok((
+            page.into_iter()
+                .map(|(application, case)| Versioned { application, case })
+                .collect(),
+            total,
+        ))
+    }
+
+    /// A page of `items` (in their order) with their cases, and how many there are in all; with
+    /// `wanted`, only the items whose case it accepts (every case is then read, else only the
+    /// page's).
+    pub(crate) fn page_with_cases<T>(
+        &self,
+        items: Vec<T>,
+        id: impl Fn(&T) -> &str,
+        wanted: Option<&dyn Fn(&Case) -> bool>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<(T, Case)>, usize), HomesteadError> {
         let mut out = Vec::new();
-        for app in apps.into_iter().skip(offset).take(limit) {
-            let case = self.workflows().case(&app.id)?;
-            out.push(Versioned {
-                application: app,
-                case,
-            });
+        let mut total = 0;
+        for item in items {
+            let in_page = total >= offset && out.len() < limit;
+            if wanted.is_none() && !in_page {
+                total += 1;
+                continue;
+            }
+            let case = self.workflows().case(id(&item))?;
+            if wanted.is_some_and(|w| !w(&case)) {
+                continue;
+            }
+            if in_page {
+                out.push((item, case));
+            }
+            total += 1;
         }
         Ok((out, total))
     }

@@ -154,18 +154,9 @@ pub(crate) fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
     }
 }
 
-/// An application as the caller may see it, with who each open task waits for in words.
-fn view(v: &Versioned, who: &Principal) -> Value {
-    let scope = Jurisdiction::parse(&v.application.form.village)
-        .map(|j| vec![j])
-        .unwrap_or_default();
-    let res = in_village(&scope);
-    let app = v
-        .application
-        .masked(may_see_id_number(who, &res), may_see_phone(who, &res));
-    let tasks: Vec<Value> = v
-        .case
-        .tasks
+/// A case's tasks, with who each waits for in words and whether the caller may sign it now.
+pub(crate) fn tasks_view(case: &tudi_flow::case::Case, who: &Principal) -> Vec<Value> {
+    case.tasks
         .iter()
         .map(|t| {
             json!({
@@ -176,7 +167,19 @@ fn view(v: &Versioned, who: &Principal) -> Value {
                 "yours": tudi_homestead::service::may_sign(t, who),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// An application as the caller may see it, with who each open task waits for in words.
+fn view(v: &Versioned, who: &Principal) -> Value {
+    let scope = Jurisdiction::parse(&v.application.form.village)
+        .map(|j| vec![j])
+        .unwrap_or_default();
+    let res = in_village(&scope);
+    let app = v
+        .application
+        .masked(may_see_id_number(who, &res), may_see_phone(who, &res));
+    let tasks = tasks_view(&v.case, who);
     let stage_names: Vec<&str> = app
         .stage
         .iter()

@@ -15,7 +15,6 @@ use tudi_access::{Action, Jurisdiction, Principal};
 use tudi_flow::case::Op;
 use tudi_homestead::events::{EventCase, EventQuery, EventRequest};
 use tudi_homestead::registry::Right;
-use tudi_homestead::service::duty_name;
 
 use crate::AppState;
 use crate::accounts::body_problem;
@@ -48,20 +47,7 @@ fn view(e: &EventCase, who: &Principal) -> Value {
     } else {
         e.event.request.masked()
     };
-    let tasks: Vec<Value> = e
-        .case
-        .tasks
-        .iter()
-        .map(|t| {
-            json!({
-                "id": t.id, "step": t.step, "status": t.status, "due": t.due,
-                "assignees": t.assignees,
-                "assignee_names": t.assignees.iter().map(|a| duty_name(a)).collect::<Vec<_>>(),
-                "signatures": t.signatures, "opened_at": t.opened_at,
-                "yours": tudi_homestead::service::may_sign(t, who),
-            })
-        })
-        .collect();
+    let tasks = crate::homestead::tasks_view(&e.case, who);
     json!({
         "event": {
             "id": e.event.id, "kind": request.kind(), "kind_name": request.kind().name_zh(),

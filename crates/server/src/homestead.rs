@@ -352,6 +352,17 @@ async fn read(
     Ok(Json(view(&v, &ctx.principal)).into_response())
 }
 
+/// The engine's operation from an action body's fields (`action`, `task`, …).
+pub(crate) fn op_from(fields: Value) -> Result<Op, Problem> {
+    serde_json::from_value(fields).map_err(|e| {
+        Problem::bad_parameter(
+            "action",
+            format!("操作无效：{e}（action 可为 approve、reject、return、withdraw、transfer、add_signer、urge、comment）"),
+            format!("invalid action: {e}"),
+        )
+    })
+}
+
 #[derive(Deserialize)]
 struct ActionBody {
     revision: u64,
@@ -374,13 +385,7 @@ async fn act(
             r#"{"revision": 3, "action": "approve", "task": 2, "comment": "同意", "form": {…}}"#,
         )
     })?;
-    let action: Op = serde_json::from_value(body.action).map_err(|e| {
-        Problem::bad_parameter(
-            "action",
-            format!("操作无效：{e}（action 可为 approve、reject、return、withdraw、transfer、add_signer、urge、comment）"),
-            format!("invalid action: {e}"),
-        )
-    })?;
+    let action = op_from(body.action)?;
     load_authorized(&st, &ctx, id.clone(), Action::HomesteadReview).await?;
     let who = ctx.principal.clone();
     let (revision, form) = (body.revision, body.form);

@@ -12,7 +12,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::may_see_id_number;
 use tudi_access::{Action, Jurisdiction, Principal};
-use tudi_flow::case::Op;
 use tudi_homestead::events::{EventCase, EventQuery, EventRequest};
 use tudi_homestead::registry::Right;
 
@@ -239,13 +238,7 @@ async fn act(
             r#"{"revision": 2, "action": "approve", "task": 1, "comment": "同意"}"#,
         )
     })?;
-    let op: Op = serde_json::from_value(body.action).map_err(|e| {
-        Problem::bad_parameter(
-            "action",
-            format!("操作无效：{e}（action 可为 approve、reject、return、withdraw、transfer、add_signer、urge、comment）"),
-            format!("invalid action: {e}"),
-        )
-    })?;
+    let op = crate::homestead::op_from(body.action)?;
     load(&st, &ctx, id.clone(), Action::HomesteadReview).await?;
     let who = ctx.principal.clone();
     let revision = body.revision;

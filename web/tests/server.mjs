@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tudi = process.env.TUDI_BIN || join(root, 'target', 'debug', 'tudi');
+// The homestead clock run ahead (a development tool built by `cargo test`: examples/clock.rs).
+const clockBin = process.env.TUDI_CLOCK_BIN || join(root, 'target', 'debug', 'examples', 'clock');
 
 export async function startServer({ parcels = 3000, seed = 5 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tudi-web-'));
@@ -31,6 +33,10 @@ export async function startServer({ parcels = 3000, seed = 5 } = {}) {
       const res = await fetch(`${base}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
       if (!res.ok) throw new Error(`login ${username}: ${res.status}`);
       return (await res.json()).token;
+    },
+    /** Runs the homestead clock as of `days` from now (a 公示 period passing, for instance). */
+    clock(days) {
+      return execFileSync(clockBin, [dir, String(days)]).toString();
     },
     stop() {
       server.kill();

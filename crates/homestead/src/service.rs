@@ -1454,6 +1454,14 @@ impl Homesteads<'_> {
     pub fn roll_size(&self, village: &str) -> Result<usize, HomesteadError> {
         Ok(self.roll(village)?.len())
     }
+
+    /// A village's collective member roll (identity numbers, sorted; empty when none is kept).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn members(&self, village: &str) -> Result<Vec<String>, HomesteadError> {
+        self.roll(village)
+    }
 }
 
 /// What an approval must number in its transaction.

@@ -7,7 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -41,7 +41,10 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/homestead/applications/{id}/documents/{sha256}",
             get(document),
         )
-        .route("/api/v1/homestead/collectives/{village}", put(set_roll))
+        .route(
+            "/api/v1/homestead/collectives/{village}",
+            get(roll).put(set_roll),
+        )
         .route("/api/v1/homestead/ledger", get(ledger))
         .route("/api/v1/homestead/stats", get(stats))
         .route("/api/v1/certificates", get(certificates))
@@ -633,6 +636,25 @@ async fn document(
         blob.bytes,
     )
         .into_response())
+}
+
+/// A village's member roll, for those who keep it.
+async fn roll(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(village): Path<String>,
+) -> Result<Response, Problem> {
+    let scope = village_scope(&village)?;
+    authorize(
+        &st,
+        &ctx,
+        Action::HomesteadConfigure,
+        &in_village(&scope),
+        &format!("collective:{village}"),
+    )?;
+    let v = village.clone();
+    let members = with_homesteads(&st, move |h| h.members(&v)).await?;
+    Ok(Json(json!({"village": village, "members": members})).into_response())
 }
 
 #[derive(Deserialize)]

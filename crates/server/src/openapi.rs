@@ -73,9 +73,13 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("GET", "/api/v1/homestead/applications/{id}/documents/{sha256}") => {
             ("下载申请材料", "a document's bytes")
         }
-        ("PUT", "/api/v1/homestead/collectives/{village}") => {
-            ("集体经济组织成员名册", "a collective's member roll")
+        ("GET", "/api/v1/homestead/collectives/{village}") => {
+            ("查看集体经济组织成员名册", "a collective's member roll")
         }
+        ("PUT", "/api/v1/homestead/collectives/{village}") => (
+            "替换集体经济组织成员名册",
+            "replace a collective's member roll",
+        ),
         ("GET", "/api/v1/homestead/events") => (
             "后续事项列表（转让、出租、抵押、注销抵押、退出）",
             "later events (transfer, lease, mortgage, discharge, exit)",

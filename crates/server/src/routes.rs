@@ -138,6 +138,11 @@ pub const ROUTES: &[RouteSpec] = &[
         Guard::InHandler(Action::HomesteadRead),
     ),
     r(
+        "GET",
+        "/api/v1/homestead/collectives/{village}",
+        Guard::InHandler(Action::HomesteadConfigure),
+    ),
+    r(
         "PUT",
         "/api/v1/homestead/collectives/{village}",
         Guard::InHandler(Action::HomesteadConfigure),

@@ -229,6 +229,28 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = w
+        .call(
+            "clerk",
+            "GET",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, &body["members"]),
+        (StatusCode::OK, &json!([A, B])),
+        "{body}"
+    );
+    let (s, _) = w
+        .call(
+            "other-town",
+            "GET",
+            &format!("/api/v1/homestead/collectives/{VILLAGE}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
 
     // Bad input by field; another town's reviewer cannot take in this village's application.
     let mut bad = form(&site);

@@ -211,6 +211,7 @@ fn return_withdraw_transfer_add_signer_urge_and_reject() {
     )
     .unwrap();
     // 撤回: the clerk takes the approval back while no department has acted.
+    let land_before = open_task(&case, "land");
     act!(&def, &mut case, "clerk", Op::Withdraw { task: 1 }).unwrap();
     assert_eq!(
         case.open_tasks()
@@ -218,6 +219,10 @@ fn return_withdraw_transfer_add_signer_urge_and_reject() {
             .collect::<Vec<_>>(),
         ["village"]
     );
+    // An approval after the withdrawal, on the task it closed, is refused and changes nothing.
+    let withdrawn = case.clone();
+    assert!(act!(&def, &mut case, "land", approve(land_before)).is_err());
+    assert_eq!(case, withdrawn);
     act!(&def, &mut case, "clerk", approve(1)).unwrap();
     // Once a department has acted, withdrawing is refused.
     act!(&def, &mut case, "land", approve(open_task(&case, "land"))).unwrap();

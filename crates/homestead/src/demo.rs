@@ -303,7 +303,7 @@ pub fn fill_applications(
         let days_ago = match target {
             Target::At(s, _) => match *s {
                 "group_discussion" => rng.random_range(0..2),
-                "publicity" => rng.random_range(1..4),
+                "publicity" => rng.random_range(2..4),
                 "village_review" => rng.random_range(10..13),
                 "town_intake" => rng.random_range(13..18),
                 "review_agri" | "review_nr" => rng.random_range(18..24),

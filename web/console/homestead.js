@@ -198,8 +198,9 @@ async function certificates(page) {
   }
 }
 
-function readFamily() {
-  return $('ap-family').value.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
+/** People typed one a line as 姓名,身份证号,关系. */
+function parsePeople(text) {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => {
     const [name, id, relation] = l.split(/[,，]/).map((x) => (x || '').trim());
     return { name, id_number: id, relation: relation || null };
   });
@@ -213,7 +214,7 @@ async function submit(e) {
   const body = {
     applicant: { name: $('ap-name').value.trim(), id_number: $('ap-id').value.trim() },
     phone: $('ap-phone').value.trim(),
-    family: readFamily(),
+    family: parsePeople($('ap-family').value),
     village: $('ap-village').value.trim(),
     terrain: $('ap-terrain').value,
     build: $('ap-build').value,
@@ -342,7 +343,7 @@ const EVENT_FIELDS = {
   lease: [['lessee', '承租人', 'text'], ['lessee_id', '身份证号或统一社会信用代码', 'text'], ['from', '起租日', 'date'], ['to', '到期日', 'date'], ['rent_yuan_per_year', '年租金（元）', 'number'], ['purpose', '用途', 'text']],
   mortgage: [['mortgagee', '抵押权人', 'text'], ['amount_yuan', '被担保债权数额（元）', 'number'], ['from', '起始日', 'date'], ['to', '到期日', 'date']],
   discharge: [['reason', '注销原因', 'text']],
-  transfer: [['to_name', '受让人姓名', 'text'], ['to_id', '受让人身份证号', 'text'], ['price_yuan', '转让价款（元）', 'number'], ['reason', '转让原因', 'text']],
+  transfer: [['to_name', '受让人姓名', 'text'], ['to_id', '受让人身份证号', 'text'], ['to_family', '受让方家庭成员（每行：姓名,身份证号,关系）', 'textarea'], ['price_yuan', '转让价款（元）', 'number'], ['reason', '转让原因', 'text']],
   exit: [['compensation_yuan', '退出补偿（元）', 'number'], ['reason', '退出原因', 'text']],
 };
 
@@ -371,7 +372,9 @@ async function rightPanel(code) {
         <button type="submit">提交</button> <span id="ev-result" class="error" role="status"></span></form>` : ''}`;
     if (!$('event-form')) return;
     const fields = () => {
-      $('ev-fields').innerHTML = EVENT_FIELDS[$('ev-kind').value].map(([name, label, type]) => `<label>${label} <input id="ev-${name}" type="${type}" ${type === 'number' ? 'step="any" min="0"' : ''} value="${type === 'date' ? today() : ''}"></label>`).join('');
+      $('ev-fields').innerHTML = EVENT_FIELDS[$('ev-kind').value].map(([name, label, type]) => (type === 'textarea'
+        ? `<label>${label} <textarea id="ev-${name}" rows="2"></textarea></label>`
+        : `<label>${label} <input id="ev-${name}" type="${type}" ${type === 'number' ? 'step="any" min="0"' : ''} value="${type === 'date' ? today() : ''}"></label>`)).join('');
     };
     fields();
     $('ev-kind').addEventListener('change', fields);
@@ -384,7 +387,10 @@ async function rightPanel(code) {
         if (name.startsWith('to_')) continue;
         body[name] = type === 'number' ? Number(val(name)) : val(name);
       }
-      if (kind === 'transfer') body.to = { name: val('to_name'), id_number: val('to_id') };
+      if (kind === 'transfer') {
+        body.to = { name: val('to_name'), id_number: val('to_id') };
+        body.family = parsePeople(val('to_family'));
+      }
       try {
         const created = await api('/api/v1/homestead/events', { method: 'POST', body });
         location.hash = `event=${created.event.id}`;

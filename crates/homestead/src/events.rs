@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use tudi_access::{Jurisdiction, Principal};
 use tudi_core::msg::Msg;
 use tudi_core::personal::IdNumber;
-use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op, TaskStatus};
+use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op};
 use tudi_flow::definition::{DefinitionError, ProcessDef};
 use tudi_flow::stored::{StoredError, Workflows};
 use tudi_store::{Change, Expect, RecordQuery, RecordWrite, StoreError};
@@ -744,14 +744,7 @@ impl Homesteads<'_> {
             .find(|t| t.id == op.task())
             .cloned()
             .ok_or(HomesteadError::Flow(FlowError::UnknownTask(op.task())))?;
-        if !task.assignees.iter().any(|a| engine.fills(a, &user))
-            && !matches!(
-                op,
-                Op::Urge { .. } | Op::Comment { .. } | Op::Withdraw { .. }
-            )
-        {
-            return Err(HomesteadError::Flow(FlowError::NotAssignee(user)));
-        }
+        crate::service::may_act(&engine, &task, &user, &op)?;
         if matches!(op, Op::Withdraw { .. }) && task.step == "registration" {
             return Err(refused(
                 "登记已生效，不能撤回；如有错误请走更正或注销",
@@ -759,26 +752,6 @@ impl Homesteads<'_> {
             ));
         }
         let name = op.name();
-        let approving = matches!(op, Op::Approve { .. }) && task.status == TaskStatus::Open;
-        let (right, right_version) = self.right(event.request.right())?;
-        let last = approving
-            && def
-                .step(&task.step)
-                .is_some_and(|s| s.next.iter().all(|n| n == tudi_flow::definition::END));
-        if last {
-            // The right or the transferee may have changed since the request: the same checks
-            // again before the event takes effect.
-            self.check_request(&event.request, &right, Some(&event.id))?;
-            if event.request.kind() == EventKind::Transfer
-                && !self.keys.is_some_and(|k| {
-                    k.keys
-                        .iter()
-                        .any(|e| e.retired.is_none() && e.secret.is_some())
-                })
-            {
-                return Err(HomesteadError::Sign(tudi_sign::SignError::NoActiveKey));
-            }
-        }
         case.act(&engine, revision, &user, op, now)?;
         event.stage = stages(&case);
         let change = Change {
@@ -791,6 +764,13 @@ impl Homesteads<'_> {
             name,
         )?];
         if case.status == CaseStatus::Completed {
+            // The right or the transferee may have changed since the request: the same checks
+            // again before the event takes effect (nothing has been written yet).
+            let (right, right_version) = self.right(event.request.right())?;
+            self.check_request(&event.request, &right, Some(&event.id))?;
+            if event.request.kind() == EventKind::Transfer {
+                self.signing_keys()?;
+            }
             let (more, outcome) = self.take_effect(&event, right, right_version, now)?;
             event.outcome = Some(outcome);
             writes.extend(more);
@@ -828,9 +808,7 @@ impl Homesteads<'_> {
         };
         let outcome = match &event.request {
             EventRequest::Transfer { to, family, .. } => {
-                let keys = self
-                    .keys
-                    .ok_or(HomesteadError::Sign(tudi_sign::SignError::NoActiveKey))?;
+                let keys = self.signing_keys()?;
                 let (old, old_version) = self.certificate(&right.certificate)?;
                 let (cert_id, number) = crate::registry::next_certificate(self, "不动产权", now)?;
                 let mut payload = old.signed.payload.clone();

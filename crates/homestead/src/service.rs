@@ -382,6 +382,29 @@ pub fn parse_duty(entry: &str) -> Option<(Role, Jurisdiction, Option<&str>)> {
     ))
 }
 
+/// Only those a task is assigned to may act on it; urging, commenting and withdrawing one's own
+/// approval are open to anyone the caller's authorization already admitted (the engine refuses a
+/// withdrawal by someone who did not sign).
+pub(crate) fn may_act(
+    engine: &Engine<'_>,
+    task: &tudi_flow::case::Task,
+    user: &str,
+    op: &Op,
+) -> Result<(), HomesteadError> {
+    let mine = task.assignees.iter().any(|a| engine.fills(a, user));
+    if !mine
+        && !matches!(
+            op,
+            Op::Urge { .. } | Op::Comment { .. } | Op::Withdraw { .. }
+        )
+    {
+        return Err(HomesteadError::Flow(FlowError::NotAssignee(
+            user.to_owned(),
+        )));
+    }
+    Ok(())
+}
+
 /// Whether `who` may sign an open task of `case` (one of its duties is theirs, or it names
 /// them).
 #[must_use]
@@ -491,6 +514,14 @@ impl Homesteads<'_> {
             store: self.store,
             calendar: self.calendar,
         }
+    }
+
+    /// The district's keys, when they can sign (registration and transfer need them before
+    /// anything is numbered).
+    pub(crate) fn signing_keys(&self) -> Result<&KeyRing, HomesteadError> {
+        self.keys
+            .filter(|k| k.can_sign())
+            .ok_or(HomesteadError::Sign(SignError::NoActiveKey))
     }
 
     /// The deployed process (the shipped Nanhai version is deployed on first use).
@@ -843,17 +874,7 @@ impl Homesteads<'_> {
             .find(|t| t.id == op.task())
             .cloned()
             .ok_or(HomesteadError::Flow(FlowError::UnknownTask(op.task())))?;
-        // Only those the task is assigned to may act on it (urging is for anyone who may review
-        // here, which the caller's authorization already decided).
-        let mine = task.assignees.iter().any(|a| engine.fills(a, &user));
-        if !mine
-            && !matches!(
-                op,
-                Op::Urge { .. } | Op::Comment { .. } | Op::Withdraw { .. }
-            )
-        {
-            return Err(HomesteadError::Flow(FlowError::NotAssignee(user)));
-        }
+        may_act(&engine, &task, &user, &op)?;
         // A timer step (公示) ends by itself; people may object (reject or return) meanwhile,
         // but not cut it short.
         if let (Op::Approve { .. }, Some(step), Some(due)) = (&op, def.step(&task.step), task.due)
@@ -1195,13 +1216,7 @@ impl Homesteads<'_> {
                     )));
                 }
                 // Fail before anything is numbered when no key can sign.
-                match self.keys {
-                    Some(k)
-                        if k.keys
-                            .iter()
-                            .any(|e| e.retired.is_none() && e.secret.is_some()) => {}
-                    _ => return Err(HomesteadError::Sign(SignError::NoActiveKey)),
-                }
+                self.signing_keys()?;
                 record(app);
                 Ok(Some(Numbering::Registration))
             }

@@ -156,6 +156,14 @@ impl KeyRing {
         }
     }
 
+    /// Whether the ring holds an active key with its private half, so that it can sign.
+    #[must_use]
+    pub fn can_sign(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| k.retired.is_none() && k.secret.is_some())
+    }
+
     /// Signs `payload` with the active key.
     ///
     /// # Errors
@@ -215,6 +223,7 @@ mod tests {
     fn a_signed_certificate_verifies_offline_and_any_change_breaks_it() {
         let mut ring = KeyRing::default();
         assert_eq!(ring.sign(json!({})), Err(SignError::NoActiveKey));
+        assert!(!ring.can_sign());
         ring.rotate(now()).unwrap();
         let cert = json!({"编号": "440605-ZJD-2026-000001", "权利人": "王**", "面积": 78.5});
         let signed = ring.sign(cert).unwrap();
@@ -260,6 +269,8 @@ mod tests {
     fn rotation_keeps_old_certificates_valid_and_signs_with_the_new_key() {
         let mut ring = KeyRing::default();
         let first = ring.rotate(now()).unwrap();
+        assert!(ring.can_sign());
+        assert!(!ring.public().can_sign(), "the published ring cannot sign");
         let old = ring.sign(json!({"n": 1})).unwrap();
         let second = ring.rotate(now()).unwrap();
         assert_ne!(first, second);

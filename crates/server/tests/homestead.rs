@@ -966,6 +966,11 @@ async fn documents_the_ledger_and_statistics_over_http() {
         .call("other-town", "GET", "/api/v1/homestead/ledger", None)
         .await;
     assert_eq!(l["total"], 0);
+    // A department handler's ledger shows identity numbers masked, as everywhere for that role.
+    let (_, l) = w
+        .call("land", "GET", "/api/v1/homestead/ledger", None)
+        .await;
+    assert_eq!(l["rows"][0][col("身份证号")], "440605********001X");
     let (s, _) = w
         .call("town", "GET", "/api/v1/homestead/ledger?format=pdf", None)
         .await;

@@ -63,17 +63,21 @@ function accountPanel(me) {
   });
   $('show-account').addEventListener('click', () => myAccount(me));
   if (me.can.user_list) $('show-users').addEventListener('click', () => users(0));
+  // After a reset nothing else answers until a new password is chosen.
+  if (me.must_change_password) myAccount(me);
 }
 
 async function myAccount(me) {
-  const { tokens } = await api('/api/v1/tokens');
-  $('account-detail').innerHTML = `
+  const reset = me.must_change_password;
+  const { tokens } = reset ? { tokens: [] } : await api('/api/v1/tokens');
+  const password = `
     <h3>修改密码 <small>Password</small></h3>
     <form id="password-form">
       <label>当前密码 <input id="pw-current" type="password" required></label>
       <label>新密码 <input id="pw-new" type="password" required minlength="10"></label>
       <button type="submit">修改</button> <span id="pw-result" role="status"></span>
-    </form>
+    </form>`;
+  $('account-detail').innerHTML = reset ? password : `${password}
     <h3>接口令牌 <small>API tokens</small></h3>
     <ul id="tokens">${tokens.map((t) => `<li>${esc(t.name)} <code>${esc(t.id)}</code> ${t.revoked_at ? '（已吊销）' : `<button data-revoke="${esc(t.id)}">吊销</button>`}</li>`).join('') || '<li class="hint">无</li>'}</ul>
     ${me.can.token_issue ? '<form id="token-form"><input id="token-name" placeholder="用途，如：规划系统对接" required> <button type="submit">签发</button></form><p id="token-secret" class="hint"></p>' : ''}
@@ -83,6 +87,7 @@ async function myAccount(me) {
     try {
       await api('/api/v1/auth/password', { method: 'POST', body: { current_password: $('pw-current').value, new_password: $('pw-new').value } });
       $('pw-result').textContent = '密码已修改';
+      if (reset) location.reload();
     } catch (err) {
       $('pw-result').textContent = err.message;
     }
@@ -98,7 +103,7 @@ async function myAccount(me) {
       $('token-secret').textContent = `新令牌（只显示这一次，请妥善保存）：${r.token}`;
     });
   }
-  history(`user:${me.user.username}`);
+  if (!reset) history(`user:${me.user.username}`);
 }
 
 // Audit action names, as the console shows them; unknown ones are shown as they are.
@@ -113,6 +118,12 @@ const ACTION_LABELS = {
 function actionLabel(action) {
   if (action.startsWith('denied.')) return `越权尝试：${ACTION_LABELS[action.slice(7)] || action.slice(7)}`;
   return ACTION_LABELS[action] || action;
+}
+
+/** Sizes the bars of a chart (`.bar[data-width]`, in per cent) through the style object: the
+ * pages' security policy allows no inline style attributes. */
+export function drawBars(box) {
+  for (const bar of box.querySelectorAll('.bar[data-width]')) bar.style.width = `${bar.dataset.width}%`;
 }
 
 /** Shows a resource's audit history (newest first) in `box`; `resource` may name a layer and

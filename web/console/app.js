@@ -70,7 +70,9 @@ async function loadLayers() {
     map.addLayer({ id: `${c.id}-line`, type: 'line', source: c.id, 'source-layer': c.id, paint: { 'line-color': style.color, 'line-width': kind === 'admin' ? 1.5 : 0.6 } });
     map.addLayer({ id: `${c.id}-hit`, type: 'line', source: c.id, 'source-layer': c.id, filter: ['in', ['get', 'id'], ['literal', []]], paint: { 'line-color': '#d50000', 'line-width': 3 } });
     const li = document.createElement('li');
-    li.innerHTML = `<input type="checkbox" checked id="toggle-${c.id}"><span class="swatch" style="background:${style.color}"></span><label for="toggle-${c.id}">${c.title}</label>`;
+    li.innerHTML = `<input type="checkbox" checked id="toggle-${c.id}"><span class="swatch"></span><label for="toggle-${c.id}">${c.title}</label>`;
+    // Set through the style object: the page's policy allows no inline style attributes.
+    li.querySelector('.swatch').style.background = style.color;
     li.querySelector('input').addEventListener('change', (e) => {
       const v = e.target.checked ? 'visible' : 'none';
       for (const suffix of ['fill', 'line', 'hit']) map.setLayoutProperty(`${c.id}-${suffix}`, 'visibility', v);

@@ -5,7 +5,7 @@
 // statistics with the Excel ledger. Talks to /api/v1 only; the server decides every action
 // and its reasons are shown as they come.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { api } from '/console/admin.js';
+import { api, drawBars } from '/console/admin.js';
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -182,7 +182,7 @@ async function certificates(page) {
   try {
     const { certificates: certs, total } = await api(`/api/v1/certificates?limit=20&offset=${page * 20}`);
     box.innerHTML = `<p class="hint">共 ${total} 本</p><table id="cert-table"><tr><th>证书号</th><th>权利人</th><th>状态</th><th></th></tr>${certs.map((c) => `<tr><td>${esc(c.number)}<br><a href="#app=${esc(c.application)}">${esc(c.application)}</a></td><td>${esc(c.summary.holder)}</td><td>${c.status === 'valid' ? '有效' : `已注销：${esc(c.revoke_reason)}`}</td>
-      <td><a href="/api/v1/certificates/${esc(c.id)}/pdf" target="_blank">PDF</a> <a href="/verify/${esc(c.id)}" target="_blank">验证</a>${can.certificate_revoke && c.status === 'valid' ? ` <button data-revoke="${esc(c.id)}">注销</button>` : ''}</td></tr>`).join('')}</table>
+      <td><a href="/api/v1/certificates/${esc(c.id)}/pdf" target="_blank">PDF</a> <a href="${esc(c.verify_path)}" target="_blank">验证</a>${can.certificate_revoke && c.status === 'valid' ? ` <button data-revoke="${esc(c.id)}">注销</button>` : ''}</td></tr>`).join('')}</table>
     <div class="buttons">${page > 0 ? '<button id="cert-prev">上一页</button>' : ''}${(page + 1) * 20 < total ? '<button id="cert-next">下一页</button>' : ''}</div>`;
     if ($('cert-prev')) $('cert-prev').addEventListener('click', () => certificates(page - 1));
     if ($('cert-next')) $('cert-next').addEventListener('click', () => certificates(page + 1));
@@ -290,7 +290,7 @@ async function showApplication(id) {
         <tr><th>资格审定</th><td id="app-eligible">${a.eligible ? '符合' : '不符合'}<ul>${findings}</ul></td></tr>
         <tr><th>选址核查</th><td id="app-site">${esc(a.site_verdict)}<ul>${reasons}</ul></td></tr>
         ${a.approval ? `<tr><th>批准</th><td id="app-approval">${esc(a.approval.homestead_permit)}；${esc(a.approval.planning_permit)}（${esc(a.approval.approved_on)}）</td></tr>` : ''}
-        ${reg ? `<tr><th>登记</th><td id="app-registration">不动产单元代码 ${esc(reg.unit_code)}<br><a id="cert-pdf" href="/api/v1/certificates/${esc(reg.certificate)}/pdf" target="_blank">证照 PDF</a> · <a id="cert-verify" href="/verify/${esc(reg.certificate)}" target="_blank">扫码验证页</a></td></tr>` : ''}
+        ${reg ? `<tr><th>登记</th><td id="app-registration">不动产单元代码 ${esc(reg.unit_code)}<br><a id="cert-pdf" href="/api/v1/certificates/${esc(reg.certificate)}/pdf" target="_blank">证照 PDF</a> · <a id="cert-verify" target="_blank">扫码验证页</a></td></tr>` : ''}
       </table>
       ${reg ? '<div id="right-panel"></div>' : ''}
       ${mine.length ? `<h3>我的办理 <small>My steps</small></h3><div id="my-steps">${mine.map((t) => stepPanel(v, t)).join('')}</div>` : ''}
@@ -313,7 +313,13 @@ async function showApplication(id) {
     };
     if (state.mapReady) showCase(); else map.once('idle', showCase);
     wireSteps(v, (body) => api(`/api/v1/homestead/applications/${encodeURIComponent(a.id)}/actions`, { method: 'POST', body }), () => showApplication(a.id));
-    if (reg) rightPanel(reg.unit_code);
+    if (reg) {
+      rightPanel(reg.unit_code);
+      // The verification page needs the proof its QR code carries.
+      api(`/api/v1/certificates/${encodeURIComponent(reg.certificate)}`)
+        .then((c) => { $('cert-verify').href = c.verify_path; })
+        .catch(() => {});
+    }
     if ($('doc-form')) {
       $('doc-form').addEventListener('submit', async (e) => {
         e.preventDefault();
@@ -495,9 +501,10 @@ async function stats(e) {
     } else {
       const max = Math.max(1, ...rows.filter((x) => x.code !== '合计').map((x) => x.applications));
       box.innerHTML = `<table id="stats-table"><tr>${['名称', '申请', '批准', '不予批准', '已登记', '办理中', '超期环节', '审批用时（天）'].map((h) => `<th>${h}</th>`).join('')}</tr>${rows.map((x) => `<tr><td>${esc(x.name)}</td><td>${x.applications}</td><td>${x.approved}</td><td>${x.refused}</td><td>${x.registered}</td><td>${x.running}</td><td>${x.overdue_steps}</td><td>${days(x.days_to_approval)}</td></tr>`).join('')}</table>
-        <h3>申请量</h3><div id="stats-chart">${rows.filter((x) => x.code !== '合计').map((x) => `<div class="bar-row"><span class="bar-label">${esc(x.name)}</span><span class="bar" style="width:${(x.applications / max) * 70}%"></span> ${x.applications}</div>`).join('')}</div>`;
+        <h3>申请量</h3><div id="stats-chart">${rows.filter((x) => x.code !== '合计').map((x) => `<div class="bar-row"><span class="bar-label">${esc(x.name)}</span><span class="bar" data-width="${(x.applications / max) * 70}"></span> ${x.applications}</div>`).join('')}</div>`;
     }
     box.innerHTML += `<p><a id="stats-xlsx" href="/api/v1/homestead/stats?${q}&format=xlsx">下载统计表（Excel）</a></p>`;
+    drawBars(box);
   } catch (err) {
     box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }
@@ -515,7 +522,7 @@ async function start() {
   const me = window.__tudi.auth.me;
   if (!me) {
     $('tabs').hidden = true;
-    $('detail').innerHTML = '<p class="hint">请先登录。证照可由任何人扫码验证（/verify/证照编号）。</p>';
+    $('detail').innerHTML = '<p class="hint">请先登录。证照可由任何人扫描证照上的二维码验证。</p>';
     window.__tudi.ready = true;
     return;
   }

@@ -4,7 +4,7 @@
 // Excel download. Talks to /api/v1 only; the server's policy decides every action and its
 // reasons are shown as they come.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { api } from '/console/admin.js';
+import { api, drawBars } from '/console/admin.js';
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -229,8 +229,9 @@ async function stats(e) {
     const pct = (x) => (x === null ? '—' : `${(x * 100).toFixed(1)}%`);
     const max = Math.max(1, ...r.rows.filter((x) => x.key !== '合计').map((x) => x.received));
     box.innerHTML = `<table id="stats-table"><tr>${['分组', '受理', '应结', '结案', '结案率', '按期结案率', '返工率', '满意率', '重复件率', '平均时长（h）'].map((h) => `<th>${h}</th>`).join('')}</tr>${r.rows.map((x) => `<tr><td>${esc(x.key)}</td><td>${x.received}</td><td>${x.due}</td><td>${x.closed}</td><td>${pct(x.closure_rate)}</td><td>${pct(x.on_time_rate)}</td><td>${pct(x.rework_rate)}</td><td>${pct(x.satisfaction_rate)}</td><td>${pct(x.duplicate_rate)}</td><td>${x.average_hours ?? '—'}</td></tr>`).join('')}</table>
-      <h3>受理量</h3><div id="stats-chart">${r.rows.filter((x) => x.key !== '合计').map((x) => `<div class="bar-row"><span class="bar-label">${esc(x.key)}</span><span class="bar" style="width:${(x.received / max) * 70}%"></span> ${x.received}</div>`).join('')}</div>
+      <h3>受理量</h3><div id="stats-chart">${r.rows.filter((x) => x.key !== '合计').map((x) => `<div class="bar-row"><span class="bar-label">${esc(x.key)}</span><span class="bar" data-width="${(x.received / max) * 70}"></span> ${x.received}</div>`).join('')}</div>
       <p><a id="stats-xlsx" href="/api/v1/orders/stats?${q}&format=xlsx">下载 Excel 台账</a></p>`;
+    drawBars(box);
   } catch (err) {
     box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }

@@ -171,7 +171,9 @@ test('one application from drawing its site to a verified certificate, each step
   assert.equal((await page.textContent('#app-eligible')).slice(0, 2), '符合');
   // The scanned application form.
   await page.selectOption('#doc-kind', '申请表');
-  await page.setInputFiles('#doc-file', { name: '申请表.png', mimeType: 'image/png', buffer: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]) });
+  // A whole PNG (1×1 pixel): the server decodes uploads in full.
+  const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+  await page.setInputFiles('#doc-file', { name: '申请表.png', mimeType: 'image/png', buffer: png });
   await page.click('#doc-form button[type=submit]');
   await page.waitForFunction(() => document.getElementById('documents')?.textContent.includes('申请表.png'));
   // The group discussion, then the 公示, which the server will not let anyone cut short.
@@ -225,6 +227,7 @@ test('one application from drawing its site to a verified certificate, each step
   await page.waitForSelector('#app-registration');
   assert.equal(await page.textContent('#app-stage'), '已登记');
   assert.match(await page.textContent('#app-registration'), /JC\d{5}F00010001/);
+  await page.waitForSelector('#cert-verify[href*="?s="]');
   const verify = await page.getAttribute('#cert-verify', 'href');
   // The statistics count it.
   await page.click('[data-tab="stats"]');

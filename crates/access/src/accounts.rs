@@ -372,12 +372,18 @@ fn secret_id(secret: &str) -> String {
     tudi_store::audit::sha256_hex(secret.as_bytes())
 }
 
-fn check_username(u: &str) -> Result<(), AccessError> {
-    let ok = (3..=32).contains(&u.len())
+/// Whether `u` can be an account name (`[a-z][a-z0-9_.-]{2,31}`): anything else is refused
+/// before it is looked up, counted or recorded.
+#[must_use]
+pub fn is_username(u: &str) -> bool {
+    (3..=32).contains(&u.len())
         && u.starts_with(|c: char| c.is_ascii_lowercase())
         && u.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
-    if ok {
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+}
+
+fn check_username(u: &str) -> Result<(), AccessError> {
+    if is_username(u) {
         Ok(())
     } else {
         Err(invalid(
@@ -473,6 +479,18 @@ pub fn check_bindings(bindings: &[Binding]) -> Result<(), AccessError> {
     Ok(())
 }
 
+/// The name shown for an account: one line of at most 50 characters (`None`: empty).
+fn check_display_name(name: &str) -> Result<Option<String>, AccessError> {
+    let name =
+        tudi_core::text::check_optional(name, 50, tudi_core::text::Lines::One).map_err(|f| {
+            AccessError::Invalid {
+                field: "display_name",
+                msg: f.message("姓名", "display_name"),
+            }
+        })?;
+    Ok((!name.is_empty()).then(|| name.to_owned()))
+}
+
 fn check_personal(phone: Option<&str>, id: Option<&str>) -> Result<(), AccessError> {
     if let Some(p) = phone.filter(|p| !p.is_empty()) {
         Phone::parse(p).map_err(|e| AccessError::Invalid {
@@ -506,6 +524,30 @@ fn conflict(e: StoreError, username: &str) -> AccessError {
         )),
         other => AccessError::Store(other),
     }
+}
+
+/// The record write of a token under its secret's hash `id`.
+fn token_write(
+    id: &str,
+    info: &TokenInfo,
+    expect: Expect,
+    revoked: bool,
+) -> Result<RecordWrite, AccessError> {
+    Ok(RecordWrite {
+        collection: TOKENS.into(),
+        id: id.to_owned(),
+        expect,
+        body: Some(serde_json::to_value(info).map_err(|e| AccessError::Internal(e.to_string()))?),
+        keys: vec![
+            ("user".into(), info.user.clone()),
+            ("public_id".into(), info.id.clone()),
+        ],
+        detail: Some(if revoked {
+            json!({"token": info.id, "revoked": true})
+        } else {
+            json!({"token": info.id, "name": info.name})
+        }),
+    })
 }
 
 /// The account service over a store.
@@ -591,11 +633,9 @@ impl<'a> Accounts<'a> {
         check_password(&new.username, &new.password)?;
         check_bindings(&new.roles)?;
         check_personal(new.phone.as_deref(), new.id_number.as_deref())?;
+        let display_name = check_display_name(new.display_name.as_deref().unwrap_or(""))?;
         let user = User {
-            display_name: new
-                .display_name
-                .filter(|d| !d.trim().is_empty())
-                .unwrap_or_else(|| new.username.clone()),
+            display_name: display_name.unwrap_or_else(|| new.username.clone()),
             password_hash: self.hash(&new.password)?,
             username: new.username,
             bindings: new.roles,
@@ -655,7 +695,7 @@ impl<'a> Accounts<'a> {
             changed.push("roles");
         }
         if let Some(d) = patch.display_name {
-            user.display_name = d;
+            user.display_name = check_display_name(&d)?.unwrap_or_else(|| user.username.clone());
             changed.push("display_name");
         }
         if let Some(p) = patch.phone {
@@ -705,10 +745,42 @@ impl<'a> Accounts<'a> {
             Some(json!({"password": "reset"})),
         )?];
         writes.extend(self.end_sessions_writes(username)?);
+        // A reset means the account may be in the wrong hands: tokens made with it end too.
+        writes.extend(self.revoke_tokens_writes(username, change.at)?);
         self.store
             .write_records(change, &writes)
             .map_err(|e| conflict(e, username))?;
         Ok(())
+    }
+
+    fn revoke_tokens_writes(
+        &self,
+        username: &str,
+        at: Timestamp,
+    ) -> Result<Vec<RecordWrite>, AccessError> {
+        let page = self.store.find_records(
+            TOKENS,
+            &RecordQuery {
+                key: Some(("user".into(), username.into())),
+                ..RecordQuery::default()
+            },
+        )?;
+        let mut out = Vec::new();
+        for rec in page.records {
+            let mut info: TokenInfo = serde_json::from_value(rec.body)
+                .map_err(|e| AccessError::Internal(e.to_string()))?;
+            if info.revoked_at.is_some() {
+                continue;
+            }
+            info.revoked_at = Some(at);
+            out.push(token_write(
+                &rec.id,
+                &info,
+                Expect::Version(rec.version),
+                true,
+            )?);
+        }
+        Ok(out)
     }
 
     /// The account holder changes their password, giving the current one. Other sessions end.
@@ -724,13 +796,18 @@ impl<'a> Accounts<'a> {
         keep_session: Option<&str>,
     ) -> Result<(), AccessError> {
         let (mut user, version) = self.existing(username)?;
-        if !self.verify(&user, current)? {
+        if let Some(until) = user.locked_until.filter(|u| *u > change.at) {
             self.store.record_denial(
                 change,
                 &format!("user:{username}"),
-                Some(json!({"reason": "wrong current password"})),
+                Some(json!({"reason": "locked"})),
             )?;
-            return Err(AccessError::BadCredentials);
+            return Err(AccessError::Locked(until));
+        }
+        if !self.verify(&user, current)? {
+            // Counted like a wrong password at sign-in: a stolen session cannot be used to
+            // guess the password it would need to take the account over.
+            return Err(self.count_failure(change, user, version, "user.change_password_failed"));
         }
         check_password(username, new)?;
         if current == new {
@@ -757,6 +834,46 @@ impl<'a> Accounts<'a> {
             .write_records(change, &writes)
             .map_err(|e| conflict(e, username))?;
         Ok(())
+    }
+
+    /// Records a wrong password (`action` names where it was given) and locks the account after
+    /// too many in a row; returns the error to answer with.
+    fn count_failure(
+        &self,
+        change: &Change,
+        mut user: User,
+        version: u64,
+        action: &str,
+    ) -> AccessError {
+        user.failed_logins += 1;
+        let locked = user.failed_logins >= self.config.max_failures;
+        if locked {
+            user.locked_until = Some(change.at + self.config.lockout);
+            user.failed_logins = 0;
+        }
+        let c = Change {
+            action: action.into(),
+            ..change.clone()
+        };
+        let written = Self::user_write(
+            &user,
+            Expect::Version(version),
+            Some(json!({"locked": locked})),
+        )
+        .and_then(|w| {
+            self.store
+                .write_records(&c, &[w])
+                .map(|_| ())
+                .map_err(|e| conflict(e, &user.username))
+        });
+        if let Err(e) = written {
+            return e;
+        }
+        tracing::info!(locked, action, "wrong password");
+        match user.locked_until {
+            Some(until) if locked => AccessError::Locked(until),
+            _ => AccessError::BadCredentials,
+        }
     }
 
     fn end_sessions_writes(&self, username: &str) -> Result<Vec<RecordWrite>, AccessError> {
@@ -803,6 +920,16 @@ impl<'a> Accounts<'a> {
         password: &str,
     ) -> Result<(String, SessionRecord, User), AccessError> {
         let now = change.at;
+        if !is_username(username) {
+            // No such account can exist; the name is not kept (it may be megabytes long).
+            let _ = self.hash(password);
+            self.store.record_denial(
+                change,
+                "user:?",
+                Some(json!({"reason": "not a user name", "length": username.len()})),
+            )?;
+            return Err(AccessError::BadCredentials);
+        }
         let Some((mut user, version)) = self.user(username)? else {
             // Spend the same time as a real check, so response times do not reveal names.
             let _ = self.hash(password);
@@ -822,29 +949,7 @@ impl<'a> Accounts<'a> {
             return Err(AccessError::Locked(until));
         }
         if !self.verify(&user, password)? {
-            user.failed_logins += 1;
-            let locked = user.failed_logins >= self.config.max_failures;
-            if locked {
-                user.locked_until = Some(now + self.config.lockout);
-                user.failed_logins = 0;
-            }
-            let c = Change {
-                action: "auth.login_failed".into(),
-                ..change.clone()
-            };
-            let w = Self::user_write(
-                &user,
-                Expect::Version(version),
-                Some(json!({"locked": locked})),
-            )?;
-            self.store
-                .write_records(&c, &[w])
-                .map_err(|e| conflict(e, username))?;
-            tracing::info!(locked, "sign-in refused: wrong password");
-            return Err(match user.locked_until {
-                Some(until) if locked => AccessError::Locked(until),
-                _ => AccessError::BadCredentials,
-            });
+            return Err(self.count_failure(change, user, version, "auth.login_failed"));
         }
         if user.disabled {
             self.store.record_denial(
@@ -969,7 +1074,7 @@ impl<'a> Accounts<'a> {
                     via: Via::Token(token.id),
                 },
                 csrf: None,
-                must_change_password: false,
+                must_change_password: user.must_change_password,
             });
         }
         Err(AccessError::InvalidToken)
@@ -989,14 +1094,12 @@ impl<'a> Accounts<'a> {
         days: Option<u32>,
     ) -> Result<(String, TokenInfo), AccessError> {
         let (user, _) = self.existing(username)?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(invalid(
-                "name",
-                "令牌名称应为 1–64 个字符",
-                "a token name has 1–64 characters",
-            ));
-        }
+        let name = tudi_core::text::check(name, 64, tudi_core::text::Lines::One).map_err(|f| {
+            AccessError::Invalid {
+                field: "name",
+                msg: f.message("令牌名称", "name"),
+            }
+        })?;
         let roles = if roles.is_empty() {
             user.bindings.clone()
         } else {
@@ -1028,19 +1131,7 @@ impl<'a> Accounts<'a> {
             expires_at: days.map(|d| change.at + SignedDuration::from_hours(24 * i64::from(d))),
             revoked_at: None,
         };
-        let w = RecordWrite {
-            collection: TOKENS.into(),
-            id: hash,
-            expect: Expect::Absent,
-            body: Some(
-                serde_json::to_value(&info).map_err(|e| AccessError::Internal(e.to_string()))?,
-            ),
-            keys: vec![
-                ("user".into(), username.to_owned()),
-                ("public_id".into(), info.id.clone()),
-            ],
-            detail: Some(json!({"token": info.id, "name": info.name})),
-        };
+        let w = token_write(&hash, &info, Expect::Absent, false)?;
         self.store.write_records(change, &[w])?;
         Ok((secret, info))
     }
@@ -1101,19 +1192,7 @@ impl<'a> Accounts<'a> {
             )));
         }
         info.revoked_at = Some(change.at);
-        let w = RecordWrite {
-            collection: TOKENS.into(),
-            id: hash,
-            expect: Expect::Version(version),
-            body: Some(
-                serde_json::to_value(&info).map_err(|e| AccessError::Internal(e.to_string()))?,
-            ),
-            keys: vec![
-                ("user".into(), info.user.clone()),
-                ("public_id".into(), info.id.clone()),
-            ],
-            detail: Some(json!({"token": id, "revoked": true})),
-        };
+        let w = token_write(&hash, &info, Expect::Version(version), true)?;
         self.store
             .write_records(change, &[w])
             .map_err(|e| conflict(e, &info.user))?;

@@ -21,4 +21,4 @@ pub mod jurisdiction;
 pub mod policy;
 
 pub use jurisdiction::Jurisdiction;
-pub use policy::{Action, Binding, Decision, Principal, Resource, Role, decide};
+pub use policy::{Action, Binding, Decision, Principal, Resource, Role, Unit, decide};

@@ -442,9 +442,22 @@ impl Serialize for Action {
 pub enum Reach {
     /// Any resource: the role's jurisdiction does not matter.
     Anywhere,
-    /// Resources whose jurisdictions all lie within the binding's (and department, if the
-    /// resource has one and the role needs one).
+    /// Resources whose jurisdictions all lie within the binding's (and, when the resource
+    /// belongs to a department, only bindings of that department).
     WithinScope,
+    /// Only the unit the resource was sent to (a work order's handling unit): a binding of
+    /// that department whose jurisdiction covers the resource, or a binding at exactly that
+    /// town or village without a department. A resource sent to no unit is handled by nobody.
+    HandlingUnit,
+}
+
+/// The unit a resource was sent to for handling (a work order's 承办单位).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit<'a> {
+    /// A department of the district (自然资源, 住建 …), by the name its bindings carry.
+    Department(&'a str),
+    /// A town (street) or village (community) office, by its division code.
+    Office(&'a Jurisdiction),
 }
 
 /// The rule of an action: the roles it is granted to, how far, and whether the resource's own
@@ -540,7 +553,7 @@ pub fn rule(action: Action) -> Rule {
         ),
         A::OrderHandle => (
             &[R::DepartmentHandler, R::TownReviewer, R::VillageClerk],
-            Reach::WithinScope,
+            Reach::HandlingUnit,
             false,
             false,
         ),
@@ -611,6 +624,8 @@ pub struct Resource<'a> {
     pub scope: &'a [Jurisdiction],
     /// Its department, when it belongs to one.
     pub department: Option<&'a str>,
+    /// The unit it was sent to for handling, if any ([`Reach::HandlingUnit`] rules).
+    pub unit: Option<Unit<'a>>,
     /// The account it belongs to.
     pub owner: Option<&'a str>,
     /// Configured public (anonymous reads allowed).
@@ -680,13 +695,28 @@ fn covers(binding: &Binding, resource: &Resource<'_>) -> bool {
     if resource.scope.is_empty() {
         return false;
     }
-    if binding.role.needs_department()
-        && let (Some(mine), Some(theirs)) = (&binding.department, resource.department)
-        && mine != theirs
+    // A department's resource is only for that department's bindings: a binding without a
+    // department does not match one.
+    if let Some(theirs) = resource.department
+        && binding.department.as_deref() != Some(theirs)
     {
         return false;
     }
     resource.scope.iter().all(|j| binding.scope.contains(j))
+}
+
+/// Whether `binding` is the unit `resource` was sent to; see [`Reach::HandlingUnit`].
+fn is_handling_unit(binding: &Binding, resource: &Resource<'_>) -> bool {
+    match resource.unit {
+        Some(Unit::Department(d)) => {
+            binding.role.needs_department()
+                && binding.department.as_deref() == Some(d)
+                && !resource.scope.is_empty()
+                && resource.scope.iter().all(|j| binding.scope.contains(j))
+        }
+        Some(Unit::Office(office)) => !binding.role.needs_department() && binding.scope == *office,
+        None => false,
+    }
 }
 
 /// Decides whether `who` may take `action` on `resource`. Deny unless a rule grants it.
@@ -713,7 +743,12 @@ pub fn decide(who: &Principal, action: Action, resource: &Resource<'_>) -> Decis
             continue;
         }
         holds_role = true;
-        if rule.reach == Reach::Anywhere || covers(b, resource) {
+        let reaches = match rule.reach {
+            Reach::Anywhere => true,
+            Reach::WithinScope => covers(b, resource),
+            Reach::HandlingUnit => is_handling_unit(b, resource),
+        };
+        if reaches {
             return answer(true, Reason::Role(b.role));
         }
     }
@@ -738,9 +773,17 @@ pub fn allowed_somewhere(who: &Principal, action: Action) -> bool {
     };
     decide(who, action, &own).allowed
         || who.bindings.iter().any(|b| {
+            // Something of the binding's own: in its jurisdiction, of its department, sent to
+            // its unit.
             let scope = [b.scope.clone()];
+            let unit = match &b.department {
+                Some(d) => Unit::Department(d),
+                None => Unit::Office(&b.scope),
+            };
             let res = Resource {
                 scope: &scope,
+                department: b.department.as_deref(),
+                unit: Some(unit),
                 ..Resource::default()
             };
             decide(who, action, &res).allowed

@@ -139,7 +139,11 @@ fn every_action_role_and_place() {
                     scope: &scope,
                     ..Resource::default()
                 };
-                let want = roles.contains(&role) && (!scoped || home.contains(&scope[0]));
+                // Handling is decided on the unit an order was sent to, which these
+                // resources do not name (see `handling_is_for_the_unit_sent_to_and_only_it`).
+                let want = roles.contains(&role)
+                    && (!scoped || home.contains(&scope[0]))
+                    && action != Action::OrderHandle;
                 let got = decide(&who, action, &res);
                 assert_eq!(
                     got.allowed, want,
@@ -302,4 +306,79 @@ fn owners_public_resources_and_departments() {
         decide(&handler, Action::SeePhone, &other).reason,
         Reason::OutOfScope
     );
+}
+
+/// Issue 14: a handling step (签收, 退回, 反馈) is for the unit the order was sent to, matched
+/// exactly — a department's handler for that department only, a town's reviewer or a village's
+/// clerk for an order sent to that very office — never for another unit in reach.
+#[test]
+fn handling_is_for_the_unit_sent_to_and_only_it() {
+    use tudi_access::Unit;
+    let grid = [j(GRID)];
+    let town = j(TOWN);
+    let village = j(VILLAGE);
+    let sibling = j(SIBLING_TOWN);
+    let sent_to = |unit| Resource {
+        scope: &grid,
+        unit: Some(unit),
+        ..Resource::default()
+    };
+    let cases: [(Role, tudi_access::Unit<'_>, bool); 12] = [
+        (Role::DepartmentHandler, Unit::Department("自然资源"), true),
+        (Role::DepartmentHandler, Unit::Department("住建"), false),
+        (Role::DepartmentHandler, Unit::Office(&town), false),
+        (Role::DepartmentHandler, Unit::Office(&village), false),
+        (Role::TownReviewer, Unit::Office(&town), true),
+        (Role::TownReviewer, Unit::Office(&village), false),
+        (Role::TownReviewer, Unit::Office(&sibling), false),
+        (Role::TownReviewer, Unit::Department("自然资源"), false),
+        (Role::VillageClerk, Unit::Office(&village), true),
+        (Role::VillageClerk, Unit::Office(&town), false),
+        (Role::VillageClerk, Unit::Department("自然资源"), false),
+        (Role::Admin, Unit::Office(&town), false),
+    ];
+    for (role, unit, want) in cases {
+        let got = decide(&holder(role), Action::OrderHandle, &sent_to(unit));
+        assert_eq!(
+            got.allowed, want,
+            "{role:?} on an order sent to {unit:?}: {got:?}"
+        );
+    }
+    // Sent to nobody: nobody handles it.
+    let nowhere = Resource {
+        scope: &grid,
+        ..Resource::default()
+    };
+    for role in Role::ALL {
+        assert!(!decide(&holder(role), Action::OrderHandle, &nowhere).allowed);
+    }
+    // A department's handler bound to a town reaches only that town's orders of the department.
+    let mut town_handler = holder(Role::DepartmentHandler);
+    town_handler.bindings[0].scope = j(SIBLING_TOWN);
+    assert!(
+        !decide(
+            &town_handler,
+            Action::OrderHandle,
+            &sent_to(Unit::Department("自然资源"))
+        )
+        .allowed
+    );
+    // A department's resource is never covered by a binding without that department.
+    let theirs = Resource {
+        scope: &grid,
+        department: Some("自然资源"),
+        ..Resource::default()
+    };
+    assert!(!decide(&holder(Role::TownReviewer), Action::SeePhone, &theirs).allowed);
+    // Their to-do list knows they handle something somewhere.
+    for role in [
+        Role::DepartmentHandler,
+        Role::TownReviewer,
+        Role::VillageClerk,
+    ] {
+        assert!(tudi_access::policy::allowed_somewhere(
+            &holder(role),
+            Action::OrderHandle
+        ));
+    }
 }

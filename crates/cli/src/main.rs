@@ -115,6 +115,9 @@ enum Command {
         /// 不在内存中保留图层（省内存，较慢）/ keep no layer snapshots in memory (less memory, slower)
         #[arg(long)]
         no_snapshots: bool,
+        /// 可信的前置代理（负载均衡）地址，可多次给出；仅对其采信 X-Forwarded-For / a proxy whose X-Forwarded-For names the client (repeatable)
+        #[arg(long = "trusted-proxy")]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// 列出图层 / List layers
     Layers {
@@ -255,6 +258,16 @@ struct ServeConfig {
     readers: Option<usize>,
     snapshots: Option<bool>,
     public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    /// Connections served at once.
+    max_connections: Option<usize>,
+    /// Seconds to send a request's headers (and for an idle connection to send its next one).
+    header_timeout_secs: Option<u64>,
+    /// Seconds to send a request's body.
+    body_timeout_secs: Option<u64>,
+    /// Seconds a compliance analysis may run.
+    analysis_timeout_secs: Option<u64>,
 }
 
 impl ServeConfig {
@@ -346,6 +359,18 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             None => writeln!(out(), "注意：尚无证照签名密钥，登记发证前请运行 tudi keys new --data {} / no signing keys yet: run `tudi keys new`", data.display())?,
         }
         state = state.with_public_url(cfg.public_url.unwrap_or_else(|| format!("http://{addr}")));
+        let defaults = tudi_server::Limits::default();
+        let secs = |v: Option<u64>, d: std::time::Duration| {
+            v.map_or(d, |s| std::time::Duration::from_secs(s.max(1)))
+        };
+        state = state
+            .with_trusted_proxies(cfg.trusted_proxies.unwrap_or_default())
+            .with_limits(tudi_server::Limits {
+                header_timeout: secs(cfg.header_timeout_secs, defaults.header_timeout),
+                body_timeout: secs(cfg.body_timeout_secs, defaults.body_timeout),
+                max_connections: cfg.max_connections.unwrap_or(defaults.max_connections),
+                analysis_timeout: secs(cfg.analysis_timeout_secs, defaults.analysis_timeout),
+            });
         state.warm_up();
         // The homestead clock: reminders, overdue notices, 公示 periods ending.
         let clock = state.clone();
@@ -511,6 +536,7 @@ fn run(cli: Cli) -> Result<()> {
             web,
             rules,
             no_snapshots,
+            trusted_proxies,
         } => {
             let mut cfg = match &config {
                 Some(path) => ServeConfig::read(path)?,
@@ -522,6 +548,9 @@ fn run(cli: Cli) -> Result<()> {
             cfg.rules = rules.or(cfg.rules);
             if no_snapshots {
                 cfg.snapshots = Some(false);
+            }
+            if !trusted_proxies.is_empty() {
+                cfg.trusted_proxies = Some(trusted_proxies);
             }
             cmd_serve(cfg)
         }

@@ -8,7 +8,8 @@
 //! - [`personal`]: 身份证号码 (GB 11643) and phone numbers, validated and masked.
 //! - [`calendar`]: working days against China's public holidays and make-up working days.
 //! - [`json`]: canonical JSON (sorted keys) for digests and signatures.
-//! - [`upload`]: files people attach, recognised by their first bytes.
+//! - [`upload`]: files people attach, checked by decoding them.
+//! - [`text`]: free text people type: no control characters, bounded, not only invisible.
 //! - [`table`]: ledgers (台账) as typed rows, rendered by the ways out as JSON or Excel.
 //! - [`msg`]: bilingual (zh-CN first, English second) messages shared by every error type.
 //!
@@ -27,6 +28,7 @@ pub mod layer;
 pub mod msg;
 pub mod personal;
 pub mod table;
+pub mod text;
 pub mod units;
 pub mod upload;
 

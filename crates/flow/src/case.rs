@@ -206,6 +206,32 @@ impl Op {
         }
     }
 
+    /// Checks the free text it carries ([`tudi_core::text`]); an empty reason is left to the
+    /// step's own rule ([`FlowError::NoReason`]).
+    ///
+    /// # Errors
+    /// [`FlowError::Invalid`] naming the field.
+    pub fn check_text(&self) -> Result<(), FlowError> {
+        use tudi_core::text::{Lines, check_optional};
+        let (field, label, value) = match self {
+            Self::Approve {
+                comment: Some(c), ..
+            } => ("comment", "意见", c.as_str()),
+            Self::Reject { reason, .. } | Self::Return { reason, .. } => {
+                ("reason", "理由", reason.as_str())
+            }
+            Self::Urge { note, .. } => ("note", "催办内容", note.as_str()),
+            Self::Comment { text, .. } => ("text", "意见", text.as_str()),
+            _ => return Ok(()),
+        };
+        check_optional(value, MAX_TEXT, Lines::Many)
+            .map(|_| ())
+            .map_err(|f| FlowError::Invalid {
+                field,
+                message: f.message(label, field),
+            })
+    }
+
     /// Its name, as in JSON and audit entries.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -257,7 +283,18 @@ pub enum FlowError {
     /// The definition does not match the case.
     #[error("definition mismatch: {0}")]
     Definition(String),
+    /// A text the caller sent is not acceptable (control characters, too long …).
+    #[error("{field}: {}", message.en)]
+    Invalid {
+        /// The field (`comment`, `reason`, `note`, `text`).
+        field: &'static str,
+        /// Why.
+        message: Msg,
+    },
 }
+
+/// Longest comment, reason or note on a task (characters).
+pub const MAX_TEXT: usize = 1000;
 
 impl FlowError {
     /// The message for users.
@@ -293,6 +330,7 @@ impl FlowError {
                 format!("流程定义不符：{d}"),
                 format!("definition mismatch: {d}"),
             ),
+            Self::Invalid { message, .. } => message.clone(),
         }
     }
 }
@@ -462,6 +500,7 @@ impl Case {
         if self.status != CaseStatus::Running {
             return Err(FlowError::Ended);
         }
+        op.check_text()?;
         // Work on a copy: a refusal leaves the case exactly as it was.
         let mut next = self.clone();
         next.apply(engine, actor, op, at)?;

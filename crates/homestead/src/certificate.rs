@@ -83,11 +83,17 @@ fn font() -> Result<Font, PdfError> {
     Font::new(data.into(), index).ok_or(PdfError::NoFont)
 }
 
-/// The text a QR code carries: the verification page, with the start of the signature so that a
-/// code copied onto another certificate is caught.
+/// The text a QR code carries: the verification page, with the start of the signature, which
+/// public verification asks for (only the certificate and its holder have it), so a code copied
+/// onto another certificate is caught and ids cannot be counted through.
 #[must_use]
 pub fn qr_target(base_url: &str, cert: &Certificate) -> String {
-    let sig: String = cert.signed.signature.chars().take(16).collect();
+    let sig: String = cert
+        .signed
+        .signature
+        .chars()
+        .take(crate::registry::PROOF_CHARS)
+        .collect();
     format!(
         "{}/verify/{}?s={sig}",
         base_url.trim_end_matches('/'),

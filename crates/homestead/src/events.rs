@@ -12,6 +12,7 @@
 //! right changes holder, records the lease or mortgage, or ends; the former holder's household is
 //! recorded as having sold or leased out its house, which later applications of theirs meet.
 
+use crate::form::text;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use tudi_access::{Jurisdiction, Principal};
 use tudi_core::msg::Msg;
 use tudi_core::personal::IdNumber;
+use tudi_core::text::Lines;
 use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op};
 use tudi_flow::definition::{DefinitionError, ProcessDef};
 use tudi_flow::stored::{StoredError, Workflows};
@@ -372,18 +374,6 @@ fn money(field: &str, label: &str, v: f64) -> Result<(), FieldError> {
     }
 }
 
-fn words(field: &str, label: &str, v: &str, max: usize) -> Result<(), FieldError> {
-    let n = v.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(FieldError::new(
-            field,
-            format!("请填写{label}（不超过 {max} 字）"),
-            format!("{field} is required (at most {max} characters)"),
-        ));
-    }
-    Ok(())
-}
-
 fn period(from: Date, to: Date, most_years: Option<i16>) -> Result<(), FieldError> {
     if to < from {
         return Err(FieldError::new(
@@ -508,8 +498,8 @@ impl Homesteads<'_> {
             } => {
                 free("须先注销抵押才能转让")?;
                 money("price_yuan", "转让价款", *price_yuan)?;
-                words("reason", "转让原因", reason, 500)?;
-                words("to.name", "受让人姓名", &to.name, 50)?;
+                text("reason", "转让原因", reason, 500, Lines::Many)?;
+                text("to.name", "受让人姓名", &to.name, 50, Lines::One)?;
                 let mut household = vec![to.id_number.as_str()];
                 household.extend(family.iter().map(|p| p.id_number.as_str()));
                 for (i, id) in household.iter().enumerate() {
@@ -578,11 +568,11 @@ impl Homesteads<'_> {
                 purpose,
                 ..
             } => {
-                words("lessee", "承租人", lessee, 100)?;
+                text("lessee", "承租人", lessee, 100, Lines::One)?;
                 party_id("lessee_id", lessee_id)?;
                 period(*from, *to, Some(20))?;
                 money("rent_yuan_per_year", "年租金", *rent_yuan_per_year)?;
-                words("purpose", "用途", purpose, 100)?;
+                text("purpose", "用途", purpose, 100, Lines::One)?;
             }
             EventRequest::Mortgage {
                 mortgagee,
@@ -592,7 +582,7 @@ impl Homesteads<'_> {
                 ..
             } => {
                 free("不能重复抵押")?;
-                words("mortgagee", "抵押权人", mortgagee, 100)?;
+                text("mortgagee", "抵押权人", mortgagee, 100, Lines::One)?;
                 money("amount_yuan", "被担保债权数额", *amount_yuan)?;
                 period(*from, *to, None)?;
             }
@@ -603,7 +593,7 @@ impl Homesteads<'_> {
                         "there is no mortgage to discharge",
                     ));
                 }
-                words("reason", "注销原因", reason, 500)?;
+                text("reason", "注销原因", reason, 500, Lines::Many)?;
             }
             EventRequest::Exit {
                 compensation_yuan,
@@ -612,7 +602,7 @@ impl Homesteads<'_> {
             } => {
                 free("须先注销抵押才能退出")?;
                 money("compensation_yuan", "退出补偿", *compensation_yuan)?;
-                words("reason", "退出原因", reason, 500)?;
+                text("reason", "退出原因", reason, 500, Lines::Many)?;
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ use geo_types::Geometry;
 use serde::{Deserialize, Serialize};
 use tudi_core::msg::{Bilingual, Msg};
 use tudi_core::personal::{IdNumber, Phone};
+use tudi_core::text::Lines;
 
 use crate::eligibility::{BuildType, CurrentHomestead, Terrain};
 
@@ -132,23 +133,21 @@ impl FieldError {
     }
 }
 
-fn text(field: &str, label: &str, value: &str, max: usize) -> Result<(), FieldError> {
-    let n = value.trim().chars().count();
-    if n == 0 {
-        return Err(FieldError::new(
-            field,
-            format!("请填写{label}"),
-            format!("{field} is required"),
-        ));
-    }
-    if n > max {
-        return Err(FieldError::new(
-            field,
-            format!("{label}过长：{n} 个字，最多 {max} 个"),
-            format!("{field} is too long: {n} characters, at most {max}"),
-        ));
-    }
-    Ok(())
+/// Required free text: no control or direction characters, not only invisible ones, at most
+/// `max` characters ([`tudi_core::text`]).
+pub(crate) fn text(
+    field: &str,
+    label: &str,
+    value: &str,
+    max: usize,
+    lines: Lines,
+) -> Result<(), FieldError> {
+    tudi_core::text::check(value, max, lines)
+        .map(|_| ())
+        .map_err(|f| {
+            let m = f.message(label, field);
+            FieldError::new(field, m.zh, m.en)
+        })
 }
 
 fn positive(field: &str, label: &str, value: f64, max: f64) -> Result<(), FieldError> {
@@ -163,7 +162,7 @@ fn positive(field: &str, label: &str, value: f64, max: f64) -> Result<(), FieldE
 }
 
 fn person(field: &str, p: &Person) -> Result<(), FieldError> {
-    text(&format!("{field}.name"), "姓名", &p.name, 30)?;
+    text(&format!("{field}.name"), "姓名", &p.name, 30, Lines::One)?;
     IdNumber::parse(&p.id_number).map_err(|e| {
         let m = e.msg();
         FieldError::new(
@@ -269,8 +268,8 @@ impl ApplicationForm {
         if let Some(a) = self.current_area_m2 {
             positive("current_area_m2", "现宅基地面积", a, 10_000.0)?;
         }
-        text("address", "地址", &self.address, 200)?;
-        text("reason", "申请理由", &self.reason, 1000)?;
+        text("address", "地址", &self.address, 200, Lines::One)?;
+        text("reason", "申请理由", &self.reason, 1000, Lines::Many)?;
         positive("footprint_m2", "建筑占地面积", self.footprint_m2, 1_000.0)?;
         positive("height_m", "建筑高度", self.height_m, 40.0)?;
         if !(1..=10).contains(&self.storeys) {
@@ -304,7 +303,13 @@ impl ApplicationForm {
             ));
         }
         for (i, n) in self.neighbours.iter().enumerate() {
-            text(&format!("neighbours[{i}].name"), "四至相邻方", &n.name, 50)?;
+            text(
+                &format!("neighbours[{i}].name"),
+                "四至相邻方",
+                &n.name,
+                50,
+                Lines::One,
+            )?;
         }
         parse_site("site", &self.site)
     }

@@ -542,6 +542,10 @@ pub(crate) fn map_pending(h: &Homesteads<'_>, now: Timestamp) -> Result<usize, H
     Ok(done)
 }
 
+/// Characters of a certificate's signature (base64url, 6 bits each: 96 bits) its QR code
+/// carries, and that public verification asks for.
+pub const PROOF_CHARS: usize = 16;
+
 impl Homesteads<'_> {
     /// A certificate.
     ///
@@ -553,6 +557,36 @@ impl Homesteads<'_> {
             .record("certificate", id)?
             .ok_or_else(|| HomesteadError::NotFound(id.to_owned()))?;
         Ok((decode(rec.body)?, rec.version))
+    }
+
+    /// Verifies a certificate for someone who presents it: they must give the start of its
+    /// signature (the `s` the QR code carries, at least [`PROOF_CHARS`] characters), which only
+    /// the certificate holds. Without it a certificate is as unknown as one that does not
+    /// exist, so the district's certificates cannot be listed by counting through their ids.
+    ///
+    /// # Errors
+    /// [`HomesteadError::NotFound`] for an unknown id or a missing or wrong proof.
+    pub fn verify_presented(
+        &self,
+        id: &str,
+        proof: &str,
+        ring: &KeyRing,
+    ) -> Result<Verification, HomesteadError> {
+        let unknown = || HomesteadError::NotFound(id.to_owned());
+        let (cert, _) = self.certificate(id).map_err(|_| unknown())?;
+        let signature = cert.signed.signature.as_bytes();
+        let proof = proof.as_bytes();
+        let matches = proof.len() >= PROOF_CHARS
+            && proof.len() <= signature.len()
+            && signature[..proof.len()]
+                .iter()
+                .zip(proof)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !matches {
+            return Err(unknown());
+        }
+        self.verify(id, ring)
     }
 
     /// Verifies a certificate against the district's public ring.
@@ -604,14 +638,13 @@ impl Homesteads<'_> {
         id: &str,
         reason: &str,
     ) -> Result<Certificate, HomesteadError> {
-        if reason.trim().is_empty() || reason.chars().count() > 500 {
-            return Err(crate::form::FieldError::new(
-                "reason",
-                "请填写注销原因（不超过 500 字）",
-                "a reason of at most 500 characters is required",
-            )
-            .into());
-        }
+        crate::form::text(
+            "reason",
+            "注销原因",
+            reason,
+            500,
+            tudi_core::text::Lines::Many,
+        )?;
         let (mut cert, version) = self.certificate(id)?;
         if cert.status == CertificateStatus::Revoked {
             return Err(HomesteadError::Refused(Msg::new(

@@ -1014,8 +1014,17 @@ impl Homesteads<'_> {
             )
             .into());
         }
+        let sha256 = tudi_store::audit::sha256_hex(bytes);
+        if let Some(same) = app.documents.iter().find(|d| d.sha256 == sha256) {
+            return Err(FieldError::new(
+                "file",
+                format!("同一文件已作为材料“{}”上传过", same.name),
+                format!("the same file is already attached as {:?}", same.name),
+            )
+            .into());
+        }
         app.documents.push(Document {
-            sha256: tudi_store::audit::sha256_hex(bytes),
+            sha256,
             name: name.to_owned(),
             kind: kind.to_owned(),
             content_type: content_type.to_owned(),

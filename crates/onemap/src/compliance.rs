@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use geo::{Area, BooleanOps, BoundingRect};
+use geo::{Area, BoundingRect};
 use geo_types::{Geometry, MultiPolygon};
 use serde::{Deserialize, Serialize};
 use tudi_core::layer::LayerKind;
@@ -97,6 +97,91 @@ pub struct RuleSet {
     pub source: String,
     /// The checks, in order.
     pub checks: Vec<Check>,
+    /// The largest site it analyses.
+    #[serde(default)]
+    pub site_limits: SiteLimits,
+}
+
+/// The largest site a rule set analyses: a homestead's site is a few hundred square metres,
+/// so its rule set refuses a polygon the size of a town before any work is done.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteLimits {
+    /// Largest area (m², planar in the site's Gauss–Krüger zone).
+    pub max_area_m2: f64,
+    /// Most vertices.
+    pub max_vertices: usize,
+}
+
+impl Default for SiteLimits {
+    fn default() -> Self {
+        Self {
+            max_area_m2: 10_000_000.0,
+            max_vertices: MAX_VERTICES,
+        }
+    }
+}
+
+/// When an analysis must end: by a deadline, or when whoever asked for it has gone (the flag
+/// set by the caller, e.g. when the HTTP client disconnects).
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    deadline: Option<(std::time::Instant, std::time::Duration)>,
+    cancelled: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Stop {
+    /// No end but the work's own.
+    #[must_use]
+    pub fn never() -> Self {
+        Self::default()
+    }
+
+    /// Ends `limit` from now.
+    #[must_use]
+    pub fn after(limit: std::time::Duration) -> Self {
+        Self {
+            deadline: Some((std::time::Instant::now() + limit, limit)),
+            cancelled: None,
+        }
+    }
+
+    /// Ends too when `flag` is set.
+    #[must_use]
+    pub fn or_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.cancelled = Some(flag);
+        self
+    }
+
+    /// Why the work must end now, if it must.
+    #[must_use]
+    pub fn reached(&self) -> Option<Stopped> {
+        if self
+            .cancelled
+            .as_ref()
+            .is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Some(Stopped::Cancelled);
+        }
+        match self.deadline {
+            Some((at, limit)) if std::time::Instant::now() >= at => Some(Stopped::TimedOut(limit)),
+            _ => None,
+        }
+    }
+
+    fn check(&self) -> Result<(), ComplianceError> {
+        self.reached()
+            .map_or(Ok(()), |s| Err(ComplianceError::Stopped(s)))
+    }
+}
+
+/// Why an analysis was stopped before its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It ran past its time limit.
+    TimedOut(std::time::Duration),
+    /// Whoever asked for it has gone.
+    Cancelled,
 }
 
 impl RuleSet {
@@ -182,6 +267,18 @@ impl RuleSet {
             return Err(Msg::new(
                 "规则集没有任何检查项",
                 "the rule set has no checks",
+            ));
+        }
+        let l = self.site_limits;
+        let sane = l.max_area_m2.is_finite()
+            && l.max_area_m2 > 0.0
+            && (4..=MAX_VERTICES).contains(&l.max_vertices);
+        if !sane {
+            return Err(Msg::new(
+                format!("site_limits：面积上限应为正数，顶点上限应在 4 至 {MAX_VERTICES} 之间"),
+                format!(
+                    "site_limits: the area limit must be positive and the vertex limit 4 to {MAX_VERTICES}"
+                ),
             ));
         }
         for (i, c) in self.checks.iter().enumerate() {
@@ -352,9 +449,20 @@ pub enum ComplianceError {
     /// The site is not a valid polygon.
     #[error("invalid site polygon")]
     InvalidSite(Vec<Msg>),
-    /// The site has too many vertices.
-    #[error("the site has {0} vertices, more than {MAX_VERTICES}")]
-    TooManyVertices(usize),
+    /// The site has more vertices than the rule set takes.
+    #[error("the site has {0} vertices, more than {1}")]
+    TooManyVertices(usize, usize),
+    /// The site is larger than the rule set takes.
+    #[error("the site is {area_m2:.0} m², more than {max_m2:.0} m²")]
+    SiteTooLarge {
+        /// Its area (m²).
+        area_m2: f64,
+        /// The rule set's limit (m²).
+        max_m2: f64,
+    },
+    /// The analysis was stopped.
+    #[error("the analysis was stopped: {0:?}")]
+    Stopped(Stopped),
     /// The terrain is not in the rule set's limits.
     #[error("unknown terrain {0:?}")]
     UnknownTerrain(String),
@@ -386,9 +494,35 @@ impl Bilingual for ComplianceError {
                         .join("; ")
                 ),
             ),
-            Self::TooManyVertices(n) => Msg::new(
-                format!("拟选址图形有 {n} 个顶点，超过上限 {MAX_VERTICES}"),
+            Self::TooManyVertices(n, max) => Msg::new(
+                format!("拟选址图形有 {n} 个顶点，超过本规则集的上限 {max}"),
                 self.to_string(),
+            ),
+            Self::SiteTooLarge { area_m2, max_m2 } => Msg::new(
+                format!(
+                    "拟选址面积 {}，超过本规则集可分析的上限 {}，请缩小范围",
+                    tudi_core::units::format_area_zh(*area_m2),
+                    tudi_core::units::format_area_zh(*max_m2)
+                ),
+                format!(
+                    "the site is {}, more than the {} this rule set analyses: make it smaller",
+                    tudi_core::units::format_area_en(*area_m2),
+                    tudi_core::units::format_area_en(*max_m2)
+                ),
+            ),
+            Self::Stopped(Stopped::TimedOut(d)) => Msg::new(
+                format!(
+                    "分析超过 {} 秒仍未完成，已停止，请缩小范围或简化图形后重试",
+                    d.as_secs()
+                ),
+                format!(
+                    "the analysis took longer than {} s and was stopped: make the site smaller or simpler",
+                    d.as_secs()
+                ),
+            ),
+            Self::Stopped(Stopped::Cancelled) => Msg::new(
+                "请求方已断开，分析已停止",
+                "the client went away; the analysis was stopped",
             ),
             Self::UnknownTerrain(t) => Msg::new(
                 format!("未知地形“{t}”（可用 plain 平原、hill 丘陵、mountain 山区）"),
@@ -410,11 +544,10 @@ fn text_of<'a>(
     attrs.get(name).and_then(|v| v.as_str())
 }
 
-/// Runs a rule set on a site given in `crs`.
+/// Runs a rule set on a site given in `crs`, to the end.
 ///
 /// # Errors
 /// [`ComplianceError`].
-#[allow(clippy::too_many_lines)]
 pub fn analyse(
     map: MapView<'_>,
     rules: &RuleSet,
@@ -422,9 +555,29 @@ pub fn analyse(
     crs: Crs,
     terrain: Option<&str>,
 ) -> Result<Report, ComplianceError> {
+    analyse_until(map, rules, site, crs, terrain, &Stop::never())
+}
+
+/// Runs a rule set on a site given in `crs`, ending early with [`ComplianceError::Stopped`]
+/// when `stop` says so. The site is first held to the rule set's [`SiteLimits`]; it is then
+/// cut into [`tudi_geo::overlay::Pieces`] per layer CRS, so each control feature is overlaid
+/// only with the part of the site near it.
+///
+/// # Errors
+/// [`ComplianceError`].
+#[allow(clippy::too_many_lines)]
+pub fn analyse_until(
+    map: MapView<'_>,
+    rules: &RuleSet,
+    site: &Geometry<f64>,
+    crs: Crs,
+    terrain: Option<&str>,
+    stop: &Stop,
+) -> Result<Report, ComplianceError> {
     let vertices = geo::CoordsIter::coords_count(site);
-    if vertices > MAX_VERTICES {
-        return Err(ComplianceError::TooManyVertices(vertices));
+    let max_vertices = rules.site_limits.max_vertices.min(MAX_VERTICES);
+    if vertices > max_vertices {
+        return Err(ComplianceError::TooManyVertices(vertices, max_vertices));
     }
     if overlay::as_multipolygon(site).is_none() {
         return Err(ComplianceError::InvalidSite(vec![Msg::new(
@@ -432,15 +585,7 @@ pub fn analyse(
             "the site must be a Polygon or MultiPolygon",
         )]));
     }
-    let problems = validity::problems(site);
-    if !problems.is_empty() {
-        return Err(ComplianceError::InvalidSite(
-            problems.iter().map(Bilingual::msg).collect(),
-        ));
-    }
-    let pinned = map.pin()?;
-    let layers = &pinned.defs;
-    // The site in a given layer CRS, computed once per CRS.
+    // The site in a given CRS, projected once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
         if let Some(mp) = projected.get(&target.epsg()) {
@@ -454,7 +599,8 @@ pub fn analyse(
         projected.insert(target.epsg(), mp.clone());
         Ok(mp)
     };
-    // Area is planar in the site's own Gauss–Krüger zone.
+    // Area is planar in the site's own Gauss–Krüger zone; a site larger than the rule set
+    // takes is refused before its validity (the costliest check) is looked at.
     let zone = if crs.is_geographic() {
         let lon = geo::Centroid::centroid(site).map_or(0.0, |p| p.x());
         Crs::gk_zone_for(lon, false).map_err(|e| ComplianceError::Crs(e.msg()))?
@@ -463,6 +609,25 @@ pub fn analyse(
     };
     let site_zone = in_crs(zone)?;
     let input_area = site_zone.unsigned_area();
+    // NaN (an area that cannot be measured) is refused too.
+    let within = input_area <= rules.site_limits.max_area_m2;
+    if !within {
+        return Err(ComplianceError::SiteTooLarge {
+            area_m2: input_area,
+            max_m2: rules.site_limits.max_area_m2,
+        });
+    }
+    let problems = validity::problems(site);
+    if !problems.is_empty() {
+        return Err(ComplianceError::InvalidSite(
+            problems.iter().map(Bilingual::msg).collect(),
+        ));
+    }
+    stop.check()?;
+    let pinned = map.pin()?;
+    let layers = &pinned.defs;
+    // The site cut into pieces, once per layer CRS.
+    let mut cut: BTreeMap<u32, overlay::Pieces> = BTreeMap::new();
     let mut reasons = Vec::new();
     let mut results: Vec<LayerResult> = Vec::new();
     let mut used_terrain = None;
@@ -509,6 +674,19 @@ pub fn analyse(
                     let Some(r) = site_here.bounding_rect() else {
                         continue;
                     };
+                    if let std::collections::btree_map::Entry::Vacant(slot) =
+                        cut.entry(layer_crs.epsg())
+                    {
+                        let pieces = overlay::Pieces::new(&site_here, &|| stop.reached().is_some());
+                        stop.check()?;
+                        if let Some(p) = pieces {
+                            slot.insert(p);
+                        }
+                    }
+                    let Some(pieces) = cut.get(&layer_crs.epsg()) else {
+                        continue;
+                    };
+                    let mut stopped = None;
                     let mut hits = Vec::new();
                     let mut sum = 0.0;
                     let mut meet = |id: Uuid,
@@ -520,10 +698,14 @@ pub fn analyse(
                         {
                             return;
                         }
+                        if stopped.is_some() {
+                            return;
+                        }
+                        stopped = stop.reached();
                         let Some(fm) = overlay::as_multipolygon(geometry) else {
                             return;
                         };
-                        let a = site_here.intersection(&fm).unsigned_area();
+                        let a = pieces.intersection_area(&fm);
                         if a > 0.0 {
                             sum += a;
                             hits.push(Hit {
@@ -552,6 +734,9 @@ pub fn analyse(
                                 text_of(&f.attributes, "land_use"),
                             );
                         }
+                    }
+                    if let Some(why) = stopped {
+                        return Err(ComplianceError::Stopped(why));
                     }
                     // Largest first; ties by id, so the store and a snapshot list them alike.
                     hits.sort_by(|a, b| {

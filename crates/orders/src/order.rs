@@ -249,7 +249,18 @@ pub enum StepError {
     /// Something the step needs is missing.
     #[error("missing {0}")]
     Missing(&'static str),
+    /// A field the caller sent is not acceptable.
+    #[error("{field}: {}", message.en)]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        message: Msg,
+    },
 }
+
+/// Longest note on a step (characters).
+pub const MAX_NOTE: usize = 1000;
 
 impl StepError {
     /// The message for users.
@@ -270,6 +281,17 @@ impl StepError {
                 };
                 Msg::new(zh, format!("the step needs its {what}"))
             }
+            Self::Invalid { message, .. } => message.clone(),
+        }
+    }
+
+    /// The input field at fault when the caller can correct it (a missing or bad value), or
+    /// `None` when the order's state refuses the step.
+    #[must_use]
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Illegal(_) | Self::Missing("extension" | "pending") => None,
+            Self::Missing(f) | Self::Invalid { field: f, .. } => Some(f),
         }
     }
 }
@@ -291,7 +313,15 @@ impl Order {
         at: Timestamp,
     ) -> Result<(), StepError> {
         let to = lifecycle::next(self.state, step)?;
-        let note = input.note.filter(|n| !n.trim().is_empty());
+        let note = match input.note.as_deref() {
+            Some(n) => tudi_core::text::check_optional(n, MAX_NOTE, tudi_core::text::Lines::Many)
+                .map_err(|f| StepError::Invalid {
+                    field: "note",
+                    message: f.message("说明", "note"),
+                })
+                .map(|n| (!n.is_empty()).then(|| n.to_owned()))?,
+            None => None,
+        };
         if step.needs_reason() && note.is_none() {
             return Err(StepError::Missing("note"));
         }

@@ -9,6 +9,7 @@ use serde_json::json;
 use tudi_access::Jurisdiction;
 use tudi_core::calendar::WorkCalendar;
 use tudi_core::msg::Msg;
+use tudi_core::text::Lines;
 use tudi_store::{Change, Expect, RecordQuery, RecordWrite, Store, StoreError};
 
 use crate::category::{CategoryError, Taxonomy, Urgency};
@@ -189,6 +190,32 @@ pub const MAX_ATTACHMENTS: usize = 9;
 
 /// Longest description accepted (characters).
 pub const MAX_DESCRIPTION: usize = 2000;
+
+/// Longest address accepted (characters).
+pub const MAX_ADDRESS: usize = 200;
+
+/// Longest reporter name accepted (characters).
+pub const MAX_NAME: usize = 50;
+
+/// Free text checked by [`tudi_core::text`]: the value trimmed, or the field's error.
+fn text_field<'v>(
+    field: &'static str,
+    label: &str,
+    value: &'v str,
+    max: usize,
+    lines: Lines,
+    required: bool,
+) -> Result<&'v str, OrderError> {
+    let checked = if required {
+        tudi_core::text::check(value, max, lines)
+    } else {
+        tudi_core::text::check_optional(value, max, lines)
+    };
+    checked.map_err(|f| OrderError::Invalid {
+        field,
+        message: f.message(label, field),
+    })
+}
 
 /// A new order as taken in.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -434,21 +461,24 @@ impl Orders<'_> {
         grid: Option<&Jurisdiction>,
     ) -> Result<Order, OrderError> {
         self.taxonomy.get(&new.category)?;
-        let description = new.description.trim().to_owned();
-        if description.is_empty() {
-            return Err(invalid(
-                "description",
-                "请填写问题描述",
-                "the description is empty",
-            ));
-        }
-        if description.chars().count() > MAX_DESCRIPTION {
-            return Err(invalid(
-                "description",
-                &format!("问题描述不能超过 {MAX_DESCRIPTION} 字"),
-                &format!("the description is longer than {MAX_DESCRIPTION} characters"),
-            ));
-        }
+        let description = text_field(
+            "description",
+            "问题描述",
+            &new.description,
+            MAX_DESCRIPTION,
+            Lines::Many,
+            true,
+        )?
+        .to_owned();
+        let address = text_field(
+            "address",
+            "地址",
+            new.address.as_deref().unwrap_or(""),
+            MAX_ADDRESS,
+            Lines::One,
+            false,
+        )?;
+        let address = (!address.is_empty()).then(|| address.to_owned());
         if let Some([lon, lat]) = new.location
             && !(lon.is_finite()
                 && lat.is_finite()
@@ -488,7 +518,7 @@ impl Orders<'_> {
                 ),
             ));
         }
-        if new.location.is_none() && new.address.as_deref().is_none_or(|a| a.trim().is_empty()) {
+        if new.location.is_none() && address.is_none() {
             return Err(invalid(
                 "location",
                 "请在地图上标注位置或填写地址",
@@ -509,7 +539,7 @@ impl Orders<'_> {
             category: new.category,
             description,
             location: new.location,
-            address: new.address.filter(|a| !a.trim().is_empty()),
+            address,
             grid: grid.map(|g| g.as_str().to_owned()),
             urgency: new.urgency,
             enterprise: new.enterprise,
@@ -658,6 +688,13 @@ impl Orders<'_> {
             ));
         }
         let sha256 = tudi_store::audit::sha256_hex(bytes);
+        if let Some(same) = order.attachments.iter().find(|a| a.sha256 == sha256) {
+            return Err(invalid(
+                "file",
+                &format!("同一文件已作为附件“{}”添加过", same.name),
+                &format!("the same file is already attached as {:?}", same.name),
+            ));
+        }
         order.attachments.push(crate::order::Attachment {
             sha256,
             name: name.to_owned(),
@@ -808,17 +845,15 @@ fn decode(body: serde_json::Value) -> Result<Order, OrderError> {
 }
 
 fn check_reporter(r: Reporter) -> Result<Reporter, OrderError> {
-    let name = r
-        .name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if name.as_ref().is_some_and(|n| n.chars().count() > 50) {
-        return Err(invalid(
-            "reporter.name",
-            "姓名不能超过 50 字",
-            "the name is longer than 50 characters",
-        ));
-    }
+    let name = text_field(
+        "reporter.name",
+        "姓名",
+        r.name.as_deref().unwrap_or(""),
+        MAX_NAME,
+        Lines::One,
+        false,
+    )?;
+    let name = (!name.is_empty()).then(|| name.to_owned());
     let phone = match r.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => Some(
             tudi_core::personal::Phone::parse(p)

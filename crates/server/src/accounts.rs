@@ -3,7 +3,7 @@
 //! [`crate::auth::authorize`]) about the resource it acts on.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -17,9 +17,11 @@ use tudi_store::AuditQuery;
 
 use crate::AppState;
 use crate::auth::{
-    Ctx, SESSION_COOKIE, access_problem, authorize, authorize_somewhere, client_key,
+    Ctx, SESSION_COOKIE, access_problem, attempt_keys, authorize, authorize_found,
+    authorize_somewhere, rate_limited,
 };
 use crate::ogc::{blocking, store_failed};
+use crate::params::Params;
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -39,14 +41,54 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/layers/{id}/access", put(layer_access))
 }
 
+/// Whether a body was refused because it came too slowly.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
 pub(crate) fn body_problem(e: &JsonRejection, example: &str) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid-body",
-        "请求内容无效",
-        format!("请求体应为 JSON，如 {example}（{}）", e.body_text()),
-        e.body_text(),
-    )
+    if timed_out(e) {
+        return Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request-timeout",
+            "请求超时",
+            "请求内容发送过慢，已超时，请重试",
+            e.body_text(),
+        );
+    }
+    match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "请求内容过大",
+            format!(
+                "请求体超过了允许的大小（最多 {} KB）",
+                crate::MAX_JSON_BODY >> 10
+            ),
+            e.body_text(),
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "不支持的内容类型",
+            format!("请求体应为 JSON（Content-Type: application/json），如 {example}"),
+            e.body_text(),
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "请求内容无效",
+            format!("请求体应为 JSON，如 {example}（{}）", e.body_text()),
+            e.body_text(),
+        ),
+    }
 }
 
 /// Runs account work on a blocking thread (Argon2 and SQLite are CPU and disk work).
@@ -76,25 +118,21 @@ async fn login(
 ) -> Result<Response, Problem> {
     let Json(req) = body.map_err(|e| body_problem(&e, r#"{"username": "…", "password": "…"}"#))?;
     let username = req.username.trim().to_lowercase();
-    let keys = [client_key(ctx.client_ip), format!("user:{username}")];
-    if let Err(wait) = st.limiter.attempt(&keys) {
-        let mut res = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "login-rate-limited",
-            "登录尝试过于频繁",
-            format!("登录尝试过于频繁，请 {wait} 秒后再试"),
-            format!("too many sign-in attempts: try again in {wait} s"),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-            res.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Ok(res);
-    }
-    let change = tudi_store::Change::new(format!("user:{username}"), "auth.login")
-        .in_request(ctx.request_id.clone());
+    let keys = attempt_keys(ctx.client_ip, &username);
+    let counted = match st.limiter.attempt(&keys) {
+        Ok(at) => at,
+        Err(wait) => return Ok(rate_limited(wait)),
+    };
+    // The actor is named only when the name can be an account's (an unbounded name is never kept).
+    let actor = if tudi_access::accounts::is_username(&username) {
+        format!("user:{username}")
+    } else {
+        "user:?".to_owned()
+    };
+    let change = tudi_store::Change::new(actor, "auth.login").in_request(ctx.request_id.clone());
     let (token, session, user) =
         run(&st, move |a| a.login(&change, &username, &req.password)).await?;
+    st.limiter.forgive(&keys, counted);
     let who = tudi_access::Principal {
         user: Some(user.username.clone()),
         bindings: user.bindings.clone(),
@@ -191,9 +229,15 @@ async fn change_password(
     let Json(req) =
         body.map_err(|e| body_problem(&e, r#"{"current_password": "…", "new_password": "…"}"#))?;
     let name = ctx.principal.user.clone().unwrap_or_default();
+    // Guesses of the current password are counted as sign-in attempts are.
+    let keys = attempt_keys(ctx.client_ip, &name);
+    let counted = match st.limiter.attempt(&keys) {
+        Ok(at) => at,
+        Err(wait) => return Ok(rate_limited(wait)),
+    };
     let change = ctx.change("user.change_password");
     let keep = ctx.credential.clone();
-    run(&st, move |a| {
+    let done = run(&st, move |a| {
         a.change_password(
             &change,
             &name,
@@ -202,7 +246,15 @@ async fn change_password(
             keep.as_deref(),
         )
     })
-    .await?;
+    .await;
+    if done
+        .as_ref()
+        .is_err_and(|p| p.slug == "bad-credentials" || p.slug == "account-locked")
+    {
+        return done.map(|()| StatusCode::NO_CONTENT.into_response());
+    }
+    st.limiter.forgive(&keys, counted);
+    done?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -308,7 +360,7 @@ struct Page {
 async fn list_users(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Query(p): Query<Page>,
+    Params(p): Params<Page>,
 ) -> Result<Response, Problem> {
     // Only administrators list accounts; each sees those wholly within their jurisdiction.
     authorize_somewhere(&st, &ctx, Action::UserList, "user:*")?;
@@ -372,25 +424,30 @@ async fn account_for(
     name: &str,
     action: Action,
 ) -> Result<(tudi_access::accounts::User, u64), Problem> {
+    // Only those who may take the action somewhere learn anything of a name; to them an
+    // account outside their jurisdiction is as unknown as one that does not exist, so names
+    // cannot be probed.
+    authorize_somewhere(st, ctx, action, &format!("user:{name}"))?;
     let lookup = name.to_owned();
     let found = run(st, move |a| a.user(&lookup)).await?;
+    let unknown = || access_problem(&AccessError::UnknownUser(name.to_owned()));
     let Some((user, version)) = found else {
-        // Only those who may take the action somewhere learn that a name is unknown, so
-        // others cannot probe for accounts.
-        authorize_somewhere(st, ctx, action, &format!("user:{name}"))?;
-        return Err(access_problem(&AccessError::UnknownUser(name.to_owned())));
+        return Err(unknown());
     };
     let scopes = user.scopes();
-    authorize(
+    let res = Resource {
+        scope: &scopes,
+        ..Resource::default()
+    };
+    let readable = decide(&ctx.principal, Action::UserRead, &res).allowed;
+    authorize_found(
         st,
         ctx,
         action,
-        &Resource {
-            scope: &scopes,
-            owner: None,
-            ..Resource::default()
-        },
+        &res,
+        readable,
         &format!("user:{name}"),
+        unknown,
     )?;
     Ok((user, version))
 }
@@ -469,7 +526,7 @@ async fn reset_password(
 async fn audit_trail(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Query(p): Query<Page>,
+    Params(p): Params<Page>,
 ) -> Result<Response, Problem> {
     let resource = p.resource.clone().filter(|r| !r.is_empty());
     // Whose the resource is decides who may read its history.

@@ -1,5 +1,8 @@
 //! The JSON API under `/api/v1`. For now: compliance analysis of a proposed site.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -92,8 +95,14 @@ async fn analyse(
             ),
         ));
     };
+    // The analysis ends at its deadline, or as soon as the client has gone: dropping this
+    // handler (hyper does when the connection closes) raises the flag the analysis watches.
+    let gone = Arc::new(AtomicBool::new(false));
+    let _raise_when_dropped = RaiseOnDrop(Arc::clone(&gone));
+    let stop = compliance::Stop::after(st.limits.analysis_timeout).or_when(gone);
     let report = tokio::task::spawn_blocking(move || {
-        compliance::analyse(st.map(), &rules, &site, crs, req.terrain.as_deref())
+        let _running = Running::start(&st.analyses);
+        compliance::analyse_until(st.map(), &rules, &site, crs, req.terrain.as_deref(), &stop)
     })
     .await
     .map_err(|_| Problem::internal())?;
@@ -107,10 +116,20 @@ async fn analyse(
                     "invalid-geometry",
                     "图形无效",
                 ),
-                ComplianceError::TooManyVertices(_) => (
+                ComplianceError::TooManyVertices(..) => (
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "too-many-vertices",
                     "图形顶点过多",
+                ),
+                ComplianceError::SiteTooLarge { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "site-too-large",
+                    "选址范围过大",
+                ),
+                ComplianceError::Stopped(_) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "analysis-stopped",
+                    "分析超时",
                 ),
                 ComplianceError::UnknownTerrain(_) | ComplianceError::UnknownRuleSet(_) => {
                     (StatusCode::BAD_REQUEST, "invalid-parameter", "请求参数无效")
@@ -127,12 +146,38 @@ async fn analyse(
     }
 }
 
-/// The server's state: which layers are held in memory.
+/// Sets its flag when dropped.
+struct RaiseOnDrop(Arc<AtomicBool>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Counts a running analysis for as long as it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(count))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The server's state: which layers are held in memory, how many analyses are running.
 async fn status(State(st): State<AppState>) -> Response {
     let layers = st.snapshots().map(|s| s.status()).unwrap_or_default();
     Json(json!({
         "snapshots": st.snapshots().is_some(),
         "layers": layers,
+        "analyses_running": st.analyses.load(Ordering::Relaxed),
     }))
     .into_response()
 }

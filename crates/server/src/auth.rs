@@ -141,6 +141,31 @@ pub fn authorize(
     Err(denied(&d))
 }
 
+/// As [`authorize`], for a resource looked up by an id the caller sent: a caller who may not
+/// even read it (`readable` false) learns nothing of it — the refusal is `not_found()`, the
+/// answer an unknown id gets, so ids cannot be probed for existence — while one who may read it
+/// but not take `action` is told why (403). Refusals are audited either way.
+///
+/// # Errors
+/// The refusal as a problem response.
+pub fn authorize_found(
+    st: &AppState,
+    ctx: &Ctx,
+    action: Action,
+    resource: &Resource<'_>,
+    readable: bool,
+    audit_resource: &str,
+    not_found: impl FnOnce() -> Problem,
+) -> Result<(), Problem> {
+    authorize(st, ctx, action, resource, audit_resource).map_err(|p| {
+        if p.status == StatusCode::FORBIDDEN && !readable {
+            not_found()
+        } else {
+            p
+        }
+    })
+}
+
 /// Refuses (as [`authorize`] does) unless the caller may take `action` somewhere; the handler
 /// then decides on each resource.
 ///
@@ -158,6 +183,9 @@ pub fn authorize_somewhere(
     authorize(st, ctx, action, &Resource::default(), audit_resource)
 }
 
+/// The request's id: our own (a UUIDv7), or one a client or proxy sent to trace its request —
+/// at most 64 letters, digits, `-`, `_` or `.` — kept under the prefix `client-`, so the audit
+/// chain never takes an id from outside for one of ours.
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -165,9 +193,13 @@ fn request_id(headers: &HeaderMap) -> String {
         .filter(|v| {
             !v.is_empty()
                 && v.len() <= 64
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+        .map_or_else(
+            || uuid::Uuid::now_v7().to_string(),
+            |v| format!("client-{v}"),
+        )
 }
 
 /// The session cookie's value, if sent.
@@ -207,10 +239,11 @@ pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) 
     let bearer_token = bearer(req.headers());
     let from_cookie = bearer_token.is_none();
     let credential = bearer_token.or_else(|| session_cookie(req.headers()));
-    let client_ip = req
+    let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
+    let client_ip = client_address(peer, req.headers(), &st.trusted_proxies);
     let mut ctx = Ctx {
         principal: Principal::anonymous(),
         request_id: rid.clone(),
@@ -288,8 +321,43 @@ fn with_id(mut res: Response, rid: &str) -> Response {
     res
 }
 
+/// The answer to a method a path does not take: OPTIONS lists the ones it does (no body);
+/// anything else is 405 with `Allow`. A client's mistake, logged as such.
+fn other_method(method: &Method, allowed: &[&str]) -> Response {
+    let mut methods: Vec<&str> = allowed.to_vec();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.push("OPTIONS");
+    let allow = methods.join(", ");
+    let mut res = if *method == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        tracing::debug!(%method, "method not allowed");
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "不支持该请求方法",
+            format!("该地址不支持 {method} 请求，可用：{allow}"),
+            format!("{method} is not allowed here; allowed: {allow}"),
+        )
+        .into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&allow) {
+        res.headers_mut().insert(header::ALLOW, v);
+    }
+    res
+}
+
+/// What an account whose password was reset may still do.
+const PASSWORD_CHANGE_ROUTES: [(&str, &str); 3] = [
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/me"),
+];
+
 /// Applies the route's guard; see the module documentation.
-pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let matched = req
         .extensions()
@@ -297,23 +365,61 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
         .map(|m| m.as_str().to_owned())
         .unwrap_or_default();
     let path = matched.as_str();
+    // HEAD is GET without the body (axum answers it with the GET handler).
+    let looked_up = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
     let Some(spec) = ROUTES
         .iter()
-        .find(|r| r.path == path && r.method == method.as_str())
+        .find(|r| r.path == path && r.method == looked_up)
     else {
-        tracing::error!(%method, path, "route has no access rule; refused");
-        return Problem::new(
-            StatusCode::FORBIDDEN,
-            "no-policy",
-            "无权操作",
-            "该接口未配置访问规则，已拒绝",
-            "this route has no access rule and is refused",
-        )
-        .into_response();
+        let allowed: Vec<&str> = ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .map(|r| r.method)
+            .collect();
+        if allowed.is_empty() {
+            // A route the router has and the table lacks: a mistake of ours, refused.
+            tracing::error!(%method, path, "route has no access rule; refused");
+            return Problem::new(
+                StatusCode::FORBIDDEN,
+                "no-policy",
+                "无权操作",
+                "该接口未配置访问规则，已拒绝",
+                "this route has no access rule and is refused",
+            )
+            .into_response();
+        }
+        return other_method(&method, &allowed);
     };
-    let Some(ctx) = req.extensions().get::<Ctx>().cloned() else {
+    let Some(mut ctx) = req.extensions().get::<Ctx>().cloned() else {
         return Problem::internal().into_response();
     };
+    // After an administrator's reset, the account holder must choose a new password before
+    // anything else: only changing it, signing out and `me` (which says so) answer; public
+    // routes answer as to someone signed out.
+    if ctx.must_change_password && !PASSWORD_CHANGE_ROUTES.contains(&(method.as_str(), path)) {
+        if spec.guard != Guard::Public {
+            return Problem::new(
+                StatusCode::FORBIDDEN,
+                "password-change-required",
+                "请先修改密码",
+                "管理员已重置您的密码，请先修改密码后再使用系统",
+                "an administrator reset your password: choose a new one before anything else",
+            )
+            .into_response();
+        }
+        ctx = Ctx {
+            principal: Principal::anonymous(),
+            credential: None,
+            csrf: None,
+            must_change_password: false,
+            ..ctx
+        };
+        req.extensions_mut().insert(ctx.clone());
+    }
     let verdict = match spec.guard {
         Guard::Public => Ok(()),
         Guard::SignedIn => {
@@ -369,7 +475,11 @@ pub async fn guard(State(st): State<AppState>, req: Request, next: Next) -> Resp
     }
 }
 
-/// Counts sign-in attempts per client address and per account name in a sliding minute.
+/// Counts failed sign-ins (and wrong current passwords) per client address and per account
+/// name in a sliding minute. An attempt is counted when it starts, so parallel guesses are held
+/// to the limit too, and forgiven when it succeeds: an office of colleagues behind one address
+/// can all sign in. Its memory is bounded: at most [`LoginLimiter::MAX_KEYS`] keys, each at most
+/// [`LoginLimiter::PER_WINDOW`] instants; the keys idle longest go first when it is full.
 #[derive(Debug, Default)]
 pub struct LoginLimiter {
     seen: Mutex<HashMap<String, Vec<Instant>>>,
@@ -380,35 +490,50 @@ impl LoginLimiter {
     pub const PER_WINDOW: usize = 10;
     /// The window.
     pub const WINDOW: Duration = Duration::from_secs(60);
+    /// Most keys kept.
+    pub const MAX_KEYS: usize = 50_000;
 
-    /// Records an attempt for each key; `Err(seconds)` when any key is over the limit.
+    /// Counts an attempt for each key; `Err(seconds)` when any key is over the limit (nothing
+    /// is counted then). On success the instant counted, to [`LoginLimiter::forgive`] it.
     ///
     /// # Errors
     /// The seconds to wait.
-    pub fn attempt(&self, keys: &[String]) -> Result<(), u64> {
+    pub fn attempt(&self, keys: &[String]) -> Result<Instant, u64> {
         let now = Instant::now();
         let mut seen = self
             .seen
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.len() > 100_000 {
+        if seen.len() >= Self::MAX_KEYS {
             seen.retain(|_, v| {
                 v.last()
                     .is_some_and(|t| now.duration_since(*t) < Self::WINDOW)
             });
         }
+        if seen.len() >= Self::MAX_KEYS {
+            // Still full of live keys: drop the quarter idle longest.
+            let mut last: Vec<(Instant, String)> = seen
+                .iter()
+                .map(|(k, v)| (v.last().copied().unwrap_or(now), k.clone()))
+                .collect();
+            last.sort();
+            for (_, k) in last.into_iter().take(Self::MAX_KEYS / 4) {
+                seen.remove(&k);
+            }
+        }
         let mut wait = 0;
         for k in keys {
-            let v = seen.entry(k.clone()).or_default();
-            v.retain(|t| now.duration_since(*t) < Self::WINDOW);
-            if v.len() >= Self::PER_WINDOW {
-                let oldest = v.first().copied().unwrap_or(now);
-                wait = wait.max(
-                    Self::WINDOW
-                        .saturating_sub(now.duration_since(oldest))
-                        .as_secs()
-                        + 1,
-                );
+            if let Some(v) = seen.get_mut(k) {
+                v.retain(|t| now.duration_since(*t) < Self::WINDOW);
+                if v.len() >= Self::PER_WINDOW {
+                    let oldest = v.first().copied().unwrap_or(now);
+                    wait = wait.max(
+                        Self::WINDOW
+                            .saturating_sub(now.duration_since(oldest))
+                            .as_secs()
+                            + 1,
+                    );
+                }
             }
         }
         if wait > 0 {
@@ -417,8 +542,92 @@ impl LoginLimiter {
         for k in keys {
             seen.entry(k.clone()).or_default().push(now);
         }
-        Ok(())
+        Ok(now)
     }
+
+    /// Takes back the attempt counted at `at` for each key (it succeeded).
+    pub fn forgive(&self, keys: &[String], at: Instant) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in keys {
+            if let Some(v) = seen.get_mut(k) {
+                if let Some(i) = v.iter().position(|t| *t == at) {
+                    v.remove(i);
+                }
+                if v.is_empty() {
+                    seen.remove(k);
+                }
+            }
+        }
+    }
+
+    /// How many keys are kept (for tests of its bound).
+    #[must_use]
+    pub fn keys(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// The keys an attempt for `username` from `ip` is counted under: the address, and the account
+/// name when it can be one (a longer or stranger name is counted by address only, and not kept).
+#[must_use]
+pub fn attempt_keys(ip: Option<IpAddr>, username: &str) -> Vec<String> {
+    let mut keys = vec![client_key(ip)];
+    if tudi_access::accounts::is_username(username) {
+        keys.push(format!("user:{username}"));
+    }
+    keys
+}
+
+/// The refusal when too many attempts were made, with `Retry-After`.
+#[must_use]
+pub fn rate_limited(wait: u64) -> Response {
+    let mut res = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "login-rate-limited",
+        "尝试过于频繁",
+        format!("密码尝试过于频繁，请 {wait} 秒后再试"),
+        format!("too many password attempts: try again in {wait} s"),
+    )
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// The client's address: the connection's peer, or — only when the peer is one of the
+/// configured proxies — the last address in `X-Forwarded-For` that is not itself a proxy. A
+/// client cannot choose its address by sending the header to a server that trusts no proxy.
+#[must_use]
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
 }
 
 /// The address key of a client (the socket's peer when known).

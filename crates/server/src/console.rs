@@ -14,6 +14,7 @@ const INDEX: &str = include_str!("../../../web/console/index.html");
 const APP: &str = include_str!("../../../web/console/app.js");
 const ADMIN: &str = include_str!("../../../web/console/admin.js");
 const STYLE: &str = include_str!("../../../web/console/style.css");
+const VERIFY_STYLE: &str = include_str!("../../../web/console/verify.css");
 const ORDERS: &str = include_str!("../../../web/console/orders.html");
 const ORDERS_JS: &str = include_str!("../../../web/console/orders.js");
 const HOMESTEAD: &str = include_str!("../../../web/console/homestead.html");
@@ -53,6 +54,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/style.css",
             get(|| async { page(STYLE, "text/css; charset=utf-8") }),
+        )
+        .route(
+            "/console/verify.css",
+            get(|| async { page(VERIFY_STYLE, "text/css; charset=utf-8") }),
         )
         .route("/console/vendor/maplibre-gl/{file}", get(vendor))
 }

@@ -4,7 +4,7 @@
 //! verification endpoint and page the QR code opens.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -23,9 +23,10 @@ use tudi_sign::KeyRing;
 
 use crate::AppState;
 use crate::accounts::body_problem;
-use crate::auth::{Ctx, authorize, authorize_somewhere};
+use crate::auth::{Ctx, authorize, authorize_found, authorize_somewhere};
 use crate::ogc::{blocking, store_failed};
 use crate::orders::district;
+use crate::params::Params;
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -51,9 +52,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/homestead/stats", get(stats))
         .route("/api/v1/certificates", get(certificates))
         .route("/api/v1/certificates/{id}/verify", get(verify))
+        .route("/api/v1/certificates/{id}", get(certificate))
         .route("/api/v1/certificates/{id}/pdf", get(pdf))
         .route("/api/v1/certificates/{id}/revoke", post(revoke))
         .route("/verify/{id}", get(verify_page))
+}
+
+fn invalid_action(field: &'static str, m: &tudi_core::msg::Msg) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-action",
+        "操作内容不完整或无效",
+        m.zh.clone(),
+        m.en.clone(),
+    );
+    p.field = Some(field.into());
+    p
 }
 
 pub(crate) fn homestead_problem(e: &HomesteadError) -> Problem {
@@ -85,6 +99,11 @@ pub(crate) fn homestead_problem(e: &HomesteadError) -> Problem {
             format!("{}：该步骤不由您所在的岗位办理", m.zh),
             m.en,
         ),
+        // What the caller left out or got wrong is theirs to correct: 400 naming the field.
+        HomesteadError::Flow(tudi_flow::case::FlowError::Invalid { field, .. }) => {
+            invalid_action(field, &m)
+        }
+        HomesteadError::Flow(tudi_flow::case::FlowError::NoReason) => invalid_action("reason", &m),
         HomesteadError::Flow(_) | HomesteadError::Refused(_) => Problem::new(
             StatusCode::CONFLICT,
             "refused",
@@ -150,6 +169,23 @@ pub(crate) fn village_scope(village: &str) -> Result<Vec<Jurisdiction>, Problem>
     Jurisdiction::parse(village)
         .map(|j| vec![j])
         .map_err(|m| Problem::bad_parameter("village", m.zh, m.en))
+}
+
+/// Refuses (and audits) `action` on something of a village found by `id`: as unknown to a
+/// caller who may not read the village's homesteads, with the reason to one who may.
+pub(crate) fn authorize_in_village(
+    st: &AppState,
+    ctx: &Ctx,
+    action: Action,
+    scope: &[Jurisdiction],
+    label: &str,
+    id: &str,
+) -> Result<(), Problem> {
+    let res = in_village(scope);
+    let readable = tudi_access::decide(&ctx.principal, Action::HomesteadRead, &res).allowed;
+    authorize_found(st, ctx, action, &res, readable, label, || {
+        homestead_problem(&HomesteadError::NotFound(id.to_owned()))
+    })
 }
 
 pub(crate) fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
@@ -253,16 +289,7 @@ struct ListParams {
     todo: bool,
 }
 
-fn list_params(
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<(ListQuery, Option<String>, usize, usize), Problem> {
-    let Query(q) = q.map_err(|e| {
-        Problem::bad_parameter(
-            "query",
-            format!("查询参数无效（日期为 YYYY-MM-DD）：{}", e.body_text()),
-            e.body_text(),
-        )
-    })?;
+fn list_params(q: ListParams) -> Result<(ListQuery, Option<String>, usize, usize), Problem> {
     if let Some(s) = &q.stage
         && !tudi_homestead::process::STAGES.contains(&s.as_str())
     {
@@ -299,9 +326,9 @@ pub(crate) fn covers(who: &Principal, action: Action, village: &str) -> bool {
 async fn list(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ListParams>,
 ) -> Result<Response, Problem> {
-    let todo = q.as_ref().is_ok_and(|Query(p)| p.todo);
+    let todo = q.todo;
     let (q, _, limit, offset) = list_params(q)?;
     authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
     let who = ctx.principal.clone();
@@ -332,13 +359,7 @@ async fn load_authorized(
     let probe = id.clone();
     let v = with_homesteads(st, move |h| h.read(&probe)).await?;
     let scope = village_scope(&v.application.form.village)?;
-    authorize(
-        st,
-        ctx,
-        action,
-        &in_village(&scope),
-        &format!("homestead:{id}"),
-    )?;
+    authorize_in_village(st, ctx, action, &scope, &format!("homestead:{id}"), &id)?;
     Ok(v)
 }
 
@@ -443,9 +464,9 @@ fn wants_xlsx(format: Option<&str>) -> Result<bool, Problem> {
 async fn ledger(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(params): Params<ListParams>,
 ) -> Result<Response, Problem> {
-    let format = params.as_ref().ok().and_then(|Query(p)| p.format.clone());
+    let format = params.format.clone();
     let xlsx = wants_xlsx(format.as_deref())?;
     let (q, _, limit, offset) = list_params(params)?;
     authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
@@ -489,18 +510,8 @@ struct StatsParams {
 async fn stats(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    params: Result<Query<StatsParams>, axum::extract::rejection::QueryRejection>,
+    Params(p): Params<StatsParams>,
 ) -> Result<Response, Problem> {
-    let Query(p) = params.map_err(|e| {
-        Problem::bad_parameter(
-            "from/to/by",
-            format!(
-                "应如 ?from=2026-01-01&to=2026-12-31&by=town|village|step（{}）",
-                e.body_text()
-            ),
-            e.body_text(),
-        )
-    })?;
     let xlsx = wants_xlsx(p.format.as_deref())?;
     let now = jiff::Timestamp::now();
     let today = tudi_homestead::service::local_date(now);
@@ -553,7 +564,7 @@ async fn attach(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    q: Result<Query<AttachParams>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<AttachParams>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
@@ -565,24 +576,15 @@ async fn attach(
         .into_iter()
         .any(|a| tudi_access::decide(&ctx.principal, a, &res).allowed);
     if !takes_part {
-        authorize(
+        authorize_in_village(
             &st,
             &ctx,
             Action::HomesteadReview,
-            &res,
+            &scope,
             &format!("homestead:{id}"),
+            &id,
         )?;
     }
-    let Query(q) = q.map_err(|e| {
-        Problem::bad_parameter(
-            "revision/name",
-            format!(
-                "应如 ?revision=4&name=申请表.pdf&kind=申请表（{}）",
-                e.body_text()
-            ),
-            e.body_text(),
-        )
-    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -624,24 +626,11 @@ async fn document(
     let blob = blocking(move || store.blob(&key).map_err(|e| store_failed(&e)))
         .await?
         .ok_or_else(not_found)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, blob.content_type),
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_owned(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "inline; filename*=UTF-8''{}",
-                    crate::orders::percent(&meta.name)
-                ),
-            ),
-        ],
+    Ok(crate::files::download(
+        &blob.content_type,
         blob.bytes,
-    )
-        .into_response())
+        &meta.name,
+    ))
 }
 
 /// A village's member roll, for those who keep it.
@@ -699,6 +688,8 @@ fn certificate_view(c: &Certificate, who: &Principal) -> Value {
         "id": c.id, "number": c.number, "status": c.status, "village": c.village, "town": c.town,
         "application": c.application, "issued_at": c.issued_at, "revoked_at": c.revoked_at,
         "revoke_reason": c.revoke_reason, "key": c.signed.key,
+        // The page its QR code opens, for those who may read the certificate anyway.
+        "verify_path": tudi_homestead::certificate::qr_target("", c),
         "summary": tudi_homestead::registry::summary(&c.signed.payload),
         // The signed payload itself (for offline verification) goes to those who may see the
         // holder's identity number.
@@ -709,7 +700,7 @@ fn certificate_view(c: &Certificate, who: &Principal) -> Value {
 async fn certificates(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ListParams>,
 ) -> Result<Response, Problem> {
     let (q, status, limit, offset) = list_params(q)?;
     if let Some(s) = &status
@@ -758,13 +749,30 @@ fn public_ring(st: &AppState) -> KeyRing {
 async fn verify_json(
     st: &AppState,
     id: String,
+    proof: String,
 ) -> Result<tudi_homestead::registry::Verification, Problem> {
     let ring = public_ring(st);
-    with_homesteads(st, move |h| h.verify(&id, &ring)).await
+    with_homesteads(st, move |h| h.verify_presented(&id, &proof, &ring)).await
 }
 
-async fn verify(State(st): State<AppState>, Path(id): Path<String>) -> Result<Response, Problem> {
-    let v = verify_json(&st, id).await?;
+/// `?s=`: the start of the certificate's signature, as its QR code carries it.
+#[derive(Deserialize)]
+struct Proof {
+    #[serde(default)]
+    s: Option<String>,
+}
+
+fn proof_of(q: Result<Params<Proof>, Problem>) -> String {
+    q.ok().and_then(|Params(p)| p.s).unwrap_or_default()
+}
+
+/// The public verification of a presented certificate (its id and the proof from its QR code).
+async fn verify(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    q: Result<Params<Proof>, Problem>,
+) -> Result<Response, Problem> {
+    let v = verify_json(&st, id, proof_of(q)).await?;
     Ok(Json(v).into_response())
 }
 
@@ -777,14 +785,18 @@ async fn load_certificate(
     let probe = id.clone();
     let (c, _) = with_homesteads(st, move |h| h.certificate(&probe)).await?;
     let scope = village_scope(&c.village)?;
-    authorize(
-        st,
-        ctx,
-        action,
-        &in_village(&scope),
-        &format!("certificate:{id}"),
-    )?;
+    authorize_in_village(st, ctx, action, &scope, &format!("certificate:{id}"), &id)?;
     Ok(c)
+}
+
+/// One certificate, for those who may read its village's homesteads.
+async fn certificate(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let c = load_certificate(&st, &ctx, id, Action::HomesteadRead).await?;
+    Ok(Json(certificate_view(&c, &ctx.principal)).into_response())
 }
 
 async fn pdf(
@@ -845,27 +857,15 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-#[derive(Deserialize)]
-struct PageParams {
-    #[serde(default)]
-    s: Option<String>,
-}
-
 /// The page the QR code opens (扫码亮证): validity and a masked summary, readable on a phone.
 async fn verify_page(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Query<PageParams>,
+    q: Result<Params<Proof>, Problem>,
 ) -> Response {
-    let (status, body) = match verify_json(&st, id.clone()).await {
+    let (status, body) = match verify_json(&st, id.clone(), proof_of(q)).await {
         Ok(v) => {
-            // A QR code copied from another certificate carries another signature.
-            let mismatch =
-                p.s.as_deref()
-                    .is_some_and(|s| !v.signature.starts_with(s) || s.len() < 8);
-            let (class, headline) = if mismatch {
-                ("bad", "二维码与证照不符，请谨慎".to_owned())
-            } else if v.valid {
+            let (class, headline) = if v.valid {
                 ("ok", "证照有效".to_owned())
             } else {
                 ("bad", v.message.zh.clone())
@@ -895,11 +895,7 @@ async fn verify_page(
                 format!(
                     "<p class=\"verdict {class}\">{}</p><p class=\"en\">{}</p><table>{rows}</table><p class=\"note\">签名密钥 {} · 验证依据本区公开密钥，可离线复核</p>",
                     escape(&headline),
-                    escape(if mismatch {
-                        "the QR code does not match this certificate"
-                    } else {
-                        &v.message.en
-                    }),
+                    escape(&v.message.en),
                     escape(&v.key)
                 ),
             )
@@ -907,7 +903,7 @@ async fn verify_page(
         Err(p) if p.status == StatusCode::NOT_FOUND => (
             StatusCode::NOT_FOUND,
             format!(
-                "<p class=\"verdict bad\">查无此证照</p><p class=\"en\">no certificate {}</p>",
+                "<p class=\"verdict bad\">查无此证照</p><p>请扫描证照上的二维码核验：二维码不完整、与证照不符或证照不存在时均无法查到。</p><p class=\"en\">no certificate {} for this QR code</p>",
                 escape(&id)
             ),
         ),
@@ -917,7 +913,7 @@ async fn verify_page(
         ),
     };
     let page = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>证照验证</title><style>body{{font-family:sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}.verdict{{font-size:1.6rem;font-weight:bold}}.ok{{color:#137333}}.bad{{color:#b3261e}}.en{{color:#666}}table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem;border-bottom:1px solid #ddd}}th{{width:40%;color:#555;font-weight:normal}}.note{{color:#777;font-size:.85rem}}</style></head><body><h1>不动产权电子证照验证</h1>{body}</body></html>"
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>证照验证</title><link rel=\"stylesheet\" href=\"/console/verify.css\"></head><body><h1>不动产权电子证照验证</h1>{body}</body></html>"
     );
     (status, Html(page)).into_response()
 }

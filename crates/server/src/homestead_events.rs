@@ -3,7 +3,7 @@
 //! jurisdiction covers it, step actions by duty, and the right itself with what was recorded on it.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,8 +17,9 @@ use tudi_homestead::registry::Right;
 
 use crate::AppState;
 use crate::accounts::body_problem;
-use crate::auth::{Ctx, authorize, authorize_somewhere};
-use crate::homestead::{covers, in_village, village_scope, with_homesteads};
+use crate::auth::{Ctx, authorize_somewhere};
+use crate::homestead::{authorize_in_village, covers, in_village, village_scope, with_homesteads};
+use crate::params::Params;
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -120,12 +121,13 @@ async fn submit(
         )
     })?;
     let (_, scope) = right_scope(&st, req.right().to_owned()).await?;
-    authorize(
+    authorize_in_village(
         &st,
         &ctx,
         Action::HomesteadApply,
-        &in_village(&scope),
+        &scope,
         &format!("homestead_right:{}", req.right()),
+        req.right(),
     )?;
     let who = ctx.principal.clone();
     let e = with_homesteads(&st, move |h| {
@@ -157,18 +159,8 @@ struct ListParams {
 async fn list(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    q: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ListParams>,
 ) -> Result<Response, Problem> {
-    let Query(q) = q.map_err(|e| {
-        Problem::bad_parameter(
-            "query",
-            format!(
-                "查询参数无效（kind 可为 transfer、lease、mortgage、discharge、exit）：{}",
-                e.body_text()
-            ),
-            e.body_text(),
-        )
-    })?;
     authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead_event:*")?;
     let (limit, offset) = (q.limit.unwrap_or(20).clamp(1, 200), q.offset.unwrap_or(0));
     let query = EventQuery {
@@ -200,12 +192,13 @@ async fn load(st: &AppState, ctx: &Ctx, id: String, action: Action) -> Result<Ev
     let probe = id.clone();
     let e = with_homesteads(st, move |h| h.read_event(&probe)).await?;
     let scope = village_scope(&e.event.village)?;
-    authorize(
+    authorize_in_village(
         st,
         ctx,
         action,
-        &in_village(&scope),
+        &scope,
         &format!("homestead_event:{id}"),
+        &id,
     )?;
     Ok(e)
 }
@@ -255,12 +248,13 @@ async fn right(
     Path(code): Path<String>,
 ) -> Result<Response, Problem> {
     let (right, scope) = right_scope(&st, code.clone()).await?;
-    authorize(
+    authorize_in_village(
         &st,
         &ctx,
         Action::HomesteadRead,
-        &in_village(&scope),
+        &scope,
         &format!("homestead_right:{code}"),
+        &code,
     )?;
     Ok(Json(right_view(&right, &ctx.principal)).into_response())
 }

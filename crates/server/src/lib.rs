@@ -14,14 +14,18 @@ mod accounts;
 mod api;
 pub mod auth;
 mod console;
+mod files;
 mod homestead;
 mod homestead_events;
 mod ogc;
 mod open311;
 mod openapi;
 mod orders;
+mod params;
 mod problem;
 pub mod routes;
+mod secure;
+mod serve;
 mod xlsx;
 
 use std::net::SocketAddr;
@@ -59,6 +63,39 @@ pub struct AppState {
     keys: Option<Arc<tudi_sign::KeyRing>>,
     /// The address the public reaches this server at (QR codes on certificates point there).
     public_url: String,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    /// Bounds on requests and connections.
+    limits: Limits,
+    /// Compliance analyses running now (shown by `/api/v1/status`).
+    analyses: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Bounds that keep one client from holding the server: time allowed for a request's headers
+/// and body, for an idle kept-alive connection and for an analysis, and how many connections
+/// are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time to send a request's headers, counted from when the connection is idle (just opened,
+    /// or its last response sent): so it also closes kept-alive connections left idle.
+    pub header_timeout: std::time::Duration,
+    /// Time to send a request's body.
+    pub body_timeout: std::time::Duration,
+    /// Connections served at once; further ones wait in the kernel's queue.
+    pub max_connections: usize,
+    /// Longest a compliance analysis may run before it is stopped.
+    pub analysis_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(60),
+            max_connections: 1024,
+            analysis_timeout: std::time::Duration::from_secs(20),
+        }
+    }
 }
 
 impl AppState {
@@ -83,7 +120,31 @@ impl AppState {
             public_layers: Arc::new(Mutex::new((None, Arc::new(BTreeSet::new())))),
             keys: None,
             public_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Arc::new(Vec::new()),
+            limits: Limits::default(),
+            analyses: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
+    }
+
+    /// Trusts `X-Forwarded-For` from these proxies (the load balancer in front), so sign-in
+    /// limits count the client behind them rather than the proxy.
+    #[must_use]
+    pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
+        self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// The sign-in limiter (its size is bounded; tests look at it).
+    #[must_use]
+    pub fn login_limiter(&self) -> &auth::LoginLimiter {
+        &self.limiter
+    }
+
+    /// Request, connection and analysis bounds.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// The signing keys certificates are issued with (private halves included).
@@ -210,11 +271,15 @@ impl AppState {
     }
 }
 
-/// Largest request body accepted (bytes).
+/// Largest request body accepted (bytes): files go up to this.
 pub const MAX_BODY: usize = 8 << 20;
+
+/// Largest JSON or text body accepted (bytes).
+pub const MAX_JSON_BODY: usize = 2 << 20;
 
 /// The application.
 pub fn router(state: AppState) -> Router {
+    let body_timeout = state.limits.body_timeout;
     unguarded_routes()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -225,10 +290,16 @@ pub fn router(state: AppState) -> Router {
             auth::identify,
         ))
         .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             problem::panic_response,
         ))
+        .layer(axum::middleware::map_response(problem::as_problem))
+        .layer(axum::middleware::from_fn(secure::headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
@@ -276,10 +347,5 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std
             }
         });
     }
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    serve::run(listener, router(state.clone()), state.limits).await
 }

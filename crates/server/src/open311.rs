@@ -110,7 +110,10 @@ fn write_field(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) {
                 v => v.to_string(),
             };
             let _ = w.write_event(Event::Start(BytesStart::new(name)));
-            let _ = w.write_event(Event::Text(BytesText::new(&text)));
+            // Text kept before control characters were refused must not break the feed.
+            let _ = w.write_event(Event::Text(BytesText::new(&tudi_core::text::xml_safe(
+                &text,
+            ))));
             let _ = w.write_event(Event::End(BytesEnd::new(name)));
         }
     }

@@ -107,7 +107,14 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
             "statistics by town, village or step (JSON or Excel)",
         ),
         ("GET", "/api/v1/certificates") => ("电子证照列表", "certificates"),
-        ("GET", "/api/v1/certificates/{id}/verify") => ("验证电子证照", "verify a certificate"),
+        ("GET", "/api/v1/certificates/{id}") => (
+            "查看电子证照（含二维码验证地址）",
+            "a certificate, with its QR code's verification path",
+        ),
+        ("GET", "/api/v1/certificates/{id}/verify") => (
+            "验证电子证照（须带二维码中的 s 参数）",
+            "verify a presented certificate (with the QR code's s parameter)",
+        ),
         ("GET", "/api/v1/certificates/{id}/pdf") => ("证照 PDF", "a certificate as PDF"),
         ("POST", "/api/v1/certificates/{id}/revoke") => ("注销证照", "revoke a certificate"),
         ("POST", "/api/v1/orders/supervise") => (

@@ -3,7 +3,7 @@
 //! decided by the policy for the duty the step needs (supervise, dispatch, handle).
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::may_see_phone;
-use tudi_access::{Action, Jurisdiction, Principal, Resource, decide};
+use tudi_access::{Action, Jurisdiction, Principal, Resource, Unit, decide};
 use tudi_orders::category::Taxonomy;
 use tudi_orders::lifecycle::{self, Duty, State as OrderState, Step};
 use tudi_orders::order::{Order, StepInput};
@@ -20,8 +20,9 @@ use tudi_orders::service::{NewOrder, OrderError, Orders, Versioned, load_respons
 
 use crate::AppState;
 use crate::accounts::body_problem;
-use crate::auth::{Ctx, authorize, authorize_somewhere};
+use crate::auth::{Ctx, authorize, authorize_found, authorize_somewhere};
 use crate::ogc::{blocking, store_failed};
+use crate::params::Params;
 use crate::problem::Problem;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -76,13 +77,28 @@ pub(crate) fn order_problem(e: &OrderError) -> Problem {
             p
         }
         OrderError::NotFound(_) => Problem::not_found(m.zh, m.en),
-        OrderError::Step(_) => Problem::new(
-            StatusCode::CONFLICT,
-            "illegal-step",
-            "当前状态不能执行此操作",
-            m.zh,
-            m.en,
-        ),
+        // What the caller left out or got wrong is theirs to correct (400, naming the field);
+        // what the order's state refuses is a conflict.
+        OrderError::Step(step) => match step.field() {
+            Some(field) => {
+                let mut p = Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-step",
+                    "操作内容不完整或无效",
+                    m.zh,
+                    m.en,
+                );
+                p.field = Some(field.into());
+                p
+            }
+            None => Problem::new(
+                StatusCode::CONFLICT,
+                "illegal-step",
+                "当前状态不能执行此操作",
+                m.zh,
+                m.en,
+            ),
+        },
         OrderError::Conflict { .. } => Problem::new(
             StatusCode::CONFLICT,
             "version-conflict",
@@ -266,9 +282,8 @@ struct ListQuery {
 async fn list(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<ListQuery>,
 ) -> Result<Response, Problem> {
-    let Query(q) = q.map_err(|e| Problem::bad_parameter("state", e.body_text(), e.body_text()))?;
     authorize_somewhere(&st, &ctx, Action::OrderRead, "order:*")?;
     let d = district(&st)?;
     let (limit, offset) = (q.limit.unwrap_or(20).clamp(1, 200), q.offset.unwrap_or(0));
@@ -358,18 +373,8 @@ fn by_town() -> tudi_orders::stats::GroupBy {
 async fn stats(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<StatsQuery>,
 ) -> Result<Response, Problem> {
-    let Query(q) = q.map_err(|e| {
-        Problem::bad_parameter(
-            "from/to/by",
-            format!(
-                "应如 ?from=2026-11-01&to=2026-11-30&by=town|unit|category（{}）",
-                e.body_text()
-            ),
-            e.body_text(),
-        )
-    })?;
     if q.to < q.from {
         return Err(Problem::bad_parameter(
             "to",
@@ -461,7 +466,7 @@ async fn attach(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(number): Path<String>,
-    q: Result<Query<AttachQuery>, axum::extract::rejection::QueryRejection>,
+    Params(q): Params<AttachQuery>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, Problem> {
@@ -472,30 +477,21 @@ async fn attach(
         scope: &scope,
         ..Resource::default()
     };
+    // Those who take part in the order: intake, supervision and dispatch on its grid cell, and
+    // the unit it was sent to (on the same resource its handling steps are decided on).
     let takes_part = [
         Action::OrderIntake,
         Action::OrderSupervise,
         Action::OrderDispatch,
-        Action::OrderHandle,
     ]
     .into_iter()
-    .any(|a| decide(&ctx.principal, a, &res).allowed);
+    .any(|a| decide(&ctx.principal, a, &res).allowed)
+        || with_step_resource(&current.order, Step::Feedback, &d, |a, r| {
+            decide(&ctx.principal, a, r).allowed
+        });
     if !takes_part {
-        authorize(
-            &st,
-            &ctx,
-            Action::OrderHandle,
-            &res,
-            &format!("order:{number}"),
-        )?;
+        authorize_on(&st, &ctx, &current.order, Step::Feedback, &d)?;
     }
-    let Query(q) = q.map_err(|e| {
-        Problem::bad_parameter(
-            "version/name",
-            format!("应如 ?version=3&name=现场照片.jpg（{}）", e.body_text()),
-            e.body_text(),
-        )
-    })?;
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -536,34 +532,11 @@ async fn attachment(
     let blob = blocking(move || store.blob(&key).map_err(|e| store_failed(&e)))
         .await?
         .ok_or_else(not_found)?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, blob.content_type),
-            (
-                axum::http::header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("inline; filename*=UTF-8''{}", percent(&meta.name)),
-            ),
-        ],
+    Ok(crate::files::download(
+        &blob.content_type,
         blob.bytes,
-    )
-        .into_response())
-}
-
-/// RFC 5987 encoding of a file name for `Content-Disposition`.
-pub(crate) fn percent(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+        &meta.name,
+    ))
 }
 
 async fn read_responsibilities(
@@ -775,9 +748,9 @@ struct StepBody {
     approve: Option<bool>,
 }
 
-/// Calls `f` with the action a step needs and the resource it is decided on: the unit an order
-/// was sent to handles it (its department, or its town or village); the other duties act on the
-/// order's grid cell.
+/// Calls `f` with the action a step needs and the resource it is decided on: handling steps
+/// on the unit the order was sent to (its department, or exactly its town or village office;
+/// an order sent nowhere has no handler); the other duties on the order's grid cell.
 fn with_step_resource<R>(
     order: &Order,
     step: Step,
@@ -790,35 +763,28 @@ fn with_step_resource<R>(
         Duty::Dispatch => Action::OrderDispatch,
         Duty::Handle => Action::OrderHandle,
     };
-    match (step.duty(), &order.unit) {
-        (Duty::Handle, Some(u)) if u.kind != UnitKind::Department => {
-            let unit_scope: Vec<Jurisdiction> = Jurisdiction::parse(&u.code)
-                .map(|j| vec![j])
-                .unwrap_or_default();
-            f(
-                action,
-                &Resource {
-                    scope: &unit_scope,
-                    ..Resource::default()
-                },
-            )
-        }
-        (Duty::Handle, Some(u)) => f(
-            action,
-            &Resource {
-                scope: &scope,
-                department: Some(&u.code),
-                ..Resource::default()
+    let office = order
+        .unit
+        .as_ref()
+        .filter(|u| u.kind != UnitKind::Department)
+        .and_then(|u| Jurisdiction::parse(&u.code).ok());
+    let unit = match (&order.unit, &office) {
+        (Some(u), _) if u.kind == UnitKind::Department => Some(Unit::Department(&u.code)),
+        (Some(_), Some(j)) => Some(Unit::Office(j)),
+        _ => None,
+    };
+    f(
+        action,
+        &Resource {
+            scope: &scope,
+            unit: if step.duty() == Duty::Handle {
+                unit
+            } else {
+                None
             },
-        ),
-        _ => f(
-            action,
-            &Resource {
-                scope: &scope,
-                ..Resource::default()
-            },
-        ),
-    }
+            ..Resource::default()
+        },
+    )
 }
 
 /// Whether `who` may read `order` (its grid cell lies in their jurisdiction).
@@ -835,7 +801,7 @@ fn may_read(who: &Principal, order: &Order, district: &Jurisdiction) -> bool {
     .allowed
 }
 
-/// Refuses (and audits) a caller who may not read `order`.
+/// Refuses (and audits) a caller who may not read `order`, as if it did not exist.
 fn authorize_read(
     st: &AppState,
     ctx: &Ctx,
@@ -843,7 +809,7 @@ fn authorize_read(
     district: &Jurisdiction,
 ) -> Result<(), Problem> {
     let scope = order_scope(order, district);
-    authorize(
+    authorize_found(
         st,
         ctx,
         Action::OrderRead,
@@ -851,8 +817,38 @@ fn authorize_read(
             scope: &scope,
             ..Resource::default()
         },
+        false,
         &format!("order:{}", order.number),
+        || not_found(&order.number),
     )
+}
+
+/// The answer for an order that does not exist, or that the caller may not read.
+fn not_found(number: &str) -> Problem {
+    order_problem(&OrderError::NotFound(number.to_owned()))
+}
+
+/// Refuses (and audits) a step or attachment on `order`: as unknown to a caller who may not
+/// read it, with the reason to one who may.
+fn authorize_on(
+    st: &AppState,
+    ctx: &Ctx,
+    order: &Order,
+    step: Step,
+    district: &Jurisdiction,
+) -> Result<(), Problem> {
+    let readable = may_read(&ctx.principal, order, district);
+    with_step_resource(order, step, district, |action, res| {
+        authorize_found(
+            st,
+            ctx,
+            action,
+            res,
+            readable,
+            &format!("order:{}", order.number),
+            || not_found(&order.number),
+        )
+    })
 }
 
 /// Whether `who` may take some step the order's state allows now (their to-do list).
@@ -880,10 +876,14 @@ async fn step(
     let Json(req) = body.map_err(|e| body_problem(&e, r#"{"step": "accept", "version": 3}"#))?;
     let d = district(&st)?;
     let current = load(&st, number.clone()).await?;
-    let label = format!("order:{number}");
-    with_step_resource(&current.order, req.step, &d, |action, res| {
-        authorize(&st, &ctx, action, res, &label)
-    })?;
+    authorize_on(&st, &ctx, &current.order, req.step, &d)?;
+    // A merge changes the order merged into as well: the caller must be able to dispatch there.
+    if req.step == Step::Merge
+        && let Some(into) = req.into.clone()
+    {
+        let target = load(&st, into).await?;
+        authorize_on(&st, &ctx, &target.order, Step::Merge, &d)?;
+    }
     let change = ctx.change(&format!("order.{}", req.step.id()));
     let input = StepInput {
         note: req.note,

@@ -95,6 +95,87 @@ impl IntoResponse for Problem {
     }
 }
 
+/// The kind of a plain error response by its status: slug, Chinese title and detail.
+fn kind_of(status: StatusCode) -> (&'static str, &'static str, &'static str) {
+    match status.as_u16() {
+        400 => (
+            "invalid-request",
+            "请求无效",
+            "请求格式无效，请检查参数和请求内容",
+        ),
+        401 => ("unauthenticated", "未登录", "请先登录"),
+        403 => ("forbidden", "无权操作", "无权执行此操作"),
+        404 => ("not-found", "未找到", "没有这个地址"),
+        405 => (
+            "method-not-allowed",
+            "不支持该请求方法",
+            "该地址不支持此请求方法",
+        ),
+        408 => ("request-timeout", "请求超时", "请求发送过慢，已超时"),
+        413 => (
+            "payload-too-large",
+            "请求内容过大",
+            "请求内容超过了允许的大小",
+        ),
+        415 => (
+            "unsupported-media-type",
+            "不支持的内容类型",
+            "请求内容的类型（Content-Type）不受支持",
+        ),
+        422 => ("unprocessable", "请求内容无法处理", "请求内容无法处理"),
+        429 => (
+            "too-many-requests",
+            "请求过于频繁",
+            "请求过于频繁，请稍后再试",
+        ),
+        s if s >= 500 => (
+            "internal",
+            "服务器内部错误",
+            "服务器处理请求时出错，请稍后再试",
+        ),
+        _ => ("error", "请求失败", "请求失败"),
+    }
+}
+
+/// Makes every error an RFC 9457 problem: an error response that is not already one (axum's
+/// plain-text rejections, an empty 404 for an unknown path, a body cut at the size limit) gets
+/// a problem body with its status kept and its text as the English detail. Answers meant for
+/// other clients (JSON, Open311's XML, HTML pages) are left as they are.
+pub async fn as_problem(res: Response) -> Response {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if ctype.contains("json") || ctype.contains("xml") || ctype.starts_with("text/html") {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let (slug, title, zh) = kind_of(status);
+    let en = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    let mut out = Problem::new(status, slug, title, zh, en).into_response();
+    // Keep what tells the client how to go on (`Allow`, `Retry-After`, the request id).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
 /// Turns a panic in a handler into a 500 problem (the panic itself is logged by the layer).
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal().into_response()

@@ -51,6 +51,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/console/homestead", Guard::Public),
     r("GET", "/console/homestead.js", Guard::Public),
     r("GET", "/console/style.css", Guard::Public),
+    r("GET", "/console/verify.css", Guard::Public),
     r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),
     // OGC API: metadata is public; collections and their content follow the layer's setting.
     r("GET", "/ogc", Guard::Public),
@@ -185,6 +186,11 @@ pub const ROUTES: &[RouteSpec] = &[
     r(
         "GET",
         "/api/v1/certificates",
+        Guard::InHandler(Action::HomesteadRead),
+    ),
+    r(
+        "GET",
+        "/api/v1/certificates/{id}",
         Guard::InHandler(Action::HomesteadRead),
     ),
     r("GET", "/api/v1/certificates/{id}/verify", Guard::Public),

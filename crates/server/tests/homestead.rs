@@ -366,7 +366,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside the town, as if unknown");
 
     // The group discussion over HTTP; the town may not take the village's step.
     let rev = app["case"]["revision"].as_u64().unwrap();
@@ -483,7 +483,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside the town, as if unknown");
     let (s, _) = w
         .call(
             "town",
@@ -503,7 +503,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             Some(lease.clone()),
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside the town, as if unknown");
     let mut bad = lease.clone();
     bad["kind"] = json!("gift");
     let (s, _) = w
@@ -570,7 +570,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside the town, as if unknown");
 
     // Certificates: listed for the district and the town, not another town.
     let (s, l) = w
@@ -596,12 +596,35 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
-    // Anyone verifies it: JSON and the QR code's page, no sign-in.
+    // Those who may read it see the path its QR code opens, with the proof (`?s=`) verification
+    // asks for.
+    let (s, one) = w
+        .call(
+            "town",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    let verify_path = one["verify_path"].as_str().unwrap().to_owned();
+    let proof = verify_path.split("?s=").nth(1).unwrap().to_owned();
+    assert_eq!(proof.len(), tudi_homestead::registry::PROOF_CHARS);
+    let (s, _) = w
+        .call(
+            "other-town",
+            "GET",
+            &format!("/api/v1/certificates/{cert_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "outside its scope, as if unknown");
+    // Anyone holding it verifies it: JSON and the QR code's page, no sign-in.
     let (s, verdict) = w
         .call(
             "nobody",
             "GET",
-            &format!("/api/v1/certificates/{cert_id}/verify"),
+            &format!("/api/v1/certificates/{cert_id}/verify?s={proof}"),
             None,
         )
         .await;
@@ -611,15 +634,18 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         !verdict.to_string().contains(A),
         "the public sees the number masked"
     );
-    let (s, _) = w
-        .call(
-            "nobody",
-            "GET",
-            "/api/v1/certificates/ZS440605-2026-9999999/verify",
-            None,
-        )
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Without the proof, or with another, a real certificate is as unknown as a made-up id:
+    // its ids cannot be counted through.
+    for uri in [
+        "/api/v1/certificates/ZS440605-2026-9999999/verify".to_owned(),
+        format!("/api/v1/certificates/{cert_id}/verify"),
+        format!("/api/v1/certificates/{cert_id}/verify?s=AAAAAAAAAAAAAAAA"),
+        format!("/api/v1/certificates/{cert_id}/verify?s={}", &proof[..8]),
+    ] {
+        let (s, body) = w.call("nobody", "GET", &uri, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{uri}");
+        assert!(!body.to_string().contains("梁"), "{body}");
+    }
 
     // The PDF: poppler finds the Chinese text and an embedded subset font; zbar reads the QR code.
     let (s, pdf, ct) = w
@@ -639,7 +665,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("c.pdf");
     std::fs::write(&file, &pdf).unwrap();
@@ -701,10 +727,14 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
             None,
         )
         .await;
+    let page = String::from_utf8(page).unwrap();
     assert!(
-        String::from_utf8(page)
-            .unwrap()
-            .contains("二维码与证照不符")
+        page.contains("查无此证照") && !page.contains("梁"),
+        "{page}"
+    );
+    assert_eq!(
+        path, verify_path,
+        "the console links to the page the QR code opens"
     );
 
     // Revocation: the town may not, the district's approver may; then it verifies as revoked.
@@ -739,7 +769,7 @@ async fn an_application_over_http_and_its_certificate_verified_by_anyone() {
         .call(
             "nobody",
             "GET",
-            &format!("/api/v1/certificates/{cert_id}/verify"),
+            &format!("/api/v1/certificates/{cert_id}/verify?s={proof}"),
             None,
         )
         .await;
@@ -826,7 +856,12 @@ async fn documents_the_ledger_and_statistics_over_http() {
     assert_eq!(yours, [true], "the open task is marked as the clerk's");
 
     // A scanned form as PNG: attached by the clerk, read back byte for byte by the town.
-    let png = [b"\x89PNG\r\n\x1a\n".as_slice(), &[7u8; 64]].concat();
+    let png = {
+        let img = image::RgbImage::from_pixel(8, 8, image::Rgb([7, 7, 7]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
     let attach = |who: &'static str, query: String, ct: &'static str, bytes: Vec<u8>| {
         let w = &w;
         let id = id.clone();
@@ -895,7 +930,7 @@ async fn documents_the_ledger_and_statistics_over_http() {
             q("a.png", "其他", revision),
             "image/png",
             png.clone(),
-            StatusCode::FORBIDDEN,
+            StatusCode::NOT_FOUND,
             "",
         ),
     ] {
@@ -936,7 +971,7 @@ async fn documents_the_ledger_and_statistics_over_http() {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, _, _) = w
         .raw(
             "town",

@@ -613,7 +613,7 @@ async fn extensions_and_supervision_over_http() {
             json!({"step": "request_extension", "days": 50, "note": "x"}),
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{p}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
     assert!(p["detail"].as_str().unwrap().contains("1 至 30"));
     let (status, body) = w
         .step(
@@ -685,8 +685,12 @@ async fn photos_are_attached_and_bad_files_refused() {
         .await;
     let number = a["order"]["number"].as_str().unwrap().to_owned();
     let v = a["version"].as_u64().unwrap();
-    let mut photo = vec![0xff, 0xd8, 0xff, 0xe0];
-    photo.extend(b"JFIF a photo of the stall".iter());
+    let photo = {
+        let img = image::RgbImage::from_pixel(16, 12, image::Rgb([120, 90, 60]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    };
     let uri = |v: u64| format!("/api/v1/orders/{number}/attachments?version={v}&name=现场照片.jpg");
     // Oversized (5 MiB and one byte), a PNG labelled as JPEG, a text file, a stale version.
     let mut big = photo.clone();
@@ -792,8 +796,8 @@ async fn photos_are_attached_and_bad_files_refused() {
         .await;
     assert_eq!(
         status,
-        StatusCode::FORBIDDEN,
-        "the public does not see the files"
+        StatusCode::NOT_FOUND,
+        "the public does not see the files, nor learn the order exists"
     );
 }
 

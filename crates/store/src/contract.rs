@@ -517,6 +517,26 @@ fn pagination_is_stable(s: &dyn Store) {
     sorted.sort();
     sorted.dedup();
     assert_eq!(sorted.len(), 25, "pages cover every feature exactly once");
+    // An offset past anything a database counts in (SQLite and PostgreSQL take signed 64-bit
+    // offsets) is simply past the end.
+    let far = FeatureQuery {
+        limit: Some(10),
+        offset: u64::MAX,
+        ..FeatureQuery::default()
+    };
+    assert!(s.features("p", &far).unwrap().is_empty());
+    let far = crate::AuditQuery {
+        offset: u64::MAX,
+        limit: Some(10),
+        ..crate::AuditQuery::default()
+    };
+    assert!(s.audit_trail(&far).unwrap().is_empty());
+    let far = crate::RecordQuery {
+        offset: u64::MAX,
+        limit: Some(10),
+        ..crate::RecordQuery::default()
+    };
+    assert!(s.find_records("user", &far).unwrap().records.is_empty());
 }
 
 fn new_layers_are_created_with_their_features_or_not_at_all(s: &dyn Store) {

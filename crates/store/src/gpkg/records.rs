@@ -399,9 +399,10 @@ pub(super) fn trail(conn: &Connection, query: &AuditQuery) -> Result<Vec<AuditEn
     let limit = query
         .limit
         .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    // SQLite's OFFSET is a signed 64-bit integer: a larger one is past the end anyway.
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {AUDIT_COLUMNS} FROM tudi_audit {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {}",
-        query.offset
+        "SELECT {AUDIT_COLUMNS} FROM tudi_audit {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}"
     );
     let rows = conn
         .prepare(&sql)

@@ -104,16 +104,16 @@ pub struct Pieces {
 }
 
 /// Vertices a piece may keep before it is cut again.
-pub const PIECE_VERTICES: usize = 256;
+pub const PIECE_VERTICES: usize = 64;
 
-/// Most halvings: at most 1,024 boxes, so cutting a pathological outline (thousands of thin
-/// spikes, which no box size makes simple) stays cheap; such pieces are then just larger.
-const MAX_DEPTH: u32 = 10;
+/// Most halvings (at most 65,536 boxes): an outline of thousands of thin spikes is never
+/// simple in any box, so its pieces stop being cut here.
+const MAX_DEPTH: u32 = 16;
 
 impl Pieces {
     /// Cuts `mp` (valid) into pieces of at most [`PIECE_VERTICES`] vertices (or after
-    /// [`MAX_DEPTH`] halvings). `stop` is asked between cuts;
-    /// when it answers `true` the work ends with `None`.
+    /// [`MAX_DEPTH`] halvings), each cut a linear clip. `stop` is asked between cuts; when it
+    /// answers `true` the work ends with `None`.
     pub fn new(mp: &MultiPolygon<f64>, stop: &dyn Fn() -> bool) -> Option<Self> {
         let bounds = mp.bounding_rect();
         let mut pieces = Vec::new();
@@ -184,24 +184,101 @@ fn cut(
         return Some(());
     }
     let (min, max) = (r.min(), r.max());
-    let halves = if r.width() >= r.height() {
-        let mid = (min.x + max.x) / 2.0;
-        [
+    let (axis, mid) = if r.width() >= r.height() {
+        (Axis::X, (min.x + max.x) / 2.0)
+    } else {
+        (Axis::Y, (min.y + max.y) / 2.0)
+    };
+    let (low, high) = match axis {
+        Axis::X => (
             Rect::new(min, geo_types::coord! {x: mid, y: max.y}),
             Rect::new(geo_types::coord! {x: mid, y: min.y}, max),
-        ]
-    } else {
-        let mid = (min.y + max.y) / 2.0;
-        [
+        ),
+        Axis::Y => (
             Rect::new(min, geo_types::coord! {x: max.x, y: mid}),
             Rect::new(geo_types::coord! {x: min.x, y: mid}, max),
-        ]
+        ),
     };
-    for half in halves {
-        let part = mp.intersection(&MultiPolygon(vec![half.to_polygon()]));
-        cut(part, half, depth + 1, out, stop)?;
+    cut(clip(&mp, axis, mid, true), low, depth + 1, out, stop)?;
+    cut(clip(&mp, axis, mid, false), high, depth + 1, out, stop)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Axis {
+    X,
+    Y,
+}
+
+/// The part of `mp` on one side of the line `axis = at` (`below`: the side of smaller values),
+/// by Sutherland–Hodgman clipping of each ring: linear in the vertices. Where a polygon leaves
+/// and re-enters the half-plane, its clipped ring runs along the line and back — zero-width
+/// stretches that add no area and that the even-odd overlay treats as no boundary, so areas and
+/// overlaps of the pieces are those of the whole. Rings that clip to nothing are dropped.
+fn clip(mp: &MultiPolygon<f64>, axis: Axis, at: f64, below: bool) -> MultiPolygon<f64> {
+    let polygons =
+        mp.0.iter()
+            .filter_map(|p| {
+                let exterior = clip_ring(p.exterior(), axis, at, below)?;
+                let holes = p
+                    .interiors()
+                    .iter()
+                    .filter_map(|h| clip_ring(h, axis, at, below))
+                    .collect();
+                Some(Polygon::new(exterior, holes))
+            })
+            .collect();
+    MultiPolygon(polygons)
+}
+
+fn clip_ring(
+    ring: &geo_types::LineString<f64>,
+    axis: Axis,
+    at: f64,
+    below: bool,
+) -> Option<geo_types::LineString<f64>> {
+    let value = |c: &geo_types::Coord<f64>| match axis {
+        Axis::X => c.x,
+        Axis::Y => c.y,
+    };
+    let inside = |c: &geo_types::Coord<f64>| {
+        if below {
+            value(c) <= at
+        } else {
+            value(c) >= at
+        }
+    };
+    let crossing = |a: &geo_types::Coord<f64>, b: &geo_types::Coord<f64>| {
+        let t = (at - value(a)) / (value(b) - value(a));
+        match axis {
+            Axis::X => geo_types::coord! {x: at, y: a.y + t * (b.y - a.y)},
+            Axis::Y => geo_types::coord! {x: a.x + t * (b.x - a.x), y: at},
+        }
+    };
+    let pts = &ring.0;
+    if pts.len() < 4 {
+        return None;
     }
-    Some(())
+    let mut out: Vec<geo_types::Coord<f64>> = Vec::with_capacity(pts.len() + 4);
+    // The ring is closed: its edges are the consecutive pairs.
+    for w in pts.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        match (inside(a), inside(b)) {
+            (true, true) => out.push(*b),
+            (true, false) => out.push(crossing(a, b)),
+            (false, true) => {
+                out.push(crossing(a, b));
+                out.push(*b);
+            }
+            (false, false) => {}
+        }
+    }
+    if out.len() < 3 {
+        return None;
+    }
+    out.push(out[0]);
+    let ring = geo_types::LineString(out);
+    (ring.0.len() >= 4 && geo::Area::unsigned_area(&Polygon::new(ring.clone(), vec![])) > 0.0)
+        .then_some(ring)
 }
 
 #[cfg(test)]
@@ -245,6 +322,56 @@ mod tests {
             assert!(
                 (direct - cut).abs() <= 1e-8 * whole,
                 "{i}: {direct} vs {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn pieces_of_a_comb_with_holes_measure_overlaps_as_the_whole_does() {
+        // A comb of 60 teeth (every cut leaves and re-enters it) with square holes in its back.
+        let mut ring = vec![geo_types::coord! {x: 0.0, y: 0.0}];
+        for t in 0..60 {
+            let x = f64::from(t) * 20.0;
+            ring.extend([
+                geo_types::coord! {x: x, y: 300.0},
+                geo_types::coord! {x: x + 10.0, y: 300.0},
+                geo_types::coord! {x: x + 10.0, y: 40.0},
+                geo_types::coord! {x: x + 20.0, y: 40.0},
+            ]);
+        }
+        ring.extend([
+            geo_types::coord! {x: 1200.0, y: 0.0},
+            geo_types::coord! {x: 0.0, y: 0.0},
+        ]);
+        let holes: Vec<geo_types::LineString<f64>> = (0..30)
+            .map(|h| {
+                let x = 5.0 + f64::from(h) * 40.0;
+                geo_types::LineString(vec![
+                    geo_types::coord! {x: x, y: 10.0},
+                    geo_types::coord! {x: x, y: 30.0},
+                    geo_types::coord! {x: x + 20.0, y: 30.0},
+                    geo_types::coord! {x: x + 20.0, y: 10.0},
+                    geo_types::coord! {x: x, y: 10.0},
+                ])
+            })
+            .collect();
+        let comb = MultiPolygon(vec![Polygon::new(geo_types::LineString(ring), holes)]);
+        assert!(crate::validity::problems(&Geometry::MultiPolygon(comb.clone())).is_empty());
+        let pieces = Pieces::new(&comb, &|| false).unwrap();
+        assert!(pieces.len() > 4, "{}", pieces.len());
+        let whole = comb.unsigned_area();
+        assert!((pieces.area() - whole).abs() < whole * 1e-9);
+        for (x, y, r) in [
+            (300.0, 150.0, 120.0),
+            (610.0, 20.0, 45.0),
+            (1190.0, 290.0, 30.0),
+        ] {
+            let other = star(36, x, y, r, r / 2.0);
+            let direct = comb.intersection(&other).unsigned_area();
+            let cut = pieces.intersection_area(&other);
+            assert!(
+                (direct - cut).abs() <= 1e-8 * whole,
+                "({x}, {y}): {direct} vs {cut}"
             );
         }
     }

@@ -150,13 +150,29 @@ fn value(v: FieldValue) -> Value {
 pub fn read(shp: &Path) -> Result<(Option<Crs>, Vec<ShpFeature>), String> {
     let encoding = detect_encoding(shp)
         .map_err(|e| format!("{}: {e}", shp.with_extension("dbf").display()))?;
-    let shape_reader = shapefile::ShapeReader::from_path(shp).map_err(|e| e.to_string())?;
+    let shapes = std::fs::File::open(shp).map_err(|e| format!("{}: {e}", shp.display()))?;
     let dbf = std::fs::File::open(shp.with_extension("dbf")).map_err(|e| {
         format!(
             "{}: {e} (缺少 .dbf 文件)",
             shp.with_extension("dbf").display()
         )
     })?;
+    let features = read_from(BufReader::new(shapes), BufReader::new(dbf), encoding)?;
+    Ok((read_prj(shp), features))
+}
+
+/// Reads every record from the bytes of a `.shp` and its `.dbf` (the `.shx` index is not
+/// needed to read in order), the DBF's text in `encoding`. Malformed input of any kind is an
+/// error naming the record, never a panic.
+///
+/// # Errors
+/// A message naming the malformed part.
+pub fn read_from<S, D>(shapes: S, dbf: D, encoding: DbfEncoding) -> Result<Vec<ShpFeature>, String>
+where
+    S: std::io::Read + std::io::Seek,
+    D: std::io::Read + std::io::Seek,
+{
+    let shape_reader = shapefile::ShapeReader::new(shapes).map_err(|e| e.to_string())?;
     let builder = match encoding {
         DbfEncoding::Gbk => dbase::ReaderBuilder::new()
             .with_encoding(dbase::encoding::EncodingRs::from(encoding_rs::GBK)),
@@ -164,9 +180,7 @@ pub fn read(shp: &Path) -> Result<(Option<Crs>, Vec<ShpFeature>), String> {
             dbase::ReaderBuilder::new().with_encoding(dbase::encoding::UnicodeLossy)
         }
     };
-    let dbf_reader = builder
-        .build(BufReader::new(dbf))
-        .map_err(|e| e.to_string())?;
+    let dbf_reader = builder.build(dbf).map_err(|e| e.to_string())?;
     let mut reader = shapefile::Reader::new(shape_reader, dbf_reader);
     let mut out = Vec::new();
     for (index, item) in reader.iter_shapes_and_records().enumerate() {
@@ -186,7 +200,7 @@ pub fn read(shp: &Path) -> Result<(Option<Crs>, Vec<ShpFeature>), String> {
             geometry,
         });
     }
-    Ok((read_prj(shp), out))
+    Ok(out)
 }
 
 /// DBF names for the layer's fields: at most 10 bytes, unique.

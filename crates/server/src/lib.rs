@@ -41,6 +41,7 @@ use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::{MapView, Snapshots};
 use tudi_store::Store;
 
+pub use open311::{RequestForm, parse_request_form};
 pub use problem::Problem;
 
 /// The public layers, with the store change counter they were read at.

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Form, Router};
+use axum::{Extension, Router};
 use jiff::Timestamp;
 use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
@@ -503,29 +503,28 @@ struct CreateForm {
     phone: Option<String>,
 }
 
-async fn create(st: AppState, ctx: Ctx, form: CreateForm, format: Format) -> Response {
-    // The API key is a tudi API token; without one, a bearer token or session works too.
-    let mut ctx = ctx;
-    if let Some(key) = form.api_key.as_deref().filter(|k| !k.is_empty()) {
-        let st2 = st.clone();
-        let key = key.to_owned();
-        let who = tokio::task::spawn_blocking(move || {
-            Accounts::new(&*st2.store, &st2.auth).authenticate(&key, Timestamp::now())
-        })
-        .await;
-        match who {
-            Ok(Ok(a)) => ctx.principal = a.principal,
-            Ok(Err(e)) => return from_problem(format, &access_problem(&e)),
-            Err(_) => return from_problem(format, &Problem::internal()),
-        }
-    }
+/// A GeoReport v2 `POST requests` form, read: the API key it carries (if any) and the order it
+/// asks for. What is in the order is checked by intake, as for every other channel.
+#[derive(Debug)]
+pub struct RequestForm {
+    /// `api_key`: a tudi API token.
+    pub api_key: Option<String>,
+    /// The order to take in.
+    pub order: NewOrder,
+}
+
+/// Reads the body of a GeoReport v2 `POST requests` (`application/x-www-form-urlencoded`).
+///
+/// # Errors
+/// What is wrong with the form, in Chinese and English.
+pub fn parse_request_form(body: &[u8]) -> Result<RequestForm, (String, String)> {
+    let form: CreateForm = serde_urlencoded::from_bytes(body)
+        .map_err(|e| (format!("表单无效：{e}"), format!("invalid form: {e}")))?;
     let Some(code) = form.service_code.filter(|c| !c.is_empty()) else {
-        return error(
-            format,
-            StatusCode::BAD_REQUEST,
-            "缺少 service_code",
-            "service_code is required",
-        );
+        return Err((
+            "缺少 service_code".into(),
+            "service_code is required".into(),
+        ));
     };
     let location = match (form.lat, form.long) {
         (Some(lat), Some(lon)) => Some([lon, lat]),
@@ -540,17 +539,37 @@ async fn create(st: AppState, ctx: Ctx, form: CreateForm, format: Format) -> Res
         name: (!name.is_empty()).then_some(name),
         phone: form.phone,
     });
-    let new = NewOrder {
-        channel: Channel::Open311,
-        reporter,
-        category: code,
-        description: form.description.unwrap_or_default(),
-        location,
-        address: form.address_string,
-        urgency: Urgency::Normal,
-        enterprise: false,
-    };
-    match take_in(&st, &ctx, new, false).await {
+    Ok(RequestForm {
+        api_key: form.api_key.filter(|k| !k.is_empty()),
+        order: NewOrder {
+            channel: Channel::Open311,
+            reporter,
+            category: code,
+            description: form.description.unwrap_or_default(),
+            location,
+            address: form.address_string,
+            urgency: Urgency::Normal,
+            enterprise: false,
+        },
+    })
+}
+
+async fn create(st: AppState, ctx: Ctx, form: RequestForm, format: Format) -> Response {
+    // The API key is a tudi API token; without one, a bearer token or session works too.
+    let mut ctx = ctx;
+    if let Some(key) = form.api_key {
+        let st2 = st.clone();
+        let who = tokio::task::spawn_blocking(move || {
+            Accounts::new(&*st2.store, &st2.auth).authenticate(&key, Timestamp::now())
+        })
+        .await;
+        match who {
+            Ok(Ok(a)) => ctx.principal = a.principal,
+            Ok(Err(e)) => return from_problem(format, &access_problem(&e)),
+            Err(_) => return from_problem(format, &Problem::internal()),
+        }
+    }
+    match take_in(&st, &ctx, form.order, false).await {
         Ok(v) => respond(
             format,
             StatusCode::CREATED,
@@ -564,32 +583,45 @@ async fn create(st: AppState, ctx: Ctx, form: CreateForm, format: Format) -> Res
     }
 }
 
-type FormResult = Result<Form<CreateForm>, axum::extract::rejection::FormRejection>;
-
-async fn create_in(format: Format, st: AppState, ctx: Ctx, form: FormResult) -> Response {
-    match form {
-        Ok(Form(f)) => create(st, ctx, f, format).await,
-        Err(e) => error(
+async fn create_in(
+    format: Format,
+    st: AppState,
+    ctx: Ctx,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Response {
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form_type {
+        return error(
             format,
-            StatusCode::BAD_REQUEST,
-            &format!("表单无效：{}", e.body_text()),
-            &e.body_text(),
-        ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "请求体应为表单（application/x-www-form-urlencoded）",
+            "the body must be application/x-www-form-urlencoded",
+        );
+    }
+    match parse_request_form(body) {
+        Ok(f) => create(st, ctx, f, format).await,
+        Err((zh, en)) => error(format, StatusCode::BAD_REQUEST, &zh, &en),
     }
 }
 
 async fn create_json(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    form: FormResult,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
-    create_in(Format::Json, st, ctx, form).await
+    create_in(Format::Json, st, ctx, &headers, &body).await
 }
 
 async fn create_xml(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    form: FormResult,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
-    create_in(Format::Xml, st, ctx, form).await
+    create_in(Format::Xml, st, ctx, &headers, &body).await
 }

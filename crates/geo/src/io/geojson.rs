@@ -117,7 +117,9 @@ pub fn feature_spans(bytes: &[u8]) -> Result<Vec<(usize, usize)>, String> {
             let string_start = i + 1;
             let mut j = string_start;
             loop {
-                match memchr::memchr2(b'"', b'\\', &bytes[j..]) {
+                // An escape at the very end leaves `j` past the end: the string never closes.
+                let rest = bytes.get(j..).unwrap_or_default();
+                match memchr::memchr2(b'"', b'\\', rest) {
                     Some(k) if bytes[j + k] == b'\\' => j += k + 2,
                     Some(k) => {
                         j += k;
@@ -423,6 +425,16 @@ impl<W: Write> Writer<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `geojson` fuzz target: a file cut off right after a backslash inside a
+    /// string made the splitter index past the end.
+    #[test]
+    fn a_file_ending_in_an_escape_is_refused_not_crashed_on() {
+        for text in [r#"{"features":[{"a":"x\"#, r#"{"a":"\"#, "\"\\"] {
+            assert!(feature_spans(text.as_bytes()).is_err(), "{text}");
+            assert!(read_features_parallel(text.as_bytes()).is_err());
+        }
+    }
 
     #[test]
     fn reports_an_unclosed_ring_with_its_position() {

@@ -27,9 +27,109 @@ pub fn to_wkb(geom: &Geometry<f64>) -> Result<Vec<u8>, BlobError> {
 /// # Errors
 /// On truncated or malformed bytes.
 pub fn from_wkb(bytes: &[u8]) -> Result<Geometry<f64>, BlobError> {
+    check_counts(bytes)?;
     geozero::wkb::Wkb(bytes)
         .to_geo()
         .map_err(|e| BlobError(e.to_string()))
+}
+
+/// Checks that every count in WKB (points, rings, parts) fits in the bytes that follow it, before
+/// a decoder allocates for it: a blob of a hundred bytes claiming four billion points would
+/// otherwise ask for tens of gigabytes. Found by the `wkb` fuzz target.
+///
+/// # Errors
+/// Truncated bytes, a count larger than the data, an unknown type, nesting deeper than 32.
+pub fn check_counts(bytes: &[u8]) -> Result<(), BlobError> {
+    walk(bytes, 0, 0).map(|_| ())
+}
+
+fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
+    let bad = |why: &str| BlobError(format!("{why} at byte {pos}"));
+    if depth > 32 {
+        return Err(bad("geometry nested too deeply"));
+    }
+    let order = *b.get(pos).ok_or_else(|| bad("truncated"))?;
+    let little = match order {
+        0 => false,
+        1 => true,
+        _ => return Err(bad("not a byte-order mark")),
+    };
+    let u32_at = |at: usize| -> Result<u32, BlobError> {
+        let w: [u8; 4] = b
+            .get(at..at + 4)
+            .and_then(|s| s.try_into().ok())
+            .ok_or_else(|| BlobError(format!("truncated at byte {at}")))?;
+        Ok(if little {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
+        })
+    };
+    let raw = u32_at(pos + 1)?;
+    let mut at = pos + 5;
+    // EWKB flags (Z, M, SRID) or ISO thousands (1000 Z, 2000 M, 3000 ZM).
+    let (ez, em, srid) = (
+        raw & 0x8000_0000 != 0,
+        raw & 0x4000_0000 != 0,
+        raw & 0x2000_0000 != 0,
+    );
+    if srid {
+        at += 4;
+    }
+    let iso = raw & 0x0fff_ffff;
+    let (base, iz, im) = (
+        iso % 1000,
+        matches!(iso / 1000, 1 | 3),
+        matches!(iso / 1000, 2 | 3),
+    );
+    let dims = 2 + usize::from(ez || iz) + usize::from(em || im);
+    let point = dims * 8;
+    let remaining = |at: usize| b.len().saturating_sub(at);
+    let points = |at: usize| -> Result<usize, BlobError> {
+        let n = u32_at(at)? as usize;
+        let need = n
+            .checked_mul(point)
+            .filter(|need| *need <= remaining(at + 4))
+            .ok_or_else(|| BlobError(format!("{n} points at byte {at} do not fit in the data")))?;
+        Ok(at + 4 + need)
+    };
+    match base {
+        // Point.
+        1 => {
+            if point > remaining(at) {
+                return Err(bad("truncated point"));
+            }
+            Ok(at + point)
+        }
+        // LineString, CircularString.
+        2 | 8 => points(at),
+        // Polygon, Triangle: rings of points.
+        3 | 17 => {
+            let rings = u32_at(at)? as usize;
+            if rings.saturating_mul(4) > remaining(at + 4) {
+                return Err(bad("more rings than the data holds"));
+            }
+            let mut at = at + 4;
+            for _ in 0..rings {
+                at = points(at)?;
+            }
+            Ok(at)
+        }
+        // Multi*, GeometryCollection, CompoundCurve, CurvePolygon, MultiCurve, MultiSurface,
+        // PolyhedralSurface, TIN: parts that are geometries themselves (at least 9 bytes each).
+        4..=7 | 9..=16 => {
+            let parts = u32_at(at)? as usize;
+            if parts.saturating_mul(9) > remaining(at + 4) {
+                return Err(bad("more parts than the data holds"));
+            }
+            let mut at = at + 4;
+            for _ in 0..parts {
+                at = walk(b, at, depth + 1)?;
+            }
+            Ok(at)
+        }
+        other => Err(bad(&format!("unknown geometry type {other}"))),
+    }
 }
 
 /// Encodes a GeoPackage geometry blob with an XY envelope.
@@ -50,9 +150,11 @@ pub fn to_gpkg(geom: &Geometry<f64>, srs_id: i32) -> Result<Vec<u8>, BlobError> 
 /// # Errors
 /// On a bad header or malformed WKB.
 pub fn from_gpkg(bytes: &[u8]) -> Result<Geometry<f64>, BlobError> {
-    if bytes.len() < 8 || &bytes[..2] != b"GP" {
-        return Err(BlobError("missing GP header".into()));
+    let header = gpkg_header(bytes).ok_or_else(|| BlobError("missing GP header".into()))?;
+    if header.wkb_offset > bytes.len() {
+        return Err(BlobError("the header is longer than the blob".into()));
     }
+    check_counts(&bytes[header.wkb_offset..])?;
     geozero::wkb::GpkgWkb(bytes)
         .to_geo()
         .map_err(|e| BlobError(e.to_string()))
@@ -140,5 +242,42 @@ mod tests {
         assert_eq!(from_gpkg(&blob).unwrap(), g);
         assert!(from_gpkg(&blob[..6]).is_err());
         assert_eq!(from_wkb(&to_wkb(&g).unwrap()).unwrap(), g);
+    }
+
+    /// Found by the `wkb` fuzz target: a polygon whose ring claims 4,294,901,764 points made the
+    /// decoder ask for 64 GiB and abort.
+    #[test]
+    fn counts_larger_than_the_data_are_refused_before_anything_is_allocated() {
+        let mut poly = vec![1u8, 3, 0, 0, 0, 1, 0, 0, 0];
+        poly.extend_from_slice(&0xffff_0004u32.to_le_bytes());
+        poly.extend_from_slice(&[0u8; 64]);
+        let e = from_wkb(&poly).unwrap_err();
+        assert!(e.0.contains("do not fit"), "{e}");
+        // A multipolygon claiming a billion parts, a collection nested past any sense.
+        let mut multi = vec![1u8, 6, 0, 0, 0];
+        multi.extend_from_slice(&1_000_000_000u32.to_le_bytes());
+        assert!(from_wkb(&multi).is_err());
+        let mut deep = Vec::new();
+        for _ in 0..40 {
+            deep.extend_from_slice(&[1u8, 7, 0, 0, 0, 1, 0, 0, 0]);
+        }
+        assert!(from_wkb(&deep).unwrap_err().0.contains("nested"));
+        // A GeoPackage blob with the same ring.
+        let mut blob = b"GP\x00\x01".to_vec();
+        blob.extend_from_slice(&4490i32.to_le_bytes());
+        blob.extend_from_slice(&[0u8; 32]);
+        blob.extend_from_slice(&poly);
+        assert!(from_gpkg(&blob).is_err());
+        // Z, M and EWKB with an SRID are measured with their dimensions.
+        let mut z = vec![1u8];
+        z.extend_from_slice(&1001u32.to_le_bytes());
+        z.extend_from_slice(&[0u8; 24]);
+        assert!(check_counts(&z).is_ok());
+        assert!(check_counts(&z[..20]).is_err());
+        let mut ewkb = vec![1u8];
+        ewkb.extend_from_slice(&(0x2000_0001u32).to_le_bytes());
+        ewkb.extend_from_slice(&4326u32.to_le_bytes());
+        ewkb.extend_from_slice(&[0u8; 16]);
+        assert!(check_counts(&ewkb).is_ok());
     }
 }

@@ -758,13 +758,7 @@ impl<'a> Accounts<'a> {
         username: &str,
         at: Timestamp,
     ) -> Result<Vec<RecordWrite>, AccessError> {
-        let page = self.store.find_records(
-            TOKENS,
-            &RecordQuery {
-                key: Some(("user".into(), username.into())),
-                ..RecordQuery::default()
-            },
-        )?;
+        let page = self.of_user(TOKENS, username)?;
         let mut out = Vec::new();
         for rec in page.records {
             let mut info: TokenInfo = serde_json::from_value(rec.body)
@@ -876,14 +870,23 @@ impl<'a> Accounts<'a> {
         }
     }
 
-    fn end_sessions_writes(&self, username: &str) -> Result<Vec<RecordWrite>, AccessError> {
-        let page = self.store.find_records(
-            SESSIONS,
+    /// The records of `collection` (sessions, tokens) that belong to `username`.
+    fn of_user(
+        &self,
+        collection: &str,
+        username: &str,
+    ) -> Result<tudi_store::RecordPage, StoreError> {
+        self.store.find_records(
+            collection,
             &RecordQuery {
                 key: Some(("user".into(), username.into())),
                 ..RecordQuery::default()
             },
-        )?;
+        )
+    }
+
+    fn end_sessions_writes(&self, username: &str) -> Result<Vec<RecordWrite>, AccessError> {
+        let page = self.of_user(SESSIONS, username)?;
         Ok(page
             .records
             .into_iter()
@@ -1141,13 +1144,7 @@ impl<'a> Accounts<'a> {
     /// # Errors
     /// Store errors.
     pub fn tokens(&self, username: &str) -> Result<Vec<TokenInfo>, AccessError> {
-        let page = self.store.find_records(
-            TOKENS,
-            &RecordQuery {
-                key: Some(("user".into(), username.into())),
-                ..RecordQuery::default()
-            },
-        )?;
+        let page = self.of_user(TOKENS, username)?;
         let mut out: Vec<TokenInfo> = page
             .records
             .into_iter()

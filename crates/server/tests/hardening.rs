@@ -146,6 +146,42 @@ impl Answer {
     }
 }
 
+/// A request builder with the test host, a bearer token and headers.
+fn builder(
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    content_type: Option<&str>,
+    headers: &[(&str, &str)],
+) -> axum::http::request::Builder {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "example.test");
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req
+}
+
+/// `state`'s application's answer to `req`.
+async fn answer(state: &AppState, req: Request<Body>) -> Answer {
+    let res = router(state.clone()).oneshot(req).await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer {
+        status,
+        headers,
+        bytes,
+    }
+}
+
 /// A request to `state` as `who` (a key of the world's tokens, or anyone else: anonymous).
 async fn send_to(
     state: &AppState,
@@ -156,30 +192,9 @@ async fn send_to(
     body: Vec<u8>,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "example.test");
-    if let Some(t) = world().tokens.get(who) {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = router(state.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer {
-        status,
-        headers,
-        bytes,
-    }
+    let token = world().tokens.get(who).map(String::as_str);
+    let req = builder(method, uri, token, content_type, headers);
+    answer(state, req.body(Body::from(body)).unwrap()).await
 }
 
 async fn call(who: &str, method: &str, uri: &str, body: Option<Value>) -> Answer {
@@ -384,26 +399,10 @@ async fn as_token(
     uri: &str,
     body: Option<Value>,
 ) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "example.test")
-        .header("authorization", format!("Bearer {token}"));
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
+    let ct = body.is_some().then_some("application/json");
+    let req = builder(method, uri, Some(token), ct, &[]);
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
-    let res = router(state.clone())
-        .oneshot(req.body(body).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer {
-        status,
-        headers,
-        bytes,
-    }
+    answer(state, req.body(body).unwrap()).await
 }
 
 /// An account of its own (a town reviewer of 桂城), so tests do not share its lock or tokens.
@@ -549,30 +548,21 @@ async fn sign_in_from(
     password: &str,
     headers: &[(&str, &str)],
 ) -> Answer {
-    let mut req = Request::builder()
-        .method("POST")
-        .uri("/api/v1/auth/login")
-        .header("host", "example.test")
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut req = req
-        .body(Body::from(
-            json!({"username": who, "password": password}).to_string(),
-        ))
-        .unwrap();
+    let mut req = builder(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some("application/json"),
+        headers,
+    )
+    .body(Body::from(
+        json!({"username": who, "password": password}).to_string(),
+    ))
+    .unwrap();
     req.extensions_mut().insert(axum::extract::ConnectInfo(
         peer.parse::<std::net::SocketAddr>().unwrap(),
     ));
-    let res = router(state.clone()).oneshot(req).await.unwrap();
-    let (status, headers) = (res.status(), res.headers().clone());
-    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Answer {
-        status,
-        headers,
-        bytes,
-    }
+    answer(state, req).await
 }
 
 /// Fifteen colleagues behind one address all sign in within a minute: successes are not

@@ -91,6 +91,14 @@ fn to_xml(root: &str, item: &str, items: &[Value]) -> String {
 
 fn write_field(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) {
     match v {
+        // GeoReport nests an endpoint's formats: `<formats><format>…</format></formats>`.
+        Value::Array(items) if name == "formats" => {
+            let _ = w.write_event(Event::Start(BytesStart::new(name)));
+            for i in items {
+                write_field(w, "format", i);
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new(name)));
+        }
         Value::Array(items) => {
             for i in items {
                 write_field(w, name, i);
@@ -156,12 +164,14 @@ fn from_problem(format: Format, p: &Problem) -> Response {
 
 fn discovery(st: &AppState) -> Value {
     let district = st.district.as_ref().map_or("", |d| d.as_str()).to_owned();
+    // Clients resolve the endpoint from discovery alone: an absolute URL.
+    let url = format!("{}/open311/v2", st.public_url.trim_end_matches('/'));
     json!({
         "changeset": "2026-11-22T00:00:00+08:00",
         "contact": "区 12345 政务服务便民热线 / the district's 12345 hotline",
         "key_service": "API keys are tudi API tokens (POST /api/v1/tokens) of accounts allowed to take in work orders",
         "endpoints": [
-            {"specification": "http://wiki.open311.org/GeoReport_v2", "url": "/open311/v2", "changeset": "2026-11-22T00:00:00+08:00", "type": "production", "formats": ["application/json", "text/xml"]}
+            {"specification": "http://wiki.open311.org/GeoReport_v2", "url": url, "changeset": "2026-11-22T00:00:00+08:00", "type": "production", "formats": ["application/json", "text/xml"]}
         ],
         "jurisdiction_id": district,
     })
@@ -285,10 +295,22 @@ fn iso(ts: Timestamp) -> String {
 
 /// The public face of an order: no reporter, the plain status. A merged order follows the order
 /// it was merged into (`survivor`): its reporter sees that order's status, unit and outcome.
+/// The public status of `o` as a request shows it: a merged request follows the order it was
+/// merged into.
+fn shown_status(o: &Order, survivor: Option<&Order>) -> tudi_orders::lifecycle::PublicStatus {
+    survivor.unwrap_or(o).state.public()
+}
+
 fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> Value {
     let followed = survivor.unwrap_or(o);
-    let status = followed.state.public();
-    let updated = followed.timeline.last().map_or(o.received_at, |e| e.at);
+    let status = shown_status(o, survivor);
+    // Last changed: by its own steps or by those of the order it follows, never before it came.
+    let updated = [o, followed]
+        .iter()
+        .filter_map(|x| x.timeline.last().map(|e| e.at))
+        .max()
+        .unwrap_or(o.received_at)
+        .max(o.received_at);
     let service_name = taxonomy
         .get(&o.category)
         .map(|c| c.name_zh.clone())
@@ -348,10 +370,23 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
             );
         }
     };
-    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty())
-        && s != "open"
-        && s != "closed"
+    // Filters take comma-separated lists (`status=open,closed`, `service_code=SJ0401,0101`).
+    let list = |v: &Option<String>| -> Option<Vec<String>> {
+        v.as_deref().filter(|s| !s.is_empty()).map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_owned())
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+    };
+    let statuses = list(&q.status);
+    let codes = list(&q.service_code);
+    if let Some(s) = statuses
+        .iter()
+        .flatten()
+        .find(|s| s.as_str() != "open" && s.as_str() != "closed")
     {
+        let _ = s;
         return error(
             format,
             StatusCode::BAD_REQUEST,
@@ -359,11 +394,7 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
             "status must be open or closed",
         );
     }
-    let ids: Option<Vec<String>> = q
-        .service_request_id
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split(',').map(|x| x.trim().to_owned()).collect());
+    let ids = list(&q.service_request_id);
     let all = match read_orders(&st, |s| {
         tudi_orders::service::list_orders(s, None, u64::MAX >> 1, 0).map(|(v, _)| v)
     })
@@ -392,23 +423,19 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
         .filter(|o| ids.as_ref().is_none_or(|ids| ids.contains(&o.number)))
         .filter(|o| ids.is_some() || since.is_none_or(|s| o.received_at >= s))
         .filter(|o| ids.is_some() || end.is_none_or(|e| o.received_at <= e))
-        .filter(|o| {
-            q.service_code
-                .as_deref()
-                .is_none_or(|c| c.is_empty() || o.category == c)
-        })
-        .filter(|o| {
-            q.status
-                .as_deref()
-                .is_none_or(|s| s.is_empty() || o.state.public().open311() == s)
-        })
-        .map(|o| {
+        .filter(|o| codes.as_ref().is_none_or(|c| c.contains(&o.category)))
+        .filter_map(|o| {
             let survivor = o
                 .merged_into
                 .as_ref()
                 .and_then(|n| all.iter().find(|v| &v.order.number == n))
                 .map(|v| &v.order);
-            public_request(o, &taxonomy, survivor)
+            // The status filter sees what the request shows.
+            let shown = shown_status(o, survivor).open311();
+            statuses
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|x| x == shown))
+                .then(|| public_request(o, &taxonomy, survivor))
         })
         .collect();
     out.reverse();

@@ -1,15 +1,18 @@
 """Drives tudi's Open311 endpoint with `georeport` (PyPI), an independent GeoReport v2 client,
 in JSON and XML, and creates a request with an API key as a GeoReport form post.
 
-Usage: georeport_client.py BASE_URL API_KEY LON LAT. Prints one JSON object of what it saw.
+Usage: georeport_client.py BASE_URL API_KEY LON LAT MERGED SURVIVOR (a request merged into
+another that is still open). Prints one JSON object of what it saw.
 """
 import json
 import sys
 
 import requests
+import xmltodict
 from georeport import GeoReport
 
 base, key, lon, lat = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+merged, survivor = sys.argv[5], sys.argv[6]
 seen = {}
 
 # Create (GeoReport v2 POST requests, form-encoded), then read back with the client.
@@ -45,5 +48,29 @@ for fmt in ("json", "xml"):
         # <service_requests/>: the client cannot read an empty XML list, from any server.
         closed = []
     seen[f"closed_{fmt}"] = closed if isinstance(closed, list) else [closed]
+
+# A merged request follows the order it was merged into: listed by the status it shows, never
+# updated before it was requested.
+for fmt in ("json", "xml"):
+    client = GeoReport(base, output_format=fmt)
+    def ids(**filters):
+        got = client.get_service_requests(**filters)
+        got = got if isinstance(got, list) else [got]
+        return [r["service_request_id"] for r in got if r]
+    try:
+        seen[f"closed_ids_{fmt}"] = ids(status="closed")
+    except TypeError:
+        seen[f"closed_ids_{fmt}"] = []
+    seen[f"open_ids_{fmt}"] = ids(status="open")
+    seen[f"both_ids_{fmt}"] = ids(status="open,closed")
+    seen[f"codes_ids_{fmt}"] = ids(service_code="SJ0401,RX03")
+    seen[f"many_ids_{fmt}"] = ids(service_request_id=f"{merged},{survivor}")
+    one = client.get_service_request(merged)
+    seen[f"merged_{fmt}"] = {k: one.get(k) for k in ("status", "requested_datetime", "updated_datetime")}
+
+# Discovery, as the specification nests it; its endpoint is absolute.
+d = xmltodict.parse(requests.get(f"{base}/discovery.xml").content)["discovery"]["endpoints"]["endpoint"]
+seen["discovery_xml"] = {"url": d["url"], "formats": d["formats"]["format"]}
+seen["discovery_json"] = requests.get(f"{base}/discovery.json").json()["endpoints"][0]
 
 print(json.dumps(seen, ensure_ascii=False))

@@ -362,7 +362,28 @@ fn an_open311_client_reads_and_creates_requests() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         (body["token"].as_str().unwrap().to_owned(), ())
     });
-    let state = w.state.clone();
+    // A request merged into another that is still open: it shows (and is listed as) open.
+    let (merged, survivor) = runtime.block_on(async {
+        let (_, a) = w
+            .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(stall(&w)))
+            .await;
+        let mut second = stall(&w);
+        second["dispatch"] = json!(false);
+        let (_, b) = w
+            .call("rexian.zuoxi", "POST", "/api/v1/orders", Some(second))
+            .await;
+        let v = b["version"].as_u64().unwrap();
+        let (a, b) = (
+            a["order"]["number"].as_str().unwrap().to_owned(),
+            b["order"]["number"].as_str().unwrap().to_owned(),
+        );
+        let (status, body) = w
+            .step("zhiban.lingdao", &b, v, json!({"step": "merge", "into": a}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (b, a)
+    });
+    let state = w.state.clone().with_public_url(format!("http://{addr}"));
     runtime.spawn(async move { tudi_server::serve_on(listener, state).await });
     let out = std::process::Command::new("python3")
         .arg(concat!(
@@ -373,6 +394,8 @@ fn an_open311_client_reads_and_creates_requests() {
         .arg(&key)
         .arg(w.inside[0].to_string())
         .arg(w.inside[1].to_string())
+        .arg(&merged)
+        .arg(&survivor)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -419,7 +442,35 @@ fn an_open311_client_reads_and_creates_requests() {
             seen[format!("closed_{fmt}")].as_array().map_or(0, Vec::len),
             0
         );
+        let has = |key: &str, n: &str| {
+            seen[format!("{key}_{fmt}")]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == n)
+        };
+        assert!(
+            !has("closed_ids", &merged),
+            "the merged request shows open: {seen}"
+        );
+        assert!(has("open_ids", &merged) && has("open_ids", &survivor));
+        // Comma-separated filters.
+        assert!(has("both_ids", &merged) && has("both_ids", number));
+        assert!(has("codes_ids", number));
+        assert!(has("many_ids", &merged) && has("many_ids", &survivor));
+        let m = &seen[format!("merged_{fmt}")];
+        assert_eq!(m["status"], "open");
+        let at = |k: &str| m[k].as_str().unwrap().parse::<jiff::Timestamp>().unwrap();
+        assert!(at("updated_datetime") >= at("requested_datetime"), "{m}");
     }
+    let d = &seen["discovery_xml"];
+    assert_eq!(
+        d["formats"],
+        json!(["application/json", "text/xml"]),
+        "{seen}"
+    );
+    assert_eq!(d["url"], format!("http://{addr}/open311/v2"));
+    assert_eq!(seen["discovery_json"]["url"], d["url"]);
     drop(runtime);
 }
 

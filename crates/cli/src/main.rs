@@ -570,6 +570,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut opts = import::ImportOptions::new(&layer, kind);
             opts.src_crs = src_crs.as_deref().map(parse_crs).transpose()?;
             opts.layer_crs = layer_crs.as_deref().map(parse_crs).transpose()?;
+            // Codes are checked against the data directory's national list when it has one.
+            if let std::borrow::Cow::Owned(reg) = registry(Some(&data))? {
+                opts.divisions = std::sync::Arc::new(reg);
+            }
             opts.gcj02 = gcj02;
             opts.skip_invalid = skip_invalid;
             opts.source_layer = source_layer;
@@ -867,6 +871,16 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
                 "imported {} of {} features into layer {} ({}, source CRS {})",
                 r.imported, r.read, r.layer, r.layer_crs, r.source_crs
             )?;
+            if let Some((west, east)) = r.zone_from {
+                writeln!(
+                    o,
+                    "图层坐标系按数据经度范围 {west:.4}°E–{east:.4}°E 选定：{}；/ layer CRS chosen from the data's longitudes {west:.4}–{east:.4}: {}",
+                    r.layer_crs.name_zh(),
+                    r.layer_crs.name()
+                )?;
+            }
+            let m = r.area_method();
+            writeln!(o, "{} / {}", m.zh, m.en)?;
             if !r.ignored_properties.is_empty() {
                 writeln!(
                     o,

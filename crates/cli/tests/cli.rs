@@ -344,9 +344,9 @@ fn a_file_with_bad_features_is_rejected_whole_with_every_reason() {
     std::fs::write(
         &src,
         r#"{"type":"FeatureCollection","crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4547"}},"features":[
-{"type":"Feature","properties":{"code":"A"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010],[500000,2550000]]]}},
-{"type":"Feature","properties":{"code":"B"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550010],[500010,2550000],[500000,2550010],[500000,2550000]]]}},
-{"type":"Feature","properties":{"code":"C"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010]]]}},
+{"type":"Feature","properties":{"code":"440605011001JC00001W00000000"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010],[500000,2550000]]]}},
+{"type":"Feature","properties":{"code":"440605011001JC00002W00000000"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550010],[500010,2550000],[500000,2550010],[500000,2550000]]]}},
+{"type":"Feature","properties":{"code":"440605011001JC00003W00000000"},"geometry":{"type":"Polygon","coordinates":[[[500000,2550000],[500010,2550000],[500010,2550010],[500000,2550010]]]}},
 {"type":"Feature","properties":{"code":null},"geometry":{"type":"Polygon","coordinates":[[[500020,2550000],[500030,2550000],[500030,2550010],[500020,2550000]]]}}
 ]}"#,
     )
@@ -592,7 +592,7 @@ fn kill_9_during_an_import_loses_no_committed_data() {
         "--layer",
         "committed",
         "--kind",
-        "parcel",
+        "custom",
         small.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
@@ -606,7 +606,7 @@ fn kill_9_during_an_import_loses_no_committed_data() {
             "--layer",
             "interrupted",
             "--kind",
-            "parcel",
+            "custom",
             big.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())

@@ -47,6 +47,17 @@ pub enum CrsError {
     /// A CRS tudi does not support.
     #[error("EPSG:{0} is not supported (supported: 4490, 4326, 3857, 4513-4554)")]
     Unsupported(u32),
+    /// No CGCS2000 3° Gauss–Krüger zone covers these longitudes (data from abroad, a wrong
+    /// CRS, or a layer wider than one zone).
+    #[error(
+        "no CGCS2000 3-degree Gauss-Kruger zone covers longitudes {west}..{east} (zones cover 73.5-136.5 E, 3 degrees each)"
+    )]
+    NoZone {
+        /// Westernmost longitude.
+        west: f64,
+        /// Easternmost longitude.
+        east: f64,
+    },
     /// A coordinate that cannot be transformed.
     #[error("cannot transform ({x}, {y}) from EPSG:{from} to EPSG:{to}: {reason}")]
     Transform {
@@ -69,6 +80,20 @@ impl Bilingual for CrsError {
             Self::Unreadable(t) => format!("无法识别坐标系“{t}”"),
             Self::Unsupported(c) => format!(
                 "不支持坐标系 EPSG:{c}（支持 4490、4326、3857 及 CGCS2000 三度带 4513–4554）"
+            ),
+            Self::NoZone { west, east }
+                if !(73.4..=136.6).contains(west) || !(73.4..=136.6).contains(east) =>
+            {
+                if west == east {
+                    format!("经度 {west} 不在任何 CGCS2000 三度带内（三度带覆盖东经 73.5°–136.5°）")
+                } else {
+                    format!(
+                        "经度范围 {west}–{east} 不在任何 CGCS2000 三度带内（三度带覆盖东经 73.5°–136.5°）"
+                    )
+                }
+            }
+            Self::NoZone { west, east } => format!(
+                "经度范围 {west}–{east} 跨越多个 CGCS2000 三度带（每带 3°），不在同一个三度带内"
             ),
             Self::Transform { from, to, x, y, .. } => {
                 format!("坐标 ({x}, {y}) 无法从 EPSG:{from} 转换到 EPSG:{to}")
@@ -105,21 +130,40 @@ impl Crs {
     pub fn parse(text: &str) -> Result<Self, CrsError> {
         let t = text.trim();
         let upper = t.to_ascii_uppercase();
-        if upper.ends_with("CRS84") {
+        let unreadable = || CrsError::Unreadable(t.to_owned());
+        // OGC:CRS84 in its spellings: the rest after a known prefix must be exactly it.
+        const CRS84: [&str; 5] = [
+            "",
+            "OGC:",
+            "URN:OGC:DEF:CRS:OGC:1.3:",
+            "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/",
+            "HTTPS://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/",
+        ];
+        if CRS84.iter().any(|p| upper.strip_prefix(p) == Some("CRS84")) {
             return Ok(Self::WGS84);
         }
-        let digits: String = upper
-            .rsplit([':', '/'])
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect();
-        let looks_epsg = upper.contains("EPSG") || upper.chars().all(|c| c.is_ascii_digit());
-        match (looks_epsg, digits.parse::<u32>()) {
-            (true, Ok(code)) => Self::from_epsg(code),
-            _ => Err(CrsError::Unreadable(t.to_owned())),
+        // An EPSG code: bare, or after one of its prefixes; nothing may follow the digits.
+        let code = if upper.bytes().all(|b| b.is_ascii_digit()) {
+            upper.as_str()
+        } else if let Some(rest) = upper.strip_prefix("EPSG:") {
+            rest
+        } else if let Some(rest) = upper.strip_prefix("URN:OGC:DEF:CRS:EPSG:") {
+            // `urn:ogc:def:crs:EPSG::4547` or with a version: `…:EPSG:9.8:4547`.
+            rest.rsplit_once(':').map_or(rest, |(_, c)| c)
+        } else if let Some(rest) = upper
+            .strip_prefix("HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/")
+            .or_else(|| upper.strip_prefix("HTTPS://WWW.OPENGIS.NET/DEF/CRS/EPSG/"))
+        {
+            rest.split_once('/').map_or("", |(_, c)| c)
+        } else {
+            return Err(unreadable());
+        };
+        if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(unreadable());
         }
+        code.parse::<u32>()
+            .map_err(|_| unreadable())
+            .and_then(Self::from_epsg)
     }
 
     /// The Gauss–Krüger zone that contains `lon` (3° zones: n = round(lon / 3)).
@@ -127,9 +171,24 @@ impl Crs {
     /// # Errors
     /// When the longitude lies outside 73.5°E–136.5°E.
     pub fn gk_zone_for(lon: f64, zone_prefix: bool) -> Result<Self, CrsError> {
-        let zone = (lon / 3.0).round();
-        if !(25.0..=45.0).contains(&zone) {
-            return Err(CrsError::Unsupported(0));
+        Self::gk_zone_covering(lon, lon, zone_prefix)
+    }
+
+    /// The Gauss–Krüger zone that covers every longitude from `west` to `east` (each zone 1.5°
+    /// either side of its central meridian, with 0.1° of slack at the edges, where the scale
+    /// error is still below 0.04 %).
+    ///
+    /// # Errors
+    /// [`CrsError::NoZone`] when no one zone covers them (or they are not finite).
+    pub fn gk_zone_covering(west: f64, east: f64, zone_prefix: bool) -> Result<Self, CrsError> {
+        let none = || CrsError::NoZone { west, east };
+        if !(west.is_finite() && east.is_finite()) || west > east {
+            return Err(none());
+        }
+        let zone = (f64::midpoint(west, east) / 3.0).round();
+        let cm = zone * 3.0;
+        if !(25.0..=45.0).contains(&zone) || west < cm - 1.6 || east > cm + 1.6 {
+            return Err(none());
         }
         // The range check above makes the cast exact.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -242,6 +301,40 @@ impl Crs {
                 if zone_prefix { "，带号前缀" } else { "" }
             ),
         }
+    }
+
+    /// The area of use of coordinates in this CRS, as `[min x, min y, max x, max y]`: degrees of
+    /// longitude and latitude; Web Mercator's square; for a Gauss–Krüger zone, its million
+    /// metres of easting (after the zone number where it carries one) and the northern
+    /// hemisphere. Coordinates outside it are mistakes, not places.
+    #[must_use]
+    pub fn bounds(self) -> [f64; 4] {
+        match self.kind() {
+            CrsKind::Geographic => [-180.0, -90.0, 180.0, 90.0],
+            CrsKind::WebMercator => [
+                -20_037_508.342_789_244,
+                -20_048_966.104_014_6,
+                20_037_508.342_789_244,
+                20_048_966.104_014_6,
+            ],
+            CrsKind::GaussKruger {
+                zone, zone_prefix, ..
+            } => {
+                let base = if zone_prefix {
+                    f64::from(zone) * 1_000_000.0
+                } else {
+                    0.0
+                };
+                [base, 0.0, base + 1_000_000.0, 10_000_000.0]
+            }
+        }
+    }
+
+    /// Whether (x, y) lies in [`Crs::bounds`] (and is finite).
+    #[must_use]
+    pub fn holds(self, x: f64, y: f64) -> bool {
+        let [a, b, c, d] = self.bounds();
+        x.is_finite() && y.is_finite() && (a..=c).contains(&x) && (b..=d).contains(&y)
     }
 
     /// `EPSG:4547` form.
@@ -524,7 +617,52 @@ mod tests {
             }
         );
         assert!(Crs(4547).wkt().contains("CM 114E"));
-        assert!(Crs::gk_zone_for(10.0, false).is_err());
+        let abroad = Crs::gk_zone_for(10.0, false).unwrap_err();
+        assert!(
+            abroad.msg().zh.contains("不在任何 CGCS2000 三度带内"),
+            "{abroad}"
+        );
+        assert!(Crs::gk_zone_for(f64::NAN, false).is_err());
+    }
+
+    #[test]
+    fn a_zone_must_cover_the_whole_extent() {
+        // 南海区 fits the zone of 114°E; Guangdong as a whole (109.6°E–117.3°E) fits none.
+        assert_eq!(Crs::gk_zone_covering(112.8, 113.3, false), Ok(Crs(4547)));
+        assert_eq!(Crs::gk_zone_covering(112.45, 115.55, false), Ok(Crs(4547)));
+        let e = Crs::gk_zone_covering(109.6, 121.7, false).unwrap_err();
+        assert!(e.msg().zh.contains("跨越多个"), "{e}");
+        let abroad = Crs::gk_zone_covering(24.93, 24.94, false).unwrap_err();
+        assert!(abroad.msg().zh.contains("不在任何"), "{abroad}");
+        assert!(Crs::gk_zone_covering(113.0, 112.0, false).is_err());
+    }
+
+    #[test]
+    fn nothing_may_follow_a_crs_name() {
+        for t in [
+            "EPSG:4490abc",
+            "EPSG:4490 4547",
+            "4490x",
+            "urn:ogc:def:crs:EPSG::4490garbage",
+            "http://www.opengis.net/def/crs/EPSG/0/4490/more",
+            "fooCRS84",
+            "EPSG:",
+            "",
+        ] {
+            assert!(
+                matches!(Crs::parse(t), Err(CrsError::Unreadable(_))),
+                "{t:?}"
+            );
+        }
+        assert_eq!(
+            Crs::parse("urn:ogc:def:crs:EPSG:9.8:4490"),
+            Ok(Crs::CGCS2000)
+        );
+        assert_eq!(
+            Crs::parse("http://www.opengis.net/def/crs/OGC/1.3/CRS84"),
+            Ok(Crs::WGS84)
+        );
+        assert_eq!(Crs::parse("urn:ogc:def:crs:OGC:1.3:CRS84"), Ok(Crs::WGS84));
     }
 
     /// Reference values printed by PROJ 9.1.1's `cs2cs` (see rust-stack.md appendix).

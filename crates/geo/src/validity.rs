@@ -158,6 +158,11 @@ impl Bilingual for Problem {
 /// Every validity problem of `geom` (empty when valid).
 #[must_use]
 pub fn problems(geom: &Geometry<f64>) -> Vec<Problem> {
+    // geo's validation relates the parts of a multipolygon even when a coordinate is NaN, and
+    // its ordering then panics (found by the `wkb` fuzz target): report such a geometry first.
+    if let Some(p) = non_finite(geom) {
+        return vec![p];
+    }
     let mut out = Vec::new();
     let _ = geom.visit_validation(Box::new(|e: InvalidGeometry| {
         out.extend(locate(geom, e));
@@ -346,6 +351,46 @@ fn disconnected_interior(poly: &Polygon<f64>) -> Option<(Ring, Coord<f64>)> {
         }
     }
     None
+}
+
+/// The first non-finite coordinate, with the part, ring and vertex it is at.
+fn non_finite(geom: &Geometry<f64>) -> Option<Problem> {
+    let bad = |c: &Coord<f64>| !c.x.is_finite() || !c.y.is_finite();
+    let in_polygon = |part: Option<usize>, p: &Polygon<f64>| {
+        std::iter::once(p.exterior())
+            .chain(p.interiors())
+            .enumerate()
+            .find_map(|(ri, ring)| {
+                ring.0.iter().position(bad).map(|v| Problem {
+                    part,
+                    ring: Some(if ri == 0 {
+                        Ring::Exterior
+                    } else {
+                        Ring::Interior(ri - 1)
+                    }),
+                    vertex: Some(v),
+                    ..Problem::new(ProblemKind::NonFiniteCoordinate)
+                })
+            })
+    };
+    match geom {
+        Geometry::Polygon(p) => in_polygon(None, p),
+        Geometry::MultiPolygon(mp) => {
+            mp.0.iter()
+                .enumerate()
+                .find_map(|(i, p)| in_polygon(Some(i), p))
+        }
+        Geometry::GeometryCollection(gc) => gc.0.iter().enumerate().find_map(|(i, g)| {
+            non_finite(g).map(|mut p| {
+                p.part = Some(i);
+                p
+            })
+        }),
+        other => other.coords_iter().position(|c| bad(&c)).map(|v| Problem {
+            vertex: Some(v),
+            ..Problem::new(ProblemKind::NonFiniteCoordinate)
+        }),
+    }
 }
 
 fn has_non_finite(geom: &Geometry<f64>) -> bool {
@@ -581,6 +626,18 @@ mod tests {
         assert_eq!(p[0].kind, ProblemKind::HoleOutsideShell);
         assert_eq!(p[0].ring, Some(Ring::Interior(0)));
         assert_eq!(p[0].location, Some(Coord { x: 20.0, y: 20.0 }));
+    }
+
+    /// Found by the `wkb` fuzz target: NaN in the second polygon of a multipolygon.
+    #[test]
+    fn a_nan_in_a_later_part_is_reported_not_panicked_on() {
+        let ok = geo_types::polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 10.0)];
+        let nan = geo_types::polygon![(x: 20.0, y: 0.0), (x: f64::NAN, y: 0.0), (x: 30.0, y: 10.0)];
+        let g = Geometry::MultiPolygon(geo_types::MultiPolygon(vec![ok, nan]));
+        let p = problems(&g);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].kind, ProblemKind::NonFiniteCoordinate);
+        assert_eq!((p[0].part, p[0].vertex), (Some(1), Some(1)));
     }
 
     #[test]

@@ -469,6 +469,9 @@ pub enum ComplianceError {
     /// A coordinate could not be transformed.
     #[error("{0}")]
     Crs(Msg),
+    /// The site lies where no CGCS2000 3° zone measures it (abroad, or a wrong CRS).
+    #[error("{}", .0.en)]
+    OutsideZones(Msg),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -529,6 +532,16 @@ impl Bilingual for ComplianceError {
                 self.to_string(),
             ),
             Self::Crs(m) => m.clone(),
+            Self::OutsideZones(m) => Msg::new(
+                format!(
+                    "{}：合规分析只对我国境内的选址进行，请检查坐标和坐标系（crs）",
+                    m.zh
+                ),
+                format!(
+                    "{}: analysis is for sites in China; check the coordinates and crs",
+                    m.en
+                ),
+            ),
             Self::Store(e) => Msg::new(format!("读取图层失败：{e}"), e.to_string()),
         }
     }
@@ -585,6 +598,24 @@ pub fn analyse_until(
             "the site must be a Polygon or MultiPolygon",
         )]));
     }
+    // Coordinates outside what the CRS describes are a mistake (a wrong `crs`, swapped axes).
+    if let Some(c) = geo::CoordsIter::coords_iter(site).find(|c| !crs.holds(c.x, c.y)) {
+        let [a, b, x, y] = crs.bounds();
+        return Err(ComplianceError::InvalidSite(vec![Msg::new(
+            format!(
+                "坐标 ({}, {}) 超出坐标系 {} 的有效范围（x {a}–{x}，y {b}–{y}）：请检查坐标和坐标系（crs）",
+                c.x,
+                c.y,
+                crs.code_string()
+            ),
+            format!(
+                "coordinate ({}, {}) lies outside {} (x {a}..{x}, y {b}..{y}): check the coordinates and crs",
+                c.x,
+                c.y,
+                crs.code_string()
+            ),
+        )]));
+    }
     // The site in a given CRS, projected once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
@@ -599,16 +630,34 @@ pub fn analyse_until(
         projected.insert(target.epsg(), mp.clone());
         Ok(mp)
     };
-    // Area is planar in the site's own Gauss–Krüger zone; a site larger than the rule set
-    // takes is refused before its validity (the costliest check) is looked at.
-    let zone = if crs.is_geographic() {
-        let lon = geo::Centroid::centroid(site).map_or(0.0, |p| p.x());
-        Crs::gk_zone_for(lon, false).map_err(|e| ComplianceError::Crs(e.msg()))?
-    } else {
-        crs
+    // Area is planar in the site's own Gauss–Krüger zone (a site given in one is measured
+    // there); a site larger than the rule set takes is refused before its validity (the
+    // costliest check) is looked at.
+    let zone = match crs.kind() {
+        tudi_geo::crs::CrsKind::GaussKruger { .. } => crs,
+        _ => {
+            let lonlat = in_crs(Crs::CGCS2000)?;
+            let r = lonlat.bounding_rect().ok_or_else(|| {
+                ComplianceError::InvalidSite(vec![Msg::new("拟选址图形为空", "the site is empty")])
+            })?;
+            Crs::gk_zone_covering(r.min().x, r.max().x, false)
+                .map_err(|e| ComplianceError::OutsideZones(e.msg()))?
+        }
     };
     let site_zone = in_crs(zone)?;
     let input_area = site_zone.unsigned_area();
+    if !input_area.is_finite() {
+        return Err(ComplianceError::InvalidSite(vec![Msg::new(
+            format!(
+                "坐标超出坐标系 {} 的有效范围，无法计算面积",
+                crs.code_string()
+            ),
+            format!(
+                "coordinates outside what {} can hold: no area can be measured",
+                crs.code_string()
+            ),
+        )]));
+    }
     // NaN (an area that cannot be measured) is refused too.
     let within = input_area <= rules.site_limits.max_area_m2;
     if !within {

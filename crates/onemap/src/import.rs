@@ -48,6 +48,18 @@ pub struct ImportOptions {
     pub source_layer: Option<String>,
     /// Who imports, as the audit log names them (`cli`, `user:<name>`).
     pub actor: String,
+    /// The division codes official codes are checked against (the bundled list by default;
+    /// the national list a data directory holds, when it has one).
+    pub divisions: std::sync::Arc<tudi_core::division::DivisionRegistry>,
+}
+
+/// The bundled division list, shared (it is large: copied once).
+fn bundled_divisions() -> std::sync::Arc<tudi_core::division::DivisionRegistry> {
+    static ONCE: std::sync::OnceLock<std::sync::Arc<tudi_core::division::DivisionRegistry>> =
+        std::sync::OnceLock::new();
+    std::sync::Arc::clone(ONCE.get_or_init(|| {
+        std::sync::Arc::new(tudi_core::division::DivisionRegistry::bundled().clone())
+    }))
 }
 
 impl ImportOptions {
@@ -65,6 +77,7 @@ impl ImportOptions {
             field_map: Vec::new(),
             source_layer: None,
             actor: "cli".to_owned(),
+            divisions: bundled_divisions(),
         }
     }
 }
@@ -97,6 +110,37 @@ pub struct ImportReport {
     pub source_crs: Crs,
     /// CRS of the layer.
     pub layer_crs: Crs,
+    /// When the import chose the layer's Gauss–Krüger zone: the longitudes it was chosen from.
+    pub zone_from: Option<(f64, f64)>,
+}
+
+impl ImportReport {
+    /// How areas of the layer are measured, for the summary.
+    #[must_use]
+    pub fn area_method(&self) -> Msg {
+        match self.layer_crs.kind() {
+            tudi_geo::crs::CrsKind::GaussKruger { .. } => Msg::new(
+                format!(
+                    "面积按 {}（{}）平面计算",
+                    self.layer_crs.name_zh(),
+                    self.layer_crs
+                ),
+                format!(
+                    "areas are planar in {} ({})",
+                    self.layer_crs.name(),
+                    self.layer_crs
+                ),
+            ),
+            tudi_geo::crs::CrsKind::Geographic => Msg::new(
+                "图层为经纬度坐标，面积按 CGCS2000 椭球计算",
+                "the layer is in longitude/latitude: areas are ellipsoidal on CGCS2000",
+            ),
+            tudi_geo::crs::CrsKind::WebMercator => Msg::new(
+                "图层为 Web 墨卡托坐标，官方面积须换算到三度带",
+                "the layer is in Web Mercator: official areas need a Gauss-Kruger zone",
+            ),
+        }
+    }
 }
 
 /// Progress of an import.
@@ -327,15 +371,38 @@ fn open_source(
         Format::GeoJson => {
             let bytes = std::fs::read(path).map_err(|e| source_err(path, e))?;
             let crs = gj::detect_crs(&bytes[..bytes.len().min(8192)]);
-            let spans = gj::feature_spans(&bytes).map_err(|e| source_err(path, e))?;
-            (
-                crs,
-                Source::Json {
-                    bytes,
-                    spans,
-                    next: 0,
+            match gj::feature_spans(&bytes) {
+                Ok(spans) => (
+                    crs,
+                    Source::Json {
+                        bytes,
+                        spans,
+                        next: 0,
+                    },
+                ),
+                // A single Feature or a bare Geometry: one feature (as GDAL reads them).
+                Err(e) => match gj::single_feature(&bytes) {
+                    Some(one) => {
+                        let feature = match one {
+                            Ok(f) => SourceFeature {
+                                index: 0,
+                                properties: f.properties,
+                                geometry: Ok(f.geometry),
+                            },
+                            Err(gj::FeatureError::Geometry { problems, .. }) => SourceFeature {
+                                index: 0,
+                                properties: Map::new(),
+                                geometry: Err(problems_msg(&problems)),
+                            },
+                            Err(gj::FeatureError::Malformed { reason, .. }) => {
+                                return Err(source_err(path, reason));
+                            }
+                        };
+                        (crs, Source::Items(vec![feature].into_iter()))
+                    }
+                    None => return Err(source_err(path, e)),
                 },
-            )
+            }
         }
         Format::GeoPackage => {
             let (crs, v) = read_gpkg(path, opts.source_layer.as_deref())?;
@@ -367,21 +434,141 @@ fn open_source(
 }
 
 /// The outcome of checking one chunk.
+/// Official codes in a feature's `code`: a parcel's 不动产单元代码 (GB/T 37346, with its check
+/// rules and county), a division's code (in the division list). The same checks as
+/// `tudi code check`.
+fn check_codes(
+    kind: LayerKind,
+    attributes: &Map<String, Value>,
+    divisions: &tudi_core::division::DivisionRegistry,
+) -> Result<(), Msg> {
+    let Some(code) = attributes.get("code").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    match kind {
+        LayerKind::Parcel => tudi_core::bdcdy::UnitCode::parse(code, Some(divisions))
+            .map(|_| ())
+            .map_err(|problems| {
+                let ms: Vec<Msg> = problems.iter().map(Bilingual::msg).collect();
+                Msg::new(
+                    format!(
+                        "字段 code：“{code}”不是有效的不动产单元代码（{}）",
+                        ms.iter()
+                            .map(|m| m.zh.as_str())
+                            .collect::<Vec<_>>()
+                            .join("；")
+                    ),
+                    format!(
+                        "field code: {code:?} is not a valid real-estate unit code ({})",
+                        ms.iter()
+                            .map(|m| m.en.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )
+            }),
+        LayerKind::Admin => divisions.resolve(code).map(|_| ()).map_err(|e| {
+            let m = e.msg();
+            Msg::new(
+                format!("字段 code：“{code}”不是有效的区划代码（{}）", m.zh),
+                format!(
+                    "field code: {code:?} is not a valid division code ({})",
+                    m.en
+                ),
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The zone an import chose for a new layer: every feature must lie in it.
+struct ZoneGuard {
+    central_meridian: f64,
+    /// The source is Web Mercator (longitudes are computed from eastings).
+    mercator: bool,
+}
+
+impl ZoneGuard {
+    fn check(&self, g: &Geometry<f64>) -> Result<(), Msg> {
+        let Some(r) = geo::BoundingRect::bounding_rect(g) else {
+            return Ok(());
+        };
+        let (west, east) = if self.mercator {
+            (mercator_lon(r.min().x), mercator_lon(r.max().x))
+        } else {
+            (r.min().x, r.max().x)
+        };
+        let (lo, hi) = (self.central_meridian - 1.6, self.central_meridian + 1.6);
+        if west >= lo && east <= hi {
+            return Ok(());
+        }
+        Err(Msg::new(
+            format!(
+                "要素经度 {west:.4}–{east:.4} 超出按前面要素选定的三度带（中央经线 {}°E，{lo:.1}–{hi:.1}）：数据跨越多个三度带，请用 --layer-crs 指定图层坐标系",
+                self.central_meridian
+            ),
+            format!(
+                "longitudes {west:.4}..{east:.4} lie outside the zone chosen from the earlier features (CM {}E, {lo:.1}..{hi:.1}): the data spans several zones; give the layer CRS with --layer-crs",
+                self.central_meridian
+            ),
+        ))
+    }
+}
+
+/// Longitude of a Web Mercator easting.
+fn mercator_lon(x: f64) -> f64 {
+    x / 6_378_137.0 * 180.0 / std::f64::consts::PI
+}
+
+/// West and east longitude of every geometry in `features` (given in `crs`; GCJ-02 offsets of
+/// a few hundred metres do not change a zone).
+fn lon_extent(features: &[SourceFeature], crs: Crs) -> Option<(f64, f64)> {
+    let mut out: Option<(f64, f64)> = None;
+    for f in features {
+        let Ok(Some(g)) = &f.geometry else {
+            continue;
+        };
+        let Some(r) = geo::BoundingRect::bounding_rect(g) else {
+            continue;
+        };
+        let (w, e) = if crs == Crs::WEB_MERCATOR {
+            (mercator_lon(r.min().x), mercator_lon(r.max().x))
+        } else {
+            (r.min().x, r.max().x)
+        };
+        out = Some(out.map_or((w, e), |(a, b)| (a.min(w), b.max(e))));
+    }
+    out
+}
+
 struct Checked {
     good: Vec<NewFeature>,
     bad: Vec<BadFeature>,
     unknown_properties: Vec<String>,
 }
 
-/// Reprojects, validates and maps one chunk on all cores.
-fn check_chunk(
-    chunk: Vec<SourceFeature>,
-    def: &LayerDef,
-    mapping: &BTreeMap<String, String>,
-    to_layer: &Transformer,
+/// What every feature of an import is checked and converted with.
+struct Checks<'a> {
+    def: &'a LayerDef,
+    mapping: &'a BTreeMap<String, String>,
+    to_layer: &'a Transformer,
+    /// Source coordinates are GCJ-02.
     gcj: bool,
-    new_layer: bool,
-) -> Checked {
+    /// The zone chosen for a new layer, which every feature must lie in.
+    zone: Option<&'a ZoneGuard>,
+    divisions: &'a tudi_core::division::DivisionRegistry,
+}
+
+/// Reprojects, validates and maps one chunk on all cores.
+fn check_chunk(chunk: Vec<SourceFeature>, checks: &Checks<'_>, new_layer: bool) -> Checked {
+    let Checks {
+        def,
+        mapping,
+        to_layer,
+        gcj,
+        zone,
+        divisions,
+    } = *checks;
     let mut unknown = std::collections::BTreeSet::new();
     for f in &chunk {
         for k in f.properties.keys() {
@@ -409,6 +596,28 @@ fn check_chunk(
                     Ok::<(), ()>(())
                 });
             }
+            // Coordinates outside what the source CRS describes: the CRS is wrong.
+            let source = to_layer.from();
+            if let Some(c) = geo::CoordsIter::coords_iter(&geometry).find(|c| !source.holds(c.x, c.y))
+            {
+                return Err(bad(Msg::new(
+                    format!(
+                        "坐标 ({}, {}) 超出源坐标系 {} 的有效范围：源坐标系可能有误，请用 --src-crs 指定",
+                        c.x,
+                        c.y,
+                        source.code_string()
+                    ),
+                    format!(
+                        "coordinate ({}, {}) lies outside the source CRS {}: it may be wrong; give it with --src-crs",
+                        c.x,
+                        c.y,
+                        source.code_string()
+                    ),
+                )));
+            }
+            if let Some(z) = zone {
+                z.check(&geometry).map_err(&bad)?;
+            }
             to_layer
                 .apply_geometry(&mut geometry)
                 .map_err(|e| bad(e.msg()))?;
@@ -428,6 +637,7 @@ fn check_chunk(
                     format!("field {field}: {reason}"),
                 ))
             })?;
+            check_codes(def.kind, &attributes, divisions).map_err(&bad)?;
             Ok(NewFeature {
                 id: None,
                 geometry,
@@ -528,28 +738,29 @@ pub fn import_file(
         )));
     }
     let first = source.next_chunk();
+    let mut zone_from = None;
     let layer_crs = match &existing {
         Some(def) => Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?,
         None => match opts.layer_crs {
             Some(c) => c,
             None if source_crs.is_geographic() || source_crs == Crs::WEB_MERCATOR => {
-                // Analysis runs in metres: a new layer from degrees goes into its Gauss–Krüger zone.
-                let x = first.iter().find_map(|f| match &f.geometry {
-                    Ok(Some(g)) => geo::Centroid::centroid(g).map(|p| p.x()),
-                    _ => None,
-                });
-                let crs_err = |e: tudi_geo::crs::CrsError| ImportError::Crs(e.msg());
-                match x {
-                    Some(x) => {
-                        let lon = if source_crs == Crs::WEB_MERCATOR {
-                            Transformer::new(Crs::WEB_MERCATOR, Crs::CGCS2000)
-                                .and_then(|t| t.apply(x, 0.0))
-                                .map_err(crs_err)?
-                                .0
-                        } else {
-                            x
-                        };
-                        Crs::gk_zone_for(lon, false).map_err(crs_err)?
+                // Analysis runs in metres: a new layer from degrees goes into the Gauss–Krüger
+                // zone that covers the data's whole extent (the first chunk's; later features
+                // are held to it).
+                match lon_extent(&first, source_crs) {
+                    Some((west, east)) => {
+                        zone_from = Some((west, east));
+                        Crs::gk_zone_covering(west, east, false).map_err(|e| {
+                            ImportError::Crs(Msg::new(
+                                format!(
+                                    "{}：无法自动选定图层的三度带，请用 --layer-crs 指定图层坐标系（如 EPSG:4490 保留经纬度，或覆盖数据的三度带 EPSG:4534–4554）",
+                                    e.msg().zh
+                                ),
+                                format!(
+                                    "{e}: no zone can be chosen for the layer; give its CRS with --layer-crs (EPSG:4490 keeps longitude/latitude, or a zone EPSG:4534-4554 that covers the data)"
+                                ),
+                            ))
+                        })?
                     }
                     None => Crs::CGCS2000,
                 }
@@ -621,7 +832,27 @@ pub fn import_file(
     let to_layer = Transformer::new(if opts.gcj02 { Crs::WGS84 } else { source_crs }, layer_crs)
         .map_err(|e| ImportError::Crs(e.msg()))?;
     let new_layer = existing.is_none();
-    let first = check_chunk(first, &def, &mapping, &to_layer, opts.gcj02, false);
+    let guard = match (zone_from, layer_crs.kind()) {
+        (
+            Some(_),
+            tudi_geo::crs::CrsKind::GaussKruger {
+                central_meridian, ..
+            },
+        ) => Some(ZoneGuard {
+            central_meridian: f64::from(central_meridian),
+            mercator: source_crs == Crs::WEB_MERCATOR,
+        }),
+        _ => None,
+    };
+    let checks = Checks {
+        def: &def,
+        mapping: &mapping,
+        to_layer: &to_layer,
+        gcj: opts.gcj02,
+        zone: guard.as_ref(),
+        divisions: &opts.divisions,
+    };
+    let first = check_chunk(first, &checks, false);
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         "import: first chunk checked"
@@ -633,7 +864,7 @@ pub fn import_file(
     let checked_count = std::cell::Cell::new(0u64);
     let skip = opts.skip_invalid;
     let change = tudi_store::Change::new(opts.actor.clone(), "layer.import");
-    let (def_ref, mapping_ref, to_layer_ref, gcj) = (&def, &mapping, &to_layer, opts.gcj02);
+    let checks_ref = &checks;
     let result = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Checked>(1);
         scope.spawn(move || {
@@ -642,7 +873,7 @@ pub fn import_file(
                 if chunk.is_empty() {
                     break;
                 }
-                let checked = check_chunk(chunk, def_ref, mapping_ref, to_layer_ref, gcj, false);
+                let checked = check_chunk(chunk, checks_ref, false);
                 if tx.send(checked).is_err() {
                     break;
                 }
@@ -665,9 +896,9 @@ pub fn import_file(
             skip || bad.borrow().is_empty()
         };
         let written = if new_layer {
-            store.create_layer_with_features(def_ref, &mut rows, &change, &mut report)
+            store.create_layer_with_features(checks_ref.def, &mut rows, &change, &mut report)
         } else {
-            store.insert_features(&def_ref.name, &mut rows, &change, &mut report)
+            store.insert_features(&checks_ref.def.name, &mut rows, &change, &mut report)
         };
         // Whatever happened, read the rest so that every bad feature is reported.
         for checked in rx.iter() {
@@ -705,6 +936,7 @@ pub fn import_file(
                 ignored_properties: ignored,
                 source_crs,
                 layer_crs,
+                zone_from,
             })
         }
     }

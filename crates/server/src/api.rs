@@ -134,6 +134,11 @@ async fn analyse(
                 ComplianceError::UnknownTerrain(_) | ComplianceError::UnknownRuleSet(_) => {
                     (StatusCode::BAD_REQUEST, "invalid-parameter", "请求参数无效")
                 }
+                ComplianceError::OutsideZones(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "outside-zones",
+                    "选址不在本系统的坐标范围内",
+                ),
                 ComplianceError::Crs(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid-geometry",

@@ -254,6 +254,43 @@ async fn bad_requests_are_refused_with_reasons() {
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{r}");
     let (s, _, r) = request("POST", "/api/v1/compliance", Some("{not json".into())).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    // Issue 15: sites where nothing can be measured say why, never "EPSG:0" or "inf 平方米".
+    let square = |x: f64, y: f64, d: f64| json!({"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]});
+    for (body, slug, words) in [
+        (
+            json!({"geometry": square(10.0, 50.0, 0.001), "crs": "EPSG:4490", "rule_set": "宅基地选址"}),
+            "outside-zones",
+            "不在任何 CGCS2000 三度带内",
+        ),
+        (
+            json!({"geometry": square(500.0, 23.0, 0.001), "crs": "EPSG:4490", "rule_set": "宅基地选址"}),
+            "invalid-geometry",
+            "超出坐标系 EPSG:4490 的有效范围",
+        ),
+        (
+            json!({"geometry": {"type": "Polygon", "coordinates": []}, "rule_set": "宅基地选址"}),
+            "invalid-geometry",
+            "为空",
+        ),
+        (
+            json!({"geometry": square(1e300, 1e300, 1e299), "crs": "EPSG:3857", "rule_set": "宅基地选址"}),
+            "invalid-geometry",
+            "超出坐标系 EPSG:3857 的有效范围",
+        ),
+    ] {
+        let (s, r) = check(body.clone()).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {r}");
+        assert!(r["type"].as_str().unwrap().ends_with(slug), "{body}: {r}");
+        let detail = r["detail"].as_str().unwrap();
+        assert!(detail.contains(words), "{body}: {r}");
+        assert!(!detail.contains("EPSG:0") && !detail.contains("inf"), "{r}");
+    }
+    let (s, r) = check(json!({"geometry": square(113.0, 23.0, 0.0001), "crs": "EPSG:4490abc", "rule_set": "宅基地选址"})).await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "trailing garbage is not a CRS: {r}"
+    );
     let (s, _, r) = request("GET", "/api/v1/compliance/rule-sets", None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["rule_sets"][0]["id"], "宅基地选址");

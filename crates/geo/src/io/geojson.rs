@@ -189,6 +189,46 @@ pub fn read_features_parallel(bytes: &[u8]) -> Result<Vec<Result<Feature, Featur
         .collect())
 }
 
+/// Reads a GeoJSON text that is a single Feature or a bare Geometry (as Amap/DataV boundary
+/// files and many web tools write them) as one feature, index 0; `None` when it is neither (a
+/// FeatureCollection, or not GeoJSON).
+#[must_use]
+pub fn single_feature(bytes: &[u8]) -> Option<Result<Feature, FeatureError>> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let kind = value.get("type")?.as_str()?;
+    match kind {
+        "Feature" => Some(
+            serde_json::from_value::<geojson::Feature>(value)
+                .map_err(|e| FeatureError::Malformed {
+                    index: 0,
+                    reason: e.to_string(),
+                })
+                .and_then(|f| convert(0, f)),
+        ),
+        "Point" | "MultiPoint" | "LineString" | "MultiLineString" | "Polygon" | "MultiPolygon"
+        | "GeometryCollection" => Some(
+            serde_json::from_value::<geojson::Geometry>(value)
+                .map_err(|e| FeatureError::Malformed {
+                    index: 0,
+                    reason: e.to_string(),
+                })
+                .and_then(|g| {
+                    convert(
+                        0,
+                        geojson::Feature {
+                            bbox: None,
+                            geometry: Some(g),
+                            id: None,
+                            properties: None,
+                            foreign_members: None,
+                        },
+                    )
+                }),
+        ),
+        _ => None,
+    }
+}
+
 /// Parses one feature object (as sliced out by [`feature_spans`]).
 ///
 /// # Errors

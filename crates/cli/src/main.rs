@@ -617,15 +617,20 @@ fn run(cli: Cli) -> Result<()> {
             let store = open_store(&data)?;
             let pb = ProgressBar::new_spinner();
             pb.set_message(format!("导出 / exporting {layer}"));
-            let n = export::export_layer(&store, &layer, fmt, &path, crs, as_of)
+            let report = export::export_layer(&store, &layer, fmt, &path, crs, as_of)
                 .map_err(|e| failed(e.msg()))?;
             pb.finish_and_clear();
+            let n = report.written;
+            let mut o = out();
             writeln!(
-                out(),
+                o,
                 "已导出 {n} 个要素到 {} / exported {n} features to {}",
                 path.display(),
                 path.display()
             )?;
+            for w in &report.warnings {
+                writeln!(o, "注意 / note: {} / {}", w.zh, w.en)?;
+            }
             Ok(())
         }
         Command::Code {
@@ -881,6 +886,9 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
             }
             let m = r.area_method();
             writeln!(o, "{} / {}", m.zh, m.en)?;
+            for c in &r.changes {
+                writeln!(o, "注意 / note: {} / {}", c.zh, c.en)?;
+            }
             if !r.ignored_properties.is_empty() {
                 writeln!(
                     o,

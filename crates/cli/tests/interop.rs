@@ -260,3 +260,182 @@ fn official_codes_are_checked_on_import() {
     let o = run(&good, "divisions", "admin", "gb=code");
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// GDAL's reading of an export: feature count, geometry type, and the text of `ogrinfo -al`.
+fn gdal_read(path: &Path) -> (u64, String) {
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-al"])
+        .arg(path)
+        .output()
+        .expect("ogrinfo");
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (gdal_count(path), out)
+}
+
+/// Line layers export to Shapefile and FlatGeobuf that GDAL reads; text longer than a DBF field
+/// holds is cut at a character with a warning naming the field.
+#[test]
+fn line_layers_and_long_text_export_as_gdal_reads_them() {
+    let dir = store();
+    let files = tempfile::tempdir().unwrap();
+    let long = "村道沿线排水沟渠整治工程".repeat(8); // 96 characters, 288 bytes in UTF-8
+    let roads = files.path().join("roads.geojson");
+    std::fs::write(
+        &roads,
+        format!(
+            r#"{{"type":"FeatureCollection","features":[
+{{"type":"Feature","properties":{{"name":"一号路","note":"{long}"}},"geometry":{{"type":"LineString","coordinates":[[113.0,23.0],[113.01,23.01]]}}}},
+{{"type":"Feature","properties":{{"name":"二号路","note":"短"}},"geometry":{{"type":"LineString","coordinates":[[113.02,23.0],[113.03,23.02],[113.04,23.0]]}}}},
+{{"type":"Feature","properties":{{"name":"三号路","note":null}},"geometry":{{"type":"MultiLineString","coordinates":[[[113.05,23.0],[113.06,23.01]],[[113.07,23.0],[113.08,23.01]]]}}}}
+]}}"#
+        ),
+    )
+    .unwrap();
+    let o = import(dir.path(), &roads, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    for format in ["shp", "fgb"] {
+        let out = files.path().join(format!("roads.{format}"));
+        let o = tudi(&[
+            "export",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--layer",
+            "incoming",
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{format}: {}", text(&o));
+        let (n, read) = gdal_read(&out);
+        assert_eq!(n, 3, "GDAL reads every line of the {format} export: {read}");
+        assert!(
+            read.contains("LINESTRING") && read.contains("二号路"),
+            "{read}"
+        );
+        assert!(!read.contains("ERROR"), "{read}");
+        if format == "shp" {
+            let t = text(&o);
+            assert!(
+                t.contains("note") && t.contains("254"),
+                "the cut is said: {t}"
+            );
+            assert!(out.with_extension("cpg").is_file());
+            assert!(read.contains("村道沿线排水沟渠整治工程"), "{read}");
+        } else {
+            assert!(
+                read.contains(&long),
+                "FlatGeobuf keeps the whole text: {read}"
+            );
+        }
+    }
+}
+
+/// Runs ogr2ogr with `args`.
+fn ogr2ogr(args: &[&str]) {
+    let o = Command::new("ogr2ogr")
+        .args(args)
+        .output()
+        .expect("ogr2ogr");
+    assert!(o.status.success(), "ogr2ogr {args:?}: {}", text(&o));
+}
+
+/// GDAL's types come back as GDAL wrote them where tudi has them (Boolean), and the summary
+/// says what tudi keeps otherwise (narrow numbers, Z); curved geometries are refused by name.
+#[test]
+fn types_and_dimensions_are_kept_or_said_and_curves_refused_by_name() {
+    let dir = store();
+    let files = tempfile::tempdir().unwrap();
+    let csv = files.path().join("wells.csv");
+    std::fs::write(
+        &csv,
+        "x,y,z,ok,floors,ratio,name\n113.01,23.01,12.5,true,3,0.25,一号井\n113.02,23.02,8.0,false,2,0.5,二号井\n",
+    )
+    .unwrap();
+    std::fs::write(
+        csv.with_extension("csvt"),
+        "Real,Real,Real,Integer(Boolean),Integer(Int16),Real(Float32),String\n",
+    )
+    .unwrap();
+    let gpkg = files.path().join("wells.gpkg");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        gpkg.to_str().unwrap(),
+        csv.to_str().unwrap(),
+        "-oo",
+        "X_POSSIBLE_NAMES=x",
+        "-oo",
+        "Y_POSSIBLE_NAMES=y",
+        "-oo",
+        "Z_POSSIBLE_NAMES=z",
+        "-a_srs",
+        "EPSG:4490",
+        "-nln",
+        "wells",
+    ]);
+    let (_, read) = gdal_read(&gpkg);
+    assert!(
+        read.contains("3D Point") && read.contains("ok: Integer(Boolean)"),
+        "{read}"
+    );
+    let o = import(dir.path(), &gpkg, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("floors（SMALLINT）") && t.contains("ratio（FLOAT）") && t.contains("Z（高程）"),
+        "the summary says what changed: {t}"
+    );
+    // Exported again, GDAL sees the Boolean as a Boolean.
+    let back = files.path().join("back.gpkg");
+    let o = tudi(&[
+        "export",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--layer",
+        "incoming",
+        "--format",
+        "gpkg",
+        "--out",
+        back.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (n, read) = gdal_read(&back);
+    assert_eq!(n, 2);
+    assert!(
+        read.contains("ok: Integer(Boolean)") && read.contains("ok (Integer(Boolean)) = 1"),
+        "{read}"
+    );
+
+    // A curve polygon, as GDAL and ArcGIS write them.
+    let wkt = files.path().join("curve.csv");
+    std::fs::write(
+        &wkt,
+        "WKT,name\n\"CURVEPOLYGON(CIRCULARSTRING(113.0 23.0,113.001 23.001,113.002 23.0,113.001 22.999,113.0 23.0))\",弧形地块\n",
+    )
+    .unwrap();
+    let curved = files.path().join("curve.gpkg");
+    ogr2ogr(&[
+        "-f",
+        "GPKG",
+        curved.to_str().unwrap(),
+        wkt.to_str().unwrap(),
+        "-a_srs",
+        "EPSG:4490",
+        "-nlt",
+        "CURVEPOLYGON",
+        "-nln",
+        "curve",
+    ]);
+    let o = import(dir.path(), &curved, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("CurvePolygon") && t.contains("CONVERT_TO_LINEAR"),
+        "{t}"
+    );
+}

@@ -61,8 +61,25 @@ fn reprojected(
     Ok(items)
 }
 
+/// A report of `written` features with nothing changed.
+fn plain(written: u64) -> ExportReport {
+    ExportReport {
+        written,
+        warnings: Vec::new(),
+    }
+}
+
+/// What an export wrote, and what it had to change on the way (text cut to a format's limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Features written.
+    pub written: u64,
+    /// What was changed, for people.
+    pub warnings: Vec<Msg>,
+}
+
 /// Writes `layer` to `out` (which must not exist), optionally reprojected and as of a past
-/// instant. Returns the number of features written.
+/// instant.
 ///
 /// # Errors
 /// [`ExportError`]; a partly written file is removed.
@@ -73,7 +90,7 @@ pub fn export_layer(
     out: &Path,
     crs: Option<Crs>,
     as_of: Option<Timestamp>,
-) -> Result<u64, ExportError> {
+) -> Result<ExportReport, ExportError> {
     let info = store.layer(layer)?;
     let out_err = |reason: String| ExportError::Output {
         path: out.display().to_string(),
@@ -105,20 +122,30 @@ pub fn export_layer(
             });
             r.map_err(ExportError::from)
                 .and_then(|()| w.finish().map_err(|e| out_err(e.to_string())).map(|_| n))
+                .map(plain)
         }
         Format::GeoPackage => {
             let items = reprojected(store, layer, as_of, &t)?;
             let mut def = info.def.clone();
             def.epsg = target.epsg();
-            write_plain(out, &def, &mut items.into_iter()).map_err(ExportError::from)
+            write_plain(out, &def, &mut items.into_iter())
+                .map_err(ExportError::from)
+                .map(plain)
         }
         Format::Shapefile => {
             let items = reprojected(store, layer, as_of, &t)?;
-            crate::shp::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
+            crate::shp::write(out, &info.def, target, &mut items.into_iter())
+                .map_err(out_err)
+                .map(|(written, w)| ExportReport {
+                    written,
+                    warnings: w.messages(),
+                })
         }
         Format::FlatGeobuf => {
             let items = reprojected(store, layer, as_of, &t)?;
-            crate::fgb::write(out, &info.def, target, &mut items.into_iter()).map_err(out_err)
+            crate::fgb::write(out, &info.def, target, &mut items.into_iter())
+                .map_err(out_err)
+                .map(plain)
         }
     };
     if result.is_err() {

@@ -52,11 +52,24 @@ impl PropertyProcessor for Collect {
     }
 }
 
+/// A FlatGeobuf file as read: its CRS, its features, and whether its geometries carried Z and
+/// M values (which tudi does not keep).
+pub struct FgbFile {
+    /// The CRS its header names.
+    pub crs: Option<Crs>,
+    /// Every feature.
+    pub features: Vec<FgbFeature>,
+    /// Z values present.
+    pub z: bool,
+    /// M values present.
+    pub m: bool,
+}
+
 /// Reads every feature of a FlatGeobuf file.
 ///
 /// # Errors
 /// A message naming the malformed part.
-pub fn read(path: &Path) -> Result<(Option<Crs>, Vec<FgbFeature>), String> {
+pub fn read(path: &Path) -> Result<FgbFile, String> {
     let mut file = BufReader::new(File::open(path).map_err(|e| e.to_string())?);
     let reader = FgbReader::open(&mut file)
         .map_err(|e| format!("not a FlatGeobuf file (不是 FlatGeobuf 文件): {e}"))?;
@@ -65,6 +78,7 @@ pub fn read(path: &Path) -> Result<(Option<Crs>, Vec<FgbFeature>), String> {
         .crs()
         .and_then(|c| u32::try_from(c.code()).ok())
         .and_then(|c| Crs::from_epsg(c).ok());
+    let (z, m) = (reader.header().has_z(), reader.header().has_m());
     let mut iter = reader.select_all_seq().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut index = 0;
@@ -79,7 +93,12 @@ pub fn read(path: &Path) -> Result<(Option<Crs>, Vec<FgbFeature>), String> {
         });
         index += 1;
     }
-    Ok((crs, out))
+    Ok(FgbFile {
+        crs,
+        features: out,
+        z,
+        m,
+    })
 }
 
 /// Writes a layer as FlatGeobuf with a spatial index.
@@ -92,19 +111,23 @@ pub fn write(
     crs: Crs,
     features: &mut dyn Iterator<Item = FeatureRow>,
 ) -> Result<u64, String> {
+    // Areal and point layers are written as their one (multi) type. Anything else — lines, or
+    // a layer of any geometry — keeps each feature's own type under an open header, with a
+    // one-part MultiLineString written as the LineString it is: the format lets a one-part
+    // MultiLineString omit its part ends, and GDAL 3.6 cannot read one that does ("Unexpected
+    // nullptr: MultiLineString ends data").
     let geometry_type = match def.geometry_type.as_str() {
         "MULTIPOLYGON" => GeometryType::MultiPolygon,
         "POLYGON" => GeometryType::Polygon,
         "POINT" => GeometryType::Point,
-        "LINESTRING" => GeometryType::LineString,
-        "MULTILINESTRING" => GeometryType::MultiLineString,
         "MULTIPOINT" => GeometryType::MultiPoint,
         _ => GeometryType::Unknown,
     };
+    let open = geometry_type == GeometryType::Unknown;
     let options = FgbWriterOptions {
         write_index: true,
-        detect_type: true,
-        promote_to_multi: true,
+        detect_type: !open,
+        promote_to_multi: !open,
         crs: FgbCrs {
             code: i32::try_from(crs.epsg()).unwrap_or(0),
             ..FgbCrs::default()
@@ -126,6 +149,12 @@ pub fn write(
     }
     let mut n = 0u64;
     for (id, geometry, attrs) in features {
+        let geometry = match geometry {
+            Geometry::MultiLineString(mut ml) if ml.0.len() == 1 => {
+                Geometry::LineString(ml.0.remove(0))
+            }
+            g => g,
+        };
         let id_text = id.to_string();
         let mut failed = None;
         fgb.add_feature_geom(geometry, |w| {

@@ -112,6 +112,8 @@ pub struct ImportReport {
     pub layer_crs: Crs,
     /// When the import chose the layer's Gauss–Krüger zone: the longitudes it was chosen from.
     pub zone_from: Option<(f64, f64)>,
+    /// What is kept differently from the source (column types, Z and M), for people.
+    pub changes: Vec<Msg>,
 }
 
 impl ImportReport {
@@ -215,10 +217,50 @@ fn source_err(path: &Path, reason: impl ToString) -> ImportError {
     }
 }
 
-fn read_gpkg(
-    path: &Path,
-    table: Option<&str>,
-) -> Result<(Option<Crs>, Vec<SourceFeature>), ImportError> {
+/// What tudi keeps differently from a source, said in the import summary: narrow integer and
+/// single-precision columns are stored as 64-bit integers and doubles, Z and M values are not
+/// kept (tudi holds plane geometry).
+fn dims_note(z: bool, m: bool) -> Option<Msg> {
+    let what = match (z, m) {
+        (true, true) => (
+            "Z（高程）和 M（量测）值",
+            "Z (elevation) and M (measure) values",
+        ),
+        (true, false) => ("Z（高程）值", "Z (elevation) values"),
+        (false, true) => ("M（量测）值", "M (measure) values"),
+        (false, false) => return None,
+    };
+    Some(Msg::new(
+        format!("源数据带有{}，tudi 只保存平面坐标，未导入这些值", what.0),
+        format!(
+            "the source has {}; tudi keeps plane coordinates, so they were not imported",
+            what.1
+        ),
+    ))
+}
+
+fn column_notes(columns: &[(String, String)]) -> Vec<Msg> {
+    columns
+        .iter()
+        .filter_map(|(name, t)| {
+            let (zh, en) = match t.as_str() {
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" => ("64 位整数", "a 64-bit integer"),
+                "FLOAT" => ("双精度实数", "a double-precision number"),
+                "DATETIME" => ("文本（ISO 8601 时间）", "text (an ISO 8601 date-time)"),
+                _ => return None,
+            };
+            Some(Msg::new(
+                format!("字段 {name}（{t}）按{zh}保存"),
+                format!("field {name} ({t}) is kept as {en}"),
+            ))
+        })
+        .collect()
+}
+
+/// A source's declared CRS, its features and what tudi keeps differently from it.
+type Opened = (Option<Crs>, Vec<SourceFeature>, Vec<Msg>);
+
+fn read_gpkg(path: &Path, table: Option<&str>) -> Result<Opened, ImportError> {
     let layers = foreign_layers(path).map_err(|e| source_err(path, e))?;
     let layer = match table {
         Some(t) => layers.iter().find(|l| l.table == t),
@@ -247,7 +289,9 @@ fn read_gpkg(
         Ok(())
     })
     .map_err(|e| source_err(path, e))?;
-    Ok((crs, out))
+    let mut notes = column_notes(&layer.columns);
+    notes.extend(dims_note(layer.z != 0, layer.m != 0));
+    Ok((crs, out, notes))
 }
 
 fn problems_msg(problems: &[validity::Problem]) -> Msg {
@@ -354,7 +398,7 @@ fn open_source(
     path: &Path,
     format: Format,
     opts: &ImportOptions,
-) -> Result<(Option<Crs>, Source), ImportError> {
+) -> Result<(Option<Crs>, Source, Vec<Msg>), ImportError> {
     let items = |v: Vec<RawItem>| {
         Source::Items(
             v.into_iter()
@@ -379,6 +423,7 @@ fn open_source(
                         spans,
                         next: 0,
                     },
+                    Vec::new(),
                 ),
                 // A single Feature or a bare Geometry: one feature (as GDAL reads them).
                 Err(e) => match gj::single_feature(&bytes) {
@@ -398,18 +443,19 @@ fn open_source(
                                 return Err(source_err(path, reason));
                             }
                         };
-                        (crs, Source::Items(vec![feature].into_iter()))
+                        (crs, Source::Items(vec![feature].into_iter()), Vec::new())
                     }
                     None => return Err(source_err(path, e)),
                 },
             }
         }
         Format::GeoPackage => {
-            let (crs, v) = read_gpkg(path, opts.source_layer.as_deref())?;
-            (crs, Source::Items(v.into_iter()))
+            let (crs, v, notes) = read_gpkg(path, opts.source_layer.as_deref())?;
+            (crs, Source::Items(v.into_iter()), notes)
         }
         Format::Shapefile => {
             let (crs, v) = crate::shp::read(path).map_err(|e| source_err(path, e))?;
+            let (z, m) = crate::shp::dims(path);
             (
                 crs,
                 items(
@@ -417,10 +463,12 @@ fn open_source(
                         .map(|f| (f.index, f.properties, f.geometry))
                         .collect(),
                 ),
+                dims_note(z, m).into_iter().collect(),
             )
         }
         Format::FlatGeobuf => {
-            let (crs, v) = crate::fgb::read(path).map_err(|e| source_err(path, e))?;
+            let file = crate::fgb::read(path).map_err(|e| source_err(path, e))?;
+            let (crs, v, z, m) = (file.crs, file.features, file.z, file.m);
             (
                 crs,
                 items(
@@ -428,6 +476,7 @@ fn open_source(
                         .map(|f| (f.index, f.properties, f.geometry))
                         .collect(),
                 ),
+                dims_note(z, m).into_iter().collect(),
             )
         }
     })
@@ -692,7 +741,7 @@ pub fn import_file(
         ))
     })?;
     let started = std::time::Instant::now();
-    let (declared, mut source) = open_source(path, format, opts)?;
+    let (declared, mut source, changes) = open_source(path, format, opts)?;
     let total = source.len() as u64;
     progress(Stage::Reading(0));
     let source_crs = match opts.src_crs.or(declared) {
@@ -937,6 +986,7 @@ pub fn import_file(
                 source_crs,
                 layer_crs,
                 zone_from,
+                changes,
             })
         }
     }

@@ -16,6 +16,7 @@ use geo_types::Geometry;
 use serde_json::{Map, Value};
 use shapefile::dbase::{self, FieldValue};
 use tudi_core::layer::FieldType;
+use tudi_core::msg::Msg;
 use tudi_geo::crs::Crs;
 use tudi_store::{FeatureRow, LayerDef};
 
@@ -161,6 +162,16 @@ pub fn read(shp: &Path) -> Result<(Option<Crs>, Vec<ShpFeature>), String> {
     Ok((read_prj(shp), features))
 }
 
+/// Whether the shapefile's shapes carry Z and M values (from its header; `(false, false)` when
+/// it cannot be read).
+#[must_use]
+pub fn dims(shp: &Path) -> (bool, bool) {
+    shapefile::ShapeReader::from_path(shp).map_or((false, false), |r| {
+        let t = r.header().shape_type;
+        (t.has_z(), t.has_m())
+    })
+}
+
 /// Reads every record from the bytes of a `.shp` and its `.dbf` (the `.shx` index is not
 /// needed to read in order), the DBF's text in `encoding`. Malformed input of any kind is an
 /// error naming the record, never a panic.
@@ -223,16 +234,74 @@ pub fn dbf_names(names: &[&str]) -> Vec<String> {
     used
 }
 
-/// Writes a layer as a UTF-8 shapefile with `.prj` and `.cpg`.
+/// What a Shapefile export had to change: text cut to the DBF's 254 bytes, per field.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ShpWarnings {
+    /// Field name → how many values were cut.
+    pub cut: BTreeMap<String, u64>,
+}
+
+impl ShpWarnings {
+    /// The warnings for people, one per field.
+    #[must_use]
+    pub fn messages(&self) -> Vec<Msg> {
+        self.cut
+            .iter()
+            .map(|(field, n)| {
+                Msg::new(
+                    format!(
+                        "字段 {field}：{n} 个值超过 Shapefile 文本字段的 {DBF_TEXT_BYTES} 字节（约 84 个汉字），已截断；完整内容请导出为 GeoPackage 或 FlatGeobuf"
+                    ),
+                    format!(
+                        "field {field}: {n} values longer than a Shapefile text field's {DBF_TEXT_BYTES} bytes (about 84 Chinese characters) were cut; export to GeoPackage or FlatGeobuf for the whole text"
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Bytes a DBF character field holds.
+pub const DBF_TEXT_BYTES: usize = 254;
+
+/// The longest start of `s` that fits in `max` bytes, ending on a character boundary.
+fn cut_to(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The shapefile shape family of a geometry (a shapefile holds one).
+fn family(g: &Geometry<f64>) -> Option<&'static str> {
+    match g {
+        Geometry::Point(_) => Some("点 / point"),
+        Geometry::MultiPoint(_) => Some("多点 / multipoint"),
+        Geometry::LineString(_) | Geometry::MultiLineString(_) => Some("线 / line"),
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) | Geometry::Rect(_) => {
+            Some("面 / polygon")
+        }
+        _ => None,
+    }
+}
+
+/// Writes a layer as a shapefile in UTF-8 (with `.cpg` and `.prj`): points, multipoints, lines
+/// and polygons, each layer one of them as the format requires. Text longer than a DBF field
+/// holds is cut at a character and counted per field.
 ///
 /// # Errors
-/// A message naming what failed.
+/// A message naming the feature when the layer mixes shape families or holds a geometry a
+/// shapefile cannot, or the write failed.
 pub fn write(
     shp: &Path,
     def: &LayerDef,
     crs: Crs,
     features: &mut dyn Iterator<Item = FeatureRow>,
-) -> Result<u64, String> {
+) -> Result<(u64, ShpWarnings), String> {
     let mut names: Vec<&str> = vec!["feature_id"];
     names.extend(def.fields.iter().map(|f| f.name.as_str()));
     let dbf = dbf_names(&names);
@@ -254,16 +323,40 @@ pub fn write(
         .build_with_file_dest(shp.with_extension("dbf"))
         .map_err(|e| e.to_string())?;
     let mut writer = shapefile::Writer::new(shape_writer, table);
+    let mut warnings = ShpWarnings::default();
+    let mut first_family: Option<&'static str> = None;
     let mut n = 0u64;
     for (id, geometry, attrs) in features {
+        let Some(fam) = family(&geometry) else {
+            return Err(format!(
+                "要素 {id} 是 {}，Shapefile 不能保存，请导出为 GeoPackage / feature {id} is a geometry a shapefile cannot hold: export to GeoPackage",
+                geometry_name(&geometry)
+            ));
+        };
+        match first_family {
+            None => first_family = Some(fam),
+            Some(f) if f != fam => {
+                return Err(format!(
+                    "Shapefile 只能保存一种几何类型：图层中既有{f}又有{fam}（要素 {id}），请导出为 GeoPackage / a shapefile holds one shape type: the layer has both {f} and {fam} (feature {id}); export to GeoPackage"
+                ));
+            }
+            Some(_) => {}
+        }
         let mut record = dbase::Record::default();
         record.insert(dbf[0].clone(), FieldValue::Character(Some(id.to_string())));
         for (f, name) in def.fields.iter().zip(&dbf[1..]) {
             let v = attrs.get(&f.name).unwrap_or(&Value::Null);
+            let mut text = |s: &str| {
+                let kept = cut_to(s, DBF_TEXT_BYTES);
+                if kept.len() < s.len() {
+                    *warnings.cut.entry(f.name.clone()).or_default() += 1;
+                }
+                FieldValue::Character(Some(kept.to_owned()))
+            };
             let fv = match (f.field_type, v) {
                 (FieldType::Text, Value::Null) => FieldValue::Character(None),
-                (FieldType::Text, Value::String(s)) => FieldValue::Character(Some(s.clone())),
-                (FieldType::Text, other) => FieldValue::Character(Some(other.to_string())),
+                (FieldType::Text, Value::String(s)) => text(s),
+                (FieldType::Text, other) => text(&other.to_string()),
                 (FieldType::Integer | FieldType::Real, v) => FieldValue::Numeric(v.as_f64()),
                 (FieldType::Boolean, v) => FieldValue::Logical(v.as_bool()),
                 (FieldType::Date, Value::String(s)) => {
@@ -284,22 +377,45 @@ pub fn write(
             Geometry::MultiPolygon(mp) => {
                 writer.write_shape_and_record(&shapefile::Polygon::from(mp), &record)
             }
+            Geometry::Rect(r) => {
+                writer.write_shape_and_record(&shapefile::Polygon::from(r.to_polygon()), &record)
+            }
+            Geometry::LineString(l) => {
+                writer.write_shape_and_record(&shapefile::Polyline::from(l), &record)
+            }
+            Geometry::MultiLineString(ml) => {
+                writer.write_shape_and_record(&shapefile::Polyline::from(ml), &record)
+            }
             Geometry::Point(p) => {
                 writer.write_shape_and_record(&shapefile::Point::from(p), &record)
             }
+            Geometry::MultiPoint(mp) => {
+                writer.write_shape_and_record(&shapefile::Multipoint::from(mp), &record)
+            }
             other => {
                 return Err(format!(
-                    "feature {id}: a shapefile holds one geometry type; {other:?} is not exported (Shapefile 只支持单一几何类型)"
+                    "要素 {id} 是 {}，Shapefile 不能保存 / feature {id} cannot be held by a shapefile",
+                    geometry_name(&other)
                 ));
             }
         };
-        written.map_err(|e| e.to_string())?;
+        written
+            .map_err(|e| format!("要素 {id} 写入失败 / feature {id} could not be written: {e}"))?;
         n += 1;
     }
     drop(writer);
     std::fs::write(shp.with_extension("cpg"), "UTF-8").map_err(|e| e.to_string())?;
     std::fs::write(shp.with_extension("prj"), crs.wkt()).map_err(|e| e.to_string())?;
-    Ok(n)
+    Ok((n, warnings))
+}
+
+fn geometry_name(g: &Geometry<f64>) -> &'static str {
+    match g {
+        Geometry::GeometryCollection(_) => "几何集合 / a geometry collection",
+        Geometry::Line(_) => "线段 / a line segment",
+        Geometry::Triangle(_) => "三角形 / a triangle",
+        _ => "其他几何 / another geometry",
+    }
 }
 
 /// Removes the files of a shapefile (after a failed export).

@@ -1763,6 +1763,13 @@ pub struct ForeignLayer {
     pub geometry_column: String,
     /// SRS id (EPSG code in practice).
     pub srs_id: i64,
+    /// Whether geometries carry Z (elevation) and M (measure) values: 0 no, 1 yes, 2 maybe
+    /// (GeoPackage §1.1.4).
+    pub z: i64,
+    /// As `z`, for M.
+    pub m: i64,
+    /// The other columns with their declared types (`BOOLEAN`, `SMALLINT`, `FLOAT` …).
+    pub columns: Vec<(String, String)>,
 }
 
 /// Lists the feature tables of any GeoPackage (read-only).
@@ -1772,23 +1779,48 @@ pub struct ForeignLayer {
 pub fn foreign_layers(path: &Path) -> Result<Vec<ForeignLayer>> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(db("opening a GeoPackage"))?;
-    conn.prepare(
-        "SELECT table_name, column_name, srs_id FROM gpkg_geometry_columns ORDER BY table_name",
-    )
-    .and_then(|mut s| {
-        s.query_map([], |r| {
-            Ok(ForeignLayer {
-                table: r.get(0)?,
-                geometry_column: r.get(1)?,
-                srs_id: r.get(2)?,
+    let mut layers: Vec<ForeignLayer> = conn
+        .prepare(
+            "SELECT table_name, column_name, srs_id, z, m FROM gpkg_geometry_columns ORDER BY table_name",
+        )
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok(ForeignLayer {
+                    table: r.get(0)?,
+                    geometry_column: r.get(1)?,
+                    srs_id: r.get(2)?,
+                    z: r.get(3)?,
+                    m: r.get(4)?,
+                    columns: Vec::new(),
+                })
+            })?
+            .collect()
+        })
+        .map_err(|e| StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: format!(
+                "not a GeoPackage with feature tables (不是含要素表的 GeoPackage): {e}"
+            ),
+        })?;
+    for l in &mut layers {
+        let sql = format!(
+            "SELECT name, type, pk FROM pragma_table_info({})",
+            quote(&l.table).replace('"', "'")
+        );
+        let cols: Vec<(String, String, i64)> = conn
+            .prepare(&sql)
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
             })
-        })?
-        .collect()
-    })
-    .map_err(|e| StoreError::NotAStore {
-        path: path.display().to_string(),
-        reason: format!("not a GeoPackage with feature tables (不是含要素表的 GeoPackage): {e}"),
-    })
+            .map_err(db("reading a GeoPackage schema"))?;
+        l.columns = cols
+            .into_iter()
+            .filter(|(name, _, pk)| *pk == 0 && name != &l.geometry_column)
+            .map(|(name, t, _)| (name, t.to_ascii_uppercase()))
+            .collect();
+    }
+    Ok(layers)
 }
 
 /// Streams the rows of a feature table of any GeoPackage (read-only).
@@ -1834,8 +1866,14 @@ pub fn read_foreign_layer(
                     _ => Ok(None),
                 };
             } else if Some(name) != pk.as_ref() {
+                let boolean = layer
+                    .columns
+                    .iter()
+                    .any(|(c, t)| c == name && t == "BOOLEAN");
                 let value = match v {
                     ValueRef::Null | ValueRef::Blob(_) => Value::Null,
+                    // GeoPackage keeps booleans as 0 and 1 in a column declared BOOLEAN.
+                    ValueRef::Integer(n) if boolean => Value::Bool(n != 0),
                     ValueRef::Integer(n) => Value::from(n),
                     ValueRef::Real(f) => Value::from(f),
                     ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),

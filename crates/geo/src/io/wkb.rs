@@ -35,10 +35,14 @@ pub fn from_wkb(bytes: &[u8]) -> Result<Geometry<f64>, BlobError> {
 
 /// Checks that every count in WKB (points, rings, parts) fits in the bytes that follow it, before
 /// a decoder allocates for it: a blob of a hundred bytes claiming four billion points would
-/// otherwise ask for tens of gigabytes. Found by the `wkb` fuzz target.
+/// otherwise ask for tens of gigabytes (found by the `wkb` fuzz target). Curved and surface
+/// types (CircularString, CompoundCurve, CurvePolygon, MultiCurve, MultiSurface,
+/// PolyhedralSurface, TIN, Triangle), which GDAL and ArcGIS write and tudi does not hold, are
+/// refused by name.
 ///
 /// # Errors
-/// Truncated bytes, a count larger than the data, an unknown type, nesting deeper than 32.
+/// Truncated bytes, a count larger than the data, an unknown or curved type, nesting deeper
+/// than 32.
 pub fn check_counts(bytes: &[u8]) -> Result<(), BlobError> {
     walk(bytes, 0, 0).map(|_| ())
 }
@@ -101,10 +105,8 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
             }
             Ok(at + point)
         }
-        // LineString, CircularString.
-        2 | 8 => points(at),
-        // Polygon, Triangle: rings of points.
-        3 | 17 => {
+        2 => points(at),
+        3 => {
             let rings = u32_at(at)? as usize;
             if rings.saturating_mul(4) > remaining(at + 4) {
                 return Err(bad("more rings than the data holds"));
@@ -115,9 +117,8 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
             }
             Ok(at)
         }
-        // Multi*, GeometryCollection, CompoundCurve, CurvePolygon, MultiCurve, MultiSurface,
-        // PolyhedralSurface, TIN: parts that are geometries themselves (at least 9 bytes each).
-        4..=7 | 9..=16 => {
+        // Multi*, GeometryCollection: parts that are geometries themselves (9 bytes at least).
+        4..=7 => {
             let parts = u32_at(at)? as usize;
             if parts.saturating_mul(9) > remaining(at + 4) {
                 return Err(bad("more parts than the data holds"));
@@ -127,6 +128,23 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
                 at = walk(b, at, depth + 1)?;
             }
             Ok(at)
+        }
+        8..=17 => {
+            let name = match base {
+                8 => "CircularString",
+                9 => "CompoundCurve",
+                10 => "CurvePolygon",
+                11 => "MultiCurve",
+                12 => "MultiSurface",
+                13 => "Curve",
+                14 => "Surface",
+                15 => "PolyhedralSurface",
+                16 => "TIN",
+                _ => "Triangle",
+            };
+            Err(BlobError(format!(
+                "{name} (曲线或曲面几何，tudi 不支持 / a curved or surface geometry tudi does not hold): 请先转为直线段，如 ogr2ogr -nlt CONVERT_TO_LINEAR / convert it to straight segments first, e.g. ogr2ogr -nlt CONVERT_TO_LINEAR"
+            )))
         }
         other => Err(bad(&format!("unknown geometry type {other}"))),
     }

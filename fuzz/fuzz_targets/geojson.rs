@@ -1,5 +1,6 @@
 //! GeoJSON as imports and requests bring it: a geometry (compliance, homestead sites), a whole
-//! file streamed feature by feature, and the parallel reader of large files. None may panic;
+//! file streamed feature by feature, the parallel reader of large files, and a file that is a
+//! single Feature or a bare Geometry. None may panic;
 //! what parses must validate without panicking too (validity is the next thing done to it).
 #![no_main]
 
@@ -15,5 +16,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = f;
     }
     let _ = tudi_geo::io::geojson::read_features_parallel(data);
+    if let Some(Ok(f)) = tudi_geo::io::geojson::single_feature(data)
+        && let Some(g) = f.geometry
+    {
+        let _ = tudi_geo::validity::problems(&g);
+    }
     let _ = tudi_geo::io::geojson::detect_crs(data);
 });

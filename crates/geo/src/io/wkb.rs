@@ -47,7 +47,14 @@ pub fn check_counts(bytes: &[u8]) -> Result<(), BlobError> {
     walk(bytes, 0, 0).map(|_| ())
 }
 
-fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
+/// Where a geometry ends, its base type and its dimensions.
+struct Walked {
+    end: usize,
+    base: u32,
+    dims: usize,
+}
+
+fn walk(b: &[u8], pos: usize, depth: u32) -> Result<Walked, BlobError> {
     let bad = |why: &str| BlobError(format!("{why} at byte {pos}"));
     if depth > 32 {
         return Err(bad("geometry nested too deeply"));
@@ -89,6 +96,7 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
     let dims = 2 + usize::from(ez || iz) + usize::from(em || im);
     let point = dims * 8;
     let remaining = |at: usize| b.len().saturating_sub(at);
+    let done = |end: usize| Walked { end, base, dims };
     let points = |at: usize| -> Result<usize, BlobError> {
         let n = u32_at(at)? as usize;
         let need = n
@@ -103,9 +111,9 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
             if point > remaining(at) {
                 return Err(bad("truncated point"));
             }
-            Ok(at + point)
+            Ok(done(at + point))
         }
-        2 => points(at),
+        2 => points(at).map(done),
         3 => {
             let rings = u32_at(at)? as usize;
             if rings.saturating_mul(4) > remaining(at + 4) {
@@ -115,7 +123,7 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
             for _ in 0..rings {
                 at = points(at)?;
             }
-            Ok(at)
+            Ok(done(at))
         }
         // Multi*, GeometryCollection: parts that are geometries themselves (9 bytes at least).
         4..=7 => {
@@ -123,11 +131,27 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<usize, BlobError> {
             if parts.saturating_mul(9) > remaining(at + 4) {
                 return Err(bad("more parts than the data holds"));
             }
+            // A decoder reads a multi-geometry's parts as its own kind and dimensions, whatever
+            // they say (found by the `wkb` fuzz target): they must agree.
+            let part_kind = match base {
+                4 => Some(1),
+                5 => Some(2),
+                6 => Some(3),
+                _ => None,
+            };
             let mut at = at + 4;
             for _ in 0..parts {
-                at = walk(b, at, depth + 1)?;
+                let part = walk(b, at, depth + 1)?;
+                if part_kind.is_some_and(|k| k != part.base)
+                    || (part_kind.is_some() && part.dims != dims)
+                {
+                    return Err(bad(
+                        "a part of another kind or dimension than its multi-geometry",
+                    ));
+                }
+                at = part.end;
             }
-            Ok(at)
+            Ok(done(at))
         }
         8..=17 => {
             let name = match base {
@@ -280,6 +304,15 @@ mod tests {
             deep.extend_from_slice(&[1u8, 7, 0, 0, 0, 1, 0, 0, 0]);
         }
         assert!(from_wkb(&deep).unwrap_err().0.contains("nested"));
+        // A multipolygon whose second part says it is a big-endian point (a decoder would read
+        // it as a polygon anyway).
+        let mut odd = vec![1u8, 6, 0, 0, 0, 2, 0, 0, 0];
+        let square =
+            to_wkb(&polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)].into()).unwrap();
+        odd.extend_from_slice(&square);
+        odd.extend_from_slice(&[0, 0, 0, 0, 1]);
+        odd.extend_from_slice(&[0u8; 16]);
+        assert!(from_wkb(&odd).unwrap_err().0.contains("another kind"));
         // A GeoPackage blob with the same ring.
         let mut blob = b"GP\x00\x01".to_vec();
         blob.extend_from_slice(&4490i32.to_le_bytes());

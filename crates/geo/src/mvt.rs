@@ -1,14 +1,21 @@
 //! Mapbox Vector Tiles (MVT 2.1) in the WebMercatorQuad tile matrix set.
 //!
-//! Each feature is clipped to the tile plus a buffer, simplified to the tile's resolution, oriented
-//! as the specification requires (exterior rings clockwise in tile space, whose y axis points
-//! down) and quantised to the tile extent; features that collapse below a pixel are dropped.
+//! Each feature is clipped to the tile plus a buffer and simplified to the tile's resolution in
+//! metres, then quantised to the tile's integer grid, where polygons are rebuilt by i_overlay's
+//! integer overlay into OGC-valid shapes — rounding to the grid can make a valid polygon
+//! self-intersect or a ring collapse, and what a decoder reads must be valid — with exterior
+//! rings of positive area by the surveyor's formula in tile coordinates (y down), holes
+//! negative, as the specification defines them. Rings and features that collapse are dropped.
 //! `geozero` writes the protobuf.
 
-use geo::{Area, BooleanOps, BoundingRect, Intersects, Orient, Simplify, orient::Direction};
+use geo::{Area, BooleanOps, BoundingRect, Intersects, Simplify};
 use geo_types::{Coord, Geometry, LineString, MultiLineString, MultiPolygon, Rect};
 use geozero::ToMvt;
 use geozero::mvt::{Message, TagsBuilder, Tile, TileValue, tile};
+use i_overlay::core::fill_rule::FillRule;
+use i_overlay::core::overlay::{ContourDirection, IntOverlayOptions};
+use i_overlay::core::simplify::Simplify as _;
+use i_overlay::i_float::int::point::IntPoint;
 
 /// Half the width of the Web Mercator world in metres.
 pub const WORLD_HALF: f64 = 20_037_508.342_789_244;
@@ -94,8 +101,10 @@ pub enum TileAttr {
     Bool(bool),
 }
 
-/// Prepares a geometry (in EPSG:3857) for a tile: clip, simplify, orient. `None` when nothing of
-/// it remains visible.
+/// Prepares a geometry (in EPSG:3857) for a tile: clipped, simplified, and in tile units on the
+/// integer grid — x to the right from the tile's west edge, y *up* from its south edge (geozero
+/// turns it down as it writes), polygons valid with their exteriors as MVT orients them.
+/// `None` when nothing of it remains visible.
 #[must_use]
 pub fn prepare(geom: &Geometry<f64>, tile: TileId) -> Option<Geometry<f64>> {
     let clip = tile.buffered_bounds();
@@ -103,6 +112,7 @@ pub fn prepare(geom: &Geometry<f64>, tile: TileId) -> Option<Geometry<f64>> {
         return None;
     }
     let res = tile.resolution();
+    let grid = Grid::of(tile);
     match geom {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => {
             let mp = match geom {
@@ -127,27 +137,159 @@ pub fn prepare(geom: &Geometry<f64>, tile: TileId) -> Option<Geometry<f64>> {
                 .into_iter()
                 .filter(|p| p.unsigned_area() >= res * res * 0.5)
                 .collect();
-            (!kept.is_empty())
-                .then(|| Geometry::MultiPolygon(MultiPolygon(kept).orient(Direction::Default)))
+            let repaired = grid.polygons(&MultiPolygon(kept));
+            (!repaired.0.is_empty()).then_some(Geometry::MultiPolygon(repaired))
         }
         Geometry::LineString(l) => {
             let clipped = clip_lines(&MultiLineString(vec![l.clone()]), clip);
-            (!clipped.0.is_empty()).then(|| Geometry::MultiLineString(clipped.simplify(res * 0.5)))
+            grid.lines(&clipped.simplify(res * 0.5))
+                .map(Geometry::MultiLineString)
         }
         Geometry::MultiLineString(ml) => {
             let clipped = clip_lines(ml, clip);
-            (!clipped.0.is_empty()).then(|| Geometry::MultiLineString(clipped.simplify(res * 0.5)))
+            grid.lines(&clipped.simplify(res * 0.5))
+                .map(Geometry::MultiLineString)
         }
-        Geometry::Point(p) => clip.intersects(p).then(|| geom.clone()),
+        Geometry::Point(p) => clip
+            .intersects(p)
+            .then(|| Geometry::Point(grid.point(p.0).into())),
         Geometry::MultiPoint(mp) => {
-            let kept: Vec<_> =
+            let kept: Vec<geo_types::Point<f64>> =
                 mp.0.iter()
                     .filter(|p| clip.intersects(*p))
-                    .copied()
+                    .map(|p| grid.point(p.0).into())
                     .collect();
             (!kept.is_empty()).then_some(Geometry::MultiPoint(geo_types::MultiPoint(kept)))
         }
         _ => None,
+    }
+}
+
+/// A tile's integer grid: tile units from its south-west corner, y up.
+struct Grid {
+    west: f64,
+    south: f64,
+    res: f64,
+}
+
+impl Grid {
+    fn of(tile: TileId) -> Self {
+        let b = tile.bounds();
+        Self {
+            west: b.min().x,
+            south: b.min().y,
+            res: tile.resolution(),
+        }
+    }
+
+    /// The grid point nearest `c`. Coordinates lie within the buffered tile (a few thousand
+    /// units), so the casts are exact.
+    #[allow(clippy::cast_possible_truncation)]
+    fn snap(&self, c: Coord<f64>) -> IntPoint {
+        IntPoint::new(
+            ((c.x - self.west) / self.res).round() as i32,
+            ((c.y - self.south) / self.res).round() as i32,
+        )
+    }
+
+    fn point(&self, c: Coord<f64>) -> Coord<f64> {
+        let p = self.snap(c);
+        Coord {
+            x: f64::from(p.x),
+            y: f64::from(p.y),
+        }
+    }
+
+    /// A ring on the grid, without its closing point or repeated points.
+    fn contour(&self, ring: &LineString<f64>) -> Vec<IntPoint> {
+        let mut out: Vec<IntPoint> = Vec::with_capacity(ring.0.len());
+        for c in &ring.0 {
+            let p = self.snap(*c);
+            if out.last() != Some(&p) {
+                out.push(p);
+            }
+        }
+        if out.len() > 1 && out.first() == out.last() {
+            out.pop();
+        }
+        out
+    }
+
+    /// Polygons snapped to the grid and rebuilt there as OGC-valid shapes: exteriors clockwise
+    /// in these y-up units (positive area once y is turned down), holes counter-clockwise.
+    fn polygons(&self, mp: &MultiPolygon<f64>) -> MultiPolygon<f64> {
+        let shapes: Vec<Vec<Vec<IntPoint>>> =
+            mp.0.iter()
+                .map(|p| {
+                    std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(|r| self.contour(r))
+                        .filter(|c| c.len() >= 3)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|s: &Vec<Vec<IntPoint>>| !s.is_empty())
+                .collect();
+        let options = IntOverlayOptions {
+            output_direction: ContourDirection::Clockwise,
+            ..IntOverlayOptions::ogc()
+        };
+        let rebuilt = shapes.as_slice().simplify(FillRule::NonZero, options);
+        let ring = |c: &Vec<IntPoint>| {
+            let mut pts: Vec<Coord<f64>> = c
+                .iter()
+                .map(|p| Coord {
+                    x: f64::from(p.x),
+                    y: f64::from(p.y),
+                })
+                .collect();
+            if let Some(first) = pts.first().copied() {
+                pts.push(first);
+            }
+            LineString(pts)
+        };
+        MultiPolygon(
+            rebuilt
+                .iter()
+                .filter_map(|shape| {
+                    let (outer, holes) = shape.split_first()?;
+                    Some(geo_types::Polygon::new(
+                        ring(outer),
+                        holes.iter().map(ring).collect(),
+                    ))
+                })
+                .collect(),
+        )
+    }
+
+    /// Lines snapped to the grid, repeated points dropped, and lines of one point dropped.
+    fn lines(&self, ml: &MultiLineString<f64>) -> Option<MultiLineString<f64>> {
+        let kept: Vec<LineString<f64>> =
+            ml.0.iter()
+                .map(|l| {
+                    let c = self.contour_open(l);
+                    LineString(
+                        c.iter()
+                            .map(|p| Coord {
+                                x: f64::from(p.x),
+                                y: f64::from(p.y),
+                            })
+                            .collect(),
+                    )
+                })
+                .filter(|l| l.0.len() >= 2)
+                .collect();
+        (!kept.is_empty()).then_some(MultiLineString(kept))
+    }
+
+    fn contour_open(&self, line: &LineString<f64>) -> Vec<IntPoint> {
+        let mut out: Vec<IntPoint> = Vec::with_capacity(line.0.len());
+        for c in &line.0 {
+            let p = self.snap(*c);
+            if out.last() != Some(&p) {
+                out.push(p);
+            }
+        }
+        out
     }
 }
 
@@ -169,15 +311,16 @@ pub fn encode_layer<'a>(
     tile: TileId,
     features: impl Iterator<Item = (u64, Geometry<f64>, Vec<(&'a str, TileAttr)>)>,
 ) -> Result<Vec<u8>, String> {
-    let b = tile.bounds();
+    let units = f64::from(EXTENT);
     let mut tags = TagsBuilder::new();
     let mut out = Vec::new();
     for (id, geom, attrs) in features {
         let Some(g) = prepare(&geom, tile) else {
             continue;
         };
+        // Already in tile units: geozero's mapping is then the identity, but for turning y down.
         let mut f: tile::Feature = g
-            .to_mvt(EXTENT, b.min().x, b.min().y, b.max().x, b.max().y)
+            .to_mvt(EXTENT, 0.0, 0.0, units, units)
             .map_err(|e| e.to_string())?;
         if f.geometry.is_empty() {
             continue;
@@ -238,9 +381,10 @@ mod tests {
         .into();
         let g = prepare(&big, t).unwrap();
         let r = g.bounding_rect().unwrap();
-        assert!(
-            (r.width() - t.buffered_bounds().width()).abs() < 1e-3,
-            "clipped to the buffered tile"
+        assert_eq!(
+            r.width(),
+            f64::from(EXTENT + 2 * BUFFER),
+            "clipped to the buffered tile, in tile units"
         );
         let tiny: Geometry<f64> = polygon![(x: b.min().x + 10.0, y: b.min().y + 10.0), (x: b.min().x + 10.1, y: b.min().y + 10.0), (x: b.min().x + 10.1, y: b.min().y + 10.1)].into();
         assert!(
@@ -256,5 +400,110 @@ mod tests {
         let decoded = Tile::decode(bytes.as_slice()).unwrap();
         assert_eq!(decoded.layers[0].features.len(), 1);
         assert_eq!(decoded.layers[0].keys, ["code"]);
+    }
+
+    /// The rings of a decoded polygon feature, in tile coordinates (y down).
+    fn rings(geometry: &[u32]) -> Vec<Vec<(i64, i64)>> {
+        let zz = |v: u32| i64::from((v >> 1) as i32 ^ -((v & 1) as i32));
+        let (mut x, mut y) = (0i64, 0i64);
+        let mut out: Vec<Vec<(i64, i64)>> = Vec::new();
+        let mut i = 0;
+        while i < geometry.len() {
+            let (cmd, count) = (geometry[i] & 7, geometry[i] >> 3);
+            i += 1;
+            match cmd {
+                1 | 2 => {
+                    for _ in 0..count {
+                        x += zz(geometry[i]);
+                        y += zz(geometry[i + 1]);
+                        i += 2;
+                        if cmd == 1 {
+                            out.push(Vec::new());
+                        }
+                        if let Some(r) = out.last_mut() {
+                            r.push((x, y));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Twice the surveyor's-formula area of a ring.
+    fn area2(r: &[(i64, i64)]) -> i64 {
+        (0..r.len())
+            .map(|i| {
+                let (a, b) = (r[i], r[(i + 1) % r.len()]);
+                a.0 * b.1 - b.0 * a.1
+            })
+            .sum()
+    }
+
+    /// Issue 15: exteriors positive in tile coordinates, no collapsed ring, and valid polygons
+    /// after decoding — here for a polygon whose rounding to the grid folds it over itself.
+    #[test]
+    fn decoded_polygons_are_oriented_valid_and_without_collapsed_rings() {
+        let t = TileId::new(10, 834, 445).unwrap();
+        let b = t.bounds();
+        let r = t.resolution();
+        let at = |x: f64, y: f64| Coord {
+            x: b.min().x + x * r,
+            y: b.min().y + y * r,
+        };
+        // A comb whose teeth are a third of a pixel apart: snapped, they overlap.
+        let mut ring = vec![at(100.0, 100.0), at(3000.0, 100.0), at(3000.0, 300.0)];
+        for k in 0..40 {
+            let x = 3000.0 - f64::from(k) * 70.0;
+            ring.extend([at(x, 2000.0), at(x - 0.33, 2000.0), at(x - 0.66, 300.0)]);
+        }
+        ring.extend([at(100.0, 300.0), at(100.0, 100.0)]);
+        let hole = LineString(vec![
+            at(200.0, 150.0),
+            at(200.0, 250.0),
+            at(400.0, 250.0),
+            at(400.0, 150.0),
+            at(200.0, 150.0),
+        ]);
+        let comb: Geometry<f64> = geo_types::Polygon::new(LineString(ring), vec![hole]).into();
+        // The source is valid; the naive snap of it is not.
+        assert!(crate::validity::problems(&comb).is_empty());
+        let bytes = encode_layer("comb", t, std::iter::once((1, comb, vec![]))).unwrap();
+        let decoded = Tile::decode(bytes.as_slice()).unwrap();
+        let f = &decoded.layers[0].features[0];
+        let rs = rings(&f.geometry);
+        assert!(rs.len() >= 2, "{rs:?}");
+        assert!(
+            area2(&rs[0]) > 0,
+            "the exterior is positive in tile coordinates"
+        );
+        assert!(rs.iter().all(|r| area2(r) != 0), "no collapsed ring");
+        assert!(rs.iter().any(|r| area2(r) < 0), "the hole is negative");
+        // Rebuilt as polygons (a positive ring starts one), they are valid.
+        let mut polys: Vec<geo_types::Polygon<f64>> = Vec::new();
+        for r in &rs {
+            let mut ls: Vec<Coord<f64>> = r
+                .iter()
+                .map(|&(x, y)| Coord {
+                    #[allow(clippy::cast_precision_loss)]
+                    x: x as f64,
+                    #[allow(clippy::cast_precision_loss)]
+                    y: y as f64,
+                })
+                .collect();
+            ls.push(ls[0]);
+            if area2(r) > 0 {
+                polys.push(geo_types::Polygon::new(LineString(ls), vec![]));
+            } else if let Some(p) = polys.last_mut() {
+                p.interiors_push(LineString(ls));
+            }
+        }
+        let mp = Geometry::MultiPolygon(MultiPolygon(polys));
+        assert!(
+            crate::validity::problems(&mp).is_empty(),
+            "{:?}",
+            crate::validity::problems(&mp)
+        );
     }
 }

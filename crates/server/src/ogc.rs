@@ -742,6 +742,13 @@ async fn tile(
             )
         })
     };
+    // `…/{x}.mvt` or `.pbf` as well: GDAL's MVT driver and file-based tools recognise a tile
+    // by its extension.
+    let x = x
+        .strip_suffix(".mvt")
+        .or_else(|| x.strip_suffix(".pbf"))
+        .unwrap_or(&x)
+        .to_owned();
     let (zn, yn, xn) = (
         num("tileMatrix", &z)?,
         num("tileRow", &y)?,

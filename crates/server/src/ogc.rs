@@ -218,22 +218,24 @@ fn collection_json(info: &LayerInfo, b: &str) -> Value {
     if !crs.contains(&storage.uri()) {
         crs.push(storage.uri());
     }
-    json!({
+    let mut c = json!({
         "id": id,
         "title": info.def.title,
         "description": format!("{}（{}），{} 个要素 / {} layer", info.def.kind.name_zh(), info.def.kind.id(), info.feature_count, info.def.kind.id()),
         "itemType": "feature",
         "crs": crs,
         "storageCrs": storage.uri(),
-        "extent": {
-            "spatial": {"bbox": [extent_crs84(info).map_or(Value::Null, |e| json!(e))], "crs": CRS84},
-        },
         "links": [
             {"href": format!("{b}/collections/{id}"), "rel": "self", "type": "application/json"},
             {"href": format!("{b}/collections/{id}/items"), "rel": "items", "type": "application/geo+json", "title": "要素 / features"},
             {"href": format!("{b}/collections/{id}/tiles"), "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "type": "application/json", "title": "矢量瓦片 / vector tiles"}
         ]
-    })
+    });
+    // An empty layer has no extent: the member is left out rather than holding a null box.
+    if let Some(e) = extent_crs84(info) {
+        c["extent"] = json!({"spatial": {"bbox": [e], "crs": CRS84}});
+    }
+    c
 }
 
 async fn collections(
@@ -453,7 +455,7 @@ async fn items(
     let query = parse_items_query(&q)?;
     let store = st.store.clone();
     let layer = id.clone();
-    let (def, records, more) = blocking(move || {
+    let (def, records, more, matched) = blocking(move || {
         let def = store.layer_def(&layer).map_err(|e| store_failed(&e))?;
         let layer_crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
         let area = query
@@ -465,41 +467,60 @@ async fn items(
             .and_then(geo::BoundingRect::bounding_rect)
             .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
         let want = query.limit + 1;
+        // How many features the query matches: the layer's count, or those that truly meet
+        // the bbox; not counted as of a past instant (it would cost a scan of the history).
+        let mut matched = None;
         let mut out = match &area {
             // Without a bbox the store pages by itself.
-            None => store
-                .features(
-                    &layer,
-                    &FeatureQuery {
-                        bbox: None,
-                        as_of: query.as_of,
-                        limit: Some(want),
-                        offset: query.offset,
-                    },
-                )
-                .map_err(|e| store_failed(&e))?,
+            None => {
+                if query.as_of.is_none() {
+                    matched = Some(
+                        store
+                            .layer(&layer)
+                            .map_err(|e| store_failed(&e))?
+                            .feature_count,
+                    );
+                }
+                store
+                    .features(
+                        &layer,
+                        &FeatureQuery {
+                            bbox: None,
+                            as_of: query.as_of,
+                            limit: Some(want),
+                            offset: query.offset,
+                        },
+                    )
+                    .map_err(|e| store_failed(&e))?
+            }
             // With one, envelopes preselect and the exact test against the (projected) bbox
             // polygon decides, so that pages count only features that truly meet the bbox.
-            Some(p) => store
-                .features(
-                    &layer,
-                    &FeatureQuery {
-                        bbox: envelope,
-                        as_of: query.as_of,
-                        limit: None,
-                        offset: 0,
-                    },
-                )
-                .map_err(|e| store_failed(&e))?
-                .into_iter()
-                .filter(|f| geo::Intersects::intersects(&f.geometry, p))
-                .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
-                .take(usize::try_from(want).unwrap_or(usize::MAX))
-                .collect(),
+            Some(p) => {
+                let meeting: Vec<_> = store
+                    .features(
+                        &layer,
+                        &FeatureQuery {
+                            bbox: envelope,
+                            as_of: query.as_of,
+                            limit: None,
+                            offset: 0,
+                        },
+                    )
+                    .map_err(|e| store_failed(&e))?
+                    .into_iter()
+                    .filter(|f| geo::Intersects::intersects(&f.geometry, p))
+                    .collect();
+                matched = Some(meeting.len() as u64);
+                meeting
+                    .into_iter()
+                    .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+                    .take(usize::try_from(want).unwrap_or(usize::MAX))
+                    .collect()
+            }
         };
         let more = out.len() as u64 > query.limit;
         out.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-        Ok((def, out, more))
+        Ok((def, out, more, matched))
     })
     .await?;
     let query = parse_items_query(&q)?;
@@ -533,13 +554,16 @@ async fn items(
     if query.offset > 0 {
         links.push(json!({"href": page(query.offset.saturating_sub(query.limit)), "rel": "prev", "type": "application/geo+json", "title": "上一页 / previous page"}));
     }
-    let body = json!({
+    let mut body = json!({
         "type": "FeatureCollection",
         "timeStamp": Timestamp::now().to_string(),
         "numberReturned": n,
         "links": links,
         "features": features?,
     });
+    if let Some(m) = matched {
+        body["numberMatched"] = json!(m);
+    }
     Ok(geo_json(&body, query.crs))
 }
 

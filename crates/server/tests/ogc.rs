@@ -343,3 +343,80 @@ fn owslib_reads_every_collection() {
     }
     runtime.shutdown_background();
 }
+
+/// Issue 15: GDAL counts a collection from `numberMatched` instead of paging through it, a bbox
+/// query says how many it matches, deep pages are right, and an empty layer shows no null box.
+#[test]
+fn collections_say_how_many_features_match() {
+    let store = demo().store.clone();
+    let (runtime, addr) = common::spawn_server();
+    let grid = store.layer("grid").unwrap().feature_count;
+    let o = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(format!("OAPIF:http://{addr}/ogc"))
+        .arg("grid")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(text.contains(&format!("Feature Count: {grid}")), "{text}");
+    runtime.block_on(async {
+        let (_, _, page) = get("/ogc/collections/grid/items?limit=5").await;
+        assert_eq!(page["numberMatched"], grid);
+        // The last page: its features are the last ones, and there is no next.
+        let (_, _, last) = get(&format!(
+            "/ogc/collections/grid/items?limit=5&offset={}",
+            grid - 3
+        ))
+        .await;
+        assert_eq!(last["numberReturned"], 3);
+        assert!(
+            !last["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["rel"] == "next")
+        );
+        let (_, _, past) = get(&format!("/ogc/collections/grid/items?offset={}", grid + 10)).await;
+        assert_eq!(past["numberReturned"], 0);
+        let (_, _, boxed) =
+            get("/ogc/collections/grid/items?bbox=113.0,23.0,113.05,23.05&limit=10000").await;
+        assert_eq!(boxed["numberMatched"], boxed["numberReturned"]);
+        assert!(boxed["numberReturned"].as_u64().unwrap() > 0);
+    });
+    drop(runtime);
+
+    let dir = tempfile::tempdir().unwrap();
+    let empty = tudi_store::gpkg::GeoPackageStore::create(&dir.path().join("e.gpkg")).unwrap();
+    let c = tudi_store::Change::new("cli", "test.setup");
+    empty
+        .create_layer(
+            &tudi_store::LayerDef {
+                name: "nothing".into(),
+                title: "空图层".into(),
+                kind: tudi_core::layer::LayerKind::Custom,
+                epsg: 4547,
+                geometry_type: "GEOMETRY".into(),
+                fields: vec![],
+            },
+            &c,
+        )
+        .unwrap();
+    tudi_onemap::access::set_public(&empty, "nothing", true, &c).unwrap();
+    let state = tudi_server::AppState::new(std::sync::Arc::new(empty));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (status, _, bytes) = rt.block_on(common::send(
+        &state,
+        None,
+        "GET",
+        "/ogc/collections/nothing",
+        None,
+        None,
+    ));
+    assert_eq!(status, axum::http::StatusCode::OK);
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(
+        v.get("extent").is_none(),
+        "no extent for an empty layer: {v}"
+    );
+    assert!(!String::from_utf8_lossy(&bytes).contains("[null]"));
+}

@@ -1141,8 +1141,12 @@ impl Store for GeoPackageStore {
     fn features(&self, layer: &str, query: &FeatureQuery) -> Result<Vec<FeatureRecord>> {
         let mut out = Vec::new();
         let limit = query.limit.unwrap_or(u64::MAX);
-        let mut skipped = 0;
-        self.visit(layer, query.as_of, query.bbox, &mut |rec| {
+        // The current map pages in SQL; as of a past instant, current and history rows merge
+        // here and are skipped here.
+        let in_sql = query.as_of.is_none();
+        let page = in_sql.then_some((limit, query.offset));
+        let mut skipped = if in_sql { query.offset } else { 0 };
+        self.visit(layer, query.as_of, query.bbox, page, &mut |rec| {
             if skipped < query.offset {
                 skipped += 1;
             } else if (out.len() as u64) < limit {
@@ -1159,7 +1163,7 @@ impl Store for GeoPackageStore {
         as_of: Option<Timestamp>,
         visit: &mut dyn FnMut(FeatureRecord) -> Result<()>,
     ) -> Result<()> {
-        self.visit(layer, as_of, None, &mut |rec| {
+        self.visit(layer, as_of, None, None, &mut |rec| {
             visit(rec)?;
             Ok(true)
         })
@@ -1653,11 +1657,14 @@ impl GeoPackageStore {
     }
 
     /// Streams features in id order; `visit` returns `false` to stop.
+    /// Visits features in id order. `page` (limit, offset) is applied in SQL when the current map
+    /// is read, so skipped rows are never decoded: a deep page costs about what the first does.
     fn visit(
         &self,
         layer: &str,
         as_of: Option<Timestamp>,
         bbox: Option<[f64; 4]>,
+        page: Option<(u64, u64)>,
         visit: &mut dyn FnMut(FeatureRecord) -> Result<bool>,
     ) -> Result<()> {
         let conn = self.read();
@@ -1685,6 +1692,18 @@ impl GeoPackageStore {
             sql.push_str(&conds.join(" AND "));
         }
         sql.push_str(" ORDER BY feature_id");
+        if as_of.is_none()
+            && let Some((limit, offset)) = page
+        {
+            // SQLite takes signed 64-bit bounds; beyond them a page is simply empty.
+            let bound = |v: u64| SqlValue::Integer(i64::try_from(v).unwrap_or(i64::MAX));
+            sql.push_str(&format!(
+                " LIMIT ?{} OFFSET ?{}",
+                args.len() + 1,
+                args.len() + 2
+            ));
+            args.extend([bound(limit), bound(offset)]);
+        }
         let mut current = conn.prepare_cached(&sql).map_err(db("querying features"))?;
         let mut rows = current
             .query(params_from_iter(args))

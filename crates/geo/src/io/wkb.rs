@@ -22,7 +22,7 @@ pub fn to_wkb(geom: &Geometry<f64>) -> Result<Vec<u8>, BlobError> {
         .map_err(|e| BlobError(e.to_string()))
 }
 
-/// Decodes WKB (also accepts EWKB without SRID flags).
+/// Decodes ISO WKB (2D, Z, M or ZM; Z and M are dropped).
 ///
 /// # Errors
 /// On truncated or malformed bytes.
@@ -76,24 +76,17 @@ fn walk(b: &[u8], pos: usize, depth: u32) -> Result<Walked, BlobError> {
             u32::from_be_bytes(w)
         })
     };
+    // ISO WKB, as the decoders here read it: the type's thousands give Z (1000), M (2000) or
+    // both (3000). EWKB's flag bits are not read by them, so a type that has any is refused
+    // rather than read two ways (found by the `wkb` fuzz target).
     let raw = u32_at(pos + 1)?;
-    let mut at = pos + 5;
-    // EWKB flags (Z, M, SRID) or ISO thousands (1000 Z, 2000 M, 3000 ZM).
-    let (ez, em, srid) = (
-        raw & 0x8000_0000 != 0,
-        raw & 0x4000_0000 != 0,
-        raw & 0x2000_0000 != 0,
-    );
-    if srid {
-        at += 4;
+    let at = pos + 5;
+    if raw >= 4000 {
+        return Err(bad(&format!("unknown geometry type {raw:#x}")));
     }
-    let iso = raw & 0x0fff_ffff;
-    let (base, iz, im) = (
-        iso % 1000,
-        matches!(iso / 1000, 1 | 3),
-        matches!(iso / 1000, 2 | 3),
-    );
-    let dims = 2 + usize::from(ez || iz) + usize::from(em || im);
+    let (base, thousands) = (raw % 1000, raw / 1000);
+    let dims =
+        2 + usize::from(matches!(thousands, 1 | 3)) + usize::from(matches!(thousands, 2 | 3));
     let point = dims * 8;
     let remaining = |at: usize| b.len().saturating_sub(at);
     let done = |end: usize| Walked { end, base, dims };
@@ -319,7 +312,8 @@ mod tests {
         blob.extend_from_slice(&[0u8; 32]);
         blob.extend_from_slice(&poly);
         assert!(from_gpkg(&blob).is_err());
-        // Z, M and EWKB with an SRID are measured with their dimensions.
+        // ISO Z is measured with its dimension; EWKB flags, which the decoders do not read,
+        // are refused.
         let mut z = vec![1u8];
         z.extend_from_slice(&1001u32.to_le_bytes());
         z.extend_from_slice(&[0u8; 24]);
@@ -329,6 +323,12 @@ mod tests {
         ewkb.extend_from_slice(&(0x2000_0001u32).to_le_bytes());
         ewkb.extend_from_slice(&4326u32.to_le_bytes());
         ewkb.extend_from_slice(&[0u8; 16]);
-        assert!(check_counts(&ewkb).is_ok());
+        assert!(check_counts(&ewkb).is_err());
+        // Found by the fuzz target: a part with flag bits, read one way here and another there.
+        let mut flagged = vec![1u8, 6, 0, 0, 0, 1, 0, 0, 0, 1];
+        flagged.extend_from_slice(&0x3000_0003u32.to_le_bytes());
+        flagged.extend_from_slice(&[1, 0, 0, 0, 4, 0, 0, 0]);
+        flagged.extend_from_slice(&[0u8; 64]);
+        assert!(from_wkb(&flagged).is_err());
     }
 }

@@ -180,10 +180,74 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
+/// The status of a route's success and what it holds.
+fn success(method: &str, path: &str) -> (&'static str, &'static str) {
+    match (method, path) {
+        (
+            "POST",
+            "/api/v1/auth/logout" | "/api/v1/auth/password" | "/api/v1/users/{name}/password",
+        ) => ("204", "完成，无内容 / done, no content"),
+        (
+            "POST",
+            "/api/v1/orders"
+            | "/api/v1/tokens"
+            | "/api/v1/users"
+            | "/api/v1/homestead/applications"
+            | "/api/v1/homestead/events"
+            | "/api/v1/orders/{number}/attachments"
+            | "/api/v1/homestead/applications/{id}/documents"
+            | "/open311/v2/requests.json"
+            | "/open311/v2/requests.xml",
+        ) => ("201", "已创建 / created"),
+        ("GET", "/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}") => {
+            ("200", "瓦片（空瓦片为 204）/ the tile (204 when empty)")
+        }
+        _ => ("200", "成功 / success"),
+    }
+}
+
+/// The error statuses a route can answer with.
+fn errors(method: &str, path: &str, guard: Guard) -> Vec<&'static str> {
+    let mut out = vec!["400"];
+    if guard != Guard::Public {
+        out.extend(["401", "403"]);
+    }
+    if path.contains('{')
+        || path.starts_with("/api/v1/homestead")
+        || path.starts_with("/api/v1/orders")
+    {
+        out.push("404");
+    }
+    if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
+        out.extend(["409", "413", "415"]);
+    }
+    match path {
+        "/api/v1/compliance" => out.extend(["413", "422", "503"]),
+        "/api/v1/homestead/applications" | "/api/v1/homestead/applications/{id}/actions" => {
+            out.push("503");
+        }
+        // Wrong credentials (401), a disabled account (403), too many attempts or a lock (429).
+        "/api/v1/auth/login" | "/api/v1/auth/password" => out.extend(["401", "403", "429"]),
+        _ => {}
+    }
+    if path.starts_with("/open311/") && method == "POST" {
+        out.extend(["401", "403"]);
+    }
+    out.push("405");
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// The document.
 #[must_use]
 pub fn document() -> Value {
     let problem = json!({"description": "problem+json", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
+    // Open311 answers errors as GeoReport error lists, in the format the path asks for.
+    let georeport = json!({"description": "GeoReport v2 错误列表 / error list", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/GeoReportErrors"}},
+        "text/xml": {"schema": {"type": "string"}}
+    }});
     let mut paths = Map::new();
     for r in ROUTES
         .iter()
@@ -196,19 +260,23 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        let ok = if r.method == "POST" && !r.path.ends_with("steps") {
-            "201"
-        } else {
-            "200"
-        };
+        let open311 = r.path.starts_with("/open311/");
+        let (ok, ok_what) = success(r.method, r.path);
+        let mut responses = Map::new();
+        responses.insert(ok.into(), json!({"description": ok_what}));
+        for code in errors(r.method, r.path, r.guard) {
+            let doc = if open311 {
+                georeport.clone()
+            } else {
+                problem.clone()
+            };
+            responses.insert(code.into(), doc);
+        }
         let mut op = json!({
             "summary": if zh.is_empty() { format!("{} {}", r.method, r.path) } else { format!("{zh} / {en}") },
             "operationId": operation_id(r.method, r.path),
             "x-tudi-access": access(r.guard),
-            "responses": {
-                ok: {"description": "成功 / success"},
-                "400": problem.clone(), "401": problem.clone(), "403": problem.clone(), "404": problem.clone(), "409": problem.clone()
-            }
+            "responses": responses,
         });
         if !params.is_empty() {
             op["parameters"] = Value::Array(params);
@@ -236,7 +304,9 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login 或 /api/v1/tokens 的令牌"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "tudi_session", "description": "控制台会话；写操作须带 x-csrf-token"}
             },
-            "schemas": {"Problem": {"type": "object", "properties": {
+            "schemas": {
+                "GeoReportErrors": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}},
+                "Problem": {"type": "object", "properties": {
                 "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                 "detail": {"type": "string"}, "detail_en": {"type": "string"},
                 "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}

@@ -282,7 +282,7 @@ pub fn view(user: &User, version: u64, viewer: &Principal) -> UserView {
 }
 
 /// A new account.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewUser {
     /// Login name.
     pub username: String,
@@ -302,7 +302,7 @@ pub struct NewUser {
 }
 
 /// Changes to an account (absent fields stay as they are).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// Name.

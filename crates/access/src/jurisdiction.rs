@@ -109,6 +109,21 @@ impl<'de> Deserialize<'de> for Jurisdiction {
     }
 }
 
+impl schemars::JsonSchema for Jurisdiction {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Jurisdiction".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9]{6}([0-9]{3}([0-9]{3}([0-9]{3})?)?)?$",
+            "description": "区县（6 位）、镇街（9 位）、村居（12 位）或网格（15 位）代码 / a district, town, village or grid code",
+            "examples": ["440605", "440605011", "440605011001"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -16,7 +16,19 @@ use tudi_core::msg::Msg;
 use crate::jurisdiction::Jurisdiction;
 
 /// The roles of the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 系统管理员: accounts, roles, settings.
@@ -166,7 +178,7 @@ impl fmt::Display for Role {
 }
 
 /// A role held in a jurisdiction (and department).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Binding {
     /// The role.
     pub role: Role,

@@ -12,7 +12,7 @@ use tudi_core::msg::Msg;
 use tudi_core::personal::IdNumber;
 
 /// The terrain of the village, which sets the area limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Terrain {
     /// 平原地区和城市郊区.
@@ -46,7 +46,7 @@ impl Terrain {
 }
 
 /// What is being built (申请表: 建房类型).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BuildType {
     /// 原址翻建: rebuild on one's own homestead.
@@ -73,7 +73,7 @@ impl BuildType {
 }
 
 /// What happens to the homestead the household holds now (申请表: 现宅基地处置).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CurrentHomestead {
     /// The household has none.

@@ -32,7 +32,7 @@ use crate::registry::{Certificate, CertificateStatus, PreviousHolder, Right, Rig
 use crate::service::{HomesteadError, Homesteads, decode, encode, local_date, person_key};
 
 /// The kinds of later event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// 转让 within the collective.
@@ -90,7 +90,7 @@ impl EventKind {
 
 /// What is asked for, by kind (`"kind": "transfer"` …); every kind names the right by the
 /// house's 不动产单元代码.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventRequest {
     /// 转让 to another household of the same collective.

@@ -15,7 +15,7 @@ use crate::eligibility::{BuildType, CurrentHomestead, Terrain};
 pub const MAX_SITE_VERTICES: usize = 500;
 
 /// A member of the household.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Person {
     /// 姓名.
@@ -28,7 +28,9 @@ pub struct Person {
 }
 
 /// A side of the site (四至).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     /// 东.
@@ -55,7 +57,7 @@ impl Side {
 }
 
 /// A neighbour's opinion on one side.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Neighbour {
     /// Which side.
@@ -70,7 +72,7 @@ pub struct Neighbour {
 }
 
 /// The application form as submitted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationForm {
     /// The applicant (户主).

@@ -28,7 +28,10 @@ use tudi_flow::definition::ProcessDef;
 use crate::service::{Versioned, local_date};
 
 /// How statistics are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[schemars(rename = "HomesteadGroupBy")]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// By town (镇街).

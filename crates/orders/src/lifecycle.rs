@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use tudi_core::msg::Msg;
 
 /// Where an order is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "OrderState")]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     /// 已受理: taken in, not yet filed.
@@ -131,7 +132,8 @@ impl PublicStatus {
 }
 
 /// A step someone takes on an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "OrderStep")]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// 立案.
@@ -322,7 +324,7 @@ pub fn allowed(state: State) -> Vec<Step> {
 }
 
 /// The reporter's evaluation at callback (回访评价).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Satisfaction {
     /// 满意.

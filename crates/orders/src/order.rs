@@ -14,7 +14,7 @@ use crate::lifecycle::{self, IllegalStep, Satisfaction, State, Step};
 use crate::routing::{Route, Unit};
 
 /// How an order came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// 12345 热线 (an operator's form).
@@ -46,7 +46,7 @@ impl Channel {
 /// Who reported an order (citizen or enterprise contact). Kept in full for those whose role
 /// needs it; [`Reporter::masked`] for everyone else; `Debug` prints the masked form, so it never
 /// reaches a log.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Reporter {
     /// Name.
     pub name: Option<String>,

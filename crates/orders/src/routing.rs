@@ -15,7 +15,9 @@ use tudi_core::msg::Msg;
 use crate::category::{Category, Class, Taxonomy};
 
 /// What kind of unit handles orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitKind {
     /// A functional department (the owner, 属主).
@@ -27,7 +29,7 @@ pub enum UnitKind {
 }
 
 /// A unit orders are dispatched to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Unit {
     /// Department, town or village.
     pub kind: UnitKind,
@@ -44,7 +46,7 @@ impl Unit {
 }
 
 /// One line of the responsibility list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Responsibility {
     /// A category code; the entry covers it and its subcategories.
     pub category: String,
@@ -105,7 +107,7 @@ impl NoRoute {
 }
 
 /// The responsibility list.
-#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ResponsibilityList {
     /// Its entries.
     pub entries: Vec<Responsibility>,

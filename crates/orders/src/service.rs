@@ -218,7 +218,7 @@ fn text_field<'v>(
 }
 
 /// A new order as taken in.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, schemars::JsonSchema)]
 pub struct NewOrder {
     /// How it came in.
     pub channel: Channel,

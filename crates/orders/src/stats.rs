@@ -19,7 +19,8 @@ use crate::lifecycle::{State, Step};
 use crate::order::{Order, shanghai};
 
 /// How rows are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "OrderGroupBy")]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// By town (the first nine digits of the grid cell).

@@ -15,7 +15,7 @@ use crate::routing::UnitKind;
 pub const URGE_AFTER_DAYS: i64 = 3;
 
 /// One turn of the on-duty roster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RosterEntry {
     /// First day on duty.
     pub from: Date,
@@ -28,7 +28,7 @@ pub struct RosterEntry {
 }
 
 /// The on-duty roster (领导挂点轮值).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Roster {
     /// Its turns.
     pub entries: Vec<RosterEntry>,

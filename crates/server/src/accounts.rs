@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::accounts::{AccessError, Accounts, NewUser, UserPatch, binding_json, view};
@@ -105,8 +106,8 @@ async fn run<T: Send + 'static>(
     .unwrap_or_else(|_| Err(Problem::internal()))
 }
 
-#[derive(Deserialize)]
-struct Login {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Login {
     username: String,
     password: String,
 }
@@ -215,8 +216,8 @@ async fn me(
     .into_response())
 }
 
-#[derive(Deserialize)]
-struct PasswordChange {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct PasswordChange {
     current_password: String,
     new_password: String,
 }
@@ -275,9 +276,9 @@ async fn list_tokens(
     Ok(Json(json!({"tokens": tokens})).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TokenRequest {
+pub(crate) struct TokenRequest {
     name: String,
     #[serde(default)]
     roles: Vec<Binding>,
@@ -345,22 +346,38 @@ async fn revoke_token(
     Ok(Json(json!({"info": info})).into_response())
 }
 
-#[derive(Deserialize)]
-struct Page {
+/// A page of accounts.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct UserQuery {
+    /// 每页条数（1–500，默认 50）/ accounts a page (1–500, default 50).
     #[serde(default)]
     limit: Option<u64>,
+    /// 跳过的条数 / accounts skipped.
     #[serde(default)]
     offset: Option<u64>,
+    /// 用户名或姓名包含 / in the username or the display name.
     #[serde(default)]
     q: Option<String>,
+}
+
+/// A page of one resource's audit history.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct AuditParams {
+    /// 对象，如 `user:wangxm`、`order:GD440605-20260929-000003`；不填为全部 / the resource (all when absent).
     #[serde(default)]
     resource: Option<String>,
+    /// 每页条数（1–500，默认 50）/ entries a page (1–500, default 50).
+    #[serde(default)]
+    limit: Option<u64>,
+    /// 跳过的条数 / entries skipped.
+    #[serde(default)]
+    offset: Option<u64>,
 }
 
 async fn list_users(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Params(p): Params<Page>,
+    Params(p): Params<UserQuery>,
 ) -> Result<Response, Problem> {
     // Only administrators list accounts; each sees those wholly within their jurisdiction.
     authorize_somewhere(&st, &ctx, Action::UserList, "user:*")?;
@@ -502,8 +519,8 @@ async fn update_user(
     Ok(Json(view(&user, version, &ctx.principal)).into_response())
 }
 
-#[derive(Deserialize)]
-struct Reset {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Reset {
     password: String,
 }
 
@@ -526,7 +543,7 @@ async fn reset_password(
 async fn audit_trail(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Params(p): Params<Page>,
+    Params(p): Params<AuditParams>,
 ) -> Result<Response, Problem> {
     let resource = p.resource.clone().filter(|r| !r.is_empty());
     // Whose the resource is decides who may read its history.
@@ -592,9 +609,9 @@ async fn audit_verify(
     Ok(Json(json!({"intact": report.is_intact(), "entries": report.entries, "head": report.head, "faults": faults})).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LayerAccess {
+pub(crate) struct LayerAccess {
     public: bool,
 }
 

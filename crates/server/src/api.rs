@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`. For now: compliance analysis of a proposed site.
 
+use schemars::JsonSchema;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -26,8 +27,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/status", get(status))
 }
 
-#[derive(Deserialize)]
-struct ComplianceRequest {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ComplianceRequest {
     geometry: serde_json::Value,
     #[serde(default)]
     crs: Option<String>,
@@ -188,12 +189,23 @@ async fn status(State(st): State<AppState>) -> Response {
 }
 
 /// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).
+/// What to look for.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct SearchQuery {
+    /// 不动产单元代码、区划代码或名称 / a real-estate unit code, a division code or a name.
+    #[serde(default)]
+    q: Option<String>,
+    /// 最多返回条数（1–100，默认 20）/ at most this many results (1–100, default 20).
+    #[serde(default)]
+    limit: Option<u64>,
+}
+
 async fn search(
     State(st): State<AppState>,
     axum::Extension(ctx): axum::Extension<crate::auth::Ctx>,
-    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    crate::params::Params(q): crate::params::Params<SearchQuery>,
 ) -> Result<Response, Problem> {
-    let text = q.get("q").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let text = q.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     if text.is_empty() {
         return Err(Problem::bad_parameter(
             "q",
@@ -201,11 +213,7 @@ async fn search(
             "give a real-estate unit code or a place name",
         ));
     }
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<u64>().ok())
-        .unwrap_or(20)
-        .clamp(1, 100);
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let store = st.store.clone();
     let results =
         tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, Problem> {

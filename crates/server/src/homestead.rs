@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::{may_see_id_number, may_see_phone};
@@ -263,8 +264,8 @@ async fn submit(
     Ok((StatusCode::CREATED, Json(view(&v, &ctx.principal))).into_response())
 }
 
-#[derive(Deserialize)]
-struct ListParams {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ListParams {
     #[serde(default)]
     town: Option<String>,
     #[serde(default)]
@@ -383,8 +384,9 @@ pub(crate) fn op_from(fields: Value) -> Result<Op, Problem> {
     })
 }
 
-#[derive(Deserialize)]
-struct ActionBody {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ApplicationAction")]
+pub(crate) struct ActionBody {
     revision: u64,
     #[serde(default)]
     form: Value,
@@ -493,8 +495,8 @@ async fn ledger(
     .into_response())
 }
 
-#[derive(Deserialize)]
-struct StatsParams {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct StatsParams {
     #[serde(default)]
     from: Option<jiff::civil::Date>,
     #[serde(default)]
@@ -546,8 +548,8 @@ async fn stats(
     )
 }
 
-#[derive(Deserialize)]
-struct AttachParams {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct AttachParams {
     revision: u64,
     name: String,
     #[serde(default = "other_kind")]
@@ -652,8 +654,8 @@ async fn roll(
     Ok(Json(json!({"village": village, "members": members})).into_response())
 }
 
-#[derive(Deserialize)]
-struct RollBody {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct RollBody {
     members: Vec<String>,
 }
 
@@ -756,8 +758,8 @@ async fn verify_json(
 }
 
 /// `?s=`: the start of the certificate's signature, as its QR code carries it.
-#[derive(Deserialize)]
-struct Proof {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Proof {
     #[serde(default)]
     s: Option<String>,
 }
@@ -832,8 +834,8 @@ async fn pdf(
         .into_response())
 }
 
-#[derive(Deserialize)]
-struct RevokeBody {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct RevokeBody {
     reason: String,
 }
 

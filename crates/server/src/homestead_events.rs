@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::may_see_id_number;
@@ -137,8 +138,8 @@ async fn submit(
     Ok((StatusCode::CREATED, Json(view(&e, &ctx.principal))).into_response())
 }
 
-#[derive(Deserialize)]
-struct ListParams {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ListParams {
     #[serde(default)]
     village: Option<String>,
     #[serde(default)]
@@ -212,8 +213,9 @@ async fn read(
     Ok(Json(view(&e, &ctx.principal)).into_response())
 }
 
-#[derive(Deserialize)]
-struct ActionBody {
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "EventAction")]
+pub(crate) struct ActionBody {
     revision: u64,
     #[serde(flatten)]
     action: Value,

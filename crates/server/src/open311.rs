@@ -13,6 +13,7 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::accounts::Accounts;
@@ -338,8 +339,8 @@ fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> V
     })
 }
 
-#[derive(Deserialize, Default)]
-struct RequestsQuery {
+#[derive(Deserialize, Default, JsonSchema)]
+pub(crate) struct RequestsQuery {
     service_request_id: Option<String>,
     service_code: Option<String>,
     start_date: Option<String>,
@@ -517,8 +518,8 @@ async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response
 }
 
 /// The form of `POST requests` (GeoReport v2); other fields are ignored.
-#[derive(Deserialize)]
-struct CreateForm {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct CreateForm {
     api_key: Option<String>,
     service_code: Option<String>,
     lat: Option<f64>,

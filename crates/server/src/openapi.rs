@@ -4,9 +4,226 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
+use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Guard, ROUTES};
+use crate::{accounts, api, homestead, homestead_events, open311, orders};
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+/// What uploads may be (decoded in full on arrival).
+const UPLOADS: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// What a route reads besides its path: the query string and the body, as the schemas of the
+/// Rust types its handler reads them into.
+#[derive(Default)]
+struct Reads {
+    query: Option<Value>,
+    body: Option<(Vec<&'static str>, Value)>,
+}
+
+impl Reads {
+    fn query<T: JsonSchema>(g: &mut SchemaGenerator) -> Self {
+        Self {
+            query: Some(definition_of::<T>(g)),
+            body: None,
+        }
+    }
+
+    fn json<T: JsonSchema>(g: &mut SchemaGenerator) -> Self {
+        Self {
+            query: None,
+            body: Some((vec!["application/json"], g.subschema_for::<T>().to_value())),
+        }
+    }
+
+    fn text(media: &'static str) -> Self {
+        Self {
+            query: None,
+            body: Some((vec![media, "text/plain"], json!({"type": "string"}))),
+        }
+    }
+
+    /// A file as the body, described by the query string.
+    fn upload<Q: JsonSchema>(g: &mut SchemaGenerator) -> Self {
+        Self {
+            query: Some(definition_of::<Q>(g)),
+            body: Some((
+                UPLOADS.to_vec(),
+                json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+            )),
+        }
+    }
+}
+
+/// The object schema of `T` itself (its properties), not a reference to it.
+fn definition_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
+    let reference = g.subschema_for::<T>().to_value();
+    match reference.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let name = r.rsplit('/').next().unwrap_or_default().to_owned();
+            g.definitions_mut().remove(&name).unwrap_or(reference)
+        }
+        None => reference,
+    }
+}
+
+fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
+    match (method, path) {
+        ("POST", "/api/v1/auth/login") => Reads::json::<accounts::Login>(g),
+        ("POST", "/api/v1/auth/password") => Reads::json::<accounts::PasswordChange>(g),
+        ("POST", "/api/v1/tokens") => Reads::json::<accounts::TokenRequest>(g),
+        ("GET", "/api/v1/users") => Reads::query::<accounts::UserQuery>(g),
+        ("POST", "/api/v1/users") => Reads::json::<tudi_access::accounts::NewUser>(g),
+        ("PATCH", "/api/v1/users/{name}") => Reads::json::<tudi_access::accounts::UserPatch>(g),
+        ("POST", "/api/v1/users/{name}/password") => Reads::json::<accounts::Reset>(g),
+        ("GET", "/api/v1/audit") => Reads::query::<accounts::AuditParams>(g),
+        ("PUT", "/api/v1/layers/{id}/access") => Reads::json::<accounts::LayerAccess>(g),
+        ("POST", "/api/v1/compliance") => Reads::json::<api::ComplianceRequest>(g),
+        ("GET", "/api/v1/search") => Reads::query::<api::SearchQuery>(g),
+        ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
+            Reads::text("text/tab-separated-values")
+        }
+        ("GET", "/api/v1/orders") => Reads::query::<orders::ListQuery>(g),
+        ("POST", "/api/v1/orders") => Reads::json::<orders::Intake>(g),
+        ("POST", "/api/v1/orders/duplicates") => Reads::json::<orders::DuplicateProbe>(g),
+        ("GET", "/api/v1/orders/stats") => Reads::query::<orders::StatsQuery>(g),
+        ("PUT", "/api/v1/orders/responsibilities") => {
+            Reads::json::<tudi_orders::routing::ResponsibilityList>(g)
+        }
+        ("PUT", "/api/v1/orders/roster") => Reads::json::<tudi_orders::supervision::Roster>(g),
+        ("POST", "/api/v1/orders/{number}/steps") => Reads::json::<orders::StepBody>(g),
+        ("POST", "/api/v1/orders/{number}/attachments") => Reads::upload::<orders::AttachQuery>(g),
+        (
+            "GET",
+            "/api/v1/homestead/applications" | "/api/v1/homestead/ledger" | "/api/v1/certificates",
+        ) => Reads::query::<homestead::ListParams>(g),
+        ("POST", "/api/v1/homestead/applications") => {
+            Reads::json::<tudi_homestead::form::ApplicationForm>(g)
+        }
+        ("POST", "/api/v1/homestead/applications/{id}/actions") => {
+            Reads::json::<homestead::ActionBody>(g)
+        }
+        ("POST", "/api/v1/homestead/applications/{id}/documents") => {
+            Reads::upload::<homestead::AttachParams>(g)
+        }
+        ("PUT", "/api/v1/homestead/collectives/{village}") => Reads::json::<homestead::RollBody>(g),
+        ("GET", "/api/v1/homestead/stats") => Reads::query::<homestead::StatsParams>(g),
+        ("GET", "/api/v1/homestead/events") => Reads::query::<homestead_events::ListParams>(g),
+        ("POST", "/api/v1/homestead/events") => {
+            Reads::json::<tudi_homestead::events::EventRequest>(g)
+        }
+        ("POST", "/api/v1/homestead/events/{id}/actions") => {
+            Reads::json::<homestead_events::ActionBody>(g)
+        }
+        ("GET", "/api/v1/certificates/{id}/verify") => Reads::query::<homestead::Proof>(g),
+        ("POST", "/api/v1/certificates/{id}/revoke") => Reads::json::<homestead::RevokeBody>(g),
+        ("GET", "/open311/v2/requests.json" | "/open311/v2/requests.xml") => {
+            Reads::query::<open311::RequestsQuery>(g)
+        }
+        ("POST", "/open311/v2/requests.json" | "/open311/v2/requests.xml") => Reads {
+            query: None,
+            body: Some((
+                vec!["application/x-www-form-urlencoded"],
+                definition_of::<open311::CreateForm>(g),
+            )),
+        },
+        _ => Reads::default(),
+    }
+}
+
+/// The query parameters of an object schema: one per property, `null` dropped (a query string
+/// has no null; an absent parameter is how a value is left out).
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    props
+        .iter()
+        .map(|(name, prop)| {
+            let mut prop = without_null(prop.clone());
+            let description = prop
+                .as_object_mut()
+                .and_then(|o| o.remove("description"))
+                .unwrap_or(Value::Null);
+            let mut p = json!({
+                "name": name, "in": "query",
+                "required": required.contains(&name.as_str()),
+                "schema": prop,
+            });
+            if !description.is_null() {
+                p["description"] = description;
+            }
+            p
+        })
+        .collect()
+}
+
+fn without_null(mut schema: Value) -> Value {
+    if schema.get("default").is_some_and(Value::is_null)
+        && let Some(obj) = schema.as_object_mut()
+    {
+        obj.remove("default");
+    }
+    if let Some(types) = schema.get_mut("type").and_then(Value::as_array_mut) {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            schema["type"] = only;
+        }
+    }
+    let any = schema.get("anyOf").and_then(Value::as_array).map(|alts| {
+        alts.iter()
+            .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+            .cloned()
+            .collect::<Vec<_>>()
+    });
+    if let (Some(mut alts), Some(obj)) = (any, schema.as_object_mut()) {
+        if alts.len() == 1 {
+            obj.remove("anyOf");
+            if let Some(Value::Object(only)) = alts.pop() {
+                obj.extend(only);
+            }
+        } else {
+            obj.insert("anyOf".into(), Value::Array(alts));
+        }
+    }
+    schema
+}
+
+/// The media types of a route's success answer.
+fn answers(method: &str, path: &str) -> Vec<&'static str> {
+    match (method, path) {
+        (_, p) if p.starts_with("/open311/") && p.ends_with(".xml") => vec!["text/xml"],
+        (
+            "GET",
+            "/open311/v2/services/{file}"
+            | "/open311/v2/requests/{file}"
+            | "/open311/v2/tokens/{file}",
+        ) => {
+            vec!["application/json", "text/xml"]
+        }
+        (
+            "GET",
+            "/api/v1/orders/stats" | "/api/v1/homestead/ledger" | "/api/v1/homestead/stats",
+        ) => {
+            vec!["application/json", XLSX]
+        }
+        ("GET", "/api/v1/certificates/{id}/pdf") => vec!["application/pdf"],
+        (
+            "GET",
+            "/api/v1/orders/{number}/attachments/{sha256}"
+            | "/api/v1/homestead/applications/{id}/documents/{sha256}",
+        ) => UPLOADS.to_vec(),
+        _ => vec!["application/json"],
+    }
+}
 
 /// What a route does, in Chinese and English (routes not listed get their method and path).
 fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
@@ -219,7 +436,8 @@ fn errors(method: &str, path: &str, guard: Guard) -> Vec<&'static str> {
         out.push("404");
     }
     if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") {
-        out.extend(["409", "413", "415"]);
+        // 422: a well-formed body whose values the domain refuses (a missing name, a bad code).
+        out.extend(["409", "413", "415", "422"]);
     }
     match path {
         "/api/v1/compliance" => out.extend(["413", "422", "503"]),
@@ -248,22 +466,41 @@ pub fn document() -> Value {
         "application/json": {"schema": {"$ref": "#/components/schemas/GeoReportErrors"}},
         "text/xml": {"schema": {"type": "string"}}
     }});
+    let mut generator = SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
     let mut paths = Map::new();
     for r in ROUTES
         .iter()
         .filter(|r| r.path.starts_with("/api/v1") || r.path.starts_with("/open311"))
     {
         let (zh, en) = summary(r.method, r.path);
-        let params: Vec<Value> = r
+        let mut params: Vec<Value> = r
             .path
             .split('/')
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        let reads = reads(r.method, r.path, &mut generator);
+        if let Some(q) = &reads.query {
+            params.extend(query_parameters(q));
+        }
         let open311 = r.path.starts_with("/open311/");
         let (ok, ok_what) = success(r.method, r.path);
         let mut responses = Map::new();
-        responses.insert(ok.into(), json!({"description": ok_what}));
+        let mut answer = json!({"description": ok_what});
+        if ok != "204" {
+            let content: Map<String, Value> = answers(r.method, r.path)
+                .into_iter()
+                .map(|m| (m.to_owned(), json!({})))
+                .collect();
+            answer["content"] = Value::Object(content);
+        }
+        responses.insert(ok.into(), answer);
         for code in errors(r.method, r.path, r.guard) {
             let doc = if open311 {
                 georeport.clone()
@@ -284,11 +521,25 @@ pub fn document() -> Value {
         if r.guard == Guard::Public {
             op["security"] = json!([]);
         }
+        if let Some((media, schema)) = reads.body {
+            let content: Map<String, Value> = media
+                .into_iter()
+                .map(|m| (m.to_owned(), json!({"schema": schema})))
+                .collect();
+            op["requestBody"] = json!({"required": true, "content": content});
+        }
         let entry = paths
             .entry(r.path.to_owned())
             .or_insert_with(|| Value::Object(Map::new()));
         entry[r.method.to_lowercase()] = op;
     }
+    let mut schemas = generator.take_definitions(true);
+    schemas.insert("GeoReportErrors".into(), json!({"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}));
+    schemas.insert("Problem".into(), json!({"type": "object", "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "detail_en": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
+    }}));
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -304,13 +555,7 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "POST /api/v1/auth/login 或 /api/v1/tokens 的令牌"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "tudi_session", "description": "控制台会话；写操作须带 x-csrf-token"}
             },
-            "schemas": {
-                "GeoReportErrors": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}},
-                "Problem": {"type": "object", "properties": {
-                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                "detail": {"type": "string"}, "detail_en": {"type": "string"},
-                "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
-            }}}
+            "schemas": schemas
         }
     })
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tudi_access::policy::may_see_phone;
@@ -201,8 +202,8 @@ async fn categories(State(st): State<AppState>) -> Result<Response, Problem> {
     Ok(Json(json!({"categories": list})).into_response())
 }
 
-#[derive(Deserialize)]
-struct Intake {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Intake {
     #[serde(flatten)]
     order: NewOrder,
     /// 一键派单: file and dispatch by the responsibility list at once.
@@ -265,8 +266,8 @@ pub(crate) async fn take_in(
     .await
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ListQuery {
     state: Option<OrderState>,
     /// Only enterprises' orders (企业诉求马上办 board) or only others.
     enterprise: Option<bool>,
@@ -311,8 +312,8 @@ async fn list(
     )
 }
 
-#[derive(Deserialize)]
-struct DuplicateProbe {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct DuplicateProbe {
     category: String,
     location: [f64; 2],
     #[serde(default)]
@@ -352,8 +353,8 @@ async fn duplicates(
     Ok(Json(json!({"suggestions": found})).into_response())
 }
 
-#[derive(Deserialize)]
-struct StatsQuery {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct StatsQuery {
     /// First day (Asia/Shanghai), e.g. `2026-11-01`.
     from: jiff::civil::Date,
     /// Last day, inclusive.
@@ -454,8 +455,8 @@ pub(crate) async fn supervise_now(
     with_orders(st, move |o| o.supervise(&change, &roster)).await
 }
 
-#[derive(Deserialize)]
-struct AttachQuery {
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct AttachQuery {
     version: u64,
     name: String,
 }
@@ -626,6 +627,18 @@ async fn write_holidays(
     body: String,
 ) -> Result<Response, Problem> {
     configure(&st, &ctx, "calendar:holidays")?;
+    // An empty upload adds nothing; it is almost always the wrong file or a lost body.
+    if body.trim().is_empty() {
+        let mut p = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "empty-body",
+            "请求内容为空",
+            "请求体应为节假日 TSV：每行日期、类型（休/班）、节日名称，以制表符分隔",
+            "the body should be holiday TSV: a date, a kind and a festival a line, tab-separated",
+        );
+        p.field = Some("holidays".into());
+        return Err(p);
+    }
     let (store, change) = (st.store.clone(), ctx.change("calendar.holidays"));
     let cal = blocking(move || {
         tudi_orders::service::save_holidays(&*store, &body, &change).map_err(|e| order_problem(&e))
@@ -736,9 +749,9 @@ async fn read(
     Ok(Json(view(&v, &ctx.principal, &d)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct StepBody {
+pub(crate) struct StepBody {
     step: Step,
     version: u64,
     note: Option<String>,

@@ -1047,6 +1047,10 @@ async fn the_next_years_holidays_are_added_as_data() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{p}");
     let (status, p) = put("2027-01-01\tholiday\t元旦\n2027-01-04\tworkday\t元旦\n").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // An empty body (a lost upload) is refused, not answered 200 with nothing added.
+    let (status, p_empty) = put(" \n").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{p_empty}");
+    assert_eq!(p_empty["type"], "https://tudi.dev/problems/empty-body");
     assert!(p["detail"].as_str().unwrap().contains("第 2 行"), "{p}");
     let (status, body) = put("2027-01-01\tholiday\t元旦\n").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -1090,6 +1094,65 @@ async fn the_api_is_described_by_a_valid_openapi_document() {
     assert!(!documented("post", "/api/v1/compliance").contains(&"201".to_owned()));
     assert!(documented("post", "/api/v1/compliance").contains(&"422".to_owned()));
     assert!(documented("post", "/api/v1/orders").contains(&"201".to_owned()));
+    // Every route that reads a body describes it, and every query parameter a handler reads
+    // is listed with its type (both derived from the Rust types the handlers read).
+    let bodiless = [
+        "/api/v1/auth/logout",
+        "/api/v1/orders/supervise",
+        "/api/v1/tokens/{id}",
+    ];
+    for r in tudi_server::routes::ROUTES.iter().filter(|r| {
+        (r.path.starts_with("/api/v1") || r.path.starts_with("/open311"))
+            && matches!(r.method, "POST" | "PUT" | "PATCH")
+            && !bodiless.contains(&r.path)
+    }) {
+        let body = &doc["paths"][r.path][r.method.to_lowercase()]["requestBody"]["content"];
+        assert!(
+            body.as_object().is_some_and(|c| !c.is_empty()),
+            "{} {} has no documented body",
+            r.method,
+            r.path
+        );
+    }
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => schema.clone(),
+        }
+    };
+    let intake = resolve(
+        &doc["paths"]["/api/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+    );
+    for field in ["channel", "category", "description"] {
+        assert!(
+            intake["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(field)),
+            "{intake}"
+        );
+    }
+    let param = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        param("/api/v1/orders", "limit")["schema"]["type"],
+        "integer"
+    );
+    assert_eq!(param("/api/v1/orders", "state")["in"], "query");
+    assert_eq!(param("/api/v1/orders/stats", "from")["required"], true);
+    assert_eq!(
+        param("/api/v1/orders/stats", "from")["schema"]["format"],
+        "date"
+    );
+    assert_eq!(param("/api/v1/search", "q")["in"], "query");
+    assert_eq!(param("/open311/v2/requests.json", "status")["in"], "query");
     let open311 = &doc["paths"]["/open311/v2/requests.json"]["post"]["responses"]["400"]["content"];
     assert!(
         open311.get("application/problem+json").is_none()

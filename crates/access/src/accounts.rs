@@ -203,14 +203,14 @@ impl User {
 }
 
 /// An account as shown to someone: personal data masked unless the policy lets them see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UserView {
     /// Login name.
     pub username: String,
     /// Name.
     pub display_name: String,
     /// Roles with their names and scopes.
-    pub roles: Vec<Value>,
+    pub roles: Vec<BindingView>,
     /// Phone, masked unless allowed.
     pub phone: Option<String>,
     /// 身份证号, masked unless allowed.
@@ -227,13 +227,34 @@ pub struct UserView {
     pub version: u64,
 }
 
+/// A binding as displayed: the role and the scope with their names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct BindingView {
+    /// The role's id.
+    pub role: &'static str,
+    /// 角色名称.
+    pub role_name: &'static str,
+    /// The role's English name.
+    pub role_name_en: &'static str,
+    /// The jurisdiction's code.
+    pub scope: String,
+    /// The jurisdiction's level.
+    pub level: policy::Level,
+    /// The department, for roles that need one.
+    pub department: Option<String>,
+}
+
 /// Describes a binding for display.
 #[must_use]
-pub fn binding_json(b: &Binding) -> Value {
-    json!({
-        "role": b.role.id(), "role_name": b.role.name_zh(), "role_name_en": b.role.name_en(),
-        "scope": b.scope.as_str(), "level": b.scope.level(), "department": b.department,
-    })
+pub fn binding_view(b: &Binding) -> BindingView {
+    BindingView {
+        role: b.role.id(),
+        role_name: b.role.name_zh(),
+        role_name_en: b.role.name_en(),
+        scope: b.scope.as_str().to_owned(),
+        level: b.scope.level(),
+        department: b.department.clone(),
+    }
 }
 
 /// Builds what `viewer` may see of `user`.
@@ -270,7 +291,7 @@ pub fn view(user: &User, version: u64, viewer: &Principal) -> UserView {
     UserView {
         username: user.username.clone(),
         display_name: user.display_name.clone(),
-        roles: user.bindings.iter().map(binding_json).collect(),
+        roles: user.bindings.iter().map(binding_view).collect(),
         phone,
         id_number,
         disabled: user.disabled,
@@ -333,7 +354,7 @@ pub struct SessionRecord {
 }
 
 /// An API token as listed (never the secret).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenInfo {
     /// Public id (shown, used to revoke).
     pub id: String,

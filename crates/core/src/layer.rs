@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::msg::Msg;
 
 /// What a layer holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {
     /// 行政区 (administrative divisions).

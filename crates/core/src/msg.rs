@@ -4,7 +4,9 @@
 use std::fmt;
 
 /// A message in Chinese and English.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Msg {
     /// Simplified Chinese (zh-CN), shown first.
     pub zh: String,

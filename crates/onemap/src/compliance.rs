@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::snapshot::MapView;
 
 /// What a failed check means for the verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFail {
     /// The site is refused.
@@ -34,7 +34,7 @@ pub enum OnFail {
 }
 
 /// One check of a rule set.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Check {
     /// The site must not overlap features of a layer kind (beyond a tolerance in m²).
@@ -367,7 +367,7 @@ impl Bilingual for RuleSetError {
 }
 
 /// The verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub enum Verdict {
     /// 通过.
     #[serde(rename = "通过")]
@@ -381,7 +381,7 @@ pub enum Verdict {
 }
 
 /// A feature the site meets.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Hit {
     /// Stable feature id.
     pub id: String,
@@ -392,7 +392,7 @@ pub struct Hit {
 }
 
 /// The site against one layer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LayerResult {
     /// Layer name.
     pub layer: String,
@@ -409,7 +409,7 @@ pub struct LayerResult {
 }
 
 /// A reason on the report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Reason {
     /// Chinese.
     pub zh: String,
@@ -420,7 +420,7 @@ pub struct Reason {
 }
 
 /// The report.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Rule set applied.
     pub rule_set: String,

@@ -266,7 +266,7 @@ impl LayerSnapshot {
 const CHUNK: usize = 20_000;
 
 /// What a layer's snapshot is doing, for the status endpoint and logs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct LayerStatus {
     /// Layer name.
     pub layer: String,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tudi_core::msg::Msg;
 
 /// The class of a category, which decides the dispatch rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Class {
     /// 部件: a public facility; dispatched 先属主、后属地 (owner first).

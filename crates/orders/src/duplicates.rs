@@ -45,7 +45,7 @@ pub struct Probe<'a> {
 }
 
 /// One suggested duplicate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Suggestion {
     /// The open order.
     pub number: String,

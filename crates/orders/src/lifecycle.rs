@@ -93,7 +93,7 @@ impl State {
 }
 
 /// The plain status shown to reporters and over Open311.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PublicStatus {
     /// 已受理.

@@ -79,7 +79,7 @@ impl std::fmt::Debug for Reporter {
 }
 
 /// One line of an order's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimelineEntry {
     /// When.
     pub at: Timestamp,
@@ -94,7 +94,7 @@ pub struct TimelineEntry {
 }
 
 /// A work order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Order {
     /// Readable number, also its id: `GD440605-20261122-000123`.
     pub number: String,
@@ -151,7 +151,7 @@ pub struct Order {
 }
 
 /// A file attached to an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attachment {
     /// SHA-256 of the file (hex), its key in the store.
     pub sha256: String,
@@ -186,7 +186,7 @@ pub struct StepInput {
 }
 
 /// A request for more time (延期申请) and the dispatcher's decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Extension {
     /// Working days asked for.
     pub days: u32,
@@ -201,7 +201,7 @@ pub struct Extension {
 }
 
 /// What a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     /// 到期提醒: the last working day before the deadline has come.
@@ -225,7 +225,7 @@ impl NoticeKind {
 }
 
 /// A notice sent about an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Notice {
     /// When.
     pub at: Timestamp,

@@ -141,23 +141,50 @@ impl Row {
         }
     }
 
-    /// The row as JSON with the rates (null where the divisor is 0).
+    /// The row's counts and rates (`None` where the divisor is 0), as answered and exported.
     #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "key": self.key,
-            "received": self.received,
-            "due": self.due,
-            "closed": self.closed,
-            "closed_on_time": self.closed_on_time,
-            "closure_rate": self.closure_rate(),
-            "on_time_rate": self.on_time_rate(),
-            "rework_rate": self.rework_rate(),
-            "satisfaction_rate": self.satisfaction_rate(),
-            "duplicate_rate": self.duplicate_rate(),
-            "average_hours": self.average_hours(),
-        })
+    pub fn indicators(&self) -> Indicators {
+        Indicators {
+            key: self.key.clone(),
+            received: self.received,
+            due: self.due,
+            closed: self.closed,
+            closed_on_time: self.closed_on_time,
+            closure_rate: self.closure_rate(),
+            on_time_rate: self.on_time_rate(),
+            rework_rate: self.rework_rate(),
+            satisfaction_rate: self.satisfaction_rate(),
+            duplicate_rate: self.duplicate_rate(),
+            average_hours: self.average_hours(),
+        }
     }
+}
+
+/// A row's counts and rates (0–1; `None` where nothing was counted to divide by).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Indicators {
+    /// Group key (`合计` for the total).
+    pub key: String,
+    /// 受理量.
+    pub received: u64,
+    /// 应结案数.
+    pub due: u64,
+    /// 结案数.
+    pub closed: u64,
+    /// 按期结案数.
+    pub closed_on_time: u64,
+    /// 结案率.
+    pub closure_rate: Option<f64>,
+    /// 按期结案率.
+    pub on_time_rate: Option<f64>,
+    /// 返工率.
+    pub rework_rate: Option<f64>,
+    /// 满意率.
+    pub satisfaction_rate: Option<f64>,
+    /// 重复率.
+    pub duplicate_rate: Option<f64>,
+    /// 平均办理时长（小时）.
+    pub average_hours: Option<f64>,
 }
 
 /// Indicators of the orders taken in from `from` (inclusive) to `to` (exclusive), grouped, with

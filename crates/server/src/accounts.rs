@@ -9,9 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tudi_access::accounts::{AccessError, Accounts, NewUser, UserPatch, binding_json, view};
+use tudi_access::accounts::{
+    AccessError, Accounts, BindingView, NewUser, TokenInfo, UserPatch, UserView, binding_view, view,
+};
 use tudi_access::policy::{Binding, Via, allowed_somewhere};
 use tudi_access::{Action, Jurisdiction, Resource, Role, decide};
 use tudi_store::AuditQuery;
@@ -148,13 +152,13 @@ async fn login(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if st.cookie_secure { "; Secure" } else { "" }
     );
-    let mut res = Json(json!({
-        "token": token,
-        "csrf_token": session.csrf,
-        "expires_at": session.expires_at,
-        "must_change_password": user.must_change_password,
-        "user": view(&user, 0, &who),
-    }))
+    let mut res = Json(SignedIn {
+        token,
+        csrf_token: session.csrf,
+        expires_at: session.expires_at,
+        must_change_password: user.must_change_password,
+        user: view(&user, 0, &who),
+    })
     .into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         res.headers_mut().insert(header::SET_COOKIE, v);
@@ -182,18 +186,49 @@ async fn logout(
     Ok(res)
 }
 
+/// A new session.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SignedIn {
+    /// 令牌：以 `Authorization: Bearer` 发送 / the bearer token.
+    token: String,
+    /// 会话写操作须在 `x-csrf-token` 中带上 / send in `x-csrf-token` with a session's writes.
+    csrf_token: String,
+    expires_at: jiff::Timestamp,
+    must_change_password: bool,
+    user: UserView,
+}
+
+/// How the caller is signed in.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum SignedInVia {
+    /// `"session"`.
+    Session(&'static str),
+    /// An API token, by its public id.
+    Token {
+        /// The token's public id.
+        token: String,
+    },
+}
+
+/// Who the caller is and what the policy lets them do.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Me {
+    user: UserView,
+    roles_in_force: Vec<BindingView>,
+    via: SignedInVia,
+    csrf_token: Option<String>,
+    must_change_password: bool,
+    /// 每个操作是否在某处被允许 / each action: whether the policy grants it somewhere.
+    can: BTreeMap<&'static str, bool>,
+}
+
 /// What the console may offer this principal: the actions the policy grants somewhere.
-fn abilities(ctx: &Ctx) -> Value {
+fn abilities(ctx: &Ctx) -> BTreeMap<&'static str, bool> {
     Action::ALL
         .into_iter()
-        .map(|a| {
-            (
-                a.id().to_owned(),
-                Value::Bool(allowed_somewhere(&ctx.principal, a)),
-            )
-        })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .map(|a| (a.id(), allowed_somewhere(&ctx.principal, a)))
+        .collect()
 }
 
 async fn me(
@@ -205,14 +240,17 @@ async fn me(
         a.user(&name)?.ok_or(AccessError::InvalidToken)
     })
     .await?;
-    Ok(Json(json!({
-        "user": view(&user, version, &ctx.principal),
-        "roles_in_force": ctx.principal.bindings.iter().map(binding_json).collect::<Vec<_>>(),
-        "via": match &ctx.principal.via { Via::Token(id) => json!({"token": id}), _ => json!("session") },
-        "csrf_token": ctx.csrf,
-        "must_change_password": ctx.must_change_password,
-        "can": abilities(&ctx),
-    }))
+    Ok(Json(Me {
+        user: view(&user, version, &ctx.principal),
+        roles_in_force: ctx.principal.bindings.iter().map(binding_view).collect(),
+        via: match &ctx.principal.via {
+            Via::Token(id) => SignedInVia::Token { token: id.clone() },
+            _ => SignedInVia::Session("session"),
+        },
+        csrf_token: ctx.csrf.clone(),
+        must_change_password: ctx.must_change_password,
+        can: abilities(&ctx),
+    })
     .into_response())
 }
 
@@ -259,12 +297,55 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A role as listed.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RoleView {
+    id: &'static str,
+    name: &'static str,
+    name_en: &'static str,
+    /// 可授予的辖区层级 / the levels it may be held at.
+    levels: Vec<tudi_access::policy::Level>,
+    needs_department: bool,
+}
+
+/// The roles.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RoleList {
+    roles: Vec<RoleView>,
+}
+
 async fn roles() -> Response {
-    let list: Vec<Value> = Role::ALL
+    let roles = Role::ALL
         .iter()
-        .map(|r| json!({"id": r.id(), "name": r.name_zh(), "name_en": r.name_en(), "levels": r.levels(), "needs_department": r.needs_department()}))
+        .map(|r| RoleView {
+            id: r.id(),
+            name: r.name_zh(),
+            name_en: r.name_en(),
+            levels: r.levels().to_vec(),
+            needs_department: r.needs_department(),
+        })
         .collect();
-    Json(json!({"roles": list})).into_response()
+    Json(RoleList { roles }).into_response()
+}
+
+/// One's API tokens.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TokenList {
+    tokens: Vec<TokenInfo>,
+}
+
+/// A token just issued: its secret, shown this once.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct IssuedToken {
+    /// 令牌（仅此一次显示）/ the secret, shown this once.
+    token: String,
+    info: TokenInfo,
+}
+
+/// A token as it now stands.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TokenState {
+    info: TokenInfo,
 }
 
 async fn list_tokens(
@@ -273,7 +354,7 @@ async fn list_tokens(
 ) -> Result<Response, Problem> {
     let name = ctx.principal.user.clone().unwrap_or_default();
     let tokens = run(&st, move |a| a.tokens(&name)).await?;
-    Ok(Json(json!({"tokens": tokens})).into_response())
+    Ok(Json(TokenList { tokens }).into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -310,7 +391,10 @@ async fn issue_token(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"token": secret, "info": info})),
+        Json(IssuedToken {
+            token: secret,
+            info,
+        }),
     )
         .into_response())
 }
@@ -343,7 +427,7 @@ async fn revoke_token(
     }
     let change = ctx.change("token.revoke");
     let info = run(&st, move |a| a.revoke_token(&change, &id)).await?;
-    Ok(Json(json!({"info": info})).into_response())
+    Ok(Json(TokenState { info }).into_response())
 }
 
 /// A page of accounts.
@@ -383,7 +467,7 @@ async fn list_users(
     authorize_somewhere(&st, &ctx, Action::UserList, "user:*")?;
     let users = run(&st, |a| a.users()).await?;
     let q = p.q.unwrap_or_default();
-    let visible: Vec<Value> = users
+    let visible: Vec<UserView> = users
         .iter()
         .filter(|(u, _)| {
             let scopes = u.scopes();
@@ -398,18 +482,21 @@ async fn list_users(
             .allowed
         })
         .filter(|(u, _)| q.is_empty() || u.username.contains(&q) || u.display_name.contains(&q))
-        .map(|(u, v)| serde_json::to_value(view(u, *v, &ctx.principal)).unwrap_or(Value::Null))
+        .map(|(u, v)| view(u, *v, &ctx.principal))
         .collect();
     let total = visible.len();
     let (limit, offset) = (
         p.limit.unwrap_or(50).clamp(1, 500) as usize,
         p.offset.unwrap_or(0) as usize,
     );
-    let page: Vec<Value> = visible.into_iter().skip(offset).take(limit).collect();
-    Ok(
-        Json(json!({"users": page, "total": total, "limit": limit, "offset": offset}))
-            .into_response(),
-    )
+    let users = visible.into_iter().skip(offset).take(limit).collect();
+    Ok(Json(UserPage {
+        users,
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 async fn create_user(
@@ -581,7 +668,12 @@ async fn audit_trail(
         offset,
     };
     let entries = blocking(move || store.audit_trail(&query).map_err(|e| store_failed(&e))).await?;
-    Ok(Json(json!({"entries": entries, "limit": limit, "offset": offset})).into_response())
+    Ok(Json(AuditPage {
+        entries,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 async fn audit_verify(
@@ -601,12 +693,70 @@ async fn audit_verify(
     )?;
     let store = st.store.clone();
     let report = blocking(move || store.verify_audit().map_err(|e| store_failed(&e))).await?;
-    let faults: Vec<Value> = report
+    let faults = report
         .faults
         .iter()
-        .map(|f| json!({"fault": f, "message": f.message().zh, "message_en": f.message().en}))
+        .map(|f| {
+            let m = f.message();
+            FaultView {
+                fault: f.clone(),
+                message: m.zh,
+                message_en: m.en,
+            }
+        })
         .collect();
-    Ok(Json(json!({"intact": report.is_intact(), "entries": report.entries, "head": report.head, "faults": faults})).into_response())
+    Ok(Json(ChainCheck {
+        intact: report.is_intact(),
+        entries: report.entries,
+        head: report.head,
+        faults,
+    })
+    .into_response())
+}
+
+/// A page of audit entries.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AuditPage {
+    entries: Vec<tudi_store::audit::AuditEntry>,
+    limit: u64,
+    offset: u64,
+}
+
+/// What a check of the whole audit chain found.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChainCheck {
+    /// 审计链完整 / no entry was changed, removed or inserted.
+    intact: bool,
+    /// 检查的条数 / entries read.
+    entries: u64,
+    head: Option<String>,
+    faults: Vec<FaultView>,
+}
+
+/// A fault in the chain, explained.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct FaultView {
+    fault: tudi_store::audit::ChainFault,
+    message: String,
+    message_en: String,
+}
+
+/// A layer's access as set.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LayerAccessSet {
+    layer: String,
+    public: bool,
+    /// 现在公开的图层 / the layers now public.
+    public_layers: Vec<String>,
+}
+
+/// A page of accounts.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct UserPage {
+    users: Vec<UserView>,
+    total: usize,
+    limit: usize,
+    offset: usize,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -641,5 +791,10 @@ async fn layer_access(
             .map_err(|e| store_failed(&e))
     })
     .await?;
-    Ok(Json(json!({"layer": id, "public": req.public, "public_layers": public})).into_response())
+    Ok(Json(LayerAccessSet {
+        layer: id,
+        public: req.public,
+        public_layers: public,
+    })
+    .into_response())
 }

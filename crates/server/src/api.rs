@@ -10,8 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tudi_core::msg::Bilingual;
 use tudi_geo::crs::Crs;
 use tudi_onemap::compliance::{self, ComplianceError};
@@ -38,12 +38,18 @@ pub(crate) struct ComplianceRequest {
 }
 
 async fn rule_sets(State(st): State<AppState>) -> Response {
-    let sets: Vec<_> = st
+    let rule_sets = st
         .rule_sets
         .iter()
-        .map(|r| json!({"id": r.id, "aliases": r.aliases, "title": r.title, "source": r.source, "checks": r.checks}))
+        .map(|r| RuleSetView {
+            id: r.id.clone(),
+            aliases: r.aliases.clone(),
+            title: r.title.clone(),
+            source: r.source.clone(),
+            checks: r.checks.clone(),
+        })
         .collect();
-    Json(json!({"rule_sets": sets})).into_response()
+    Json(RuleSetList { rule_sets }).into_response()
 }
 
 async fn analyse(
@@ -180,15 +186,14 @@ impl Drop for Running {
 /// The server's state: which layers are held in memory, how many analyses are running.
 async fn status(State(st): State<AppState>) -> Response {
     let layers = st.snapshots().map(|s| s.status()).unwrap_or_default();
-    Json(json!({
-        "snapshots": st.snapshots().is_some(),
-        "layers": layers,
-        "analyses_running": st.analyses.load(Ordering::Relaxed),
-    }))
+    Json(ServiceStatus {
+        snapshots: st.snapshots().is_some(),
+        layers,
+        analyses_running: st.analyses.load(Ordering::Relaxed),
+    })
     .into_response()
 }
 
-/// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).
 /// What to look for.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct SearchQuery {
@@ -200,6 +205,51 @@ pub(crate) struct SearchQuery {
     limit: Option<u64>,
 }
 
+/// One thing found.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SearchHit {
+    layer: String,
+    layer_title: String,
+    id: String,
+    code: Option<Value>,
+    name: Option<Value>,
+    level: Option<Value>,
+    /// 范围（WGS 84 经纬度）/ extent in WGS 84 longitude and latitude.
+    bbox: Option<[f64; 4]>,
+}
+
+/// What a search found.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SearchResults {
+    results: Vec<SearchHit>,
+}
+
+/// A rule set as listed.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RuleSetView {
+    id: String,
+    aliases: Vec<String>,
+    title: String,
+    source: String,
+    checks: Vec<compliance::Check>,
+}
+
+/// The rule sets.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RuleSetList {
+    rule_sets: Vec<RuleSetView>,
+}
+
+/// What the server holds and does.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ServiceStatus {
+    /// 图层是否保存在内存快照中 / whether layers are served from in-memory snapshots.
+    snapshots: bool,
+    layers: Vec<tudi_onemap::snapshot::LayerStatus>,
+    analyses_running: usize,
+}
+
+/// Search by 不动产单元代码 (prefix, spaces allowed) or by place name (divisions and grid cells).
 async fn search(
     State(st): State<AppState>,
     axum::Extension(ctx): axum::Extension<crate::auth::Ctx>,
@@ -215,57 +265,54 @@ async fn search(
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let store = st.store.clone();
-    let results =
-        tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, Problem> {
-            use tudi_core::layer::LayerKind;
-            use tudi_store::Match;
-            let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;
-            let readable = st.layer_reader(&ctx.principal);
-            layers.retain(|d| readable(&d.name));
-            let compact = tudi_core::bdcdy::normalize(&text);
-            let looks_like_code =
-                compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());
-            let mut out = Vec::new();
-            for def in &layers {
-                let (field, needle, mode) = match def.kind {
-                    LayerKind::Parcel if looks_like_code => {
-                        ("code", compact.as_str(), Match::Prefix)
-                    }
-                    LayerKind::Admin | LayerKind::Grid if !looks_like_code => {
-                        ("name", text.as_str(), Match::Contains)
-                    }
-                    _ => continue,
-                };
-                if !def.fields.iter().any(|f| f.name == field) {
-                    continue;
+    let results = tokio::task::spawn_blocking(move || -> Result<Vec<SearchHit>, Problem> {
+        use tudi_core::layer::LayerKind;
+        use tudi_store::Match;
+        let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;
+        let readable = st.layer_reader(&ctx.principal);
+        layers.retain(|d| readable(&d.name));
+        let compact = tudi_core::bdcdy::normalize(&text);
+        let looks_like_code =
+            compact.len() >= 6 && compact.chars().all(|c| c.is_ascii_alphanumeric());
+        let mut out = Vec::new();
+        for def in &layers {
+            let (field, needle, mode) = match def.kind {
+                LayerKind::Parcel if looks_like_code => ("code", compact.as_str(), Match::Prefix),
+                LayerKind::Admin | LayerKind::Grid if !looks_like_code => {
+                    ("name", text.as_str(), Match::Contains)
                 }
-                let crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
-                let to = tudi_geo::crs::Transformer::new(crs, Crs::WGS84)
-                    .map_err(|_| Problem::internal())?;
-                let found = store
-                    .search(&def.name, field, needle, mode, limit)
-                    .map_err(|_| Problem::internal())?;
-                for mut f in found {
-                    let _ = to.apply_geometry(&mut f.geometry);
-                    let bbox = geo::BoundingRect::bounding_rect(&f.geometry)
-                        .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
-                    out.push(json!({
-                        "layer": def.name,
-                        "layer_title": def.title,
-                        "id": f.id.to_string(),
-                        "code": f.attributes.get("code"),
-                        "name": f.attributes.get("name"),
-                        "level": f.attributes.get("level"),
-                        "bbox": bbox,
-                    }));
-                    if out.len() as u64 >= limit {
-                        return Ok(out);
-                    }
+                _ => continue,
+            };
+            if !def.fields.iter().any(|f| f.name == field) {
+                continue;
+            }
+            let crs = Crs::from_epsg(def.epsg).map_err(|_| Problem::internal())?;
+            let to = tudi_geo::crs::Transformer::new(crs, Crs::WGS84)
+                .map_err(|_| Problem::internal())?;
+            let found = store
+                .search(&def.name, field, needle, mode, limit)
+                .map_err(|_| Problem::internal())?;
+            for mut f in found {
+                let _ = to.apply_geometry(&mut f.geometry);
+                let bbox = geo::BoundingRect::bounding_rect(&f.geometry)
+                    .map(|r| [r.min().x, r.min().y, r.max().x, r.max().y]);
+                out.push(SearchHit {
+                    layer: def.name.clone(),
+                    layer_title: def.title.clone(),
+                    id: f.id.to_string(),
+                    code: f.attributes.get("code").cloned(),
+                    name: f.attributes.get("name").cloned(),
+                    level: f.attributes.get("level").cloned(),
+                    bbox,
+                });
+                if out.len() as u64 >= limit {
+                    return Ok(out);
                 }
             }
-            Ok(out)
-        })
-        .await
-        .map_err(|_| Problem::internal())??;
-    Ok(Json(json!({"results": results})).into_response())
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    Ok(Json(SearchResults { results }).into_response())
 }

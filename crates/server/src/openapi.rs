@@ -197,6 +197,54 @@ fn without_null(mut schema: Value) -> Value {
     schema
 }
 
+/// The schema of a route's JSON success answer: the Rust type its handler answers with.
+fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
+    fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Option<Value> {
+        Some(g.subschema_for::<T>().to_value())
+    }
+    match (method, path) {
+        ("POST", "/api/v1/auth/login") => of::<accounts::SignedIn>(g),
+        ("GET", "/api/v1/auth/me") => of::<accounts::Me>(g),
+        ("GET", "/api/v1/roles") => of::<accounts::RoleList>(g),
+        ("GET", "/api/v1/tokens") => of::<accounts::TokenList>(g),
+        ("POST", "/api/v1/tokens") => of::<accounts::IssuedToken>(g),
+        ("DELETE", "/api/v1/tokens/{id}") => of::<accounts::TokenState>(g),
+        ("GET", "/api/v1/users") => of::<accounts::UserPage>(g),
+        ("POST", "/api/v1/users") | ("GET" | "PATCH", "/api/v1/users/{name}") => {
+            of::<tudi_access::accounts::UserView>(g)
+        }
+        ("GET", "/api/v1/audit") => of::<accounts::AuditPage>(g),
+        ("GET", "/api/v1/audit/verify") => of::<accounts::ChainCheck>(g),
+        ("PUT", "/api/v1/layers/{id}/access") => of::<accounts::LayerAccessSet>(g),
+        ("GET", "/api/v1/compliance/rule-sets") => of::<api::RuleSetList>(g),
+        ("POST", "/api/v1/compliance") => of::<tudi_onemap::compliance::Report>(g),
+        ("GET", "/api/v1/search") => of::<api::SearchResults>(g),
+        ("GET", "/api/v1/status") => of::<api::ServiceStatus>(g),
+        ("GET", "/api/v1/orders/categories") => of::<orders::CategoryList>(g),
+        ("PUT", "/api/v1/orders/categories") => of::<orders::CategoriesSaved>(g),
+        ("GET", "/api/v1/orders") => of::<orders::OrderPage>(g),
+        (
+            "POST",
+            "/api/v1/orders"
+            | "/api/v1/orders/{number}/steps"
+            | "/api/v1/orders/{number}/attachments",
+        )
+        | ("GET", "/api/v1/orders/{number}") => of::<orders::OrderView>(g),
+        ("POST", "/api/v1/orders/duplicates") => of::<orders::Suggestions>(g),
+        ("GET", "/api/v1/orders/stats") => of::<orders::OrderStats>(g),
+        ("POST", "/api/v1/orders/supervise") => of::<orders::NoticesSent>(g),
+        ("GET", "/api/v1/orders/responsibilities") => {
+            of::<tudi_orders::routing::ResponsibilityList>(g)
+        }
+        ("PUT", "/api/v1/orders/responsibilities" | "/api/v1/orders/roster") => {
+            of::<orders::EntriesSaved>(g)
+        }
+        ("GET", "/api/v1/orders/roster") => of::<tudi_orders::supervision::Roster>(g),
+        (_, "/api/v1/calendar/holidays") => of::<orders::Holidays>(g),
+        _ => None,
+    }
+}
+
 /// The media types of a route's success answer.
 fn answers(method: &str, path: &str) -> Vec<&'static str> {
     match (method, path) {
@@ -494,9 +542,16 @@ pub fn document() -> Value {
         let mut responses = Map::new();
         let mut answer = json!({"description": ok_what});
         if ok != "204" {
+            let schema = returns(r.method, r.path, &mut generator);
             let content: Map<String, Value> = answers(r.method, r.path)
                 .into_iter()
-                .map(|m| (m.to_owned(), json!({})))
+                .map(|m| {
+                    let described = match &schema {
+                        Some(s) if m == "application/json" => json!({"schema": s}),
+                        _ => json!({}),
+                    };
+                    (m.to_owned(), described)
+                })
                 .collect();
             answer["content"] = Value::Object(content);
         }

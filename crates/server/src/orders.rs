@@ -9,8 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tudi_access::policy::may_see_phone;
 use tudi_access::{Action, Jurisdiction, Principal, Resource, Unit, decide};
 use tudi_orders::category::Taxonomy;
@@ -161,7 +160,92 @@ fn order_scope(order: &Order, district: &Jurisdiction) -> Vec<Jurisdiction> {
 }
 
 /// An order as `who` may see it: the reporter masked unless their role needs the number here.
-fn view(v: &Versioned, who: &Principal, district: &Jurisdiction) -> Value {
+/// An order as its reader may see it, with what can be done next.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrderView {
+    order: Order,
+    /// 版本号：办理下一步时带上 / the version to send with the next step.
+    version: u64,
+    state_name: &'static str,
+    public_status: lifecycle::PublicStatus,
+    public_status_name: &'static str,
+    /// 当前可办的环节 / the steps the order's state allows.
+    steps: Vec<&'static str>,
+}
+
+/// A page of orders.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrderPage {
+    orders: Vec<OrderView>,
+    /// 符合条件的总数 / how many meet the filter.
+    total: usize,
+    limit: u64,
+    offset: u64,
+}
+
+/// A category as listed.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CategoryView {
+    code: String,
+    parent: Option<String>,
+    class: tudi_orders::category::Class,
+    class_name: &'static str,
+    name: String,
+    name_en: String,
+    normal_days: u32,
+    urgent_days: u32,
+}
+
+/// The categories in force.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CategoryList {
+    categories: Vec<CategoryView>,
+}
+
+/// Possible duplicates of an order being taken in, most likely first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Suggestions {
+    suggestions: Vec<tudi_orders::duplicates::Suggestion>,
+}
+
+/// Indicators by group over a period.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrderStats {
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    by: tudi_orders::stats::GroupBy,
+    rows: Vec<tudi_orders::stats::Indicators>,
+    headings: [&'static str; 11],
+}
+
+/// How many notices a supervision round sent.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct NoticesSent {
+    notices: usize,
+}
+
+/// How many entries a replaced list holds.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EntriesSaved {
+    entries: usize,
+}
+
+/// How many categories are now in force.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CategoriesSaved {
+    categories: usize,
+}
+
+/// The years the working-day calendar covers (first and last) and the lines a district added.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Holidays {
+    years: Option<[i16; 2]>,
+    /// 本区新增的节假日 TSV 行 / the TSV lines the district added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    added: Option<String>,
+}
+
+fn view(v: &Versioned, who: &Principal, district: &Jurisdiction) -> OrderView {
     let scope = order_scope(&v.order, district);
     let res = Resource {
         scope: &scope,
@@ -176,14 +260,14 @@ fn view(v: &Versioned, who: &Principal, district: &Jurisdiction) -> Value {
         .into_iter()
         .map(Step::id)
         .collect();
-    json!({
-        "order": order,
-        "version": v.version,
-        "state_name": order.state.name_zh(),
-        "public_status": public,
-        "public_status_name": public.name_zh(),
-        "steps": steps,
-    })
+    OrderView {
+        state_name: order.state.name_zh(),
+        public_status: public,
+        public_status_name: public.name_zh(),
+        order,
+        version: v.version,
+        steps,
+    }
 }
 
 /// The categories in force (the district's own, else the defaults).
@@ -195,11 +279,20 @@ pub(crate) async fn taxonomy(st: &AppState) -> Result<Taxonomy, Problem> {
 
 async fn categories(State(st): State<AppState>) -> Result<Response, Problem> {
     let t = taxonomy(&st).await?;
-    let list: Vec<Value> = t
+    let categories = t
         .iter()
-        .map(|c| json!({"code": c.code, "parent": c.parent, "class": c.class, "class_name": c.class.name_zh(), "name": c.name_zh, "name_en": c.name_en, "normal_days": c.normal_days, "urgent_days": c.urgent_days}))
+        .map(|c| CategoryView {
+            code: c.code.clone(),
+            parent: c.parent.clone(),
+            class: c.class,
+            class_name: c.class.name_zh(),
+            name: c.name_zh.clone(),
+            name_en: c.name_en.clone(),
+            normal_days: c.normal_days,
+            urgent_days: c.urgent_days,
+        })
         .collect();
-    Ok(Json(json!({"categories": list})).into_response())
+    Ok(Json(CategoryList { categories }).into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -300,16 +393,19 @@ async fn list(
         })
         .collect();
     let total = visible.len();
-    let page: Vec<Value> = visible
+    let orders = visible
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(20))
         .map(|v| view(v, &ctx.principal, &d))
         .collect();
-    Ok(
-        Json(json!({"orders": page, "total": total, "limit": limit, "offset": offset}))
-            .into_response(),
-    )
+    Ok(Json(OrderPage {
+        orders,
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -350,7 +446,7 @@ async fn duplicates(
         },
         &tudi_orders::duplicates::Window::default(),
     );
-    Ok(Json(json!({"suggestions": found})).into_response())
+    Ok(Json(Suggestions { suggestions: found }).into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -418,8 +514,17 @@ async fn stats(
         let name = format!("orders-{}-{}.xlsx", q.from, q.to);
         return crate::xlsx::download(&tudi_orders::stats::table(&rows, q.from, q.to), &name);
     }
-    let rows: Vec<Value> = rows.iter().map(tudi_orders::stats::Row::to_json).collect();
-    Ok(Json(json!({"from": q.from, "to": q.to, "by": q.by, "rows": rows, "headings": tudi_orders::stats::HEADINGS})).into_response())
+    Ok(Json(OrderStats {
+        from: q.from,
+        to: q.to,
+        by: q.by,
+        rows: rows
+            .iter()
+            .map(tudi_orders::stats::Row::indicators)
+            .collect(),
+        headings: tudi_orders::stats::HEADINGS,
+    })
+    .into_response())
 }
 
 /// Sends the reminders, overdue warnings and automatic 督办 now due (the server also does this
@@ -440,7 +545,7 @@ async fn supervise(
         "order:*",
     )?;
     let sent = supervise_now(&st, ctx.change("order.notice")).await?;
-    Ok(Json(json!({"notices": sent})).into_response())
+    Ok(Json(NoticesSent { notices: sent }).into_response())
 }
 
 /// One round of deadline supervision, as `change`'s actor.
@@ -580,7 +685,7 @@ async fn write_responsibilities(
             .map_err(|e| order_problem(&e))
     })
     .await?;
-    Ok(Json(json!({"entries": n})).into_response())
+    Ok(Json(EntriesSaved { entries: n }).into_response())
 }
 
 /// Replaces the categories with a TSV body in the form of `crates/orders/data/categories.tsv`
@@ -600,7 +705,10 @@ async fn write_categories(
         })
     })
     .await?;
-    Ok(Json(json!({"categories": t.iter().count()})).into_response())
+    Ok(Json(CategoriesSaved {
+        categories: t.iter().count(),
+    })
+    .into_response())
 }
 
 /// The years the working-day calendar covers and the lines a district added.
@@ -615,8 +723,11 @@ async fn read_holidays(State(st): State<AppState>) -> Result<Response, Problem> 
         Ok((cal, extra))
     })
     .await?;
-    let years = cal.years().map(|(a, b)| json!([a, b]));
-    Ok(Json(json!({"years": years, "added": extra})).into_response())
+    Ok(Json(Holidays {
+        years: cal.years().map(|(a, b)| [a, b]),
+        added: Some(extra),
+    })
+    .into_response())
 }
 
 /// Adds the holiday lines of years published after this release (TSV body, the format of
@@ -644,7 +755,11 @@ async fn write_holidays(
         tudi_orders::service::save_holidays(&*store, &body, &change).map_err(|e| order_problem(&e))
     })
     .await?;
-    Ok(Json(json!({"years": cal.years().map(|(a, b)| json!([a, b]))})).into_response())
+    Ok(Json(Holidays {
+        years: cal.years().map(|(a, b)| [a, b]),
+        added: None,
+    })
+    .into_response())
 }
 
 async fn read_roster(
@@ -686,7 +801,7 @@ async fn write_roster(
         tudi_orders::service::save_roster(&*store, &roster, &change).map_err(|e| order_problem(&e))
     })
     .await?;
-    Ok(Json(json!({"entries": n})).into_response())
+    Ok(Json(EntriesSaved { entries: n }).into_response())
 }
 
 /// The district, once the caller may configure the work-order centre for all of it.

@@ -19,7 +19,7 @@ use tudi_core::msg::Msg;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Whether the action took place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The change was made.
@@ -50,7 +50,7 @@ impl Outcome {
 }
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     /// Position in the chain, from 1, without gaps.
     pub seq: u64,
@@ -144,7 +144,7 @@ pub fn entry_hash(entry: &AuditEntry) -> String {
 }
 
 /// What is wrong at one place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChainFault {
     /// The entry's content no longer matches its hash: it was edited.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 /// One cell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Cell {
     /// Text (codes stay text, so leading zeros survive a spreadsheet).

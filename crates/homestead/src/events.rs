@@ -200,7 +200,7 @@ impl EventRequest {
 }
 
 /// A lease recorded on a right.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lease {
     /// The event that recorded it.
     pub event: String,
@@ -221,7 +221,7 @@ pub struct Lease {
 }
 
 /// A mortgage registered on a right.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mortgage {
     /// The event that registered it.
     pub event: String,
@@ -243,7 +243,7 @@ pub struct Mortgage {
 }
 
 /// How a right ended.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Ending {
     /// The event.
     pub event: String,

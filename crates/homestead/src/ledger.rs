@@ -44,7 +44,7 @@ pub enum GroupBy {
 }
 
 /// Figures for a town or village.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AreaRow {
     /// Division code, or `合计` for the total.
     pub code: String,
@@ -73,7 +73,7 @@ pub struct AreaRow {
 }
 
 /// Figures for a step.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StepRow {
     /// Step id, or `合计`.
     pub step: String,
@@ -96,7 +96,7 @@ pub struct StepRow {
 }
 
 /// Statistics, grouped one way or the other.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Stats {
     /// By town or village, the total last.

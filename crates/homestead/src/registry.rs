@@ -27,7 +27,7 @@ use crate::service::{
 pub const PARCEL_LAYER: &str = "parcels";
 
 /// Whether a right is held.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RightStatus {
     /// 现势.
@@ -80,7 +80,7 @@ pub struct Right {
 }
 
 /// Someone who held a right before it was transferred.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PreviousHolder {
     /// Name.
     pub holder: String,
@@ -123,7 +123,7 @@ pub(crate) fn right_write(right: &Right, expect: Expect) -> Result<RecordWrite, 
 }
 
 /// Whether a certificate stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CertificateStatus {
     /// 有效.
@@ -160,7 +160,7 @@ pub struct Certificate {
 }
 
 /// What a verification found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Verification {
     /// Certificate id.
     pub id: String,

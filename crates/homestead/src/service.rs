@@ -49,7 +49,7 @@ pub fn tolerance_m2(approved_m2: f64) -> f64 {
 pub const HEIGHT_TOLERANCE_M: f64 = 0.3;
 
 /// The approval: 《农村宅基地批准书》 and 乡村建设规划许可证.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Approval {
     /// 农村宅基地批准书 number.
     pub homestead_permit: String,
@@ -62,7 +62,7 @@ pub struct Approval {
 }
 
 /// What site visit 3 found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Built {
     /// The built outline (GeoJSON, CGCS2000).
     pub site: Value,
@@ -77,7 +77,7 @@ pub struct Built {
 }
 
 /// The registration: unit codes and the certificate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Registration {
     /// 不动产单元代码 of the house (…JC…F…).
     pub unit_code: String,
@@ -90,7 +90,7 @@ pub struct Registration {
 }
 
 /// An application and everything its case has recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Application {
     /// 申请编号, `ZJD440605-2026-000001`.
     pub id: String,
@@ -138,7 +138,7 @@ pub struct Application {
 }
 
 /// A document attached to an application, kept by its SHA-256 in the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Document {
     /// The file's SHA-256 (hex), its address.
     pub sha256: String,

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tudi_access::policy::{may_see_id_number, may_see_phone};
 use tudi_access::{Action, Jurisdiction, Principal, Resource};
 use tudi_flow::case::Op;
@@ -196,39 +196,164 @@ pub(crate) fn in_village(scope: &[Jurisdiction]) -> Resource<'_> {
     }
 }
 
+/// A task of a case, with who it waits for in words and whether the caller may sign it now.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct TaskView {
+    id: u32,
+    step: String,
+    status: tudi_flow::case::TaskStatus,
+    due: Option<jiff::civil::DateTime>,
+    /// 待办职责 / the duties it waits for.
+    assignees: Vec<String>,
+    assignee_names: Vec<String>,
+    signatures: Vec<tudi_flow::case::Signature>,
+    opened_at: jiff::Timestamp,
+    /// 当前用户可否签署 / whether the caller may sign it now.
+    yours: bool,
+}
+
+/// A case as shown with its application or event.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CaseView {
+    /// 修订号：办理下一步时带上 / the revision to send with the next action.
+    revision: u64,
+    status: tudi_flow::case::CaseStatus,
+    /// 流程 / the process it runs.
+    process: String,
+    /// 流程版本 / the process version it runs under.
+    version: u32,
+    tasks: Vec<TaskView>,
+    events: Vec<tudi_flow::case::Event>,
+}
+
+impl CaseView {
+    pub(crate) fn of(case: &tudi_flow::case::Case, who: &Principal) -> Self {
+        Self {
+            revision: case.revision,
+            status: case.status.clone(),
+            process: case.process.clone(),
+            version: case.version,
+            tasks: tasks_view(case, who),
+            events: case.events.clone(),
+        }
+    }
+}
+
+/// An application as the caller may see it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ApplicationView {
+    application: Application,
+    /// 当前环节名称 / the names of the steps it is at.
+    stage_names: Vec<&'static str>,
+    case: CaseView,
+}
+
+/// A page of applications.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ApplicationPage {
+    applications: Vec<ApplicationView>,
+    total: usize,
+    limit: usize,
+    offset: usize,
+}
+
+/// A page of the approval ledger.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LedgerPage {
+    title: String,
+    headings: Vec<&'static str>,
+    rows: Vec<Vec<tudi_core::table::Cell>>,
+    total: usize,
+    limit: usize,
+    offset: usize,
+}
+
+/// Statistics over a period.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct HomesteadStats {
+    from: jiff::civil::Date,
+    to: jiff::civil::Date,
+    by: tudi_homestead::ledger::GroupBy,
+    headings: Vec<&'static str>,
+    rows: tudi_homestead::ledger::Stats,
+}
+
+/// A collective's member roll (身份证号).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Roll {
+    village: String,
+    members: Vec<String>,
+}
+
+/// How many members a replaced roll holds.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RollSaved {
+    village: String,
+    members: usize,
+}
+
+/// A certificate as the caller may see it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CertificateView {
+    id: String,
+    number: String,
+    status: tudi_homestead::registry::CertificateStatus,
+    village: String,
+    town: String,
+    application: String,
+    issued_at: jiff::Timestamp,
+    revoked_at: Option<jiff::Timestamp>,
+    revoke_reason: Option<String>,
+    /// 签名密钥编号 / the signing key's id.
+    key: String,
+    /// 二维码打开的验证页 / the page its QR code opens.
+    verify_path: String,
+    summary: Value,
+    /// 签名内容（仅可查看证件号者可见）/ the signed payload, for those who may see the holder's
+    /// identity number.
+    signed: Option<tudi_sign::Signed>,
+}
+
+/// A page of certificates.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CertificatePage {
+    certificates: Vec<CertificateView>,
+    total: usize,
+    limit: usize,
+    offset: usize,
+}
+
 /// A case's tasks, with who each waits for in words and whether the caller may sign it now.
-pub(crate) fn tasks_view(case: &tudi_flow::case::Case, who: &Principal) -> Vec<Value> {
+pub(crate) fn tasks_view(case: &tudi_flow::case::Case, who: &Principal) -> Vec<TaskView> {
     case.tasks
         .iter()
-        .map(|t| {
-            json!({
-                "id": t.id, "step": t.step, "status": t.status, "due": t.due,
-                "assignees": t.assignees,
-                "assignee_names": t.assignees.iter().map(|a| duty_name(a)).collect::<Vec<_>>(),
-                "signatures": t.signatures, "opened_at": t.opened_at,
-                "yours": tudi_homestead::service::may_sign(t, who),
-            })
+        .map(|t| TaskView {
+            id: t.id,
+            step: t.step.clone(),
+            status: t.status.clone(),
+            due: t.due,
+            assignees: t.assignees.clone(),
+            assignee_names: t.assignees.iter().map(|a| duty_name(a)).collect(),
+            signatures: t.signatures.clone(),
+            opened_at: t.opened_at,
+            yours: tudi_homestead::service::may_sign(t, who),
         })
         .collect()
 }
 
 /// An application as the caller may see it, with who each open task waits for in words.
-fn view(v: &Versioned, who: &Principal) -> Value {
-    let app = masked_for(&v.application, who);
-    let tasks = tasks_view(&v.case, who);
-    let stage_names: Vec<&str> = app
+fn view(v: &Versioned, who: &Principal) -> ApplicationView {
+    let application = masked_for(&v.application, who);
+    let stage_names = application
         .stage
         .iter()
         .map(|s| tudi_homestead::process::stage_name(s))
         .collect();
-    json!({
-        "application": app,
-        "stage_names": stage_names,
-        "case": {
-            "revision": v.case.revision, "status": v.case.status, "version": v.case.version,
-            "tasks": tasks, "events": v.case.events,
-        },
-    })
+    ApplicationView {
+        application,
+        stage_names,
+        case: CaseView::of(&v.case, who),
+    }
 }
 
 async fn submit(
@@ -344,11 +469,14 @@ async fn list(
         )
     })
     .await?;
-    let items: Vec<Value> = page.iter().map(|v| view(v, &ctx.principal)).collect();
-    Ok(
-        Json(json!({"applications": items, "total": total, "limit": limit, "offset": offset}))
-            .into_response(),
-    )
+    let applications = page.iter().map(|v| view(v, &ctx.principal)).collect();
+    Ok(Json(ApplicationPage {
+        applications,
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 async fn load_authorized(
@@ -488,10 +616,14 @@ async fn ledger(
         let day = tudi_homestead::service::local_date(now);
         return crate::xlsx::download(&table, &format!("homestead-ledger-{day}.xlsx"));
     }
-    Ok(Json(json!({
-        "title": table.title, "headings": table.headings, "rows": table.rows,
-        "total": total, "limit": limit, "offset": offset,
-    }))
+    Ok(Json(LedgerPage {
+        title: table.title,
+        headings: table.headings,
+        rows: table.rows,
+        total,
+        limit,
+        offset,
+    })
     .into_response())
 }
 
@@ -542,10 +674,14 @@ async fn stats(
         );
     }
     let headings = stats.table(from, to).headings;
-    Ok(
-        Json(json!({"from": from, "to": to, "by": by, "headings": headings, "rows": stats}))
-            .into_response(),
-    )
+    Ok(Json(HomesteadStats {
+        from,
+        to,
+        by,
+        headings,
+        rows: stats,
+    })
+    .into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -651,7 +787,7 @@ async fn roll(
     )?;
     let v = village.clone();
     let members = with_homesteads(&st, move |h| h.members(&v)).await?;
-    Ok(Json(json!({"village": village, "members": members})).into_response())
+    Ok(Json(Roll { village, members }).into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -678,25 +814,36 @@ async fn set_roll(
     let change = ctx.change("homestead.roll");
     let v = village.clone();
     let n = with_homesteads(&st, move |h| h.set_roll(&change, &v, body.members)).await?;
-    Ok(Json(json!({"village": village, "members": n})).into_response())
+    Ok(Json(RollSaved {
+        village,
+        members: n,
+    })
+    .into_response())
 }
 
-fn certificate_view(c: &Certificate, who: &Principal) -> Value {
+fn certificate_view(c: &Certificate, who: &Principal) -> CertificateView {
     let scope = Jurisdiction::parse(&c.village)
         .map(|j| vec![j])
         .unwrap_or_default();
     let full = may_see_id_number(who, &in_village(&scope));
-    json!({
-        "id": c.id, "number": c.number, "status": c.status, "village": c.village, "town": c.town,
-        "application": c.application, "issued_at": c.issued_at, "revoked_at": c.revoked_at,
-        "revoke_reason": c.revoke_reason, "key": c.signed.key,
+    CertificateView {
+        id: c.id.clone(),
+        number: c.number.clone(),
+        status: c.status,
+        village: c.village.clone(),
+        town: c.town.clone(),
+        application: c.application.clone(),
+        issued_at: c.issued_at,
+        revoked_at: c.revoked_at,
+        revoke_reason: c.revoke_reason.clone(),
+        key: c.signed.key.clone(),
         // The page its QR code opens, for those who may read the certificate anyway.
-        "verify_path": tudi_homestead::certificate::qr_target("", c),
-        "summary": tudi_homestead::registry::summary(&c.signed.payload),
+        verify_path: tudi_homestead::certificate::qr_target("", c),
+        summary: tudi_homestead::registry::summary(&c.signed.payload),
         // The signed payload itself (for offline verification) goes to those who may see the
         // holder's identity number.
-        "signed": if full { serde_json::to_value(&c.signed).unwrap_or(Value::Null) } else { Value::Null },
-    })
+        signed: full.then(|| c.signed.clone()),
+    }
 }
 
 async fn certificates(
@@ -727,14 +874,17 @@ async fn certificates(
         )
     })
     .await?;
-    let items: Vec<Value> = page
+    let certificates = page
         .iter()
         .map(|c| certificate_view(c, &ctx.principal))
         .collect();
-    Ok(
-        Json(json!({"certificates": items, "total": total, "limit": limit, "offset": offset}))
-            .into_response(),
-    )
+    Ok(Json(CertificatePage {
+        certificates,
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 /// The ring verification uses: the published one in the store, else the server's own.

@@ -9,17 +9,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tudi_access::policy::may_see_id_number;
 use tudi_access::{Action, Jurisdiction, Principal};
-use tudi_homestead::events::{EventCase, EventQuery, EventRequest};
+use tudi_homestead::events::{EventCase, EventKind, EventQuery, EventRequest};
 use tudi_homestead::registry::Right;
 
 use crate::AppState;
 use crate::accounts::body_problem;
 use crate::auth::{Ctx, authorize_somewhere};
-use crate::homestead::{authorize_in_village, covers, in_village, village_scope, with_homesteads};
+use crate::homestead::{
+    CaseView, authorize_in_village, covers, in_village, village_scope, with_homesteads,
+};
 use crate::params::Params;
 use crate::problem::Problem;
 
@@ -42,56 +44,124 @@ fn mask(id: &str) -> String {
     tudi_core::personal::IdNumber::parse(id).map_or_else(|_| "******".to_owned(), |i| i.masked())
 }
 
-fn view(e: &EventCase, who: &Principal) -> Value {
+/// A later event as the caller may see it.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EventView {
+    event: EventSummary,
+    case: CaseView,
+}
+
+/// The event itself.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EventSummary {
+    id: String,
+    kind: EventKind,
+    kind_name: &'static str,
+    request: EventRequest,
+    village: String,
+    town: String,
+    holder: String,
+    submitted_at: jiff::Timestamp,
+    submitted_by: String,
+    stage: Vec<String>,
+    outcome: Option<Value>,
+}
+
+/// A page of events.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct EventPage {
+    events: Vec<EventView>,
+    total: usize,
+    limit: usize,
+    offset: usize,
+}
+
+/// A registered right as the caller may see it (identity numbers masked unless allowed).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RightView {
+    unit_code: String,
+    parcel_code: String,
+    holder: String,
+    household: Vec<String>,
+    village: String,
+    application: String,
+    certificate: String,
+    land_area_m2: f64,
+    floor_area_m2: f64,
+    /// 宗地图形（GeoJSON）/ the site as GeoJSON.
+    site: Value,
+    registered_at: jiff::Timestamp,
+    status: tudi_homestead::registry::RightStatus,
+    on_map: bool,
+    previous: Vec<tudi_homestead::registry::PreviousHolder>,
+    leases: Vec<tudi_homestead::events::Lease>,
+    mortgages: Vec<tudi_homestead::events::Mortgage>,
+    /// 是否在抵押中 / whether a mortgage is in force.
+    mortgaged: bool,
+    ended: Option<tudi_homestead::events::Ending>,
+}
+
+fn view(e: &EventCase, who: &Principal) -> EventView {
     let request = if sees_ids(who, &e.event.village) {
         e.event.request.clone()
     } else {
         e.event.request.masked()
     };
-    let tasks = crate::homestead::tasks_view(&e.case, who);
-    json!({
-        "event": {
-            "id": e.event.id, "kind": request.kind(), "kind_name": request.kind().name_zh(),
-            "request": request, "village": e.event.village, "town": e.event.town,
-            "holder": e.event.holder, "submitted_at": e.event.submitted_at,
-            "submitted_by": e.event.submitted_by, "stage": e.event.stage, "outcome": e.event.outcome,
+    EventView {
+        event: EventSummary {
+            id: e.event.id.clone(),
+            kind: request.kind(),
+            kind_name: request.kind().name_zh(),
+            request,
+            village: e.event.village.clone(),
+            town: e.event.town.clone(),
+            holder: e.event.holder.clone(),
+            submitted_at: e.event.submitted_at,
+            submitted_by: e.event.submitted_by.clone(),
+            stage: e.event.stage.clone(),
+            outcome: e.event.outcome.clone(),
         },
-        "case": {
-            "revision": e.case.revision, "status": e.case.status, "process": e.case.process,
-            "version": e.case.version, "tasks": tasks, "events": e.case.events,
-        },
-    })
+        case: CaseView::of(&e.case, who),
+    }
 }
 
-fn right_view(r: &Right, who: &Principal) -> Value {
+fn right_view(r: &Right, who: &Principal) -> RightView {
     let full = sees_ids(who, &r.village);
-    let ids = |v: &[String]| -> Vec<String> {
-        v.iter()
-            .map(|s| if full { s.clone() } else { mask(s) })
-            .collect()
-    };
-    let mut leases = serde_json::to_value(&r.leases).unwrap_or(Value::Null);
-    if !full && let Some(list) = leases.as_array_mut() {
-        for l in list {
-            if let Some(id) = l.get("lessee_id").and_then(Value::as_str) {
-                let masked = mask(id);
-                l["lessee_id"] = json!(masked);
-            }
-        }
+    let id = |s: &String| if full { s.clone() } else { mask(s) };
+    RightView {
+        unit_code: r.unit_code.clone(),
+        parcel_code: r.parcel_code.clone(),
+        holder: r.holder.clone(),
+        household: r.household.iter().map(id).collect(),
+        village: r.village.clone(),
+        application: r.application.clone(),
+        certificate: r.certificate.clone(),
+        land_area_m2: r.land_area_m2,
+        floor_area_m2: r.floor_area_m2,
+        site: r.site.clone(),
+        registered_at: r.registered_at,
+        status: r.status.clone(),
+        on_map: r.on_map,
+        previous: r
+            .previous
+            .iter()
+            .map(|p| tudi_homestead::registry::PreviousHolder {
+                household: p.household.iter().map(id).collect(),
+                ..p.clone()
+            })
+            .collect(),
+        leases: r
+            .leases
+            .iter()
+            .map(|l| tudi_homestead::events::Lease {
+                lessee_id: id(&l.lessee_id),
+                ..l.clone()
+            })
+            .collect(),
+        mortgages: r.mortgages.clone(),
+        mortgaged: r.mortgaged().is_some(),
+        ended: r.ended.clone(),
     }
-    json!({
-        "unit_code": r.unit_code, "parcel_code": r.parcel_code, "holder": r.holder,
-        "household": ids(&r.household), "village": r.village, "application": r.application,
-        "certificate": r.certificate, "land_area_m2": r.land_area_m2,
-        "floor_area_m2": r.floor_area_m2, "site": r.site, "registered_at": r.registered_at,
-        "status": r.status, "on_map": r.on_map,
-        "previous": r.previous.iter().map(|p| json!({
-            "holder": p.holder, "household": ids(&p.household), "certificate": p.certificate,
-            "event": p.event, "until": p.until,
-        })).collect::<Vec<_>>(),
-        "leases": leases, "mortgages": r.mortgages, "mortgaged": r.mortgaged().is_some(),
-        "ended": r.ended,
-    })
 }
 
 /// The right's village, for authorizing; 404 for an unknown right.
@@ -182,11 +252,14 @@ async fn list(
         )
     })
     .await?;
-    let items: Vec<Value> = page.iter().map(|e| view(e, &ctx.principal)).collect();
-    Ok(
-        Json(json!({"events": items, "total": total, "limit": limit, "offset": offset}))
-            .into_response(),
-    )
+    let events = page.iter().map(|e| view(e, &ctx.principal)).collect();
+    Ok(Json(EventPage {
+        events,
+        total,
+        limit,
+        offset,
+    })
+    .into_response())
 }
 
 async fn load(st: &AppState, ctx: &Ctx, id: String, action: Action) -> Result<EventCase, Problem> {

@@ -220,6 +220,29 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("POST", "/api/v1/compliance") => of::<tudi_onemap::compliance::Report>(g),
         ("GET", "/api/v1/search") => of::<api::SearchResults>(g),
         ("GET", "/api/v1/status") => of::<api::ServiceStatus>(g),
+        ("GET", "/api/v1/homestead/applications") => of::<homestead::ApplicationPage>(g),
+        (
+            "POST",
+            "/api/v1/homestead/applications"
+            | "/api/v1/homestead/applications/{id}/actions"
+            | "/api/v1/homestead/applications/{id}/documents",
+        )
+        | ("GET", "/api/v1/homestead/applications/{id}") => of::<homestead::ApplicationView>(g),
+        ("GET", "/api/v1/homestead/collectives/{village}") => of::<homestead::Roll>(g),
+        ("PUT", "/api/v1/homestead/collectives/{village}") => of::<homestead::RollSaved>(g),
+        ("GET", "/api/v1/homestead/ledger") => of::<homestead::LedgerPage>(g),
+        ("GET", "/api/v1/homestead/stats") => of::<homestead::HomesteadStats>(g),
+        ("GET", "/api/v1/homestead/events") => of::<homestead_events::EventPage>(g),
+        ("POST", "/api/v1/homestead/events" | "/api/v1/homestead/events/{id}/actions")
+        | ("GET", "/api/v1/homestead/events/{id}") => of::<homestead_events::EventView>(g),
+        ("GET", "/api/v1/homestead/rights/{code}") => of::<homestead_events::RightView>(g),
+        ("GET", "/api/v1/certificates") => of::<homestead::CertificatePage>(g),
+        ("GET", "/api/v1/certificates/{id}") | ("POST", "/api/v1/certificates/{id}/revoke") => {
+            of::<homestead::CertificateView>(g)
+        }
+        ("GET", "/api/v1/certificates/{id}/verify") => {
+            of::<tudi_homestead::registry::Verification>(g)
+        }
         ("GET", "/api/v1/orders/categories") => of::<orders::CategoryList>(g),
         ("PUT", "/api/v1/orders/categories") => of::<orders::CategoriesSaved>(g),
         ("GET", "/api/v1/orders") => of::<orders::OrderPage>(g),

@@ -43,7 +43,7 @@ pub struct KeyRing {
 }
 
 /// A payload with its signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Signed {
     /// What was signed.
     pub payload: Value,

@@ -230,7 +230,7 @@ impl CaseView {
     pub(crate) fn of(case: &tudi_flow::case::Case, who: &Principal) -> Self {
         Self {
             revision: case.revision,
-            status: case.status.clone(),
+            status: case.status,
             process: case.process.clone(),
             version: case.version,
             tasks: tasks_view(case, who),
@@ -330,7 +330,7 @@ pub(crate) fn tasks_view(case: &tudi_flow::case::Case, who: &Principal) -> Vec<T
         .map(|t| TaskView {
             id: t.id,
             step: t.step.clone(),
-            status: t.status.clone(),
+            status: t.status,
             due: t.due,
             assignees: t.assignees.clone(),
             assignee_names: t.assignees.iter().map(|a| duty_name(a)).collect(),

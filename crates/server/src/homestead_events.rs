@@ -140,7 +140,7 @@ fn right_view(r: &Right, who: &Principal) -> RightView {
         floor_area_m2: r.floor_area_m2,
         site: r.site.clone(),
         registered_at: r.registered_at,
-        status: r.status.clone(),
+        status: r.status,
         on_map: r.on_map,
         previous: r
             .previous

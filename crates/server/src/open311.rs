@@ -14,8 +14,8 @@ use jiff::Timestamp;
 use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tudi_access::accounts::Accounts;
 use tudi_orders::category::{Taxonomy, Urgency};
 use tudi_orders::order::{Channel, Order, Reporter, shanghai};
@@ -148,6 +148,15 @@ fn respond(
     }
 }
 
+/// One error of a GeoReport error list.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct GeoReportError {
+    /// The HTTP status.
+    code: u16,
+    /// 中文在前 / Chinese first, then English.
+    description: String,
+}
+
 /// A GeoReport error list (`[{"code", "description"}]`), with the Chinese text first.
 fn error(format: Format, status: StatusCode, zh: &str, en: &str) -> Response {
     respond(
@@ -155,7 +164,10 @@ fn error(format: Format, status: StatusCode, zh: &str, en: &str) -> Response {
         status,
         "errors",
         "error",
-        vec![json!({"code": status.as_u16(), "description": format!("{zh} / {en}")})],
+        values(&[GeoReportError {
+            code: status.as_u16(),
+            description: format!("{zh} / {en}"),
+        }]),
     )
 }
 
@@ -163,19 +175,104 @@ fn from_problem(format: Format, p: &Problem) -> Response {
     error(format, p.status, &p.detail, &p.detail_en)
 }
 
-fn discovery(st: &AppState) -> Value {
+/// GeoReport v2 service discovery.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Discovery {
+    changeset: &'static str,
+    contact: &'static str,
+    key_service: &'static str,
+    endpoints: Vec<Endpoint>,
+    jurisdiction_id: String,
+}
+
+/// One endpoint in discovery.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Endpoint {
+    specification: &'static str,
+    /// 绝对地址 / an absolute URL.
+    url: String,
+    changeset: &'static str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    formats: [&'static str; 2],
+}
+
+/// A service (a work-order category citizens may report under).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Service {
+    service_code: String,
+    service_name: String,
+    description: String,
+    metadata: bool,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    keywords: String,
+    group: String,
+}
+
+/// A service's definition: no service takes extra attributes.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ServiceDefinition {
+    service_code: String,
+    attributes: [(); 0],
+}
+
+/// A request as the public sees it: no reporter, the plain status.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PublicRequest {
+    service_request_id: String,
+    /// `open` 或 `closed`.
+    status: &'static str,
+    status_notes: &'static str,
+    service_name: String,
+    service_code: String,
+    description: String,
+    agency_responsible: Option<String>,
+    service_notice: Option<String>,
+    requested_datetime: String,
+    updated_datetime: String,
+    expected_datetime: Option<String>,
+    merged_into: Option<String>,
+    address: Option<String>,
+    lat: Option<f64>,
+    long: Option<f64>,
+}
+
+/// The id (and token) of a request.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct RequestId {
+    service_request_id: String,
+    token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_notice: Option<&'static str>,
+}
+
+/// Each item as the value the XML writer walks.
+fn values<T: Serialize>(items: &[T]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|i| serde_json::to_value(i).unwrap_or(Value::Null))
+        .collect()
+}
+
+fn discovery(st: &AppState) -> Discovery {
+    const CHANGESET: &str = "2026-11-22T00:00:00+08:00";
     let district = st.district.as_ref().map_or("", |d| d.as_str()).to_owned();
     // Clients resolve the endpoint from discovery alone: an absolute URL.
     let url = format!("{}/open311/v2", st.public_url.trim_end_matches('/'));
-    json!({
-        "changeset": "2026-11-22T00:00:00+08:00",
-        "contact": "区 12345 政务服务便民热线 / the district's 12345 hotline",
-        "key_service": "API keys are tudi API tokens (POST /api/v1/tokens) of accounts allowed to take in work orders",
-        "endpoints": [
-            {"specification": "http://wiki.open311.org/GeoReport_v2", "url": url, "changeset": "2026-11-22T00:00:00+08:00", "type": "production", "formats": ["application/json", "text/xml"]}
-        ],
-        "jurisdiction_id": district,
-    })
+    Discovery {
+        changeset: CHANGESET,
+        contact: "区 12345 政务服务便民热线 / the district's 12345 hotline",
+        key_service: "API keys are tudi API tokens (POST /api/v1/tokens) of accounts allowed to take in work orders",
+        endpoints: vec![Endpoint {
+            specification: "http://wiki.open311.org/GeoReport_v2",
+            url,
+            changeset: CHANGESET,
+            kind: "production",
+            formats: ["application/json", "text/xml"],
+        }],
+        jurisdiction_id: district,
+    }
 }
 
 async fn discovery_json(State(st): State<AppState>) -> Response {
@@ -183,7 +280,7 @@ async fn discovery_json(State(st): State<AppState>) -> Response {
 }
 
 async fn discovery_xml(State(st): State<AppState>) -> Response {
-    let d = discovery(&st);
+    let d = serde_json::to_value(discovery(&st)).unwrap_or(Value::Null);
     let mut res = to_xml_single("discovery", &d).into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -219,7 +316,7 @@ fn to_xml_single(root: &str, v: &Value) -> String {
     String::from_utf8(w.into_inner()).unwrap_or_default()
 }
 
-fn services(t: &Taxonomy) -> Vec<Value> {
+fn services(t: &Taxonomy) -> Vec<Service> {
     t.iter()
         .filter(|c| c.parent.is_some() || !t.iter().any(|x| x.parent.as_deref() == Some(&c.code)))
         .map(|c| {
@@ -228,22 +325,34 @@ fn services(t: &Taxonomy) -> Vec<Value> {
                 .as_deref()
                 .and_then(|p| t.get(p).ok())
                 .map_or_else(|| c.class.name_zh().to_owned(), |p| p.name_zh.clone());
-            json!({
-                "service_code": c.code,
-                "service_name": c.name_zh,
-                "description": format!("{}（{}；{} 个工作日内办理）/ {}", c.name_zh, c.class.name_zh(), c.normal_days, c.name_en),
-                "metadata": false,
-                "type": "realtime",
-                "keywords": c.name_en,
-                "group": group,
-            })
+            Service {
+                service_code: c.code.clone(),
+                service_name: c.name_zh.clone(),
+                description: format!(
+                    "{}（{}；{} 个工作日内办理）/ {}",
+                    c.name_zh,
+                    c.class.name_zh(),
+                    c.normal_days,
+                    c.name_en
+                ),
+                metadata: false,
+                kind: "realtime",
+                keywords: c.name_en.clone(),
+                group,
+            }
         })
         .collect()
 }
 
 async fn services_in(format: Format, st: &AppState) -> Response {
     match taxonomy(st).await {
-        Ok(t) => respond(format, StatusCode::OK, "services", "service", services(&t)),
+        Ok(t) => respond(
+            format,
+            StatusCode::OK,
+            "services",
+            "service",
+            values(&services(&t)),
+        ),
         Err(p) => from_problem(format, &p),
     }
 }
@@ -265,7 +374,7 @@ async fn service_definition(State(st): State<AppState>, Path(file): Path<String>
         Ok(t) => t,
         Err(p) => return from_problem(format, &p),
     };
-    if !services(&t).iter().any(|s| s["service_code"] == code) {
+    if !services(&t).iter().any(|s| s.service_code == code) {
         return error(
             format,
             StatusCode::NOT_FOUND,
@@ -274,10 +383,14 @@ async fn service_definition(State(st): State<AppState>, Path(file): Path<String>
         );
     }
     // No service takes extra attributes: the definition is the code with an empty list.
-    let def = json!({"service_code": code, "attributes": []});
+    let def = ServiceDefinition {
+        service_code: code.to_owned(),
+        attributes: [],
+    };
     match format {
         Format::Json => axum::Json(def).into_response(),
         Format::Xml => {
+            let def = serde_json::to_value(def).unwrap_or(Value::Null);
             let mut res = to_xml_single("service_definition", &def).into_response();
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -302,7 +415,7 @@ fn shown_status(o: &Order, survivor: Option<&Order>) -> tudi_orders::lifecycle::
     survivor.unwrap_or(o).state.public()
 }
 
-fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> Value {
+fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> PublicRequest {
     let followed = survivor.unwrap_or(o);
     let status = shown_status(o, survivor);
     // Last changed: by its own steps or by those of the order it follows, never before it came.
@@ -320,23 +433,26 @@ fn public_request(o: &Order, taxonomy: &Taxonomy, survivor: Option<&Order>) -> V
         .due
         .and_then(|d| d.to_zoned(shanghai()).ok())
         .map(|z| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string());
-    json!({
-        "service_request_id": o.number,
-        "status": status.open311(),
-        "status_notes": status.name_zh(),
-        "service_name": service_name,
-        "service_code": o.category,
-        "description": o.description,
-        "agency_responsible": followed.unit.as_ref().map(|u| u.name.clone()),
-        "service_notice": o.merged_into.as_ref().map(|n| format!("已合并至 {n}，随其办理 / merged into {n} and handled with it")),
-        "requested_datetime": iso(o.received_at),
-        "updated_datetime": iso(updated),
-        "expected_datetime": expected,
-        "merged_into": o.merged_into,
-        "address": o.address,
-        "lat": o.location.map(|l| l[1]),
-        "long": o.location.map(|l| l[0]),
-    })
+    PublicRequest {
+        service_request_id: o.number.clone(),
+        status: status.open311(),
+        status_notes: status.name_zh(),
+        service_name,
+        service_code: o.category.clone(),
+        description: o.description.clone(),
+        agency_responsible: followed.unit.as_ref().map(|u| u.name.clone()),
+        service_notice: o
+            .merged_into
+            .as_ref()
+            .map(|n| format!("已合并至 {n}，随其办理 / merged into {n} and handled with it")),
+        requested_datetime: iso(o.received_at),
+        updated_datetime: iso(updated),
+        expected_datetime: expected,
+        merged_into: o.merged_into.clone(),
+        address: o.address.clone(),
+        lat: o.location.map(|l| l[1]),
+        long: o.location.map(|l| l[0]),
+    }
 }
 
 #[derive(Deserialize, Default, JsonSchema)]
@@ -418,7 +534,7 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
             })
             .flatten()
     });
-    let mut out: Vec<Value> = all
+    let mut out: Vec<PublicRequest> = all
         .iter()
         .map(|v| &v.order)
         .filter(|o| ids.as_ref().is_none_or(|ids| ids.contains(&o.number)))
@@ -441,7 +557,13 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
         .collect();
     out.reverse();
     out.truncate(1000);
-    respond(format, StatusCode::OK, "service_requests", "request", out)
+    respond(
+        format,
+        StatusCode::OK,
+        "service_requests",
+        "request",
+        values(&out),
+    )
 }
 
 type QueryResult = Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>;
@@ -492,7 +614,7 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
                 StatusCode::OK,
                 "service_requests",
                 "request",
-                vec![public_request(&v.order, &taxonomy, survivor.as_ref())],
+                values(&[public_request(&v.order, &taxonomy, survivor.as_ref())]),
             )
         }
         Err(p) => from_problem(format, &p),
@@ -511,7 +633,11 @@ async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response
             StatusCode::OK,
             "service_requests",
             "request",
-            vec![json!({"service_request_id": v.order.number, "token": v.order.number})],
+            values(&[RequestId {
+                service_request_id: v.order.number.clone(),
+                token: v.order.number,
+                service_notice: None,
+            }]),
         ),
         Err(p) => from_problem(format, &p),
     }
@@ -603,9 +729,11 @@ async fn create(st: AppState, ctx: Ctx, form: RequestForm, format: Format) -> Re
             StatusCode::CREATED,
             "service_requests",
             "request",
-            vec![
-                json!({"service_request_id": v.order.number, "token": v.order.number, "service_notice": "已受理 / received", "account_id": null}),
-            ],
+            values(&[RequestId {
+                service_request_id: v.order.number.clone(),
+                token: v.order.number,
+                service_notice: Some("已受理 / received"),
+            }]),
         ),
         Err(p) => from_problem(format, &p),
     }

@@ -243,6 +243,15 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("GET", "/api/v1/certificates/{id}/verify") => {
             of::<tudi_homestead::registry::Verification>(g)
         }
+        ("GET", "/open311/v2/discovery.json") => of::<open311::Discovery>(g),
+        ("GET", "/open311/v2/services.json") => of::<Vec<open311::Service>>(g),
+        ("GET", "/open311/v2/services/{file}") => of::<open311::ServiceDefinition>(g),
+        ("GET", "/open311/v2/requests.json" | "/open311/v2/requests/{file}") => {
+            of::<Vec<open311::PublicRequest>>(g)
+        }
+        ("POST", "/open311/v2/requests.json") | ("GET", "/open311/v2/tokens/{file}") => {
+            of::<Vec<open311::RequestId>>(g)
+        }
         ("GET", "/api/v1/orders/categories") => of::<orders::CategoryList>(g),
         ("PUT", "/api/v1/orders/categories") => of::<orders::CategoriesSaved>(g),
         ("GET", "/api/v1/orders") => of::<orders::OrderPage>(g),
@@ -531,12 +540,6 @@ fn errors(method: &str, path: &str, guard: Guard) -> Vec<&'static str> {
 /// The document.
 #[must_use]
 pub fn document() -> Value {
-    let problem = json!({"description": "problem+json", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}});
-    // Open311 answers errors as GeoReport error lists, in the format the path asks for.
-    let georeport = json!({"description": "GeoReport v2 错误列表 / error list", "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/GeoReportErrors"}},
-        "text/xml": {"schema": {"type": "string"}}
-    }});
     let mut generator = SchemaSettings::draft2020_12()
         .for_deserialize()
         .with(|s| {
@@ -544,6 +547,18 @@ pub fn document() -> Value {
             s.meta_schema = None;
         })
         .into_generator();
+    let problem_body = generator
+        .subschema_for::<crate::problem::ProblemBody>()
+        .to_value();
+    let problem = json!({"description": "problem+json", "content": {"application/problem+json": {"schema": problem_body}}});
+    // Open311 answers errors as GeoReport error lists, in the format the path asks for.
+    let error_list = generator
+        .subschema_for::<Vec<open311::GeoReportError>>()
+        .to_value();
+    let georeport = json!({"description": "GeoReport v2 错误列表 / error list", "content": {
+        "application/json": {"schema": error_list},
+        "text/xml": {}
+    }});
     let mut paths = Map::new();
     for r in ROUTES
         .iter()
@@ -611,13 +626,7 @@ pub fn document() -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
         entry[r.method.to_lowercase()] = op;
     }
-    let mut schemas = generator.take_definitions(true);
-    schemas.insert("GeoReportErrors".into(), json!({"type": "array", "items": {"type": "object", "properties": {"code": {"type": "integer"}, "description": {"type": "string"}}}}));
-    schemas.insert("Problem".into(), json!({"type": "object", "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "detail_en": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}}}
-    }}));
+    let schemas = generator.take_definitions(true);
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -2,7 +2,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// An error response.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +74,49 @@ impl Problem {
     }
 }
 
+/// The body of an error answer (RFC 9457 problem+json, with the English detail beside the
+/// Chinese).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ProblemBody {
+    /// `https://tudi.dev/problems/<slug>`.
+    #[serde(rename = "type")]
+    kind: String,
+    title: String,
+    status: u16,
+    detail: String,
+    detail_en: String,
+    /// 出错的输入项 / the input fields at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
+}
+
+/// An input field at fault.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct FieldError {
+    field: String,
+    detail: String,
+    detail_en: String,
+}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": format!("https://tudi.dev/problems/{}", self.slug),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "detail_en": self.detail_en,
+        let errors = self.field.as_ref().map(|field| {
+            vec![FieldError {
+                field: field.to_string(),
+                detail: self.detail.clone(),
+                detail_en: self.detail_en.clone(),
+            }]
         });
-        if let Some(field) = &self.field {
-            body["errors"] =
-                json!([{"field": field, "detail": self.detail, "detail_en": self.detail_en}]);
-        }
-        let mut res = (self.status, body.to_string()).into_response();
+        let body = ProblemBody {
+            kind: format!("https://tudi.dev/problems/{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail,
+            detail_en: self.detail_en,
+            errors,
+        };
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        let mut res = (self.status, text).into_response();
         res.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

@@ -1114,6 +1114,20 @@ async fn the_api_is_described_by_a_valid_openapi_document() {
             r.path
         );
     }
+    // Every JSON answer has the schema of the type its handler answers with (the document
+    // itself aside).
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, answer) in op["responses"].as_object().unwrap() {
+                if let Some(json) = answer["content"].get("application/json") {
+                    assert!(
+                        json.get("schema").is_some() || path == "/api/v1/openapi.json",
+                        "{method} {path} {status} answers JSON without a schema"
+                    );
+                }
+            }
+        }
+    }
     let resolve = |schema: &Value| -> Value {
         match schema["$ref"].as_str() {
             Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),

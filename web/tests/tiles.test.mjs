@@ -58,3 +58,43 @@ test('a parcel tile decodes and round-trips to the source within a pixel', async
     assert.ok(Math.abs(Math.max(...ys) - Math.max(...sy)) <= pixel, `north edge at z${z}`);
   }
 });
+
+// MVT 2.1 §4.3.4.4: an exterior ring has positive area by the surveyor's formula in tile
+// coordinates (y down), and a ring of no area is not a ring. @mapbox/vector-tile hands back the
+// rings as encoded, so the winding the server wrote is what is checked.
+function signedArea(ring) {
+  let sum = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    sum += (ring[j].x * ring[i].y) - (ring[i].x * ring[j].y);
+  }
+  return sum / 2;
+}
+
+test('every polygon starts with a positive exterior and has no empty rings', async () => {
+  const f = (await (await fetch(`${server.base}/ogc/collections/parcels/items?limit=1`, { headers: auth })).json()).features[0];
+  const [lon, lat] = f.geometry.coordinates[0][0][0];
+  const tiles = [
+    ['divisions', { x: 0, y: 0, z: 0 }],
+    ['divisions', tileOf(lon, lat, 10)],
+    ['parcels', tileOf(lon, lat, 15)],
+    ['parcels', tileOf(lon, lat, 16)],
+  ];
+  let polygons = 0;
+  for (const [name, { x, y, z }] of tiles) {
+    const res = await fetch(`${server.base}/ogc/collections/${name}/tiles/WebMercatorQuad/${z}/${y}/${x}`, { headers: auth });
+    if (res.status === 204) continue;
+    assert.equal(res.status, 200, `${name} ${z}/${y}/${x}`);
+    const layer = new VectorTile(new Pbf(new Uint8Array(await res.arrayBuffer()))).layers[name];
+    for (let i = 0; layer && i < layer.length; i++) {
+      const feat = layer.feature(i);
+      if (feat.type !== 3) continue;
+      const rings = feat.loadGeometry();
+      polygons += 1;
+      assert.ok(signedArea(rings[0]) > 0, `${name} ${z}/${y}/${x} feature ${i}: the first ring is an exterior`);
+      for (const [k, r] of rings.entries()) {
+        assert.notEqual(signedArea(r), 0, `${name} ${z}/${y}/${x} feature ${i} ring ${k} has no area`);
+      }
+    }
+  }
+  assert.ok(polygons > 10, `polygons checked: ${polygons}`);
+});

@@ -129,7 +129,7 @@ pub struct Case {
 
 /// What someone does on a case. As JSON it is tagged by `action`:
 /// `{"action": "approve", "task": 3, "comment": "同意"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Op {
     /// 同意 (sign the task).

@@ -512,14 +512,19 @@ pub(crate) fn op_from(fields: Value) -> Result<Op, Problem> {
     })
 }
 
+/// An action on an application's case: the revision read, what the step records, and the
+/// engine's operation.
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "ApplicationAction")]
 pub(crate) struct ActionBody {
+    /// 读取时的修订号 / the case revision read.
     revision: u64,
+    /// 本环节记录的内容（如踏勘结果）/ what the step records (a site visit's findings …).
     #[serde(default)]
     form: Value,
     /// The rest: the engine's operation (`action`, `task`, …).
     #[serde(flatten)]
+    #[schemars(with = "tudi_flow::case::Op")]
     action: Value,
 }
 

@@ -291,6 +291,7 @@ async fn read(
 pub(crate) struct ActionBody {
     revision: u64,
     #[serde(flatten)]
+    #[schemars(with = "tudi_flow::case::Op")]
     action: Value,
 }
 

@@ -51,20 +51,26 @@ fn point_in_cell(store: &GeoPackageStore, prefix: &str) -> [f64; 2] {
     [lon, lat]
 }
 
+/// The demo district's map (60 parcels) in a store of its own.
+fn demo_map() -> (tempfile::TempDir, GeoPackageStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    tudi_onemap::demo::build(
+        &store,
+        tudi_onemap::demo::DemoOptions {
+            seed: 11,
+            parcels: 60,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    (dir, store)
+}
+
 fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
-        tudi_onemap::demo::build(
-            &store,
-            tudi_onemap::demo::DemoOptions {
-                seed: 11,
-                parcels: 60,
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+        let (dir, store) = demo_map();
         let c = Change::new("cli", "test.setup");
         let district = Jurisdiction::parse("440605").unwrap();
         // The demo's responsibility list: events to the town where they happen, components to
@@ -949,18 +955,8 @@ fn server_state() -> AppState {
 fn server_world() -> &'static (tempfile::TempDir, AppState, String) {
     static SERVER: OnceLock<(tempfile::TempDir, AppState, String)> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
-        tudi_onemap::demo::build(
-            &store,
-            // The world's map, so analyses cost what they cost there.
-            tudi_onemap::demo::DemoOptions {
-                seed: 11,
-                parcels: 60,
-            },
-            &mut |_| {},
-        )
-        .unwrap();
+        // The world's map, so analyses cost what they cost there.
+        let (dir, store) = demo_map();
         let config = AuthConfig::for_tests();
         let accounts = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
         let admin = accounts.iter().find(|a| a.role == "admin").unwrap();

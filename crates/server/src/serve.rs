@@ -61,6 +61,11 @@ pub(crate) async fn run(listener: TcpListener, app: Router, limits: Limits) -> s
             },
             _ = &mut stop => break,
         };
+        // Answers are small and written whole: send them at once rather than waiting to
+        // coalesce them with more (Nagle).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
         let service = app
             .clone()
             .map_request(move |mut req: axum::http::Request<Incoming>| {

@@ -128,17 +128,18 @@ fn write_field(w: &mut Writer<Vec<u8>>, name: &str, v: &Value) {
     }
 }
 
-fn respond(
+/// A list of `items` in the format asked for: JSON as it is, XML by walking each item's fields.
+fn respond<T: Serialize>(
     format: Format,
     status: StatusCode,
     root: &str,
     item: &str,
-    items: Vec<Value>,
+    items: &[T],
 ) -> Response {
     match format {
-        Format::Json => (status, axum::Json(Value::Array(items))).into_response(),
+        Format::Json => (status, axum::Json(items)).into_response(),
         Format::Xml => {
-            let mut res = (status, to_xml(root, item, &items)).into_response();
+            let mut res = (status, to_xml(root, item, &values(items))).into_response();
             res.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/xml; charset=utf-8"),
@@ -164,10 +165,10 @@ fn error(format: Format, status: StatusCode, zh: &str, en: &str) -> Response {
         status,
         "errors",
         "error",
-        values(&[GeoReportError {
+        &[GeoReportError {
             code: status.as_u16(),
             description: format!("{zh} / {en}"),
-        }]),
+        }],
     )
 }
 
@@ -346,13 +347,7 @@ fn services(t: &Taxonomy) -> Vec<Service> {
 
 async fn services_in(format: Format, st: &AppState) -> Response {
     match taxonomy(st).await {
-        Ok(t) => respond(
-            format,
-            StatusCode::OK,
-            "services",
-            "service",
-            values(&services(&t)),
-        ),
+        Ok(t) => respond(format, StatusCode::OK, "services", "service", &services(&t)),
         Err(p) => from_problem(format, &p),
     }
 }
@@ -557,13 +552,7 @@ async fn requests(st: AppState, q: RequestsQuery, format: Format) -> Response {
         .collect();
     out.reverse();
     out.truncate(1000);
-    respond(
-        format,
-        StatusCode::OK,
-        "service_requests",
-        "request",
-        values(&out),
-    )
+    respond(format, StatusCode::OK, "service_requests", "request", &out)
 }
 
 type QueryResult = Result<Query<RequestsQuery>, axum::extract::rejection::QueryRejection>;
@@ -614,7 +603,7 @@ async fn one_request(State(st): State<AppState>, Path(file): Path<String>) -> Re
                 StatusCode::OK,
                 "service_requests",
                 "request",
-                values(&[public_request(&v.order, &taxonomy, survivor.as_ref())]),
+                &[public_request(&v.order, &taxonomy, survivor.as_ref())],
             )
         }
         Err(p) => from_problem(format, &p),
@@ -633,11 +622,11 @@ async fn token(State(st): State<AppState>, Path(file): Path<String>) -> Response
             StatusCode::OK,
             "service_requests",
             "request",
-            values(&[RequestId {
+            &[RequestId {
                 service_request_id: v.order.number.clone(),
                 token: v.order.number,
                 service_notice: None,
-            }]),
+            }],
         ),
         Err(p) => from_problem(format, &p),
     }
@@ -729,11 +718,11 @@ async fn create(st: AppState, ctx: Ctx, form: RequestForm, format: Format) -> Re
             StatusCode::CREATED,
             "service_requests",
             "request",
-            values(&[RequestId {
+            &[RequestId {
                 service_request_id: v.order.number.clone(),
                 token: v.order.number,
                 service_notice: Some("已受理 / received"),
-            }]),
+            }],
         ),
         Err(p) => from_problem(format, &p),
     }

@@ -647,6 +647,9 @@ pub fn document() -> Value {
     })
 }
 
+/// The document is the same for the life of the process (it is built from the route table and
+/// the types): derived once, on the first request.
 pub(crate) async fn serve() -> Response {
-    Json(document()).into_response()
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(document)).into_response()
 }

@@ -965,3 +965,177 @@ fn every_change_appends_to_an_intact_audit_chain(s: &dyn Store) {
     assert_eq!(report.entries, 7);
     assert_eq!(report.head.as_deref(), Some(all[0].hash.as_str()));
 }
+
+/// Two handles on one store (two servers on one database, or a server and a command-line tool on
+/// one file), as [`run_concurrent`] needs them.
+pub type HandlePair = (Box<dyn Store>, Box<dyn Store>);
+
+/// The behaviour two handles on the same store must show when they write at once: numbers
+/// unique and gapless, stale writes refused (no update lost), the audit chain intact, and each
+/// handle seeing the other's commits at once. `make` gives two handles on one fresh store.
+pub fn run_concurrent(make: &dyn Fn() -> HandlePair) {
+    let (a, b) = make();
+    numbers_stay_gapless_across_handles(&*a, &*b);
+    let (a, b) = make();
+    no_update_is_lost_across_handles(&*a, &*b);
+    let (a, b) = make();
+    each_handle_sees_the_others_commits(&*a, &*b);
+}
+
+const ROUNDS: u64 = 60;
+
+fn numbers_stay_gapless_across_handles(a: &dyn Store, b: &dyn Store) {
+    let work = |s: &dyn Store, who: &str| {
+        let change = Change::new(format!("user:{who}"), "order.intake");
+        for i in 0..ROUNDS {
+            // Every third attempt fails after taking its number: it must give the number back.
+            let fail = i % 3 == 2;
+            let result = s.write_numbered(&change, "order:day", &mut |n| {
+                if fail {
+                    return Err(StoreError::BadName(format!("refused-{n}")));
+                }
+                Ok(vec![RecordWrite {
+                    collection: "order".into(),
+                    id: format!("{n:06}"),
+                    expect: Expect::Absent,
+                    body: Some(json!({"n": n, "by": who})),
+                    keys: vec![("by".into(), who.into())],
+                    detail: None,
+                }])
+            });
+            assert_eq!(result.is_err(), fail, "{who} round {i}: {result:?}");
+            s.record_denial(&change, "order:probe", None).unwrap();
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| work(a, "a"));
+        scope.spawn(|| work(b, "b"));
+    });
+    let made = 2 * (ROUNDS - ROUNDS / 3);
+    let page = a.find_records("order", &RecordQuery::default()).unwrap();
+    let numbers: Vec<u64> = page
+        .records
+        .iter()
+        .map(|r| r.body["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        (1..=made).collect::<Vec<_>>(),
+        "numbers are unique and gapless: a failed write uses none"
+    );
+    for (who, handle) in [("a", a), ("b", b)] {
+        let by = handle
+            .find_records(
+                "order",
+                &RecordQuery {
+                    key: Some(("by".into(), who.into())),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            by.total,
+            ROUNDS - ROUNDS / 3,
+            "{who}'s orders are all there"
+        );
+    }
+    for handle in [a, b] {
+        let report = handle.verify_audit().unwrap();
+        assert!(report.is_intact(), "the chain never forks: {report:?}");
+        assert_eq!(
+            report.entries,
+            made + 2 * ROUNDS,
+            "one entry per order and per denial, none for failed writes"
+        );
+    }
+}
+
+fn no_update_is_lost_across_handles(a: &dyn Store, b: &dyn Store) {
+    a.write_records(
+        &c(0),
+        &[put("counter", "x", Expect::Absent, json!({"n": 0}), &[])],
+    )
+    .unwrap();
+    let work = |s: &dyn Store| {
+        let mut done = 0;
+        while done < ROUNDS {
+            let current = s.record("counter", "x").unwrap().unwrap();
+            let n = current.body["n"].as_u64().unwrap();
+            match s.write_records(
+                &Change::new("user:c", "counter.add"),
+                &[put(
+                    "counter",
+                    "x",
+                    Expect::Version(current.version),
+                    json!({"n": n + 1}),
+                    &[],
+                )],
+            ) {
+                Ok(v) => {
+                    assert_eq!(v, vec![current.version + 1]);
+                    done += 1;
+                }
+                // Someone else wrote first: read again and retry.
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => panic!("a stale write is refused as a conflict, not {e:?}"),
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| work(a));
+        scope.spawn(|| work(b));
+    });
+    for handle in [a, b] {
+        let x = handle.record("counter", "x").unwrap().unwrap();
+        assert_eq!(x.body["n"], json!(2 * ROUNDS), "no update was lost");
+        assert_eq!(x.version, 1 + 2 * ROUNDS);
+        assert!(handle.verify_audit().unwrap().is_intact());
+    }
+}
+
+fn each_handle_sees_the_others_commits(a: &dyn Store, b: &dyn Store) {
+    let counter = b.change_counter().unwrap();
+    a.create_layer(&parcel_def("p"), &c(0)).unwrap();
+    assert!(
+        b.layer_defs().unwrap().iter().any(|d| d.name == "p"),
+        "a layer made through one handle is listed by the other"
+    );
+    assert_ne!(
+        b.change_counter().unwrap(),
+        counter,
+        "the other's change counter moved"
+    );
+    let revision = b.layer_revision("p").unwrap();
+    let ids = a
+        .insert_features(
+            "p",
+            &mut std::iter::once(feature(0.0, "A")),
+            &c(1),
+            &mut |_| true,
+        )
+        .unwrap();
+    assert_ne!(b.layer_revision("p").unwrap(), revision, "and its revision");
+    assert_eq!(
+        b.feature("p", ids[0]).unwrap().attributes["code"],
+        json!("A")
+    );
+    b.update_feature("p", ids[0], square(0.0, 0.0, 5.0), attrs("B"), &c(2))
+        .unwrap();
+    assert_eq!(
+        a.feature("p", ids[0]).unwrap().attributes["code"],
+        json!("B")
+    );
+    b.write_records(
+        &c(3),
+        &[put("user", "wang", Expect::Absent, json!({}), &[])],
+    )
+    .unwrap();
+    assert_eq!(a.record("user", "wang").unwrap().unwrap().version, 1);
+    assert_eq!(
+        a.next_in_sequence("k", 0).unwrap() + 1,
+        b.next_in_sequence("k", 0).unwrap()
+    );
+    let report = a.verify_audit().unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.entries, b.verify_audit().unwrap().entries);
+}

@@ -20,13 +20,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use geo_types::{Geometry, MultiPolygon};
+use geo_types::Geometry;
 use jiff::Timestamp;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use serde_json::{Map, Value};
-use tudi_core::layer::{FieldDef, FieldType, LayerKind, is_valid_identifier};
+use tudi_core::layer::LayerKind;
 use tudi_geo::io::wkb;
 use uuid::Uuid;
 
@@ -41,7 +41,7 @@ mod records;
 const APPLICATION_ID: i32 = 0x4750_4B47;
 const USER_VERSION: i32 = 10200;
 /// Version of tudi's own tables in the file.
-pub const SCHEMA_VERSION: &str = "1";
+pub use crate::rules::SCHEMA_VERSION;
 
 /// A GeoPackage-backed store.
 pub struct GeoPackageStore {
@@ -68,19 +68,8 @@ fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     }
 }
 
-/// Formats an instant with fixed width, so that text comparison orders instants.
-#[must_use]
-pub fn format_ts(ts: Timestamp) -> String {
-    format!(
-        "{}.{:06}Z",
-        ts.strftime("%Y-%m-%dT%H:%M:%S"),
-        ts.subsec_microsecond()
-    )
-}
-
-fn parse_ts(text: &str) -> Timestamp {
-    text.parse().unwrap_or(Timestamp::UNIX_EPOCH)
-}
+use crate::rules::{Cell, cell_value, check_def, def_digest, feature_digest, field_cell};
+pub use crate::rules::{format_ts, parse_ts};
 
 /// Registers the SQL functions GeoPackage R-tree triggers call.
 ///
@@ -399,153 +388,6 @@ fn create_feature_id_index(conn: &Connection, table: &str) -> Result<()> {
     })
 }
 
-fn check_def(def: &LayerDef) -> Result<()> {
-    if !is_valid_identifier(&def.name) {
-        return Err(StoreError::Schema(format!(
-            "layer name {:?} must start with a letter and use only ASCII letters, digits and _ \
-             (图层名须以英文字母开头，只含英文字母、数字和下划线)",
-            def.name
-        )));
-    }
-    const TYPES: [&str; 7] = [
-        "GEOMETRY",
-        "POINT",
-        "LINESTRING",
-        "POLYGON",
-        "MULTIPOINT",
-        "MULTILINESTRING",
-        "MULTIPOLYGON",
-    ];
-    if !TYPES.contains(&def.geometry_type.as_str()) {
-        return Err(StoreError::Schema(format!(
-            "geometry type {:?} is not one of {TYPES:?}",
-            def.geometry_type
-        )));
-    }
-    let mut seen = std::collections::HashSet::new();
-    for f in &def.fields {
-        if !is_valid_identifier(&f.name) {
-            return Err(StoreError::Schema(format!(
-                "field name {:?} must start with a letter and use only ASCII letters, digits and _ \
-                 (字段名须以英文字母开头，只含英文字母、数字和下划线)",
-                f.name
-            )));
-        }
-        if !seen.insert(f.name.to_ascii_lowercase()) {
-            return Err(StoreError::Schema(format!(
-                "field {:?} appears twice",
-                f.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Converts a JSON value to the SQL value of a field, or explains why it does not fit.
-fn to_sql(field: &FieldDef, value: Option<&Value>) -> std::result::Result<SqlValue, String> {
-    let v = match value {
-        None | Some(Value::Null) => {
-            return if field.required {
-                Err("required value is missing (必填字段为空)".into())
-            } else {
-                Ok(SqlValue::Null)
-            };
-        }
-        Some(v) => v,
-    };
-    match field.field_type {
-        FieldType::Text => Ok(SqlValue::Text(match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })),
-        FieldType::Integer => match v {
-            Value::Number(n) if n.is_i64() => Ok(SqlValue::Integer(n.as_i64().unwrap_or(0))),
-            Value::Number(n)
-                if n.as_f64()
-                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) =>
-            {
-                #[allow(clippy::cast_possible_truncation)]
-                Ok(SqlValue::Integer(n.as_f64().unwrap_or(0.0) as i64))
-            }
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(SqlValue::Integer)
-                .map_err(|_| format!("{s:?} is not an integer (不是整数)")),
-            other => Err(format!("{other} is not an integer (不是整数)")),
-        },
-        FieldType::Real => match v {
-            Value::Number(n) => Ok(SqlValue::Real(n.as_f64().unwrap_or(0.0))),
-            Value::String(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(SqlValue::Real)
-                .ok_or_else(|| format!("{s:?} is not a number (不是数值)")),
-            other => Err(format!("{other} is not a number (不是数值)")),
-        },
-        FieldType::Date => match v {
-            Value::String(s) => {
-                let d = s.trim().get(..10).unwrap_or(s.trim());
-                d.parse::<jiff::civil::Date>()
-                    .map(|d| SqlValue::Text(d.to_string()))
-                    .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD (不是日期)"))
-            }
-            other => Err(format!("{other} is not a date YYYY-MM-DD (不是日期)")),
-        },
-        FieldType::Boolean => match v {
-            Value::Bool(b) => Ok(SqlValue::Integer(i64::from(*b))),
-            Value::Number(n) if n.as_i64() == Some(0) || n.as_i64() == Some(1) => {
-                Ok(SqlValue::Integer(n.as_i64().unwrap_or(0)))
-            }
-            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "t" | "yes" | "y" | "1" | "是" => Ok(SqlValue::Integer(1)),
-                "false" | "f" | "no" | "n" | "0" | "否" => Ok(SqlValue::Integer(0)),
-                _ => Err(format!("{s:?} is not true/false (不是是/否)")),
-            },
-            other => Err(format!("{other} is not true/false (不是是/否)")),
-        },
-    }
-}
-
-fn from_sql(field: &FieldDef, v: ValueRef<'_>) -> Value {
-    match (field.field_type, v) {
-        (_, ValueRef::Null) => Value::Null,
-        (FieldType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
-        (_, ValueRef::Integer(i)) => Value::from(i),
-        (_, ValueRef::Real(f)) => Value::from(f),
-        (_, ValueRef::Text(t)) => Value::String(String::from_utf8_lossy(t).into_owned()),
-        (_, ValueRef::Blob(_)) => Value::Null,
-    }
-}
-
-/// Fits a geometry to the layer's declared type (a polygon goes into a MULTIPOLYGON layer as a
-/// one-part multipolygon) or says why it cannot.
-fn fit_geometry(
-    def: &LayerDef,
-    geometry: Geometry<f64>,
-) -> std::result::Result<Geometry<f64>, String> {
-    let got = match &geometry {
-        Geometry::Point(_) => "POINT",
-        Geometry::LineString(_) | Geometry::Line(_) => "LINESTRING",
-        Geometry::Polygon(_) | Geometry::Rect(_) | Geometry::Triangle(_) => "POLYGON",
-        Geometry::MultiPoint(_) => "MULTIPOINT",
-        Geometry::MultiLineString(_) => "MULTILINESTRING",
-        Geometry::MultiPolygon(_) => "MULTIPOLYGON",
-        Geometry::GeometryCollection(_) => "GEOMETRYCOLLECTION",
-    };
-    match (def.geometry_type.as_str(), geometry) {
-        ("GEOMETRY", g) => Ok(g),
-        ("MULTIPOLYGON", Geometry::Polygon(p)) => Ok(MultiPolygon(vec![p]).into()),
-        (want, g) if want == got => Ok(g),
-        (want, _) => Err(format!(
-            "geometry is {got}, layer {:?} holds {want} (几何类型为 {got}，图层要求 {want})",
-            def.name
-        )),
-    }
-}
-
 /// The INSERT of one feature row: geometry, id, the fields in schema order, and with `history`
 /// tudi's version columns.
 fn insert_sql(def: &LayerDef, history: bool) -> String {
@@ -580,7 +422,7 @@ pub fn check_attributes(
         return Err((unknown.clone(), "no such field (图层无此字段)".into()));
     }
     for f in &def.fields {
-        to_sql(f, attributes.get(&f.name)).map_err(|r| (f.name.clone(), r))?;
+        field_cell(f, attributes.get(&f.name)).map_err(|r| (f.name.clone(), r))?;
     }
     Ok(())
 }
@@ -801,7 +643,7 @@ impl GeoPackageStore {
         let id: String = r.get(2)?;
         let mut attributes = Map::new();
         for (i, f) in def.fields.iter().enumerate() {
-            attributes.insert(f.name.clone(), from_sql(f, r.get_ref(3 + i)?));
+            attributes.insert(f.name.clone(), cell_value(f, cell_of(r.get_ref(3 + i)?)));
         }
         let n = def.fields.len();
         let version: u32 = r.get(3 + n)?;
@@ -898,31 +740,7 @@ impl GeoPackageStore {
         geometry: Geometry<f64>,
         attributes: &Map<String, Value>,
     ) -> Result<(Vec<u8>, Vec<SqlValue>)> {
-        let geometry = fit_geometry(def, geometry).map_err(|reason| StoreError::Attribute {
-            index,
-            field: "geom".into(),
-            reason,
-        })?;
-        if let Some(unknown) = attributes
-            .keys()
-            .find(|k| !def.fields.iter().any(|f| &f.name == *k))
-        {
-            return Err(StoreError::Attribute {
-                index,
-                field: unknown.clone(),
-                reason: format!("layer {:?} has no such field (图层无此字段)", def.name),
-            });
-        }
-        let mut values = Vec::with_capacity(def.fields.len());
-        for f in &def.fields {
-            values.push(to_sql(f, attributes.get(&f.name)).map_err(|reason| {
-                StoreError::Attribute {
-                    index,
-                    field: f.name.clone(),
-                    reason,
-                }
-            })?);
-        }
+        let (geometry, cells) = crate::rules::encode_feature(def, index, geometry, attributes)?;
         let blob = wkb::to_gpkg(&geometry, i32::try_from(def.epsg).unwrap_or(0)).map_err(|e| {
             StoreError::Attribute {
                 index,
@@ -930,7 +748,25 @@ impl GeoPackageStore {
                 reason: e.to_string(),
             }
         })?;
-        Ok((blob, values))
+        Ok((blob, cells.into_iter().map(sql_of).collect()))
+    }
+}
+
+fn sql_of(cell: Cell) -> SqlValue {
+    match cell {
+        Cell::Null => SqlValue::Null,
+        Cell::Integer(i) => SqlValue::Integer(i),
+        Cell::Real(f) => SqlValue::Real(f),
+        Cell::Text(t) => SqlValue::Text(t),
+    }
+}
+
+fn cell_of(v: ValueRef<'_>) -> Cell {
+    match v {
+        ValueRef::Null | ValueRef::Blob(_) => Cell::Null,
+        ValueRef::Integer(i) => Cell::Integer(i),
+        ValueRef::Real(f) => Cell::Real(f),
+        ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
     }
 }
 
@@ -938,7 +774,9 @@ impl Store for GeoPackageStore {
     fn create_layer(&self, def: &LayerDef, change: &Change) -> Result<()> {
         check_def(def)?;
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         Self::create_in(&tx, def)?;
         create_feature_id_index(&tx, &def.name)?;
         records::append_audit(
@@ -956,7 +794,9 @@ impl Store for GeoPackageStore {
     fn drop_layer(&self, name: &str, change: &Change) -> Result<()> {
         let mut conn = self.lock();
         let def = Self::load_def(&conn, name)?;
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         records::append_audit(
             &tx,
             change,
@@ -1066,7 +906,9 @@ impl Store for GeoPackageStore {
         let at = change.at;
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         let row = Self::current_row(&tx, &def, id)?;
         let before = Self::row_digest(&def, &row)?;
         let (blob, values) = Self::encode(&def, 0, geometry, &attributes)?;
@@ -1115,7 +957,9 @@ impl Store for GeoPackageStore {
         let at = change.at;
         let mut conn = self.lock();
         let def = Self::load_def(&conn, layer)?;
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         let row = Self::current_row(&tx, &def, id)?;
         let before = Self::row_digest(&def, &row)?;
         Self::archive(&tx, &def, &row, at, "delete")?;
@@ -1318,7 +1162,9 @@ impl Store for GeoPackageStore {
         make: &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
     ) -> Result<(u64, Vec<u64>)> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         let n = advance_sequence(&tx, key, 0)?;
         let writes = make(n)?;
         let versions = records::write(&tx, change, &writes)?;
@@ -1339,7 +1185,9 @@ impl Store for GeoPackageStore {
 
     fn set_meta(&self, key: &str, value: &str, change: &Change) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         let before: Option<String> = tx
             .query_row(
                 "SELECT value FROM tudi_meta WHERE key = ?1",
@@ -1367,7 +1215,9 @@ impl Store for GeoPackageStore {
 
     fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         let versions = records::write(&tx, change, writes)?;
         tx.commit().map_err(db("committing records"))?;
         Ok(versions)
@@ -1383,7 +1233,9 @@ impl Store for GeoPackageStore {
 
     fn record_denial(&self, change: &Change, resource: &str, detail: Option<Value>) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         records::append_audit(&tx, change, resource, Outcome::Denied, None, None, detail)?;
         tx.commit().map_err(db("committing an audit entry"))
     }
@@ -1402,7 +1254,9 @@ impl Store for GeoPackageStore {
         let size = i64::try_from(blob.bytes.len())
             .map_err(|_| StoreError::Schema("file too large".into()))?;
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db("starting a transaction"))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db("starting a transaction"))?;
         tx.execute(
             "INSERT OR IGNORE INTO tudi_blobs (sha256, content_type, size, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![sha, blob.content_type, size, blob.bytes, format_ts(change.at)],
@@ -1454,27 +1308,6 @@ impl Store for GeoPackageStore {
     }
 }
 
-/// The digest the audit log records for a feature version: its id, geometry blob and attributes.
-fn feature_digest(id: Uuid, blob: &[u8], attributes: &Map<String, Value>) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    let mut attrs = String::new();
-    audit::push_json(&mut attrs, &Value::Object(attributes.clone()));
-    let mut h = Sha256::new();
-    h.update(id.as_bytes());
-    h.update((blob.len() as u64).to_le_bytes());
-    h.update(blob);
-    h.update(attrs.as_bytes());
-    h.finalize().into()
-}
-
-fn def_digest(def: &LayerDef) -> String {
-    audit::digest_json(&serde_json::json!({
-        "name": def.name, "title": def.title, "kind": def.kind.id(), "epsg": def.epsg,
-        "geometry_type": def.geometry_type,
-        "fields": serde_json::to_value(&def.fields).unwrap_or(Value::Null),
-    }))
-}
-
 impl GeoPackageStore {
     /// Batches at least this large are written through a rollback journal instead of the WAL.
     const BULK_ROWS: usize = 20_000;
@@ -1502,7 +1335,7 @@ impl GeoPackageStore {
     ) -> Result<T> {
         let bulk = Self::enter_bulk(conn, rows);
         let result = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))
             .and_then(|tx| {
                 let value = work(&tx)?;
@@ -1647,13 +1480,7 @@ impl GeoPackageStore {
 
     /// The digest of a stored feature version, computed as at its writing.
     fn row_digest(def: &LayerDef, row: &Row) -> Result<String> {
-        let blob = wkb::to_gpkg(&row.record.geometry, i32::try_from(def.epsg).unwrap_or(0))
-            .map_err(|e| StoreError::Schema(e.to_string()))?;
-        Ok(audit::hex(&feature_digest(
-            row.record.id,
-            &blob,
-            &row.record.attributes,
-        )))
+        crate::rules::record_digest(def, &row.record)
     }
 
     /// Streams features in id order; `visit` returns `false` to stop.
@@ -1927,7 +1754,9 @@ pub fn write_plain(
     }
     let mut conn = Connection::open(path).map_err(db("creating a GeoPackage"))?;
     register_functions(&conn).map_err(db("registering GeoPackage functions"))?;
-    let tx = conn.transaction().map_err(db("starting a transaction"))?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db("starting a transaction"))?;
     init_file(&tx, false)?;
     create_feature_table(&tx, def, false)?;
     let mut n = 0u64;

@@ -26,6 +26,7 @@
 pub mod audit;
 pub mod contract;
 pub mod gpkg;
+pub mod rules;
 
 use geo_types::Geometry;
 use jiff::Timestamp;

@@ -25,6 +25,19 @@ fn geopackage_backend_meets_the_store_contract() {
     });
 }
 
+#[test]
+fn two_handles_on_one_file_meet_the_concurrent_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = std::sync::atomic::AtomicU32::new(0);
+    contract::run_concurrent(&|| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.path().join(format!("c{n}.gpkg"));
+        let first = GeoPackageStore::create(&path).unwrap();
+        let second = GeoPackageStore::open(&path).unwrap();
+        (Box::new(first), Box::new(second))
+    });
+}
+
 fn debian_python() -> &'static str {
     "/usr/bin/python3"
 }

@@ -8,16 +8,7 @@ use serde_json::Value;
 
 use super::{db, format_ts, parse_ts};
 use crate::audit::{self, AuditEntry, AuditReport, Outcome, Verifier};
-use crate::{
-    AuditQuery, Change, Expect, Record, RecordPage, RecordQuery, RecordWrite, Result, StoreError,
-};
-
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+use crate::{AuditQuery, Change, Record, RecordPage, RecordQuery, RecordWrite, Result, StoreError};
 
 /// How many entries the resource index lags behind at most. Indexing each entry as it is
 /// appended would dirty one more page per commit, the larger part of the audit's cost on a small
@@ -213,19 +204,11 @@ pub(super) fn find(conn: &Connection, collection: &str, query: &RecordQuery) -> 
     })
 }
 
-fn describe(version: Option<u64>) -> String {
-    version.map_or_else(|| "absent".to_owned(), |v| format!("version {v}"))
-}
-
 pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
     let at = format_ts(change.at);
     let mut versions = Vec::with_capacity(writes.len());
     for w in writes {
-        for name in std::iter::once(&w.collection).chain(w.keys.iter().map(|(k, _)| k)) {
-            if !is_name(name) {
-                return Err(StoreError::BadName(name.clone()));
-            }
-        }
+        crate::rules::check_names(w)?;
         let current: Option<(i64, String)> = tx
             .prepare_cached(
                 "SELECT version, body FROM tudi_records WHERE collection = ?1 AND record_id = ?2",
@@ -238,23 +221,7 @@ pub(super) fn write(tx: &Connection, change: &Change, writes: &[RecordWrite]) ->
         let found = current
             .as_ref()
             .map(|(v, _)| u64::try_from(*v).unwrap_or(0));
-        let ok = match w.expect {
-            Expect::Absent => found.is_none(),
-            Expect::Present => found.is_some(),
-            Expect::Version(v) => found == Some(v),
-        };
-        if !ok {
-            return Err(StoreError::Conflict {
-                collection: w.collection.clone(),
-                id: w.id.clone(),
-                expected: match w.expect {
-                    Expect::Absent => "absent".into(),
-                    Expect::Present => "present".into(),
-                    Expect::Version(v) => describe(Some(v)),
-                },
-                found: describe(found),
-            });
-        }
+        crate::rules::check_expectation(w, found)?;
         // Digests of the stored text: the next write's "before" is this one's "after".
         let before = current
             .as_ref()

@@ -1,0 +1,339 @@
+//! tudi's store on PostgreSQL 15 with PostGIS 3: the backend for a prefecture or a province,
+//! where one database holds many districts and several stateless servers share it.
+//!
+//! Each district lives in its own schema (`d440605`, `d330402` …). In it:
+//! - each layer is a PostGIS table `<name>(fid, geom geometry(<type>, <srid>), feature_id uuid,
+//!   <fields…>, tudi_version, tudi_valid_from)` holding the *current* features, with a GiST index
+//!   on `geom` and a unique index on `feature_id`; PostGIS lists it in `geometry_columns`, so QGIS
+//!   and `ogr2ogr PG:` read it as they read the GeoPackage;
+//! - `tudi_layers`, `tudi_feature_history`, `tudi_sequences`, `tudi_meta`, `tudi_records`,
+//!   `tudi_record_keys`, `tudi_blobs` and `tudi_audit` mirror the GeoPackage's tables;
+//! - `tudi_audit_head` is one row: the last sequence number issued to the audit chain. Every
+//!   writing transaction locks it first, so writers from any number of servers append to the
+//!   chain one at a time (it never forks), a failed transaction gives its number back, and no
+//!   two transactions can wait on each other's rows (they all queue on the head first).
+//!
+//! The [`Store`] trait is synchronous; the driver is tokio-postgres under a deadpool pool. The
+//! connections are driven by the store's own small runtime, and each call waits for its answer
+//! with a plain executor, so the store can be called from any thread — a server's blocking
+//! threads, a command-line tool, a test — without entering the caller's runtime.
+//!
+//! Digests in the audit log are taken over the same canonical bytes as on the GeoPackage
+//! ([`tudi_store::rules`]), so a chain copied from one backend verifies on the other.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod features;
+mod records;
+mod schema;
+mod sql;
+
+use std::future::Future;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tudi_store::{Result, StoreError};
+
+pub use schema::SCHEMA_VERSION;
+
+/// How a PostgreSQL store is reached: the connection, the district's schema, the pool size.
+#[derive(Debug, Clone)]
+pub struct PgTarget {
+    config: tokio_postgres::Config,
+    /// The schema holding the district.
+    pub schema: String,
+    /// Connections kept open.
+    pub pool_size: usize,
+    /// `host:port/database`, for messages (never the password).
+    pub label: String,
+}
+
+/// The schema of a district: `d` and its six-digit code.
+#[must_use]
+pub fn district_schema(code: &str) -> String {
+    format!("d{code}")
+}
+
+/// Whether `text` names a PostgreSQL database (`postgres://` or `postgresql://`).
+#[must_use]
+pub fn is_database_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+impl PgTarget {
+    /// Reads a URL `postgres://user@host:port/db[?schema=NAME&pool=N&…]`. `schema` and `pool`
+    /// are tudi's; every other parameter goes to the driver. Without `schema`, `tudi`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotAStore`] naming what is wrong with the URL.
+    pub fn parse(url: &str) -> Result<Self> {
+        let bad = |reason: String| StoreError::NotAStore {
+            path: redact(url),
+            reason,
+        };
+        if !is_database_url(url) {
+            return Err(bad(
+                "a database URL starts with postgres:// (数据库地址应以 postgres:// 开头)".into(),
+            ));
+        }
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut schema = "tudi".to_owned();
+        let mut pool_size = 16;
+        let mut rest = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "schema" => schema = v.to_owned(),
+                "pool" => {
+                    pool_size = v
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=256).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "pool={v:?} is not a number from 1 to 256 (连接池大小应为 1–256)"
+                            ))
+                        })?;
+                }
+                _ => rest.push(pair),
+            }
+        }
+        if !tudi_core::layer::is_valid_identifier(&schema) || schema.len() > 63 {
+            return Err(bad(format!(
+                "schema {schema:?} must start with a letter and use only ASCII letters, digits \
+                 and _ (模式名须以英文字母开头，只含英文字母、数字和下划线)"
+            )));
+        }
+        let schema = schema.to_ascii_lowercase();
+        let driver_url = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        let mut config: tokio_postgres::Config = driver_url
+            .parse()
+            .map_err(|e| bad(format!("not a valid PostgreSQL URL (数据库地址有误): {e}")))?;
+        config.options(format!("-c search_path={schema},public"));
+        config.application_name("tudi");
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        let label = label_of(&config);
+        Ok(Self {
+            config,
+            schema,
+            pool_size,
+            label,
+        })
+    }
+
+    /// The same database, another schema (another district).
+    #[must_use]
+    pub fn with_schema(&self, schema: &str) -> Self {
+        let mut next = self.clone();
+        next.schema = schema.to_ascii_lowercase();
+        next.config
+            .options(format!("-c search_path={},public", next.schema));
+        next
+    }
+}
+
+fn label_of(config: &tokio_postgres::Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".into());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A store in one schema of a PostgreSQL database.
+pub struct PgStore {
+    runtime: tokio::runtime::Runtime,
+    pool: Pool,
+    target: PgTarget,
+    /// A scratch store drops its schema when dropped (tests).
+    scratch: bool,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if self.scratch
+            && let Err(e) = self.drop_schema()
+        {
+            tracing::warn!(error = %e, schema = %self.target.schema, "a scratch schema was left behind");
+        }
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PgStore({} schema {})",
+            self.target.label, self.target.schema
+        )
+    }
+}
+
+pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError::Database {
+        doing,
+        source: Box::new(e),
+    }
+}
+
+fn pool_error(doing: &'static str, label: &str, e: deadpool_postgres::PoolError) -> StoreError {
+    let reason = match e {
+        deadpool_postgres::PoolError::Backend(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    StoreError::Database {
+        doing,
+        source: format!("PostgreSQL at {label}: {reason} (无法连接数据库)").into(),
+    }
+}
+
+impl PgStore {
+    /// Connects to the district's schema, creating it and tudi's tables when missing, and
+    /// migrating them when older (under a lock, so servers starting together migrate once).
+    ///
+    /// # Errors
+    /// An unreachable database, one without PostGIS, or a schema made by a newer tudi, each
+    /// named with the database.
+    pub fn connect(target: PgTarget) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("tudi-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database {
+                doing: "starting the database runtime",
+                source: Box::new(e),
+            })?;
+        let manager = Manager::from_config(
+            target.config.clone(),
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(target.pool_size)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError::Database {
+                doing: "making the connection pool",
+                source: Box::new(e),
+            })?;
+        let store = Self {
+            runtime,
+            pool,
+            target,
+            scratch: false,
+        };
+        store.run(schema::prepare(&store))?;
+        Ok(store)
+    }
+
+    /// Connects with a URL (see [`PgTarget::parse`]).
+    ///
+    /// # Errors
+    /// As [`PgTarget::parse`] and [`Self::connect`].
+    pub fn open(url: &str) -> Result<Self> {
+        Self::connect(PgTarget::parse(url)?)
+    }
+
+    /// A new, empty store in a schema of its own that is dropped with the store: for tests that
+    /// need many fresh stores in one database. `url` names the database (see
+    /// [`PgTarget::parse`]; its `schema` is replaced).
+    ///
+    /// # Errors
+    /// As [`Self::connect`].
+    pub fn scratch(url: &str) -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stamp = jiff::Timestamp::now().as_microsecond();
+        let schema = format!("scratch_{}_{stamp}_{n}", std::process::id());
+        let target = PgTarget::parse(url)?.with_schema(&schema);
+        let mut store = Self::connect(target)?;
+        store.scratch = true;
+        Ok(store)
+    }
+
+    /// Where this store is.
+    #[must_use]
+    pub fn target(&self) -> &PgTarget {
+        &self.target
+    }
+
+    /// The schemas of the database that hold a tudi store (one per district).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn stores_in_database(&self) -> Result<Vec<String>> {
+        self.run(async {
+            let c = self.client("listing districts").await?;
+            let rows = c
+                .query(
+                    "SELECT table_schema FROM information_schema.tables WHERE table_name = 'tudi_audit_head' ORDER BY 1",
+                    &[],
+                )
+                .await
+                .map_err(db("listing districts"))?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+    }
+
+    /// Removes the whole schema: every layer, record and audit entry of the district. For tests
+    /// and for operators retiring a district; irreversible.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn drop_schema(&self) -> Result<()> {
+        self.run(async {
+            let c = self.client("dropping a schema").await?;
+            c.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                sql::quote(&self.target.schema)
+            ))
+            .await
+            .map_err(db("dropping a schema"))
+        })
+    }
+
+    /// Runs `work` to its end on this thread. The connections it talks to are driven by the
+    /// store's runtime, whose context is entered so that new connections are made there.
+    pub(crate) fn run<T>(&self, work: impl Future<Output = T>) -> T {
+        let _context = self.runtime.enter();
+        futures_executor::block_on(work)
+    }
+
+    pub(crate) async fn client(&self, doing: &'static str) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| pool_error(doing, &self.target.label, e))
+    }
+}

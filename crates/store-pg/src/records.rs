@@ -1,0 +1,465 @@
+//! Records, metadata, sequences, files and the audit chain in PostgreSQL.
+
+use deadpool_postgres::{GenericClient, Transaction};
+use futures_util::{StreamExt, pin_mut};
+use jiff::Timestamp;
+use serde_json::Value;
+use tudi_store::audit::{self, AuditEntry, AuditReport, Outcome, Verifier};
+use tudi_store::rules::{self, format_ts, parse_ts};
+use tudi_store::{
+    AuditQuery, Change, Record, RecordPage, RecordQuery, RecordWrite, Result, StoreError,
+};
+
+use crate::db;
+
+/// A writing transaction that holds the audit chain's head: every entry it appends follows the
+/// last one committed by anyone, and nobody else appends until it ends.
+pub(crate) struct Writer<'a> {
+    pub(crate) tx: Transaction<'a>,
+    issued: u64,
+    prev_hash: String,
+    appended: bool,
+}
+
+fn overflow() -> StoreError {
+    StoreError::SequenceOverflow("audit".into())
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) async fn begin(client: &'a mut deadpool_postgres::Object) -> Result<Self> {
+        let tx = client
+            .transaction()
+            .await
+            .map_err(db("starting a transaction"))?;
+        let row = tx
+            .query_one(
+                // The head row holds the last hash too: a subquery here would read the
+                // snapshot taken before the lock was granted, and fork the chain.
+                "SELECT seq, hash FROM tudi_audit_head FOR UPDATE",
+                &[],
+            )
+            .await
+            .map_err(db("taking the audit head"))?;
+        let issued: i64 = row.get(0);
+        let prev: Option<String> = row.get(1);
+        Ok(Self {
+            tx,
+            issued: u64::try_from(issued).map_err(|_| overflow())?,
+            prev_hash: prev.unwrap_or_else(|| audit::GENESIS.to_owned()),
+            appended: false,
+        })
+    }
+
+    /// Appends an entry in this transaction.
+    pub(crate) async fn append(
+        &mut self,
+        change: &Change,
+        resource: &str,
+        outcome: Outcome,
+        before: Option<String>,
+        after: Option<String>,
+        detail: Option<Value>,
+    ) -> Result<()> {
+        // Hash the instant as it will be read back (microseconds), or verification would differ.
+        let at_text = format_ts(change.at);
+        let mut entry = AuditEntry {
+            seq: self.issued + 1,
+            at: parse_ts(&at_text),
+            actor: change.actor.clone(),
+            action: change.action.clone(),
+            resource: resource.to_owned(),
+            outcome,
+            before,
+            after,
+            request_id: change.request_id.clone(),
+            detail,
+            prev_hash: std::mem::take(&mut self.prev_hash),
+            hash: String::new(),
+        };
+        entry.hash = audit::entry_hash(&entry);
+        let seq = i64::try_from(entry.seq).map_err(|_| overflow())?;
+        let detail = entry.detail.as_ref().map(Value::to_string);
+        let statement = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .await
+            .map_err(db("appending to the audit log"))?;
+        self.tx
+            .execute(
+                &statement,
+                &[
+                    &seq,
+                    &at_text,
+                    &entry.actor,
+                    &entry.action,
+                    &entry.resource,
+                    &entry.outcome.as_str(),
+                    &entry.before,
+                    &entry.after,
+                    &entry.request_id,
+                    &detail,
+                    &entry.prev_hash,
+                    &entry.hash,
+                ],
+            )
+            .await
+            .map_err(db("appending to the audit log"))?;
+        self.issued = entry.seq;
+        self.prev_hash = entry.hash;
+        self.appended = true;
+        Ok(())
+    }
+
+    /// Records the new head and commits.
+    pub(crate) async fn commit(self) -> Result<()> {
+        if self.appended {
+            let seq = i64::try_from(self.issued).map_err(|_| overflow())?;
+            self.tx
+                .execute(
+                    "UPDATE tudi_audit_head SET seq = $1, hash = $2",
+                    &[&seq, &self.prev_hash],
+                )
+                .await
+                .map_err(db("moving the audit head"))?;
+        }
+        self.tx.commit().await.map_err(db("committing"))
+    }
+}
+
+/// The next value of sequence `key` (at least `floor + 1`).
+pub(crate) async fn advance_sequence(c: &impl GenericClient, key: &str, floor: u64) -> Result<u64> {
+    let floor = i64::try_from(floor).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO tudi_sequences (key, value) VALUES ($1, $2::bigint + 1)
+             ON CONFLICT (key) DO UPDATE SET value = greatest(tudi_sequences.value, $2::bigint) + 1 RETURNING value",
+        )
+        .await
+        .map_err(db("advancing a sequence"))?;
+    let v: i64 = c
+        .query_one(&statement, &[&key, &floor])
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
+                StoreError::SequenceOverflow(key.into())
+            } else {
+                db("advancing a sequence")(e)
+            }
+        })?
+        .get(0);
+    u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+}
+
+fn to_record(row: &tokio_postgres::Row) -> Result<Record> {
+    let body: String = row.get(3);
+    let updated: String = row.get(4);
+    let version: i64 = row.get(2);
+    Ok(Record {
+        collection: row.get(0),
+        id: row.get(1),
+        version: u64::try_from(version).unwrap_or(0),
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Database {
+            doing: "decoding a record",
+            source: Box::new(e),
+        })?,
+        updated_at: parse_ts(&updated),
+    })
+}
+
+pub(crate) async fn get(
+    c: &impl GenericClient,
+    collection: &str,
+    id: &str,
+) -> Result<Option<Record>> {
+    let statement = c
+        .prepare_cached(
+            "SELECT collection, record_id, version, body, updated_at FROM tudi_records
+             WHERE collection = $1 AND record_id = $2",
+        )
+        .await
+        .map_err(db("reading a record"))?;
+    c.query_opt(&statement, &[&collection, &id])
+        .await
+        .map_err(db("reading a record"))?
+        .as_ref()
+        .map(to_record)
+        .transpose()
+}
+
+pub(crate) async fn find(
+    c: &impl GenericClient,
+    collection: &str,
+    query: &RecordQuery,
+) -> Result<RecordPage> {
+    let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    // One statement: the page and the total are of the same instant.
+    let rows = match &query.key {
+        None => {
+            let statement = c
+                .prepare_cached(
+                    "SELECT collection, record_id, version, body, updated_at, count(*) OVER ()
+                     FROM tudi_records WHERE collection = $1
+                     ORDER BY record_id COLLATE \"C\" LIMIT $2 OFFSET $3",
+                )
+                .await
+                .map_err(db("listing records"))?;
+            c.query(&statement, &[&collection, &limit, &offset]).await
+        }
+        Some((key, value)) => {
+            let statement = c
+                .prepare_cached(
+                    "SELECT r.collection, r.record_id, r.version, r.body, r.updated_at, count(*) OVER ()
+                     FROM tudi_record_keys k JOIN tudi_records r
+                       ON r.collection = k.collection AND r.record_id = k.record_id
+                     WHERE k.collection = $1 AND k.key = $2 AND k.value = $3
+                     ORDER BY k.record_id COLLATE \"C\" LIMIT $4 OFFSET $5",
+                )
+                .await
+                .map_err(db("listing records"))?;
+            c.query(&statement, &[&collection, key, value, &limit, &offset])
+                .await
+        }
+    }
+    .map_err(db("listing records"))?;
+    let total = match rows.first() {
+        Some(r) => u64::try_from(r.get::<_, i64>(5)).unwrap_or(0),
+        // A page past the end: count on its own.
+        None if offset > 0 => count(c, collection, query).await?,
+        None => 0,
+    };
+    Ok(RecordPage {
+        records: rows.iter().map(to_record).collect::<Result<_>>()?,
+        total,
+    })
+}
+
+async fn count(c: &impl GenericClient, collection: &str, query: &RecordQuery) -> Result<u64> {
+    let row = match &query.key {
+        None => {
+            c.query_one(
+                "SELECT count(*) FROM tudi_records WHERE collection = $1",
+                &[&collection],
+            )
+            .await
+        }
+        Some((key, value)) => {
+            c.query_one(
+                "SELECT count(*) FROM tudi_record_keys WHERE collection = $1 AND key = $2 AND value = $3",
+                &[&collection, key, value],
+            )
+            .await
+        }
+    }
+    .map_err(db("counting records"))?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
+/// Writes records in the writer's transaction, each with its audit entry.
+pub(crate) async fn write(
+    w: &mut Writer<'_>,
+    change: &Change,
+    writes: &[RecordWrite],
+) -> Result<Vec<u64>> {
+    let at = format_ts(change.at);
+    let mut versions = Vec::with_capacity(writes.len());
+    for write in writes {
+        rules::check_names(write)?;
+        let read =
+            w.tx.prepare_cached(
+                "SELECT version, body FROM tudi_records WHERE collection = $1 AND record_id = $2",
+            )
+            .await
+            .map_err(db("reading a record"))?;
+        let current: Option<(i64, String)> =
+            w.tx.query_opt(&read, &[&write.collection, &write.id])
+                .await
+                .map_err(db("reading a record"))?
+                .map(|r| (r.get(0), r.get(1)));
+        let found = current
+            .as_ref()
+            .map(|(v, _)| u64::try_from(*v).unwrap_or(0));
+        rules::check_expectation(write, found)?;
+        // Digests of the stored text: the next write's "before" is this one's "after".
+        let before = current
+            .as_ref()
+            .map(|(_, body)| audit::sha256_hex(body.as_bytes()));
+        let drop_keys = w
+            .tx
+            .prepare_cached("DELETE FROM tudi_record_keys WHERE collection = $1 AND record_id = $2")
+            .await
+            .map_err(db("updating record keys"))?;
+        if current.is_some() {
+            w.tx.execute(&drop_keys, &[&write.collection, &write.id])
+                .await
+                .map_err(db("updating record keys"))?;
+        }
+        let (version, after) = match &write.body {
+            None => {
+                if current.is_some() {
+                    w.tx.execute(
+                        "DELETE FROM tudi_records WHERE collection = $1 AND record_id = $2",
+                        &[&write.collection, &write.id],
+                    )
+                    .await
+                    .map_err(db("deleting a record"))?;
+                }
+                (0, None)
+            }
+            Some(body) => {
+                let version = found.unwrap_or(0) + 1;
+                let v = i64::try_from(version)
+                    .map_err(|_| StoreError::SequenceOverflow(write.collection.clone()))?;
+                let text = body.to_string();
+                let upsert = w
+                    .tx
+                    .prepare_cached(
+                        "INSERT INTO tudi_records (collection, record_id, version, body, updated_at) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (collection, record_id) DO UPDATE SET version = $3, body = $4, updated_at = $5",
+                    )
+                    .await
+                    .map_err(db("writing a record"))?;
+                w.tx.execute(&upsert, &[&write.collection, &write.id, &v, &text, &at])
+                    .await
+                    .map_err(db("writing a record"))?;
+                if !write.keys.is_empty() {
+                    let keys: Vec<&str> = write.keys.iter().map(|(k, _)| k.as_str()).collect();
+                    let values: Vec<&str> = write.keys.iter().map(|(_, v)| v.as_str()).collect();
+                    let insert =
+                        w.tx.prepare_cached(
+                            "INSERT INTO tudi_record_keys (collection, key, value, record_id)
+                             SELECT $1, k, v, $2 FROM unnest($3::text[], $4::text[]) AS u(k, v)",
+                        )
+                        .await
+                        .map_err(db("writing record keys"))?;
+                    w.tx.execute(&insert, &[&write.collection, &write.id, &keys, &values])
+                        .await
+                        .map_err(db("writing record keys"))?;
+                }
+                (version, Some(audit::sha256_hex(text.as_bytes())))
+            }
+        };
+        w.append(
+            change,
+            &format!("{}:{}", write.collection, write.id),
+            Outcome::Done,
+            before,
+            after,
+            write.detail.clone(),
+        )
+        .await?;
+        versions.push(version);
+    }
+    Ok(versions)
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash";
+
+/// Decodes a row; `Err` carries the sequence number and hash of a row that cannot be read.
+fn to_entry(row: &tokio_postgres::Row) -> std::result::Result<AuditEntry, (u64, String)> {
+    let seq = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+    let hash: String = row.get(11);
+    let at: Option<Timestamp> = row.get::<_, String>(1).parse().ok();
+    let outcome = Outcome::parse(row.get::<_, &str>(5));
+    let detail = match row.get::<_, Option<String>>(9) {
+        None => Some(None),
+        Some(text) => serde_json::from_str(&text).ok().map(Some),
+    };
+    match (at, outcome, detail) {
+        (Some(at), Some(outcome), Some(detail)) => Ok(AuditEntry {
+            seq,
+            at,
+            actor: row.get(2),
+            action: row.get(3),
+            resource: row.get(4),
+            outcome,
+            before: row.get(6),
+            after: row.get(7),
+            request_id: row.get(8),
+            detail,
+            prev_hash: row.get(10),
+            hash,
+        }),
+        _ => Err((seq, hash)),
+    }
+}
+
+pub(crate) async fn trail(c: &impl GenericClient, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    let mut conds = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    if let Some(r) = &query.resource {
+        args.push(r.clone());
+        let n = args.len();
+        // `/` sorts just before `0`: the range holds exactly the resources under `r/`.
+        conds.push(format!(
+            "(resource COLLATE \"C\" = ${n} OR (resource COLLATE \"C\" >= (${n} || '/') AND resource COLLATE \"C\" < (${n} || '0')))"
+        ));
+    }
+    if let Some(a) = &query.actor {
+        args.push(a.clone());
+        conds.push(format!("actor = ${}", args.len()));
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conds.join(" AND "))
+    };
+    let limit = query.limit.map_or_else(
+        || "ALL".to_owned(),
+        |l| i64::try_from(l).unwrap_or(i64::MAX).to_string(),
+    );
+    let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {AUDIT_COLUMNS} FROM tudi_audit {filter} ORDER BY seq DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+        .iter()
+        .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let rows = c
+        .query(sql.as_str(), &params)
+        .await
+        .map_err(db("reading the audit log"))?;
+    Ok(rows.iter().filter_map(|r| to_entry(r).ok()).collect())
+}
+
+/// Checks the chain from one snapshot: the head and the rows are of the same instant.
+pub(crate) async fn verify(client: &mut deadpool_postgres::Object) -> Result<AuditReport> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(db("starting a read transaction"))?;
+    let head: i64 = tx
+        .query_one("SELECT seq FROM tudi_audit_head", &[])
+        .await
+        .map_err(db("reading the audit head"))?
+        .get(0);
+    let mut verifier = Verifier::default();
+    let no_params: [&(dyn tokio_postgres::types::ToSql + Sync); 0] = [];
+    {
+        let rows = tx
+            .query_raw(
+                format!("SELECT {AUDIT_COLUMNS} FROM tudi_audit ORDER BY seq").as_str(),
+                no_params,
+            )
+            .await
+            .map_err(db("reading the audit log"))?;
+        pin_mut!(rows);
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(db("reading the audit log"))?;
+            match to_entry(&row) {
+                Ok(entry) => verifier.push(&entry),
+                Err((seq, hash)) => verifier.unreadable(seq, hash),
+            }
+        }
+    }
+    tx.commit().await.map_err(db("ending a read transaction"))?;
+    Ok(verifier.finish(u64::try_from(head).ok().filter(|h| *h > 0)))
+}

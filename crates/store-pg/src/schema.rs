@@ -1,0 +1,167 @@
+//! tudi's tables in a district's schema, and their versioned migrations.
+//!
+//! Migrations run in one transaction under an advisory lock taken on the database, so servers
+//! started at the same moment queue: the first migrates, the others find the work done. A
+//! schema written by a newer tudi is refused with both versions named, and left untouched.
+
+use tudi_store::{Result, StoreError};
+
+use crate::sql::quote;
+use crate::{PgStore, db};
+
+/// Version of tudi's own tables, the same numbering as the GeoPackage store's.
+pub const SCHEMA_VERSION: &str = tudi_store::rules::SCHEMA_VERSION;
+
+/// The advisory lock every migration holds (`tudi` in ASCII).
+const MIGRATION_LOCK: i64 = 0x7475_6469;
+
+/// Each version's statements, applied in order to reach it.
+const MIGRATIONS: [(u32, &str); 1] = [(1, V1)];
+
+const V1: &str = r#"
+CREATE TABLE tudi_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE tudi_layers (
+  id bigserial PRIMARY KEY, name text UNIQUE NOT NULL, title text NOT NULL, kind text NOT NULL,
+  srs_id integer NOT NULL, geometry_type text NOT NULL, fields text NOT NULL, created_at text NOT NULL,
+  revision bigint NOT NULL DEFAULT 0);
+CREATE TABLE tudi_feature_history (
+  hid bigserial PRIMARY KEY, layer text NOT NULL, feature_id uuid NOT NULL, version integer NOT NULL,
+  valid_from text NOT NULL, valid_to text NOT NULL, op text NOT NULL,
+  minx double precision, maxx double precision, miny double precision, maxy double precision,
+  geom geometry, attributes text NOT NULL);
+CREATE INDEX tudi_feature_history_feature ON tudi_feature_history (layer, feature_id, version);
+CREATE INDEX tudi_feature_history_time ON tudi_feature_history (layer, valid_from, valid_to);
+CREATE TABLE tudi_sequences (key text PRIMARY KEY, value bigint NOT NULL);
+CREATE TABLE tudi_audit (
+  seq bigint PRIMARY KEY, at text NOT NULL, actor text NOT NULL, action text NOT NULL,
+  resource text NOT NULL, outcome text NOT NULL, before text, after text, request_id text,
+  detail text, prev_hash text NOT NULL, hash text NOT NULL);
+CREATE INDEX tudi_audit_resource ON tudi_audit (resource COLLATE "C", seq);
+CREATE INDEX tudi_audit_actor ON tudi_audit (actor, seq);
+CREATE TABLE tudi_audit_head (one boolean PRIMARY KEY DEFAULT true CHECK (one), seq bigint NOT NULL, hash text);
+INSERT INTO tudi_audit_head (seq) VALUES (0);
+CREATE TABLE tudi_blobs (
+  sha256 text PRIMARY KEY, content_type text NOT NULL, size bigint NOT NULL, data bytea NOT NULL,
+  created_at text NOT NULL);
+CREATE TABLE tudi_records (
+  collection text NOT NULL, record_id text NOT NULL, version bigint NOT NULL, body text NOT NULL,
+  updated_at text NOT NULL, PRIMARY KEY (collection, record_id));
+CREATE TABLE tudi_record_keys (
+  collection text NOT NULL, key text NOT NULL, value text NOT NULL, record_id text NOT NULL);
+CREATE INDEX tudi_record_keys_lookup ON tudi_record_keys (collection, key, value, record_id COLLATE "C");
+CREATE INDEX tudi_record_keys_record ON tudi_record_keys (collection, record_id);
+"#;
+
+fn refused(store: &PgStore, reason: String) -> StoreError {
+    StoreError::NotAStore {
+        path: format!("{} schema {}", store.target.label, store.target.schema),
+        reason,
+    }
+}
+
+/// Makes sure PostGIS, the schema and tudi's tables are there, at this version.
+pub(crate) async fn prepare(store: &PgStore) -> Result<()> {
+    let mut client = store.client("connecting").await?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(db("starting a migration"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db("waiting for other servers' migrations"))?;
+    let postgis: Option<String> = tx
+        .query_opt(
+            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'",
+            &[],
+        )
+        .await
+        .map_err(db("looking for PostGIS"))?
+        .map(|r| r.get(0));
+    if postgis.is_none() {
+        let available = tx
+            .query_opt(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'",
+                &[],
+            )
+            .await
+            .map_err(db("looking for PostGIS"))?
+            .is_some();
+        if !available {
+            return Err(refused(
+                store,
+                "PostgreSQL has no PostGIS: install it (Debian: apt-get install \
+                 postgresql-15-postgis-3) (数据库未安装 PostGIS)"
+                    .into(),
+            ));
+        }
+        tx.batch_execute("CREATE EXTENSION postgis SCHEMA public")
+            .await
+            .map_err(|e| {
+                refused(
+                    store,
+                    format!(
+                        "PostGIS is installed but not enabled in this database, and enabling it \
+                         failed: {e}; ask its owner to run CREATE EXTENSION postgis \
+                         (数据库未启用 PostGIS)"
+                    ),
+                )
+            })?;
+    }
+    let schema = quote(&store.target.schema);
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}, public;"
+    ))
+    .await
+    .map_err(db("creating the district's schema"))?;
+    let has_meta = tx
+        .query_opt(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'tudi_meta'",
+            &[&store.target.schema],
+        )
+        .await
+        .map_err(db("reading the schema version"))?
+        .is_some();
+    let current: u32 = if has_meta {
+        let text: Option<String> = tx
+            .query_opt(
+                "SELECT value FROM tudi_meta WHERE key = 'schema_version'",
+                &[],
+            )
+            .await
+            .map_err(db("reading the schema version"))?
+            .map(|r| r.get(0));
+        text.and_then(|t| t.parse().ok()).unwrap_or(0)
+    } else {
+        0
+    };
+    let ours: u32 = SCHEMA_VERSION.parse().unwrap_or(1);
+    if current > ours {
+        return Err(refused(
+            store,
+            format!(
+                "its tables are of schema version {current}, made by a newer tudi; this tudi \
+                 knows version {ours} and leaves them untouched (数据库结构版本 {current} 高于本程序的 \
+                 {ours}，请升级 tudi)"
+            ),
+        ));
+    }
+    for (version, statements) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        tx.batch_execute(statements)
+            .await
+            .map_err(db("migrating tudi's tables"))?;
+        tracing::info!(schema = %store.target.schema, version, "migrated");
+    }
+    if current < ours {
+        tx.execute(
+            "INSERT INTO tudi_meta (key, value) VALUES ('schema_version', $1)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&SCHEMA_VERSION],
+        )
+        .await
+        .map_err(db("writing the schema version"))?;
+    }
+    tx.commit().await.map_err(db("committing a migration"))
+}

@@ -110,7 +110,7 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
             department,
             name,
         } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data)?.store;
             let role = Role::parse(&role).ok_or_else(|| {
                 let ids: Vec<&str> = Role::ALL.iter().map(|r| r.id()).collect();
                 refused(Msg::new(
@@ -120,7 +120,7 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
             })?;
             let scope = Jurisdiction::parse(&scope).map_err(refused)?;
             let password = read_password()?;
-            let user = Accounts::new(&store, &config)
+            let user = Accounts::new(&*store, &config)
                 .create_user(
                     &Change::new("cli", "user.create"),
                     NewUser {
@@ -150,9 +150,9 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
             )?;
         }
         UserCommand::Passwd { data, username } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data)?.store;
             let password = read_password()?;
-            Accounts::new(&store, &config)
+            Accounts::new(&*store, &config)
                 .reset_password(
                     &Change::new("cli", "user.reset_password"),
                     &username,
@@ -169,8 +169,8 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
             username,
             enable,
         } => {
-            let store = open_store(&data)?;
-            Accounts::new(&store, &config)
+            let store = open_store(&data)?.store;
+            Accounts::new(&*store, &config)
                 .update_user(
                     &Change::new("cli", "user.update"),
                     &username,
@@ -188,8 +188,8 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
             writeln!(out(), "{zh} {username} / {username} {en}")?;
         }
         UserCommand::List { data } => {
-            let store = open_store(&data)?;
-            let users = Accounts::new(&store, &config)
+            let store = open_store(&data)?.store;
+            let users = Accounts::new(&*store, &config)
                 .users()
                 .map_err(|e| access_error(&e))?;
             let mut o = out();
@@ -219,7 +219,7 @@ pub fn cmd_user(command: UserCommand) -> Result<()> {
 
 pub fn cmd_audit(command: AuditCommand) -> Result<()> {
     let AuditCommand::Verify { data } = command;
-    let store = open_store(&data)?;
+    let store = open_store(&data)?.store;
     let report = store
         .verify_audit()
         .map_err(|e| failed(Msg::new(format!("读取审计链失败：{e}"), e.to_string())))?;
@@ -261,10 +261,10 @@ pub fn cmd_audit(command: AuditCommand) -> Result<()> {
 }
 
 pub fn cmd_publish(data: &Path, layer: &str, off: bool) -> Result<()> {
-    let store = open_store(data)?;
+    let store = open_store(data)?.store;
     let change = Change::new("cli", "layer.access");
     let list =
-        tudi_onemap::access::set_public(&store, layer, !off, &change).map_err(|e| match e {
+        tudi_onemap::access::set_public(&*store, layer, !off, &change).map_err(|e| match e {
             tudi_store::StoreError::UnknownLayer(l) => refused(Msg::new(
                 format!("图层 {l} 不存在"),
                 format!("no layer {l}"),

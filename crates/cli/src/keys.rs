@@ -119,7 +119,7 @@ pub fn cmd_keys(command: KeysCommand) -> Result<()> {
     let now = jiff::Timestamp::now();
     match command {
         KeysCommand::New { data } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data)?.store;
             if read_ring(&data)?.is_some() {
                 return Err(refused(Msg::new(
                     "签名密钥已存在：如需更换请用 tudi keys rotate",
@@ -129,7 +129,7 @@ pub fn cmd_keys(command: KeysCommand) -> Result<()> {
             let mut ring = KeyRing::default();
             let id = ring.rotate(now).map_err(|e| failed(e.message()))?;
             write_ring(&data, &ring)?;
-            publish(&store, &ring)?;
+            publish(&*store, &ring)?;
             writeln!(
                 out(),
                 "已生成签名密钥 {id}（私钥在 {}）/ signing key {id} made",
@@ -138,7 +138,7 @@ pub fn cmd_keys(command: KeysCommand) -> Result<()> {
             Ok(())
         }
         KeysCommand::Rotate { data } => {
-            let store = open_store(&data)?;
+            let store = open_store(&data)?.store;
             let Some(mut ring) = read_ring(&data)? else {
                 return Err(refused(Msg::new(
                     "还没有签名密钥：请先用 tudi keys new",
@@ -147,7 +147,7 @@ pub fn cmd_keys(command: KeysCommand) -> Result<()> {
             };
             let id = ring.rotate(now).map_err(|e| failed(e.message()))?;
             write_ring(&data, &ring)?;
-            publish(&store, &ring)?;
+            publish(&*store, &ring)?;
             writeln!(
                 out(),
                 "已轮换：新密钥 {id} 用于签名，旧密钥仍可验证 / rotated: {id} signs now"

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 mod access;
 mod keys;
+mod location;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -20,15 +21,14 @@ use tudi_core::msg::{Bilingual, Msg};
 use tudi_geo::crs::Crs;
 use tudi_onemap::{Format, demo, export, import};
 use tudi_store::Store;
-use tudi_store::gpkg::GeoPackageStore;
+
+use location::open_store;
 
 // Imports allocate millions of small objects from several threads; glibc's allocator spent a
 // fifth of a 1,000,000-feature import in lock contention (perf), mimalloc does not.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The store file inside a data directory.
-const STORE_FILE: &str = "tudi.gpkg";
 /// A national division list imported by `tudi divisions import`.
 const DIVISIONS_FILE: &str = "divisions.tsv";
 
@@ -39,6 +39,9 @@ const DIVISIONS_FILE: &str = "divisions.tsv";
     about = "tudi 土地：区县国土空间治理平台 / land and territorial-space governance"
 )]
 struct Cli {
+    /// PostgreSQL 数据库（代替数据目录中的 GeoPackage），如 postgres://tudi@db:5432/tudi?schema=d440605 / a PostgreSQL store instead of the data directory's GeoPackage
+    #[arg(long, global = true, value_name = "URL")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -252,6 +255,8 @@ impl std::error::Error for UserError {}
 #[serde(deny_unknown_fields)]
 struct ServeConfig {
     data: Option<PathBuf>,
+    /// A PostgreSQL store (`postgres://…`) instead of the data directory's GeoPackage.
+    database: Option<String>,
     listen: Option<std::net::SocketAddr>,
     web: Option<PathBuf>,
     rules: Option<PathBuf>,
@@ -310,11 +315,15 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
     let web = cfg.web.unwrap_or_else(|| PathBuf::from("web"));
     let rule_sets = tudi_onemap::compliance::RuleSet::builtin_and_dir(cfg.rules.as_deref())
         .map_err(|e| refused(e.msg()))?;
-    let store = open_store(&data)?;
+    location::set_database(cfg.database.clone())?;
+    let opened = open_store(&data)?;
     // Requests read in parallel through their own connections; writes keep the one writer.
-    store
-        .enable_readers(cfg.readers.unwrap_or(4).clamp(1, 64))
-        .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
+    if let Some(file) = &opened.file {
+        file.enable_readers(cfg.readers.unwrap_or(4).clamp(1, 64))
+            .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
+    }
+    let store = opened.store;
+    let store_label = opened.label;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -328,8 +337,7 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         let addr = listener.local_addr()?;
         writeln!(
             out(),
-            "tudi 已启动 / serving {}",
-            data.join(STORE_FILE).display()
+            "tudi 已启动 / serving {store_label}"
         )?;
         writeln!(out(), "控制台 / console: http://{addr}/console")?;
         writeln!(out(), "OGC API: http://{addr}/ogc")?;
@@ -346,7 +354,7 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             writeln!(out(), "注意：未找到 {}/node_modules，请先运行 npm ci --prefix web / run `npm ci --prefix web` for the console's map", web.display())?;
         }
         writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
-        let mut state = tudi_server::AppState::new(std::sync::Arc::new(store))
+        let mut state = tudi_server::AppState::new(store)
             .with_web_dir(web)
             .with_rule_sets(rule_sets);
         if cfg.snapshots == Some(false) {
@@ -410,7 +418,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(cli) {
+    let started = location::set_database(cli.database.clone()).and_then(|()| run(cli));
+    match started {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(io) = e.downcast_ref::<std::io::Error>()
@@ -430,24 +439,6 @@ fn main() -> ExitCode {
 
 fn out() -> std::io::StdoutLock<'static> {
     std::io::stdout().lock()
-}
-
-fn open_store(data: &Path) -> Result<GeoPackageStore> {
-    let path = data.join(STORE_FILE);
-    GeoPackageStore::open(&path).map_err(|e| {
-        failed(Msg::new(
-            format!(
-                "无法打开数据目录 {} 中的数据库：{e}（可先运行 tudi demo --data {} 创建）",
-                data.display(),
-                data.display()
-            ),
-            format!(
-                "cannot open the store in {}: {e} (create one with `tudi demo --data {}`)",
-                data.display(),
-                data.display()
-            ),
-        ))
-    })
 }
 
 fn parse_crs(text: &str) -> Result<Crs> {
@@ -507,11 +498,8 @@ fn run(cli: Cli) -> Result<()> {
                     format!("--district takes a 6-digit district code; {d} is not one"),
                 )));
             }
-            std::fs::create_dir_all(&data)
-                .with_context(|| format!("创建目录 / creating {}", data.display()))?;
-            let path = data.join(STORE_FILE);
-            let store = GeoPackageStore::create(&path)
-                .map_err(|e| refused(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+            let opened = location::create_store(&data, false)?;
+            let store = opened.store;
             if let Some(d) = district {
                 store
                     .set_meta(
@@ -524,7 +512,7 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(
                 out(),
                 "已创建空数据库 / created an empty store: {}",
-                path.display()
+                opened.label
             )?;
             Ok(())
         }
@@ -614,10 +602,10 @@ fn run(cli: Cli) -> Result<()> {
                     })
                 })
                 .transpose()?;
-            let store = open_store(&data)?;
+            let store = open_store(&data)?.store;
             let pb = ProgressBar::new_spinner();
             pb.set_message(format!("导出 / exporting {layer}"));
-            let report = export::export_layer(&store, &layer, fmt, &path, crs, as_of)
+            let report = export::export_layer(&*store, &layer, fmt, &path, crs, as_of)
                 .map_err(|e| failed(e.msg()))?;
             pb.finish_and_clear();
             let n = report.written;
@@ -641,36 +629,12 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
-    std::fs::create_dir_all(data)
-        .with_context(|| format!("创建目录 / creating {}", data.display()))?;
-    let path = data.join(STORE_FILE);
-    if path.exists() {
-        if !force {
-            return Err(refused(Msg::new(
-                format!(
-                    "{} 已存在；加 --force 替换它，或换一个空目录",
-                    path.display()
-                ),
-                format!(
-                    "{} already exists; add --force to replace it, or use an empty directory",
-                    path.display()
-                ),
-            )));
-        }
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let p = data.join(format!("{STORE_FILE}{suffix}"));
-            if p.exists() {
-                std::fs::remove_file(&p)
-                    .with_context(|| format!("删除 / removing {}", p.display()))?;
-            }
-        }
-    }
-    let store = GeoPackageStore::create(&path)
-        .map_err(|e| failed(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+    let opened = location::create_store(data, force)?;
+    let store = opened.store.clone();
     let pb = ProgressBar::new_spinner();
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     let started = std::time::Instant::now();
-    let result = demo::build(&store, demo::DemoOptions { seed, parcels }, &mut |m| {
+    let result = demo::build(&*store, demo::DemoOptions { seed, parcels }, &mut |m| {
         pb.set_message(format!("{} / {}", m.zh, m.en))
     });
     pb.finish_and_clear();
@@ -678,7 +642,7 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
         Ok(r) => r,
         Err(e) => {
             drop(store);
-            let _ = std::fs::remove_file(&path);
+            location::discard(data, opened);
             return Err(failed(Msg::new(
                 format!("演示区创建失败：{e}"),
                 e.to_string(),
@@ -700,7 +664,7 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
         report.villages,
         tudi_core::units::format_area_en(report.district_area_m2)
     )?;
-    writeln!(o, "数据库 / store: {}", path.display())?;
+    writeln!(o, "数据库 / store: {}", opened.label)?;
     for (name, n) in &report.layers {
         writeln!(o, "  {name:<20} {n:>9}")?;
     }
@@ -708,7 +672,7 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     // Boundaries and the grid are public information: anyone may see them on the console.
     for layer in ["divisions", "grid"] {
         tudi_onemap::access::set_public(
-            &store,
+            &*store,
             layer,
             true,
             &tudi_store::Change::new("cli", "demo.build"),
@@ -720,18 +684,18 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     let district = tudi_access::Jurisdiction::parse("440605").map_err(failed)?;
     let list = tudi_orders::demo::responsibility_list(&district);
     let demo_change = tudi_store::Change::new("cli", "demo.build");
-    tudi_orders::service::save_responsibilities(&store, &list, &demo_change)
+    tudi_orders::service::save_responsibilities(&*store, &list, &demo_change)
         .map_err(|e| failed(e.message()))?;
     let today = jiff::Zoned::now()
         .with_time_zone(tudi_orders::order::shanghai())
         .date();
-    tudi_orders::service::save_roster(&store, &tudi_orders::demo::roster(today), &demo_change)
+    tudi_orders::service::save_roster(&*store, &tudi_orders::demo::roster(today), &demo_change)
         .map_err(|e| failed(e.message()))?;
-    let cells = tudi_onemap::locate::cell_points(&store, tudi_onemap::locate::GRID_LAYER, 15, 200)
+    let cells = tudi_onemap::locate::cell_points(&*store, tudi_onemap::locate::GRID_LAYER, 15, 200)
         .map_err(|e| failed(Msg::new(format!("读取网格失败：{e}"), e.to_string())))?;
     let taxonomy = tudi_orders::category::Taxonomy::defaults().map_err(|e| failed(e.message()))?;
     let centre = tudi_orders::service::Orders {
-        store: &store,
+        store: &*store,
         taxonomy: &taxonomy,
         responsibilities: &list,
         calendar: tudi_core::calendar::WorkCalendar::china(),
@@ -745,13 +709,13 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     drop(o);
     // Homesteads go to the rural town with the most village plans; its process has accounts of
     // its own (the village clerks, the town reviewer, the three departments).
-    let rural = tudi_homestead::demo::rural_villages(&store, district.as_str(), 3)
+    let rural = tudi_homestead::demo::rural_villages(&*store, district.as_str(), 3)
         .map_err(|e| failed(Msg::new(format!("读取村庄规划失败：{e}"), e.to_string())))?;
     let (town, villages) = rural.unwrap_or_default();
-    let (accounts_path, accounts) = access::write_demo_accounts(&store, data, &town, &villages)?;
-    let ring = keys::demo_ring(&store, data)?;
+    let (accounts_path, accounts) = access::write_demo_accounts(&*store, data, &town, &villages)?;
+    let ring = keys::demo_ring(&*store, data)?;
     if !villages.is_empty() {
-        let made = demo_homesteads(&store, &district, &ring, &accounts, seed)?;
+        let made = demo_homesteads(&*store, &district, &ring, &accounts, seed)?;
         let summary: Vec<String> = tudi_homestead::process::STAGES
             .iter()
             .filter_map(|s| {
@@ -777,7 +741,7 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
 
 /// The demo's homestead applications, made by the demo accounts whose duty each step is.
 fn demo_homesteads(
-    store: &GeoPackageStore,
+    store: &dyn Store,
     district: &tudi_access::Jurisdiction,
     ring: &tudi_sign::KeyRing,
     accounts: &[tudi_access::demo::DemoAccount],
@@ -824,7 +788,7 @@ fn demo_homesteads(
 }
 
 fn cmd_layers(data: &Path) -> Result<()> {
-    let store = open_store(data)?;
+    let store = open_store(data)?.store;
     let layers = store
         .layers()
         .map_err(|e| failed(Msg::new(format!("读取图层失败：{e}"), e.to_string())))?;
@@ -849,9 +813,9 @@ fn cmd_layers(data: &Path) -> Result<()> {
 }
 
 fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<()> {
-    let store = open_store(data)?;
+    let store = open_store(data)?.store;
     let pb = bar(0, "读取 / reading");
-    let result = import::import_file(&store, file, opts, &mut |stage| match stage {
+    let result = import::import_file(&*store, file, opts, &mut |stage| match stage {
         import::Stage::Reading(n) => {
             pb.set_length(n);
             pb.set_position(n);

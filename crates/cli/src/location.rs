@@ -1,0 +1,200 @@
+//! Where a command's store is: the GeoPackage file in the data directory (the default), or a
+//! district's schema in PostgreSQL when `--database postgres://…` is given. The data directory
+//! keeps what is not in the store either way (signing keys, demo accounts, division lists).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use tudi_core::msg::Msg;
+use tudi_store::Store;
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store_pg::PgStore;
+
+use crate::{failed, refused};
+
+/// The store file inside a data directory.
+pub const STORE_FILE: &str = "tudi.gpkg";
+
+/// The `--database` URL of this run: from the command line, else from `tudi serve`'s config file.
+static DATABASE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Records `--database` for every command of this run; a URL given earlier (on the command line)
+/// is kept over a later one (from a config file).
+///
+/// # Errors
+/// A URL that is not a PostgreSQL URL.
+pub fn set_database(url: Option<String>) -> Result<()> {
+    if let Some(u) = &url
+        && !tudi_store_pg::is_database_url(u)
+    {
+        return Err(refused(Msg::new(
+            format!("--database 应为 postgres://用户@主机:端口/数据库?schema=模式 形式，“{u}”不是"),
+            format!("--database takes postgres://user@host:port/db?schema=NAME; {u:?} is not one"),
+        )));
+    }
+    let mut current = DATABASE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if current.is_none() {
+        *current = url;
+    }
+    Ok(())
+}
+
+fn database() -> Option<String> {
+    DATABASE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
+
+/// An open store and how to name it to a person.
+pub struct Opened {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// `…/tudi.gpkg`, or `PostgreSQL host:port/db schema d440605`.
+    pub label: String,
+    /// The file store, when it is one (a server opens readers on it).
+    pub file: Option<Arc<GeoPackageStore>>,
+}
+
+fn pg_label(store: &PgStore) -> String {
+    let t = store.target();
+    format!("PostgreSQL {} schema {}", t.label, t.schema)
+}
+
+fn cannot_open(what: &str, e: &dyn std::fmt::Display) -> anyhow::Error {
+    failed(Msg::new(
+        format!("无法打开数据库 {what}：{e}"),
+        format!("cannot open the store {what}: {e}"),
+    ))
+}
+
+/// Opens the existing store of this run.
+///
+/// # Errors
+/// When it is missing or cannot be opened, with the way to make one.
+pub fn open_store(data: &Path) -> Result<Opened> {
+    if let Some(url) = database().as_deref() {
+        let store = PgStore::open(url).map_err(|e| cannot_open(url, &e))?;
+        return Ok(Opened {
+            label: pg_label(&store),
+            store: Arc::new(store),
+            file: None,
+        });
+    }
+    let path = data.join(STORE_FILE);
+    let store = GeoPackageStore::open(&path).map_err(|e| {
+        failed(Msg::new(
+            format!(
+                "无法打开数据目录 {} 中的数据库：{e}（可先运行 tudi demo --data {} 创建）",
+                data.display(),
+                data.display()
+            ),
+            format!(
+                "cannot open the store in {}: {e} (create one with `tudi demo --data {}`)",
+                data.display(),
+                data.display()
+            ),
+        ))
+    })?;
+    let store = Arc::new(store);
+    Ok(Opened {
+        label: path.display().to_string(),
+        store: store.clone(),
+        file: Some(store),
+    })
+}
+
+/// Makes a new, empty store. With `replace`, an existing one is removed first; without it, an
+/// existing one is refused.
+///
+/// # Errors
+/// When one exists (without `replace`) or it cannot be made.
+pub fn create_store(data: &Path, replace: bool) -> Result<Opened> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("创建目录 / creating {}", data.display()))?;
+    if let Some(url) = database().as_deref() {
+        let store = PgStore::open(url).map_err(|e| cannot_open(url, &e))?;
+        let used = !store
+            .audit_trail(&tudi_store::AuditQuery {
+                limit: Some(1),
+                ..Default::default()
+            })
+            .map_err(|e| cannot_open(url, &e))?
+            .is_empty();
+        let store = if used {
+            if !replace {
+                return Err(refused(Msg::new(
+                    format!(
+                        "{} 中已有数据；加 --force 替换它，或换一个模式（?schema=…）",
+                        pg_label(&store)
+                    ),
+                    format!(
+                        "{} already holds a store; add --force to replace it, or use another schema (?schema=…)",
+                        pg_label(&store)
+                    ),
+                )));
+            }
+            store.drop_schema().map_err(|e| cannot_open(url, &e))?;
+            drop(store);
+            PgStore::open(url).map_err(|e| cannot_open(url, &e))?
+        } else {
+            store
+        };
+        return Ok(Opened {
+            label: pg_label(&store),
+            store: Arc::new(store),
+            file: None,
+        });
+    }
+    let path = data.join(STORE_FILE);
+    if path.exists() {
+        if !replace {
+            return Err(refused(Msg::new(
+                format!(
+                    "{} 已存在；加 --force 替换它，或换一个空目录",
+                    path.display()
+                ),
+                format!(
+                    "{} already exists; add --force to replace it, or use an empty directory",
+                    path.display()
+                ),
+            )));
+        }
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let p = data.join(format!("{STORE_FILE}{suffix}"));
+            if p.exists() {
+                std::fs::remove_file(&p)
+                    .with_context(|| format!("删除 / removing {}", p.display()))?;
+            }
+        }
+    }
+    let store = GeoPackageStore::create(&path)
+        .map_err(|e| failed(Msg::new(format!("无法创建数据库：{e}"), e.to_string())))?;
+    let store = Arc::new(store);
+    Ok(Opened {
+        label: path.display().to_string(),
+        store: store.clone(),
+        file: Some(store),
+    })
+}
+
+/// Removes a store that a failed `tudi demo` left half-made.
+pub fn discard(data: &Path, opened: Opened) {
+    match opened.file {
+        Some(file) => {
+            drop(opened.store);
+            drop(file);
+            let _ = std::fs::remove_file(data.join(STORE_FILE));
+        }
+        None => {
+            if let Some(url) = database()
+                && let Ok(store) = PgStore::open(&url)
+            {
+                let _ = store.drop_schema();
+            }
+        }
+    }
+}

@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use tudi_store::Store;
 
 use jiff::Timestamp;
 use tudi_access::policy::{Binding, Via};
@@ -16,7 +19,6 @@ use tudi_homestead::service::{Homesteads, ListQuery};
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
 use tudi_sign::KeyRing;
-use tudi_store::gpkg::GeoPackageStore;
 
 fn who(user: &str, role: Role, scope: &str, department: Option<&str>) -> Principal {
     Principal {
@@ -32,7 +34,7 @@ fn who(user: &str, role: Role, scope: &str, department: Option<&str>) -> Princip
 
 struct Demo {
     _dir: tempfile::TempDir,
-    store: GeoPackageStore,
+    store: Arc<dyn Store>,
     villages: Vec<String>,
     keys: KeyRing,
 }
@@ -44,14 +46,14 @@ fn now() -> Timestamp {
 
 fn demo(seed: u64) -> (Demo, std::collections::BTreeMap<String, usize>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
-        &store,
+        &*store,
         tudi_onemap::demo::DemoOptions { seed, parcels: 20 },
         &mut |_| {},
     )
     .unwrap();
-    let (town, villages) = rural_villages(&store, "440605", 3).unwrap().unwrap();
+    let (town, villages) = rural_villages(&*store, "440605", 3).unwrap().unwrap();
     let mut keys = KeyRing::default();
     keys.rotate(now()).unwrap();
     let rules = RuleSet::builtin()
@@ -83,8 +85,8 @@ fn demo(seed: u64) -> (Demo, std::collections::BTreeMap<String, usize>) {
     };
     let made = {
         let h = Homesteads {
-            store: &store,
-            map: MapView::new(&store, None),
+            store: &*store,
+            map: MapView::new(&*store, None),
             calendar: WorkCalendar::china(),
             district: &district,
             site_rules: &rules,

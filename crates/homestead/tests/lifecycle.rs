@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use geo_types::Point;
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use tudi_access::policy::{Binding, Via};
@@ -19,7 +21,6 @@ use tudi_homestead::service::{HomesteadError, Homesteads, Versioned};
 use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
 use tudi_sign::KeyRing;
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, FeatureQuery, Store};
 
 const VILLAGE: &str = "440605121208";
@@ -31,7 +32,7 @@ const C: &str = "440605200501010016";
 
 struct World {
     _dir: tempfile::TempDir,
-    store: GeoPackageStore,
+    store: Arc<dyn Store>,
     rules: RuleSet,
     district: Jurisdiction,
     keys: KeyRing,
@@ -78,9 +79,9 @@ fn at(h: i64) -> Timestamp {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
-        &store,
+        &*store,
         tudi_onemap::demo::DemoOptions {
             seed: 7,
             parcels: 20,

@@ -13,12 +13,11 @@ use tudi_orders::lifecycle::{Satisfaction, State, Step};
 use tudi_orders::order::{Channel, Reporter, StepInput};
 use tudi_orders::routing::{Responsibility, ResponsibilityList, Unit, UnitKind};
 use tudi_orders::service::{NewOrder, OrderError, Orders};
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{AuditQuery, Change, Store};
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    store: Arc<GeoPackageStore>,
+    store: Arc<dyn Store>,
     taxonomy: Taxonomy,
     list: ResponsibilityList,
     district: Jurisdiction,
@@ -26,7 +25,7 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap());
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     let town = Unit {
         kind: UnitKind::Town,
         code: "440605011".into(),

@@ -15,7 +15,6 @@ use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
 use tudi_access::{Binding, Jurisdiction, Role};
 use tudi_server::routes::{Guard, ROUTES};
 use tudi_server::{AppState, router};
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{AuditQuery, Change, Store};
 
 const TOWN: &str = "440605011";
@@ -24,7 +23,7 @@ const VILLAGE_OUT: &str = "440605012001";
 
 struct World {
     _dir: tempfile::TempDir,
-    store: Arc<GeoPackageStore>,
+    store: Arc<dyn Store>,
     state: AppState,
     /// (label, role, bearer token, password) per caller; role `None` is anonymous.
     callers: Vec<(String, Option<Role>, Option<String>, String)>,
@@ -70,7 +69,7 @@ fn homestead_form(village: &str, p: [f64; 2]) -> Value {
 }
 
 /// A point inside the first grid cell whose code starts with `prefix`, and that code.
-fn point_in_cell(store: &GeoPackageStore, prefix: &str) -> ([f64; 2], String) {
+fn point_in_cell(store: &dyn Store, prefix: &str) -> ([f64; 2], String) {
     use geo::InteriorPoint;
     let cells = store
         .features("grid", &tudi_store::FeatureQuery::default())
@@ -105,9 +104,9 @@ fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
     W.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+        let store = tudi_store_pg::testing::fresh_served_store(dir.path());
         tudi_onemap::demo::build(
-            &store,
+            &*store,
             tudi_onemap::demo::DemoOptions {
                 seed: 5,
                 parcels: 60,
@@ -116,10 +115,10 @@ fn world() -> &'static World {
         )
         .unwrap();
         let c = Change::new("cli", "test.setup");
-        tudi_onemap::access::set_public(&store, "divisions", true, &c).unwrap();
+        tudi_onemap::access::set_public(&*store, "divisions", true, &c).unwrap();
         let config = AuthConfig::for_tests();
-        let demo = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
-        let acc = Accounts::new(&store, &config);
+        let demo = tudi_access::demo::create_accounts(&*store, &config, "440605").unwrap();
+        let acc = Accounts::new(&*store, &config);
         let extra = |name: &str, role, scope: &str| {
             acc.create_user(
                 &c,
@@ -175,9 +174,9 @@ fn world() -> &'static World {
             .unwrap()[0]
             .id
             .to_string();
-        let (p_in, cell_in) = point_in_cell(&store, &format!("{VILLAGE_IN}001"));
+        let (p_in, cell_in) = point_in_cell(&*store, &format!("{VILLAGE_IN}001"));
         // A cell of a sibling town (the demo's towns other than 桂城 are 440605121…).
-        let (p_out, cell_out) = point_in_cell(&store, "440605121001");
+        let (p_out, cell_out) = point_in_cell(&*store, "440605121001");
         let taxonomy = tudi_orders::category::Taxonomy::defaults().unwrap();
         // Orders inside go to the town's office, those outside to a department.
         let list: tudi_orders::routing::ResponsibilityList = serde_json::from_value(json!({"entries": [
@@ -187,7 +186,7 @@ fn world() -> &'static World {
         .unwrap();
         let district = Jurisdiction::parse("440605").unwrap();
         let centre = tudi_orders::service::Orders {
-            store: &store,
+            store: &*store,
             taxonomy: &taxonomy,
             responsibilities: &list,
             calendar: tudi_core::calendar::WorkCalendar::china(),
@@ -221,8 +220,8 @@ fn world() -> &'static World {
         let orders = [o_in, o_out];
         let rules = tudi_onemap::compliance::RuleSet::builtin();
         let homesteads = tudi_homestead::service::Homesteads {
-            store: &store,
-            map: tudi_onemap::snapshot::MapView::new(&store, None),
+            store: &*store,
+            map: tudi_onemap::snapshot::MapView::new(&*store, None),
             calendar: tudi_core::calendar::WorkCalendar::china(),
             district: &district,
             site_rules: &rules[0],
@@ -333,8 +332,6 @@ fn world() -> &'static World {
         };
         let (r_in, e_in) = register(1, VILLAGE_IN);
         let (r_out, e_out) = register(2, HOMESTEAD_OUT);
-        store.enable_readers(2).unwrap();
-        let store = Arc::new(store);
         let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
         World {
             _dir: dir,

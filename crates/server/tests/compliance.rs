@@ -10,7 +10,7 @@ use geo::{BoundingRect, InteriorPoint, Intersects};
 use geo_types::{Coord, Geometry, Rect};
 use serde_json::{Value, json};
 use tudi_geo::crs::{Crs, Transformer};
-use tudi_store::{FeatureQuery, Store};
+use tudi_store::FeatureQuery;
 
 /// A w × h rectangle (metres, EPSG:4547) centred at `c`, as GeoJSON in CGCS2000 lon/lat.
 fn site(c: Coord<f64>, w: f64, h: f64) -> Value {

@@ -15,14 +15,13 @@ use tower::ServiceExt;
 use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
 use tudi_access::{Binding, Jurisdiction, Role};
 use tudi_server::{AppState, router};
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, Store};
 
 const PASSWORD: &str = "Test-password-1";
 
 struct World {
     _dir: tempfile::TempDir,
-    store: Arc<GeoPackageStore>,
+    store: Arc<dyn Store>,
     state: AppState,
     /// Bearer tokens by account name.
     tokens: HashMap<String, String>,
@@ -32,7 +31,7 @@ struct World {
 }
 
 /// A point inside the first grid cell whose code starts with `prefix`.
-fn point_in_cell(store: &GeoPackageStore, prefix: &str) -> [f64; 2] {
+fn point_in_cell(store: &dyn Store, prefix: &str) -> [f64; 2] {
     use geo::InteriorPoint;
     let cells = store
         .features("grid", &tudi_store::FeatureQuery::default())
@@ -52,11 +51,11 @@ fn point_in_cell(store: &GeoPackageStore, prefix: &str) -> [f64; 2] {
 }
 
 /// The demo district's map (60 parcels) in a store of its own.
-fn demo_map() -> (tempfile::TempDir, GeoPackageStore) {
+fn demo_map() -> (tempfile::TempDir, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
-        &store,
+        &*store,
         tudi_onemap::demo::DemoOptions {
             seed: 11,
             parcels: 60,
@@ -76,10 +75,10 @@ fn world() -> &'static World {
         // The demo's responsibility list: events to the town where they happen, components to
         // the departments that own them.
         let list = tudi_orders::demo::responsibility_list(&district);
-        tudi_orders::service::save_responsibilities(&store, &list, &c).unwrap();
+        tudi_orders::service::save_responsibilities(&*store, &list, &c).unwrap();
         let config = AuthConfig::for_tests();
-        let demo = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
-        let acc = Accounts::new(&store, &config);
+        let demo = tudi_access::demo::create_accounts(&*store, &config, "440605").unwrap();
+        let acc = Accounts::new(&*store, &config);
         let extra = |name: &str, role: Role, scope: &str, department: Option<&str>| {
             acc.create_user(
                 &c,
@@ -113,10 +112,8 @@ fn world() -> &'static World {
             let (t, _, _) = acc.login(&c, &name, &password).unwrap();
             tokens.insert(name, t);
         }
-        let guicheng = point_in_cell(&store, "440605011001");
-        let xiqiao = point_in_cell(&store, "440605122");
-        store.enable_readers(2).unwrap();
-        let store = Arc::new(store);
+        let guicheng = point_in_cell(&*store, "440605011001");
+        let xiqiao = point_in_cell(&*store, "440605122");
         let state = AppState::new(store.clone()).with_auth(config);
         World {
             _dir: dir,
@@ -958,16 +955,16 @@ fn server_world() -> &'static (tempfile::TempDir, AppState, String) {
         // The world's map, so analyses cost what they cost there.
         let (dir, store) = demo_map();
         let config = AuthConfig::for_tests();
-        let accounts = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
+        let accounts = tudi_access::demo::create_accounts(&*store, &config, "440605").unwrap();
         let admin = accounts.iter().find(|a| a.role == "admin").unwrap();
-        let (token, _, _) = Accounts::new(&store, &config)
+        let (token, _, _) = Accounts::new(&*store, &config)
             .login(
                 &Change::new("cli", "test.setup"),
                 &admin.username,
                 &admin.password,
             )
             .unwrap();
-        let state = AppState::new(Arc::new(store)).with_auth(config);
+        let state = AppState::new(store).with_auth(config);
         (dir, state, token)
     })
 }

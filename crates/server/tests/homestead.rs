@@ -23,7 +23,6 @@ use tudi_onemap::compliance::RuleSet;
 use tudi_onemap::snapshot::MapView;
 use tudi_server::AppState;
 use tudi_sign::KeyRing;
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, Store};
 
 const VILLAGE: &str = "440605121208";
@@ -32,7 +31,7 @@ const B: &str = "440605198203020021";
 
 struct World {
     _dir: tempfile::TempDir,
-    store: Arc<GeoPackageStore>,
+    store: Arc<dyn Store>,
     state: AppState,
     tokens: HashMap<&'static str, String>,
     keys: KeyRing,
@@ -67,9 +66,9 @@ fn principal(name: &str) -> Principal {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
-        &store,
+        &*store,
         tudi_onemap::demo::DemoOptions {
             seed: 7,
             parcels: 20,
@@ -78,7 +77,7 @@ fn world() -> World {
     )
     .unwrap();
     let config = AuthConfig::for_tests();
-    let acc = Accounts::new(&store, &config);
+    let acc = Accounts::new(&*store, &config);
     let c = Change::new("cli", "test.setup");
     let mut tokens = HashMap::new();
     for (name, role, scope, dept) in PEOPLE {
@@ -107,7 +106,6 @@ fn world() -> World {
             &c,
         )
         .unwrap();
-    let store = Arc::new(store);
     let state = AppState::new(store.clone())
         .with_auth(config)
         .with_signing_keys(keys.clone())

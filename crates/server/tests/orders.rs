@@ -7,7 +7,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::StatusCode;
@@ -16,8 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use tudi_access::accounts::{Accounts, AuthConfig};
 use tudi_server::{AppState, router};
-use tudi_store::gpkg::GeoPackageStore;
-use tudi_store::{Change, Store};
+use tudi_store::Change;
 
 struct World {
     _dir: tempfile::TempDir,
@@ -29,9 +27,9 @@ struct World {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
-        &store,
+        &*store,
         tudi_onemap::demo::DemoOptions {
             seed: 7,
             parcels: 20,
@@ -47,8 +45,8 @@ fn world() -> World {
         .set_meta("orders:responsibilities", &list.to_string(), &c)
         .unwrap();
     let config = AuthConfig::for_tests();
-    let demo = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
-    let acc = Accounts::new(&store, &config);
+    let demo = tudi_access::demo::create_accounts(&*store, &config, "440605").unwrap();
+    let acc = Accounts::new(&*store, &config);
     let tokens = demo
         .iter()
         .map(|a| {
@@ -70,7 +68,7 @@ fn world() -> World {
     )
     .unwrap();
     let (lon, lat) = to.apply(p.x(), p.y()).unwrap();
-    let state = AppState::new(Arc::new(store)).with_auth(config);
+    let state = AppState::new(store).with_auth(config);
     World {
         _dir: dir,
         state,

@@ -30,6 +30,7 @@ mod schema;
 mod sql;
 
 use std::future::Future;
+use std::path::Path;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tudi_store::{Result, StoreError};
@@ -168,7 +169,9 @@ fn redact(url: &str) -> String {
 
 /// A store in one schema of a PostgreSQL database.
 pub struct PgStore {
-    runtime: tokio::runtime::Runtime,
+    /// Always there until the store is dropped (then shut down without waiting, since a store
+    /// may be dropped inside a caller's async task, where a runtime may not block).
+    runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
     target: PgTarget,
     /// A scratch store drops its schema when dropped (tests).
@@ -181,6 +184,9 @@ impl Drop for PgStore {
             && let Err(e) = self.drop_schema()
         {
             tracing::warn!(error = %e, schema = %self.target.schema, "a scratch schema was left behind");
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
@@ -204,13 +210,25 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> S
 
 fn pool_error(doing: &'static str, label: &str, e: deadpool_postgres::PoolError) -> StoreError {
     let reason = match e {
-        deadpool_postgres::PoolError::Backend(e) => e.to_string(),
-        other => other.to_string(),
+        deadpool_postgres::PoolError::Backend(e) => with_causes(&e),
+        other => with_causes(&other),
     };
     StoreError::Database {
         doing,
         source: format!("PostgreSQL at {label}: {reason} (无法连接数据库)").into(),
     }
+}
+
+/// An error with the causes under it (`error connecting to server: Connection refused`).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl PgStore {
@@ -248,7 +266,7 @@ impl PgStore {
                 source: Box::new(e),
             })?;
         let store = Self {
-            runtime,
+            runtime: Some(runtime),
             pool,
             target,
             scratch: false,
@@ -273,13 +291,59 @@ impl PgStore {
     /// As [`Self::connect`].
     pub fn scratch(url: &str) -> Result<Self> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        static SWEPT: std::sync::Once = std::sync::Once::new();
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stamp = jiff::Timestamp::now().as_microsecond();
         let schema = format!("scratch_{}_{stamp}_{n}", std::process::id());
         let target = PgTarget::parse(url)?.with_schema(&schema);
         let mut store = Self::connect(target)?;
         store.scratch = true;
+        SWEPT.call_once(|| store.sweep_scratch());
         Ok(store)
+    }
+
+    /// Drops the scratch schemas of processes that have ended (a store held in a static, or a
+    /// test that was killed, never drops its own).
+    fn sweep_scratch(&self) {
+        let Ok(schemas) = self.run(async {
+            let c = self.client("listing scratch schemas").await?;
+            let rows = c
+                .query(
+                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'scratch\\_%'",
+                    &[],
+                )
+                .await
+                .map_err(db("listing scratch schemas"))?;
+            Ok::<_, StoreError>(
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>(),
+            )
+        }) else {
+            return;
+        };
+        for schema in schemas {
+            let pid = schema.split('_').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+            if !alive {
+                let gone = self.with_schema_dropped(&schema);
+                if let Err(e) = gone {
+                    tracing::debug!(error = %e, %schema, "a stale scratch schema stays");
+                }
+            }
+        }
+    }
+
+    fn with_schema_dropped(&self, schema: &str) -> Result<()> {
+        self.run(async {
+            let c = self.client("dropping a schema").await?;
+            c.batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {} CASCADE",
+                sql::quote(schema)
+            ))
+            .await
+            .map_err(db("dropping a schema"))
+        })
     }
 
     /// Where this store is.
@@ -325,9 +389,14 @@ impl PgStore {
 
     /// Runs `work` to its end on this thread. The connections it talks to are driven by the
     /// store's runtime, whose context is entered so that new connections are made there.
+    ///
+    /// `work` runs outside tokio's cooperative budget: called from inside a task of another
+    /// runtime (a server's handler, a `#[tokio::test]`), the pool's semaphore would otherwise
+    /// find that task's budget spent and hand its waker to that runtime — which is blocked here
+    /// waiting, so it would never wake (seen as a hang in a test that made many calls).
     pub(crate) fn run<T>(&self, work: impl Future<Output = T>) -> T {
-        let _context = self.runtime.enter();
-        futures_executor::block_on(work)
+        let _context = self.runtime.as_ref().map(tokio::runtime::Runtime::enter);
+        futures_executor::block_on(tokio::task::unconstrained(work))
     }
 
     pub(crate) async fn client(&self, doing: &'static str) -> Result<deadpool_postgres::Object> {
@@ -335,5 +404,68 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| pool_error(doing, &self.target.label, e))
+    }
+}
+
+pub mod testing {
+    //! Stores for the test suites of the capabilities, on the backend the environment chooses:
+    //! `TUDI_TEST_BACKEND=postgres` (database `TUDI_TEST_PG`, default
+    //! `postgres://postgres@127.0.0.1:5432/test`) or, by default, a GeoPackage file.
+
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use tudi_store::Store;
+    use tudi_store::gpkg::GeoPackageStore;
+
+    use crate::PgStore;
+
+    /// Whether the suites run on PostgreSQL.
+    #[must_use]
+    pub fn on_postgres() -> bool {
+        std::env::var("TUDI_TEST_BACKEND").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
+    }
+
+    /// The database the PostgreSQL tests use.
+    #[must_use]
+    pub fn database() -> String {
+        std::env::var("TUDI_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    /// A fresh, empty store: `dir/tudi.gpkg`, or a scratch PostgreSQL schema dropped with the
+    /// store.
+    ///
+    /// # Panics
+    /// When the store cannot be made (a test cannot go on without it).
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn fresh_store(dir: &Path) -> Arc<dyn Store> {
+        if on_postgres() {
+            Arc::new(PgStore::scratch(&database()).expect(
+                "a scratch PostgreSQL store (TUDI_TEST_BACKEND=postgres: is PostgreSQL with PostGIS running at TUDI_TEST_PG?)",
+            ))
+        } else {
+            Arc::new(
+                GeoPackageStore::create(&dir.join("tudi.gpkg")).expect("a fresh GeoPackage store"),
+            )
+        }
+    }
+
+    /// As [`fresh_store`], set up as `tudi serve` sets it up: on a GeoPackage, reads go through
+    /// two read-only connections (PostgreSQL's pool serves reads and writes alike).
+    ///
+    /// # Panics
+    /// When the store cannot be made.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn fresh_served_store(dir: &Path) -> Arc<dyn Store> {
+        if on_postgres() {
+            return fresh_store(dir);
+        }
+        let store =
+            GeoPackageStore::create(&dir.join("tudi.gpkg")).expect("a fresh GeoPackage store");
+        store.enable_readers(2).expect("read-only connections");
+        Arc::new(store)
     }
 }

@@ -32,3 +32,31 @@ fn two_handles_on_one_schema_meet_the_concurrent_contract() {
         (Box::new(first), Box::new(second))
     });
 }
+
+/// A server calls the store from inside its tasks, many times in one task. The store must not
+/// depend on the caller's runtime: a call that waited on the caller's cooperative budget hung
+/// once that budget was spent.
+#[test]
+fn many_calls_from_inside_one_runtime_task_all_return() {
+    let url = database();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let store = PgStore::scratch(&url).unwrap();
+            for i in 0..600 {
+                assert_eq!(store.record("user", &format!("u{i}")).unwrap(), None);
+            }
+        });
+        let _ = done.send(());
+    });
+    assert!(
+        finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_ok(),
+        "600 store calls from one task did not all return within two minutes"
+    );
+}

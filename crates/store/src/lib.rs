@@ -561,6 +561,170 @@ pub trait Store: Send + Sync {
     fn blob(&self, sha256: &str) -> Result<Option<Blob>>;
 }
 
+/// A shared store is a store: capabilities take `&impl Store` or `&dyn Store` alike.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn create_layer(&self, def: &LayerDef, change: &Change) -> Result<()> {
+        (**self).create_layer(def, change)
+    }
+
+    fn drop_layer(&self, name: &str, change: &Change) -> Result<()> {
+        (**self).drop_layer(name, change)
+    }
+
+    fn layers(&self) -> Result<Vec<LayerInfo>> {
+        (**self).layers()
+    }
+
+    fn layer(&self, name: &str) -> Result<LayerInfo> {
+        (**self).layer(name)
+    }
+
+    fn layer_def(&self, name: &str) -> Result<LayerDef> {
+        (**self).layer_def(name)
+    }
+
+    fn layer_defs(&self) -> Result<Vec<LayerDef>> {
+        (**self).layer_defs()
+    }
+
+    fn layer_revision(&self, name: &str) -> Result<u64> {
+        (**self).layer_revision(name)
+    }
+
+    fn change_counter(&self) -> Result<u64> {
+        (**self).change_counter()
+    }
+
+    fn insert_features(
+        &self,
+        layer: &str,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        change: &Change,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>> {
+        (**self).insert_features(layer, features, change, progress)
+    }
+
+    fn create_layer_with_features(
+        &self,
+        def: &LayerDef,
+        features: &mut dyn Iterator<Item = NewFeature>,
+        change: &Change,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Uuid>> {
+        (**self).create_layer_with_features(def, features, change, progress)
+    }
+
+    fn update_feature(
+        &self,
+        layer: &str,
+        id: Uuid,
+        geometry: Geometry<f64>,
+        attributes: Map<String, Value>,
+        change: &Change,
+    ) -> Result<u32> {
+        (**self).update_feature(layer, id, geometry, attributes, change)
+    }
+
+    fn delete_feature(&self, layer: &str, id: Uuid, change: &Change) -> Result<()> {
+        (**self).delete_feature(layer, id, change)
+    }
+
+    fn features(&self, layer: &str, query: &FeatureQuery) -> Result<Vec<FeatureRecord>> {
+        (**self).features(layer, query)
+    }
+
+    fn for_each_feature(
+        &self,
+        layer: &str,
+        as_of: Option<Timestamp>,
+        visit: &mut dyn FnMut(FeatureRecord) -> Result<()>,
+    ) -> Result<()> {
+        (**self).for_each_feature(layer, as_of, visit)
+    }
+
+    fn envelopes(&self, layer: &str) -> Result<Vec<(Uuid, [f64; 4])>> {
+        (**self).envelopes(layer)
+    }
+
+    fn search(
+        &self,
+        layer: &str,
+        field: &str,
+        needle: &str,
+        mode: Match,
+        limit: u64,
+    ) -> Result<Vec<FeatureRecord>> {
+        (**self).search(layer, field, needle, mode, limit)
+    }
+
+    fn feature(&self, layer: &str, id: Uuid) -> Result<FeatureRecord> {
+        (**self).feature(layer, id)
+    }
+
+    fn feature_history(&self, layer: &str, id: Uuid) -> Result<Vec<FeatureRecord>> {
+        (**self).feature_history(layer, id)
+    }
+
+    fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64> {
+        (**self).next_in_sequence(key, floor)
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        (**self).meta(key)
+    }
+
+    fn set_meta(&self, key: &str, value: &str, change: &Change) -> Result<()> {
+        (**self).set_meta(key, value, change)
+    }
+
+    fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
+        (**self).write_records(change, writes)
+    }
+
+    fn write_numbered(
+        &self,
+        change: &Change,
+        key: &str,
+        make: &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
+    ) -> Result<(u64, Vec<u64>)> {
+        (**self).write_numbered(change, key, make)
+    }
+
+    fn record(&self, collection: &str, id: &str) -> Result<Option<Record>> {
+        (**self).record(collection, id)
+    }
+
+    fn find_records(&self, collection: &str, query: &RecordQuery) -> Result<RecordPage> {
+        (**self).find_records(collection, query)
+    }
+
+    fn record_denial(&self, change: &Change, resource: &str, detail: Option<Value>) -> Result<()> {
+        (**self).record_denial(change, resource, detail)
+    }
+
+    fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<audit::AuditEntry>> {
+        (**self).audit_trail(query)
+    }
+
+    fn verify_audit(&self) -> Result<audit::AuditReport> {
+        (**self).verify_audit()
+    }
+
+    fn write_blob_with_records(
+        &self,
+        change: &Change,
+        blob: &BlobWrite<'_>,
+        writes: &[RecordWrite],
+    ) -> Result<(String, Vec<u64>)> {
+        (**self).write_blob_with_records(change, blob, writes)
+    }
+
+    fn blob(&self, sha256: &str) -> Result<Option<Blob>> {
+        (**self).blob(sha256)
+    }
+}
+
 /// A file to store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobWrite<'a> {

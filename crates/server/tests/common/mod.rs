@@ -11,11 +11,10 @@ use serde_json::Value;
 use tower::ServiceExt;
 use tudi_server::{AppState, router};
 use tudi_store::Store;
-use tudi_store::gpkg::GeoPackageStore;
 
 pub struct Demo {
     _dir: tempfile::TempDir,
-    pub store: Arc<GeoPackageStore>,
+    pub store: Arc<dyn Store>,
     /// A signed-in administrator's bearer token, sent by the request helpers.
     pub admin_token: String,
 }
@@ -24,9 +23,9 @@ pub fn demo() -> &'static Demo {
     static DEMO: OnceLock<Demo> = OnceLock::new();
     DEMO.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let store = GeoPackageStore::create(&dir.path().join("tudi.gpkg")).unwrap();
+        let store = tudi_store_pg::testing::fresh_served_store(dir.path());
         tudi_onemap::demo::build(
-            &store,
+            &*store,
             tudi_onemap::demo::DemoOptions {
                 seed: 3,
                 parcels: 600,
@@ -38,19 +37,17 @@ pub fn demo() -> &'static Demo {
         // (access.rs). Every layer is public, as OGC clients read anonymously.
         let change = tudi_store::Change::new("cli", "test.setup");
         for l in store.layer_defs().unwrap() {
-            tudi_onemap::access::set_public(&store, &l.name, true, &change).unwrap();
+            tudi_onemap::access::set_public(&*store, &l.name, true, &change).unwrap();
         }
         let config = tudi_access::accounts::AuthConfig::for_tests();
-        let accounts = tudi_access::demo::create_accounts(&store, &config, "440605").unwrap();
+        let accounts = tudi_access::demo::create_accounts(&*store, &config, "440605").unwrap();
         let admin = accounts.iter().find(|a| a.role == "admin").unwrap();
-        let (admin_token, _, _) = tudi_access::accounts::Accounts::new(&store, &config)
+        let (admin_token, _, _) = tudi_access::accounts::Accounts::new(&*store, &config)
             .login(&change, &admin.username, &admin.password)
             .unwrap();
-        // As `tudi serve` does: reads go through read-only connections.
-        store.enable_readers(2).unwrap();
         Demo {
             _dir: dir,
-            store: Arc::new(store),
+            store,
             admin_token,
         }
     })

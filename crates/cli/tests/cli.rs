@@ -1095,3 +1095,82 @@ fn signing_keys_are_made_rotated_and_published_without_secrets() {
         .unwrap();
     assert!(!stored.contains("secret"));
 }
+
+/// The commands on a PostgreSQL schema instead of the data directory's GeoPackage: a parcel
+/// layer exported from the demo is imported there, GDAL reads it as a PostGIS table, the chain
+/// verifies, and a second `init` on the same schema is refused.
+#[test]
+fn the_commands_work_on_a_postgresql_schema() {
+    let base = std::env::var("TUDI_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let schema = format!("cli_{}", std::process::id());
+    let url = format!("{base}?schema={schema}");
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    let gj = work.path().join("parcels.geojson");
+    let o = tudi(&[
+        "export",
+        "--data",
+        demo_dir().to_str().unwrap(),
+        "--layer",
+        "parcels",
+        "--format",
+        "geojson",
+        "--out",
+        gj.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&[
+        "init",
+        "--data",
+        w,
+        "--database",
+        &url,
+        "--district",
+        "440605",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("schema {schema}")),
+        "{}",
+        text(&o)
+    );
+    let o = tudi(&[
+        "import",
+        "--data",
+        w,
+        "--database",
+        &url,
+        "--layer",
+        "parcels",
+        "--kind",
+        "parcel",
+        gj.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&["layers", "--data", w, "--database", &url]);
+    assert!(text(&o).contains("parcels"), "{}", text(&o));
+    let pg = format!("PG:host=127.0.0.1 user=postgres dbname=test schemas={schema}");
+    let info = Command::new("ogrinfo")
+        .args(["-ro", "-so", &pg, "parcels"])
+        .output()
+        .unwrap();
+    let info_text = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info_text.contains(&format!("Feature Count: {}", demo_parcels())),
+        "GDAL reads the PostGIS table: {info_text}"
+    );
+    let o = tudi(&["audit", "verify", "--data", w, "--database", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("intact"), "{}", text(&o));
+    let o = tudi(&["init", "--data", w, "--database", &url]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("already holds a store"), "{}", text(&o));
+    let o = tudi(&["layers", "--data", w, "--database", "mysql://x"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let dropped = Command::new("psql")
+        .args([&base, "-c", &format!("DROP SCHEMA {schema} CASCADE")])
+        .output()
+        .unwrap();
+    assert!(dropped.status.success());
+}

@@ -60,3 +60,95 @@ fn many_calls_from_inside_one_runtime_task_all_return() {
         "600 store calls from one task did not all return within two minutes"
     );
 }
+
+#[test]
+fn an_unreachable_database_is_named_in_the_error() {
+    let err = PgStore::open("postgres://postgres@127.0.0.1:1/test?schema=nowhere").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("127.0.0.1:1/test"), "{text}");
+    assert!(text.contains("无法连接数据库"), "{text}");
+    let err = PgStore::open("mysql://root@localhost/x").unwrap_err();
+    assert!(err.to_string().contains("postgres://"), "{err}");
+    let err = PgStore::open("postgres://postgres@127.0.0.1/test?schema=1bad").unwrap_err();
+    assert!(err.to_string().contains("schema"), "{err}");
+}
+
+#[test]
+fn a_schema_from_a_newer_tudi_is_refused_and_left_alone() {
+    let store = PgStore::scratch(&database()).unwrap();
+    store
+        .set_meta(
+            "schema_version",
+            "99",
+            &tudi_store::Change::new("test", "future"),
+        )
+        .unwrap();
+    let err = PgStore::connect(store.target().clone())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("99") && err.contains("newer tudi"), "{err}");
+    assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("99"));
+}
+
+/// Ends the server sessions of tudi connections that sit inside a transaction.
+fn kill_connections_in_transaction() {
+    let out = std::process::Command::new("psql")
+        .args([
+            &database(),
+            "-Atc",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = 'tudi' AND state = 'idle in transaction'",
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "one writer was in its transaction"
+    );
+}
+
+#[test]
+fn a_connection_lost_mid_transaction_leaves_nothing_half_written() {
+    let store = PgStore::scratch(&database()).unwrap();
+    let change = tudi_store::Change::new("user:a", "order.intake");
+    let write = |n: u64| tudi_store::RecordWrite {
+        collection: "order".into(),
+        id: format!("o{n}"),
+        expect: tudi_store::Expect::Absent,
+        body: Some(serde_json::json!({ "n": n })),
+        keys: vec![],
+        detail: None,
+    };
+    store
+        .write_numbered(&change, "order:day", &mut |n| Ok(vec![write(n)]))
+        .unwrap();
+    let before = store.verify_audit().unwrap();
+    let lost = store.write_numbered(&change, "order:day", &mut |n| {
+        // The number is taken and the transaction open when the server ends the session.
+        kill_connections_in_transaction();
+        Ok(vec![write(n)])
+    });
+    let err = lost.unwrap_err().to_string();
+    assert!(err.contains("database error"), "{err}");
+    assert_eq!(
+        store.record("order", "o2").unwrap(),
+        None,
+        "nothing was written"
+    );
+    let after = store.verify_audit().unwrap();
+    assert!(after.is_intact());
+    assert_eq!(after.entries, before.entries, "no audit entry either");
+    let (n, _) = store
+        .write_numbered(&change, "order:day", &mut |n| Ok(vec![write(n)]))
+        .unwrap();
+    assert_eq!(
+        n, 2,
+        "the lost transaction gave its number back; the pool reconnected"
+    );
+}

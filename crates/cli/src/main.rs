@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod access;
 mod keys;
 mod location;
+mod migrate;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -121,6 +122,15 @@ enum Command {
         /// 可信的前置代理（负载均衡）地址，可多次给出；仅对其采信 X-Forwarded-For / a proxy whose X-Forwarded-For names the client (repeatable)
         #[arg(long = "trusted-proxy")]
         trusted_proxies: Vec<std::net::IpAddr>,
+    },
+    /// 迁移整个数据库（GeoPackage ⇄ PostgreSQL），含图层、历史、业务记录、附件与审计链 / Copy a whole store between the GeoPackage and PostgreSQL
+    Migrate {
+        /// 数据目录（源为其中的 GeoPackage，除非给出 --database）/ data directory (the source is its GeoPackage unless --database is given)
+        #[arg(long)]
+        data: PathBuf,
+        /// 目标：postgres://…?schema=…（空模式）或一个新目录 / target: a PostgreSQL URL with an empty schema, or a new directory
+        #[arg(long)]
+        to: String,
     },
     /// 列出图层 / List layers
     Layers {
@@ -483,6 +493,7 @@ fn run(cli: Cli) -> Result<()> {
             force,
         } => cmd_demo(&data, seed, parcels, force),
         Command::User { command } => access::cmd_user(command),
+        Command::Migrate { data, to } => migrate::cmd_migrate(&data, cli.database.as_deref(), &to),
         Command::Audit { command } => access::cmd_audit(command),
         Command::Keys { command } => keys::cmd_keys(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),

@@ -28,7 +28,7 @@ fn params(values: &[Param]) -> Params<'_> {
     values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
-async fn load_def(c: &impl GenericClient, name: &str) -> Result<LayerDef> {
+pub(crate) async fn load_def(c: &impl GenericClient, name: &str) -> Result<LayerDef> {
     let statement = c
         .prepare_cached(
             "SELECT name, title, kind, srs_id, geometry_type, fields FROM tudi_layers WHERE name = $1",
@@ -59,7 +59,7 @@ fn def_of(row: &tokio_postgres::Row) -> Result<LayerDef> {
     })
 }
 
-async fn all_defs(c: &impl GenericClient) -> Result<Vec<LayerDef>> {
+pub(crate) async fn all_defs(c: &impl GenericClient) -> Result<Vec<LayerDef>> {
     let rows = c
         .query(
             "SELECT name, title, kind, srs_id, geometry_type, fields FROM tudi_layers ORDER BY id",
@@ -111,7 +111,7 @@ async fn bump_revision(c: &impl GenericClient, layer: &str) -> Result<()> {
     Ok(())
 }
 
-async fn create_table(c: &impl GenericClient, def: &LayerDef) -> Result<()> {
+pub(crate) async fn create_table(c: &impl GenericClient, def: &LayerDef) -> Result<()> {
     rules::check_def(def)?;
     let taken: bool = c
         .query_one(
@@ -184,7 +184,7 @@ fn literal(text: &str) -> String {
 
 /// The indexes of a layer: made after a new layer's rows, since one sort is much cheaper than a
 /// million index insertions.
-async fn create_indexes(c: &impl GenericClient, def: &LayerDef) -> Result<()> {
+pub(crate) async fn create_indexes(c: &impl GenericClient, def: &LayerDef) -> Result<()> {
     let t = quote(&def.name);
     let index = |suffix: &str| quote(&format!("{}_{suffix}", def.name));
     c.batch_execute(&format!(
@@ -273,6 +273,24 @@ async fn insert_rows(
     at: Timestamp,
     progress: Progress<'_>,
 ) -> Result<(Vec<Uuid>, String)> {
+    let valid_from = format_ts(at);
+    load_rows(
+        c,
+        def,
+        &mut features.map(|f| (f, 1, valid_from.clone())),
+        progress,
+    )
+    .await
+}
+
+/// Loads rows that carry their own version and instant (new features: 1 and now; a copied
+/// store: as they were).
+pub(crate) async fn load_rows(
+    c: &deadpool_postgres::Transaction<'_>,
+    def: &LayerDef,
+    features: &mut dyn Iterator<Item = (NewFeature, i32, String)>,
+    progress: Progress<'_>,
+) -> Result<(Vec<Uuid>, String)> {
     use rayon::prelude::*;
     use sha2::{Digest, Sha256};
     const CHUNK: usize = 50_000;
@@ -297,21 +315,21 @@ async fn insert_rows(
     pin_mut!(writer);
     let mut batch = Sha256::new();
     let mut ids = Vec::new();
-    let valid_from = format_ts(at);
-    let version = 1_i32;
     loop {
-        let chunk: Vec<NewFeature> = (&mut *features).take(CHUNK).collect();
+        let chunk: Vec<(NewFeature, i32, String)> = (&mut *features).take(CHUNK).collect();
         if chunk.is_empty() {
             break;
         }
         let base = ids.len();
-        let encoded: Vec<Result<Encoded>> = chunk
+        let encoded: Vec<Result<(Encoded, i32, String)>> = chunk
             .into_par_iter()
             .enumerate()
-            .map(|(i, f)| encode(def, base + i, f))
+            .map(|(i, (f, version, valid_from))| {
+                Ok((encode(def, base + i, f)?, version, valid_from))
+            })
             .collect();
         for item in encoded {
-            let (id, ewkb, values, digest) = item?;
+            let ((id, ewkb, values, digest), version, valid_from) = item?;
             batch.update(digest);
             let geom = Param::Geometry(ewkb);
             let mut row: Params<'_> = Vec::with_capacity(values.len() + 4);
@@ -344,7 +362,7 @@ async fn insert_rows(
     Ok((ids, audit::hex(&batch.finalize())))
 }
 
-fn envelope(g: &Geometry<f64>) -> [Option<f64>; 4] {
+pub(crate) fn envelope(g: &Geometry<f64>) -> [Option<f64>; 4] {
     g.bounding_rect().map_or([None; 4], |r| {
         [
             Some(r.min().x),

@@ -28,6 +28,7 @@ mod features;
 mod records;
 mod schema;
 mod sql;
+mod transfer;
 
 use std::future::Future;
 use std::path::Path;

@@ -37,6 +37,7 @@ use crate::{
 };
 
 mod records;
+mod transfer;
 
 const APPLICATION_ID: i32 = 0x4750_4B47;
 const USER_VERSION: i32 = 10200;

@@ -27,6 +27,7 @@ pub mod audit;
 pub mod contract;
 pub mod gpkg;
 pub mod rules;
+pub mod transfer;
 
 use geo_types::Geometry;
 use jiff::Timestamp;

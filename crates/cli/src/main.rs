@@ -393,9 +393,14 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         // The homestead clock: reminders, overdue notices, 公示 periods ending.
         let clock = state.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            let period = std::time::Duration::from_secs(60);
+            let mut every = tokio::time::interval(period);
             loop {
                 every.tick().await;
+                // Servers sharing a store: only the lease holder runs the clock.
+                if !clock.holds_lease("homestead-clock", period * 3 / 2).await {
+                    continue;
+                }
                 if let Err(e) = clock.homestead_tick().await {
                     tracing::warn!(error = %e, "homestead clock");
                 }

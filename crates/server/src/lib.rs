@@ -17,6 +17,7 @@ mod console;
 mod files;
 mod homestead;
 mod homestead_events;
+pub mod lease;
 mod ogc;
 mod open311;
 mod openapi;
@@ -70,6 +71,8 @@ pub struct AppState {
     limits: Limits,
     /// Compliance analyses running now (shown by `/api/v1/status`).
     analyses: Arc<std::sync::atomic::AtomicUsize>,
+    /// This server, as background-job leases name their holder.
+    server_id: Arc<str>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -124,6 +127,27 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             limits: Limits::default(),
             analyses: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            server_id: Arc::from(lease::this_server()),
+        }
+    }
+
+    /// Whether this server holds (after taking or renewing it) the lease of background job
+    /// `job`, lasting `length`: only the holder runs the job, so servers sharing a store never
+    /// both run it. A store that cannot be reached counts as not holding it.
+    pub async fn holds_lease(&self, job: &'static str, length: std::time::Duration) -> bool {
+        let lease = lease::Lease::new(job, &self.server_id, length);
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || lease.hold(&*store, jiff::Timestamp::now())).await
+        {
+            Ok(Ok(held)) => held,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, job, "could not take a background-job lease");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, job, "lease task failed");
+                false
+            }
         }
     }
 
@@ -336,9 +360,15 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std
     if state.district.is_some() {
         let st = state.clone();
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+            let period = std::time::Duration::from_secs(300);
+            let mut every = tokio::time::interval(period);
             loop {
                 every.tick().await;
+                // One server supervises; a lease of one and a half periods outlives a late tick
+                // but not a dead holder.
+                if !st.holds_lease("order-supervision", period * 3 / 2).await {
+                    continue;
+                }
                 let change = tudi_store::Change::new("system:supervision", "order.notice");
                 match orders::supervise_now(&st, change).await {
                     Ok(n) if n > 0 => tracing::info!(notices = n, "deadline supervision"),

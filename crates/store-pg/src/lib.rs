@@ -453,6 +453,26 @@ pub mod testing {
         }
     }
 
+    /// Two handles on one fresh store, as two servers sharing it have: two connections to one
+    /// scratch schema (dropped with the first), or two opens of one GeoPackage file.
+    ///
+    /// # Panics
+    /// When the store cannot be made.
+    #[must_use]
+    #[allow(clippy::expect_used)]
+    pub fn fresh_store_pair(dir: &Path) -> (Arc<dyn Store>, Arc<dyn Store>) {
+        if on_postgres() {
+            let first = PgStore::scratch(&database()).expect("a scratch PostgreSQL store");
+            let second =
+                PgStore::connect(first.target().clone()).expect("a second PostgreSQL handle");
+            return (Arc::new(first), Arc::new(second));
+        }
+        let path = dir.join("tudi.gpkg");
+        let first = GeoPackageStore::create(&path).expect("a fresh GeoPackage store");
+        let second = GeoPackageStore::open(&path).expect("a second handle on the file");
+        (Arc::new(first), Arc::new(second))
+    }
+
     /// As [`fresh_store`], set up as `tudi serve` sets it up: on a GeoPackage, reads go through
     /// two read-only connections (PostgreSQL's pool serves reads and writes alike).
     ///

@@ -1,0 +1,259 @@
+//! Two servers on one store — two `AppState`s, each with its own handle, snapshots, limiter and
+//! lease holder, as two `tudi serve` processes behind a load balancer have — behave as one: a
+//! write through one is read at once through the other (no stale feature or tile), a session
+//! begun on one is honoured and ended on the other, wrong passwords spread over both still lock
+//! the account, and a background job's lease is held by one server at a time.
+//!
+//! Runs on the backend `TUDI_TEST_BACKEND` chooses (CI runs both).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use geo::Centroid;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_geo::mvt::WORLD_HALF;
+use tudi_server::lease::Lease;
+use tudi_server::{AppState, router};
+use tudi_store::{Change, FeatureQuery};
+
+async fn call(
+    state: &AppState,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "example.test");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let body = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            Body::from(b.to_string())
+        }
+        None => Body::empty(),
+    };
+    let res = router(state.clone())
+        .oneshot(req.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes,
+    )
+}
+
+fn problem(v: &Value) -> &str {
+    v["type"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_store_behave_as_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = tudi_store_pg::testing::fresh_store_pair(dir.path());
+    tudi_onemap::demo::build(
+        &*store_a,
+        tudi_onemap::demo::DemoOptions {
+            seed: 5,
+            parcels: 300,
+        },
+        &mut |_| {},
+    )
+    .unwrap();
+    let config = tudi_access::accounts::AuthConfig::for_tests();
+    let accounts = tudi_access::demo::create_accounts(&*store_a, &config, "440605").unwrap();
+    let admin = accounts.iter().find(|a| a.role == "admin").unwrap();
+    let a = AppState::new(store_a.clone()).with_auth(config.clone());
+    let b = AppState::new(store_b.clone()).with_auth(config.clone());
+
+    // Sign in on A, act on B, sign out on B: refused on A.
+    let (status, signed, _) = call(
+        &a,
+        None,
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"username": admin.username, "password": admin.password})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let token = signed["token"].as_str().unwrap().to_owned();
+    let (status, me, _) = call(&b, Some(&token), "GET", "/api/v1/auth/me", None).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a session begun on A is honoured on B: {me}"
+    );
+
+    // A write through one server is read at once through the other: attributes and tiles.
+    let parcel = store_a
+        .features(
+            "parcels",
+            &FeatureQuery {
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .remove(0);
+    let item = format!("/ogc/collections/parcels/items/{}", parcel.id);
+    let field = parcel
+        .attributes
+        .iter()
+        .find(|(k, v)| v.is_string() && k.as_str() != "code")
+        .map(|(k, _)| k.clone())
+        .expect("a text field besides the code");
+    for round in 0..25 {
+        let (writer, reader) = if round % 2 == 0 {
+            (&store_a, &b)
+        } else {
+            (&store_b, &a)
+        };
+        let mut attributes = parcel.attributes.clone();
+        let owner = format!("第{round}次修改");
+        attributes.insert(field.clone(), json!(owner));
+        writer
+            .update_feature(
+                "parcels",
+                parcel.id,
+                parcel.geometry.clone(),
+                attributes,
+                &Change::new("user:test", "parcel.edit"),
+            )
+            .unwrap();
+        let (status, body, _) = call(reader, Some(&token), "GET", &item, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["properties"][&field],
+            json!(owner),
+            "round {round}: the other server answers with the write, not a stale copy"
+        );
+    }
+    // A deleted parcel is gone from the other server at once, from its items and its tiles.
+    let epsg = store_a.layer_def("parcels").unwrap().epsg;
+    let mut g = parcel.geometry.clone();
+    Transformer::new(Crs::from_epsg(epsg).unwrap(), Crs::WEB_MERCATOR)
+        .unwrap()
+        .apply_geometry(&mut g)
+        .unwrap();
+    let c = g.centroid().unwrap();
+    let size = 2.0 * WORLD_HALF / f64::from(1u32 << 17);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let (x, y) = (
+        ((c.x() + WORLD_HALF) / size) as u32,
+        ((WORLD_HALF - c.y()) / size) as u32,
+    );
+    let tile = format!("/ogc/collections/parcels/tiles/WebMercatorQuad/17/{y}/{x}");
+    let (status, _, before) = call(&b, Some(&token), "GET", &tile, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!before.is_empty(), "the parcel is in its tile");
+    store_a
+        .delete_feature(
+            "parcels",
+            parcel.id,
+            &Change::new("user:test", "parcel.delete"),
+        )
+        .unwrap();
+    let (status, _, _) = call(&b, Some(&token), "GET", &item, None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "deleted through A, gone on B"
+    );
+    let (_, _, after) = call(&b, Some(&token), "GET", &tile, None).await;
+    assert_ne!(
+        before, after,
+        "B's tile no longer draws the parcel deleted through A"
+    );
+
+    let (status, _, _) = call(&b, Some(&token), "POST", "/api/v1/auth/logout", None).await;
+    assert!(status.is_success(), "{status}");
+    let (status, _, _) = call(&a, Some(&token), "GET", "/api/v1/auth/me", None).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "signed out on B, refused on A"
+    );
+
+    // Wrong passwords spread over both servers lock the account on both.
+    let victim = accounts.iter().find(|x| x.role != "admin").unwrap();
+    let mut locked = false;
+    for attempt in 0..12 {
+        let server = if attempt % 2 == 0 { &a } else { &b };
+        let (status, body, _) = call(
+            server,
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": victim.username, "password": "not-the-password"})),
+        )
+        .await;
+        if problem(&body) == "account-locked" {
+            locked = true;
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+    assert!(
+        locked,
+        "alternating servers, the wrong passwords still lock the account"
+    );
+    for server in [&a, &b] {
+        let (_, body, _) = call(
+            server,
+            None,
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"username": victim.username, "password": victim.password})),
+        )
+        .await;
+        assert_eq!(problem(&body), "account-locked", "locked on both: {body}");
+    }
+
+    // A background job's lease: one holder at a time; another takes over once it has ended.
+    assert!(
+        a.holds_lease("test-job", std::time::Duration::from_secs(60))
+            .await
+    );
+    assert!(
+        !b.holds_lease("test-job", std::time::Duration::from_secs(60))
+            .await
+    );
+    assert!(
+        a.holds_lease("test-job", std::time::Duration::from_secs(60))
+            .await,
+        "renewed"
+    );
+    let t0 = jiff::Timestamp::now();
+    let later = |s: i64| t0.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+    let one = Lease::new("clock", "server-1", std::time::Duration::from_secs(90));
+    let two = Lease::new("clock", "server-2", std::time::Duration::from_secs(90));
+    assert!(one.hold(&*store_a, t0).unwrap());
+    assert!(!two.hold(&*store_b, later(60)).unwrap(), "held by server 1");
+    assert!(one.hold(&*store_a, later(60)).unwrap(), "server 1 renews");
+    assert!(
+        !two.hold(&*store_b, later(149)).unwrap(),
+        "renewed until 150 s"
+    );
+    assert!(
+        two.hold(&*store_b, later(151)).unwrap(),
+        "server 1 died: server 2 takes over"
+    );
+    assert!(!one.hold(&*store_a, later(152)).unwrap(), "and keeps it");
+    assert!(store_a.verify_audit().unwrap().is_intact());
+}

@@ -15,7 +15,6 @@ use tudi_flow::case::Op;
 use tudi_flow::definition::{Deadline, ProcessDef, Signers, StepDef};
 use tudi_flow::stored::Workflows;
 use tudi_store::Change;
-use tudi_store::gpkg::GeoPackageStore;
 
 fn step(id: &str, next: &[&str], join: bool) -> StepDef {
     StepDef {
@@ -42,7 +41,7 @@ fn assign(s: &StepDef) -> Vec<String> {
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_store(dir.path());
     let flows = Workflows {
         store: &store,
         calendar: WorkCalendar::china(),

@@ -18,11 +18,10 @@ use tudi_orders::order::{Channel, Reporter, StepInput};
 use tudi_orders::routing::{Responsibility, ResponsibilityList, Unit, UnitKind};
 use tudi_orders::service::{NewOrder, Orders};
 use tudi_store::Change;
-use tudi_store::gpkg::GeoPackageStore;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap();
+    let store = tudi_store_pg::testing::fresh_store(dir.path());
     let taxonomy = Taxonomy::defaults().unwrap();
     let list = ResponsibilityList {
         entries: vec![Responsibility {

@@ -17,12 +17,11 @@ use tower::ServiceExt;
 use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
 use tudi_access::{Binding, Jurisdiction, Role};
 use tudi_server::{AppState, router};
-use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, Store};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(GeoPackageStore::create(&dir.path().join("s.gpkg")).unwrap());
+    let store = tudi_store_pg::testing::fresh_store(dir.path());
     let setup = Change::new("cli", "bench.setup");
     store.set_meta("district", "440605", &setup).unwrap();
     let config = AuthConfig::for_tests();

@@ -18,7 +18,6 @@ pub(crate) struct Writer<'a> {
     pub(crate) tx: Transaction<'a>,
     issued: u64,
     prev_hash: String,
-    appended: bool,
 }
 
 fn overflow() -> StoreError {
@@ -46,7 +45,6 @@ impl<'a> Writer<'a> {
             tx,
             issued: u64::try_from(issued).map_err(|_| overflow())?,
             prev_hash: prev.unwrap_or_else(|| audit::GENESIS.to_owned()),
-            appended: false,
         })
     }
 
@@ -82,7 +80,9 @@ impl<'a> Writer<'a> {
         let statement = self
             .tx
             .prepare_cached(
-                "INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
+                // The head moves in the same statement: one round trip per entry.
+                "WITH head AS (UPDATE tudi_audit_head SET seq = $1, hash = $12)
+                 INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .await
@@ -109,22 +109,11 @@ impl<'a> Writer<'a> {
             .map_err(db("appending to the audit log"))?;
         self.issued = entry.seq;
         self.prev_hash = entry.hash;
-        self.appended = true;
         Ok(())
     }
 
-    /// Records the new head and commits.
+    /// Commits (each entry has moved the head already).
     pub(crate) async fn commit(self) -> Result<()> {
-        if self.appended {
-            let seq = i64::try_from(self.issued).map_err(|_| overflow())?;
-            self.tx
-                .execute(
-                    "UPDATE tudi_audit_head SET seq = $1, hash = $2",
-                    &[&seq, &self.prev_hash],
-                )
-                .await
-                .map_err(db("moving the audit head"))?;
-        }
         self.tx.commit().await.map_err(db("committing"))
     }
 }

@@ -387,6 +387,17 @@ async fn archive(
             rec.valid_from
         )));
     }
+    insert_history(c, def, rec, at, op).await
+}
+
+/// Writes a closed version, valid from its `valid_from` to `to`.
+pub(crate) async fn insert_history(
+    c: &impl GenericClient,
+    def: &LayerDef,
+    rec: &FeatureRecord,
+    to: Timestamp,
+    op: &str,
+) -> Result<()> {
     let geom = Param::Geometry(sql::ewkb(&rec.geometry, def.epsg).map_err(StoreError::Schema)?);
     let [minx, maxx, miny, maxy] = envelope(&rec.geometry);
     let version = i32::try_from(rec.version).unwrap_or(i32::MAX);
@@ -404,7 +415,7 @@ async fn archive(
             &rec.id,
             &version,
             &format_ts(rec.valid_from),
-            &format_ts(at),
+            &format_ts(to),
             &op,
             &minx,
             &maxx,

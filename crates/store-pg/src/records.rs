@@ -58,23 +58,18 @@ impl<'a> Writer<'a> {
         after: Option<String>,
         detail: Option<Value>,
     ) -> Result<()> {
-        // Hash the instant as it will be read back (microseconds), or verification would differ.
-        let at_text = format_ts(change.at);
-        let mut entry = AuditEntry {
-            seq: self.issued + 1,
-            at: parse_ts(&at_text),
-            actor: change.actor.clone(),
-            action: change.action.clone(),
-            resource: resource.to_owned(),
-            outcome,
-            before,
-            after,
-            request_id: change.request_id.clone(),
-            detail,
-            prev_hash: std::mem::take(&mut self.prev_hash),
-            hash: String::new(),
-        };
-        entry.hash = audit::entry_hash(&entry);
+        let (entry, at_text) = rules::chain_entry(
+            self.issued + 1,
+            std::mem::take(&mut self.prev_hash),
+            change,
+            rules::Appended {
+                resource: resource.to_owned(),
+                outcome,
+                before,
+                after,
+                detail,
+            },
+        );
         let seq = i64::try_from(entry.seq).map_err(|_| overflow())?;
         let detail = entry.detail.as_ref().map(Value::to_string);
         let statement = self

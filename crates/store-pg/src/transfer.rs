@@ -8,7 +8,7 @@ use tudi_store::rules::format_ts;
 use tudi_store::transfer::{Item, StoredEntry, Transfer};
 use tudi_store::{LayerDef, NewFeature, Result, StoreError};
 
-use crate::features::{all_defs, create_indexes, create_table, load_rows};
+use crate::features::{all_defs, create_indexes, create_table, insert_history, load_rows};
 use crate::sql::{self, Param, quote};
 use crate::{PgStore, db};
 
@@ -271,37 +271,8 @@ async fn import(
                     .iter()
                     .find(|d| d.name == layer)
                     .ok_or_else(|| StoreError::UnknownLayer(layer.clone()))?;
-                let geom = Param::Geometry(
-                    sql::ewkb(&record.geometry, def.epsg).map_err(StoreError::Schema)?,
-                );
-                let [minx, maxx, miny, maxy] = crate::features::envelope(&record.geometry);
                 let to = record.valid_to.unwrap_or(record.valid_from);
-                let statement = tx
-                    .prepare_cached(
-                        "INSERT INTO tudi_feature_history (layer, feature_id, version, valid_from, valid_to, op, minx, maxx, miny, maxy, geom, attributes)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .await
-                    .map_err(db("copying history"))?;
-                tx.execute(
-                    &statement,
-                    &[
-                        &layer,
-                        &record.id,
-                        &i32::try_from(record.version).unwrap_or(i32::MAX),
-                        &format_ts(record.valid_from),
-                        &format_ts(to),
-                        &op,
-                        &minx,
-                        &maxx,
-                        &miny,
-                        &maxy,
-                        &geom,
-                        &sql::attributes_text(&record.attributes),
-                    ],
-                )
-                .await
-                .map_err(db("copying history"))?;
+                insert_history(tx, def, &record, to, &op).await?;
             }
             Item::Record {
                 collection,

@@ -341,3 +341,46 @@ pub fn def_digest(def: &LayerDef) -> String {
         "fields": serde_json::to_value(&def.fields).unwrap_or(Value::Null),
     }))
 }
+
+/// What a change appends to the audit log, beyond its [`crate::Change`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appended {
+    /// On what.
+    pub resource: String,
+    /// Done or denied.
+    pub outcome: audit::Outcome,
+    /// Digest before.
+    pub before: Option<String>,
+    /// Digest after.
+    pub after: Option<String>,
+    /// A note (never personal data).
+    pub detail: Option<Value>,
+}
+
+/// The entry `seq` of the chain for `change`, linked to `prev_hash`, with its hash; and the
+/// instant as it is stored (microseconds), which is what the hash covers.
+#[must_use]
+pub fn chain_entry(
+    seq: u64,
+    prev_hash: String,
+    change: &crate::Change,
+    what: Appended,
+) -> (audit::AuditEntry, String) {
+    let at_text = format_ts(change.at);
+    let mut entry = audit::AuditEntry {
+        seq,
+        at: parse_ts(&at_text),
+        actor: change.actor.clone(),
+        action: change.action.clone(),
+        resource: what.resource,
+        outcome: what.outcome,
+        before: what.before,
+        after: what.after,
+        request_id: change.request_id.clone(),
+        detail: what.detail,
+        prev_hash,
+        hash: String::new(),
+    };
+    entry.hash = audit::entry_hash(&entry);
+    (entry, at_text)
+}

@@ -80,23 +80,18 @@ pub(super) fn append_audit(
 ) -> Result<()> {
     let prev_hash = last_entry(tx)?.map_or_else(|| audit::GENESIS.to_owned(), |(_, hash)| hash);
     let last_seq = issued_head(tx)?.unwrap_or(0);
-    // Hash the instant as it will be read back (microseconds), or verification would differ.
-    let at_text = format_ts(change.at);
-    let mut entry = AuditEntry {
-        seq: last_seq + 1,
-        at: parse_ts(&at_text),
-        actor: change.actor.clone(),
-        action: change.action.clone(),
-        resource: resource.to_owned(),
-        outcome,
-        before,
-        after,
-        request_id: change.request_id.clone(),
-        detail,
+    let (entry, at_text) = crate::rules::chain_entry(
+        last_seq + 1,
         prev_hash,
-        hash: String::new(),
-    };
-    entry.hash = audit::entry_hash(&entry);
+        change,
+        crate::rules::Appended {
+            resource: resource.to_owned(),
+            outcome,
+            before,
+            after,
+            detail,
+        },
+    );
     let seq = i64::try_from(entry.seq).map_err(|_| StoreError::SequenceOverflow("audit".into()))?;
     tx.prepare_cached(
         "INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)

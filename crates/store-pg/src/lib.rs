@@ -116,7 +116,8 @@ impl PgTarget {
             .parse()
             .map_err(|e| bad(format!("not a valid PostgreSQL URL (数据库地址有误): {e}")))?;
         config.options(format!("-c search_path={schema},public"));
-        config.application_name("tudi");
+        // `pg_stat_activity` then shows which district each connection serves.
+        config.application_name(format!("tudi {schema}"));
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
@@ -136,6 +137,8 @@ impl PgTarget {
         next.schema = schema.to_ascii_lowercase();
         next.config
             .options(format!("-c search_path={},public", next.schema));
+        next.config
+            .application_name(format!("tudi {}", next.schema));
         next
     }
 }

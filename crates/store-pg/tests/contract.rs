@@ -90,14 +90,17 @@ fn a_schema_from_a_newer_tudi_is_refused_and_left_alone() {
     assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("99"));
 }
 
-/// Ends the server sessions of tudi connections that sit inside a transaction.
-fn kill_connections_in_transaction() {
+/// Ends the server sessions of the store's connections that sit inside a transaction (only
+/// its own: other tests run at the same time in other schemas).
+fn kill_connections_in_transaction(schema: &str) {
     let out = std::process::Command::new("psql")
         .args([
             &database(),
             "-Atc",
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name = 'tudi' AND state = 'idle in transaction'",
+            &format!(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = 'tudi {schema}' AND state = 'idle in transaction'"
+            ),
         ])
         .output()
         .expect("psql runs");
@@ -129,9 +132,10 @@ fn a_connection_lost_mid_transaction_leaves_nothing_half_written() {
         .write_numbered(&change, "order:day", &mut |n| Ok(vec![write(n)]))
         .unwrap();
     let before = store.verify_audit().unwrap();
+    let schema = store.target().schema.clone();
     let lost = store.write_numbered(&change, "order:day", &mut |n| {
         // The number is taken and the transaction open when the server ends the session.
-        kill_connections_in_transaction();
+        kill_connections_in_transaction(&schema);
         Ok(vec![write(n)])
     });
     let err = lost.unwrap_err().to_string();

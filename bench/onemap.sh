@@ -2,6 +2,8 @@
 # Compliance analysis and vector tiles: tudi over HTTP vs PostGIS on the same machine, same data,
 # one run. Usage: bash bench/onemap.sh [parcels] [seconds]   (defaults 1000000, 15)
 # Needs gdal-bin, wrk, PostgreSQL with PostGIS on 127.0.0.1 (trust auth), pgbench.
+# With TUDI_DATABASE=postgres://…?schema=… tudi serves from that PostgreSQL schema instead of the
+# GeoPackage (the demo is built in the GeoPackage and moved there with `tudi migrate`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-1000000}
@@ -59,7 +61,14 @@ request = function()
   return wrk.format(nil, "/api/v1/compliance", nil, bodies[i])
 end
 LUA
-$tudi serve --data "$work/d" --listen 127.0.0.1:$port --web web >/dev/null &
+backend=()
+if [ -n "${TUDI_DATABASE:-}" ]; then
+  echo "== tudi's store moved to $TUDI_DATABASE"
+  psql "${TUDI_DATABASE%%\?*}" -qc "DROP SCHEMA IF EXISTS $(sed 's/.*schema=\([a-z0-9_]*\).*/\1/' <<<"$TUDI_DATABASE") CASCADE"
+  $tudi migrate --data "$work/d" --to "$TUDI_DATABASE" | tail -2
+  backend=(--database "$TUDI_DATABASE")
+fi
+$tudi serve --data "$work/d" "${backend[@]}" --listen 127.0.0.1:$port --web web >/dev/null &
 server=$!
 # Compliance, status and the parcel layer need an account: sign in as the demo administrator.
 login() {

@@ -397,8 +397,9 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             let mut every = tokio::time::interval(period);
             loop {
                 every.tick().await;
-                // Servers sharing a store: only the lease holder runs the clock.
-                if !clock.holds_lease("homestead-clock", period * 3 / 2).await {
+                // Servers sharing a store: only the lease holder runs the clock. Five minutes,
+                // renewed every third run or so; another server takes over within five minutes.
+                if !clock.holds_lease("homestead-clock", period * 5).await {
                     continue;
                 }
                 if let Err(e) = clock.homestead_tick().await {

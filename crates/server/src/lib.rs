@@ -364,9 +364,9 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std
             let mut every = tokio::time::interval(period);
             loop {
                 every.tick().await;
-                // One server supervises; a lease of one and a half periods outlives a late tick
-                // but not a dead holder.
-                if !st.holds_lease("order-supervision", period * 3 / 2).await {
+                // One server supervises. A lease of three periods, renewed in its second half
+                // (every other run), passes to another server within three periods of a crash.
+                if !st.holds_lease("order-supervision", period * 3).await {
                     continue;
                 }
                 let change = tudi_store::Change::new("system:supervision", "order.notice");

@@ -245,7 +245,19 @@ async fn two_servers_on_one_store_behave_as_one() {
     let two = Lease::new("clock", "server-2", std::time::Duration::from_secs(90));
     assert!(one.hold(&*store_a, t0).unwrap());
     assert!(!two.hold(&*store_b, later(60)).unwrap(), "held by server 1");
+    let entries = store_a.verify_audit().unwrap().entries;
+    assert!(one.hold(&*store_a, later(30)).unwrap(), "still held");
+    assert_eq!(
+        store_a.verify_audit().unwrap().entries,
+        entries,
+        "a lease with most of its time left is not rewritten"
+    );
     assert!(one.hold(&*store_a, later(60)).unwrap(), "server 1 renews");
+    assert_eq!(
+        store_a.verify_audit().unwrap().entries,
+        entries + 1,
+        "in its second half"
+    );
     assert!(
         !two.hold(&*store_b, later(149)).unwrap(),
         "renewed until 150 s"

@@ -710,18 +710,31 @@ impl GeoPackageStore {
                 rec.valid_from
             )));
         }
+        Self::insert_history(conn, def, rec, at, op)
+    }
+
+    /// Writes a closed version, valid from its `valid_from` to `to` (an edit, or a copied store).
+    fn insert_history(
+        conn: &Connection,
+        def: &LayerDef,
+        rec: &FeatureRecord,
+        to: Timestamp,
+        op: &str,
+    ) -> Result<()> {
         let blob = wkb::to_gpkg(&rec.geometry, i32::try_from(def.epsg).unwrap_or(0))
             .map_err(|e| StoreError::Schema(e.to_string()))?;
         let env = wkb::gpkg_envelope(&blob);
-        conn.execute(
+        conn.prepare_cached(
             "INSERT INTO tudi_feature_history (layer, feature_id, version, valid_from, valid_to, op, minx, maxx, miny, maxy, geom, attributes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
+        )
+        .and_then(|mut s| {
+            s.execute(params![
                 def.name,
                 rec.id.to_string(),
                 rec.version,
                 format_ts(rec.valid_from),
-                format_ts(at),
+                format_ts(to),
                 op,
                 env.map(|e| e[0]),
                 env.map(|e| e[1]),
@@ -729,8 +742,8 @@ impl GeoPackageStore {
                 env.map(|e| e[3]),
                 blob,
                 Value::Object(rec.attributes.clone()).to_string(),
-            ],
-        )
+            ])
+        })
         .map_err(db("writing feature history"))?;
         Ok(())
     }

@@ -2,7 +2,6 @@
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, params, params_from_iter};
-use tudi_geo::io::wkb;
 
 use super::{GeoPackageStore, db, format_ts};
 use crate::transfer::{Item, StoredEntry, Transfer};
@@ -238,31 +237,8 @@ impl GeoPackageStore {
                         .as_ref()
                         .filter(|d| d.name == name)
                         .ok_or_else(|| StoreError::UnknownLayer(name.clone()))?;
-                    let blob = wkb::to_gpkg(&record.geometry, i32::try_from(def.epsg).unwrap_or(0))
-                        .map_err(|e| StoreError::Schema(e.to_string()))?;
-                    let env = wkb::gpkg_envelope(&blob);
                     let to = record.valid_to.unwrap_or(record.valid_from);
-                    tx.prepare_cached(
-                        "INSERT INTO tudi_feature_history (layer, feature_id, version, valid_from, valid_to, op, minx, maxx, miny, maxy, geom, attributes)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            name,
-                            record.id.to_string(),
-                            record.version,
-                            format_ts(record.valid_from),
-                            format_ts(to),
-                            op,
-                            env.map(|e| e[0]),
-                            env.map(|e| e[1]),
-                            env.map(|e| e[2]),
-                            env.map(|e| e[3]),
-                            blob,
-                            serde_json::Value::Object(record.attributes).to_string(),
-                        ])
-                    })
-                    .map_err(db("copying history"))?;
+                    Self::insert_history(tx, def, &record, to, &op)?;
                 }
                 Item::Record {
                     collection,

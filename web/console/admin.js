@@ -8,6 +8,20 @@ const auth = { me: null, csrf: null };
 window.__tudi.auth = auth;
 
 /** fetch with the anti-CSRF header on writes; throws the problem's Chinese detail. */
+// Every map opens on the district it serves: the extent of its divisions layer (public), so a
+// server for 嘉兴市南湖区 does not open on 南海. Without that layer the page's default view stays.
+export async function districtBounds() {
+  try {
+    const res = await fetch('/ogc/collections/divisions');
+    if (!res.ok) return undefined;
+    const c = await res.json();
+    const b = c.extent && c.extent.spatial && c.extent.spatial.bbox && c.extent.spatial.bbox[0];
+    return b && b.length >= 4 ? [[b[0], b[1]], [b[2], b[3]]] : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
 export async function api(url, { method = 'GET', body } = {}) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';

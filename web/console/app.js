@@ -1,7 +1,7 @@
 // tudi console: the one map with layer list, attributes on click, search, and the homestead
 // site check. Talks only to the server's OGC API and /api/v1.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { history } from '/console/admin.js';
+import { history, districtBounds } from '/console/admin.js';
 
 const STYLE_BY_KIND = {
   admin: { color: '#444444', fill: 0.0, minzoom: 0 },
@@ -37,8 +37,11 @@ async function getJson(url, options) {
   return body;
 }
 
+const bounds = await districtBounds();
 const map = new maplibregl.Map({
   container: 'map',
+  bounds,
+  fitBoundsOptions: { padding: 20 },
   style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f1efe8' } }] },
   center: [113.08, 23.05],
   zoom: 9.6,

@@ -4,7 +4,7 @@
 // Excel download. Talks to /api/v1 only; the server's policy decides every action and its
 // reasons are shown as they come.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { api, drawBars } from '/console/admin.js';
+import { api, drawBars, districtBounds } from '/console/admin.js';
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -25,8 +25,11 @@ function showError(message) {
   window.__tudi.errors.push(message);
 }
 
+const bounds = await districtBounds();
 const map = new maplibregl.Map({
   container: 'map',
+  bounds,
+  fitBoundsOptions: { padding: 20 },
   style: { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#f1efe8' } }] },
   center: [113.08, 23.05],
   zoom: 10,

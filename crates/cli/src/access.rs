@@ -287,17 +287,18 @@ pub fn cmd_publish(data: &Path, layer: &str, off: bool) -> Result<()> {
 pub fn write_demo_accounts(
     store: &dyn Store,
     data: &Path,
+    district: &str,
     homestead_town: &str,
     homestead_villages: &[String],
 ) -> Result<(std::path::PathBuf, Vec<tudi_access::demo::DemoAccount>)> {
     let config = AuthConfig::default();
-    let mut accounts = tudi_access::demo::create_accounts(store, &config, "440605")
+    let mut accounts = tudi_access::demo::create_accounts(store, &config, district)
         .map_err(|e| access_error(&e))?;
     accounts.extend(
         tudi_access::demo::create_homestead_accounts(
             store,
             &config,
-            "440605",
+            district,
             homestead_town,
             homestead_villages,
         )

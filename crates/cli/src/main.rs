@@ -49,7 +49,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// 创建演示区（佛山市南海区）/ Create the demo district (Foshan Nanhai)
+    /// 创建演示区（佛山市南海区或嘉兴市南湖区）/ Create a demo district (Foshan Nanhai or Jiaxing Nanhu)
     Demo {
         /// 数据目录 / data directory
         #[arg(long)]
@@ -60,6 +60,9 @@ enum Command {
         /// 宗地数量 / number of parcels
         #[arg(long, default_value_t = 20_000)]
         parcels: usize,
+        /// 演示区代码：440605 佛山市南海区、330402 嘉兴市南湖区 / the demo district
+        #[arg(long, default_value = "440605")]
+        district: String,
         /// 替换已有的演示数据库 / replace an existing store in DIR
         #[arg(long)]
         force: bool,
@@ -496,8 +499,9 @@ fn run(cli: Cli) -> Result<()> {
             data,
             seed,
             parcels,
+            district,
             force,
-        } => cmd_demo(&data, seed, parcels, force),
+        } => cmd_demo(&data, seed, parcels, &district, force),
         Command::User { command } => access::cmd_user(command),
         Command::Migrate { data, to } => migrate::cmd_migrate(&data, cli.database.as_deref(), &to),
         Command::Audit { command } => access::cmd_audit(command),
@@ -645,13 +649,31 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
+fn cmd_demo(data: &Path, seed: u64, parcels: usize, district: &str, force: bool) -> Result<()> {
+    let Some(profile) = demo::District::by_code(district.trim()) else {
+        let known: Vec<String> = demo::DISTRICTS
+            .iter()
+            .map(|d| format!("{} {}", d.code, d.full_name()))
+            .collect();
+        return Err(refused(Msg::new(
+            format!("没有演示区“{district}”（可用：{}）", known.join("、")),
+            format!(
+                "no demo district {district:?} (available: {})",
+                known.join(", ")
+            ),
+        )));
+    };
     let opened = location::create_store(data, force)?;
     let store = opened.store.clone();
     let pb = ProgressBar::new_spinner();
     pb.enable_steady_tick(std::time::Duration::from_millis(200));
     let started = std::time::Instant::now();
-    let result = demo::build(&*store, demo::DemoOptions { seed, parcels }, &mut |m| {
+    let options = demo::DemoOptions {
+        seed,
+        parcels,
+        district: profile,
+    };
+    let result = demo::build(&*store, options, &mut |m| {
         pb.set_message(format!("{} / {}", m.zh, m.en))
     });
     pb.finish_and_clear();
@@ -669,14 +691,18 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     let mut o = out();
     writeln!(
         o,
-        "已创建演示区：佛山市南海区（440605），{} 个镇街、{} 个村居，面积 {}",
+        "已创建演示区：{}（{}），{} 个镇街、{} 个村居，面积 {}",
+        profile.full_name(),
+        profile.code,
         report.towns,
         report.villages,
         tudi_core::units::format_area_zh(report.district_area_m2)
     )?;
     writeln!(
         o,
-        "Created the demo district Foshan Nanhai (440605): {} towns, {} villages, {}",
+        "Created the demo district {} ({}): {} towns, {} villages, {}",
+        profile.name_en,
+        profile.code,
         report.towns,
         report.villages,
         tudi_core::units::format_area_en(report.district_area_m2)
@@ -698,7 +724,7 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     }
     // The work-order centre: its responsibility list (events to the towns, components to
     // departments) and a few hundred orders in every state, dated over the last two months.
-    let district = tudi_access::Jurisdiction::parse("440605").map_err(failed)?;
+    let district = tudi_access::Jurisdiction::parse(profile.code).map_err(failed)?;
     let list = tudi_orders::demo::responsibility_list(&district);
     let demo_change = tudi_store::Change::new("cli", "demo.build");
     tudi_orders::service::save_responsibilities(&*store, &list, &demo_change)
@@ -729,7 +755,8 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, force: bool) -> Result<()> {
     let rural = tudi_homestead::demo::rural_villages(&*store, district.as_str(), 3)
         .map_err(|e| failed(Msg::new(format!("读取村庄规划失败：{e}"), e.to_string())))?;
     let (town, villages) = rural.unwrap_or_default();
-    let (accounts_path, accounts) = access::write_demo_accounts(&*store, data, &town, &villages)?;
+    let (accounts_path, accounts) =
+        access::write_demo_accounts(&*store, data, district.as_str(), &town, &villages)?;
     let ring = keys::demo_ring(&*store, data)?;
     if !villages.is_empty() {
         let made = demo_homesteads(&*store, &district, &ring, &accounts, seed)?;
@@ -783,15 +810,18 @@ fn demo_homesteads(
         housing: person("bumen.zj")?,
         registrar: person("quju.shenpi")?,
     };
-    let rules = tudi_onemap::compliance::RuleSet::builtin()
-        .into_iter()
-        .find(|r| r.answers_to("宅基地选址"))
-        .ok_or_else(|| {
-            failed(Msg::new(
-                "缺少宅基地选址规则集",
-                "no homestead site rule set",
-            ))
-        })?;
+    let rules = tudi_onemap::compliance::RuleSet::for_district(
+        tudi_onemap::compliance::RuleSet::builtin(),
+        Some(district.as_str()),
+    )
+    .into_iter()
+    .find(|r| r.answers_to("宅基地选址"))
+    .ok_or_else(|| {
+        failed(Msg::new(
+            "缺少宅基地选址规则集",
+            "no homestead site rule set",
+        ))
+    })?;
     let h = tudi_homestead::service::Homesteads {
         store,
         map: tudi_onemap::snapshot::MapView::new(store, None),

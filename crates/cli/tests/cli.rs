@@ -1174,3 +1174,50 @@ fn the_commands_work_on_a_postgresql_schema() {
         .unwrap();
     assert!(dropped.status.success());
 }
+
+/// `tudi demo --district 330402` builds 嘉兴市南湖区 — its own towns, villages and zone, its
+/// accounts scoped to it and its province's site rules — and an unknown district is refused
+/// before anything is made.
+#[test]
+fn the_demo_builds_the_second_district_and_refuses_unknown_ones() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("nanhu");
+    let d = dir.to_str().unwrap();
+    let o = tudi(&["demo", "--data", d, "--district", "999999"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("没有演示区") && text(&o).contains("330402 嘉兴市南湖区"),
+        "{}",
+        text(&o)
+    );
+    assert!(!dir.exists(), "nothing made for a refused district");
+    let o = tudi(&[
+        "demo",
+        "--data",
+        d,
+        "--district",
+        "330402",
+        "--parcels",
+        "300",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("嘉兴市南湖区（330402），13 个镇街、143 个村居"),
+        "{}",
+        text(&o)
+    );
+    let o = tudi(&["layers", "--data", d]);
+    let listing = text(&o);
+    assert!(
+        listing.contains("EPSG:4549") && !listing.contains("EPSG:4547"),
+        "南湖 lies in the 120°E zone: {listing}"
+    );
+    let accounts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("demo-accounts.json")).unwrap())
+            .unwrap();
+    let accounts = accounts.to_string();
+    assert!(
+        accounts.contains("330402") && !accounts.contains("440605"),
+        "the accounts are scoped to 南湖: {accounts}"
+    );
+}

@@ -532,6 +532,17 @@ impl DivisionRegistry {
         })
     }
 
+    /// A division's name after its parent's, as it is written in addresses and company names
+    /// (佛山市南海区, 南海区桂城街道); the bare code when it is not listed.
+    #[must_use]
+    pub fn name_under_parent(&self, code: &DivisionCode) -> String {
+        let Some(own) = self.get(code) else {
+            return code.as_str().to_owned();
+        };
+        let parent = self.parent(code).map_or("", |p| p.name.as_str());
+        format!("{parent}{}", own.name)
+    }
+
     /// The chain from the province down to `code` (inclusive), skipping levels not listed.
     #[must_use]
     pub fn path(&self, code: &DivisionCode) -> Vec<&Division> {

@@ -49,7 +49,7 @@ fn run(dir: &std::path::Path, days: i64) -> Result<usize, String> {
         .map_err(|e| e.to_string())?
         .ok_or("the store has no district")?;
     let district = Jurisdiction::parse(&district).map_err(|m| m.en)?;
-    let rules = RuleSet::builtin()
+    let rules = RuleSet::for_district(RuleSet::builtin(), Some(district.as_str()))
         .into_iter()
         .find(|r| r.answers_to("宅基地选址"))
         .ok_or("no site rule set")?;

@@ -330,8 +330,10 @@ pub fn fill_applications(
         let surname = SURNAMES[rng.random_range(0..SURNAMES.len())];
         let person = |rng: &mut ChaCha8Rng, years: std::ops::Range<i32>, serial: usize| {
             let year = rng.random_range(years);
+            // Born in the district: the number starts with its code.
             let digits = format!(
-                "440605{year:04}{:02}{:02}{:03}",
+                "{}{year:04}{:02}{:02}{:03}",
+                h.district.as_str(),
                 rng.random_range(1..13),
                 rng.random_range(1..29),
                 serial % 1000
@@ -566,10 +568,14 @@ fn later_events(
     rng: &mut ChaCha8Rng,
     now: Timestamp,
 ) -> Result<(), HomesteadError> {
+    let district = h.district.as_str();
+    let reg = tudi_core::division::DivisionRegistry::bundled();
+    let place = tudi_core::division::DivisionCode::parse(district)
+        .map_or_else(|_| district.to_owned(), |c| reg.name_under_parent(&c));
     let lease = |code: &str| EventRequest::Lease {
         right: code.to_owned(),
-        lessee: "佛山市南海区某民宿有限公司".into(),
-        lessee_id: "91440605MA4W1XXXX1".into(),
+        lessee: format!("{place}某民宿有限公司"),
+        lessee_id: format!("91{district}MA4W1XXXX1"),
         from: local_date(now),
         to: local_date(now).saturating_add(jiff::Span::new().years(5)),
         rent_yuan_per_year: 36_000.0,
@@ -583,7 +589,7 @@ fn later_events(
             1 => (
                 EventRequest::Mortgage {
                     right: code.clone(),
-                    mortgagee: "广东南海农村商业银行股份有限公司".into(),
+                    mortgagee: format!("{place}农村商业银行股份有限公司"),
                     amount_yuan: 300_000.0,
                     from: local_date(now),
                     to: local_date(now).saturating_add(jiff::Span::new().years(3)),

@@ -1,8 +1,10 @@
 //! 资格审定: whether a household may be granted a homestead, as rules that each say why.
 //!
 //! Sources (reference/domain-standards.md §4.4–4.5): one household, one homestead, with the area
-//! limits of 《广东省土地管理条例》 Article 42 — plains and suburbs 80 m², hills 120 m², mountains
-//! 150 m²; the applicant a member of the village collective; and no new homestead after selling,
+//! limits of the district's province ([`AreaStandard`]): 《广东省土地管理条例》 Article 42 — plains
+//! and suburbs 80 m², hills 120 m², mountains 150 m²; 《浙江省土地管理条例》 Article 55 — 140 m² on
+//! land other than cultivated land, 160 m² using waste land and slopes in mountain areas (125 m² on
+//! cultivated land, which the site check measures against the land survey); the applicant a member of the village collective; and no new homestead after selling,
 //! leasing out or giving away one's house (土地管理法 Article 62). The facts (who belongs to the
 //! collective, who holds which homestead, who disposed of a house) come from the registry and the
 //! approval records; this module only judges them.
@@ -23,17 +25,65 @@ pub enum Terrain {
     Mountain,
 }
 
-impl Terrain {
-    /// The largest homestead that may be approved, m² (Guangdong, Article 42).
+/// A province's limits on the area of a newly approved homestead.
+#[derive(Debug, PartialEq)]
+pub struct AreaStandard {
+    /// Province code (2 digits).
+    pub province: &'static str,
+    /// Limits for plains, hills and mountains, m².
+    limits_m2: [f64; 3],
+    /// What the law calls each limit where it does not go by terrain.
+    names_zh: Option<[&'static str; 3]>,
+    /// The provision, in Chinese.
+    pub source_zh: &'static str,
+    /// The provision, in English.
+    pub source_en: &'static str,
+}
+
+/// 《广东省土地管理条例》 (2022) Article 42.
+pub const GUANGDONG: AreaStandard = AreaStandard {
+    province: "44",
+    limits_m2: [80.0, 120.0, 150.0],
+    names_zh: None,
+    source_zh: "广东省土地管理条例第四十二条",
+    source_en: "Guangdong regulation art. 42",
+};
+
+/// 《浙江省土地管理条例》 (2021) Article 55: 140 m² on other land, 160 m² using waste land and
+/// slopes in mountain areas; the 125 m² on cultivated land depends on the site, so the site
+/// check (`homestead_site_zj`) applies it.
+pub const ZHEJIANG: AreaStandard = AreaStandard {
+    province: "33",
+    limits_m2: [140.0, 140.0, 160.0],
+    names_zh: Some(["使用其他土地", "使用其他土地", "山区利用荒地、荒坡"]),
+    source_zh: "浙江省土地管理条例第五十五条",
+    source_en: "Zhejiang regulation art. 55",
+};
+
+impl AreaStandard {
+    /// The standard of the province `district` (a division code) lies in, if tudi knows it.
     #[must_use]
-    pub fn limit_m2(self) -> f64 {
-        match self {
-            Self::Plain => 80.0,
-            Self::Hill => 120.0,
-            Self::Mountain => 150.0,
-        }
+    pub fn for_district(district: &str) -> Option<&'static AreaStandard> {
+        [&GUANGDONG, &ZHEJIANG]
+            .into_iter()
+            .find(|s| district.starts_with(s.province))
     }
 
+    /// The largest homestead that may be approved on `terrain`, m².
+    #[must_use]
+    pub fn limit_m2(&self, terrain: Terrain) -> f64 {
+        self.limits_m2[terrain as usize]
+    }
+
+    /// What the law calls the limit that applies on `terrain`.
+    #[must_use]
+    pub fn name_zh(&self, terrain: Terrain) -> &'static str {
+        self.names_zh
+            .map_or_else(|| terrain.name_zh(), |n| n[terrain as usize])
+    }
+}
+
+impl Terrain {
     /// Chinese name.
     #[must_use]
     pub fn name_zh(self) -> &'static str {
@@ -158,9 +208,10 @@ fn masked(id: &str) -> String {
     IdNumber::parse(id).map_or_else(|_| "（无效号码）".to_owned(), |i| i.masked())
 }
 
-/// Judges `app` against `facts`.
+/// Judges `app` against `facts` and the province's area `standard` (none: the area cannot be
+/// judged, so the household is not found eligible).
 #[must_use]
-pub fn check(app: &Application, facts: &Facts) -> Verdict {
+pub fn check(app: &Application, facts: &Facts, standard: Option<&AreaStandard>) -> Verdict {
     let mut findings = Vec::new();
     let household: Vec<&String> = std::iter::once(&app.applicant).chain(&app.family).collect();
     let bad_ids: Vec<String> = household
@@ -277,26 +328,50 @@ pub fn check(app: &Application, facts: &Facts) -> Verdict {
             ),
         },
     });
-    let limit = app.terrain.limit_m2();
-    let area_ok = app.area_m2.is_finite() && app.area_m2 > 0.0 && app.area_m2 <= limit;
-    findings.push(Finding {
-        rule: "area",
-        passed: area_ok,
-        message: if area_ok {
-            Msg::new(
-                format!("申请面积 {:.2} 平方米，不超过{}标准 {limit} 平方米", app.area_m2, app.terrain.name_zh()),
-                format!("{:.2} m² is within the {limit} m² limit", app.area_m2),
-            )
-        } else {
-            Msg::new(
-                format!("申请面积 {:.2} 平方米，超过{}标准 {limit} 平方米（广东省土地管理条例第四十二条）", app.area_m2, app.terrain.name_zh()),
-                format!("{:.2} m² exceeds the {limit} m² limit (Guangdong regulation art. 42)", app.area_m2),
-            )
+    findings.push(match standard {
+        Some(standard) => area_finding(app, standard),
+        None => Finding {
+            rule: "area",
+            passed: false,
+            message: Msg::new(
+                "本辖区所在省份没有已配置的宅基地面积标准，无法审定面积",
+                "no homestead area standard is configured for this district's province",
+            ),
         },
     });
     Verdict {
         eligible: findings.iter().all(|f| f.passed),
         findings,
+    }
+}
+
+fn area_finding(app: &Application, standard: &AreaStandard) -> Finding {
+    let limit = standard.limit_m2(app.terrain);
+    let name = standard.name_zh(app.terrain);
+    let area_ok = app.area_m2.is_finite() && app.area_m2 > 0.0 && app.area_m2 <= limit;
+    Finding {
+        rule: "area",
+        passed: area_ok,
+        message: if area_ok {
+            Msg::new(
+                format!(
+                    "申请面积 {:.2} 平方米，不超过{name}标准 {limit} 平方米",
+                    app.area_m2
+                ),
+                format!("{:.2} m² is within the {limit} m² limit", app.area_m2),
+            )
+        } else {
+            Msg::new(
+                format!(
+                    "申请面积 {:.2} 平方米，超过{name}标准 {limit} 平方米（{}）",
+                    app.area_m2, standard.source_zh
+                ),
+                format!(
+                    "{:.2} m² exceeds the {limit} m² limit ({})",
+                    app.area_m2, standard.source_en
+                ),
+            )
+        },
     }
 }
 
@@ -345,7 +420,7 @@ mod tests {
 
     #[test]
     fn an_eligible_household_passes_every_rule() {
-        let v = check(&app(), &facts());
+        let v = check(&app(), &facts(), Some(&GUANGDONG));
         assert!(v.eligible, "{v:?}");
         assert_eq!(v.findings.len(), 5);
     }
@@ -354,7 +429,7 @@ mod tests {
     fn each_rule_fails_for_its_reason() {
         let mut f = facts();
         f.collective_members.clear();
-        assert_eq!(failed(&check(&app(), &f)), ["member"]);
+        assert_eq!(failed(&check(&app(), &f, Some(&GUANGDONG))), ["member"]);
 
         let mut f = facts();
         f.holdings.push(Holding {
@@ -362,7 +437,7 @@ mod tests {
             reference: "440605011001JC00012F00010001".into(),
             approval: false,
         });
-        let v = check(&app(), &f);
+        let v = check(&app(), &f, Some(&GUANGDONG));
         assert_eq!(failed(&v), ["one_homestead"]);
         let why = &v
             .findings
@@ -378,9 +453,12 @@ mod tests {
         // Rebuilding on that homestead, or returning it, is allowed; an approval elsewhere is not.
         let mut rebuild = app();
         rebuild.build = BuildType::RebuildInPlace;
-        assert!(check(&rebuild, &f).eligible);
+        assert!(check(&rebuild, &f, Some(&GUANGDONG)).eligible);
         f.holdings[0].approval = true;
-        assert_eq!(failed(&check(&rebuild, &f)), ["one_homestead"]);
+        assert_eq!(
+            failed(&check(&rebuild, &f, Some(&GUANGDONG))),
+            ["one_homestead"]
+        );
 
         let mut f = facts();
         f.disposals.push(Disposal {
@@ -388,18 +466,60 @@ mod tests {
             kind: "出卖".into(),
             date: jiff::civil::date(2019, 5, 1),
         });
-        let v = check(&app(), &f);
+        let v = check(&app(), &f, Some(&GUANGDONG));
         assert_eq!(failed(&v), ["no_disposal"]);
         assert!(v.findings[3].message.zh.contains("第六十二条"));
 
         let mut big = app();
         big.area_m2 = 95.0;
-        assert_eq!(failed(&check(&big, &facts())), ["area"]);
+        let v = check(&big, &facts(), Some(&GUANGDONG));
+        assert_eq!(failed(&v), ["area"]);
+        assert!(
+            v.findings[4]
+                .message
+                .zh
+                .contains("广东省土地管理条例第四十二条")
+        );
         big.terrain = Terrain::Hill;
-        assert!(check(&big, &facts()).eligible, "120 m² in the hills");
+        assert!(
+            check(&big, &facts(), Some(&GUANGDONG)).eligible,
+            "120 m² in the hills"
+        );
 
         let mut typo = app();
         typo.family.push("440605200501010017".into());
-        assert_eq!(failed(&check(&typo, &facts())), ["id_numbers"]);
+        assert_eq!(
+            failed(&check(&typo, &facts(), Some(&GUANGDONG))),
+            ["id_numbers"]
+        );
+    }
+
+    /// The area limit is the district's province's: 95 m² on the plain is too much in Guangdong
+    /// and allowed in Zhejiang, 150 m² too much there except in the mountains; a district whose
+    /// province has no configured standard is not judged eligible.
+    #[test]
+    fn the_area_limit_is_the_provinces() {
+        assert_eq!(AreaStandard::for_district("440605"), Some(&GUANGDONG));
+        assert_eq!(AreaStandard::for_district("330402"), Some(&ZHEJIANG));
+        assert_eq!(AreaStandard::for_district("110101"), None);
+        let mut a = app();
+        a.area_m2 = 95.0;
+        assert!(check(&a, &facts(), Some(&ZHEJIANG)).eligible);
+        a.area_m2 = 150.0;
+        let v = check(&a, &facts(), Some(&ZHEJIANG));
+        assert_eq!(failed(&v), ["area"]);
+        assert!(
+            v.findings[4].message.zh.contains("使用其他土地标准 140")
+                && v.findings[4]
+                    .message
+                    .zh
+                    .contains("浙江省土地管理条例第五十五条"),
+            "{}",
+            v.findings[4].message.zh
+        );
+        a.terrain = Terrain::Mountain;
+        assert!(check(&a, &facts(), Some(&ZHEJIANG)).eligible);
+        let v = check(&app(), &facts(), None);
+        assert_eq!(failed(&v), ["area"]);
     }
 }

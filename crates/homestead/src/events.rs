@@ -1,5 +1,5 @@
 //! Later events on a registered homestead (宅基地和农房的后续事项), each a process on the shared
-//! engine (`data/process-events-nanhai.json`): transfer within the collective (转让, with a new
+//! engine (`data/process-events.json`): transfer within the collective (转让, with a new
 //! certificate for the transferee), farmhouse lease (农房出租备案), mortgage (抵押登记, with a
 //! 不动产登记证明) and its discharge (注销抵押), and voluntary paid exit (自愿有偿退出, the right
 //! ended and its certificate revoked).
@@ -311,7 +311,7 @@ pub struct EventQuery {
 /// When the shipped file does not parse or check (a unit test keeps that from shipping).
 pub fn processes() -> Result<Vec<ProcessDef>, DefinitionError> {
     let defs: Vec<ProcessDef> =
-        serde_json::from_str(include_str!("../data/process-events-nanhai.json")).map_err(|e| {
+        serde_json::from_str(include_str!("../data/process-events.json")).map_err(|e| {
             DefinitionError {
                 key: "homestead.events".into(),
                 reason: e.to_string(),
@@ -542,6 +542,7 @@ impl Homesteads<'_> {
                         current: CurrentHomestead::None,
                     },
                     &facts,
+                    eligibility::AreaStandard::for_district(self.district.as_str()),
                 );
                 if !verdict.eligible {
                     let why: Vec<String> = verdict

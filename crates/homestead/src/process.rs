@@ -1,23 +1,23 @@
-//! The homestead approval process as data (`data/process-nanhai.json`): 农经发〔2019〕6号's steps
+//! The homestead approval process as data (`data/process-homestead.json`): 农经发〔2019〕6号's steps
 //! — village group discussion and a 公示 period that ends by itself, village review, township
 //! intake, joint review by 农业农村, 自然资源 and 住建 in parallel, the three site visits,
-//! approval, construction and registration — with the time limits tudi uses for Nanhai.
+//! approval, construction and registration — the same in every district, with tudi's time limits.
 //!
-//! The limits are tudi's defaults (5 working days a step, 3 for intake, a year to build), not
-//! Nanhai's own: the body of 南宅改〔2021〕2号 could not be retrieved (domain-standards §4.3,
-//! §4.6). A district deploys its own version with other limits; running cases keep theirs.
+//! The limits are tudi's defaults (5 working days a step, 3 for intake, a year to build), not a
+//! district's own: the body of 南海's 南宅改〔2021〕2号 could not be retrieved (domain-standards
+//! §4.3, §4.6). A district deploys its own version with other limits; running cases keep theirs.
 
 use tudi_flow::definition::{DefinitionError, ProcessDef};
 
 /// The process key.
 pub const KEY: &str = "homestead.application";
 
-/// The Nanhai process as shipped.
+/// The process as shipped (deployed in a store on first use).
 ///
 /// # Errors
 /// When the shipped file does not parse or check (a unit test keeps that from shipping).
-pub fn nanhai() -> Result<ProcessDef, DefinitionError> {
-    let def: ProcessDef = serde_json::from_str(include_str!("../data/process-nanhai.json"))
+pub fn shipped() -> Result<ProcessDef, DefinitionError> {
+    let def: ProcessDef = serde_json::from_str(include_str!("../data/process-homestead.json"))
         .map_err(|e| DefinitionError {
             key: KEY.into(),
             reason: e.to_string(),
@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn the_shipped_process_checks_and_names_every_stage() {
-        let def = nanhai().unwrap();
+        let def = shipped().unwrap();
         assert_eq!(def.key, KEY);
         for s in &def.steps {
             assert_ne!(stage_name(stage_of(&s.id)), "其他", "{}", s.id);

@@ -524,7 +524,7 @@ impl Homesteads<'_> {
             .ok_or(HomesteadError::Sign(SignError::NoActiveKey))
     }
 
-    /// The deployed process (the shipped Nanhai version is deployed on first use).
+    /// The deployed process (the shipped version is deployed on first use).
     ///
     /// # Errors
     /// Store failures.
@@ -533,7 +533,7 @@ impl Homesteads<'_> {
         match wf.latest(KEY) {
             Ok(def) => Ok(def),
             Err(StoredError::NotFound(_)) => {
-                let def = process::nanhai().map_err(|e| HomesteadError::Refused(e.message()))?;
+                let def = process::shipped().map_err(|e| HomesteadError::Refused(e.message()))?;
                 match wf.deploy(&Change::new("system", "process.deploy"), &def) {
                     // Deployed by someone else at the same moment: theirs is the same file.
                     Ok(()) | Err(StoredError::Definition(..)) => Ok(wf.latest(KEY)?),
@@ -638,7 +638,11 @@ impl Homesteads<'_> {
             build: form.build,
             current: form.current,
         };
-        Ok(eligibility::check(&app, &facts))
+        Ok(eligibility::check(
+            &app,
+            &facts,
+            eligibility::AreaStandard::for_district(self.district.as_str()),
+        ))
     }
 
     fn in_village(

@@ -49,7 +49,11 @@ fn demo(seed: u64) -> (Demo, std::collections::BTreeMap<String, usize>) {
     let store = tudi_store_pg::testing::fresh_served_store(dir.path());
     tudi_onemap::demo::build(
         &*store,
-        tudi_onemap::demo::DemoOptions { seed, parcels: 20 },
+        tudi_onemap::demo::DemoOptions {
+            seed,
+            parcels: 20,
+            ..Default::default()
+        },
         &mut |_| {},
     )
     .unwrap();

@@ -73,6 +73,13 @@ pub enum Check {
         limits_m2: BTreeMap<String, f64>,
         /// Terrain used when the request names none.
         default_terrain: String,
+        /// What each terrain's limit is called where the law names it otherwise (Zhejiang:
+        /// 使用其他土地); by default the terrain's own name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        standard_names_zh: BTreeMap<String, String>,
+        /// A lower limit where the site lies on some land (Zhejiang: 125 m² on cultivated land).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_land: Option<LandLimit>,
         /// Effect of a failure.
         on_fail: OnFail,
         /// Reason shown on failure.
@@ -80,6 +87,25 @@ pub enum Check {
         /// Reason in English.
         reason_en: String,
     },
+}
+
+/// A lower area limit that applies where the site lies on features of a layer kind with a
+/// given land use (more than a tolerance in m²).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LandLimit {
+    /// The layer kind (`land_survey`).
+    pub layer_kind: LayerKind,
+    /// Land-use code prefix of the qualifying features (`01`: 耕地).
+    pub land_use_prefix: String,
+    /// Overlaps up to this area are ignored (survey noise).
+    pub tolerance_m2: f64,
+    /// The limit on that land, m².
+    pub limit_m2: f64,
+    /// Name of the standard, e.g. 使用耕地.
+    pub name_zh: String,
+    /// In English.
+    pub name_en: String,
 }
 
 /// A named rule set.
@@ -95,6 +121,9 @@ pub struct RuleSet {
     /// Legal or policy source.
     #[serde(default)]
     pub source: String,
+    /// Provinces (2-digit codes) whose districts it serves; empty for all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provinces: Vec<String>,
     /// The checks, in order.
     pub checks: Vec<Check>,
     /// The largest site it analyses.
@@ -189,9 +218,32 @@ impl RuleSet {
     #[must_use]
     pub fn builtin() -> Vec<RuleSet> {
         // Parsed by a unit test, so a broken file cannot ship.
-        serde_json::from_str(include_str!("../data/rules/homestead_site_gd.json"))
-            .map(|r| vec![r])
-            .unwrap_or_default()
+        [
+            include_str!("../data/rules/homestead_site_gd.json"),
+            include_str!("../data/rules/homestead_site_zj.json"),
+        ]
+        .into_iter()
+        .filter_map(|text| serde_json::from_str(text).ok())
+        .collect()
+    }
+
+    /// Whether it serves `district` (a division code): its province is listed, or none is.
+    #[must_use]
+    pub fn serves(&self, district: &str) -> bool {
+        self.provinces.is_empty()
+            || self
+                .provinces
+                .iter()
+                .any(|p| district.starts_with(p.as_str()))
+    }
+
+    /// Of `all`, the rule sets that serve `district` (all of them when it is unknown), so that a
+    /// name such as 宅基地选址 means the district's own province's rules.
+    #[must_use]
+    pub fn for_district(all: Vec<RuleSet>, district: Option<&str>) -> Vec<RuleSet> {
+        all.into_iter()
+            .filter(|r| district.is_none_or(|d| r.serves(d)))
+            .collect()
     }
 
     /// Reads every `*.json` rule set in `dir` (one rule set per file), checking each. Files are
@@ -269,6 +321,16 @@ impl RuleSet {
                 "the rule set has no checks",
             ));
         }
+        if let Some(p) = self
+            .provinces
+            .iter()
+            .find(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(Msg::new(
+                format!("provinces：“{p}”不是两位省级代码（如 44、33）"),
+                format!("provinces: {p:?} is not a 2-digit province code (e.g. 44, 33)"),
+            ));
+        }
         let l = self.site_limits;
         let sane = l.max_area_m2.is_finite()
             && l.max_area_m2 > 0.0
@@ -301,9 +363,13 @@ impl RuleSet {
                 Check::MaxArea {
                     limits_m2,
                     default_terrain,
+                    on_land,
                     ..
                 } => {
-                    if limits_m2.values().any(|v| v.is_nan() || *v <= 0.0) {
+                    let land_limit = on_land.as_ref().map(|l| (l.limit_m2, l.tolerance_m2));
+                    if limits_m2.values().any(|v| v.is_nan() || *v <= 0.0)
+                        || land_limit.is_some_and(|(l, t)| !(l > 0.0 && t >= 0.0))
+                    {
                         return Err(Msg::new(
                             format!("第 {n} 项检查：面积上限应为正数"),
                             format!("check {n}: area limits must be positive"),
@@ -619,16 +685,7 @@ pub fn analyse_until(
     // The site in a given CRS, projected once per CRS.
     let mut projected: BTreeMap<u32, MultiPolygon<f64>> = BTreeMap::new();
     let mut in_crs = |target: Crs| -> Result<MultiPolygon<f64>, ComplianceError> {
-        if let Some(mp) = projected.get(&target.epsg()) {
-            return Ok(mp.clone());
-        }
-        let mut g = site.clone();
-        Transformer::new(crs, target)
-            .and_then(|t| t.apply_geometry(&mut g))
-            .map_err(|e| ComplianceError::Crs(e.msg()))?;
-        let mp = overlay::as_multipolygon(&g).unwrap_or(MultiPolygon(vec![]));
-        projected.insert(target.epsg(), mp.clone());
-        Ok(mp)
+        site_in(&mut projected, site, crs, target)
     };
     // Area is planar in the site's own Gauss–Krüger zone (a site given in one is measured
     // there); a site larger than the rule set takes is refused before its validity (the
@@ -674,9 +731,15 @@ pub fn analyse_until(
     }
     stop.check()?;
     let pinned = map.pin()?;
-    let layers = &pinned.defs;
-    // The site cut into pieces, once per layer CRS.
-    let mut cut: BTreeMap<u32, overlay::Pieces> = BTreeMap::new();
+    let mut measure = Measure {
+        map,
+        pinned: &pinned,
+        site,
+        crs,
+        stop,
+        projected,
+        cut: BTreeMap::new(),
+    };
     let mut reasons = Vec::new();
     let mut results: Vec<LayerResult> = Vec::new();
     let mut used_terrain = None;
@@ -699,115 +762,21 @@ pub fn analyse_until(
                 reason_en,
                 ..
             } => {
-                let kind_layers: Vec<_> = layers.iter().filter(|l| l.kind == *layer_kind).collect();
-                if kind_layers.is_empty() {
-                    reasons.push(Reason {
-                        zh: format!("缺少{}图层，无法核查“{reason_zh}”", layer_kind.name_zh()),
-                        en: format!("no {} layer to check {reason_en:?}", layer_kind.id()),
-                        effect: OnFail::Manual,
-                    });
-                    continue;
-                }
                 let prefix = match check {
                     Check::Within {
                         land_use_prefix, ..
                     } => Some(land_use_prefix.as_str()),
                     _ => None,
                 };
-                let mut total = 0.0;
-                for def in kind_layers {
-                    let layer_crs =
-                        Crs::from_epsg(def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
-                    let site_here = in_crs(layer_crs)?;
-                    let site_area_here = site_here.unsigned_area();
-                    let Some(r) = site_here.bounding_rect() else {
-                        continue;
-                    };
-                    if let std::collections::btree_map::Entry::Vacant(slot) =
-                        cut.entry(layer_crs.epsg())
-                    {
-                        let pieces = overlay::Pieces::new(&site_here, &|| stop.reached().is_some());
-                        stop.check()?;
-                        if let Some(p) = pieces {
-                            slot.insert(p);
-                        }
-                    }
-                    let Some(pieces) = cut.get(&layer_crs.epsg()) else {
-                        continue;
-                    };
-                    let mut stopped = None;
-                    let mut hits = Vec::new();
-                    let mut sum = 0.0;
-                    let mut meet = |id: Uuid,
-                                    geometry: &Geometry<f64>,
-                                    code: Option<&str>,
-                                    land_use: Option<&str>| {
-                        if let Some(p) = prefix
-                            && !land_use.unwrap_or("").starts_with(p)
-                        {
-                            return;
-                        }
-                        if stopped.is_some() {
-                            return;
-                        }
-                        stopped = stop.reached();
-                        let Some(fm) = overlay::as_multipolygon(geometry) else {
-                            return;
-                        };
-                        let a = pieces.intersection_area(&fm);
-                        if a > 0.0 {
-                            sum += a;
-                            hits.push(Hit {
-                                id: id.to_string(),
-                                code: code.map(str::to_owned),
-                                overlap_area_m2: round2(a),
-                            });
-                        }
-                    };
-                    if let Some(snap) = pinned.snapshot(&def.name) {
-                        for i in snap.candidates(r) {
-                            if let (Some(id), Some(g)) = (snap.id(i), snap.geometry(i)) {
-                                meet(id, &g, snap.text(i, "code"), snap.text(i, "land_use"));
-                            }
-                        }
-                    } else {
-                        let q = FeatureQuery {
-                            bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
-                            ..FeatureQuery::default()
-                        };
-                        for f in map.store().features(&def.name, &q)? {
-                            meet(
-                                f.id,
-                                &f.geometry,
-                                text_of(&f.attributes, "code"),
-                                text_of(&f.attributes, "land_use"),
-                            );
-                        }
-                    }
-                    if let Some(why) = stopped {
-                        return Err(ComplianceError::Stopped(why));
-                    }
-                    // Largest first; ties by id, so the store and a snapshot list them alike.
-                    hits.sort_by(|a, b| {
-                        b.overlap_area_m2
-                            .total_cmp(&a.overlap_area_m2)
-                            .then_with(|| a.id.cmp(&b.id))
+                let Some((total, found)) = measure.overlap(*layer_kind, prefix)? else {
+                    reasons.push(Reason {
+                        zh: format!("缺少{}图层，无法核查“{reason_zh}”", layer_kind.name_zh()),
+                        en: format!("no {} layer to check {reason_en:?}", layer_kind.id()),
+                        effect: OnFail::Manual,
                     });
-                    let share = if site_area_here > 0.0 {
-                        sum / site_area_here
-                    } else {
-                        0.0
-                    };
-                    total += share;
-                    results.push(LayerResult {
-                        layer: def.name.clone(),
-                        kind: def.kind,
-                        overlap_area_m2: round2(sum),
-                        overlap_area_mu: round4(m2_to_mu(sum)),
-                        share: round4(share),
-                        features: hits,
-                    });
-                }
+                    continue;
+                };
+                results.extend(found);
                 let failed = match check {
                     Check::NoOverlap { .. } => total * input_area > *threshold,
                     _ => total < *threshold,
@@ -829,23 +798,59 @@ pub fn analyse_until(
             Check::MaxArea {
                 limits_m2,
                 default_terrain,
+                standard_names_zh,
+                on_land,
                 on_fail,
                 reason_zh,
                 reason_en,
             } => {
                 let t = terrain.unwrap_or(default_terrain);
-                let Some(limit) = limits_m2.get(t) else {
+                let Some(&terrain_limit) = limits_m2.get(t) else {
                     return Err(ComplianceError::UnknownTerrain(t.to_owned()));
                 };
                 used_terrain = Some(t.to_owned());
-                if input_area > *limit {
+                let (mut limit, mut standard_zh, mut standard_en) = (
+                    terrain_limit,
+                    standard_names_zh
+                        .get(t)
+                        .map_or_else(|| terrain_zh(t).to_owned(), Clone::clone),
+                    t.to_owned(),
+                );
+                if let Some(land) = on_land {
+                    match measure.overlap(land.layer_kind, Some(&land.land_use_prefix))? {
+                        Some((share, _)) if share * input_area > land.tolerance_m2 => {
+                            if land.limit_m2 < limit {
+                                limit = land.limit_m2;
+                                standard_zh.clone_from(&land.name_zh);
+                                standard_en.clone_from(&land.name_en);
+                            }
+                        }
+                        Some(_) => {}
+                        None => reasons.push(Reason {
+                            zh: format!(
+                                "缺少{}图层，无法判断是否{}（其面积标准为 {} 平方米）",
+                                land.layer_kind.name_zh(),
+                                land.name_zh,
+                                land.limit_m2
+                            ),
+                            en: format!(
+                                "no {} layer to tell whether the site is {} (limit {} m²)",
+                                land.layer_kind.id(),
+                                land.name_en,
+                                land.limit_m2
+                            ),
+                            effect: OnFail::Manual,
+                        }),
+                    }
+                }
+                if input_area > limit {
                     reasons.push(Reason {
                         zh: format!(
-                            "{reason_zh}（{:.2} 平方米，{}标准 {limit} 平方米）",
-                            input_area,
-                            terrain_zh(t)
+                            "{reason_zh}（{input_area:.2} 平方米，{standard_zh}标准 {limit} 平方米）"
                         ),
-                        en: format!("{reason_en} ({input_area:.2} m², limit for {t}: {limit} m²)"),
+                        en: format!(
+                            "{reason_en} ({input_area:.2} m², limit for {standard_en}: {limit} m²)"
+                        ),
                         effect: *on_fail,
                     });
                 }
@@ -875,6 +880,157 @@ pub fn analyse_until(
     })
 }
 
+/// Measures the site against layers, keeping what is costly to redo: the site in each CRS and
+/// cut into pieces once per layer CRS.
+struct Measure<'a> {
+    map: MapView<'a>,
+    pinned: &'a crate::snapshot::Pinned,
+    site: &'a Geometry<f64>,
+    crs: Crs,
+    stop: &'a Stop,
+    projected: BTreeMap<u32, MultiPolygon<f64>>,
+    cut: BTreeMap<u32, overlay::Pieces>,
+}
+
+impl Measure<'_> {
+    fn in_crs(&mut self, target: Crs) -> Result<MultiPolygon<f64>, ComplianceError> {
+        site_in(&mut self.projected, self.site, self.crs, target)
+    }
+
+    /// The share of the site covered by the features of every layer of `kind` (those whose
+    /// `land_use` starts with `prefix`), with what each layer contributed; `None` when the map
+    /// has no layer of that kind.
+    fn overlap(
+        &mut self,
+        kind: LayerKind,
+        prefix: Option<&str>,
+    ) -> Result<Option<(f64, Vec<LayerResult>)>, ComplianceError> {
+        let kind_layers: Vec<tudi_store::LayerDef> = self
+            .pinned
+            .defs
+            .iter()
+            .filter(|l| l.kind == kind)
+            .cloned()
+            .collect();
+        if kind_layers.is_empty() {
+            return Ok(None);
+        }
+        let kind_layers = kind_layers.iter();
+        let mut total = 0.0;
+        let mut results = Vec::new();
+        for def in kind_layers {
+            let layer_crs = Crs::from_epsg(def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
+            let site_here = self.in_crs(layer_crs)?;
+            let site_area_here = site_here.unsigned_area();
+            let Some(r) = site_here.bounding_rect() else {
+                continue;
+            };
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.cut.entry(layer_crs.epsg())
+            {
+                let pieces = overlay::Pieces::new(&site_here, &|| self.stop.reached().is_some());
+                self.stop.check()?;
+                if let Some(p) = pieces {
+                    slot.insert(p);
+                }
+            }
+            let Some(pieces) = self.cut.get(&layer_crs.epsg()) else {
+                continue;
+            };
+            let mut stopped = None;
+            let mut hits = Vec::new();
+            let mut sum = 0.0;
+            let mut meet =
+                |id: Uuid, geometry: &Geometry<f64>, code: Option<&str>, land_use: Option<&str>| {
+                    if let Some(p) = prefix
+                        && !land_use.unwrap_or("").starts_with(p)
+                    {
+                        return;
+                    }
+                    if stopped.is_some() {
+                        return;
+                    }
+                    stopped = self.stop.reached();
+                    let Some(fm) = overlay::as_multipolygon(geometry) else {
+                        return;
+                    };
+                    let a = pieces.intersection_area(&fm);
+                    if a > 0.0 {
+                        sum += a;
+                        hits.push(Hit {
+                            id: id.to_string(),
+                            code: code.map(str::to_owned),
+                            overlap_area_m2: round2(a),
+                        });
+                    }
+                };
+            if let Some(snap) = self.pinned.snapshot(&def.name) {
+                for i in snap.candidates(r) {
+                    if let (Some(id), Some(g)) = (snap.id(i), snap.geometry(i)) {
+                        meet(id, &g, snap.text(i, "code"), snap.text(i, "land_use"));
+                    }
+                }
+            } else {
+                let q = FeatureQuery {
+                    bbox: Some([r.min().x, r.min().y, r.max().x, r.max().y]),
+                    ..FeatureQuery::default()
+                };
+                for f in self.map.store().features(&def.name, &q)? {
+                    meet(
+                        f.id,
+                        &f.geometry,
+                        text_of(&f.attributes, "code"),
+                        text_of(&f.attributes, "land_use"),
+                    );
+                }
+            }
+            if let Some(why) = stopped {
+                return Err(ComplianceError::Stopped(why));
+            }
+            // Largest first; ties by id, so the store and a snapshot list them alike.
+            hits.sort_by(|a, b| {
+                b.overlap_area_m2
+                    .total_cmp(&a.overlap_area_m2)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            let share = if site_area_here > 0.0 {
+                sum / site_area_here
+            } else {
+                0.0
+            };
+            total += share;
+            results.push(LayerResult {
+                layer: def.name.clone(),
+                kind: def.kind,
+                overlap_area_m2: round2(sum),
+                overlap_area_mu: round4(m2_to_mu(sum)),
+                share: round4(share),
+                features: hits,
+            });
+        }
+        Ok(Some((total, results)))
+    }
+}
+
+/// The site in `target`, projected once per CRS.
+fn site_in(
+    projected: &mut BTreeMap<u32, MultiPolygon<f64>>,
+    site: &Geometry<f64>,
+    crs: Crs,
+    target: Crs,
+) -> Result<MultiPolygon<f64>, ComplianceError> {
+    if let Some(mp) = projected.get(&target.epsg()) {
+        return Ok(mp.clone());
+    }
+    let mut g = site.clone();
+    Transformer::new(crs, target)
+        .and_then(|t| t.apply_geometry(&mut g))
+        .map_err(|e| ComplianceError::Crs(e.msg()))?;
+    let mp = overlay::as_multipolygon(&g).unwrap_or(MultiPolygon(vec![]));
+    projected.insert(target.epsg(), mp.clone());
+    Ok(mp)
+}
+
 /// The Chinese name of a terrain class.
 fn terrain_zh(t: &str) -> &str {
     match t {
@@ -898,12 +1054,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_builtin_rule_set_parses() {
+    fn the_builtin_rule_sets_parse_and_each_district_gets_its_provinces() {
         let r = RuleSet::builtin();
-        assert_eq!(r.len(), 1);
-        assert!(r[0].answers_to("宅基地选址") && r[0].answers_to("homestead_site_gd"));
-        assert_eq!(r[0].checks.len(), 5);
-        assert!(r[0].check().is_ok());
+        assert_eq!(r.len(), 2, "a bundled rule set failed to parse");
+        for rules in &r {
+            assert!(rules.check().is_ok(), "{}", rules.id);
+            assert_eq!(rules.checks.len(), 5);
+        }
+        let pick = |district: &str| {
+            RuleSet::for_district(RuleSet::builtin(), Some(district))
+                .into_iter()
+                .find(|r| r.answers_to("宅基地选址"))
+                .map(|r| r.title)
+        };
+        assert_eq!(pick("440605").as_deref(), Some("宅基地选址（广东）"));
+        assert_eq!(pick("330402").as_deref(), Some("宅基地选址（浙江）"));
+        assert_eq!(pick("110101"), None);
+        assert!(r[0].answers_to("homestead_site_gd") && r[1].answers_to("homestead_site_zj"));
     }
 
     #[test]
@@ -926,7 +1093,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a rule set").unwrap();
         let all = RuleSet::builtin_and_dir(Some(dir.path())).unwrap();
-        assert_eq!(all.len(), 2);
+        assert_eq!(all.len(), RuleSet::builtin().len() + 1);
         assert!(
             all.iter()
                 .any(|r| r.id == "宅基地选址" && r.title == "更严格")

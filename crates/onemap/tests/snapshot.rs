@@ -22,6 +22,7 @@ fn demo_store(dir: &std::path::Path) -> Arc<GeoPackageStore> {
         tudi_onemap::demo::DemoOptions {
             seed: 5,
             parcels: 400,
+            ..Default::default()
         },
         &mut |_| {},
     )

@@ -147,16 +147,6 @@ const MATTERS: [(&str, &str); 14] = [
     ("RX03", "投诉小区周边餐饮油烟扰民"),
 ];
 
-const STREETS: [&str; 8] = [
-    "桂澜路",
-    "南海大道",
-    "海八路",
-    "佛平路",
-    "石龙南路",
-    "大沥镇黄岐路",
-    "狮山大道",
-    "西樵山大道",
-];
 const SURNAMES: [&str; 10] = ["陈", "黄", "李", "梁", "何", "周", "潘", "张", "王", "冯"];
 const GIVEN: [&str; 10] = ["伟", "芳", "敏", "强", "丽", "军", "静", "杰", "婷", "明"];
 
@@ -260,7 +250,8 @@ pub fn fill_orders(
         let (category, says) = *rng.pick(&MATTERS);
         let (cell, point) = rng.pick(cells);
         let patrol = category.starts_with("SJ") && rng.below(3) == 0;
-        let street = rng.pick(&STREETS);
+        // The address is the grid cell's village, under its town and district (南湖区凤桥镇…村).
+        let place = address_of(cell);
         let name = format!(
             "{}{}{}",
             rng.pick(&SURNAMES),
@@ -279,9 +270,9 @@ pub fn fill_orders(
                 phone: Some(phone),
             }),
             category: category.to_owned(),
-            description: format!("{street}：{says}"),
+            description: format!("{place}：{says}"),
             location: Some(*point),
-            address: Some(format!("南海区{street}")),
+            address: Some(place.clone()),
             urgency: if rng.below(10) == 0 {
                 Urgency::Urgent
             } else {
@@ -357,6 +348,22 @@ pub fn fill_orders(
         *made.entry(v.order.state.name_zh()).or_default() += 1;
     }
     Ok(made)
+}
+
+/// The district, town and village names of a grid cell's code (the bare code when unlisted).
+fn address_of(cell: &str) -> String {
+    let reg = DivisionRegistry::bundled();
+    let names: Vec<String> = [6, 9, 12]
+        .into_iter()
+        .filter_map(|n| cell.get(..n))
+        .filter_map(|c| DivisionCode::parse(c).ok())
+        .filter_map(|c| reg.get(&c).map(|d| d.name.clone()))
+        .collect();
+    if names.is_empty() {
+        cell.to_owned()
+    } else {
+        names.concat()
+    }
 }
 
 #[cfg(test)]

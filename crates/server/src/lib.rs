@@ -114,7 +114,10 @@ impl AppState {
             .and_then(|d| Jurisdiction::parse(&d).ok());
         Self {
             snapshots: Some(Snapshots::start(Arc::clone(&store))),
-            rule_sets: Arc::new(RuleSet::builtin()),
+            rule_sets: Arc::new(RuleSet::for_district(
+                RuleSet::builtin(),
+                district.as_ref().map(Jurisdiction::as_str),
+            )),
             store,
             web_dir: std::path::PathBuf::from("web"),
             auth: Arc::new(AuthConfig::default()),
@@ -253,10 +256,14 @@ impl AppState {
         Arc::clone(&cache.1)
     }
 
-    /// The compliance rule sets offered (the built-in ones by default).
+    /// The compliance rule sets offered (the built-in ones by default): those of them that serve
+    /// the store's district.
     #[must_use]
     pub fn with_rule_sets(mut self, rule_sets: Vec<RuleSet>) -> Self {
-        self.rule_sets = Arc::new(rule_sets);
+        self.rule_sets = Arc::new(RuleSet::for_district(
+            rule_sets,
+            self.district.as_ref().map(Jurisdiction::as_str),
+        ));
         self
     }
 

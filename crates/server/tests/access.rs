@@ -110,6 +110,7 @@ fn world() -> &'static World {
             tudi_onemap::demo::DemoOptions {
                 seed: 5,
                 parcels: 60,
+                ..Default::default()
             },
             &mut |_| {},
         )

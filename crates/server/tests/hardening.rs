@@ -59,6 +59,7 @@ fn demo_map() -> (tempfile::TempDir, Arc<dyn Store>) {
         tudi_onemap::demo::DemoOptions {
             seed: 11,
             parcels: 60,
+            ..Default::default()
         },
         &mut |_| {},
     )

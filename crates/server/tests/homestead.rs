@@ -72,6 +72,7 @@ fn world() -> World {
         tudi_onemap::demo::DemoOptions {
             seed: 7,
             parcels: 20,
+            ..Default::default()
         },
         &mut |_| {},
     )

@@ -72,6 +72,7 @@ async fn two_servers_on_one_store_behave_as_one() {
         tudi_onemap::demo::DemoOptions {
             seed: 5,
             parcels: 300,
+            ..Default::default()
         },
         &mut |_| {},
     )

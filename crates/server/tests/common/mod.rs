@@ -29,6 +29,7 @@ pub fn demo() -> &'static Demo {
             tudi_onemap::demo::DemoOptions {
                 seed: 3,
                 parcels: 600,
+                ..Default::default()
             },
             &mut |_| {},
         )

@@ -36,7 +36,8 @@ pub enum KeysCommand {
     },
 }
 
-fn ring_path(data: &Path) -> PathBuf {
+/// Where the ring with private keys is kept.
+pub fn ring_path(data: &Path) -> PathBuf {
     data.join("keys").join("signing-keys.json")
 }
 

@@ -310,14 +310,12 @@ pub struct EventQuery {
 /// # Errors
 /// When the shipped file does not parse or check (a unit test keeps that from shipping).
 pub fn processes() -> Result<Vec<ProcessDef>, DefinitionError> {
-    let defs: Vec<ProcessDef> =
-        serde_json::from_str(include_str!("../data/process-events.json")).map_err(|e| {
-            DefinitionError {
-                key: "homestead.events".into(),
-                reason: e.to_string(),
-                reason_zh: format!("内置流程定义无法解析：{e}"),
-            }
-        })?;
+    let defs: Vec<ProcessDef> = serde_json::from_str(include_str!("../data/process-events.json"))
+        .map_err(|e| DefinitionError {
+        key: "homestead.events".into(),
+        reason: e.to_string(),
+        reason_zh: format!("内置流程定义无法解析：{e}"),
+    })?;
     for d in &defs {
         d.check()?;
     }

@@ -110,6 +110,43 @@ async fn run<T: Send + 'static>(
     .unwrap_or_else(|_| Err(Problem::internal()))
 }
 
+/// A password attempt counted by this server and in the store.
+struct Counted {
+    here: std::time::Instant,
+    shared: crate::auth::SharedAttempt,
+}
+
+/// Counts a password attempt under `keys`: first by this server (cheap, and it spares the store
+/// a flood from one address), then in the store, where every server's attempts add up.
+async fn count_attempt(st: &AppState, keys: &[String]) -> Result<Result<Counted, u64>, Problem> {
+    let here = match st.limiter.attempt(keys) {
+        Ok(at) => at,
+        Err(wait) => return Ok(Err(wait)),
+    };
+    let (store, shared_keys) = (st.store.clone(), keys.to_vec());
+    let shared = tokio::task::spawn_blocking(move || {
+        crate::auth::attempt_shared(&*store, &shared_keys, jiff::Timestamp::now())
+    })
+    .await
+    .map_err(|_| Problem::internal())?
+    .map_err(|e| crate::ogc::store_failed(&e))?;
+    Ok(shared.map(|shared| Counted { here, shared }))
+}
+
+/// Takes back an attempt that succeeded, here and in the store.
+async fn forgive_attempt(
+    st: &AppState,
+    keys: Vec<String>,
+    counted: Counted,
+) -> Result<(), Problem> {
+    st.limiter.forgive(&keys, counted.here);
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || crate::auth::forgive_shared(&*store, &keys, counted.shared))
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|e| crate::ogc::store_failed(&e))
+}
+
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct Login {
     username: String,
@@ -124,8 +161,8 @@ async fn login(
     let Json(req) = body.map_err(|e| body_problem(&e, r#"{"username": "…", "password": "…"}"#))?;
     let username = req.username.trim().to_lowercase();
     let keys = attempt_keys(ctx.client_ip, &username);
-    let counted = match st.limiter.attempt(&keys) {
-        Ok(at) => at,
+    let counted = match count_attempt(&st, &keys).await? {
+        Ok(counted) => counted,
         Err(wait) => return Ok(rate_limited(wait)),
     };
     // The actor is named only when the name can be an account's (an unbounded name is never kept).
@@ -137,7 +174,7 @@ async fn login(
     let change = tudi_store::Change::new(actor, "auth.login").in_request(ctx.request_id.clone());
     let (token, session, user) =
         run(&st, move |a| a.login(&change, &username, &req.password)).await?;
-    st.limiter.forgive(&keys, counted);
+    forgive_attempt(&st, keys, counted).await?;
     let who = tudi_access::Principal {
         user: Some(user.username.clone()),
         bindings: user.bindings.clone(),
@@ -270,8 +307,8 @@ async fn change_password(
     let name = ctx.principal.user.clone().unwrap_or_default();
     // Guesses of the current password are counted as sign-in attempts are.
     let keys = attempt_keys(ctx.client_ip, &name);
-    let counted = match st.limiter.attempt(&keys) {
-        Ok(at) => at,
+    let counted = match count_attempt(&st, &keys).await? {
+        Ok(counted) => counted,
         Err(wait) => return Ok(rate_limited(wait)),
     };
     let change = ctx.change("user.change_password");
@@ -292,7 +329,7 @@ async fn change_password(
     {
         return done.map(|()| StatusCode::NO_CONTENT.into_response());
     }
-    st.limiter.forgive(&keys, counted);
+    forgive_attempt(&st, keys, counted).await?;
     done?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

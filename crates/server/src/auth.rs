@@ -573,6 +573,173 @@ impl LoginLimiter {
     }
 }
 
+/// Where the sign-in limit is counted across servers: one record per key (its id a digest of
+/// the key, so no address or name reaches the audit trail) holding the attempts of the last
+/// window, Unix milliseconds.
+pub const SHARED_LIMIT_COLLECTION: &str = "login_rate";
+
+/// An attempt counted in the store: when, to [`forgive_shared`] it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedAttempt(i64);
+
+fn shared_id(key: &str) -> String {
+    tudi_store::audit::sha256_hex(key.as_bytes())[..32].to_owned()
+}
+
+fn shared_attempts(body: &serde_json::Value) -> Vec<i64> {
+    body["at"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+        .unwrap_or_default()
+}
+
+/// As [`LoginLimiter::attempt`], counted in the store, so the limit holds however the attempts
+/// are spread over servers. Concurrent counts of one key are serialised by the records'
+/// versions (a conflict recounts); under a storm of them the caller is asked to wait a second.
+///
+/// # Errors
+/// Store failures; `Ok(Err(seconds))` when a key is over the limit (nothing counted then).
+pub fn attempt_shared(
+    store: &dyn tudi_store::Store,
+    keys: &[String],
+    now: jiff::Timestamp,
+) -> Result<Result<SharedAttempt, u64>, tudi_store::StoreError> {
+    let now_ms = now.as_millisecond();
+    let window_ms = i64::try_from(LoginLimiter::WINDOW.as_millis()).unwrap_or(60_000);
+    for _ in 0..8 {
+        let mut writes = Vec::with_capacity(keys.len());
+        let mut wait: i64 = 0;
+        for key in keys {
+            let id = shared_id(key);
+            let (expect, mut at) = match store.record(SHARED_LIMIT_COLLECTION, &id)? {
+                Some(r) => (
+                    tudi_store::Expect::Version(r.version),
+                    shared_attempts(&r.body),
+                ),
+                None => (tudi_store::Expect::Absent, Vec::new()),
+            };
+            at.retain(|t| now_ms - t < window_ms);
+            if at.len() >= LoginLimiter::PER_WINDOW {
+                let oldest = at.iter().min().copied().unwrap_or(now_ms);
+                wait = wait.max((window_ms - (now_ms - oldest)) / 1000 + 1);
+            }
+            at.push(now_ms);
+            writes.push(tudi_store::RecordWrite {
+                collection: SHARED_LIMIT_COLLECTION.into(),
+                id,
+                expect,
+                body: Some(serde_json::json!({ "at": at })),
+                keys: Vec::new(),
+                detail: None,
+            });
+        }
+        if wait > 0 {
+            return Ok(Err(u64::try_from(wait).unwrap_or(1)));
+        }
+        match store.write_records(&Change::new("system", "auth.rate"), &writes) {
+            Ok(_) => {
+                // Now and then, the records of keys whose window has passed go (a key that
+                // never returns would otherwise stay).
+                if now_ms % 32 == 0 {
+                    sweep_shared(store, now, 500)?;
+                }
+                return Ok(Ok(SharedAttempt(now_ms)));
+            }
+            Err(tudi_store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Err(1))
+}
+
+/// Deletes up to `at_most` of the shared records whose attempts are all older than the window;
+/// returns how many went.
+///
+/// # Errors
+/// Store failures (a record changed meanwhile is left for the next sweep).
+pub fn sweep_shared(
+    store: &dyn tudi_store::Store,
+    now: jiff::Timestamp,
+    at_most: u64,
+) -> Result<usize, tudi_store::StoreError> {
+    let window_ms = i64::try_from(LoginLimiter::WINDOW.as_millis()).unwrap_or(60_000);
+    let page = store.find_records(
+        SHARED_LIMIT_COLLECTION,
+        &tudi_store::RecordQuery {
+            limit: Some(at_most),
+            ..Default::default()
+        },
+    )?;
+    let stale: Vec<tudi_store::RecordWrite> = page
+        .records
+        .iter()
+        .filter(|r| {
+            shared_attempts(&r.body)
+                .iter()
+                .all(|t| now.as_millisecond() - t >= window_ms)
+        })
+        .map(|r| tudi_store::RecordWrite {
+            collection: SHARED_LIMIT_COLLECTION.into(),
+            id: r.id.clone(),
+            expect: tudi_store::Expect::Version(r.version),
+            body: None,
+            keys: Vec::new(),
+            detail: None,
+        })
+        .collect();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    match store.write_records(&Change::new("system", "auth.rate.sweep"), &stale) {
+        Ok(_) => Ok(stale.len()),
+        Err(tudi_store::StoreError::Conflict { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes back an attempt counted by [`attempt_shared`] (it succeeded); a key left with none
+/// loses its record.
+///
+/// # Errors
+/// Store failures.
+pub fn forgive_shared(
+    store: &dyn tudi_store::Store,
+    keys: &[String],
+    attempt: SharedAttempt,
+) -> Result<(), tudi_store::StoreError> {
+    for _ in 0..8 {
+        let mut writes = Vec::with_capacity(keys.len());
+        for key in keys {
+            let id = shared_id(key);
+            let Some(r) = store.record(SHARED_LIMIT_COLLECTION, &id)? else {
+                continue;
+            };
+            let mut at = shared_attempts(&r.body);
+            let Some(i) = at.iter().position(|t| *t == attempt.0) else {
+                continue;
+            };
+            at.remove(i);
+            writes.push(tudi_store::RecordWrite {
+                collection: SHARED_LIMIT_COLLECTION.into(),
+                id,
+                expect: tudi_store::Expect::Version(r.version),
+                body: (!at.is_empty()).then(|| serde_json::json!({ "at": at })),
+                keys: Vec::new(),
+                detail: None,
+            });
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        match store.write_records(&Change::new("system", "auth.rate"), &writes) {
+            Ok(_) => return Ok(()),
+            Err(tudi_store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The keys an attempt for `username` from `ip` is counted under: the address, and the account
 /// name when it can be one (a longer or stranger name is counted by address only, and not kept).
 #[must_use]

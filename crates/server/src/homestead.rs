@@ -146,13 +146,14 @@ pub(crate) async fn with_homesteads<T: Send + 'static>(
             .iter()
             .find(|r| r.answers_to("宅基地选址"))
             .ok_or_else(Problem::internal)?;
+        let ring = st2.signing_keys();
         let h = Homesteads {
             store: &*st2.store,
             map: st2.map(),
             calendar: &calendar,
             district: &d,
             site_rules: rules,
-            keys: st2.keys.as_deref(),
+            keys: ring.as_deref(),
         };
         work(&h).map_err(|e| homestead_problem(&e))
     })
@@ -899,7 +900,7 @@ fn public_ring(st: &AppState) -> KeyRing {
         .ok()
         .flatten()
         .and_then(|t| serde_json::from_str::<KeyRing>(&t).ok())
-        .or_else(|| st.keys.as_deref().map(KeyRing::public))
+        .or_else(|| st.signing_keys().map(|k| k.public()))
         .unwrap_or_default()
 }
 

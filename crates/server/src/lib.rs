@@ -62,7 +62,7 @@ pub struct AppState {
     /// The public layers, with the store's change counter they were read at.
     public_layers: Arc<Mutex<PublicLayers>>,
     /// The district's certificate signing keys (registration issues certificates).
-    keys: Option<Arc<tudi_sign::KeyRing>>,
+    keys: Option<Arc<SigningKeys>>,
     /// The address the public reaches this server at (QR codes on certificates point there).
     public_url: String,
     /// Proxies (load balancers) whose `X-Forwarded-For` names the client.
@@ -99,6 +99,49 @@ impl Default for Limits {
             max_connections: 1024,
             analysis_timeout: std::time::Duration::from_secs(20),
         }
+    }
+}
+
+/// Where the signing keys come from: given once, or a file re-read when it changes.
+#[derive(Debug)]
+enum SigningKeys {
+    Fixed(Arc<tudi_sign::KeyRing>),
+    File {
+        file: std::path::PathBuf,
+        /// The file's bytes when last read, and the ring they held.
+        current: Mutex<(Vec<u8>, Arc<tudi_sign::KeyRing>)>,
+    },
+}
+
+impl SigningKeys {
+    fn current(&self) -> Arc<tudi_sign::KeyRing> {
+        match self {
+            Self::Fixed(ring) => Arc::clone(ring),
+            Self::File { current, .. } => Arc::clone(
+                &current
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .1,
+            ),
+        }
+    }
+
+    /// Re-reads the file; a small file, read whole, so a rotation within the same second (or on
+    /// a file system with coarse times) is not missed.
+    fn reload(&self) -> Result<(), String> {
+        let Self::File { file, current } = self else {
+            return Ok(());
+        };
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut current = current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.0 != bytes {
+            let ring: tudi_sign::KeyRing = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: not a key ring: {e}", file.display()))?;
+            *current = (bytes, Arc::new(ring));
+        }
+        Ok(())
     }
 }
 
@@ -178,8 +221,35 @@ impl AppState {
     /// The signing keys certificates are issued with (private halves included).
     #[must_use]
     pub fn with_signing_keys(mut self, keys: tudi_sign::KeyRing) -> Self {
-        self.keys = Some(Arc::new(keys));
+        self.keys = Some(Arc::new(SigningKeys::Fixed(Arc::new(keys))));
         self
+    }
+
+    /// The signing keys, read from `file` (`tudi keys new` writes it) whenever it has changed:
+    /// a ring rotated with `tudi keys rotate` signs the next certificate without a restart.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not a key ring (the server should not start so).
+    pub fn with_signing_key_file(mut self, file: std::path::PathBuf) -> Result<Self, String> {
+        let keys = SigningKeys::File {
+            file,
+            current: Mutex::new((Vec::new(), Arc::new(tudi_sign::KeyRing::default()))),
+        };
+        keys.reload()?;
+        self.keys = Some(Arc::new(keys));
+        Ok(self)
+    }
+
+    /// The signing keys as they are now (re-read when their file has changed).
+    #[must_use]
+    pub fn signing_keys(&self) -> Option<Arc<tudi_sign::KeyRing>> {
+        let keys = self.keys.as_deref()?;
+        if let Err(why) = keys.reload() {
+            // The ring in use stays until the file is whole again (an editor mid-write, a copy
+            // under way).
+            tracing::error!(error = %why, "the signing key file cannot be read; the previous ring stays in use");
+        }
+        Some(keys.current())
     }
 
     /// The public base URL, for QR codes (`https://tudi.example.gov.cn`).

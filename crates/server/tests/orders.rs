@@ -584,7 +584,10 @@ async fn statistics_as_json_and_excel() {
         let (_, body) = w.step(who, &number, v, step).await;
         v = body["version"].as_u64().unwrap();
     }
-    let today = jiff::Zoned::now().date();
+    // The day as the district counts it (orders are dated in China Standard Time).
+    let today = jiff::Zoned::now()
+        .with_time_zone(tudi_orders::order::shanghai())
+        .date();
     let uri = format!("/api/v1/orders/stats?from={today}&to={today}&by=town");
     let (status, stats) = w.call("zhiban.lingdao", "GET", &uri, None).await;
     assert_eq!(status, StatusCode::OK, "{stats}");

@@ -270,3 +270,85 @@ async fn two_servers_on_one_store_behave_as_one() {
     assert!(!one.hold(&*store_a, later(152)).unwrap(), "and keeps it");
     assert!(store_a.verify_audit().unwrap().is_intact());
 }
+
+/// The sign-in rate limit is counted in the store: ten failed attempts from one address spread
+/// over two servers hold the eleventh back on both (each server alone has seen only five), and
+/// the counts of a passed window are swept away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_rate_limit_is_shared_by_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = tudi_store_pg::testing::fresh_store_pair(dir.path());
+    let config = tudi_access::accounts::AuthConfig::for_tests();
+    let a = AppState::new(store_a.clone()).with_auth(config.clone());
+    let b = AppState::new(store_b.clone()).with_auth(config);
+    let attempt = |on: &AppState, i: usize| {
+        let on = on.clone();
+        async move {
+            call(
+                &on,
+                None,
+                "POST",
+                "/api/v1/auth/login",
+                Some(json!({"username": format!("nobody{i}"), "password": "wrong-pass-1"})),
+            )
+            .await
+        }
+    };
+    for i in 0..tudi_server::auth::LoginLimiter::PER_WINDOW {
+        let (status, body, _) = attempt(if i % 2 == 0 { &a } else { &b }, i).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}: {body}");
+    }
+    for on in [&a, &b] {
+        let (status, body, _) = attempt(on, 99).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(problem(&body), "login-rate-limited", "{body}");
+    }
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(61);
+    let swept = tudi_server::auth::sweep_shared(&*store_a, later, 500).unwrap();
+    assert!(
+        swept >= 1,
+        "the address's count is swept once its window has passed"
+    );
+    let left = store_b
+        .find_records(
+            tudi_server::auth::SHARED_LIMIT_COLLECTION,
+            &tudi_store::RecordQuery::default(),
+        )
+        .unwrap();
+    assert_eq!(left.total, 0, "{:?}", left.records);
+}
+
+/// A ring rotated on disk (`tudi keys rotate`) signs the next certificate without a restart;
+/// a file caught half-written leaves the ring in use; a server does not start on a broken one.
+#[test]
+fn the_signing_key_file_is_reloaded_when_rotated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tudi_store_pg::testing::fresh_store(dir.path());
+    let file = dir.path().join("signing-keys.json");
+    let mut ring = tudi_sign::KeyRing::default();
+    let first = ring.rotate(jiff::Timestamp::now()).unwrap();
+    std::fs::write(&file, serde_json::to_vec(&ring).unwrap()).unwrap();
+    let state = AppState::new(store.clone())
+        .with_signing_key_file(file.clone())
+        .unwrap();
+    let signer = |state: &AppState| {
+        state
+            .signing_keys()
+            .unwrap()
+            .sign(json!({"n": 1}))
+            .unwrap()
+            .key
+    };
+    assert_eq!(signer(&state), first);
+    let second = ring.rotate(jiff::Timestamp::now()).unwrap();
+    std::fs::write(&file, serde_json::to_vec(&ring).unwrap()).unwrap();
+    assert_eq!(signer(&state), second, "the rotated key signs at once");
+    std::fs::write(&file, b"{\"keys\": [").unwrap();
+    assert_eq!(
+        signer(&state),
+        second,
+        "a broken file leaves the ring in use"
+    );
+    let refused = AppState::new(store).with_signing_key_file(file);
+    assert!(refused.is_err_and(|why| why.contains("not a key ring")));
+}

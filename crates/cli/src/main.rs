@@ -11,6 +11,7 @@ mod access;
 mod keys;
 mod location;
 mod migrate;
+mod rules;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -91,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// 合规性分析规则集（存于数据库）/ Compliance rule sets (kept in the store)
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
     /// 设置图层公开（匿名可读）或取消 / Make a layer public (anonymous reads) or not
     Publish {
         /// 数据目录 / data directory
@@ -116,7 +122,7 @@ enum Command {
         /// 控制台的 npm 目录 / the console's npm directory (run `npm ci --prefix web` once) [default: web]
         #[arg(long)]
         web: Option<PathBuf>,
-        /// 自定义合规规则集目录（每个 .json 文件一个规则集）/ directory of extra compliance rule sets
+        /// 启动时存入数据库的规则集目录（每个 .json 文件一个）/ directory of rule sets saved in the store at start (one per .json file)
         #[arg(long)]
         rules: Option<PathBuf>,
         /// 不在内存中保留图层（省内存，较慢）/ keep no layer snapshots in memory (less memory, slower)
@@ -326,8 +332,15 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         .listen
         .unwrap_or(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
     let web = cfg.web.unwrap_or_else(|| PathBuf::from("web"));
-    let rule_sets = tudi_onemap::compliance::RuleSet::builtin_and_dir(cfg.rules.as_deref())
-        .map_err(|e| refused(e.msg()))?;
+    // Rule sets from a directory are checked before anything starts, then saved in the store,
+    // so that every server on it offers them (and `tudi rules` manages them afterwards).
+    let from_dir = cfg
+        .rules
+        .as_deref()
+        .map(tudi_onemap::compliance::RuleSet::load_dir)
+        .transpose()
+        .map_err(|e| refused(e.msg()))?
+        .unwrap_or_default();
     location::set_database(cfg.database.clone())?;
     let opened = open_store(&data)?;
     // Requests read in parallel through their own connections; writes keep the one writer.
@@ -337,6 +350,14 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
     }
     let store = opened.store;
     let store_label = opened.label;
+    if !from_dir.is_empty() {
+        tudi_onemap::compliance::save_rule_sets(
+            &*store,
+            &from_dir,
+            &tudi_store::Change::new("cli", "rules.add"),
+        )
+        .map_err(|e| refused(e.msg()))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -354,10 +375,12 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         )?;
         writeln!(out(), "控制台 / console: http://{addr}/console")?;
         writeln!(out(), "OGC API: http://{addr}/ogc")?;
+        let mut state = tudi_server::AppState::new(store).with_web_dir(web.clone());
         writeln!(
             out(),
             "合规规则集 / rule sets: {}",
-            rule_sets
+            state
+                .rule_sets()
                 .iter()
                 .map(|r| r.id.as_str())
                 .collect::<Vec<_>>()
@@ -367,9 +390,6 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             writeln!(out(), "注意：未找到 {}/node_modules，请先运行 npm ci --prefix web / run `npm ci --prefix web` for the console's map", web.display())?;
         }
         writeln!(out(), "按 Ctrl-C 停止 / press Ctrl-C to stop")?;
-        let mut state = tudi_server::AppState::new(store)
-            .with_web_dir(web)
-            .with_rule_sets(rule_sets);
         if cfg.snapshots == Some(false) {
             state = state.without_snapshots();
         }
@@ -512,6 +532,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => access::cmd_audit(command),
         Command::Keys { command } => keys::cmd_keys(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),
+        Command::Rules { command } => rules::cmd_rules(command),
         Command::Init { data, district } => {
             let district = district
                 .map(|d| tudi_access::Jurisdiction::parse(&d).map_err(refused))

@@ -1221,3 +1221,56 @@ fn the_demo_builds_the_second_district_and_refuses_unknown_ones() {
         "the accounts are scoped to 南湖: {accounts}"
     );
 }
+
+/// `tudi rules add|list|remove` keep rule sets in the store: listed beside the built-in ones,
+/// a broken file refused with its line and nothing saved, an unknown id refused on removal.
+#[test]
+fn rule_sets_are_kept_in_the_store() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().to_str().unwrap();
+    let o = tudi(&["init", "--data", w, "--district", "330402"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut rules: serde_json::Value = serde_json::from_str(include_str!(
+        "../../onemap/data/rules/homestead_site_zj.json"
+    ))
+    .unwrap();
+    rules["id"] = "凤桥镇选址".into();
+    rules["aliases"] = serde_json::json!([]);
+    let good = work.path().join("fengqiao.json");
+    std::fs::write(&good, rules.to_string()).unwrap();
+    let bad = work.path().join("bad.json");
+    std::fs::write(&bad, "{\"id\": ").unwrap();
+    let o = tudi(&[
+        "rules",
+        "add",
+        "--data",
+        w,
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("第 1 行"), "{}", text(&o));
+    let o = tudi(&["rules", "list", "--data", w]);
+    assert!(
+        !text(&o).contains("凤桥镇选址"),
+        "nothing saved: {}",
+        text(&o)
+    );
+    let o = tudi(&["rules", "add", "--data", w, good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&["rules", "list", "--data", w]);
+    let listing = text(&o);
+    assert!(
+        listing.contains("凤桥镇选址") && listing.contains("数据库"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("homestead_site_zj") && !listing.contains("homestead_site_gd"),
+        "南湖 is offered Zhejiang's built-in rules: {listing}"
+    );
+    let o = tudi(&["rules", "remove", "--data", w, "凤桥镇选址"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&["rules", "remove", "--data", w, "凤桥镇选址"]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("内置规则集不能删除"), "{}", text(&o));
+}

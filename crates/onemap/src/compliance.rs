@@ -227,6 +227,15 @@ impl RuleSet {
         .collect()
     }
 
+    /// Whether it could serve a district of one of `provinces` (all provinces when empty):
+    /// two rule sets that never serve the same district may share a name.
+    #[must_use]
+    pub fn serves_any_of(&self, provinces: &[String]) -> bool {
+        self.provinces.is_empty()
+            || provinces.is_empty()
+            || self.provinces.iter().any(|p| provinces.contains(p))
+    }
+
     /// Whether it serves `district` (a division code): its province is listed, or none is.
     #[must_use]
     pub fn serves(&self, district: &str) -> bool {
@@ -244,6 +253,40 @@ impl RuleSet {
         all.into_iter()
             .filter(|r| district.is_none_or(|d| r.serves(d)))
             .collect()
+    }
+
+    /// Reads one rule set from a JSON file, checking it.
+    ///
+    /// # Errors
+    /// [`RuleSetError`] naming the file and what is wrong with it.
+    pub fn load_file(path: &std::path::Path) -> Result<RuleSet, RuleSetError> {
+        let file = path.display().to_string();
+        let err = |problem: Msg| RuleSetError {
+            file: file.clone(),
+            problem,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(Msg::new(
+                format!("无法读取：{e}"),
+                format!("cannot read: {e}"),
+            ))
+        })?;
+        let rules: RuleSet = serde_json::from_str(&text).map_err(|e| {
+            err(Msg::new(
+                format!(
+                    "不是有效的规则集（第 {} 行第 {} 列）：{e}",
+                    e.line(),
+                    e.column()
+                ),
+                format!(
+                    "not a valid rule set (line {}, column {}): {e}",
+                    e.line(),
+                    e.column()
+                ),
+            ))
+        })?;
+        rules.check().map_err(&err)?;
+        Ok(rules)
     }
 
     /// Reads every `*.json` rule set in `dir` (one rule set per file), checking each. Files are
@@ -272,27 +315,7 @@ impl RuleSet {
                 file: file.clone(),
                 problem,
             };
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                err(Msg::new(
-                    format!("无法读取：{e}"),
-                    format!("cannot read: {e}"),
-                ))
-            })?;
-            let rules: RuleSet = serde_json::from_str(&text).map_err(|e| {
-                err(Msg::new(
-                    format!(
-                        "不是有效的规则集（第 {} 行第 {} 列）：{e}",
-                        e.line(),
-                        e.column()
-                    ),
-                    format!(
-                        "not a valid rule set (line {}, column {}): {e}",
-                        e.line(),
-                        e.column()
-                    ),
-                ))
-            })?;
-            rules.check().map_err(&err)?;
+            let rules = Self::load_file(&path)?;
             if let Some(name) = std::iter::once(&rules.id)
                 .chain(&rules.aliases)
                 .find(|n| out.iter().any(|r| r.answers_to(n)))
@@ -411,6 +434,150 @@ impl RuleSet {
     pub fn answers_to(&self, name: &str) -> bool {
         self.id == name || self.aliases.iter().any(|a| a == name)
     }
+}
+
+/// The record collection that holds the rule sets added to a store (`tudi rules add`), so every
+/// server on the store offers the same ones.
+pub const RULE_SET_COLLECTION: &str = "rule_set";
+
+/// Why rule sets could not be saved in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum SaveRulesError {
+    /// A rule set is not valid, or its name is taken.
+    #[error(transparent)]
+    Invalid(#[from] RuleSetError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Bilingual for SaveRulesError {
+    fn msg(&self) -> Msg {
+        match self {
+            Self::Invalid(e) => e.msg(),
+            Self::Store(e) => Msg::new(format!("保存失败：{e}"), e.to_string()),
+        }
+    }
+}
+
+/// The rule sets added to `store`, in id order. One that no longer parses (written by a newer
+/// tudi) is left out, with an error in the log.
+///
+/// # Errors
+/// Store failures.
+pub fn stored_rule_sets(store: &dyn tudi_store::Store) -> Result<Vec<RuleSet>, StoreError> {
+    let page = store.find_records(RULE_SET_COLLECTION, &tudi_store::RecordQuery::default())?;
+    Ok(page
+        .records
+        .into_iter()
+        .filter_map(|r| match serde_json::from_value::<RuleSet>(r.body) {
+            Ok(rules) => Some(rules),
+            Err(e) => {
+                tracing::error!(id = %r.id, error = %e, "a stored rule set cannot be read");
+                None
+            }
+        })
+        .collect())
+}
+
+/// `base` with the stored rule sets over it (a stored one replaces a base one of the same id).
+///
+/// # Errors
+/// Store failures.
+pub fn with_stored(
+    store: &dyn tudi_store::Store,
+    base: &[RuleSet],
+) -> Result<Vec<RuleSet>, StoreError> {
+    let stored = stored_rule_sets(store)?;
+    let mut all: Vec<RuleSet> = base
+        .iter()
+        .filter(|b| !stored.iter().any(|s| s.id == b.id))
+        .cloned()
+        .collect();
+    all.extend(stored);
+    Ok(all)
+}
+
+/// Adds or replaces rule sets in `store`, all or none: each is checked, and none may take a
+/// name (id or alias) that another rule set — built in, stored or in the batch — answers to,
+/// unless it replaces that very rule set.
+///
+/// # Errors
+/// [`SaveRulesError`] naming the rule set and what is wrong.
+pub fn save_rule_sets(
+    store: &dyn tudi_store::Store,
+    rules: &[RuleSet],
+    change: &tudi_store::Change,
+) -> Result<(), SaveRulesError> {
+    let stored = stored_rule_sets(store)?;
+    let mut writes = Vec::with_capacity(rules.len());
+    for (i, r) in rules.iter().enumerate() {
+        let err = |problem: Msg| RuleSetError {
+            file: format!("rule_set/{}", r.id),
+            problem,
+        };
+        r.check().map_err(err)?;
+        let others = RuleSet::builtin()
+            .into_iter()
+            .chain(stored.iter().cloned())
+            .filter(|o| o.id != r.id)
+            .chain(rules.iter().take(i).cloned());
+        for o in others {
+            if let Some(name) = std::iter::once(&r.id)
+                .chain(&r.aliases)
+                .find(|n| o.answers_to(n) && o.serves_any_of(&r.provinces))
+            {
+                return Err(err(Msg::new(
+                    format!("规则集名称“{name}”已被规则集“{}”使用", o.id),
+                    format!("the rule set name {name:?} is used by {:?}", o.id),
+                ))
+                .into());
+            }
+        }
+        let body = serde_json::to_value(r).map_err(|e| StoreError::Schema(e.to_string()))?;
+        let found = store.record(RULE_SET_COLLECTION, &r.id)?;
+        writes.push(tudi_store::RecordWrite {
+            collection: RULE_SET_COLLECTION.into(),
+            id: r.id.clone(),
+            expect: found.map_or(tudi_store::Expect::Absent, |f| {
+                tudi_store::Expect::Version(f.version)
+            }),
+            body: Some(body),
+            keys: Vec::new(),
+            detail: None,
+        });
+    }
+    if !writes.is_empty() {
+        store.write_records(change, &writes)?;
+    }
+    Ok(())
+}
+
+/// Removes a stored rule set; `false` when the store has none of that id (a built-in one cannot
+/// be removed, only replaced).
+///
+/// # Errors
+/// Store failures.
+pub fn remove_rule_set(
+    store: &dyn tudi_store::Store,
+    id: &str,
+    change: &tudi_store::Change,
+) -> Result<bool, StoreError> {
+    let Some(found) = store.record(RULE_SET_COLLECTION, id)? else {
+        return Ok(false);
+    };
+    store.write_records(
+        change,
+        &[tudi_store::RecordWrite {
+            collection: RULE_SET_COLLECTION.into(),
+            id: id.to_owned(),
+            expect: tudi_store::Expect::Version(found.version),
+            body: None,
+            keys: Vec::new(),
+            detail: None,
+        }],
+    )?;
+    Ok(true)
 }
 
 /// A rule-set file that cannot be used.

@@ -39,7 +39,7 @@ pub(crate) struct ComplianceRequest {
 
 async fn rule_sets(State(st): State<AppState>) -> Response {
     let rule_sets = st
-        .rule_sets
+        .rule_sets()
         .iter()
         .map(|r| RuleSetView {
             id: r.id.clone(),
@@ -81,13 +81,13 @@ async fn analyse(
             e.to_string(),
         )
     })?;
-    let Some(rules) = st
-        .rule_sets
+    let offered = st.rule_sets();
+    let Some(rules) = offered
         .iter()
         .find(|r| r.answers_to(&req.rule_set))
         .cloned()
     else {
-        let names: Vec<&str> = st.rule_sets.iter().map(|r| r.id.as_str()).collect();
+        let names: Vec<&str> = offered.iter().map(|r| r.id.as_str()).collect();
         return Err(Problem::bad_parameter(
             "rule_set",
             format!(

@@ -130,11 +130,13 @@ pub fn authorize(
         return Ok(());
     }
     if action.is_sensitive()
-        && let Err(e) = st.store.record_denial(
-            &ctx.change(&format!("denied.{}", action.id())),
-            audit_resource,
-            Some(serde_json::json!({"reason": format!("{:?}", d.reason)})),
-        )
+        && let Err(e) = crate::blocking_here(|| {
+            st.store.record_denial(
+                &ctx.change(&format!("denied.{}", action.id())),
+                audit_resource,
+                Some(serde_json::json!({"reason": format!("{:?}", d.reason)})),
+            )
+        })
     {
         tracing::error!(error = %e, "could not record a refusal");
     }
@@ -253,8 +255,15 @@ pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) 
         client_ip,
     };
     if let Some(cred) = credential {
-        let accounts = Accounts::new(&*st.store, &st.auth);
-        match accounts.authenticate(&cred, jiff::Timestamp::now()) {
+        let (st2, cred2) = (st.clone(), cred.clone());
+        let who = tokio::task::spawn_blocking(move || {
+            Accounts::new(&*st2.store, &st2.auth).authenticate(&cred2, jiff::Timestamp::now())
+        })
+        .await;
+        let Ok(who) = who else {
+            return with_id(Problem::internal().into_response(), &rid);
+        };
+        match who {
             Ok(who) => {
                 ctx.principal = who.principal;
                 ctx.csrf = who.csrf;
@@ -298,11 +307,13 @@ fn check_csrf(st: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Result<(), Probl
     if ok {
         return Ok(());
     }
-    if let Err(e) = st.store.record_denial(
-        &ctx.change("denied.csrf"),
-        &format!("user:{}", ctx.principal.user.as_deref().unwrap_or("")),
-        Some(serde_json::json!({"cross_origin": cross_origin, "token_sent": sent.is_some()})),
-    ) {
+    if let Err(e) = crate::blocking_here(|| {
+        st.store.record_denial(
+            &ctx.change("denied.csrf"),
+            &format!("user:{}", ctx.principal.user.as_deref().unwrap_or("")),
+            Some(serde_json::json!({"cross_origin": cross_origin, "token_sent": sent.is_some()})),
+        )
+    }) {
         tracing::error!(error = %e, "could not record a refusal");
     }
     Err(Problem::new(

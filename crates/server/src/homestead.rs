@@ -141,8 +141,8 @@ pub(crate) async fn with_homesteads<T: Send + 'static>(
                 m.en,
             )
         })?;
-        let rules = st2
-            .rule_sets
+        let offered = st2.rule_sets();
+        let rules = offered
             .iter()
             .find(|r| r.answers_to("宅基地选址"))
             .ok_or_else(Problem::internal)?;
@@ -895,13 +895,15 @@ async fn certificates(
 
 /// The ring verification uses: the published one in the store, else the server's own.
 fn public_ring(st: &AppState) -> KeyRing {
-    st.store
-        .meta("sign:public")
-        .ok()
-        .flatten()
-        .and_then(|t| serde_json::from_str::<KeyRing>(&t).ok())
-        .or_else(|| st.signing_keys().map(|k| k.public()))
-        .unwrap_or_default()
+    crate::blocking_here(|| {
+        st.store
+            .meta("sign:public")
+            .ok()
+            .flatten()
+            .and_then(|t| serde_json::from_str::<KeyRing>(&t).ok())
+            .or_else(|| st.signing_keys().map(|k| k.public()))
+            .unwrap_or_default()
+    })
 }
 
 async fn verify_json(

@@ -45,8 +45,41 @@ use tudi_store::Store;
 pub use open311::{RequestForm, parse_request_form};
 pub use problem::Problem;
 
-/// The public layers, with the store change counter they were read at.
-type PublicLayers = (Option<u64>, Arc<BTreeSet<String>>);
+/// A value read from the store, kept until the store's change counter moves (an unknown counter
+/// reads it again every time).
+#[derive(Debug)]
+struct UntilChanged<T> {
+    cached: Mutex<(Option<u64>, Arc<T>)>,
+}
+
+impl<T> UntilChanged<T> {
+    fn new(initial: T) -> Self {
+        Self {
+            cached: Mutex::new((None, Arc::new(initial))),
+        }
+    }
+
+    /// The value as of `counter`, read with `read` when it is not known; a failed read keeps
+    /// what there was (with the error logged).
+    fn get<E: std::fmt::Display>(
+        &self,
+        counter: Option<u64>,
+        read: impl FnOnce() -> Result<T, E>,
+        what: &str,
+    ) -> Arc<T> {
+        let mut cache = self
+            .cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counter.is_none() || cache.0 != counter {
+            match read() {
+                Ok(v) => *cache = (counter, Arc::new(v)),
+                Err(e) => tracing::error!(error = %e, "reading {what} failed"),
+            }
+        }
+        Arc::clone(&cache.1)
+    }
+}
 
 /// Shared state of the server.
 #[derive(Clone)]
@@ -54,13 +87,16 @@ pub struct AppState {
     store: Arc<dyn Store>,
     snapshots: Option<Arc<Snapshots>>,
     rule_sets: Arc<Vec<RuleSet>>,
+    /// The rule sets offered: `rule_sets` with the store's over them, and the store's change
+    /// counter they were read at.
+    offered_rules: Arc<UntilChanged<Vec<RuleSet>>>,
     web_dir: std::path::PathBuf,
     auth: Arc<AuthConfig>,
     limiter: Arc<auth::LoginLimiter>,
     cookie_secure: bool,
     district: Option<Jurisdiction>,
     /// The public layers, with the store's change counter they were read at.
-    public_layers: Arc<Mutex<PublicLayers>>,
+    public_layers: Arc<UntilChanged<BTreeSet<String>>>,
     /// The district's certificate signing keys (registration issues certificates).
     keys: Option<Arc<SigningKeys>>,
     /// The address the public reaches this server at (QR codes on certificates point there).
@@ -99,6 +135,19 @@ impl Default for Limits {
             max_connections: 1024,
             analysis_timeout: std::time::Duration::from_secs(20),
         }
+    }
+}
+
+/// Runs store work on a synchronous path that cannot hand it to `spawn_blocking` (a policy
+/// decision's audit entry, the public-layer cache): on the multi-threaded runtime the worker's
+/// other tasks move to other threads while this one waits (`block_in_place`); elsewhere (a
+/// blocking thread, a current-thread runtime in tests, no runtime) it simply runs.
+pub(crate) fn blocking_here<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 
@@ -161,13 +210,14 @@ impl AppState {
                 RuleSet::builtin(),
                 district.as_ref().map(Jurisdiction::as_str),
             )),
+            offered_rules: Arc::new(UntilChanged::new(Vec::new())),
             store,
             web_dir: std::path::PathBuf::from("web"),
             auth: Arc::new(AuthConfig::default()),
             limiter: Arc::new(auth::LoginLimiter::default()),
             cookie_secure: true,
             district,
-            public_layers: Arc::new(Mutex::new((None, Arc::new(BTreeSet::new())))),
+            public_layers: Arc::new(UntilChanged::new(BTreeSet::new())),
             keys: None,
             public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Arc::new(Vec::new()),
@@ -311,25 +361,48 @@ impl AppState {
         }
     }
 
-    fn public_set(&self) -> Arc<BTreeSet<String>> {
-        let counter = self.store.change_counter().ok();
-        let mut cache = self
-            .public_layers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counter.is_none() || cache.0 != counter {
-            match tudi_onemap::access::public_layers(&*self.store) {
-                Ok(set) => *cache = (counter, Arc::new(set)),
-                Err(e) => tracing::error!(error = %e, "reading public layers failed"),
+    /// The compliance rule sets offered now: the server's own (built in, or given with
+    /// [`AppState::with_rule_sets`]) with those added to the store (`tudi rules add`) over them,
+    /// as far as they serve the district; re-read whenever the store has changed, so every
+    /// server on a store offers the same ones at once.
+    #[must_use]
+    pub fn rule_sets(&self) -> Arc<Vec<RuleSet>> {
+        blocking_here(|| {
+            let district = self.district.as_ref().map(Jurisdiction::as_str);
+            let offered = self.offered_rules.get(
+                self.store.change_counter().ok(),
+                || {
+                    tudi_onemap::compliance::with_stored(&*self.store, &self.rule_sets)
+                        .map(|all| RuleSet::for_district(all, district))
+                },
+                "stored rule sets",
+            );
+            // Never read yet (the store failing from the start): the server's own.
+            if offered.is_empty() {
+                Arc::clone(&self.rule_sets)
+            } else {
+                offered
             }
-        }
-        Arc::clone(&cache.1)
+        })
+    }
+
+    fn public_set(&self) -> Arc<BTreeSet<String>> {
+        blocking_here(|| self.public_set_now())
+    }
+
+    fn public_set_now(&self) -> Arc<BTreeSet<String>> {
+        self.public_layers.get(
+            self.store.change_counter().ok(),
+            || tudi_onemap::access::public_layers(&*self.store),
+            "public layers",
+        )
     }
 
     /// The compliance rule sets offered (the built-in ones by default): those of them that serve
     /// the store's district.
     #[must_use]
     pub fn with_rule_sets(mut self, rule_sets: Vec<RuleSet>) -> Self {
+        self.offered_rules = Arc::new(UntilChanged::new(Vec::new()));
         self.rule_sets = Arc::new(RuleSet::for_district(
             rule_sets,
             self.district.as_ref().map(Jurisdiction::as_str),

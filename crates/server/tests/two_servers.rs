@@ -352,3 +352,53 @@ fn the_signing_key_file_is_reloaded_when_rotated() {
     let refused = AppState::new(store).with_signing_key_file(file);
     assert!(refused.is_err_and(|why| why.contains("not a key ring")));
 }
+
+/// A rule set saved in the store (`tudi rules add`) is offered by every server on it at once,
+/// and gone from all of them when removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_sets_saved_in_the_store_are_offered_by_every_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = tudi_store_pg::testing::fresh_store_pair(dir.path());
+    store_a
+        .set_meta("district", "440605", &Change::new("cli", "init"))
+        .unwrap();
+    let a = AppState::new(store_a.clone());
+    let b = AppState::new(store_b.clone());
+    let ids = |v: &Value| -> Vec<String> {
+        v["rule_sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (_, before, _) = call(&b, None, "GET", "/api/v1/compliance/rule-sets", None).await;
+    assert_eq!(
+        ids(&before),
+        ["宅基地选址"],
+        "南海 is offered Guangdong's rules only"
+    );
+    let mut village = tudi_onemap::compliance::RuleSet::builtin().remove(0);
+    village.id = "村级自定选址".into();
+    village.aliases = vec![];
+    let change = Change::new("cli", "rules.add");
+    tudi_onemap::compliance::save_rule_sets(&*store_a, &[village.clone()], &change).unwrap();
+    for on in [&a, &b] {
+        let (_, now, _) = call(on, None, "GET", "/api/v1/compliance/rule-sets", None).await;
+        assert_eq!(ids(&now), ["宅基地选址", "村级自定选址"], "{now}");
+    }
+    // A name another rule set answers to in the same province is refused, nothing saved.
+    let mut clash = village.clone();
+    clash.id = "另一个".into();
+    clash.aliases = vec!["homestead_site_gd".into()];
+    let refused = tudi_onemap::compliance::save_rule_sets(&*store_b, &[clash], &change);
+    assert!(
+        refused.is_err_and(|e| e.to_string().contains("homestead_site_gd")),
+        "a taken name is refused"
+    );
+    assert!(tudi_onemap::compliance::remove_rule_set(&*store_b, "村级自定选址", &change).unwrap());
+    for on in [&a, &b] {
+        let (_, now, _) = call(on, None, "GET", "/api/v1/compliance/rule-sets", None).await;
+        assert_eq!(ids(&now), ["宅基地选址"], "{now}");
+    }
+}

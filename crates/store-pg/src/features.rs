@@ -641,7 +641,11 @@ impl Store for PgStore {
             let c = self.client("reading the change counter").await?;
             let statement = c
                 .prepare_cached(
-                    "SELECT coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0)",
+                    // Every committed write moves the audit head (records, settings, files,
+                    // refusals too), and every layer change the layer revision: their sum moves
+                    // whenever anything was committed, as the contract asks.
+                    "SELECT (SELECT seq FROM tudi_audit_head)
+                          + coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0)",
                 )
                 .await
                 .map_err(db("reading the change counter"))?;

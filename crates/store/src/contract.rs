@@ -35,6 +35,47 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Store>) {
     every_change_appends_to_an_intact_audit_chain(&*make());
     files_are_stored_once_with_the_records_that_use_them(&*make());
     numbered_writes_use_a_number_only_when_they_succeed(&*make());
+    the_change_counter_moves_for_every_kind_of_write(&*make());
+}
+
+/// Caches of settings and records (the public layers, the stored rule sets) key on the change
+/// counter too: a record, a setting, a file and a refusal each move it.
+fn the_change_counter_moves_for_every_kind_of_write(s: &dyn Store) {
+    let c = Change::new("user:a", "test.write");
+    let mut counter = s.change_counter().unwrap();
+    let mut moved = |what: &str, s: &dyn Store| {
+        let now = s.change_counter().unwrap();
+        assert_ne!(now, counter, "{what} moves the change counter");
+        counter = now;
+    };
+    s.write_records(
+        &c,
+        &[RecordWrite {
+            collection: "note".into(),
+            id: "n1".into(),
+            expect: Expect::Absent,
+            body: Some(serde_json::json!({"n": 1})),
+            keys: vec![],
+            detail: None,
+        }],
+    )
+    .unwrap();
+    moved("a record write", s);
+    s.set_meta("some-setting", "on", &c).unwrap();
+    moved("a setting", s);
+    s.write_blob_with_records(
+        &c,
+        &crate::BlobWrite {
+            bytes: b"file",
+            content_type: "text/plain",
+            resource: "note:n1",
+        },
+        &[],
+    )
+    .unwrap();
+    moved("a file", s);
+    s.record_denial(&c, "note:n1", None).unwrap();
+    moved("a recorded refusal", s);
 }
 
 fn numbered_writes_use_a_number_only_when_they_succeed(s: &dyn Store) {

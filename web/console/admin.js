@@ -7,7 +7,6 @@ window.__tudi = window.__tudi || { ready: false, errors: [] };
 const auth = { me: null, csrf: null };
 window.__tudi.auth = auth;
 
-/** fetch with the anti-CSRF header on writes; throws the problem's Chinese detail. */
 // Every map opens on the district it serves: the extent of its divisions layer (public), so a
 // server for 嘉兴市南湖区 does not open on 南海. Without that layer the page's default view stays.
 export async function districtBounds() {
@@ -22,6 +21,7 @@ export async function districtBounds() {
   }
 }
 
+/** fetch with the anti-CSRF header on writes; throws the problem's Chinese detail. */
 export async function api(url, { method = 'GET', body } = {}) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -383,7 +383,11 @@ pub struct Authenticated {
     pub must_change_password: bool,
 }
 
-fn random_hex() -> Result<String, AccessError> {
+/// 32 random bytes from the operating system, in hex: a secret (tokens, the sign-in limit's key).
+///
+/// # Errors
+/// The operating system gave no randomness.
+pub fn random_hex() -> Result<String, AccessError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AccessError::Internal(e.to_string()))?;
     Ok(tudi_store::audit::hex(&bytes))

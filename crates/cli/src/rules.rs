@@ -107,14 +107,14 @@ fn list(data: &Path) -> Result<()> {
         district_of(&*store).as_deref(),
     );
     let mut o = out();
-    writeln!(o, "{:<24} {:<8} 名称 title", "规则集 id", "来源 from")?;
+    writeln!(o, "{:<24} {:<14} 名称 title", "规则集 id", "来源 from")?;
     for r in &offered {
         let from = if stored.iter().any(|s| s.id == r.id) {
-            "数据库"
+            "数据库 store"
         } else {
-            "内置"
+            "内置 built-in"
         };
-        writeln!(o, "{:<24} {:<8} {}", r.id, from, r.title)?;
+        writeln!(o, "{:<24} {:<14} {}", r.id, from, r.title)?;
     }
     Ok(())
 }

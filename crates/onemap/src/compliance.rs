@@ -509,6 +509,13 @@ pub fn save_rule_sets(
     rules: &[RuleSet],
     change: &tudi_store::Change,
 ) -> Result<(), SaveRulesError> {
+    // Names must be unique among what the store's district is offered: the built-in rule sets
+    // as the stored ones replace them, and the batch.
+    let district = store.meta("district")?;
+    let offered = RuleSet::for_district(
+        with_stored(store, &RuleSet::builtin())?,
+        district.as_deref(),
+    );
     let stored = stored_rule_sets(store)?;
     let mut writes = Vec::with_capacity(rules.len());
     for (i, r) in rules.iter().enumerate() {
@@ -517,10 +524,10 @@ pub fn save_rule_sets(
             problem,
         };
         r.check().map_err(err)?;
-        let others = RuleSet::builtin()
-            .into_iter()
-            .chain(stored.iter().cloned())
+        let others = offered
+            .iter()
             .filter(|o| o.id != r.id)
+            .cloned()
             .chain(rules.iter().take(i).cloned());
         for o in others {
             if let Some(name) = std::iter::once(&r.id)
@@ -533,6 +540,10 @@ pub fn save_rule_sets(
                 ))
                 .into());
             }
+        }
+        if stored.contains(r) {
+            // Saved already as it is (a server restarted with the same `--rules`).
+            continue;
         }
         let body = serde_json::to_value(r).map_err(|e| StoreError::Schema(e.to_string()))?;
         let found = store.record(RULE_SET_COLLECTION, &r.id)?;
@@ -983,14 +994,17 @@ pub fn analyse_until(
                         .map_or_else(|| terrain_zh(t).to_owned(), Clone::clone),
                     t.to_owned(),
                 );
-                if let Some(land) = on_land {
+                // Measured only when it could change the verdict: the lower limit is lower and
+                // the site larger than it.
+                if let Some(land) = on_land
+                    .as_ref()
+                    .filter(|l| l.limit_m2 < limit && input_area > l.limit_m2)
+                {
                     match measure.overlap(land.layer_kind, Some(&land.land_use_prefix))? {
                         Some((share, _)) if share * input_area > land.tolerance_m2 => {
-                            if land.limit_m2 < limit {
-                                limit = land.limit_m2;
-                                standard_zh.clone_from(&land.name_zh);
-                                standard_en.clone_from(&land.name_en);
-                            }
+                            limit = land.limit_m2;
+                            standard_zh.clone_from(&land.name_zh);
+                            standard_en.clone_from(&land.name_en);
                         }
                         Some(_) => {}
                         None => reasons.push(Reason {

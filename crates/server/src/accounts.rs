@@ -133,18 +133,20 @@ async fn count_attempt(st: &AppState, keys: &[String]) -> Result<Result<Counted,
     Ok(shared.map(|shared| Counted { here, shared }))
 }
 
-/// Takes back an attempt that succeeded, here and in the store.
-async fn forgive_attempt(
-    st: &AppState,
-    keys: Vec<String>,
-    counted: Counted,
-) -> Result<(), Problem> {
+/// Takes back an attempt that succeeded, here and in the store. The attempt has succeeded
+/// already (a session made, a password changed): a store failure here is logged, not answered.
+async fn forgive_attempt(st: &AppState, keys: Vec<String>, counted: Counted) {
     st.limiter.forgive(&keys, counted.here);
     let store = st.store.clone();
-    tokio::task::spawn_blocking(move || crate::auth::forgive_shared(&*store, &keys, counted.shared))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|e| crate::ogc::store_failed(&e))
+    let done = tokio::task::spawn_blocking(move || {
+        crate::auth::forgive_shared(&*store, &keys, counted.shared)
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "taking back a sign-in count failed"),
+        Err(e) => tracing::warn!(error = %e, "taking back a sign-in count failed"),
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -174,7 +176,7 @@ async fn login(
     let change = tudi_store::Change::new(actor, "auth.login").in_request(ctx.request_id.clone());
     let (token, session, user) =
         run(&st, move |a| a.login(&change, &username, &req.password)).await?;
-    forgive_attempt(&st, keys, counted).await?;
+    forgive_attempt(&st, keys, counted).await;
     let who = tudi_access::Principal {
         user: Some(user.username.clone()),
         bindings: user.bindings.clone(),
@@ -329,7 +331,7 @@ async fn change_password(
     {
         return done.map(|()| StatusCode::NO_CONTENT.into_response());
     }
-    forgive_attempt(&st, keys, counted).await?;
+    forgive_attempt(&st, keys, counted).await;
     done?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -584,17 +584,55 @@ impl LoginLimiter {
     }
 }
 
-/// Where the sign-in limit is counted across servers: one record per key (its id a digest of
-/// the key, so no address or name reaches the audit trail) holding the attempts of the last
-/// window, Unix milliseconds.
+/// Where the sign-in limit is counted across servers: one record per key holding the attempts
+/// of the last window, Unix milliseconds. Its id is a digest of the key under the store's own
+/// secret ([`SHARED_SALT`]), so the audit trail, which names each record written, cannot be
+/// turned back into addresses or names by hashing every address.
 pub const SHARED_LIMIT_COLLECTION: &str = "login_rate";
+
+/// The record (collection, id) holding that secret, made by the first server that needs it.
+pub const SHARED_SALT: (&str, &str) = ("secret", "login-rate-salt");
 
 /// An attempt counted in the store: when, to [`forgive_shared`] it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharedAttempt(i64);
 
-fn shared_id(key: &str) -> String {
-    tudi_store::audit::sha256_hex(key.as_bytes())[..32].to_owned()
+fn shared_id(salt: &str, key: &str) -> String {
+    tudi_store::audit::sha256_hex(format!("{salt}\n{key}").as_bytes())[..32].to_owned()
+}
+
+/// The store's secret for the counts' ids, made at first use (two servers making it at once:
+/// the first write wins and the other reads it).
+fn shared_salt(store: &dyn tudi_store::Store) -> Result<String, tudi_store::StoreError> {
+    let (collection, id) = SHARED_SALT;
+    for _ in 0..3 {
+        if let Some(r) = store.record(collection, id)?
+            && let Some(salt) = r.body["salt"].as_str()
+        {
+            return Ok(salt.to_owned());
+        }
+        let salt = tudi_access::accounts::random_hex()
+            .map_err(|e| tudi_store::StoreError::Schema(e.to_string()))?;
+        let made = store.write_records(
+            &Change::new("system", "auth.rate.secret"),
+            &[tudi_store::RecordWrite {
+                collection: collection.into(),
+                id: id.into(),
+                expect: tudi_store::Expect::Absent,
+                body: Some(serde_json::json!({ "salt": salt })),
+                keys: Vec::new(),
+                detail: None,
+            }],
+        );
+        match made {
+            Ok(_) => return Ok(salt),
+            Err(tudi_store::StoreError::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(tudi_store::StoreError::Schema(
+        "the sign-in limit's secret could not be made".into(),
+    ))
 }
 
 fn shared_attempts(body: &serde_json::Value) -> Vec<i64> {
@@ -617,11 +655,12 @@ pub fn attempt_shared(
 ) -> Result<Result<SharedAttempt, u64>, tudi_store::StoreError> {
     let now_ms = now.as_millisecond();
     let window_ms = i64::try_from(LoginLimiter::WINDOW.as_millis()).unwrap_or(60_000);
+    let salt = shared_salt(store)?;
     for _ in 0..8 {
         let mut writes = Vec::with_capacity(keys.len());
         let mut wait: i64 = 0;
         for key in keys {
-            let id = shared_id(key);
+            let id = shared_id(&salt, key);
             let (expect, mut at) = match store.record(SHARED_LIMIT_COLLECTION, &id)? {
                 Some(r) => (
                     tudi_store::Expect::Version(r.version),
@@ -645,14 +684,19 @@ pub fn attempt_shared(
             });
         }
         if wait > 0 {
-            return Ok(Err(u64::try_from(wait).unwrap_or(1)));
+            // Another server's clock may run ahead: never ask for more than a window.
+            return Ok(Err(
+                u64::try_from(wait.clamp(1, window_ms / 1000)).unwrap_or(1)
+            ));
         }
         match store.write_records(&Change::new("system", "auth.rate"), &writes) {
             Ok(_) => {
                 // Now and then, the records of keys whose window has passed go (a key that
                 // never returns would otherwise stay).
-                if now_ms % 32 == 0 {
-                    sweep_shared(store, now, 500)?;
+                if now_ms % 32 == 0
+                    && let Err(e) = sweep_shared(store, now, 500)
+                {
+                    tracing::warn!(error = %e, "sweeping the sign-in counts failed");
                 }
                 return Ok(Ok(SharedAttempt(now_ms)));
             }
@@ -673,39 +717,53 @@ pub fn sweep_shared(
     now: jiff::Timestamp,
     at_most: u64,
 ) -> Result<usize, tudi_store::StoreError> {
+    const PAGE: u64 = 200;
     let window_ms = i64::try_from(LoginLimiter::WINDOW.as_millis()).unwrap_or(60_000);
-    let page = store.find_records(
-        SHARED_LIMIT_COLLECTION,
-        &tudi_store::RecordQuery {
-            limit: Some(at_most),
-            ..Default::default()
-        },
-    )?;
-    let stale: Vec<tudi_store::RecordWrite> = page
-        .records
-        .iter()
-        .filter(|r| {
-            shared_attempts(&r.body)
+    let (mut offset, mut gone) = (0, 0);
+    while offset < at_most {
+        let page = store.find_records(
+            SHARED_LIMIT_COLLECTION,
+            &tudi_store::RecordQuery {
+                limit: Some(PAGE.min(at_most - offset)),
+                offset,
+                ..Default::default()
+            },
+        )?;
+        let seen = page.records.len() as u64;
+        let mut gone_here: u64 = 0;
+        for r in page.records {
+            let stale = shared_attempts(&r.body)
                 .iter()
-                .all(|t| now.as_millisecond() - t >= window_ms)
-        })
-        .map(|r| tudi_store::RecordWrite {
-            collection: SHARED_LIMIT_COLLECTION.into(),
-            id: r.id.clone(),
-            expect: tudi_store::Expect::Version(r.version),
-            body: None,
-            keys: Vec::new(),
-            detail: None,
-        })
-        .collect();
-    if stale.is_empty() {
-        return Ok(0);
+                .all(|t| now.as_millisecond() - t >= window_ms);
+            if !stale {
+                continue;
+            }
+            // One at a time: a count that changed meanwhile is live again and stays.
+            let deleted = store.write_records(
+                &Change::new("system", "auth.rate.sweep"),
+                &[tudi_store::RecordWrite {
+                    collection: SHARED_LIMIT_COLLECTION.into(),
+                    id: r.id.clone(),
+                    expect: tudi_store::Expect::Version(r.version),
+                    body: None,
+                    keys: Vec::new(),
+                    detail: None,
+                }],
+            );
+            match deleted {
+                Ok(_) => gone_here += 1,
+                Err(tudi_store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        gone += usize::try_from(gone_here).unwrap_or(0);
+        if seen < PAGE {
+            break;
+        }
+        // The deleted records no longer take places in the id order.
+        offset += seen - gone_here;
     }
-    match store.write_records(&Change::new("system", "auth.rate.sweep"), &stale) {
-        Ok(_) => Ok(stale.len()),
-        Err(tudi_store::StoreError::Conflict { .. }) => Ok(0),
-        Err(e) => Err(e),
-    }
+    Ok(gone)
 }
 
 /// Takes back an attempt counted by [`attempt_shared`] (it succeeded); a key left with none
@@ -718,10 +776,11 @@ pub fn forgive_shared(
     keys: &[String],
     attempt: SharedAttempt,
 ) -> Result<(), tudi_store::StoreError> {
+    let salt = shared_salt(store)?;
     for _ in 0..8 {
         let mut writes = Vec::with_capacity(keys.len());
         for key in keys {
-            let id = shared_id(key);
+            let id = shared_id(&salt, key);
             let Some(r) = store.record(SHARED_LIMIT_COLLECTION, &id)? else {
                 continue;
             };

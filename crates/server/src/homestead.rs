@@ -145,7 +145,15 @@ pub(crate) async fn with_homesteads<T: Send + 'static>(
         let rules = offered
             .iter()
             .find(|r| r.answers_to("宅基地选址"))
-            .ok_or_else(Problem::internal)?;
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no-site-rules",
+                    "缺少宅基地选址规则集",
+                    "本辖区所在省份没有内置的宅基地选址规则集：请用 tudi rules add 存入一个名为“宅基地选址”的规则集",
+                    "no built-in homestead site rule set serves this district's province: save one named 宅基地选址 with `tudi rules add`",
+                )
+            })?;
         let ring = st2.signing_keys();
         let h = Homesteads {
             store: &*st2.store,

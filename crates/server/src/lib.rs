@@ -67,17 +67,33 @@ impl<T> UntilChanged<T> {
         read: impl FnOnce() -> Result<T, E>,
         what: &str,
     ) -> Arc<T> {
-        let mut cache = self
-            .cached
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if counter.is_none() || cache.0 != counter {
-            match read() {
-                Ok(v) => *cache = (counter, Arc::new(v)),
-                Err(e) => tracing::error!(error = %e, "reading {what} failed"),
+        let lock = || {
+            self.cached
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        {
+            let cache = lock();
+            if counter.is_some() && cache.0 == counter {
+                return Arc::clone(&cache.1);
             }
         }
-        Arc::clone(&cache.1)
+        // Read without the lock, so requests do not queue behind a store round trip; of two
+        // reads at once, the one of the later counter stays.
+        match read() {
+            Ok(v) => {
+                let v = Arc::new(v);
+                let mut cache = lock();
+                if counter.is_none() || cache.0.is_none_or(|c| counter.is_some_and(|n| n >= c)) {
+                    *cache = (counter, Arc::clone(&v));
+                }
+                v
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading {what} failed");
+                Arc::clone(&lock().1)
+            }
+        }
     }
 }
 
@@ -181,10 +197,12 @@ impl SigningKeys {
         let Self::File { file, current } = self else {
             return Ok(());
         };
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        // Read under the lock: a slow reader holding the bytes from before a rotation must not
+        // put the retired ring back after a quicker one installed the new.
         let mut current = current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
         if current.0 != bytes {
             let ring: tudi_sign::KeyRing = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{}: not a key ring: {e}", file.display()))?;

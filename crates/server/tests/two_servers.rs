@@ -8,51 +8,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+mod common;
+
+use axum::http::StatusCode;
 use geo::Centroid;
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use tudi_geo::crs::{Crs, Transformer};
 use tudi_geo::mvt::WORLD_HALF;
+use tudi_server::AppState;
 use tudi_server::lease::Lease;
-use tudi_server::{AppState, router};
 use tudi_store::{Change, FeatureQuery};
 
-async fn call(
-    state: &AppState,
-    token: Option<&str>,
-    method: &str,
-    uri: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value, Vec<u8>) {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "example.test");
-    if let Some(t) = token {
-        req = req.header("authorization", format!("Bearer {t}"));
-    }
-    let body = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let res = router(state.clone())
-        .oneshot(req.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        bytes,
-    )
-}
+use common::call_json as call;
 
 fn problem(v: &Value) -> &str {
     v["type"]
@@ -303,6 +270,16 @@ async fn the_login_rate_limit_is_shared_by_the_servers() {
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
         assert_eq!(problem(&body), "login-rate-limited", "{body}");
     }
+    // The counts' ids are digests under the store's secret: hashing a name does not find it.
+    let counts = store_a
+        .find_records(
+            tudi_server::auth::SHARED_LIMIT_COLLECTION,
+            &tudi_store::RecordQuery::default(),
+        )
+        .unwrap();
+    assert!(counts.total > 1, "one count per address and per name");
+    let plain = tudi_store::audit::sha256_hex(b"user:nobody0")[..32].to_owned();
+    assert!(counts.records.iter().all(|r| r.id != plain));
     let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(61);
     let swept = tudi_server::auth::sweep_shared(&*store_a, later, 500).unwrap();
     assert!(

@@ -644,7 +644,7 @@ impl Store for PgStore {
                     // Every committed write moves the audit head (records, settings, files,
                     // refusals too), and every layer change the layer revision: their sum moves
                     // whenever anything was committed, as the contract asks.
-                    "SELECT (SELECT seq FROM tudi_audit_head)
+                    "SELECT coalesce((SELECT seq FROM tudi_audit_head), 0)
                           + coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0)",
                 )
                 .await

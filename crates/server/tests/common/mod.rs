@@ -99,6 +99,32 @@ pub async fn send(
     (status, ctype, bytes.to_vec())
 }
 
+/// A JSON request to `state`'s application as the holder of `token`: status, the answer as
+/// JSON (`Null` when it is not) and its raw bytes.
+pub async fn call_json(
+    state: &AppState,
+    token: Option<&str>,
+    method: &str,
+    uri: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value, Vec<u8>) {
+    let content_type = body.is_some().then_some("application/json");
+    let (status, _, bytes) = send(
+        state,
+        token,
+        method,
+        uri,
+        content_type,
+        body.map(|b| b.to_string().into_bytes()),
+    )
+    .await;
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        bytes,
+    )
+}
+
 /// A request to the demo's application as its administrator: status, content type and raw body.
 pub async fn request_bytes(
     method: &str,

@@ -158,18 +158,7 @@ async fn two_districts_are_served_apart() {
 
     // A feature of one district is not found through the other's server, even by an
     // administrator there.
-    let parcel = nanhai
-        .store
-        .features(
-            "parcels",
-            &FeatureQuery {
-                limit: Some(1),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .remove(0);
-    let item = format!("/ogc/collections/parcels/items/{}", parcel.id);
+    let (_, item) = common::first_parcel(&*nanhai.store);
     let (s, _) = call(&nanhai.state, Some(&token), "GET", &item, None).await;
     assert_eq!(s, StatusCode::OK);
     let (s, r) = call(&nanhu.state, Some(&token_b), "GET", &item, None).await;

@@ -17,7 +17,7 @@ use tudi_geo::crs::{Crs, Transformer};
 use tudi_geo::mvt::WORLD_HALF;
 use tudi_server::AppState;
 use tudi_server::lease::Lease;
-use tudi_store::{Change, FeatureQuery};
+use tudi_store::Change;
 
 use common::call_json as call;
 
@@ -69,17 +69,7 @@ async fn two_servers_on_one_store_behave_as_one() {
     );
 
     // A write through one server is read at once through the other: attributes and tiles.
-    let parcel = store_a
-        .features(
-            "parcels",
-            &FeatureQuery {
-                limit: Some(1),
-                ..Default::default()
-            },
-        )
-        .unwrap()
-        .remove(0);
-    let item = format!("/ogc/collections/parcels/items/{}", parcel.id);
+    let (parcel, item) = common::first_parcel(&*store_a);
     let field = parcel
         .attributes
         .iter()

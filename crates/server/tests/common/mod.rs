@@ -99,6 +99,22 @@ pub async fn send(
     (status, ctype, bytes.to_vec())
 }
 
+/// The first parcel of `store` and its OGC API item path.
+pub fn first_parcel(store: &dyn Store) -> (tudi_store::FeatureRecord, String) {
+    let parcel = store
+        .features(
+            "parcels",
+            &tudi_store::FeatureQuery {
+                limit: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .remove(0);
+    let item = format!("/ogc/collections/parcels/items/{}", parcel.id);
+    (parcel, item)
+}
+
 /// A JSON request to `state`'s application as the holder of `token`: status, the answer as
 /// JSON (`Null` when it is not) and its raw bytes.
 pub async fn call_json(

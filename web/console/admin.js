@@ -21,6 +21,26 @@ export async function districtBounds() {
   }
 }
 
+// The terrain choices name the area limits of the rule set 宅基地选址 as this district's server
+// offers it (广东 80/120/150 m², 浙江 140/140/160 m²), not numbers written into the page.
+export async function labelTerrains(select) {
+  try {
+    const res = await fetch('/api/v1/compliance/rule-sets');
+    if (!res.ok) return;
+    const { rule_sets: sets } = await res.json();
+    const rules = sets.find((r) => r.id === '宅基地选址' || (r.aliases || []).includes('宅基地选址'));
+    const check = rules && rules.checks.find((c) => c.type === 'max_area');
+    if (!check) return;
+    for (const option of select.options) {
+      const limit = check.limits_m2[option.value];
+      const name = (check.standard_names_zh || {})[option.value];
+      if (limit !== undefined) option.textContent = `${option.dataset.name}${name ? `，${name}` : ''}（≤${limit} m²）`;
+    }
+  } catch (_) {
+    // Keep the plain names.
+  }
+}
+
 /** fetch with the anti-CSRF header on writes; throws the problem's Chinese detail. */
 export async function api(url, { method = 'GET', body } = {}) {
   const headers = {};

@@ -1,7 +1,7 @@
 // tudi console: the one map with layer list, attributes on click, search, and the homestead
 // site check. Talks only to the server's OGC API and /api/v1.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { history, districtBounds } from '/console/admin.js';
+import { history, districtBounds, labelTerrains } from '/console/admin.js';
 
 const STYLE_BY_KIND = {
   admin: { color: '#444444', fill: 0.0, minzoom: 0 },
@@ -48,6 +48,7 @@ const map = new maplibregl.Map({
   localIdeographFontFamily: '"Noto Sans CJK SC", sans-serif',
 });
 window.__tudi.map = map;
+labelTerrains(document.getElementById('terrain'));
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 

@@ -5,7 +5,7 @@
 // statistics with the Excel ledger. Talks to /api/v1 only; the server decides every action
 // and its reasons are shown as they come.
 import * as maplibregl from '/console/vendor/maplibre-gl/maplibre-gl.mjs';
-import { api, drawBars, districtBounds } from '/console/admin.js';
+import { api, drawBars, districtBounds, labelTerrains } from '/console/admin.js';
 
 const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
@@ -57,6 +57,7 @@ const map = new maplibregl.Map({
   zoom: 10,
 });
 window.__tudi.map = map;
+labelTerrains(document.getElementById('ap-terrain'));
 map.addControl(new maplibregl.NavigationControl(), 'top-right');
 map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
 

@@ -381,6 +381,9 @@ pub struct Authenticated {
     pub csrf: Option<String>,
     /// The account must choose a new password.
     pub must_change_password: bool,
+    /// When the session or token expires, if ever: a caller that keeps this answer for later
+    /// requests must not use it past then.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// 32 random bytes from the operating system, in hex: a secret (tokens, the sign-in limit's key).
@@ -1070,6 +1073,7 @@ impl<'a> Accounts<'a> {
                     via: Via::Session,
                 },
                 csrf: Some(session.csrf),
+                expires_at: Some(session.expires_at),
             });
         }
         if credential.starts_with(API_TOKEN_PREFIX) {
@@ -1103,6 +1107,7 @@ impl<'a> Accounts<'a> {
                 },
                 csrf: None,
                 must_change_password: user.must_change_password,
+                expires_at: token.expires_at,
             });
         }
         Err(AccessError::InvalidToken)

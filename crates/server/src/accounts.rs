@@ -102,7 +102,7 @@ async fn run<T: Send + 'static>(
     work: impl FnOnce(&Accounts<'_>) -> Result<T, AccessError> + Send + 'static,
 ) -> Result<T, Problem> {
     let st = st.clone();
-    tokio::task::spawn_blocking(move || {
+    crate::spawn_store_work(move || {
         let accounts = Accounts::new(&*st.store, &st.auth);
         work(&accounts).map_err(|e| access_problem(&e))
     })
@@ -124,7 +124,7 @@ async fn count_attempt(st: &AppState, keys: &[String]) -> Result<Result<Counted,
         Err(wait) => return Ok(Err(wait)),
     };
     let (store, shared_keys) = (st.store.clone(), keys.to_vec());
-    let shared = tokio::task::spawn_blocking(move || {
+    let shared = crate::spawn_store_work(move || {
         crate::auth::attempt_shared(&*store, &shared_keys, jiff::Timestamp::now())
     })
     .await
@@ -138,7 +138,7 @@ async fn count_attempt(st: &AppState, keys: &[String]) -> Result<Result<Counted,
 async fn forgive_attempt(st: &AppState, keys: Vec<String>, counted: Counted) {
     st.limiter.forgive(&keys, counted.here);
     let store = st.store.clone();
-    let done = tokio::task::spawn_blocking(move || {
+    let done = crate::spawn_store_work(move || {
         crate::auth::forgive_shared(&*store, &keys, counted.shared)
     })
     .await;

@@ -107,7 +107,7 @@ async fn analyse(
     let gone = Arc::new(AtomicBool::new(false));
     let _raise_when_dropped = RaiseOnDrop(Arc::clone(&gone));
     let stop = compliance::Stop::after(st.limits.analysis_timeout).or_when(gone);
-    let report = tokio::task::spawn_blocking(move || {
+    let report = crate::spawn_store_work(move || {
         let _running = Running::start(&st.analyses);
         compliance::analyse_until(st.map(), &rules, &site, crs, req.terrain.as_deref(), &stop)
     })
@@ -265,7 +265,7 @@ async fn search(
     }
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let store = st.store.clone();
-    let results = tokio::task::spawn_blocking(move || -> Result<Vec<SearchHit>, Problem> {
+    let results = crate::spawn_store_work(move || -> Result<Vec<SearchHit>, Problem> {
         use tudi_core::layer::LayerKind;
         use tudi_store::Match;
         let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;

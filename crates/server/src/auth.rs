@@ -16,11 +16,11 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tudi_access::accounts::{AccessError, Accounts};
+use tudi_access::accounts::{AccessError, Accounts, AuthConfig, Authenticated};
 use tudi_access::policy::{Principal, Reason};
 use tudi_access::{Action, Decision, Resource, decide};
 use tudi_core::msg::Bilingual;
-use tudi_store::Change;
+use tudi_store::{Change, Store};
 
 use crate::AppState;
 use crate::problem::Problem;
@@ -235,8 +235,68 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Identifies the caller and checks the anti-CSRF token; see the module documentation.
-pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Credentials recognised since the store last changed. Sessions end, accounts are disabled or
+/// changed and tokens revoked only by writes, and every write moves the store's change counter:
+/// while it stands still, a credential recognised once is recognised again without reading its
+/// records (two round trips on a networked store). Expiry is checked on every use.
+#[derive(Debug, Default)]
+pub(crate) struct Recognised {
+    known: Mutex<(Option<u64>, HashMap<String, Authenticated>)>,
+}
+
+/// Credentials kept at most; past it, the cache starts again.
+const RECOGNISED_MAX: usize = 10_000;
+
+impl Recognised {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Option<u64>, HashMap<String, Authenticated>)> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Who `credential` belongs to now, as [`Accounts::authenticate`] says.
+    pub(crate) fn authenticate(
+        &self,
+        store: &dyn Store,
+        auth: &AuthConfig,
+        credential: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Authenticated, AccessError> {
+        // Read before the records: a write after this reading moves the counter again.
+        let counter = store.change_counter().ok();
+        // Kept under a digest, so that the cache holds no usable secret.
+        let key = tudi_store::audit::sha256_hex(credential.as_bytes());
+        if let Some(c) = counter {
+            let known = self.lock();
+            if known.0 == Some(c)
+                && let Some(who) = known.1.get(&key)
+                && who.expires_at.is_none_or(|e| e > now)
+            {
+                return Ok(who.clone());
+            }
+        }
+        let who = Accounts::new(store, auth).authenticate(credential, now)?;
+        if let Some(c) = counter {
+            let mut known = self.lock();
+            if known.0 != Some(c) || known.1.len() >= RECOGNISED_MAX {
+                *known = (Some(c), HashMap::new());
+            }
+            known.1.insert(key, who.clone());
+        }
+        Ok(who)
+    }
+}
+
+/// Identifies the caller and checks the anti-CSRF token; see the module documentation. The
+/// request's store work may use change-counter readings begun after it arrived
+/// ([`tudi_store::horizon`]).
+pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    crate::ARRIVED
+        .scope(Instant::now(), identified(st, req, next))
+        .await
+}
+
+async fn identified(st: AppState, mut req: Request, next: Next) -> Response {
     let rid = request_id(req.headers());
     let bearer_token = bearer(req.headers());
     let from_cookie = bearer_token.is_none();
@@ -256,8 +316,9 @@ pub async fn identify(State(st): State<AppState>, mut req: Request, next: Next) 
     };
     if let Some(cred) = credential {
         let (st2, cred2) = (st.clone(), cred.clone());
-        let who = tokio::task::spawn_blocking(move || {
-            Accounts::new(&*st2.store, &st2.auth).authenticate(&cred2, jiff::Timestamp::now())
+        let who = crate::spawn_store_work(move || {
+            st2.recognised
+                .authenticate(&*st2.store, &st2.auth, &cred2, jiff::Timestamp::now())
         })
         .await;
         let Ok(who) = who else {

@@ -125,6 +125,8 @@ pub struct AppState {
     analyses: Arc<std::sync::atomic::AtomicUsize>,
     /// This server, as background-job leases name their holder.
     server_id: Arc<str>,
+    /// Credentials recognised since the store last changed.
+    recognised: Arc<auth::Recognised>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -154,11 +156,35 @@ impl Default for Limits {
     }
 }
 
+tokio::task_local! {
+    /// When the request being served arrived ([`auth::identify`] sets it).
+    static ARRIVED: std::time::Instant;
+}
+
+/// `work`, run where the request's arrival is known to the store: it may then use any
+/// change-counter reading begun after the request arrived ([`tudi_store::horizon`]).
+fn as_of_arrival<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
+    let arrived = ARRIVED.try_with(|t| *t).ok();
+    move || match arrived {
+        Some(t) => tudi_store::horizon::reading_since(t, work),
+        None => work(),
+    }
+}
+
+/// Hands a request's store work to a blocking thread (with the request's arrival, see
+/// [`as_of_arrival`]).
+pub(crate) fn spawn_store_work<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> tokio::task::JoinHandle<T> {
+    tokio::task::spawn_blocking(as_of_arrival(work))
+}
+
 /// Runs store work on a synchronous path that cannot hand it to `spawn_blocking` (a policy
 /// decision's audit entry, the public-layer cache): on the multi-threaded runtime the worker's
 /// other tasks move to other threads while this one waits (`block_in_place`); elsewhere (a
 /// blocking thread, a current-thread runtime in tests, no runtime) it simply runs.
 pub(crate) fn blocking_here<T>(work: impl FnOnce() -> T) -> T {
+    let work = as_of_arrival(work);
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)
@@ -236,6 +262,7 @@ impl AppState {
             cookie_secure: true,
             district,
             public_layers: Arc::new(UntilChanged::new(BTreeSet::new())),
+            recognised: Arc::new(auth::Recognised::default()),
             keys: None,
             public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Arc::new(Vec::new()),

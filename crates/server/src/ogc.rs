@@ -143,7 +143,7 @@ async fn layer_def(st: &AppState, id: &str) -> Result<tudi_store::LayerDef, Prob
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
-    tokio::task::spawn_blocking(f)
+    crate::spawn_store_work(f)
         .await
         .unwrap_or_else(|_| Err(Problem::internal()))
 }

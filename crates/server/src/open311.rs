@@ -16,7 +16,6 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tudi_access::accounts::Accounts;
 use tudi_orders::category::{Taxonomy, Urgency};
 use tudi_orders::order::{Channel, Order, Reporter, shanghai};
 use tudi_orders::service::NewOrder;
@@ -702,8 +701,9 @@ async fn create(st: AppState, ctx: Ctx, form: RequestForm, format: Format) -> Re
     let mut ctx = ctx;
     if let Some(key) = form.api_key {
         let st2 = st.clone();
-        let who = tokio::task::spawn_blocking(move || {
-            Accounts::new(&*st2.store, &st2.auth).authenticate(&key, Timestamp::now())
+        let who = crate::spawn_store_work(move || {
+            st2.recognised
+                .authenticate(&*st2.store, &st2.auth, &key, Timestamp::now())
         })
         .await;
         match who {

@@ -139,6 +139,11 @@ async fn two_servers_on_one_store_behave_as_one() {
         "B's tile no longer draws the parcel deleted through A"
     );
 
+    // A has recognised the session (and may keep it in mind while the store stands still).
+    let (status, _, _) = call(&a, Some(&token), "GET", "/api/v1/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = call(&a, Some(&token), "GET", "/api/v1/auth/me", None).await;
+    assert_eq!(status, StatusCode::OK);
     let (status, _, _) = call(&b, Some(&token), "POST", "/api/v1/auth/logout", None).await;
     assert!(status.is_success(), "{status}");
     let (status, _, _) = call(&a, Some(&token), "GET", "/api/v1/auth/me", None).await;

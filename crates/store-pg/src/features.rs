@@ -536,6 +536,7 @@ impl PgStore {
         let mut w = Writer::begin(&mut client).await?;
         let value = work(&mut w).await?;
         w.commit().await?;
+        self.counter.committed();
         Ok(value)
     }
 }
@@ -553,8 +554,8 @@ impl Store for PgStore {
                 None,
                 Some(def_digest(def)),
                 None,
-            )
-            .await
+            );
+            Ok(())
         }))
     }
 
@@ -568,8 +569,7 @@ impl Store for PgStore {
                 Some(def_digest(&def)),
                 None,
                 None,
-            )
-            .await?;
+            );
             w.tx.batch_execute(&format!("DROP TABLE {}", quote(name)))
                 .await
                 .map_err(db("dropping a layer"))?;
@@ -637,7 +637,8 @@ impl Store for PgStore {
     }
 
     fn change_counter(&self) -> Result<u64> {
-        self.run(async {
+        let since = tudi_store::horizon::earliest_acceptable();
+        self.counter.read(since, || self.run(async {
             let c = self.client("reading the change counter").await?;
             let statement = c
                 .prepare_cached(
@@ -655,7 +656,7 @@ impl Store for PgStore {
                 .map_err(db("reading the change counter"))?
                 .get(0);
             Ok(u64::try_from(v).unwrap_or(0))
-        })
+        }))
     }
 
     fn insert_features(
@@ -675,8 +676,7 @@ impl Store for PgStore {
                 None,
                 Some(digest),
                 Some(serde_json::json!({ "inserted": ids.len() })),
-            )
-            .await?;
+            );
             Ok(ids)
         }))
     }
@@ -700,8 +700,7 @@ impl Store for PgStore {
                 None,
                 Some(digest),
                 Some(serde_json::json!({ "created": true, "inserted": ids.len() })),
-            )
-            .await?;
+            );
             Ok(ids)
         }))
     }
@@ -765,8 +764,7 @@ impl Store for PgStore {
                 Some(before),
                 Some(rules::record_digest(&def, &stored)?),
                 Some(serde_json::json!({ "version": version })),
-            )
-            .await?;
+            );
             Ok(version)
         }))
     }
@@ -785,8 +783,7 @@ impl Store for PgStore {
                 Some(before),
                 None,
                 None,
-            )
-            .await?;
+            );
             w.tx.execute(
                 format!("DELETE FROM {} WHERE feature_id = $1", quote(&def.name)).as_str(),
                 &[&id],
@@ -949,12 +946,7 @@ impl Store for PgStore {
         key: &str,
         make: &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
     ) -> Result<(u64, Vec<u64>)> {
-        self.run(self.writer_work(async |w| {
-            let n = advance_sequence(&w.tx, key, 0).await?;
-            let writes = make(n)?;
-            let versions = records::write(w, change, &writes).await?;
-            Ok((n, versions))
-        }))
+        self.combined(change, crate::combine::Work::Numbered { key, make })
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -992,13 +984,14 @@ impl Store for PgStore {
                 before.map(|b| audit::sha256_hex(b.as_bytes())),
                 Some(audit::sha256_hex(value.as_bytes())),
                 None,
-            )
-            .await
+            );
+            Ok(())
         }))
     }
 
     fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
-        self.run(self.writer_work(async |w| records::write(w, change, writes).await))
+        self.combined(change, crate::combine::Work::Records(writes))
+            .map(|(_, versions)| versions)
     }
 
     fn record(&self, collection: &str, id: &str) -> Result<Option<Record>> {
@@ -1017,8 +1010,8 @@ impl Store for PgStore {
 
     fn record_denial(&self, change: &Change, resource: &str, detail: Option<Value>) -> Result<()> {
         self.run(self.writer_work(async |w| {
-            w.append(change, resource, Outcome::Denied, None, None, detail)
-                .await
+            w.append(change, resource, Outcome::Denied, None, None, detail);
+            Ok(())
         }))
     }
 
@@ -1061,8 +1054,7 @@ impl Store for PgStore {
                 None,
                 Some(sha.clone()),
                 Some(serde_json::json!({"content_type": blob.content_type, "size": size, "for": blob.resource})),
-            )
-            .await?;
+            );
             let versions = records::write(w, change, writes).await?;
             Ok((sha.clone(), versions))
         }))

@@ -24,6 +24,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod combine;
+mod counter;
 mod features;
 mod records;
 mod schema;
@@ -180,6 +182,10 @@ pub struct PgStore {
     target: PgTarget,
     /// A scratch store drops its schema when dropped (tests).
     scratch: bool,
+    /// Readings of the change counter, shared by the calls that may use them.
+    counter: counter::CounterGate,
+    /// Record writes waiting to share a transaction.
+    combiner: combine::Combiner,
 }
 
 impl Drop for PgStore {
@@ -274,6 +280,8 @@ impl PgStore {
             pool,
             target,
             scratch: false,
+            counter: counter::CounterGate::default(),
+            combiner: combine::Combiner::default(),
         };
         store.run(schema::prepare(&store))?;
         Ok(store)

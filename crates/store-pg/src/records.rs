@@ -13,11 +13,21 @@ use tudi_store::{
 use crate::db;
 
 /// A writing transaction that holds the audit chain's head: every entry it appends follows the
-/// last one committed by anyone, and nobody else appends until it ends.
+/// last one committed by anyone, and nobody else appends until it ends. Entries are chained in
+/// memory as they are appended and written in one statement at commit (the head is held, so no
+/// one else can take their numbers).
 pub(crate) struct Writer<'a> {
     pub(crate) tx: Transaction<'a>,
     issued: u64,
     prev_hash: String,
+    pending: Vec<(AuditEntry, String)>,
+}
+
+/// Where a writer stood: what [`Writer::back_to`] returns to after a savepoint is rolled back.
+pub(crate) struct Mark {
+    issued: u64,
+    prev_hash: String,
+    pending: usize,
 }
 
 fn overflow() -> StoreError {
@@ -45,11 +55,12 @@ impl<'a> Writer<'a> {
             tx,
             issued: u64::try_from(issued).map_err(|_| overflow())?,
             prev_hash: prev.unwrap_or_else(|| audit::GENESIS.to_owned()),
+            pending: Vec::new(),
         })
     }
 
-    /// Appends an entry in this transaction.
-    pub(crate) async fn append(
+    /// Appends an entry in this transaction (written at commit).
+    pub(crate) fn append(
         &mut self,
         change: &Change,
         resource: &str,
@@ -57,7 +68,7 @@ impl<'a> Writer<'a> {
         before: Option<String>,
         after: Option<String>,
         detail: Option<Value>,
-    ) -> Result<()> {
+    ) {
         let (entry, at_text) = rules::chain_entry(
             self.issued + 1,
             std::mem::take(&mut self.prev_hash),
@@ -70,45 +81,105 @@ impl<'a> Writer<'a> {
                 detail,
             },
         );
-        let seq = i64::try_from(entry.seq).map_err(|_| overflow())?;
-        let detail = entry.detail.as_ref().map(Value::to_string);
+        self.issued = entry.seq;
+        self.prev_hash.clone_from(&entry.hash);
+        self.pending.push((entry, at_text));
+    }
+
+    /// Where the writer stands now.
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            issued: self.issued,
+            prev_hash: self.prev_hash.clone(),
+            pending: self.pending.len(),
+        }
+    }
+
+    /// Forgets the entries appended since `mark` (their work was rolled back to a savepoint).
+    pub(crate) fn back_to(&mut self, mark: Mark) {
+        self.issued = mark.issued;
+        self.prev_hash = mark.prev_hash;
+        self.pending.truncate(mark.pending);
+    }
+
+    /// Writes the entries appended and moves the head past them, in one statement.
+    async fn write_entries(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut cols: [Vec<Option<String>>; 10] = Default::default();
+        let mut seqs = Vec::with_capacity(self.pending.len());
+        for (entry, at_text) in &self.pending {
+            seqs.push(i64::try_from(entry.seq).map_err(|_| overflow())?);
+            let values = [
+                Some(at_text.clone()),
+                Some(entry.actor.clone()),
+                Some(entry.action.clone()),
+                Some(entry.resource.clone()),
+                Some(entry.outcome.as_str().to_owned()),
+                entry.before.clone(),
+                entry.after.clone(),
+                entry.request_id.clone(),
+                entry.detail.as_ref().map(Value::to_string),
+                Some(entry.prev_hash.clone()),
+            ];
+            for (col, v) in cols.iter_mut().zip(values) {
+                col.push(v);
+            }
+        }
+        let hashes: Vec<&str> = self.pending.iter().map(|(e, _)| e.hash.as_str()).collect();
+        let head = i64::try_from(self.issued).map_err(|_| overflow())?;
         let statement = self
             .tx
             .prepare_cached(
-                // The head moves in the same statement: one round trip per entry.
-                "WITH head AS (UPDATE tudi_audit_head SET seq = $1, hash = $12)
+                "WITH head AS (UPDATE tudi_audit_head SET seq = $1, hash = $2)
                  INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                      $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])",
             )
             .await
             .map_err(db("appending to the audit log"))?;
+        let [
+            at,
+            actor,
+            action,
+            resource,
+            outcome,
+            before,
+            after,
+            request_id,
+            detail,
+            prev,
+        ] = &cols;
         self.tx
             .execute(
                 &statement,
                 &[
-                    &seq,
-                    &at_text,
-                    &entry.actor,
-                    &entry.action,
-                    &entry.resource,
-                    &entry.outcome.as_str(),
-                    &entry.before,
-                    &entry.after,
-                    &entry.request_id,
-                    &detail,
-                    &entry.prev_hash,
-                    &entry.hash,
+                    &head,
+                    &self.prev_hash,
+                    &seqs,
+                    at,
+                    actor,
+                    action,
+                    resource,
+                    outcome,
+                    before,
+                    after,
+                    request_id,
+                    detail,
+                    prev,
+                    &hashes,
                 ],
             )
             .await
             .map_err(db("appending to the audit log"))?;
-        self.issued = entry.seq;
-        self.prev_hash = entry.hash;
+        self.pending.clear();
         Ok(())
     }
 
-    /// Commits (each entry has moved the head already).
-    pub(crate) async fn commit(self) -> Result<()> {
+    /// Writes the entries and commits.
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        self.write_entries().await?;
         self.tx.commit().await.map_err(db("committing"))
     }
 }
@@ -252,17 +323,18 @@ pub(crate) async fn write(
     let mut versions = Vec::with_capacity(writes.len());
     for write in writes {
         rules::check_names(write)?;
-        let read =
-            w.tx.prepare_cached(
+        let tx = &w.tx;
+        let read = tx
+            .prepare_cached(
                 "SELECT version, body FROM tudi_records WHERE collection = $1 AND record_id = $2",
             )
             .await
             .map_err(db("reading a record"))?;
-        let current: Option<(i64, String)> =
-            w.tx.query_opt(&read, &[&write.collection, &write.id])
-                .await
-                .map_err(db("reading a record"))?
-                .map(|r| (r.get(0), r.get(1)));
+        let current: Option<(i64, String)> = tx
+            .query_opt(&read, &[&write.collection, &write.id])
+            .await
+            .map_err(db("reading a record"))?
+            .map(|r| (r.get(0), r.get(1)));
         let found = current
             .as_ref()
             .map(|(v, _)| u64::try_from(*v).unwrap_or(0));
@@ -271,26 +343,37 @@ pub(crate) async fn write(
         let before = current
             .as_ref()
             .map(|(_, body)| audit::sha256_hex(body.as_bytes()));
-        let drop_keys = w
-            .tx
+        let drop_keys = tx
             .prepare_cached("DELETE FROM tudi_record_keys WHERE collection = $1 AND record_id = $2")
             .await
             .map_err(db("updating record keys"))?;
-        if current.is_some() {
-            w.tx.execute(&drop_keys, &[&write.collection, &write.id])
-                .await
-                .map_err(db("updating record keys"))?;
-        }
+        // The statements below depend on nothing but the read: they are sent together
+        // (pipelined, in order) and cost one round trip.
+        let old_keys = async {
+            if current.is_some() {
+                tx.execute(&drop_keys, &[&write.collection, &write.id])
+                    .await
+                    .map_err(db("updating record keys"))?;
+            }
+            Ok::<_, StoreError>(())
+        };
         let (version, after) = match &write.body {
             None => {
-                if current.is_some() {
-                    w.tx.execute(
+                let delete = tx
+                    .prepare_cached(
                         "DELETE FROM tudi_records WHERE collection = $1 AND record_id = $2",
-                        &[&write.collection, &write.id],
                     )
                     .await
                     .map_err(db("deleting a record"))?;
-                }
+                let gone = async {
+                    if current.is_some() {
+                        tx.execute(&delete, &[&write.collection, &write.id])
+                            .await
+                            .map_err(db("deleting a record"))?;
+                    }
+                    Ok(())
+                };
+                futures_util::future::try_join(old_keys, gone).await?;
                 (0, None)
             }
             Some(body) => {
@@ -298,31 +381,39 @@ pub(crate) async fn write(
                 let v = i64::try_from(version)
                     .map_err(|_| StoreError::SequenceOverflow(write.collection.clone()))?;
                 let text = body.to_string();
-                let upsert = w
-                    .tx
+                let upsert = tx
                     .prepare_cached(
                         "INSERT INTO tudi_records (collection, record_id, version, body, updated_at) VALUES ($1, $2, $3, $4, $5)
                          ON CONFLICT (collection, record_id) DO UPDATE SET version = $3, body = $4, updated_at = $5",
                     )
                     .await
                     .map_err(db("writing a record"))?;
-                w.tx.execute(&upsert, &[&write.collection, &write.id, &v, &text, &at])
+                let insert_keys = tx
+                    .prepare_cached(
+                        "INSERT INTO tudi_record_keys (collection, key, value, record_id)
+                         SELECT $1, k, v, $2 FROM unnest($3::text[], $4::text[]) AS u(k, v)",
+                    )
                     .await
-                    .map_err(db("writing a record"))?;
-                if !write.keys.is_empty() {
-                    let keys: Vec<&str> = write.keys.iter().map(|(k, _)| k.as_str()).collect();
-                    let values: Vec<&str> = write.keys.iter().map(|(_, v)| v.as_str()).collect();
-                    let insert =
-                        w.tx.prepare_cached(
-                            "INSERT INTO tudi_record_keys (collection, key, value, record_id)
-                             SELECT $1, k, v, $2 FROM unnest($3::text[], $4::text[]) AS u(k, v)",
+                    .map_err(db("writing record keys"))?;
+                let keys: Vec<&str> = write.keys.iter().map(|(k, _)| k.as_str()).collect();
+                let values: Vec<&str> = write.keys.iter().map(|(_, v)| v.as_str()).collect();
+                let stored = async {
+                    tx.execute(&upsert, &[&write.collection, &write.id, &v, &text, &at])
+                        .await
+                        .map_err(db("writing a record"))
+                };
+                let new_keys = async {
+                    if !keys.is_empty() {
+                        tx.execute(
+                            &insert_keys,
+                            &[&write.collection, &write.id, &keys, &values],
                         )
                         .await
                         .map_err(db("writing record keys"))?;
-                    w.tx.execute(&insert, &[&write.collection, &write.id, &keys, &values])
-                        .await
-                        .map_err(db("writing record keys"))?;
-                }
+                    }
+                    Ok(())
+                };
+                futures_util::future::try_join3(old_keys, stored, new_keys).await?;
                 (version, Some(audit::sha256_hex(text.as_bytes())))
             }
         };
@@ -333,8 +424,7 @@ pub(crate) async fn write(
             before,
             after,
             write.detail.clone(),
-        )
-        .await?;
+        );
         versions.push(version);
     }
     Ok(versions)

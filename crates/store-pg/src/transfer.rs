@@ -422,6 +422,7 @@ impl Transfer for PgStore {
                 .map_err(db("taking the audit head"))?;
             let n = import(&tx, items, progress).await?;
             tx.commit().await.map_err(db("committing a copy"))?;
+            self.counter.committed();
             Ok(n)
         })
     }

@@ -1021,6 +1021,124 @@ pub fn run_concurrent(make: &dyn Fn() -> HandlePair) {
     no_update_is_lost_across_handles(&*a, &*b);
     let (a, b) = make();
     each_handle_sees_the_others_commits(&*a, &*b);
+    let (a, b) = make();
+    a_request_sees_what_was_committed_before_it_arrived(&*a, &*b);
+    let (a, b) = make();
+    writes_at_once_from_many_threads_each_keep_their_promises(&*a, &*b);
+}
+
+/// Many threads on each handle at once (a backend may make writes that arrive together in one
+/// transaction): each write is still all or nothing, a refused one uses no number and leaves no
+/// entry, and the numbers stay gapless.
+fn writes_at_once_from_many_threads_each_keep_their_promises(a: &dyn Store, b: &dyn Store) {
+    const THREADS: u64 = 8;
+    const EACH: u64 = 40;
+    a.write_records(
+        &c(0),
+        &[put("counter", "x", Expect::Absent, json!({"n": 0}), &[])],
+    )
+    .unwrap();
+    let work = |s: &dyn Store, who: String| {
+        let change = Change::new(format!("user:{who}"), "order.intake");
+        let mut made = 0;
+        for i in 0..EACH {
+            match i % 5 {
+                3 => {
+                    let refused = s.write_numbered(&change, "order:day", &mut |n| {
+                        Err(StoreError::BadName(format!("refused-{n}")))
+                    });
+                    assert!(refused.is_err(), "a refused numbered write fails");
+                }
+                4 => {
+                    // Two records, the second not as expected: neither is written.
+                    let stale = s.write_records(
+                        &change,
+                        &[
+                            put(
+                                "note",
+                                &format!("{who}-{i}"),
+                                Expect::Absent,
+                                json!({}),
+                                &[],
+                            ),
+                            put("counter", "x", Expect::Version(7), json!({}), &[]),
+                        ],
+                    );
+                    assert!(
+                        matches!(stale, Err(StoreError::Conflict { .. })),
+                        "a stale write is refused as a conflict: {stale:?}"
+                    );
+                }
+                _ => {
+                    let (n, _) = s
+                        .write_numbered(&change, "order:day", &mut |n| {
+                            Ok(vec![put(
+                                "order",
+                                &format!("o{n:05}"),
+                                Expect::Absent,
+                                json!({"n": n, "by": who}),
+                                &[("by", &who)],
+                            )])
+                        })
+                        .unwrap();
+                    assert!(n > 0);
+                    made += 1;
+                }
+            }
+        }
+        made
+    };
+    let work = &work;
+    let made: u64 = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let s = if t % 2 == 0 { a } else { b };
+                scope.spawn(move || work(s, format!("t{t}")))
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    let orders = a.find_records("order", &RecordQuery::default()).unwrap();
+    let mut numbers: Vec<u64> = orders
+        .records
+        .iter()
+        .map(|r| r.body["n"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=made).collect::<Vec<_>>(),
+        "numbers are unique and gapless"
+    );
+    assert_eq!(
+        a.find_records("note", &RecordQuery::default())
+            .unwrap()
+            .total,
+        0,
+        "no half of a refused write was kept"
+    );
+    for t in 0..THREADS {
+        let who = format!("t{t}");
+        let mine = b
+            .find_records(
+                "order",
+                &RecordQuery {
+                    key: Some(("by".into(), who.clone())),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(mine.total, EACH * 3 / 5, "{who}'s orders are all there");
+    }
+    for handle in [a, b] {
+        let report = handle.verify_audit().unwrap();
+        assert!(report.is_intact(), "the chain never forks: {report:?}");
+        assert_eq!(
+            report.entries,
+            1 + made,
+            "one entry per write made, none for refused ones"
+        );
+    }
 }
 
 const ROUNDS: u64 = 60;
@@ -1132,6 +1250,67 @@ fn no_update_is_lost_across_handles(a: &dyn Store, b: &dyn Store) {
         assert_eq!(x.version, 1 + 2 * ROUNDS);
         assert!(handle.verify_audit().unwrap().is_intact());
     }
+}
+
+/// Two servers: a request on `b` must see every commit made through `a` before it arrived, even
+/// though `b` may answer the counter from a reading it shares among requests
+/// ([`crate::horizon`]).
+fn a_request_sees_what_was_committed_before_it_arrived(a: &dyn Store, b: &dyn Store) {
+    use crate::horizon::reading_since;
+    use std::time::Instant;
+    let write = |i: i64| {
+        a.write_records(
+            &c(i),
+            &[put(
+                "counter",
+                "x",
+                if i == 0 {
+                    Expect::Absent
+                } else {
+                    Expect::Present
+                },
+                json!({ "n": i }),
+                &[],
+            )],
+        )
+        .unwrap();
+    };
+    write(0);
+    let mut seen = reading_since(Instant::now(), || b.change_counter().unwrap());
+    for i in 1..=20_i64 {
+        // A request that arrived before the write may answer from what it read.
+        let first = Instant::now();
+        let earlier = reading_since(first, || b.change_counter().unwrap());
+        write(i);
+        let again = reading_since(first, || b.change_counter().unwrap());
+        assert!(again >= earlier, "the counter never goes back");
+        // One arriving after the write was acknowledged sees it.
+        let arrived = Instant::now();
+        let now = reading_since(arrived, || b.change_counter().unwrap());
+        assert_ne!(
+            now, seen,
+            "a request that arrived after commit {i} saw the counter move"
+        );
+        assert_ne!(now, earlier, "and not the reading of an earlier request");
+        // So does a call outside any request.
+        assert_eq!(b.change_counter().unwrap(), now, "nothing else was written");
+        seen = now;
+    }
+    // Its own writes: after a commit through `b`, the same request reads again.
+    let arrived = Instant::now();
+    reading_since(arrived, || {
+        let before = b.change_counter().unwrap();
+        b.write_records(
+            &c(99),
+            &[put("counter", "y", Expect::Absent, json!({}), &[])],
+        )
+        .unwrap();
+        assert_ne!(
+            b.change_counter().unwrap(),
+            before,
+            "a request sees its own write"
+        );
+    });
 }
 
 fn each_handle_sees_the_others_commits(a: &dyn Store, b: &dyn Store) {

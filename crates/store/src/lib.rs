@@ -17,8 +17,9 @@
 //!   GDAL and QGIS open as it is. Every layer is a GeoPackage feature table with an R-tree index;
 //!   tudi's own tables (layer definitions, history, sequences, records, the audit chain) are
 //!   registered attribute tables in the same file.
-//! - PostgreSQL/PostGIS will follow; [`contract`] is the behaviour both must show, written against
-//!   the trait so the new backend runs it unchanged.
+//! - `tudi_store_pg::PgStore` (crate `tudi-store-pg`), for a province: PostgreSQL 15 with
+//!   PostGIS, one schema per district. [`contract`] is the behaviour both show, written against
+//!   the trait so that each backend runs it unchanged.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -26,6 +27,7 @@
 pub mod audit;
 pub mod contract;
 pub mod gpkg;
+pub mod horizon;
 pub mod rules;
 pub mod transfer;
 
@@ -372,6 +374,8 @@ pub trait Store: Send + Sync {
     /// A cheap number that changes whenever anything may have been committed to the store since
     /// it was last asked, by this process or another. When it has not changed, no layer has:
     /// a cache checks it on every request and asks [`Store::layer_revision`] only after a change.
+    /// It reflects every commit made before [`horizon::earliest_acceptable`] (by default: before
+    /// the call).
     ///
     /// # Errors
     /// Database errors.

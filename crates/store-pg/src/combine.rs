@@ -1,0 +1,340 @@
+//! Group commit of record writes.
+//!
+//! Every write holds the audit head — and a numbered write its sequence — from its first
+//! statement to its commit, so writes through all servers are serial, and each pays its own
+//! transaction's round trips and commit flush. Record writes that arrive at once from several
+//! threads of one process therefore share one transaction: the first to arrive leads, takes what
+//! is queued, makes each write in a savepoint of its own (a refused or failed one is rolled back
+//! alone — its number, records and audit entries — so it uses no number and leaves no entry)
+//! and commits once. A caller's `make` closure always runs on the caller's own thread: the
+//! leader hands it its number and waits for its records. When the leader is done, the next
+//! queued caller leads the writes queued meanwhile.
+
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use tudi_store::{Change, RecordWrite, Result, StoreError};
+
+use crate::PgStore;
+use crate::records::{self, Writer, advance_sequence};
+
+/// Writes made in one transaction at most.
+const BATCH_MAX: usize = 64;
+
+/// The writes waiting for a leader.
+#[derive(Debug, Default)]
+pub(crate) struct Combiner {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: VecDeque<Arc<Job>>,
+    /// A caller is leading a transaction now.
+    leading: bool,
+}
+
+/// What one caller asks for.
+pub(crate) enum Work<'a> {
+    /// These records.
+    Records(&'a [RecordWrite]),
+    /// The next number of the sequence, and the records `make` builds with it.
+    Numbered {
+        key: &'a str,
+        make: &'a mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>,
+    },
+}
+
+#[derive(Debug)]
+struct Job {
+    change: Change,
+    /// The records (a plain write), or the sequence (a numbered write).
+    writes: Option<Vec<RecordWrite>>,
+    key: Option<String>,
+    step: Mutex<Step>,
+    turn: Condvar,
+}
+
+#[derive(Debug)]
+enum Step {
+    Queued,
+    /// Lead the next transaction.
+    Lead,
+    /// Build the records for this number (`make` runs on the caller's thread).
+    Number(u64),
+    Built(Result<Vec<RecordWrite>>),
+    Done(Result<(u64, Vec<u64>)>),
+}
+
+impl Job {
+    fn lock(&self) -> MutexGuard<'_, Step> {
+        self.step.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set(&self, step: Step) {
+        *self.lock() = step;
+        self.turn.notify_all();
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, Step>) -> MutexGuard<'a, Step> {
+        self.turn
+            .wait(guard)
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Combiner {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A failure of the shared transaction, told to each caller whose write it took with it.
+fn shared(e: &StoreError) -> StoreError {
+    StoreError::Database {
+        doing: "committing writes made together",
+        source: Box::new(std::io::Error::other(e.to_string())),
+    }
+}
+
+impl PgStore {
+    /// Makes `work` in a transaction shared with the writes of other threads arriving at once.
+    pub(crate) fn combined(&self, change: &Change, work: Work<'_>) -> Result<(u64, Vec<u64>)> {
+        let (writes, key, mut make) = match work {
+            Work::Records(w) => (Some(w.to_vec()), None, None),
+            Work::Numbered { key, make } => (None, Some(key.to_owned()), Some(make)),
+        };
+        let job = Arc::new(Job {
+            change: change.clone(),
+            writes,
+            key,
+            step: Mutex::new(Step::Queued),
+            turn: Condvar::new(),
+        });
+        let mut lead = {
+            let mut queue = self.combiner.lock();
+            if queue.leading {
+                queue.waiting.push_back(Arc::clone(&job));
+                false
+            } else {
+                queue.leading = true;
+                true
+            }
+        };
+        let mut panicked = None;
+        loop {
+            if lead {
+                return self.lead(&job, &mut make);
+            }
+            let mut step = job.lock();
+            loop {
+                match std::mem::replace(&mut *step, Step::Queued) {
+                    Step::Queued => step = job.wait(step),
+                    Step::Lead => {
+                        lead = true;
+                        break;
+                    }
+                    Step::Number(n) => {
+                        drop(step);
+                        let built = match make.as_mut() {
+                            Some(make) => match catch_unwind(AssertUnwindSafe(|| make(n))) {
+                                Ok(built) => built,
+                                Err(payload) => {
+                                    panicked = Some(payload);
+                                    Err(StoreError::Cancelled)
+                                }
+                            },
+                            None => Ok(Vec::new()),
+                        };
+                        job.set(Step::Built(built));
+                        step = job.lock();
+                    }
+                    built @ Step::Built(_) => {
+                        *step = built;
+                        step = job.wait(step);
+                    }
+                    Step::Done(result) => {
+                        if let Some(payload) = panicked {
+                            resume_unwind(payload);
+                        }
+                        return result;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Leads one transaction: `own` and what is queued now.
+    fn lead(
+        &self,
+        own: &Arc<Job>,
+        make: &mut Option<&mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+    ) -> Result<(u64, Vec<u64>)> {
+        let batch = {
+            let mut queue = self.combiner.lock();
+            let mut batch = vec![Arc::clone(own)];
+            while batch.len() < BATCH_MAX
+                && let Some(job) = queue.waiting.pop_front()
+            {
+                batch.push(job);
+            }
+            batch
+        };
+        // Whatever happens here (a panic in `make` included), the others are answered and the
+        // next queued caller leads.
+        let mut handover = Handover {
+            store: self,
+            batch: &batch,
+            answered: false,
+        };
+        let mut results = self.run(self.write_batch(&batch, make));
+        let own_result = results.remove(0);
+        for (job, result) in batch.iter().skip(1).zip(results) {
+            job.set(Step::Done(result));
+        }
+        handover.answered = true;
+        own_result
+    }
+
+    /// The batch's writes in one transaction; a result for each, in order.
+    async fn write_batch(
+        &self,
+        batch: &[Arc<Job>],
+        make: &mut Option<&mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+    ) -> Vec<Result<(u64, Vec<u64>)>> {
+        let failed_all = |e: StoreError| {
+            let copies: Vec<_> = (1..batch.len()).map(|_| Err(shared(&e))).collect();
+            let mut results = vec![Err(e)];
+            results.extend(copies);
+            results
+        };
+        let mut client = match self.client("writing").await {
+            Ok(c) => c,
+            Err(e) => return failed_all(e),
+        };
+        let mut w = match Writer::begin(&mut client).await {
+            Ok(w) => w,
+            Err(e) => return failed_all(e),
+        };
+        // One write alone needs no savepoint: its failure rolls the transaction back.
+        let several = batch.len() > 1;
+        let mut results = Vec::with_capacity(batch.len());
+        let mut savepoint = false;
+        for (i, job) in batch.iter().enumerate() {
+            let mark = w.mark();
+            let own_make = if i == 0 { make.as_mut() } else { None };
+            let result = write_one(&mut w, job, own_make, several, savepoint).await;
+            savepoint |= several;
+            if let Err(e) = &result {
+                if !several {
+                    return vec![result];
+                }
+                let undone =
+                    w.tx.batch_execute("ROLLBACK TO SAVEPOINT job")
+                        .await
+                        .map_err(crate::db("rolling back one of writes made together"));
+                if let Err(broken) = undone {
+                    tracing::warn!(error = %e, "a write failed and the shared transaction with it");
+                    return failed_all(broken);
+                }
+                w.back_to(mark);
+            }
+            results.push(result);
+        }
+        if results.iter().any(Result::is_ok) {
+            if let Err(e) = w.commit().await {
+                let copy = shared(&e);
+                let mut original = Some(e);
+                return results
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, r)| match r {
+                        Ok(_) => Err(match original.take() {
+                            Some(e) if i == 0 => e,
+                            _ => shared(&copy),
+                        }),
+                        failed => failed,
+                    })
+                    .collect();
+            }
+            self.counter.committed();
+        }
+        results
+    }
+}
+
+/// One caller's write inside the shared transaction (in a savepoint when there are several).
+async fn write_one(
+    w: &mut Writer<'_>,
+    job: &Job,
+    own_make: Option<&mut &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+    several: bool,
+    savepoint_open: bool,
+) -> Result<(u64, Vec<u64>)> {
+    let savepoint = async {
+        if several {
+            w.tx.batch_execute(if savepoint_open {
+                "RELEASE SAVEPOINT job; SAVEPOINT job"
+            } else {
+                "SAVEPOINT job"
+            })
+            .await
+            .map_err(crate::db("starting one of writes made together"))?;
+        }
+        Ok(())
+    };
+    // Sent together with the savepoint (pipelined): one round trip for both.
+    let number = async {
+        match &job.key {
+            Some(key) => advance_sequence(&w.tx, key, 0).await,
+            None => Ok(0),
+        }
+    };
+    let ((), n) = futures_util::future::try_join(savepoint, number).await?;
+    let writes = match (&job.key, own_make) {
+        (None, _) => job.writes.clone().unwrap_or_default(),
+        (Some(_), Some(make)) => make(n)?,
+        (Some(_), None) => {
+            job.set(Step::Number(n));
+            let mut step = job.lock();
+            loop {
+                match std::mem::replace(&mut *step, Step::Queued) {
+                    Step::Built(built) => break built?,
+                    other => {
+                        *step = other;
+                        step = job.wait(step);
+                    }
+                }
+            }
+        }
+    };
+    let versions = records::write(w, &job.change, &writes).await?;
+    Ok((n, versions))
+}
+
+/// Answers the batch's other callers if the leader stops before it has (it panicked), and hands
+/// the lead to the next queued caller, or ends leading.
+struct Handover<'a> {
+    store: &'a PgStore,
+    batch: &'a [Arc<Job>],
+    answered: bool,
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            for job in self.batch.iter().skip(1) {
+                job.set(Step::Done(Err(StoreError::Database {
+                    doing: "committing writes made together",
+                    source: Box::new(std::io::Error::other("the leading writer stopped")),
+                })));
+            }
+        }
+        let mut queue = self.store.combiner.lock();
+        match queue.waiting.pop_front() {
+            Some(next) => next.set(Step::Lead),
+            None => queue.leading = false,
+        }
+    }
+}

@@ -4,9 +4,11 @@
 # Makes two PostgreSQL 15 clusters of its own with pg_createcluster (a primary on 5433 and a
 # synchronous streaming replica on 5434; the machine's default cluster is left alone), builds the
 # demo district into the primary, starts two `tudi serve` (18081, 18082) behind haproxy (18080),
-# and runs bench/multiserver_checks.py: writes through one server read at once through the other,
-# sessions and lockouts across servers, the lease holder killed with -9 and taken over, and the
-# replica promoted with both servers carrying on and no acknowledged write lost.
+# and runs bench/multiserver_checks.py: 1,000 writes through one server read at once through the
+# other (accounts, work orders, homestead member rolls), features and tiles written by the command
+# line read at once through both, sessions and lockouts across servers, the primary killed and
+# the replica promoted while two clients take in orders through haproxy (every acknowledged order
+# kept, the chain intact), and the lease holder killed with -9 and taken over.
 #
 # Needs root (pg_createcluster, apt for haproxy). Usage: bash bench/multiserver.sh [TUDI_BINARY]
 set -euo pipefail
@@ -76,4 +78,4 @@ for port in 18081 18082 18080; do
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/ogc" >/dev/null && break; sleep 0.3; done
 done
 
-TUDI="$TUDI" /usr/bin/python3 bench/multiserver_checks.py "$WORK" "${PIDS[0]}" "${PIDS[1]}"
+TUDI="$TUDI" URL="$URL" /usr/bin/python3 bench/multiserver_checks.py "$WORK" "${PIDS[0]}" "${PIDS[1]}"

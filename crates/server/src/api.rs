@@ -151,7 +151,7 @@ async fn analyse(
                     "invalid-geometry",
                     "坐标无法转换",
                 ),
-                ComplianceError::Store(_) => return Err(Problem::internal()),
+                ComplianceError::Store(e) => return Err(Problem::from_store(&e)),
             };
             Err(Problem::new(status, slug, title, m.zh, m.en))
         }
@@ -268,7 +268,7 @@ async fn search(
     let results = crate::spawn_store_work(move || -> Result<Vec<SearchHit>, Problem> {
         use tudi_core::layer::LayerKind;
         use tudi_store::Match;
-        let mut layers = store.layer_defs().map_err(|_| Problem::internal())?;
+        let mut layers = store.layer_defs().map_err(|e| Problem::from_store(&e))?;
         let readable = st.layer_reader(&ctx.principal);
         layers.retain(|d| readable(&d.name));
         let compact = tudi_core::bdcdy::normalize(&text);

@@ -79,7 +79,8 @@ pub fn access_problem(e: &AccessError) -> Problem {
             (StatusCode::NOT_FOUND, "not-found", "未找到")
         }
         AccessError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "冲突"),
-        AccessError::Store(_) | AccessError::Internal(_) => {
+        AccessError::Store(store) => return Problem::from_store(store),
+        AccessError::Internal(_) => {
             tracing::error!(error = %e, "access failed");
             return Problem::internal();
         }

@@ -119,10 +119,7 @@ pub(crate) fn store_failed(e: &StoreError) -> Problem {
             format!("图层 {layer} 中没有要素 {id}"),
             format!("collection {layer} has no feature {id}"),
         ),
-        other => {
-            tracing::error!(error = %other, "store failed");
-            Problem::internal()
-        }
+        other => Problem::from_store(other),
     }
 }
 

@@ -532,6 +532,9 @@ fn errors(method: &str, path: &str, guard: Guard) -> Vec<&'static str> {
         out.extend(["401", "403"]);
     }
     out.push("405");
+    // The database away (a restart, a failover): every route may meet it, if only in the
+    // session check.
+    out.push("503");
     out.sort_unstable();
     out.dedup();
     out

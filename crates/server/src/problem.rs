@@ -61,6 +61,33 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "未找到", zh, en)
     }
 
+    /// 503 when the database cannot be reached or failed mid-way (a restart, a failover, a
+    /// dropped connection): the request may be tried again; a change is never half saved.
+    #[must_use]
+    pub fn store_unavailable(doing: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store-unavailable",
+            "数据库暂时不可用",
+            "数据库暂时无法访问，请稍后重试；未完成的更改不会部分保存（提交时中断的，请先查询是否已保存）",
+            format!(
+                "the database could not be reached while {doing}; try again shortly. A change is \
+                 never half saved (if it was interrupted while committing, check whether it was)"
+            ),
+        )
+    }
+
+    /// The answer to a store failure that is not the caller's fault: 503 when the database is
+    /// away, else 500.
+    #[must_use]
+    pub fn from_store(e: &tudi_store::StoreError) -> Self {
+        tracing::error!(error = %e, "store failed");
+        match e {
+            tudi_store::StoreError::Database { doing, .. } => Self::store_unavailable(doing),
+            _ => Self::internal(),
+        }
+    }
+
     /// 500 without internals.
     #[must_use]
     pub fn internal() -> Self {

@@ -213,7 +213,26 @@ impl PgStore {
             Ok(c) => c,
             Err(e) => return failed_all(e),
         };
-        let mut w = match Writer::begin(&mut client).await {
+        let results = self
+            .write_batch_on(&mut client, batch, make, failed_all)
+            .await;
+        let broken = results.iter().find_map(|r| {
+            r.as_ref()
+                .err()
+                .filter(|e| matches!(e, StoreError::Database { .. }))
+        });
+        crate::drop_if_broken(client, broken);
+        results
+    }
+
+    async fn write_batch_on(
+        &self,
+        client: &mut deadpool_postgres::Object,
+        batch: &[Arc<Job>],
+        make: &mut Option<&mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+        failed_all: impl Fn(StoreError) -> Vec<Result<(u64, Vec<u64>)>>,
+    ) -> Vec<Result<(u64, Vec<u64>)>> {
+        let mut w = match Writer::begin(client).await {
             Ok(w) => w,
             Err(e) => return failed_all(e),
         };

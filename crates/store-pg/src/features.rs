@@ -533,11 +533,17 @@ impl PgStore {
         work: impl AsyncFnOnce(&mut Writer<'_>) -> Result<T>,
     ) -> Result<T> {
         let mut client = self.client("writing").await?;
-        let mut w = Writer::begin(&mut client).await?;
-        let value = work(&mut w).await?;
-        w.commit().await?;
-        self.counter.committed();
-        Ok(value)
+        let done = async {
+            let mut w = Writer::begin(&mut client).await?;
+            let value = work(&mut w).await?;
+            w.commit().await.map(|()| value)
+        }
+        .await;
+        if done.is_ok() {
+            self.counter.committed();
+        }
+        crate::drop_if_broken(client, done.as_ref().err());
+        done
     }
 }
 

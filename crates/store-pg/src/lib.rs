@@ -218,6 +218,16 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> S
     }
 }
 
+/// Takes a connection out of the pool after a database error in it: the server may have ended
+/// the session (a restart, a failover, an administrator), and the pool's quick check on reuse
+/// cannot yet tell when the driver has not noticed — the next call would fail on it too.
+/// Refusals (conflicts, bad input) keep the connection.
+pub(crate) fn drop_if_broken(client: deadpool_postgres::Object, error: Option<&StoreError>) {
+    if matches!(error, Some(StoreError::Database { .. })) {
+        drop(deadpool_postgres::Object::take(client));
+    }
+}
+
 fn pool_error(doing: &'static str, label: &str, e: deadpool_postgres::PoolError) -> StoreError {
     let reason = match e {
         deadpool_postgres::PoolError::Backend(e) => with_causes(&e),

@@ -1,4 +1,7 @@
 // Starts the built `tudi` on a small demo district at a free loopback port, for the web tests.
+// With TUDI_WEB_PG set to a PostgreSQL database URL (postgres://user@host:port/db), the district
+// is built and served from a schema of its own there (dropped when the server stops) instead of
+// the data directory's GeoPackage.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +13,15 @@ const tudi = process.env.TUDI_BIN || join(root, 'target', 'debug', 'tudi');
 // The homestead clock run ahead (a development tool built by `cargo test`: examples/clock.rs).
 const clockBin = process.env.TUDI_CLOCK_BIN || join(root, 'target', 'debug', 'examples', 'clock');
 
+const pg = process.env.TUDI_WEB_PG;
+let started = 0;
+
 export async function startServer({ parcels = 3000, seed = 5 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tudi-web-'));
-  execFileSync(tudi, ['demo', '--data', dir, '--parcels', String(parcels), '--seed', String(seed)]);
-  const server = spawn(tudi, ['serve', '--data', dir, '--listen', '127.0.0.1:0', '--web', join(root, 'web')]);
+  const schema = `web_${process.pid}_${started++}`;
+  const database = pg ? ['--database', `${pg}?schema=${schema}`] : [];
+  execFileSync(tudi, ['demo', '--data', dir, ...database, '--parcels', String(parcels), '--seed', String(seed)]);
+  const server = spawn(tudi, ['serve', '--data', dir, ...database, '--listen', '127.0.0.1:0', '--web', join(root, 'web')]);
   const base = await new Promise((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (d) => {
@@ -36,11 +44,12 @@ export async function startServer({ parcels = 3000, seed = 5 } = {}) {
     },
     /** Runs the homestead clock as of `days` from now (a 公示 period passing, for instance). */
     clock(days) {
-      return execFileSync(clockBin, [dir, String(days)]).toString();
+      return execFileSync(clockBin, [pg ? database[1] : dir, String(days)]).toString();
     },
     stop() {
       server.kill();
       rmSync(dir, { recursive: true, force: true });
+      if (pg) execFileSync('psql', [pg, '-qc', `DROP SCHEMA IF EXISTS ${schema} CASCADE`], { env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } });
     },
   };
 }

@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo run -p tudi-homestead --example clock -- demo-data 8
+//! cargo run -p tudi-homestead --example clock -- 'postgres://…?schema=d440605' 8
 //! ```
 
 #![allow(clippy::print_stdout)]
@@ -25,10 +26,19 @@ fn main() -> ExitCode {
         args.first(),
         args.get(1).and_then(|d| d.parse::<i64>().ok()),
     ) else {
-        eprintln!("用法 / usage: clock DATA_DIR DAYS");
+        eprintln!("用法 / usage: clock DATA_DIR|postgres://… DAYS");
         return ExitCode::from(2);
     };
-    match run(&PathBuf::from(dir), days) {
+    let store: Result<Box<dyn Store>, String> = if dir.starts_with("postgres://") {
+        tudi_store_pg::PgStore::open(dir)
+            .map(|s| Box::new(s) as Box<dyn Store>)
+            .map_err(|e| e.to_string())
+    } else {
+        GeoPackageStore::open(&PathBuf::from(dir).join("tudi.gpkg"))
+            .map(|s| Box::new(s) as Box<dyn Store>)
+            .map_err(|e| e.to_string())
+    };
+    match store.and_then(|store| run(&*store, days)) {
         Ok(changed) => {
             println!(
                 "时钟已运行至 {days} 天后：{changed} 件案件变化 / the clock ran {days} days ahead: {changed} cases changed"
@@ -42,8 +52,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(dir: &std::path::Path, days: i64) -> Result<usize, String> {
-    let store = GeoPackageStore::open(&dir.join("tudi.gpkg")).map_err(|e| e.to_string())?;
+fn run(store: &dyn Store, days: i64) -> Result<usize, String> {
     let district = store
         .meta("district")
         .map_err(|e| e.to_string())?
@@ -53,10 +62,10 @@ fn run(dir: &std::path::Path, days: i64) -> Result<usize, String> {
         .into_iter()
         .find(|r| r.answers_to("宅基地选址"))
         .ok_or("no site rule set")?;
-    let calendar = tudi_orders::service::load_calendar(&store).map_err(|e| e.message().en)?;
+    let calendar = tudi_orders::service::load_calendar(store).map_err(|e| e.message().en)?;
     let h = Homesteads {
-        store: &store,
-        map: MapView::new(&store, None),
+        store,
+        map: MapView::new(store, None),
         calendar: &calendar,
         district: &district,
         site_rules: &rules,

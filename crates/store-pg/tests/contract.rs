@@ -156,3 +156,40 @@ fn a_connection_lost_mid_transaction_leaves_nothing_half_written() {
         "the lost transaction gave its number back; the pool reconnected"
     );
 }
+
+/// A database where PostGIS is not enabled and the account may not enable it (PostGIS needs a
+/// superuser): the store refuses to open, says so in both languages and names the remedy, and
+/// makes nothing there.
+#[test]
+fn a_database_without_postgis_is_named_with_the_remedy() {
+    let admin = database();
+    let name = format!("tudi_no_postgis_{}", std::process::id());
+    let role = format!("tudi_plain_{}", std::process::id());
+    let psql = |sql: &str| {
+        let out = std::process::Command::new("psql")
+            .args([admin.as_str(), "-qAtc", sql])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("CREATE DATABASE {name} TEMPLATE template0"));
+    psql(&format!("DROP ROLE IF EXISTS {role}"));
+    psql(&format!("CREATE ROLE {role} LOGIN"));
+    psql(&format!("GRANT CREATE ON DATABASE {name} TO {role}"));
+    let (_, rest) = admin.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split_once('/').map_or(host, |(h, _)| h);
+    let url = format!("postgres://{role}@{host}/{name}?schema=d440605");
+    let err = PgStore::open(&url).map(|_| ()).unwrap_err().to_string();
+    psql(&format!("DROP DATABASE IF EXISTS {name}"));
+    psql(&format!("DROP ROLE IF EXISTS {role}"));
+    assert!(err.contains("PostGIS"), "{err}");
+    assert!(err.contains("数据库未启用 PostGIS"), "{err}");
+    assert!(err.contains("CREATE EXTENSION postgis"), "{err}");
+    assert!(err.contains(&name), "names the database: {err}");
+}

@@ -125,7 +125,27 @@ impl PgStore {
         let mut panicked = None;
         loop {
             if lead {
-                return self.lead(&job, &mut make);
+                // A panic in our own `make` fails only our write: the others in the
+                // transaction go on, and the panic resumes here once they are answered.
+                let mut caught = None;
+                let result = {
+                    let mut guarded = |n: u64| match make.as_mut() {
+                        Some(make) => {
+                            catch_unwind(AssertUnwindSafe(|| make(n))).unwrap_or_else(|payload| {
+                                caught = Some(payload);
+                                Err(StoreError::Cancelled)
+                            })
+                        }
+                        None => Ok(Vec::new()),
+                    };
+                    let mut own: Option<&mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>> =
+                        Some(&mut guarded);
+                    self.lead(&job, &mut own)
+                };
+                if let Some(payload) = caught {
+                    resume_unwind(payload);
+                }
+                return result;
             }
             let mut step = job.lock();
             loop {
@@ -147,8 +167,12 @@ impl PgStore {
                             },
                             None => Ok(Vec::new()),
                         };
-                        job.set(Step::Built(built));
                         step = job.lock();
+                        // Unless the leader stopped meanwhile (and answered already).
+                        if matches!(*step, Step::Queued) {
+                            *step = Step::Built(built);
+                            job.turn.notify_all();
+                        }
                     }
                     built @ Step::Built(_) => {
                         *step = built;

@@ -193,3 +193,58 @@ fn a_database_without_postgis_is_named_with_the_remedy() {
     assert!(err.contains("CREATE EXTENSION postgis"), "{err}");
     assert!(err.contains(&name), "names the database: {err}");
 }
+
+/// A `make` that panics, in a writer sharing a transaction with others (as leader or not): the
+/// panic reaches its own caller only; the others' writes go on, numbers stay gapless and the
+/// chain intact.
+#[test]
+fn a_panic_while_building_records_stops_only_its_own_write() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let store = PgStore::scratch(&database()).unwrap();
+    let change = tudi_store::Change::new("user:a", "order.intake");
+    let made = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..6_u64 {
+            let (store, change, made) = (&store, &change, &made);
+            scope.spawn(move || {
+                for i in 0..30_u64 {
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        store.write_numbered(change, "order:day", &mut |n| {
+                            assert!(i % 7 != 3, "a bug in building order {n}");
+                            Ok(vec![tudi_store::RecordWrite {
+                                collection: "order".into(),
+                                id: format!("o{n:05}"),
+                                expect: tudi_store::Expect::Absent,
+                                body: Some(serde_json::json!({ "n": n, "t": t })),
+                                keys: vec![],
+                                detail: None,
+                            }])
+                        })
+                    }));
+                    match outcome {
+                        Ok(written) => {
+                            written.unwrap();
+                            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Err(_) => assert_eq!(i % 7, 3, "only the writes that panicked failed"),
+                    }
+                }
+            });
+        }
+    });
+    let made = made.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(made, 6 * (30 - 4), "every other write was made");
+    let page = store
+        .find_records("order", &tudi_store::RecordQuery::default())
+        .unwrap();
+    let mut numbers: Vec<u64> = page
+        .records
+        .iter()
+        .map(|r| r.body["n"].as_u64().unwrap())
+        .collect();
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=made).collect::<Vec<_>>(), "gapless");
+    let report = store.verify_audit().unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.entries, made);
+}

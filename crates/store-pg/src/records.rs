@@ -139,38 +139,16 @@ impl<'a> Writer<'a> {
             )
             .await
             .map_err(db("appending to the audit log"))?;
-        let [
-            at,
-            actor,
-            action,
-            resource,
-            outcome,
-            before,
-            after,
-            request_id,
-            detail,
-            prev,
-        ] = &cols;
+        // In the order of the INSERT's columns: head, then each column's array.
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            vec![&head, &self.prev_hash, &seqs];
+        params.extend(
+            cols.iter()
+                .map(|c| c as &(dyn tokio_postgres::types::ToSql + Sync)),
+        );
+        params.push(&hashes);
         self.tx
-            .execute(
-                &statement,
-                &[
-                    &head,
-                    &self.prev_hash,
-                    &seqs,
-                    at,
-                    actor,
-                    action,
-                    resource,
-                    outcome,
-                    before,
-                    after,
-                    request_id,
-                    detail,
-                    prev,
-                    &hashes,
-                ],
-            )
+            .execute(&statement, &params)
             .await
             .map_err(db("appending to the audit log"))?;
         self.pending.clear();

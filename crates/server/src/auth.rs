@@ -265,6 +265,11 @@ impl Recognised {
     ) -> Result<Authenticated, AccessError> {
         // Read before the records: a write after this reading moves the counter again.
         let counter = store.change_counter().ok();
+        if counter.is_none() {
+            // The store failed (a failover, say): what comes back may have a counter that once
+            // meant something else, so nothing recognised before is kept.
+            *self.lock() = (None, HashMap::new());
+        }
         // Kept under a digest, so that the cache holds no usable secret.
         let key = tudi_store::audit::sha256_hex(credential.as_bytes());
         if let Some(c) = counter {
@@ -331,6 +336,10 @@ async fn identified(st: AppState, mut req: Request, next: Next) -> Response {
                 ctx.csrf = who.csrf;
                 ctx.must_change_password = who.must_change_password;
                 ctx.credential = Some(cred);
+            }
+            // The database away is said as such, for cookies too (not taken for signed out).
+            Err(AccessError::Store(e)) => {
+                return with_id(Problem::from_store(&e).into_response(), &rid);
             }
             // A stale cookie (ended or expired session) is simply no session, so the caller can
             // still read public pages and sign in again; a bad bearer token is an error.

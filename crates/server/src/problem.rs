@@ -78,12 +78,12 @@ impl Problem {
     }
 
     /// The answer to a store failure that is not the caller's fault: 503 when the database is
-    /// away, else 500.
+    /// away (it may be back soon), else 500.
     #[must_use]
     pub fn from_store(e: &tudi_store::StoreError) -> Self {
         tracing::error!(error = %e, "store failed");
         match e {
-            tudi_store::StoreError::Database { doing, .. } => Self::store_unavailable(doing),
+            tudi_store::StoreError::Unavailable { doing, .. } => Self::store_unavailable(doing),
             _ => Self::internal(),
         }
     }

@@ -90,13 +90,21 @@ impl Combiner {
     }
 }
 
-/// A failure of the shared transaction, told to each caller whose write it took with it.
+/// A failure of the shared transaction, told to each caller whose write it took with it (of the
+/// same kind: a database that is away stays so).
 fn shared(e: &StoreError) -> StoreError {
-    StoreError::Database {
-        doing: "committing writes made together",
-        source: Box::new(std::io::Error::other(e.to_string())),
+    let doing = "committing writes made together";
+    let source = Box::new(std::io::Error::other(e.to_string()));
+    match e {
+        StoreError::Unavailable { .. } => StoreError::Unavailable { doing, source },
+        StoreError::SequenceOverflow(key) => StoreError::SequenceOverflow(key.clone()),
+        _ => StoreError::Database { doing, source },
     }
 }
+
+/// What the savepoint statement of one write is doing: when it fails, the transaction cannot
+/// tell which writes it still holds, and none of them may be kept.
+const STARTING_ONE: &str = "starting one of writes made together";
 
 impl PgStore {
     /// Makes `work` in a transaction shared with the writes of other threads arriving at once.
@@ -243,7 +251,7 @@ impl PgStore {
         let broken = results.iter().find_map(|r| {
             r.as_ref()
                 .err()
-                .filter(|e| matches!(e, StoreError::Database { .. }))
+                .filter(|e| matches!(e, StoreError::Unavailable { .. }))
         });
         crate::drop_if_broken(client, broken);
         results
@@ -272,6 +280,14 @@ impl PgStore {
             if let Err(e) = &result {
                 if !several {
                     return vec![result];
+                }
+                if let StoreError::Database { doing, .. } | StoreError::Unavailable { doing, .. } =
+                    e
+                    && *doing == STARTING_ONE
+                {
+                    tracing::warn!(error = %e, "a savepoint failed; the shared transaction is given up");
+                    let Err(e) = result else { return Vec::new() };
+                    return failed_all(e);
                 }
                 let undone =
                     w.tx.batch_execute("ROLLBACK TO SAVEPOINT job")
@@ -323,7 +339,7 @@ async fn write_one(
                 "SAVEPOINT job"
             })
             .await
-            .map_err(crate::db("starting one of writes made together"))?;
+            .map_err(crate::db(STARTING_ONE))?;
         }
         Ok(())
     };

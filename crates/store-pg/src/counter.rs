@@ -13,7 +13,7 @@
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use tudi_store::Result;
+use tudi_store::{Result, StoreError};
 
 #[derive(Debug, Default)]
 pub(crate) struct CounterGate {
@@ -27,6 +27,10 @@ struct GateState {
     latest: Option<(Instant, u64)>,
     /// When the newest reading in flight was begun.
     asking: Option<Instant>,
+    /// The newest reading that failed: when it was begun, and why. Callers that waited for it
+    /// are told, rather than each asking again in turn (with the database away, each would
+    /// wait out its own connection timeout).
+    failed: Option<(Instant, String)>,
     /// When this process last committed.
     committed: Option<Instant>,
 }
@@ -47,6 +51,14 @@ impl CounterGate {
             {
                 return Ok(value);
             }
+            if let Some((begun, why)) = &state.failed
+                && *begun >= since
+            {
+                return Err(StoreError::Unavailable {
+                    doing: "reading the change counter",
+                    source: why.clone().into(),
+                });
+            }
             if state.asking.is_none_or(|begun| begun < since) {
                 break;
             }
@@ -58,18 +70,18 @@ impl CounterGate {
         let begun = Instant::now();
         state.asking = Some(begun);
         drop(state);
+        // Whatever happens (a panic included), the reading ends and the waiters wake.
+        let mut settle = Settle {
+            gate: self,
+            begun,
+            answer: None,
+        };
         let answer = ask();
-        let mut state = self.lock();
-        if state.asking == Some(begun) {
-            state.asking = None;
-        }
-        if let Ok(value) = answer
-            && state.latest.is_none_or(|(t, _)| t < begun)
-        {
-            state.latest = Some((begun, value));
-        }
-        drop(state);
-        self.settled.notify_all();
+        settle.answer = Some(match &answer {
+            Ok(v) => Ok(*v),
+            Err(e) => Err(e.to_string()),
+        });
+        drop(settle);
         answer
     }
 
@@ -77,6 +89,40 @@ impl CounterGate {
     pub(crate) fn committed(&self) {
         let mut state = self.lock();
         state.committed = Some(Instant::now());
+    }
+}
+
+/// Ends a reading: records its answer (or its failure, or a panic as a failure), clears the
+/// reading in flight and wakes the waiters.
+struct Settle<'a> {
+    gate: &'a CounterGate,
+    begun: Instant,
+    answer: Option<std::result::Result<u64, String>>,
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        let mut state = self.gate.lock();
+        if state.asking == Some(self.begun) {
+            state.asking = None;
+        }
+        match self.answer.take() {
+            Some(Ok(value)) => {
+                if state.latest.is_none_or(|(t, _)| t < self.begun) {
+                    state.latest = Some((self.begun, value));
+                }
+            }
+            failure => {
+                let why = failure
+                    .and_then(std::result::Result::err)
+                    .unwrap_or_else(|| "the reading stopped".to_owned());
+                if state.failed.as_ref().is_none_or(|(t, _)| *t < self.begun) {
+                    state.failed = Some((self.begun, why));
+                }
+            }
+        }
+        drop(state);
+        self.gate.settled.notify_all();
     }
 }
 
@@ -117,12 +163,47 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_reading_is_not_kept() {
+    fn a_failed_reading_answers_the_request_it_served_but_not_later_ones() {
         let gate = CounterGate::default();
         let arrived = Instant::now();
         let failed = gate.read(arrived, || Err(StoreError::Cancelled));
         assert!(failed.is_err());
-        assert_eq!(gate.read(arrived, || Ok(7)).ok(), Some(7));
+        assert!(
+            matches!(
+                gate.read(arrived, || Ok(7)),
+                Err(StoreError::Unavailable { .. })
+            ),
+            "the same request is told again, without asking"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(gate.read(Instant::now(), || Ok(7)).ok(), Some(7));
+    }
+
+    #[test]
+    fn callers_waiting_for_a_reading_that_fails_are_told_at_once() {
+        let gate = CounterGate::default();
+        let asked = AtomicU64::new(0);
+        let arrived = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    let answer = gate.read(arrived, || {
+                        asked.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        Err(StoreError::Cancelled)
+                    });
+                    assert!(answer.is_err());
+                });
+            }
+        });
+        assert_eq!(
+            asked.load(Ordering::SeqCst),
+            1,
+            "one failed reading answered all who waited for it"
+        );
+        // A caller arriving afterwards asks again.
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(gate.read(Instant::now(), || Ok(5)).ok(), Some(5));
     }
 
     #[test]

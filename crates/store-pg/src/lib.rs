@@ -212,18 +212,52 @@ impl std::fmt::Debug for PgStore {
 }
 
 pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-    move |e| StoreError::Database {
-        doing,
-        source: Box::new(e),
+    move |e| {
+        if connection_lost(&e) {
+            StoreError::Unavailable {
+                doing,
+                source: Box::new(e),
+            }
+        } else {
+            StoreError::Database {
+                doing,
+                source: Box::new(e),
+            }
+        }
+    }
+}
+
+/// Whether an error means the database is away rather than that the statement failed: the
+/// connection closed or broke, or the server is shutting down, starting or in recovery.
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        // Class 08: connection exceptions; 57P01–57P03: shutting down, crashed, cannot connect
+        // now; 25006 a read-only transaction (a standby not yet promoted).
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::READ_ONLY_SQL_TRANSACTION,
+                ]
+                .contains(code)
+        }
+        // No server answer at all: an I/O error on the socket.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 
 /// Takes a connection out of the pool after a database error in it: the server may have ended
 /// the session (a restart, a failover, an administrator), and the pool's quick check on reuse
 /// cannot yet tell when the driver has not noticed — the next call would fail on it too.
-/// Refusals (conflicts, bad input) keep the connection.
+/// Other failures (conflicts, bad input, a statement's own error) keep the connection.
 pub(crate) fn drop_if_broken(client: deadpool_postgres::Object, error: Option<&StoreError>) {
-    if matches!(error, Some(StoreError::Database { .. })) {
+    if matches!(error, Some(StoreError::Unavailable { .. })) {
         drop(deadpool_postgres::Object::take(client));
     }
 }
@@ -233,7 +267,7 @@ fn pool_error(doing: &'static str, label: &str, e: deadpool_postgres::PoolError)
         deadpool_postgres::PoolError::Backend(e) => with_causes(&e),
         other => with_causes(&other),
     };
-    StoreError::Database {
+    StoreError::Unavailable {
         doing,
         source: format!("PostgreSQL at {label}: {reason} (无法连接数据库)").into(),
     }

@@ -297,6 +297,17 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The database could not be reached, or ended the connection (a restart, a failover, a cut
+    /// network): nothing of the operation was committed unless it was cut off while committing.
+    /// Trying again later may succeed.
+    #[error("database unavailable while {doing}: {source}")]
+    Unavailable {
+        /// What was being done.
+        doing: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A record is not as the writer expected: someone else changed it first.
     #[error("record {collection}/{id}: expected {expected}, found {found}")]
     Conflict {

@@ -153,6 +153,25 @@ async fn with_the_database_away_requests_are_refused_in_words_and_recover() {
         );
     }
 
+    // The console's session cookie meets the same answer (not taken for signed out).
+    let with_cookie = axum::http::Request::builder()
+        .uri("/api/v1/auth/me")
+        .header("host", "example.test")
+        .header(
+            "cookie",
+            format!("{}={token}", tudi_server::auth::SESSION_COOKIE),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = tower::ServiceExt::oneshot(tudi_server::router(st.clone()), with_cookie)
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a cookie session with the database away"
+    );
+
     relay.restore();
     let (status, me, _) = call(&st, Some(&token), "GET", "/api/v1/auth/me", None).await;
     assert_eq!(status, StatusCode::OK, "back by itself: {me}");

@@ -102,10 +102,6 @@ fn shared(e: &StoreError) -> StoreError {
     }
 }
 
-/// What the savepoint statement of one write is doing: when it fails, the transaction cannot
-/// tell which writes it still holds, and none of them may be kept.
-const STARTING_ONE: &str = "starting one of writes made together";
-
 impl PgStore {
     /// Makes `work` in a transaction shared with the writes of other threads arriving at once.
     pub(crate) fn combined(&self, change: &Change, work: Work<'_>) -> Result<(u64, Vec<u64>)> {
@@ -275,19 +271,16 @@ impl PgStore {
         for (i, job) in batch.iter().enumerate() {
             let mark = w.mark();
             let own_make = if i == 0 { make.as_mut() } else { None };
-            let result = write_one(&mut w, job, own_make, several, savepoint).await;
+            let result = match write_one(&mut w, job, own_make, several, savepoint).await {
+                Ok(result) => result,
+                // The savepoint itself failed: the transaction cannot tell which writes it
+                // still holds, so none of them is kept.
+                Err(broken) => return failed_all(broken),
+            };
             savepoint |= several;
             if let Err(e) = &result {
                 if !several {
                     return vec![result];
-                }
-                if let StoreError::Database { doing, .. } | StoreError::Unavailable { doing, .. } =
-                    e
-                    && *doing == STARTING_ONE
-                {
-                    tracing::warn!(error = %e, "a savepoint failed; the shared transaction is given up");
-                    let Err(e) = result else { return Vec::new() };
-                    return failed_all(e);
                 }
                 let undone =
                     w.tx.batch_execute("ROLLBACK TO SAVEPOINT job")
@@ -303,19 +296,17 @@ impl PgStore {
         }
         if results.iter().any(Result::is_ok) {
             if let Err(e) = w.commit().await {
-                let copy = shared(&e);
-                let mut original = Some(e);
-                return results
+                // Every write made is lost with the commit: the leader's own with the error
+                // itself, the others' with a copy.
+                let own_made = results.first().is_some_and(Result::is_ok);
+                let mut lost: Vec<_> = results
                     .into_iter()
-                    .enumerate()
-                    .map(|(i, r)| match r {
-                        Ok(_) => Err(match original.take() {
-                            Some(e) if i == 0 => e,
-                            _ => shared(&copy),
-                        }),
-                        failed => failed,
-                    })
+                    .map(|r| r.and_then(|_| Err(shared(&e))))
                     .collect();
+                if own_made && let Some(own) = lost.first_mut() {
+                    *own = Err(e);
+                }
+                return lost;
             }
             self.counter.committed();
         }
@@ -323,14 +314,15 @@ impl PgStore {
     }
 }
 
-/// One caller's write inside the shared transaction (in a savepoint when there are several).
+/// One caller's write inside the shared transaction (in a savepoint when there are several): its
+/// outcome, or — the outer error — the savepoint could not be made, and the transaction is lost.
 async fn write_one(
     w: &mut Writer<'_>,
     job: &Job,
     own_make: Option<&mut &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
     several: bool,
     savepoint_open: bool,
-) -> Result<(u64, Vec<u64>)> {
+) -> Result<Result<(u64, Vec<u64>)>> {
     let savepoint = async {
         if several {
             w.tx.batch_execute(if savepoint_open {
@@ -339,7 +331,7 @@ async fn write_one(
                 "SAVEPOINT job"
             })
             .await
-            .map_err(crate::db(STARTING_ONE))?;
+            .map_err(crate::db("starting one of writes made together"))?;
         }
         Ok(())
     };
@@ -350,7 +342,18 @@ async fn write_one(
             None => Ok(0),
         }
     };
-    let ((), n) = futures_util::future::try_join(savepoint, number).await?;
+    let (made, n) = futures_util::future::join(savepoint, number).await;
+    made?;
+    Ok(build_and_write(w, job, own_make, n).await)
+}
+
+async fn build_and_write(
+    w: &mut Writer<'_>,
+    job: &Job,
+    own_make: Option<&mut &mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+    n: Result<u64>,
+) -> Result<(u64, Vec<u64>)> {
+    let n = n?;
     let writes = match (&job.key, own_make) {
         (None, _) => job.writes.clone().unwrap_or_default(),
         (Some(_), Some(make)) => make(n)?,

@@ -19,8 +19,14 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-cargo build --release -q -p tudi-cli
-tudi=target/release/tudi
+# TUDI_BIN: a tudi binary to measure instead of building this tree's (e.g. an older build, for a
+# before/after comparison in one session).
+if [ -n "${TUDI_BIN:-}" ]; then
+  tudi=$TUDI_BIN
+else
+  cargo build --release -q -p tudi-cli
+  tudi=target/release/tudi
+fi
 
 echo "== demo district, moved into PostgreSQL ($url)"
 PGOPTIONS="-c client_min_messages=warning" psql "$pg" -qc "DROP SCHEMA IF EXISTS bench_intake CASCADE"

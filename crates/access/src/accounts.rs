@@ -26,6 +26,10 @@ const TOKENS: &str = "token";
 const SESSION_PREFIX: &str = "tds_";
 const API_TOKEN_PREFIX: &str = "tdt_";
 
+/// The record collections a credential's check reads (accounts, sessions, API tokens): a cache
+/// of checked credentials holds while none of them changes.
+pub const CREDENTIAL_COLLECTIONS: [&str; 3] = [USERS, SESSIONS, TOKENS];
+
 /// Settings of authentication.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {

@@ -2,9 +2,11 @@
 //! longitude/latitude, as work-order intake needs it.
 
 use geo::Contains;
-use geo_types::Point;
+use geo_types::{Point, Rect, coord};
 use tudi_geo::crs::{Crs, Transformer};
 use tudi_store::{FeatureQuery, Store, StoreError};
+
+use crate::snapshot::MapView;
 
 /// The grid layer of the demo and of a standard set-up.
 pub const GRID_LAYER: &str = "grid";
@@ -16,12 +18,18 @@ pub const GRID_LAYER: &str = "grid";
 /// # Errors
 /// The layer does not exist or cannot be read; its CRS is unknown.
 pub fn grid_cell(
-    store: &dyn Store,
+    view: &MapView<'_>,
     layer: &str,
     lon: f64,
     lat: f64,
 ) -> Result<Option<String>, StoreError> {
-    let def = store.layer_def(layer)?;
+    // The layer's snapshot when a current one is kept: no store round trip for the cell under
+    // every pin (intake's hottest read), and never stale (see `snapshot`).
+    let snapshot = view.snapshot(layer);
+    let def = match &snapshot {
+        Some(s) => s.def.clone(),
+        None => view.store().layer_def(layer)?,
+    };
     let to = Crs::from_epsg(def.epsg)
         .and_then(|crs| Transformer::new(Crs::CGCS2000, crs))
         .map_err(|e| StoreError::Schema(e.to_string()))?;
@@ -29,14 +37,22 @@ pub fn grid_cell(
     let Ok((x, y)) = to.apply(lon, lat) else {
         return Ok(None);
     };
-    let candidates = store.features(
+    let point = Point::new(x, y);
+    if let Some(s) = snapshot {
+        let rect = Rect::new(coord! {x: x, y: y}, coord! {x: x, y: y});
+        return Ok(s
+            .candidates(rect)
+            .filter(|&i| s.geometry(i).is_some_and(|g| g.contains(&point)))
+            .filter_map(|i| s.text(i, "code").map(str::to_owned))
+            .max_by_key(String::len));
+    }
+    let candidates = view.store().features(
         layer,
         &FeatureQuery {
             bbox: Some([x, y, x, y]),
             ..FeatureQuery::default()
         },
     )?;
-    let point = Point::new(x, y);
     Ok(candidates
         .into_iter()
         .filter(|f| f.geometry.contains(&point))

@@ -7,8 +7,8 @@
 //! About 400 bytes per small parcel: 1,000,000 parcels take ~400 MB.
 //!
 //! **Never stale.** [`Snapshots::get`] hands out a snapshot only when it equals the store's
-//! current content: every call reads the store's cheap [`Store::change_counter`]; after any
-//! commit (from this process or another) the snapshots' [`Store::layer_revision`]s are checked
+//! current content: every call reads the store's cheap [`Store::revisions`]; after any layer
+//! change (from this process or another) the snapshots' [`Store::layer_revision`]s are checked
 //! again and the changed ones dropped. Until a layer's snapshot is (re)built on the background
 //! thread, callers read the store directly — slower, never wrong. A layer edited continuously
 //! is rebuilt after each edit; an incremental refresh is left for later.
@@ -324,8 +324,9 @@ impl Snapshots {
 
     /// The state, with every held snapshot confirmed current (or dropped).
     fn current(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
-        // Read before the revisions: a commit after this read moves the counter again.
-        let counter = self.store.change_counter()?;
+        // Read before the layers' own revisions: a commit after this read moves it again. Only
+        // layer changes move it, so a stream of other writes (work orders) costs no check.
+        let counter = self.store.revisions()?.layers;
         let mut inner = self.lock();
         if inner.verified != Some(counter) {
             let store = &self.store;

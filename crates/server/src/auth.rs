@@ -236,10 +236,12 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Credentials recognised since the store last changed. Sessions end, accounts are disabled or
-/// changed and tokens revoked only by writes, and every write moves the store's change counter:
-/// while it stands still, a credential recognised once is recognised again without reading its
-/// records (two round trips on a networked store). Expiry is checked on every use.
+/// Credentials recognised since their records last changed. Sessions end, accounts are disabled
+/// or changed and tokens revoked only by writes to those collections, and each moves their
+/// revision ([`tudi_store::Revisions::of_collections`]): while it stands still, a credential
+/// recognised once is recognised again without reading its records (two round trips on a
+/// networked store), however many other writes (work orders) are made. Expiry is checked on
+/// every use.
 #[derive(Debug, Default)]
 pub(crate) struct Recognised {
     known: Mutex<(Option<u64>, HashMap<String, Authenticated>)>,
@@ -263,8 +265,11 @@ impl Recognised {
         credential: &str,
         now: jiff::Timestamp,
     ) -> Result<Authenticated, AccessError> {
-        // Read before the records: a write after this reading moves the counter again.
-        let counter = store.change_counter().ok();
+        // Read before the records: a write after this reading moves the revision again.
+        let counter = store
+            .revisions()
+            .ok()
+            .map(|r| r.of_collections(&tudi_access::accounts::CREDENTIAL_COLLECTIONS));
         if counter.is_none() {
             // The store failed (a failover, say): what comes back may have a counter that once
             // meant something else, so nothing recognised before is kept.

@@ -45,53 +45,67 @@ use tudi_store::Store;
 pub use open311::{RequestForm, parse_request_form};
 pub use problem::Problem;
 
-/// A value read from the store, kept until the store's change counter moves (an unknown counter
-/// reads it again every time).
+/// A value read from the store, kept while the revision it depends on stands still (one part of
+/// [`Store::revisions`]); an unknown revision reads it again every time.
 #[derive(Debug)]
 struct UntilChanged<T> {
-    cached: Mutex<(Option<u64>, Arc<T>)>,
+    cached: Mutex<Option<(Option<u64>, Arc<T>)>>,
 }
 
 impl<T> UntilChanged<T> {
-    fn new(initial: T) -> Self {
+    fn new() -> Self {
         Self {
-            cached: Mutex::new((None, Arc::new(initial))),
+            cached: Mutex::new(None),
         }
     }
 
-    /// The value as of `counter`, read with `read` when it is not known; a failed read keeps
-    /// what there was (with the error logged).
-    fn get<E: std::fmt::Display>(
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Option<u64>, Arc<T>)>> {
+        self.cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The value as of `revision`, read with `read` when it is not known.
+    fn try_get<E>(
         &self,
-        counter: Option<u64>,
+        revision: Option<u64>,
         read: impl FnOnce() -> Result<T, E>,
-        what: &str,
-    ) -> Arc<T> {
-        let lock = || {
-            self.cached
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
+    ) -> Result<Arc<T>, E> {
+        if let Some((at, value)) = &*self.lock()
+            && revision.is_some()
+            && *at == revision
         {
-            let cache = lock();
-            if counter.is_some() && cache.0 == counter {
-                return Arc::clone(&cache.1);
-            }
+            return Ok(Arc::clone(value));
         }
         // Read without the lock, so requests do not queue behind a store round trip; of two
-        // reads at once, the one of the later counter stays.
-        match read() {
-            Ok(v) => {
-                let v = Arc::new(v);
-                let mut cache = lock();
-                if counter.is_none() || cache.0.is_none_or(|c| counter.is_some_and(|n| n >= c)) {
-                    *cache = (counter, Arc::clone(&v));
-                }
-                v
+        // reads at once, the one of the later revision stays.
+        let value = Arc::new(read()?);
+        let mut cache = self.lock();
+        let newer = match &*cache {
+            None => true,
+            Some((at, _)) => {
+                revision.is_none() || at.is_none_or(|c| revision.is_some_and(|n| n >= c))
             }
+        };
+        if newer {
+            *cache = Some((revision, Arc::clone(&value)));
+        }
+        Ok(value)
+    }
+
+    /// As [`UntilChanged::try_get`]; a failed read keeps what there was (with the error logged),
+    /// `None` if nothing was ever read.
+    fn get<E: std::fmt::Display>(
+        &self,
+        revision: Option<u64>,
+        read: impl FnOnce() -> Result<T, E>,
+        what: &str,
+    ) -> Option<Arc<T>> {
+        match self.try_get(revision, read) {
+            Ok(v) => Some(v),
             Err(e) => {
                 tracing::error!(error = %e, "reading {what} failed");
-                Arc::clone(&lock().1)
+                self.lock().as_ref().map(|(_, v)| Arc::clone(v))
             }
         }
     }
@@ -103,15 +117,15 @@ pub struct AppState {
     store: Arc<dyn Store>,
     snapshots: Option<Arc<Snapshots>>,
     rule_sets: Arc<Vec<RuleSet>>,
-    /// The rule sets offered: `rule_sets` with the store's over them, and the store's change
-    /// counter they were read at.
+    /// The rule sets offered: `rule_sets` with the store's over them, kept while the stored
+    /// ones are unchanged.
     offered_rules: Arc<UntilChanged<Vec<RuleSet>>>,
     web_dir: std::path::PathBuf,
     auth: Arc<AuthConfig>,
     limiter: Arc<auth::LoginLimiter>,
     cookie_secure: bool,
     district: Option<Jurisdiction>,
-    /// The public layers, with the store's change counter they were read at.
+    /// The public layers, kept while the settings are unchanged.
     public_layers: Arc<UntilChanged<BTreeSet<String>>>,
     /// The district's certificate signing keys (registration issues certificates).
     keys: Option<Arc<SigningKeys>>,
@@ -127,6 +141,9 @@ pub struct AppState {
     server_id: Arc<str>,
     /// Credentials recognised since the store last changed.
     recognised: Arc<auth::Recognised>,
+    /// The work-order centre's settings (categories, responsibility list, calendar), kept while
+    /// the settings are unchanged.
+    order_rules: Arc<UntilChanged<orders::OrderRules>>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -254,14 +271,15 @@ impl AppState {
                 RuleSet::builtin(),
                 district.as_ref().map(Jurisdiction::as_str),
             )),
-            offered_rules: Arc::new(UntilChanged::new(Vec::new())),
+            offered_rules: Arc::new(UntilChanged::new()),
+            order_rules: Arc::new(UntilChanged::new()),
             store,
             web_dir: std::path::PathBuf::from("web"),
             auth: Arc::new(AuthConfig::default()),
             limiter: Arc::new(auth::LoginLimiter::default()),
             cookie_secure: true,
             district,
-            public_layers: Arc::new(UntilChanged::new(BTreeSet::new())),
+            public_layers: Arc::new(UntilChanged::new()),
             recognised: Arc::new(auth::Recognised::default()),
             keys: None,
             public_url: "http://127.0.0.1:8080".into(),
@@ -408,14 +426,17 @@ impl AppState {
 
     /// The compliance rule sets offered now: the server's own (built in, or given with
     /// [`AppState::with_rule_sets`]) with those added to the store (`tudi rules add`) over them,
-    /// as far as they serve the district; re-read whenever the store has changed, so every
+    /// as far as they serve the district; re-read whenever the stored ones change, so every
     /// server on a store offers the same ones at once.
     #[must_use]
     pub fn rule_sets(&self) -> Arc<Vec<RuleSet>> {
         blocking_here(|| {
             let district = self.district.as_ref().map(Jurisdiction::as_str);
+            let revision = self
+                .revisions()
+                .map(|r| r.of_collections(&[tudi_onemap::compliance::RULE_SET_COLLECTION]));
             let offered = self.offered_rules.get(
-                self.store.change_counter().ok(),
+                revision,
                 || {
                     tudi_onemap::compliance::with_stored(&*self.store, &self.rule_sets)
                         .map(|all| RuleSet::for_district(all, district))
@@ -423,12 +444,15 @@ impl AppState {
                 "stored rule sets",
             );
             // Never read yet (the store failing from the start): the server's own.
-            if offered.is_empty() {
-                Arc::clone(&self.rule_sets)
-            } else {
-                offered
-            }
+            offered
+                .filter(|o| !o.is_empty())
+                .unwrap_or_else(|| Arc::clone(&self.rule_sets))
         })
+    }
+
+    /// The store's revisions now (`None` when the store cannot say: caches then read again).
+    fn revisions(&self) -> Option<tudi_store::Revisions> {
+        self.store.revisions().ok()
     }
 
     fn public_set(&self) -> Arc<BTreeSet<String>> {
@@ -436,18 +460,20 @@ impl AppState {
     }
 
     fn public_set_now(&self) -> Arc<BTreeSet<String>> {
-        self.public_layers.get(
-            self.store.change_counter().ok(),
-            || tudi_onemap::access::public_layers(&*self.store),
-            "public layers",
-        )
+        self.public_layers
+            .get(
+                self.revisions().map(|r| r.settings),
+                || tudi_onemap::access::public_layers(&*self.store),
+                "public layers",
+            )
+            .unwrap_or_default()
     }
 
     /// The compliance rule sets offered (the built-in ones by default): those of them that serve
     /// the store's district.
     #[must_use]
     pub fn with_rule_sets(mut self, rule_sets: Vec<RuleSet>) -> Self {
-        self.offered_rules = Arc::new(UntilChanged::new(Vec::new()));
+        self.offered_rules = Arc::new(UntilChanged::new());
         self.rule_sets = Arc::new(RuleSet::for_district(
             rule_sets,
             self.district.as_ref().map(Jurisdiction::as_str),

@@ -15,8 +15,9 @@ use tudi_access::{Action, Jurisdiction, Principal, Resource, Unit, decide};
 use tudi_orders::category::Taxonomy;
 use tudi_orders::lifecycle::{self, Duty, State as OrderState, Step};
 use tudi_orders::order::{Order, StepInput};
-use tudi_orders::routing::UnitKind;
+use tudi_orders::routing::{ResponsibilityList, UnitKind};
 use tudi_orders::service::{NewOrder, OrderError, Orders, Versioned, load_responsibilities};
+use tudi_store::Store;
 
 use crate::AppState;
 use crate::accounts::body_problem;
@@ -123,24 +124,43 @@ pub(crate) fn district(st: &AppState) -> Result<Jurisdiction, Problem> {
     })
 }
 
-/// Runs order work on a blocking thread with the centre's current rules.
+/// The work-order centre's settings: what filing, routing and deadlines follow.
+pub(crate) struct OrderRules {
+    taxonomy: Taxonomy,
+    responsibilities: ResponsibilityList,
+    calendar: tudi_core::calendar::WorkCalendar,
+}
+
+impl OrderRules {
+    fn read(store: &dyn Store) -> Result<Self, OrderError> {
+        Ok(Self {
+            taxonomy: tudi_orders::service::load_taxonomy(store)?,
+            responsibilities: load_responsibilities(store)?,
+            calendar: tudi_orders::service::load_calendar(store)?,
+        })
+    }
+}
+
+/// Runs order work on a blocking thread with the centre's current rules (read again only when
+/// a setting has changed).
 pub(crate) async fn with_orders<T: Send + 'static>(
     st: &AppState,
     work: impl FnOnce(&Orders<'_>) -> Result<T, OrderError> + Send + 'static,
 ) -> Result<T, Problem> {
     let district = district(st)?;
-    let store = st.store.clone();
+    let st = st.clone();
     blocking(move || {
-        let taxonomy =
-            tudi_orders::service::load_taxonomy(&*store).map_err(|e| order_problem(&e))?;
-        let list = load_responsibilities(&*store).map_err(|e| order_problem(&e))?;
-        let calendar =
-            tudi_orders::service::load_calendar(&*store).map_err(|e| order_problem(&e))?;
+        let store = &*st.store;
+        let settings = store.revisions().ok().map(|r| r.settings);
+        let rules = st
+            .order_rules
+            .try_get(settings, || OrderRules::read(store))
+            .map_err(|e| order_problem(&e))?;
         let orders = Orders {
-            store: &*store,
-            taxonomy: &taxonomy,
-            responsibilities: &list,
-            calendar: &calendar,
+            store,
+            taxonomy: &rules.taxonomy,
+            responsibilities: &rules.responsibilities,
+            calendar: &rules.calendar,
             district: &district,
         };
         work(&orders).map_err(|e| order_problem(&e))
@@ -329,9 +349,9 @@ pub(crate) async fn take_in(
     // Where the pin falls decides the grid cell, and so whose jurisdiction the order is in.
     let grid = match new.location {
         Some([lon, lat]) if lon.is_finite() && lat.is_finite() => {
-            let store = st.store.clone();
+            let st = st.clone();
             blocking(move || {
-                tudi_onemap::locate::grid_cell(&*store, tudi_onemap::locate::GRID_LAYER, lon, lat)
+                tudi_onemap::locate::grid_cell(&st.map(), tudi_onemap::locate::GRID_LAYER, lon, lat)
                     .map_err(|e| store_failed(&e))
             })
             .await?

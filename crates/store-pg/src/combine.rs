@@ -9,6 +9,11 @@
 //! and commits once. A caller's `make` closure always runs on the caller's own thread: the
 //! leader hands it its number and waits for its records. When the leader is done, the next
 //! queued caller leads the writes queued meanwhile.
+//!
+//! A batch of new records (work-order intake) goes a quicker way first: every number in one
+//! round trip, every caller's records built at once, all inserted in one more — no read and no
+//! savepoint per write. If anything in it fails, it is rolled back and the batch is written the
+//! careful way above, so each caller is told what it would have been told alone.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -264,6 +269,23 @@ impl PgStore {
             Ok(w) => w,
             Err(e) => return failed_all(e),
         };
+        let start = w.mark();
+        match write_together(&mut w, batch, make).await {
+            Ok(Together::Made(results)) => return self.finish(w, results).await,
+            Ok(Together::NotTried) => {}
+            Ok(Together::Undo) => {
+                // Not all new records, or one failed: undone, and written one by one below.
+                let undone =
+                    w.tx.batch_execute("ROLLBACK TO SAVEPOINT together")
+                        .await
+                        .map_err(crate::db("rolling back writes made together"));
+                if let Err(broken) = undone {
+                    return failed_all(broken);
+                }
+                w.back_to(start);
+            }
+            Err(broken) => return failed_all(broken),
+        }
         // One write alone needs no savepoint: its failure rolls the transaction back.
         let several = batch.len() > 1;
         let mut results = Vec::with_capacity(batch.len());
@@ -294,6 +316,16 @@ impl PgStore {
             }
             results.push(result);
         }
+        self.finish(w, results).await
+    }
+
+    /// Commits what was made (if anything was): each caller's result, or — the commit failing —
+    /// the commit's error for each write that was made.
+    async fn finish(
+        &self,
+        w: Writer<'_>,
+        results: Vec<Result<(u64, Vec<u64>)>>,
+    ) -> Vec<Result<(u64, Vec<u64>)>> {
         if results.iter().any(Result::is_ok) {
             if let Err(e) = w.commit().await {
                 // Every write made is lost with the commit: the leader's own with the error
@@ -311,6 +343,125 @@ impl PgStore {
             self.counter.committed();
         }
         results
+    }
+}
+
+/// What came of the quick way.
+enum Together {
+    /// Each caller's result.
+    Made(Vec<Result<(u64, Vec<u64>)>>),
+    /// Not that kind of batch; nothing was sent.
+    NotTried,
+    /// Not that kind of batch after all, or something failed: roll back to `together`.
+    Undo,
+}
+
+/// The quick way for a batch of new records (every intake is one): all numbers taken in one
+/// round trip, every caller's records built at once on its own thread, all inserted in one more.
+/// Otherwise the caller writes them one by one — after rolling back to the savepoint `together`
+/// if anything was sent — which tells each caller exactly what it would have been told alone
+/// (so `make` may be called again, with another number). `Err`: the transaction is lost.
+async fn write_together(
+    w: &mut Writer<'_>,
+    batch: &[Arc<Job>],
+    make: &mut Option<&mut dyn FnMut(u64) -> Result<Vec<RecordWrite>>>,
+) -> Result<Together> {
+    // Writes known now to change records already there (most writes but intake's) go the
+    // careful way at once, without a round trip spent here.
+    if batch
+        .iter()
+        .filter_map(|job| job.writes.as_deref())
+        .any(|writes| !records::all_new(writes))
+    {
+        return Ok(Together::NotTried);
+    }
+    // How many numbers of each sequence, in the order first asked for.
+    let mut counts: Vec<(&str, u64)> = Vec::new();
+    for key in batch.iter().filter_map(|j| j.key.as_deref()) {
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    let savepoint = w.tx.batch_execute("SAVEPOINT together");
+    let advanced = futures_util::future::join_all(
+        counts
+            .iter()
+            .map(|(key, n)| records::advance_sequence_by(&w.tx, key, *n)),
+    );
+    // Sent together (pipelined): one round trip.
+    let (made, advanced) = futures_util::future::join(savepoint, advanced).await;
+    made.map_err(crate::db("starting writes made together"))?;
+    let Ok(lasts) = advanced.into_iter().collect::<Result<Vec<u64>>>() else {
+        return Ok(Together::Undo);
+    };
+    let mut next: Vec<u64> = counts
+        .iter()
+        .zip(&lasts)
+        .map(|((_, n), last)| last + 1 - n)
+        .collect();
+    let numbers: Vec<u64> = batch
+        .iter()
+        .map(|job| {
+            let at = job
+                .key
+                .as_deref()
+                .and_then(|key| counts.iter().position(|(k, _)| *k == key));
+            at.and_then(|i| next.get_mut(i)).map_or(0, |n| {
+                *n += 1;
+                *n - 1
+            })
+        })
+        .collect();
+    // The others build while the leader builds its own.
+    for (job, n) in batch.iter().zip(&numbers).skip(1) {
+        if job.key.is_some() {
+            job.set(Step::Number(*n));
+        }
+    }
+    let mut built = Vec::with_capacity(batch.len());
+    for (i, (job, n)) in batch.iter().zip(&numbers).enumerate() {
+        built.push(match (&job.key, i) {
+            (None, _) => Ok(job.writes.clone().unwrap_or_default()),
+            (Some(_), 0) => make.as_mut().map_or(Ok(Vec::new()), |make| make(*n)),
+            (Some(_), _) => records_built(job),
+        });
+    }
+    let Ok(built) = built.into_iter().collect::<Result<Vec<_>>>() else {
+        return Ok(Together::Undo);
+    };
+    if !built.iter().all(|writes| records::all_new(writes)) {
+        return Ok(Together::Undo);
+    }
+    let callers: Vec<(&Change, &[RecordWrite])> = batch
+        .iter()
+        .zip(&built)
+        .map(|(job, writes)| (&job.change, writes.as_slice()))
+        .collect();
+    match records::insert_new_together(w, &callers).await {
+        Ok(()) => Ok(Together::Made(
+            numbers
+                .into_iter()
+                .zip(&built)
+                .map(|(n, writes)| Ok((n, vec![1; writes.len()])))
+                .collect(),
+        )),
+        Err(e @ StoreError::Unavailable { .. }) => Err(e),
+        Err(_) => Ok(Together::Undo),
+    }
+}
+
+/// The records a queued caller built with the number it was handed.
+fn records_built(job: &Job) -> Result<Vec<RecordWrite>> {
+    let mut step = job.lock();
+    loop {
+        match std::mem::replace(&mut *step, Step::Queued) {
+            Step::Built(built) => return built,
+            other => {
+                *step = other;
+                step = job.wait(step);
+            }
+        }
     }
 }
 
@@ -359,16 +510,7 @@ async fn build_and_write(
         (Some(_), Some(make)) => make(n)?,
         (Some(_), None) => {
             job.set(Step::Number(n));
-            let mut step = job.lock();
-            loop {
-                match std::mem::replace(&mut *step, Step::Queued) {
-                    Step::Built(built) => break built?,
-                    other => {
-                        *step = other;
-                        step = job.wait(step);
-                    }
-                }
-            }
+            records_built(job)?
         }
     };
     let versions = records::write(w, &job.change, &writes).await?;

@@ -1,4 +1,5 @@
-//! One reading of the change counter shared by the calls that can use it.
+//! One reading of the change counter (with the store's other revisions) shared by the calls
+//! that can use it.
 //!
 //! Each request consults the counter several times (its session, the public layers, the rule
 //! sets, the layer snapshots), and at 64 connections many requests consult it at once; a round
@@ -15,16 +16,30 @@ use std::time::Instant;
 
 use tudi_store::{Result, StoreError};
 
-#[derive(Debug, Default)]
-pub(crate) struct CounterGate {
-    state: Mutex<GateState>,
+#[derive(Debug)]
+pub(crate) struct CounterGate<T> {
+    state: Mutex<GateState<T>>,
     settled: Condvar,
 }
 
-#[derive(Debug, Default)]
-struct GateState {
+impl<T> Default for CounterGate<T> {
+    fn default() -> Self {
+        Self {
+            state: Mutex::new(GateState {
+                latest: None,
+                asking: None,
+                failed: None,
+                committed: None,
+            }),
+            settled: Condvar::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct GateState<T> {
     /// The newest reading and when it was begun.
-    latest: Option<(Instant, u64)>,
+    latest: Option<(Instant, T)>,
     /// When the newest reading in flight was begun.
     asking: Option<Instant>,
     /// The newest reading that failed: when it was begun, and why. Callers that waited for it
@@ -35,21 +50,21 @@ struct GateState {
     committed: Option<Instant>,
 }
 
-impl CounterGate {
-    fn lock(&self) -> MutexGuard<'_, GateState> {
+impl<T: Clone> CounterGate<T> {
+    fn lock(&self) -> MutexGuard<'_, GateState<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A reading begun at or after `since` (and after this process's last commit): the last one
     /// if it qualifies, else a new one taken with `ask`.
-    pub(crate) fn read(&self, since: Instant, ask: impl FnOnce() -> Result<u64>) -> Result<u64> {
+    pub(crate) fn read(&self, since: Instant, ask: impl FnOnce() -> Result<T>) -> Result<T> {
         let mut state = self.lock();
         let since = state.committed.map_or(since, |c| c.max(since));
         loop {
-            if let Some((begun, value)) = state.latest
-                && begun >= since
+            if let Some((begun, value)) = &state.latest
+                && *begun >= since
             {
-                return Ok(value);
+                return Ok(value.clone());
             }
             if let Some((begun, why)) = &state.failed
                 && *begun >= since
@@ -78,7 +93,7 @@ impl CounterGate {
         };
         let answer = ask();
         settle.answer = Some(match &answer {
-            Ok(v) => Ok(*v),
+            Ok(v) => Ok(v.clone()),
             Err(e) => Err(e.to_string()),
         });
         drop(settle);
@@ -94,13 +109,13 @@ impl CounterGate {
 
 /// Ends a reading: records its answer (or its failure, or a panic as a failure), clears the
 /// reading in flight and wakes the waiters.
-struct Settle<'a> {
-    gate: &'a CounterGate,
+struct Settle<'a, T: Clone> {
+    gate: &'a CounterGate<T>,
     begun: Instant,
-    answer: Option<std::result::Result<u64, String>>,
+    answer: Option<std::result::Result<T, String>>,
 }
 
-impl Drop for Settle<'_> {
+impl<T: Clone> Drop for Settle<'_, T> {
     fn drop(&mut self) {
         let mut state = self.gate.lock();
         if state.asking == Some(self.begun) {
@@ -108,7 +123,7 @@ impl Drop for Settle<'_> {
         }
         match self.answer.take() {
             Some(Ok(value)) => {
-                if state.latest.is_none_or(|(t, _)| t < self.begun) {
+                if state.latest.as_ref().is_none_or(|(t, _)| *t < self.begun) {
                     state.latest = Some((self.begun, value));
                 }
             }
@@ -135,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_reading_begun_after_the_floor_serves_and_an_older_one_does_not() {
-        let gate = CounterGate::default();
+        let gate = CounterGate::<u64>::default();
         let asked = AtomicU64::new(0);
         let ask = || Ok(asked.fetch_add(1, Ordering::SeqCst) + 10);
         let arrived = Instant::now();
@@ -151,7 +166,7 @@ mod tests {
 
     #[test]
     fn after_a_commit_of_its_own_a_request_reads_again() {
-        let gate = CounterGate::default();
+        let gate = CounterGate::<u64>::default();
         let asked = AtomicU64::new(0);
         let ask = || Ok(asked.fetch_add(1, Ordering::SeqCst));
         let arrived = Instant::now();
@@ -164,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_failed_reading_answers_the_request_it_served_but_not_later_ones() {
-        let gate = CounterGate::default();
+        let gate = CounterGate::<u64>::default();
         let arrived = Instant::now();
         let failed = gate.read(arrived, || Err(StoreError::Cancelled));
         assert!(failed.is_err());
@@ -181,7 +196,7 @@ mod tests {
 
     #[test]
     fn callers_waiting_for_a_reading_that_fails_are_told_at_once() {
-        let gate = CounterGate::default();
+        let gate = CounterGate::<u64>::default();
         let asked = AtomicU64::new(0);
         let arrived = Instant::now();
         std::thread::scope(|s| {
@@ -208,7 +223,7 @@ mod tests {
 
     #[test]
     fn callers_at_once_share_readings() {
-        let gate = CounterGate::default();
+        let gate = CounterGate::<u64>::default();
         let asked = AtomicU64::new(0);
         let arrived = Instant::now();
         std::thread::scope(|s| {

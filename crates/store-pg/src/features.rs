@@ -14,7 +14,8 @@ use tudi_store::audit::{self, AuditEntry, AuditReport, Outcome};
 use tudi_store::rules::{self, def_digest, feature_digest, format_ts};
 use tudi_store::{
     AuditQuery, Blob, BlobWrite, Change, FeatureQuery, FeatureRecord, LayerDef, LayerInfo, Match,
-    NewFeature, Progress, Record, RecordPage, RecordQuery, RecordWrite, Result, Store, StoreError,
+    NewFeature, Progress, Record, RecordPage, RecordQuery, RecordWrite, Result, Revisions, Store,
+    StoreError,
 };
 use uuid::Uuid;
 
@@ -643,6 +644,10 @@ impl Store for PgStore {
     }
 
     fn change_counter(&self) -> Result<u64> {
+        Ok(self.revisions()?.changes)
+    }
+
+    fn revisions(&self) -> Result<Revisions> {
         let since = tudi_store::horizon::earliest_acceptable();
         self.counter.read(since, || self.run(async {
             let c = self.client("reading the change counter").await?;
@@ -650,18 +655,33 @@ impl Store for PgStore {
                 .prepare_cached(
                     // Every committed write moves the audit head (records, settings, files,
                     // refusals too), and every layer change the layer revision: their sum moves
-                    // whenever anything was committed, as the contract asks.
-                    "SELECT coalesce((SELECT seq FROM tudi_audit_head), 0)
-                          + coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0)",
+                    // whenever anything was committed, as the contract asks. One statement, so
+                    // one snapshot: the parts agree with each other.
+                    "SELECT coalesce((SELECT seq FROM tudi_audit_head), 0),
+                            coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0),
+                            coalesce(array_agg(scope), '{}'), coalesce(array_agg(revision), '{}')
+                     FROM tudi_revisions",
                 )
                 .await
                 .map_err(db("reading the change counter"))?;
-            let v: i64 = c
+            let row = c
                 .query_one(&statement, &[])
                 .await
-                .map_err(db("reading the change counter"))?
-                .get(0);
-            Ok(u64::try_from(v).unwrap_or(0))
+                .map_err(db("reading the change counter"))?;
+            let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+            let (head, layers) = (unsigned(row.get(0)), unsigned(row.get(1)));
+            let scopes: Vec<String> = row.get(2);
+            let values: Vec<i64> = row.get(3);
+            let mut settings = 0;
+            let mut collections = std::collections::BTreeMap::new();
+            for (scope, value) in scopes.into_iter().zip(values) {
+                if scope == "settings" {
+                    settings = unsigned(value);
+                } else if let Some(name) = scope.strip_prefix("records:") {
+                    collections.insert(name.to_owned(), unsigned(value));
+                }
+            }
+            Ok(Revisions::tracked(head + layers, layers, settings, collections))
         }))
     }
 
@@ -983,6 +1003,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(db("writing metadata"))?;
+            w.touch("settings".to_owned());
             w.append(
                 change,
                 &format!("meta:{key}"),

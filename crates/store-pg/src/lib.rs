@@ -183,7 +183,7 @@ pub struct PgStore {
     /// A scratch store drops its schema when dropped (tests).
     scratch: bool,
     /// Readings of the change counter, shared by the calls that may use them.
-    counter: counter::CounterGate,
+    counter: counter::CounterGate<tudi_store::Revisions>,
     /// Record writes waiting to share a transaction.
     combiner: combine::Combiner,
 }

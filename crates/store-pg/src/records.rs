@@ -21,6 +21,9 @@ pub(crate) struct Writer<'a> {
     issued: u64,
     prev_hash: String,
     pending: Vec<(AuditEntry, String)>,
+    /// The scopes of [`tudi_store::Revisions`] this transaction wrote (`settings`,
+    /// `records:<collection>`): their revisions move at commit.
+    touched: Vec<String>,
 }
 
 /// Where a writer stood: what [`Writer::back_to`] returns to after a savepoint is rolled back.
@@ -28,6 +31,7 @@ pub(crate) struct Mark {
     issued: u64,
     prev_hash: String,
     pending: usize,
+    touched: usize,
 }
 
 fn overflow() -> StoreError {
@@ -56,6 +60,7 @@ impl<'a> Writer<'a> {
             issued: u64::try_from(issued).map_err(|_| overflow())?,
             prev_hash: prev.unwrap_or_else(|| audit::GENESIS.to_owned()),
             pending: Vec::new(),
+            touched: Vec::new(),
         })
     }
 
@@ -86,12 +91,20 @@ impl<'a> Writer<'a> {
         self.pending.push((entry, at_text));
     }
 
+    /// This transaction writes `scope` (`settings`, `records:<collection>`).
+    pub(crate) fn touch(&mut self, scope: String) {
+        if !self.touched.contains(&scope) {
+            self.touched.push(scope);
+        }
+    }
+
     /// Where the writer stands now.
     pub(crate) fn mark(&self) -> Mark {
         Mark {
             issued: self.issued,
             prev_hash: self.prev_hash.clone(),
             pending: self.pending.len(),
+            touched: self.touched.len(),
         }
     }
 
@@ -100,9 +113,11 @@ impl<'a> Writer<'a> {
         self.issued = mark.issued;
         self.prev_hash = mark.prev_hash;
         self.pending.truncate(mark.pending);
+        self.touched.truncate(mark.touched);
     }
 
-    /// Writes the entries appended and moves the head past them, in one statement.
+    /// Writes the entries appended, moves the head past them and the revisions of the scopes
+    /// written to the head, in one statement.
     async fn write_entries(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -132,7 +147,9 @@ impl<'a> Writer<'a> {
         let statement = self
             .tx
             .prepare_cached(
-                "WITH head AS (UPDATE tudi_audit_head SET seq = $1, hash = $2)
+                "WITH head AS (UPDATE tudi_audit_head SET seq = $1, hash = $2),
+                      moved AS (INSERT INTO tudi_revisions (scope, revision) SELECT unnest($15::text[]), $1
+                                ON CONFLICT (scope) DO UPDATE SET revision = EXCLUDED.revision)
                  INSERT INTO tudi_audit (seq, at, actor, action, resource, outcome, before, after, request_id, detail, prev_hash, hash)
                  SELECT * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])",
@@ -147,11 +164,13 @@ impl<'a> Writer<'a> {
                 .map(|c| c as &(dyn tokio_postgres::types::ToSql + Sync)),
         );
         params.push(&hashes);
+        params.push(&self.touched);
         self.tx
             .execute(&statement, &params)
             .await
             .map_err(db("appending to the audit log"))?;
         self.pending.clear();
+        self.touched.clear();
         Ok(())
     }
 
@@ -184,6 +203,118 @@ pub(crate) async fn advance_sequence(c: &impl GenericClient, key: &str, floor: u
         })?
         .get(0);
     u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+}
+
+/// Advances sequence `key` by `count` in one statement; returns its new value (the last of the
+/// `count` numbers taken).
+pub(crate) async fn advance_sequence_by(
+    c: &impl GenericClient,
+    key: &str,
+    count: u64,
+) -> Result<u64> {
+    let count = i64::try_from(count).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
+    let statement = c
+        .prepare_cached(
+            "INSERT INTO tudi_sequences (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = tudi_sequences.value + $2 RETURNING value",
+        )
+        .await
+        .map_err(db("advancing a sequence"))?;
+    let v: i64 = c
+        .query_one(&statement, &[&key, &count])
+        .await
+        .map_err(|e| {
+            if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
+                StoreError::SequenceOverflow(key.into())
+            } else {
+                db("advancing a sequence")(e)
+            }
+        })?
+        .get(0);
+    u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+}
+
+/// Whether every write makes a new record (expected absent, with a body, well named): such
+/// writes need no read before them, so several callers' can be sent together.
+pub(crate) fn all_new(writes: &[RecordWrite]) -> bool {
+    writes.iter().all(|w| {
+        matches!(w.expect, tudi_store::Expect::Absent)
+            && w.body.is_some()
+            && rules::check_names(w).is_ok()
+    })
+}
+
+/// Inserts the new records of several callers (each [`all_new`]) in one round trip, appending
+/// each one's audit entry in order. Any failure (a record there after all) is the caller's to
+/// undo: it rolls back and writes them one by one, which tells each caller what it would have
+/// been told alone.
+pub(crate) async fn insert_new_together(
+    w: &mut Writer<'_>,
+    callers: &[(&Change, &[RecordWrite])],
+) -> Result<()> {
+    let insert =
+        w.tx.prepare_cached(
+            "INSERT INTO tudi_records (collection, record_id, version, body, updated_at)
+             VALUES ($1, $2, 1, $3, $4)",
+        )
+        .await
+        .map_err(db("writing a record"))?;
+    let insert_keys =
+        w.tx.prepare_cached(
+            "INSERT INTO tudi_record_keys (collection, key, value, record_id)
+             SELECT $1, k, v, $2 FROM unnest($3::text[], $4::text[]) AS u(k, v)",
+        )
+        .await
+        .map_err(db("writing record keys"))?;
+    struct Row<'a> {
+        write: &'a RecordWrite,
+        text: String,
+        at: String,
+        keys: Vec<&'a str>,
+        values: Vec<&'a str>,
+    }
+    let mut rows = Vec::new();
+    for (change, writes) in callers {
+        let at = format_ts(change.at);
+        for write in *writes {
+            let text = write
+                .body
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default();
+            w.touch(format!("records:{}", write.collection));
+            w.append(
+                change,
+                &format!("{}:{}", write.collection, write.id),
+                Outcome::Done,
+                None,
+                Some(audit::sha256_hex(text.as_bytes())),
+                write.detail.clone(),
+            );
+            rows.push(Row {
+                write,
+                text,
+                at: at.clone(),
+                keys: write.keys.iter().map(|(k, _)| k.as_str()).collect(),
+                values: write.keys.iter().map(|(_, v)| v.as_str()).collect(),
+            });
+        }
+    }
+    type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+    let mut statements: Vec<(&tokio_postgres::Statement, [Param<'_>; 4])> = Vec::new();
+    for row in &rows {
+        let (collection, id) = (&row.write.collection, &row.write.id);
+        statements.push((&insert, [collection, id, &row.text, &row.at]));
+        if !row.keys.is_empty() {
+            statements.push((&insert_keys, [collection, id, &row.keys, &row.values]));
+        }
+    }
+    let tx = &w.tx;
+    // Every statement is polled before any answer is awaited: they go out together.
+    futures_util::future::try_join_all(statements.iter().map(|(s, p)| tx.execute(*s, p)))
+        .await
+        .map_err(db("writing records made together"))?;
+    Ok(())
 }
 
 fn to_record(row: &tokio_postgres::Row) -> Result<Record> {
@@ -395,6 +526,7 @@ pub(crate) async fn write(
                 (version, Some(audit::sha256_hex(text.as_bytes())))
             }
         };
+        w.touch(format!("records:{}", write.collection));
         w.append(
             change,
             &format!("{}:{}", write.collection, write.id),

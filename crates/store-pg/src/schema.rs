@@ -9,14 +9,15 @@ use tudi_store::{Result, StoreError};
 use crate::sql::quote;
 use crate::{PgStore, db};
 
-/// Version of tudi's own tables, the same numbering as the GeoPackage store's.
-pub const SCHEMA_VERSION: &str = tudi_store::rules::SCHEMA_VERSION;
+/// Version of tudi's own tables in a district's schema (PostgreSQL's own numbering: 2 added
+/// `tudi_revisions`).
+pub const SCHEMA_VERSION: &str = "2";
 
 /// The advisory lock every migration holds (`tudi` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7475_6469;
 
 /// Each version's statements, applied in order to reach it.
-const MIGRATIONS: [(u32, &str); 1] = [(1, V1)];
+const MIGRATIONS: [(u32, &str); 2] = [(1, V1), (2, V2)];
 
 const V1: &str = r#"
 CREATE TABLE tudi_meta (key text PRIMARY KEY, value text NOT NULL);
@@ -50,6 +51,12 @@ CREATE TABLE tudi_record_keys (
   collection text NOT NULL, key text NOT NULL, value text NOT NULL, record_id text NOT NULL);
 CREATE INDEX tudi_record_keys_lookup ON tudi_record_keys (collection, key, value, record_id COLLATE "C");
 CREATE INDEX tudi_record_keys_record ON tudi_record_keys (collection, record_id);
+"#;
+
+/// Each scope's revision ([`tudi_store::Revisions`]): `settings`, `records:<collection>`; the
+/// audit sequence number of the last commit that wrote it.
+const V2: &str = r#"
+CREATE TABLE tudi_revisions (scope text PRIMARY KEY, revision bigint NOT NULL);
 "#;
 
 fn refused(store: &PgStore, reason: String) -> StoreError {

@@ -251,3 +251,94 @@ fn a_panic_while_building_records_stops_only_its_own_write() {
     assert!(report.is_intact());
     assert_eq!(report.entries, made);
 }
+
+/// Under a stream of work orders a server's caches of settings, layers and credentials keep
+/// serving: PostgreSQL tracks each part of the revisions apart, so writes to one collection (a
+/// numbered order) move the change counter and that collection, not the others. (Before, every
+/// cache keyed on the one counter and read the store again after each order.)
+#[test]
+fn work_orders_leave_the_other_revisions_standing() {
+    use tudi_store::{Change, Expect, RecordWrite};
+    let store = PgStore::scratch(&database()).unwrap();
+    let change = Change::new("user:a", "order.intake");
+    store.set_meta("orders:holidays", "", &change).unwrap();
+    store
+        .create_layer(&contract::parcel_def("grid"), &change)
+        .unwrap();
+    let before = store.revisions().unwrap();
+    for _ in 0..5 {
+        store
+            .write_numbered(&change, "order:day", &mut |n| {
+                Ok(vec![RecordWrite {
+                    collection: "order".into(),
+                    id: format!("o{n}"),
+                    expect: Expect::Absent,
+                    body: Some(serde_json::json!({ "n": n })),
+                    keys: vec![("state".into(), "new".into())],
+                    detail: None,
+                }])
+            })
+            .unwrap();
+    }
+    let after = store.revisions().unwrap();
+    assert_ne!(after.changes, before.changes);
+    assert_ne!(
+        after.of_collections(&["order"]),
+        before.of_collections(&["order"])
+    );
+    assert_eq!(after.settings, before.settings, "settings stand");
+    assert_eq!(after.layers, before.layers, "layers stand");
+    assert_eq!(
+        after.of_collections(&["user", "session", "token"]),
+        before.of_collections(&["user", "session", "token"]),
+        "credentials stand"
+    );
+}
+
+/// A district's schema made by the previous tudi (version 1, before revisions were tracked)
+/// is upgraded when a server next opens it, and its revisions then move as the contract says.
+#[test]
+fn a_schema_of_version_1_is_upgraded_on_open() {
+    use tudi_store::{Change, Expect, RecordWrite};
+    let store = PgStore::scratch(&database()).unwrap();
+    let schema = store.target().schema.clone();
+    let out = std::process::Command::new("psql")
+        .args([
+            &database(),
+            "-qAtc",
+            &format!(
+                "DROP TABLE {schema}.tudi_revisions; \
+                 UPDATE {schema}.tudi_meta SET value = '1' WHERE key = 'schema_version'"
+            ),
+        ])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reopened = PgStore::connect(store.target().clone()).unwrap();
+    assert_eq!(
+        reopened.meta("schema_version").unwrap().as_deref(),
+        Some("2")
+    );
+    let before = reopened.revisions().unwrap();
+    reopened
+        .write_records(
+            &Change::new("user:a", "test"),
+            &[RecordWrite {
+                collection: "user".into(),
+                id: "li".into(),
+                expect: Expect::Absent,
+                body: Some(serde_json::json!({})),
+                keys: vec![],
+                detail: None,
+            }],
+        )
+        .unwrap();
+    assert_ne!(
+        reopened.revisions().unwrap().of_collections(&["user"]),
+        before.of_collections(&["user"])
+    );
+}

@@ -1025,6 +1025,84 @@ pub fn run_concurrent(make: &dyn Fn() -> HandlePair) {
     a_request_sees_what_was_committed_before_it_arrived(&*a, &*b);
     let (a, b) = make();
     writes_at_once_from_many_threads_each_keep_their_promises(&*a, &*b);
+    let (a, b) = make();
+    revisions_move_with_what_they_cover(&*a, &*b);
+}
+
+/// Caches key on one part of [`Store::revisions`] (the settings, the layers, the credentials'
+/// collections): whatever is written through one handle moves the part that covers it, as the
+/// other handle reads it, and no part ever goes back. (A backend may move the other parts too.)
+fn revisions_move_with_what_they_cover(a: &dyn Store, b: &dyn Store) {
+    let mut last = b.revisions().unwrap();
+    let mut moved = |what: &str, part: &dyn Fn(&crate::Revisions) -> u64| {
+        let now = b.revisions().unwrap();
+        assert_ne!(part(&now), part(&last), "{what} moves its part");
+        assert_ne!(now.changes, last.changes, "{what} moves the change counter");
+        for (name, p) in [
+            ("changes", now.changes.cmp(&last.changes)),
+            ("layers", now.layers.cmp(&last.layers)),
+            ("settings", now.settings.cmp(&last.settings)),
+            (
+                "user",
+                now.of_collections(&["user"])
+                    .cmp(&last.of_collections(&["user"])),
+            ),
+        ] {
+            assert_ne!(p, std::cmp::Ordering::Less, "{what}: {name} went back");
+        }
+        assert_eq!(b.change_counter().unwrap(), now.changes);
+        last = now;
+    };
+    a.write_records(&c(0), &[put("user", "li", Expect::Absent, json!({}), &[])])
+        .unwrap();
+    moved("an account written", &|r| {
+        r.of_collections(&["user", "session"])
+    });
+    a.write_records(
+        &c(1),
+        &[put("session", "s1", Expect::Absent, json!({}), &[])],
+    )
+    .unwrap();
+    moved("a session written", &|r| {
+        r.of_collections(&["user", "session"])
+    });
+    a.write_records(&c(2), &[put("user", "li", Expect::Absent, json!({}), &[])])
+        .unwrap_err();
+    a.write_records(
+        &c(3),
+        &[put("session", "s1", Expect::Present, json!({"n": 2}), &[])],
+    )
+    .unwrap();
+    moved("a session changed after a refused write", &|r| {
+        r.of_collections(&["session"])
+    });
+    a.write_records(
+        &c(4),
+        &[RecordWrite {
+            collection: "session".into(),
+            id: "s1".into(),
+            expect: Expect::Present,
+            body: None,
+            keys: vec![],
+            detail: None,
+        }],
+    )
+    .unwrap();
+    moved("a session ended", &|r| r.of_collections(&["session"]));
+    a.set_meta("orders:holidays", "", &c(5)).unwrap();
+    moved("a setting", &|r| r.settings);
+    a.create_layer(&parcel_def("p"), &c(6)).unwrap();
+    moved("a layer made", &|r| r.layers);
+    a.insert_features(
+        "p",
+        &mut std::iter::once(feature(0.0, "A")),
+        &c(7),
+        &mut |_| true,
+    )
+    .unwrap();
+    moved("features added", &|r| r.layers);
+    a.drop_layer("p", &c(8)).unwrap();
+    moved("a layer dropped", &|r| r.layers);
 }
 
 /// Many threads on each handle at once (a backend may make writes that arrive together in one
@@ -1067,6 +1145,24 @@ fn writes_at_once_from_many_threads_each_keep_their_promises(a: &dyn Store, b: &
                     assert!(
                         matches!(stale, Err(StoreError::Conflict { .. })),
                         "a stale write is refused as a conflict: {stale:?}"
+                    );
+                    // A new record that is there already (found only when it is inserted).
+                    let taken = s.write_records(
+                        &change,
+                        &[
+                            put(
+                                "note",
+                                &format!("{who}-{i}-again"),
+                                Expect::Absent,
+                                json!({}),
+                                &[("by", &who)],
+                            ),
+                            put("counter", "x", Expect::Absent, json!({}), &[]),
+                        ],
+                    );
+                    assert!(
+                        matches!(taken, Err(StoreError::Conflict { .. })),
+                        "a record made twice is refused as a conflict: {taken:?}"
                     );
                 }
                 _ => {

@@ -31,6 +31,8 @@ pub mod horizon;
 pub mod rules;
 pub mod transfer;
 
+use std::collections::BTreeMap;
+
 use geo_types::Geometry;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
@@ -392,6 +394,18 @@ pub trait Store: Send + Sync {
     /// Database errors.
     fn change_counter(&self) -> Result<u64>;
 
+    /// What has changed, finer than [`Store::change_counter`]: caches of settings, of layers and
+    /// of one record collection key on the part they depend on, so that a stream of writes to
+    /// other collections (work orders, say) does not make them read the store again. Taken as
+    /// [`Store::change_counter`] is (one reading, reflecting every commit made before
+    /// [`horizon::earliest_acceptable`]). By default every part moves with every change.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn revisions(&self) -> Result<Revisions> {
+        Ok(Revisions::coarse(self.change_counter()?))
+    }
+
     /// Adds features in one transaction: all or none. Returns their ids in input order.
     ///
     /// # Errors
@@ -515,7 +529,9 @@ pub trait Store: Send + Sync {
 
     /// Takes the next number of sequence `key` and writes the records `make` builds with it, in
     /// one transaction: if `make` or a write fails, the number is not used. Returns the number
-    /// and the records' versions.
+    /// and the records' versions. `make` only builds: a backend may call it again with another
+    /// number (PostgreSQL does when a write made together with others has to be made again
+    /// alone), and only the last records built are written.
     ///
     /// # Errors
     /// As [`Store::write_records`], or what `make` returns; nothing is written.
@@ -609,6 +625,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     fn change_counter(&self) -> Result<u64> {
         (**self).change_counter()
+    }
+
+    fn revisions(&self) -> Result<Revisions> {
+        (**self).revisions()
     }
 
     fn insert_features(
@@ -738,6 +758,67 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     fn blob(&self, sha256: &str) -> Result<Option<Blob>> {
         (**self).blob(sha256)
+    }
+}
+
+/// One reading of what has changed in a store ([`Store::revisions`]). Each part is a number
+/// that moves (never back) whenever what it covers is committed, by this process or another; a
+/// backend may move a part more often than that (never less), so a cache keyed on a part is never
+/// stale, only sometimes read again for nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revisions {
+    /// Moves with every committed write: [`Store::change_counter`].
+    pub changes: u64,
+    /// Moves whenever a layer, its definition or its features change.
+    pub layers: u64,
+    /// Moves whenever a setting ([`Store::set_meta`]) changes.
+    pub settings: u64,
+    /// Per record collection, when the backend tracks them apart: moves whenever one of its
+    /// records is written. `None`: every collection moves with `changes`.
+    collections: Option<std::sync::Arc<BTreeMap<String, u64>>>,
+}
+
+impl Revisions {
+    /// Every part at `changes`: what a backend that does not track them apart reports.
+    #[must_use]
+    pub fn coarse(changes: u64) -> Self {
+        Self {
+            changes,
+            layers: changes,
+            settings: changes,
+            collections: None,
+        }
+    }
+
+    /// Parts tracked apart; a collection not in `collections` has never been written (0).
+    #[must_use]
+    pub fn tracked(
+        changes: u64,
+        layers: u64,
+        settings: u64,
+        collections: BTreeMap<String, u64>,
+    ) -> Self {
+        Self {
+            changes,
+            layers,
+            settings,
+            collections: Some(std::sync::Arc::new(collections)),
+        }
+    }
+
+    /// A number that moves whenever a record of any of `names` is written: a key for a cache of
+    /// what those collections hold.
+    #[must_use]
+    pub fn of_collections(&self, names: &[&str]) -> u64 {
+        match &self.collections {
+            None => self.changes,
+            Some(map) => names
+                .iter()
+                .filter_map(|n| map.get(*n))
+                .copied()
+                .max()
+                .unwrap_or(0),
+        }
     }
 }
 

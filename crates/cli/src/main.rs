@@ -395,15 +395,13 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         }
         // Certificates are signed with the district's keys (`tudi keys new`); without them
         // registration says so and everything else works. The file is re-read when it changes,
-        // so `tudi keys rotate` takes effect without a restart.
-        match keys::read_ring(&data)? {
-            Some(_) => {
-                state = state
-                    .with_signing_key_file(keys::ring_path(&data))
-                    .map_err(|why| failed(Msg::new(format!("签名密钥无法读取：{why}"), why)))?;
-            }
-            None => writeln!(out(), "注意：尚无证照签名密钥，登记发证前请运行 tudi keys new --data {} / no signing keys yet: run `tudi keys new`", data.display())?,
+        // so `tudi keys new` and `tudi keys rotate` take effect without a restart.
+        if keys::read_ring(&data)?.is_none() {
+            writeln!(out(), "注意：尚无证照签名密钥，登记发证前请运行 tudi keys new --data {}（无需重启）/ no signing keys yet: run `tudi keys new` (no restart needed)", data.display())?;
         }
+        state = state
+            .with_signing_key_file(keys::ring_path(&data))
+            .map_err(|why| failed(Msg::new(format!("签名密钥无法读取：{why}"), why)))?;
         state = state.with_public_url(cfg.public_url.unwrap_or_else(|| format!("http://{addr}")));
         let defaults = tudi_server::Limits::default();
         let secs = |v: Option<u64>, d: std::time::Duration| {

@@ -216,21 +216,21 @@ enum SigningKeys {
     Fixed(Arc<tudi_sign::KeyRing>),
     File {
         file: std::path::PathBuf,
-        /// The file's bytes when last read, and the ring they held.
-        current: Mutex<(Vec<u8>, Arc<tudi_sign::KeyRing>)>,
+        /// The file's bytes when last read, and the ring they held; `None` while there is no
+        /// file yet (`tudi keys new` after the server started is picked up).
+        current: Mutex<Option<(Vec<u8>, Arc<tudi_sign::KeyRing>)>>,
     },
 }
 
 impl SigningKeys {
-    fn current(&self) -> Arc<tudi_sign::KeyRing> {
+    fn current(&self) -> Option<Arc<tudi_sign::KeyRing>> {
         match self {
-            Self::Fixed(ring) => Arc::clone(ring),
-            Self::File { current, .. } => Arc::clone(
-                &current
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .1,
-            ),
+            Self::Fixed(ring) => Some(Arc::clone(ring)),
+            Self::File { current, .. } => current
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_ref()
+                .map(|(_, ring)| Arc::clone(ring)),
         }
     }
 
@@ -245,11 +245,18 @@ impl SigningKeys {
         let mut current = current
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        if current.0 != bytes {
+        let bytes = match std::fs::read(file) {
+            Ok(bytes) => bytes,
+            // No ring made yet: none to sign with, and no error.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && current.is_none() => {
+                return Ok(());
+            }
+            Err(e) => return Err(format!("{}: {e}", file.display())),
+        };
+        if current.as_ref().is_none_or(|(read, _)| *read != bytes) {
             let ring: tudi_sign::KeyRing = serde_json::from_slice(&bytes)
                 .map_err(|e| format!("{}: not a key ring: {e}", file.display()))?;
-            *current = (bytes, Arc::new(ring));
+            *current = Some((bytes, Arc::new(ring)));
         }
         Ok(())
     }
@@ -339,14 +346,16 @@ impl AppState {
     }
 
     /// The signing keys, read from `file` (`tudi keys new` writes it) whenever it has changed:
-    /// a ring rotated with `tudi keys rotate` signs the next certificate without a restart.
+    /// a ring rotated with `tudi keys rotate` signs the next certificate without a restart, and
+    /// a ring made after the server started is used from then on (until then there is none).
     ///
     /// # Errors
-    /// The file cannot be read or is not a key ring (the server should not start so).
+    /// The file is there but cannot be read or is not a key ring (the server should not start
+    /// so).
     pub fn with_signing_key_file(mut self, file: std::path::PathBuf) -> Result<Self, String> {
         let keys = SigningKeys::File {
             file,
-            current: Mutex::new((Vec::new(), Arc::new(tudi_sign::KeyRing::default()))),
+            current: Mutex::new(None),
         };
         keys.reload()?;
         self.keys = Some(Arc::new(keys));
@@ -362,7 +371,7 @@ impl AppState {
             // under way).
             tracing::error!(error = %why, "the signing key file cannot be read; the previous ring stays in use");
         }
-        Some(keys.current())
+        keys.current()
     }
 
     /// The public base URL, for QR codes (`https://tudi.example.gov.cn`).

@@ -290,19 +290,21 @@ async fn the_login_rate_limit_is_shared_by_the_servers() {
     assert_eq!(left.total, 0, "{:?}", left.records);
 }
 
-/// A ring rotated on disk (`tudi keys rotate`) signs the next certificate without a restart;
-/// a file caught half-written leaves the ring in use; a server does not start on a broken one.
+/// A ring made (`tudi keys new`) after the server started is used from then on, a ring rotated
+/// on disk (`tudi keys rotate`) signs the next certificate without a restart; a file caught
+/// half-written leaves the ring in use; a server does not start on a broken one.
 #[test]
-fn the_signing_key_file_is_reloaded_when_rotated() {
+fn the_signing_key_file_is_reloaded_when_made_or_rotated() {
     let dir = tempfile::tempdir().unwrap();
     let store = tudi_store_pg::testing::fresh_store(dir.path());
     let file = dir.path().join("signing-keys.json");
-    let mut ring = tudi_sign::KeyRing::default();
-    let first = ring.rotate(jiff::Timestamp::now()).unwrap();
-    std::fs::write(&file, serde_json::to_vec(&ring).unwrap()).unwrap();
     let state = AppState::new(store.clone())
         .with_signing_key_file(file.clone())
         .unwrap();
+    assert!(state.signing_keys().is_none(), "no ring made yet");
+    let mut ring = tudi_sign::KeyRing::default();
+    let first = ring.rotate(jiff::Timestamp::now()).unwrap();
+    std::fs::write(&file, serde_json::to_vec(&ring).unwrap()).unwrap();
     let signer = |state: &AppState| {
         state
             .signing_keys()

@@ -5,10 +5,11 @@
 # synchronous streaming replica on 5434; the machine's default cluster is left alone), builds the
 # demo district into the primary, starts two `tudi serve` (18081, 18082) behind haproxy (18080),
 # and runs bench/multiserver_checks.py: 1,000 writes through one server read at once through the
-# other (accounts, work orders, homestead member rolls), features and tiles written by the command
-# line read at once through both, sessions and lockouts across servers, the primary killed and
-# the replica promoted while two clients take in orders through haproxy (every acknowledged order
-# kept, the chain intact), and the lease holder killed with -9 and taken over.
+# other (accounts, work orders, homestead member rolls and applications), features and tiles
+# written by the command line read at once through both, sessions and lockouts across servers,
+# the primary killed and the replica promoted while two clients take in orders through haproxy
+# (every acknowledged order kept, the chain intact), and the lease holder killed with -9 and
+# taken over.
 #
 # Needs root (pg_createcluster, apt for haproxy). Usage: bash bench/multiserver.sh [TUDI_BINARY]
 set -euo pipefail

@@ -101,9 +101,13 @@ status, _ = call(B, "GET", "/api/v1/auth/me", token=token)
 check(status == 200, "the session begun on A is honoured on B")
 
 hotline = sign_in(A, next(a for a in accounts if a["role"] == "hotline_agent"))
-clerk_account = next(a for a in accounts if a["username"] == "cunju.zjd1")
+clerk_account = next(a for a in accounts if a["username"] == "cunju.zjd2")
 clerk = sign_in(B, clerk_account)
 village = clerk_account["scope"]
+# Homestead applications are made in another village, whose roll stays as set here.
+applying_account = next(a for a in accounts if a["username"] == "cunju.zjd1")
+applying = sign_in(A, applying_account)
+applying_village = applying_account["scope"]
 status, requests = call(A, "GET", "/open311/v2/requests.json")
 places = [[r["long"], r["lat"]] for r in requests if r.get("lat") is not None]
 check(status == 200 and places, "the demo orders' places (%d) for new orders" % len(places))
@@ -115,13 +119,69 @@ def order_body(i):
             "location": places[i % len(places)], "dispatch": True}
 
 
+def inside(point, ring):
+    """Whether a point lies inside a ring (even-odd rule)."""
+    x, y = point
+    odd, j = False, len(ring) - 1
+    for i, (xi, yi) in enumerate(ring):
+        xj, yj = ring[j]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            odd = not odd
+        j = i
+    return odd
+
+
+def clear_site(village_code):
+    """A 9 x 8 m square inside the village's plan that the one map passes."""
+    status, items = call(A, "GET", "/ogc/collections/village_plan/items?limit=1000", token=applying)
+    plan = next(f for f in items["features"] if f["properties"].get("village_code") == village_code)
+    g = plan["geometry"]
+    ring = g["coordinates"][0] if g["type"] == "Polygon" else g["coordinates"][0][0]
+    x1, y1 = max(p[0] for p in ring), max(p[1] for p in ring)
+    dx, dy = 9 / (111320 * math.cos(math.radians(y1))), 8 / 110574
+    for j in range(1, 30):
+        for i in range(1, 30):
+            x, y = x1 - i * dx * 1.7, y1 - j * dy * 1.9
+            corners = [[x, y], [x + dx, y], [x + dx, y + dy], [x, y + dy]]
+            if not all(inside(c, ring) for c in corners):
+                continue
+            site = {"type": "Polygon", "coordinates": [corners + [corners[0]]]}
+            status, report = call(A, "POST", "/api/v1/compliance",
+                                  {"geometry": site, "crs": "EPSG:4490", "rule_set": "宅基地选址",
+                                   "terrain": "plain"}, token=applying)
+            if status == 200 and report.get("verdict") == "通过":
+                return site
+    return None
+
+
+site = clear_site(applying_village)
+check(site is not None, "a clear homestead site in %s's plan" % applying_village)
+# Applicants and their spouses on the village's roll: ids 2000 on, apart from the rolls below.
+status, _ = call(A, "PUT", "/api/v1/homestead/collectives/" + applying_village,
+                 {"members": [id_number(2000 + k) for k in range(700)]}, token=applying)
+check(status == 200, "the applying village's roll kept through A")
+
+
+def application(i):
+    return {"applicant": {"name": "梁志明", "id_number": id_number(2000 + 2 * (i // 4))},
+            "phone": "13800138000",
+            "family": [{"name": "陈丽", "id_number": id_number(2001 + 2 * (i // 4)), "relation": "配偶"}],
+            "village": applying_village, "terrain": "plain", "build": "new_household",
+            "current": "none", "site": site, "address": "某村三巷 8 号", "footprint_m2": 60.0,
+            "storeys": 3, "height_m": 10.5, "floor_area_m2": 175.0,
+            "neighbours": [{"side": side, "name": "邻户", "agrees": True}
+                           for side in ("east", "south", "west", "north")],
+            "reason": "分户后无宅基地"}
+
+
 # A write through one server read at once through the other, 1,000 times: an account, a work
-# order, a homestead collective's member roll in turn.
+# order, a homestead collective's member roll and a homestead application (a case on the
+# workflow engine, with its first tasks) in turn.
 started = time.time()
-stale = {"account": 0, "order": 0, "roll": 0}
+stale = {"account": 0, "order": 0, "roll": 0, "application": 0}
 for i in range(1000):
     writer, reader = (A, B) if i % 2 == 0 else (B, A)
-    kind = ("account", "order", "roll")[i % 3]
+    kind = ("account", "order", "roll", "application")[i % 4]
     if kind == "account":
         status, user = call(writer, "GET", "/api/v1/users/" + target["username"], token=token)
         name = "审批人第%d次" % i
@@ -141,6 +201,17 @@ for i in range(1000):
         status, seen = call(reader, "GET", "/api/v1/orders/" + number, token=hotline)
         if status != 200 or seen["order"]["state"] != made["order"]["state"]:
             stale[kind] += 1
+    elif kind == "application":
+        status, made = call(writer, "POST", "/api/v1/homestead/applications", application(i),
+                            token=applying)
+        if status != 201:
+            check(False, "application %d through %s answered %d: %s" % (i, writer, status, made))
+        app_id = made["application"]["id"]
+        status, seen = call(reader, "GET", "/api/v1/homestead/applications/" + app_id,
+                            token=applying)
+        if status != 200 or seen["application"]["stage"] != made["application"]["stage"] \
+                or seen["case"]["tasks"] != made["case"]["tasks"]:
+            stale[kind] += 1
     else:
         members = [id_number(i), id_number(i + 1)]
         status, saved = call(writer, "PUT", "/api/v1/homestead/collectives/" + village,
@@ -150,7 +221,8 @@ for i in range(1000):
         status, seen = call(reader, "GET", "/api/v1/homestead/collectives/" + village, token=clerk)
         if status != 200 or sorted(seen["members"]) != sorted(members):
             stale[kind] += 1
-check(sum(stale.values()) == 0, "1,000 writes (accounts, work orders, member rolls) through one "
+check(sum(stale.values()) == 0, "1,000 writes (accounts, work orders, member rolls, homestead "
+      "applications) through one "
       "server each read at once through the other (%.1f s, stale: %s)" % (time.time() - started, stale))
 
 # Features and tiles: each written by another process (the command line, into the database)

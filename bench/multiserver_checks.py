@@ -373,4 +373,16 @@ while time.time() - killed_at < 420:
     time.sleep(2)
 check(taken is not None, "the other server took the lease over (after %s s; lease 300 s, "
       "checked every 60 s)" % (None if taken is None else round(taken)))
+
+# The clock of the server that took over has run (it runs in the tick that took the lease): no
+# case was reminded or told overdue twice for one task, by the two servers between them.
+time.sleep(5)
+rows = psql(REPLICA, "select e->>'action', e->>'task', c.record_id from d440605.tudi_records c, "
+                     "jsonb_array_elements((c.body::jsonb)->'events') e "
+                     "where c.collection = 'case' and e->>'action' in ('remind', 'overdue')")
+clock_events = [tuple(line.split("|")) for line in rows.splitlines() if line]
+repeated = sorted({e for e in clock_events if clock_events.count(e) > 1})
+check(clock_events and not repeated,
+      "no reminder or overdue notice sent twice (%d sent by the clocks; repeated: %s)"
+      % (len(clock_events), repeated[:5]))
 print("all checks passed")

@@ -139,6 +139,9 @@ impl PgStore {
                 let mut caught = None;
                 let result = {
                     let mut guarded = |n: u64| match make.as_mut() {
+                        // A `make` that panicked is not called again: a retry with another
+                        // number could make the write while its caller is told of the panic.
+                        _ if caught.is_some() => Err(StoreError::Cancelled),
                         Some(make) => {
                             catch_unwind(AssertUnwindSafe(|| make(n))).unwrap_or_else(|payload| {
                                 caught = Some(payload);
@@ -167,6 +170,8 @@ impl PgStore {
                     Step::Number(n) => {
                         drop(step);
                         let built = match make.as_mut() {
+                            // Never called again once it panicked (as for the leader).
+                            _ if panicked.is_some() => Err(StoreError::Cancelled),
                             Some(make) => match catch_unwind(AssertUnwindSafe(|| make(n))) {
                                 Ok(built) => built,
                                 Err(payload) => {

@@ -385,6 +385,18 @@ async fn import(
     )
     .await
     .map_err(db("copying the audit head"))?;
+    // The settings and every collection copied have changed: their revisions move past anything
+    // a server may have cached of the empty store.
+    tx.execute(
+        "INSERT INTO tudi_revisions (scope, revision)
+         SELECT scope, greatest((SELECT seq FROM tudi_audit_head), 1)
+         FROM (SELECT 'settings' AS scope
+               UNION SELECT DISTINCT 'records:' || collection FROM tudi_records) s
+         ON CONFLICT (scope) DO UPDATE SET revision = greatest(tudi_revisions.revision, EXCLUDED.revision) + 1",
+        &[],
+    )
+    .await
+    .map_err(db("moving the revisions"))?;
     progress(n);
     Ok(n)
 }

@@ -252,6 +252,68 @@ fn a_panic_while_building_records_stops_only_its_own_write() {
     assert_eq!(report.entries, made);
 }
 
+/// A `make` whose panic depends on the number it was given: a write made together with others
+/// may be made again alone with another number, and then `make` must not be called again — the
+/// write would be made while its caller is told of the panic.
+#[test]
+fn a_write_whose_make_panicked_is_never_made() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let store = PgStore::scratch(&database()).unwrap();
+    let change = tudi_store::Change::new("user:a", "order.intake");
+    let (made, panicked) = (AtomicU64::new(0), AtomicU64::new(0));
+    std::thread::scope(|scope| {
+        for t in 0..6_u64 {
+            let (store, change, made, panicked) = (&store, &change, &made, &panicked);
+            scope.spawn(move || {
+                for i in 0..30_u64 {
+                    // A flaky build: it panics the first time it is given a multiple of 4
+                    // (every other write), and would succeed if called again.
+                    let mut calls = 0;
+                    let outcome = catch_unwind(AssertUnwindSafe(|| {
+                        store.write_numbered(change, "order:day", &mut |n| {
+                            calls += 1;
+                            assert!(
+                                calls > 1 || n % 4 != 0 || i % 2 == 1,
+                                "a bug in building order {n}"
+                            );
+                            Ok(vec![tudi_store::RecordWrite {
+                                collection: "order".into(),
+                                id: format!("t{t}-{i}"),
+                                expect: tudi_store::Expect::Absent,
+                                body: Some(serde_json::json!({ "n": n })),
+                                keys: vec![],
+                                detail: None,
+                            }])
+                        })
+                    }));
+                    match outcome {
+                        Ok(written) => {
+                            written.unwrap();
+                            made.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(_) => {
+                            panicked.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let made = made.load(Ordering::SeqCst);
+    assert!(panicked.load(Ordering::SeqCst) > 0, "some builds panicked");
+    let stored = store
+        .find_records("order", &tudi_store::RecordQuery::default())
+        .unwrap();
+    assert_eq!(
+        stored.total, made,
+        "only the writes whose callers were told they were made are stored"
+    );
+    let report = store.verify_audit().unwrap();
+    assert!(report.is_intact());
+    assert_eq!(report.entries, made);
+}
+
 /// Under a stream of work orders a server's caches of settings, layers and credentials keep
 /// serving: PostgreSQL tracks each part of the revisions apart, so writes to one collection (a
 /// numbered order) move the change counter and that collection, not the others. (Before, every

@@ -137,9 +137,21 @@ fn a_district_moves_to_postgresql_and_back_with_its_chain() {
     let file = GeoPackageStore::create(&dir.path().join("a.gpkg")).unwrap();
     fill(&file);
     let pg = PgStore::scratch(&tudi_store_pg::testing::database()).unwrap();
+    let empty = pg.revisions().unwrap();
     let copied = transfer::copy(&file, &pg, &mut |_| {}).unwrap();
     assert!(copied > 50);
     same(&file, &pg);
+    // What a server cached of the empty store is not taken for what was copied in.
+    let full = pg.revisions().unwrap();
+    assert_ne!(
+        full.settings, empty.settings,
+        "the settings' revision moved"
+    );
+    assert_ne!(
+        full.of_collections(&["order"]),
+        empty.of_collections(&["order"]),
+        "the copied collections' revisions moved"
+    );
     let back = GeoPackageStore::create(&dir.path().join("b.gpkg")).unwrap();
     transfer::copy(&pg, &back, &mut |_| {}).unwrap();
     same(&pg, &back);

@@ -183,55 +183,43 @@ impl<'a> Writer<'a> {
 
 /// The next value of sequence `key` (at least `floor + 1`).
 pub(crate) async fn advance_sequence(c: &impl GenericClient, key: &str, floor: u64) -> Result<u64> {
-    let floor = i64::try_from(floor).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
-    let statement = c
-        .prepare_cached(
-            "INSERT INTO tudi_sequences (key, value) VALUES ($1, $2::bigint + 1)
-             ON CONFLICT (key) DO UPDATE SET value = greatest(tudi_sequences.value, $2::bigint) + 1 RETURNING value",
-        )
-        .await
-        .map_err(db("advancing a sequence"))?;
-    let v: i64 = c
-        .query_one(&statement, &[&key, &floor])
-        .await
-        .map_err(|e| {
-            if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
-                StoreError::SequenceOverflow(key.into())
-            } else {
-                db("advancing a sequence")(e)
-            }
-        })?
-        .get(0);
-    u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+    take_numbers(c, key, floor, 1).await
 }
 
-/// Advances sequence `key` by `count` in one statement; returns its new value (the last of the
-/// `count` numbers taken).
+/// Takes the next `count` numbers of sequence `key` in one statement; returns the last of them.
 pub(crate) async fn advance_sequence_by(
     c: &impl GenericClient,
     key: &str,
     count: u64,
 ) -> Result<u64> {
-    let count = i64::try_from(count).map_err(|_| StoreError::SequenceOverflow(key.into()))?;
+    take_numbers(c, key, 0, count).await
+}
+
+/// Moves sequence `key` to at least `floor`, then `count` further; returns where it stands.
+async fn take_numbers(c: &impl GenericClient, key: &str, floor: u64, count: u64) -> Result<u64> {
+    let overflow = || StoreError::SequenceOverflow(key.into());
+    let floor = i64::try_from(floor).map_err(|_| overflow())?;
+    let count = i64::try_from(count).map_err(|_| overflow())?;
     let statement = c
         .prepare_cached(
-            "INSERT INTO tudi_sequences (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = tudi_sequences.value + $2 RETURNING value",
+            "INSERT INTO tudi_sequences (key, value) VALUES ($1, $2::bigint + $3::bigint)
+             ON CONFLICT (key) DO UPDATE SET value = greatest(tudi_sequences.value, $2::bigint) + $3::bigint
+             RETURNING value",
         )
         .await
         .map_err(db("advancing a sequence"))?;
     let v: i64 = c
-        .query_one(&statement, &[&key, &count])
+        .query_one(&statement, &[&key, &floor, &count])
         .await
         .map_err(|e| {
             if e.code() == Some(&tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE) {
-                StoreError::SequenceOverflow(key.into())
+                overflow()
             } else {
                 db("advancing a sequence")(e)
             }
         })?
         .get(0);
-    u64::try_from(v).map_err(|_| StoreError::SequenceOverflow(key.into()))
+    u64::try_from(v).map_err(|_| overflow())
 }
 
 /// Whether every write makes a new record (expected absent, with a body, well named): such

@@ -26,11 +26,11 @@ pub fn grid_cell(
     // The layer's snapshot when a current one is kept: no store round trip for the cell under
     // every pin (intake's hottest read), and never stale (see `snapshot`).
     let snapshot = view.snapshot(layer);
-    let def = match &snapshot {
-        Some(s) => s.def.clone(),
-        None => view.store().layer_def(layer)?,
+    let epsg = match &snapshot {
+        Some(s) => s.def.epsg,
+        None => view.store().layer_def(layer)?.epsg,
     };
-    let to = Crs::from_epsg(def.epsg)
+    let to = Crs::from_epsg(epsg)
         .and_then(|crs| Transformer::new(Crs::CGCS2000, crs))
         .map_err(|e| StoreError::Schema(e.to_string()))?;
     // A point that cannot be projected lies on no cell.

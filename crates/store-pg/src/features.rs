@@ -675,9 +675,9 @@ impl Store for PgStore {
             let mut settings = 0;
             let mut collections = std::collections::BTreeMap::new();
             for (scope, value) in scopes.into_iter().zip(values) {
-                if scope == "settings" {
+                if scope == records::SETTINGS_SCOPE {
                     settings = unsigned(value);
-                } else if let Some(name) = scope.strip_prefix("records:") {
+                } else if let Some(name) = scope.strip_prefix(records::RECORDS_SCOPE) {
                     collections.insert(name.to_owned(), unsigned(value));
                 }
             }
@@ -1003,7 +1003,7 @@ impl Store for PgStore {
             )
             .await
             .map_err(db("writing metadata"))?;
-            w.touch("settings".to_owned());
+            w.touch(records::SETTINGS_SCOPE.to_owned());
             w.append(
                 change,
                 &format!("meta:{key}"),

@@ -21,8 +21,8 @@ pub(crate) struct Writer<'a> {
     issued: u64,
     prev_hash: String,
     pending: Vec<(AuditEntry, String)>,
-    /// The scopes of [`tudi_store::Revisions`] this transaction wrote (`settings`,
-    /// `records:<collection>`): their revisions move at commit.
+    /// The scopes of [`tudi_store::Revisions`] this transaction wrote: their revisions move at
+    /// commit.
     touched: Vec<String>,
 }
 
@@ -33,6 +33,11 @@ pub(crate) struct Mark {
     pending: usize,
     touched: usize,
 }
+
+/// The revision scope of the settings (`tudi_revisions.scope`).
+pub(crate) const SETTINGS_SCOPE: &str = "settings";
+/// The revision scope of a record collection is this and the collection's name.
+pub(crate) const RECORDS_SCOPE: &str = "records:";
 
 fn overflow() -> StoreError {
     StoreError::SequenceOverflow("audit".into())
@@ -91,11 +96,31 @@ impl<'a> Writer<'a> {
         self.pending.push((entry, at_text));
     }
 
-    /// This transaction writes `scope` (`settings`, `records:<collection>`).
+    /// This transaction writes `scope` ([`SETTINGS_SCOPE`], [`RECORDS_SCOPE`]`<collection>`).
     pub(crate) fn touch(&mut self, scope: String) {
         if !self.touched.contains(&scope) {
             self.touched.push(scope);
         }
+    }
+
+    /// A record was written in this transaction: its collection's revision moves at commit, and
+    /// its audit entry is appended.
+    fn record_written(
+        &mut self,
+        change: &Change,
+        write: &RecordWrite,
+        before: Option<String>,
+        after: Option<String>,
+    ) {
+        self.touch(format!("{RECORDS_SCOPE}{}", write.collection));
+        self.append(
+            change,
+            &format!("{}:{}", write.collection, write.id),
+            Outcome::Done,
+            before,
+            after,
+            write.detail.clone(),
+        );
     }
 
     /// Where the writer stands now.
@@ -267,14 +292,11 @@ pub(crate) async fn insert_new_together(
                 .as_ref()
                 .map(Value::to_string)
                 .unwrap_or_default();
-            w.touch(format!("records:{}", write.collection));
-            w.append(
+            w.record_written(
                 change,
-                &format!("{}:{}", write.collection, write.id),
-                Outcome::Done,
+                write,
                 None,
                 Some(audit::sha256_hex(text.as_bytes())),
-                write.detail.clone(),
             );
             records[0].push(&write.collection);
             records[1].push(&write.id);
@@ -515,15 +537,7 @@ pub(crate) async fn write(
                 (version, Some(audit::sha256_hex(text.as_bytes())))
             }
         };
-        w.touch(format!("records:{}", write.collection));
-        w.append(
-            change,
-            &format!("{}:{}", write.collection, write.id),
-            Outcome::Done,
-            before,
-            after,
-            write.detail.clone(),
-        );
+        w.record_written(change, write, before, after);
         versions.push(version);
     }
     Ok(versions)

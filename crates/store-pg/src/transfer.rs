@@ -386,7 +386,8 @@ async fn import(
     .await
     .map_err(db("copying the audit head"))?;
     // The settings and every collection copied have changed: their revisions move past anything
-    // a server may have cached of the empty store.
+    // a server may have cached of the empty store (scopes as `records::SETTINGS_SCOPE` and
+    // `records::RECORDS_SCOPE` name them).
     tx.execute(
         "INSERT INTO tudi_revisions (scope, revision)
          SELECT scope, greatest((SELECT seq FROM tudi_audit_head), 1)

@@ -197,23 +197,30 @@ fn a_database_without_postgis_is_named_with_the_remedy() {
     assert!(err.contains(&name), "names the database: {err}");
 }
 
-/// A `make` that panics, in a writer sharing a transaction with others (as leader or not): the
-/// panic reaches its own caller only; the others' writes go on, numbers stay gapless and the
-/// chain intact.
-#[test]
-fn a_panic_while_building_records_stops_only_its_own_write() {
+/// Thread and index of an order made by [`orders_from_six_threads`].
+type Order = (u64, u64);
+
+/// Six threads each make 30 numbered orders at once on `store`, order `i` of thread `t` built by
+/// `build(t, i, n, call)` (`call`: how often that write's build has been called, from 1). Returns
+/// the `(t, i)` of the writes that were made and of those whose build panicked.
+fn orders_from_six_threads(
+    store: &PgStore,
+    build: &(dyn Fn(u64, u64, u64, u32) + Sync),
+) -> (Vec<Order>, Vec<Order>) {
     use std::panic::{AssertUnwindSafe, catch_unwind};
-    let store = PgStore::scratch(&database()).unwrap();
+    use std::sync::Mutex;
     let change = tudi_store::Change::new("user:a", "order.intake");
-    let made = std::sync::atomic::AtomicU64::new(0);
+    let (made, panicked) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
     std::thread::scope(|scope| {
         for t in 0..6_u64 {
-            let (store, change, made) = (&store, &change, &made);
+            let (change, made, panicked) = (&change, &made, &panicked);
             scope.spawn(move || {
                 for i in 0..30_u64 {
+                    let mut calls = 0;
                     let outcome = catch_unwind(AssertUnwindSafe(|| {
                         store.write_numbered(change, "order:day", &mut |n| {
-                            assert!(i % 7 != 3, "a bug in building order {n}");
+                            calls += 1;
+                            build(t, i, n, calls);
                             Ok(vec![tudi_store::RecordWrite {
                                 collection: "order".into(),
                                 id: format!("o{n:05}"),
@@ -227,15 +234,30 @@ fn a_panic_while_building_records_stops_only_its_own_write() {
                     match outcome {
                         Ok(written) => {
                             written.unwrap();
-                            made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            made.lock().unwrap().push((t, i));
                         }
-                        Err(_) => assert_eq!(i % 7, 3, "only the writes that panicked failed"),
+                        Err(_) => panicked.lock().unwrap().push((t, i)),
                     }
                 }
             });
         }
     });
-    let made = made.load(std::sync::atomic::Ordering::SeqCst);
+    (made.into_inner().unwrap(), panicked.into_inner().unwrap())
+}
+
+/// A panic in one caller's build fails only that caller's write: the others in the shared
+/// transaction are made, numbers stay gapless, one audit entry per write made.
+#[test]
+fn a_panic_while_building_records_stops_only_its_own_write() {
+    let store = PgStore::scratch(&database()).unwrap();
+    let (made, panicked) = orders_from_six_threads(&store, &|_, i, n, _| {
+        assert!(i % 7 != 3, "a bug in building order {n}");
+    });
+    assert!(
+        panicked.iter().all(|(_, i)| i % 7 == 3),
+        "only the writes that panicked failed"
+    );
+    let made = made.len() as u64;
     assert_eq!(made, 6 * (30 - 4), "every other write was made");
     let page = store
         .find_records("order", &tudi_store::RecordQuery::default())
@@ -252,56 +274,22 @@ fn a_panic_while_building_records_stops_only_its_own_write() {
     assert_eq!(report.entries, made);
 }
 
-/// A `make` whose panic depends on the number it was given: a write made together with others
-/// may be made again alone with another number, and then `make` must not be called again — the
-/// write would be made while its caller is told of the panic.
+/// A build whose panic depends on the number it was given: a write made together with others
+/// may be made again alone with another number, and then the build must not be called again —
+/// the write would be made while its caller is told of the panic.
 #[test]
 fn a_write_whose_make_panicked_is_never_made() {
-    use std::panic::{AssertUnwindSafe, catch_unwind};
-    use std::sync::atomic::{AtomicU64, Ordering};
     let store = PgStore::scratch(&database()).unwrap();
-    let change = tudi_store::Change::new("user:a", "order.intake");
-    let (made, panicked) = (AtomicU64::new(0), AtomicU64::new(0));
-    std::thread::scope(|scope| {
-        for t in 0..6_u64 {
-            let (store, change, made, panicked) = (&store, &change, &made, &panicked);
-            scope.spawn(move || {
-                for i in 0..30_u64 {
-                    // A flaky build: it panics the first time it is given a multiple of 4
-                    // (every other write), and would succeed if called again.
-                    let mut calls = 0;
-                    let outcome = catch_unwind(AssertUnwindSafe(|| {
-                        store.write_numbered(change, "order:day", &mut |n| {
-                            calls += 1;
-                            assert!(
-                                calls > 1 || n % 4 != 0 || i % 2 == 1,
-                                "a bug in building order {n}"
-                            );
-                            Ok(vec![tudi_store::RecordWrite {
-                                collection: "order".into(),
-                                id: format!("t{t}-{i}"),
-                                expect: tudi_store::Expect::Absent,
-                                body: Some(serde_json::json!({ "n": n })),
-                                keys: vec![],
-                                detail: None,
-                            }])
-                        })
-                    }));
-                    match outcome {
-                        Ok(written) => {
-                            written.unwrap();
-                            made.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Err(_) => {
-                            panicked.fetch_add(1, Ordering::SeqCst);
-                        }
-                    }
-                }
-            });
-        }
+    // A flaky build: it panics the first time it is given a multiple of 4 (every other write),
+    // and would succeed if called again.
+    let (made, panicked) = orders_from_six_threads(&store, &|_, i, n, calls| {
+        assert!(
+            calls > 1 || n % 4 != 0 || i % 2 == 1,
+            "a bug in building order {n}"
+        );
     });
-    let made = made.load(Ordering::SeqCst);
-    assert!(panicked.load(Ordering::SeqCst) > 0, "some builds panicked");
+    let made = made.len() as u64;
+    assert!(!panicked.is_empty(), "some builds panicked");
     let stored = store
         .find_records("order", &tudi_store::RecordQuery::default())
         .unwrap();

@@ -139,7 +139,7 @@ pub fn authorize(
             )
         })
     {
-        tracing::error!(error = %e, "could not record a refusal");
+        crate::refusal_not_recorded(&e);
     }
     Err(denied(&d))
 }
@@ -301,10 +301,126 @@ impl Recognised {
 /// Identifies the caller and checks the anti-CSRF token; see the module documentation. The
 /// request's store work may use change-counter readings begun after it arrived
 /// ([`tudi_store::horizon`]).
+///
+/// A read-only request to a store whose reading is a round trip (PostgreSQL) runs
+/// speculatively on the last reading while its own is under way, and is confirmed by that reading
+/// before its answer leaves — or run again, the careful way ([`tudi_store::horizon`]).
 pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let arrived = Instant::now();
+    if !speculable(&req) || !st.odds.worth_trying() || !st.store.begin_revisions_reading() {
+        return crate::ARRIVED
+            .scope(arrived, identified(st, req, next))
+            .await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, SPECULATIVE_BODY_MAX).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(error = %e, "request body unreadable");
+            return Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable-body",
+                "请求体无法读取",
+                "请求体未能完整读取，请重试",
+                "the request body could not be read in full; try again",
+            )
+            .into_response();
+        }
+    };
+    let again = || Request::from_parts(parts.clone(), axum::body::Body::from(body.clone()));
+    let speculation = std::sync::Arc::new(tudi_store::horizon::Speculation::default());
+    let answer = crate::ARRIVED
+        .scope(
+            arrived,
+            crate::SPECULATING.scope(
+                std::sync::Arc::clone(&speculation),
+                identified(st.clone(), again(), next.clone()),
+            ),
+        )
+        .await;
+    // The request's own reading (begun after it arrived; usually done by now).
+    let store = std::sync::Arc::clone(&st.store);
+    let fresh = tokio::task::spawn_blocking(move || {
+        tudi_store::horizon::reading_since(arrived, || store.revisions())
+    })
+    .await;
+    if let Ok(Ok(fresh)) = fresh
+        && speculation.confirmed_by(&fresh)
+    {
+        st.odds.confirmed();
+        return answer;
+    }
+    st.odds.missed();
+    tracing::debug!("speculative answer not confirmed; the request runs again");
     crate::ARRIVED
-        .scope(Instant::now(), identified(st, req, next))
+        .scope(arrived, identified(st, again(), next))
         .await
+}
+
+/// How often speculative answers were recently not confirmed. Under a stream of writes (work
+/// orders, sign-ins) most are not, and running each request twice would cost more than the round
+/// trip it hides; so speculation pauses while misses are frequent (more than about one in five),
+/// and each request run the careful way meanwhile brings the next try closer.
+#[derive(Debug, Default)]
+pub(crate) struct SpeculationOdds {
+    misses: std::sync::atomic::AtomicU32,
+}
+
+impl SpeculationOdds {
+    /// Score at which speculation pauses.
+    const PAUSE_AT: u32 = 16;
+    /// What a miss adds (a confirmation takes one off).
+    const MISS: u32 = 4;
+    /// Highest score: a pause lasts at most this many requests.
+    const CAP: u32 = 32;
+
+    fn step(&self, f: impl Fn(u32) -> u32) -> u32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.misses
+            .fetch_update(Relaxed, Relaxed, |m| Some(f(m)))
+            .unwrap_or_else(|m| m)
+    }
+
+    /// Whether to speculate now (if not, the pause shortens by one request).
+    pub(crate) fn worth_trying(&self) -> bool {
+        let before = self.step(|m| if m >= Self::PAUSE_AT { m - 1 } else { m });
+        before < Self::PAUSE_AT
+    }
+
+    pub(crate) fn confirmed(&self) {
+        self.step(|m| m.saturating_sub(1));
+    }
+
+    pub(crate) fn missed(&self) {
+        self.step(|m| (m + Self::MISS).min(Self::CAP));
+    }
+}
+
+/// Largest body of a request run speculatively (it is kept, to run the request again).
+const SPECULATIVE_BODY_MAX: usize = 256 << 10;
+
+/// Whether a request may run speculatively: it reads the store, changes nothing by its method
+/// (a write it tries anyway is refused and the request runs again), and its body is small.
+fn speculable(req: &Request) -> bool {
+    let path = req.uri().path();
+    let reads_store = path.starts_with("/api/") || path.starts_with("/ogc");
+    let length = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+    let read_only = match *req.method() {
+        Method::GET | Method::HEAD => length.unwrap_or(0) == 0 && !chunked,
+        // Compliance is a question asked with a body, answered without a change.
+        Method::POST => {
+            path == "/api/v1/compliance"
+                && !chunked
+                && length.is_some_and(|n| n <= SPECULATIVE_BODY_MAX)
+        }
+        _ => false,
+    };
+    reads_store && read_only
 }
 
 async fn identified(st: AppState, mut req: Request, next: Next) -> Response {
@@ -390,7 +506,7 @@ fn check_csrf(st: &AppState, ctx: &Ctx, headers: &HeaderMap) -> Result<(), Probl
             Some(serde_json::json!({"cross_origin": cross_origin, "token_sent": sent.is_some()})),
         )
     }) {
-        tracing::error!(error = %e, "could not record a refusal");
+        crate::refusal_not_recorded(&e);
     }
     Err(Problem::new(
         StatusCode::FORBIDDEN,
@@ -947,4 +1063,42 @@ pub fn client_address(
 #[must_use]
 pub fn client_key(req_ip: Option<IpAddr>) -> String {
     req_ip.map_or_else(|| "ip:local".to_owned(), |ip| format!("ip:{ip}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpeculationOdds;
+
+    #[test]
+    fn speculation_pauses_while_misses_are_frequent_and_resumes() {
+        let odds = SpeculationOdds::default();
+        assert!(odds.worth_trying());
+        // One miss in ten goes on being tried.
+        for i in 0..200 {
+            assert!(odds.worth_trying(), "request {i}");
+            if i % 10 == 0 {
+                odds.missed();
+            } else {
+                odds.confirmed();
+            }
+        }
+        // Every answer missed (a stream of writes): a pause, then a new try.
+        let mut tried = 0;
+        for _ in 0..200 {
+            if odds.worth_trying() {
+                tried += 1;
+                odds.missed();
+            }
+        }
+        assert!((5..=50).contains(&tried), "tried {tried} of 200");
+        // Quiet again: after the pause, every request is tried.
+        for _ in 0..SpeculationOdds::CAP {
+            odds.worth_trying();
+        }
+        assert!((0..50).all(|_| {
+            let t = odds.worth_trying();
+            odds.confirmed();
+            t
+        }));
+    }
 }

@@ -144,6 +144,8 @@ pub struct AppState {
     /// The work-order centre's settings (categories, responsibility list, calendar), kept while
     /// the settings are unchanged.
     order_rules: Arc<UntilChanged<orders::OrderRules>>,
+    /// Whether read-only requests run speculatively now ([`auth::identify`]).
+    odds: Arc<auth::SpeculationOdds>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -176,15 +178,36 @@ impl Default for Limits {
 tokio::task_local! {
     /// When the request being served arrived ([`auth::identify`] sets it).
     static ARRIVED: std::time::Instant;
+    /// The request's speculation, when it runs speculatively ([`auth::identify`]).
+    static SPECULATING: Arc<tudi_store::horizon::Speculation>;
+}
+
+/// A refusal's audit entry could not be written: an error, unless the request runs
+/// speculatively — its writes are refused until it runs again, when the entry is written.
+pub(crate) fn refusal_not_recorded(e: &tudi_store::StoreError) {
+    if SPECULATING.try_with(|_| ()).is_ok() {
+        tracing::debug!(error = %e, "refusal to be recorded when the request runs again");
+    } else {
+        tracing::error!(error = %e, "could not record a refusal");
+    }
 }
 
 /// `work`, run where the request's arrival is known to the store: it may then use any
-/// change-counter reading begun after the request arrived ([`tudi_store::horizon`]).
+/// change-counter reading begun after the request arrived, or, for a request running
+/// speculatively, the last reading ([`tudi_store::horizon`]).
 fn as_of_arrival<T>(work: impl FnOnce() -> T) -> impl FnOnce() -> T {
     let arrived = ARRIVED.try_with(|t| *t).ok();
-    move || match arrived {
-        Some(t) => tudi_store::horizon::reading_since(t, work),
-        None => work(),
+    // On a blocking thread (store work nested in store work) the task-local is absent; the
+    // speculation this thread works for, if any, still holds.
+    let speculation = SPECULATING
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(tudi_store::horizon::speculation);
+    move || {
+        tudi_store::horizon::speculating(speculation, || match arrived {
+            Some(t) => tudi_store::horizon::reading_since(t, work),
+            None => work(),
+        })
     }
 }
 
@@ -293,6 +316,7 @@ impl AppState {
             trusted_proxies: Arc::new(Vec::new()),
             limits: Limits::default(),
             analyses: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            odds: Arc::default(),
             server_id: Arc::from(lease::this_server()),
         }
     }

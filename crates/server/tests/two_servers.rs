@@ -376,3 +376,41 @@ async fn rule_sets_saved_in_the_store_are_offered_by_every_server() {
         assert_eq!(ids(&now), ["宅基地选址"], "{now}");
     }
 }
+
+/// A read refused for a sensitive action is audited exactly once. (On PostgreSQL such a read
+/// runs speculatively on the last revisions reading: its audit entry is refused there, and the
+/// request runs again, the careful way, before it is answered.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_read_is_audited_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store_a, store_b) = tudi_store_pg::testing::fresh_store_pair(dir.path());
+    let config = tudi_access::accounts::AuthConfig::for_tests();
+    let accounts = tudi_access::demo::create_accounts(&*store_a, &config, "440605").unwrap();
+    let agent = accounts.iter().find(|a| a.role == "hotline_agent").unwrap();
+    let a = AppState::new(store_a.clone()).with_auth(config.clone());
+    let b = AppState::new(store_b.clone()).with_auth(config);
+    let (status, signed, _) = call(
+        &a,
+        None,
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"username": agent.username, "password": agent.password})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let token = signed["token"].as_str().unwrap().to_owned();
+    let denials = || {
+        store_a
+            .audit_trail(&tudi_store::AuditQuery::default())
+            .unwrap()
+            .iter()
+            .filter(|e| e.action == "denied.audit_read")
+            .count()
+    };
+    for (round, server) in [&a, &b, &b, &a].into_iter().enumerate() {
+        let (status, body, _) = call(server, Some(&token), "GET", "/api/v1/audit", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(denials(), round + 1, "round {round}: one entry per refusal");
+    }
+    assert!(store_a.verify_audit().unwrap().is_intact());
+}

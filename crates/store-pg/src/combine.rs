@@ -110,6 +110,7 @@ fn shared(e: &StoreError) -> StoreError {
 impl PgStore {
     /// Makes `work` in a transaction shared with the writes of other threads arriving at once.
     pub(crate) fn combined(&self, change: &Change, work: Work<'_>) -> Result<(u64, Vec<u64>)> {
+        crate::refuse_while_speculating()?;
         let (writes, key, mut make) = match work {
             Work::Records(w) => (Some(w.to_vec()), None, None),
             Work::Numbered { key, make } => (None, Some(key.to_owned()), Some(make)),

@@ -86,18 +86,33 @@ impl<T: Clone> CounterGate<T> {
         state.asking = Some(begun);
         drop(state);
         // Whatever happens (a panic included), the reading ends and the waiters wake.
-        let mut settle = Settle {
+        let settle = Settle {
             gate: self,
             begun,
             answer: None,
         };
         let answer = ask();
-        settle.answer = Some(match &answer {
-            Ok(v) => Ok(v.clone()),
-            Err(e) => Err(e.to_string()),
-        });
-        drop(settle);
+        settle.answer(&answer);
         answer
+    }
+
+    /// The newest reading, however old (for a request running speculatively, which confirms it
+    /// afterwards).
+    pub(crate) fn latest(&self) -> Option<T> {
+        self.lock().latest.as_ref().map(|(_, value)| value.clone())
+    }
+
+    /// Claims a reading begun now, to be taken elsewhere (a task of the store's runtime):
+    /// callers of [`CounterGate::read`] wait for it as for any reading in flight. The returned
+    /// guard settles it with its answer, or as failed if dropped unanswered.
+    pub(crate) fn claim(&self) -> Settle<'_, T> {
+        let begun = Instant::now();
+        self.lock().asking = Some(begun);
+        Settle {
+            gate: self,
+            begun,
+            answer: None,
+        }
     }
 
     /// This process has just committed: later calls need a reading begun after now.
@@ -109,10 +124,20 @@ impl<T: Clone> CounterGate<T> {
 
 /// Ends a reading: records its answer (or its failure, or a panic as a failure), clears the
 /// reading in flight and wakes the waiters.
-struct Settle<'a, T: Clone> {
+pub(crate) struct Settle<'a, T: Clone> {
     gate: &'a CounterGate<T>,
     begun: Instant,
     answer: Option<std::result::Result<T, String>>,
+}
+
+impl<T: Clone> Settle<'_, T> {
+    /// The reading's answer, settled now.
+    pub(crate) fn answer(mut self, answer: &Result<T>) {
+        self.answer = Some(match answer {
+            Ok(v) => Ok(v.clone()),
+            Err(e) => Err(e.to_string()),
+        });
+    }
 }
 
 impl<T: Clone> Drop for Settle<'_, T> {
@@ -219,6 +244,25 @@ mod tests {
         // A caller arriving afterwards asks again.
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(gate.read(Instant::now(), || Ok(5)).ok(), Some(5));
+    }
+
+    #[test]
+    fn a_claimed_reading_serves_the_callers_that_arrived_before_it() {
+        let gate = CounterGate::<u64>::default();
+        let arrived = Instant::now();
+        let claimed = gate.claim();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| gate.read(arrived, || Ok(99)));
+            std::thread::sleep(Duration::from_millis(20));
+            claimed.answer(&Ok(7));
+            assert_eq!(waiter.join().ok().and_then(Result::ok), Some(7));
+        });
+        assert_eq!(gate.latest(), Some(7));
+        // A claim dropped unanswered settles as failed, and waiters are told.
+        std::thread::sleep(Duration::from_millis(2));
+        let later = Instant::now();
+        drop(gate.claim());
+        assert!(gate.read(later, || Ok(1)).is_err());
     }
 
     #[test]

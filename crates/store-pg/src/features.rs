@@ -6,6 +6,7 @@ use geo::BoundingRect;
 use geo_types::Geometry;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
@@ -96,19 +97,25 @@ async fn info(c: &impl GenericClient, def: LayerDef) -> Result<LayerInfo> {
 }
 
 /// Gives a layer a new revision from the store-wide counter (which [`Store::change_counter`]
-/// reads), in the caller's transaction.
+/// reads), in the caller's transaction; a layer dropped takes one too (no row gets it), so that
+/// caches notice.
 async fn bump_revision(c: &impl GenericClient, layer: &str) -> Result<()> {
     let statement = c
         .prepare_cached(
-            "WITH r AS (INSERT INTO tudi_sequences (key, value) VALUES ('tudi:layer-revision', 1)
-               ON CONFLICT (key) DO UPDATE SET value = tudi_sequences.value + 1 RETURNING value)
+            "WITH r AS (INSERT INTO tudi_sequences (key, value) VALUES ($2, 1)
+               ON CONFLICT (key) DO UPDATE SET value = tudi_sequences.value + 1 RETURNING value),
+                  mirrored AS (INSERT INTO tudi_revisions (scope, revision) SELECT $3, value FROM r
+               ON CONFLICT (scope) DO UPDATE SET revision = EXCLUDED.revision)
              UPDATE tudi_layers SET revision = (SELECT value FROM r) WHERE name = $1",
         )
         .await
         .map_err(db("advancing a layer revision"))?;
-    c.execute(&statement, &[&layer])
-        .await
-        .map_err(db("advancing a layer revision"))?;
+    c.execute(
+        &statement,
+        &[&layer, &records::LAYER_REVISION, &records::LAYERS_SCOPE],
+    )
+    .await
+    .map_err(db("advancing a layer revision"))?;
     Ok(())
 }
 
@@ -529,10 +536,56 @@ impl PgStore {
         Ok(())
     }
 
+    /// One reading of the revisions, to run on this thread or as a task of the store's runtime.
+    fn reading(&self) -> impl Future<Output = Result<Revisions>> + Send + 'static {
+        let (pool, label) = (self.pool.clone(), self.target.label.clone());
+        async move {
+            let doing = "reading the change counter";
+            let c = pool
+                .get()
+                .await
+                .map_err(|e| crate::pool_error(doing, &label, e))?;
+            // One table holds every part (the audit head and the layer revision are kept there
+            // too, by the statements that move them): one statement, so one snapshot, and the
+            // parts agree with each other.
+            let statement = c
+                .prepare_cached("SELECT scope, revision FROM tudi_revisions")
+                .await
+                .map_err(db(doing))?;
+            let rows = c.query(&statement, &[]).await.map_err(db(doing))?;
+            let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+            let (mut head, mut layers, mut settings) = (0, 0, 0);
+            let mut collections = std::collections::BTreeMap::new();
+            for row in &rows {
+                let (scope, value): (&str, i64) = (row.get(0), row.get(1));
+                match scope {
+                    records::AUDIT_SCOPE => head = unsigned(value),
+                    records::LAYERS_SCOPE => layers = unsigned(value),
+                    records::SETTINGS_SCOPE => settings = unsigned(value),
+                    _ => {
+                        if let Some(name) = scope.strip_prefix(records::RECORDS_SCOPE) {
+                            collections.insert(name.to_owned(), unsigned(value));
+                        }
+                    }
+                }
+            }
+            // Every committed write moves the audit head (records, settings, files, refusals
+            // too), and every layer change the layer revision: their sum moves whenever anything
+            // was committed, as the contract asks.
+            Ok(Revisions::tracked(
+                head + layers,
+                layers,
+                settings,
+                collections,
+            ))
+        }
+    }
+
     async fn writer_work<T>(
         &self,
         work: impl AsyncFnOnce(&mut Writer<'_>) -> Result<T>,
     ) -> Result<T> {
+        crate::refuse_while_speculating()?;
         let mut client = self.client("writing").await?;
         let done = async {
             let mut w = Writer::begin(&mut client).await?;
@@ -589,7 +642,7 @@ impl Store for PgStore {
                     .map_err(db("dropping a layer"))?;
             }
             // The store-wide counter moves, so caches notice the layer is gone.
-            advance_sequence(&w.tx, "tudi:layer-revision", 0).await?;
+            bump_revision(&w.tx, name).await?;
             Ok(())
         }))
     }
@@ -644,45 +697,41 @@ impl Store for PgStore {
     }
 
     fn change_counter(&self) -> Result<u64> {
-        Ok(self.revisions()?.changes)
+        let reading = self.revisions()?;
+        if let Some(s) = tudi_store::horizon::speculation() {
+            s.hand_out(&reading, true);
+        }
+        Ok(reading.changes)
     }
 
     fn revisions(&self) -> Result<Revisions> {
+        let speculation = tudi_store::horizon::speculation();
+        // A request running speculatively takes the last reading, however old; the server
+        // confirms it with the request's own before answering.
+        if let Some(s) = &speculation
+            && let Some(last) = self.counter.latest()
+        {
+            s.hand_out(&last, false);
+            return Ok(last);
+        }
         let since = tudi_store::horizon::earliest_acceptable();
-        self.counter.read(since, || self.run(async {
-            let c = self.client("reading the change counter").await?;
-            let statement = c
-                .prepare_cached(
-                    // Every committed write moves the audit head (records, settings, files,
-                    // refusals too), and every layer change the layer revision: their sum moves
-                    // whenever anything was committed, as the contract asks. One statement, so
-                    // one snapshot: the parts agree with each other.
-                    "SELECT coalesce((SELECT seq FROM tudi_audit_head), 0),
-                            coalesce((SELECT value FROM tudi_sequences WHERE key = 'tudi:layer-revision'), 0),
-                            coalesce(array_agg(scope), '{}'), coalesce(array_agg(revision), '{}')
-                     FROM tudi_revisions",
-                )
-                .await
-                .map_err(db("reading the change counter"))?;
-            let row = c
-                .query_one(&statement, &[])
-                .await
-                .map_err(db("reading the change counter"))?;
-            let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
-            let (head, layers) = (unsigned(row.get(0)), unsigned(row.get(1)));
-            let scopes: Vec<String> = row.get(2);
-            let values: Vec<i64> = row.get(3);
-            let mut settings = 0;
-            let mut collections = std::collections::BTreeMap::new();
-            for (scope, value) in scopes.into_iter().zip(values) {
-                if scope == records::SETTINGS_SCOPE {
-                    settings = unsigned(value);
-                } else if let Some(name) = scope.strip_prefix(records::RECORDS_SCOPE) {
-                    collections.insert(name.to_owned(), unsigned(value));
-                }
-            }
-            Ok(Revisions::tracked(head + layers, layers, settings, collections))
-        }))
+        let reading = self.counter.read(since, || self.run(self.reading()))?;
+        if let Some(s) = &speculation {
+            s.hand_out(&reading, false);
+        }
+        Ok(reading)
+    }
+
+    fn begin_revisions_reading(&self) -> bool {
+        let Some(runtime) = &self.runtime else {
+            return false;
+        };
+        let (gate, reading) = (Arc::clone(&self.counter), self.reading());
+        runtime.spawn(async move {
+            let claim = gate.claim();
+            claim.answer(&reading.await);
+        });
+        true
     }
 
     fn insert_features(
@@ -960,6 +1009,7 @@ impl Store for PgStore {
     }
 
     fn next_in_sequence(&self, key: &str, floor: u64) -> Result<u64> {
+        crate::refuse_while_speculating()?;
         self.run(async {
             let c = self.client("advancing a sequence").await?;
             advance_sequence(&c, key, floor).await

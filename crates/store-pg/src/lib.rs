@@ -12,6 +12,9 @@
 //!   writing transaction locks it first, so writers from any number of servers append to the
 //!   chain one at a time (it never forks), a failed transaction gives its number back, and no
 //!   two transactions can wait on each other's rows (they all queue on the head first).
+//! - `tudi_revisions` holds what [`tudi_store::Revisions`] reports, one row per part: `audit`
+//!   (the head's number), `layers` (the layer revision), `settings`, `records:<collection>`;
+//!   each is moved by the statement that moves what it covers, in the same transaction.
 //!
 //! The [`Store`] trait is synchronous; the driver is tokio-postgres under a deadpool pool. The
 //! connections are driven by the store's own small runtime, and each call waits for its answer
@@ -36,6 +39,8 @@ use std::future::Future;
 use std::path::Path;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::sync::Arc;
+
 use tudi_store::{Result, StoreError};
 
 pub use schema::SCHEMA_VERSION;
@@ -183,7 +188,7 @@ pub struct PgStore {
     /// A scratch store drops its schema when dropped (tests).
     scratch: bool,
     /// Readings of the change counter, shared by the calls that may use them.
-    counter: counter::CounterGate<tudi_store::Revisions>,
+    counter: Arc<counter::CounterGate<tudi_store::Revisions>>,
     /// Record writes waiting to share a transaction.
     combiner: combine::Combiner,
 }
@@ -324,7 +329,7 @@ impl PgStore {
             pool,
             target,
             scratch: false,
-            counter: counter::CounterGate::default(),
+            counter: Arc::default(),
             combiner: combine::Combiner::default(),
         };
         store.run(schema::prepare(&store))?;
@@ -460,6 +465,21 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| pool_error(doing, &self.target.label, e))
+    }
+}
+
+/// A write for a request running speculatively is refused (and the request told to run again):
+/// what it would write may rest on a reading not yet confirmed ([`tudi_store::horizon`]).
+pub(crate) fn refuse_while_speculating() -> Result<()> {
+    match tudi_store::horizon::speculation() {
+        None => Ok(()),
+        Some(s) => {
+            s.spoil();
+            Err(StoreError::Unavailable {
+                doing: "writing",
+                source: "the request's reading is not confirmed yet; it runs again".into(),
+            })
+        }
     }
 }
 

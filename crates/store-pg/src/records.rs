@@ -38,6 +38,12 @@ pub(crate) struct Mark {
 pub(crate) const SETTINGS_SCOPE: &str = "settings";
 /// The revision scope of a record collection is this and the collection's name.
 pub(crate) const RECORDS_SCOPE: &str = "records:";
+/// The row of `tudi_revisions` that holds the audit head's sequence number.
+pub(crate) const AUDIT_SCOPE: &str = "audit";
+/// The row of `tudi_revisions` that holds the layer revision (sequence `LAYER_REVISION`).
+pub(crate) const LAYERS_SCOPE: &str = "layers";
+/// The sequence every layer change advances: a layer's revision is the value it took.
+pub(crate) const LAYER_REVISION: &str = "tudi:layer-revision";
 
 fn overflow() -> StoreError {
     StoreError::SequenceOverflow("audit".into())
@@ -147,6 +153,8 @@ impl<'a> Writer<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
+        // The head moves with every entry, and its copy in `tudi_revisions` with it.
+        self.touch(AUDIT_SCOPE.to_owned());
         let mut cols: [Vec<Option<String>>; 10] = Default::default();
         let mut seqs = Vec::with_capacity(self.pending.len());
         for (entry, at_text) in &self.pending {

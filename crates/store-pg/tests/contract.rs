@@ -345,13 +345,19 @@ fn work_orders_leave_the_other_revisions_standing() {
     );
 }
 
-/// A district's schema made by the previous tudi (version 1, before revisions were tracked)
-/// is upgraded when a server next opens it, and its revisions then move as the contract says.
+/// A district's schema made by an earlier tudi (version 1, before revisions were tracked) is
+/// upgraded when a server next opens it: its change counter reads as before, and its revisions
+/// then move as the contract says.
 #[test]
 fn a_schema_of_version_1_is_upgraded_on_open() {
     use tudi_store::{Change, Expect, RecordWrite};
     let store = PgStore::scratch(&database()).unwrap();
     let schema = store.target().schema.clone();
+    store
+        .set_meta("orders:holidays", "", &Change::new("settings", "test"))
+        .unwrap();
+    let written = store.revisions().unwrap();
+    assert!(written.changes > 0);
     let out = std::process::Command::new("psql")
         .args([
             &database(),
@@ -371,9 +377,14 @@ fn a_schema_of_version_1_is_upgraded_on_open() {
     let reopened = PgStore::connect(store.target().clone()).unwrap();
     assert_eq!(
         reopened.meta("schema_version").unwrap().as_deref(),
-        Some("2")
+        Some(tudi_store_pg::SCHEMA_VERSION)
     );
     let before = reopened.revisions().unwrap();
+    assert_eq!(
+        (before.changes, before.layers),
+        (written.changes, written.layers),
+        "the counter reads on from where it stood"
+    );
     reopened
         .write_records(
             &Change::new("user:a", "test"),
@@ -391,4 +402,80 @@ fn a_schema_of_version_1_is_upgraded_on_open() {
         reopened.revisions().unwrap().of_collections(&["user"]),
         before.of_collections(&["user"])
     );
+}
+
+/// A request running speculatively is handed the last reading, however stale, and may not write;
+/// the reading begun when it arrived then tells whether what it was handed still holds.
+#[test]
+fn a_speculative_request_is_handed_the_last_reading_and_may_not_write() {
+    use std::sync::Arc;
+    use std::time::Instant;
+    use tudi_store::horizon::{self, Speculation};
+    use tudi_store::{Change, Expect, RecordWrite};
+    let a = PgStore::scratch(&database()).unwrap();
+    let b = PgStore::connect(a.target().clone()).unwrap();
+    let settings = Change::new("settings", "test");
+    let last = b.revisions().unwrap();
+    // Another server changes a setting; then a request arrives at `b`.
+    a.set_meta("orders:holidays", "2026-10-01", &settings)
+        .unwrap();
+    let arrived = Instant::now();
+    assert!(
+        b.begin_revisions_reading(),
+        "a reading is a round trip here"
+    );
+    let speculation = Arc::new(Speculation::default());
+    let handed = horizon::speculating(Some(Arc::clone(&speculation)), || {
+        horizon::reading_since(arrived, || b.revisions().unwrap())
+    });
+    assert_eq!(
+        handed, last,
+        "handed the last reading, not the request's own"
+    );
+    let own = horizon::reading_since(arrived, || b.revisions().unwrap());
+    assert_ne!(
+        own.settings, last.settings,
+        "the request's own reading sees the change"
+    );
+    assert!(!speculation.confirmed_by(&own), "so the answer is not kept");
+
+    // Nothing changes between the readings: the answer is kept.
+    let again = Arc::new(Speculation::default());
+    horizon::speculating(Some(Arc::clone(&again)), || b.revisions().unwrap());
+    let arrived = Instant::now();
+    assert!(again.confirmed_by(&horizon::reading_since(arrived, || b.revisions().unwrap())));
+
+    // Every kind of write is refused, changes nothing, and spoils the speculation.
+    let writing = Arc::new(Speculation::default());
+    let before = b.revisions().unwrap();
+    horizon::speculating(Some(Arc::clone(&writing)), || {
+        assert!(b.set_meta("orders:holidays", "", &settings).is_err());
+        assert!(
+            b.write_records(
+                &settings,
+                &[RecordWrite {
+                    collection: "note".into(),
+                    id: "n".into(),
+                    expect: Expect::Absent,
+                    body: Some(serde_json::json!({})),
+                    keys: vec![],
+                    detail: None,
+                }],
+            )
+            .is_err()
+        );
+        assert!(b.next_in_sequence("order:day", 0).is_err());
+        assert!(
+            b.record_denial(&settings, "user:x", None).is_err(),
+            "even a refusal's record waits for the request to run again"
+        );
+    });
+    let after = horizon::reading_since(Instant::now(), || b.revisions().unwrap());
+    assert_eq!(after, before, "nothing was written");
+    assert!(!writing.confirmed_by(&after));
+    assert_eq!(
+        b.meta("orders:holidays").unwrap().as_deref(),
+        Some("2026-10-01")
+    );
+    assert_eq!(b.next_in_sequence("order:day", 0).unwrap(), 1);
 }

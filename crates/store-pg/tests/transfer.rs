@@ -143,6 +143,10 @@ fn a_district_moves_to_postgresql_and_back_with_its_chain() {
     same(&file, &pg);
     // What a server cached of the empty store is not taken for what was copied in.
     let full = pg.revisions().unwrap();
+    assert!(
+        full.layers > empty.layers && full.changes > empty.changes + full.layers,
+        "the change counter reads on from the copied chain and layers: {full:?}"
+    );
     assert_ne!(
         full.settings, empty.settings,
         "the settings' revision moved"

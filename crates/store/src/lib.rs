@@ -406,6 +406,15 @@ pub trait Store: Send + Sync {
         Ok(Revisions::coarse(self.change_counter()?))
     }
 
+    /// A request has just arrived. A backend whose revisions reading is a round trip begins the
+    /// request's reading now, so that it is under way while the request runs on the last one,
+    /// and says `true`: the server may then run a read-only request speculatively
+    /// ([`horizon::speculating`]) and confirm it with this reading before answering. By default
+    /// (a reading costs nothing worth hiding): `false`, and the request simply runs.
+    fn begin_revisions_reading(&self) -> bool {
+        false
+    }
+
     /// Adds features in one transaction: all or none. Returns their ids in input order.
     ///
     /// # Errors
@@ -631,6 +640,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         (**self).revisions()
     }
 
+    fn begin_revisions_reading(&self) -> bool {
+        (**self).begin_revisions_reading()
+    }
+
     fn insert_features(
         &self,
         layer: &str,
@@ -804,6 +817,17 @@ impl Revisions {
             settings,
             collections: Some(std::sync::Arc::new(collections)),
         }
+    }
+
+    /// Whether every part but the change counter is the same in `other` (when collections are
+    /// not tracked apart they move with the counter, which is then compared too): what a cache
+    /// keyed on parts would make of the two readings is the same.
+    #[must_use]
+    pub fn same_parts(&self, other: &Self) -> bool {
+        self.layers == other.layers
+            && self.settings == other.settings
+            && self.collections == other.collections
+            && (self.collections.is_some() || self.changes == other.changes)
     }
 
     /// A number that moves whenever a record of any of `names` is written: a key for a cache of

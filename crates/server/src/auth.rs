@@ -307,9 +307,11 @@ impl Recognised {
 /// before its answer leaves — or run again, the careful way ([`tudi_store::horizon`]).
 pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let arrived = Instant::now();
+    // One id for the request, however many times it runs.
+    let rid = request_id(req.headers());
     if !speculable(&req) || !st.odds.worth_trying() || !st.store.begin_revisions_reading() {
         return crate::ARRIVED
-            .scope(arrived, identified(st, req, next))
+            .scope(arrived, identified(st, req, next, rid))
             .await;
     }
     let (parts, body) = req.into_parts();
@@ -317,14 +319,14 @@ pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> R
         Ok(b) => b,
         Err(e) => {
             tracing::debug!(error = %e, "request body unreadable");
-            return Problem::new(
+            let problem = Problem::new(
                 StatusCode::BAD_REQUEST,
                 "unreadable-body",
                 "请求体无法读取",
                 "请求体未能完整读取，请重试",
                 "the request body could not be read in full; try again",
-            )
-            .into_response();
+            );
+            return with_id(problem.into_response(), &rid);
         }
     };
     let again = || Request::from_parts(parts.clone(), axum::body::Body::from(body.clone()));
@@ -334,7 +336,7 @@ pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> R
             arrived,
             crate::SPECULATING.scope(
                 std::sync::Arc::clone(&speculation),
-                identified(st.clone(), again(), next.clone()),
+                identified(st.clone(), again(), next.clone(), rid.clone()),
             ),
         )
         .await;
@@ -353,7 +355,7 @@ pub async fn identify(State(st): State<AppState>, req: Request, next: Next) -> R
     st.odds.missed();
     tracing::debug!("speculative answer not confirmed; the request runs again");
     crate::ARRIVED
-        .scope(arrived, identified(st, again(), next))
+        .scope(arrived, identified(st, again(), next, rid))
         .await
 }
 
@@ -423,8 +425,7 @@ fn speculable(req: &Request) -> bool {
     reads_store && read_only
 }
 
-async fn identified(st: AppState, mut req: Request, next: Next) -> Response {
-    let rid = request_id(req.headers());
+async fn identified(st: AppState, mut req: Request, next: Next, rid: String) -> Response {
     let bearer_token = bearer(req.headers());
     let from_cookie = bearer_token.is_none();
     let credential = bearer_token.or_else(|| session_cookie(req.headers()));

@@ -30,6 +30,9 @@ impl<T> Default for CounterGate<T> {
                 asking: None,
                 failed: None,
                 committed: None,
+                taking: false,
+                again: false,
+                pending: false,
             }),
             settled: Condvar::new(),
         }
@@ -48,6 +51,13 @@ struct GateState<T> {
     failed: Option<(Instant, String)>,
     /// When this process last committed.
     committed: Option<Instant>,
+    /// Whether a task takes readings one after another for arriving requests
+    /// ([`CounterGate::want`]).
+    taking: bool,
+    /// Whether someone arrived while that task's reading was in flight: it takes one more.
+    again: bool,
+    /// Whether that task is about to begin a reading (so one begun after now is coming).
+    pending: bool,
 }
 
 impl<T: Clone> CounterGate<T> {
@@ -75,7 +85,11 @@ impl<T: Clone> CounterGate<T> {
                 });
             }
             if state.asking.is_none_or(|begun| begun < since) {
-                break;
+                if !state.taking {
+                    break;
+                }
+                // The task taking readings begins its next one after now: wait for that.
+                state.again |= !state.pending;
             }
             state = self
                 .settled
@@ -107,7 +121,10 @@ impl<T: Clone> CounterGate<T> {
     /// guard settles it with its answer, or as failed if dropped unanswered.
     pub(crate) fn claim(&self) -> Settle<'_, T> {
         let begun = Instant::now();
-        self.lock().asking = Some(begun);
+        let mut state = self.lock();
+        state.asking = Some(begun);
+        state.pending = false;
+        drop(state);
         Settle {
             gate: self,
             begun,
@@ -115,10 +132,83 @@ impl<T: Clone> CounterGate<T> {
         }
     }
 
+    /// A request has arrived and wants a reading begun after now. Requests arriving together
+    /// share one: while the task taking readings has one in flight, it is told to take another
+    /// when that ends (which begins after now), and `false` is returned; with no such task,
+    /// `true`: the caller starts one, which takes readings while [`CounterGate::another`] says.
+    pub(crate) fn want(&self) -> bool {
+        let mut state = self.lock();
+        if state.taking {
+            state.again |= !state.pending;
+            false
+        } else {
+            state.taking = true;
+            state.pending = true;
+            true
+        }
+    }
+
+    /// The task taking readings has settled one: whether to take another (someone arrived
+    /// meanwhile), else it stops.
+    pub(crate) fn another(&self) -> bool {
+        let mut state = self.lock();
+        if state.again {
+            state.again = false;
+            state.pending = true;
+            true
+        } else {
+            state.taking = false;
+            false
+        }
+    }
+
+    /// The task taking readings ended without [`CounterGate::another`] saying so (it panicked,
+    /// or the runtime dropped it): callers waiting for its next reading take their own.
+    fn taking_ended(&self) {
+        let mut state = self.lock();
+        state.taking = false;
+        state.again = false;
+        state.pending = false;
+        drop(state);
+        self.settled.notify_all();
+    }
+
     /// This process has just committed: later calls need a reading begun after now.
     pub(crate) fn committed(&self) {
         let mut state = self.lock();
         state.committed = Some(Instant::now());
+    }
+}
+
+/// Held by the task taking readings ([`CounterGate::want`]); if the task ends any other way
+/// than by [`CounterGate::another`] saying so, tells the gate.
+pub(crate) struct Taking<T: Clone> {
+    gate: std::sync::Arc<CounterGate<T>>,
+    done: bool,
+}
+
+impl<T: Clone> Taking<T> {
+    pub(crate) fn new(gate: std::sync::Arc<CounterGate<T>>) -> Self {
+        Self { gate, done: false }
+    }
+
+    pub(crate) fn gate(&self) -> &CounterGate<T> {
+        &self.gate
+    }
+
+    /// Whether to take another reading; when not, the task is done.
+    pub(crate) fn another(&mut self) -> bool {
+        let again = self.gate.another();
+        self.done = !again;
+        again
+    }
+}
+
+impl<T: Clone> Drop for Taking<T> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.gate.taking_ended();
+        }
     }
 }
 
@@ -263,6 +353,33 @@ mod tests {
         let later = Instant::now();
         drop(gate.claim());
         assert!(gate.read(later, || Ok(1)).is_err());
+    }
+
+    #[test]
+    fn requests_arriving_during_a_reading_share_the_next_one() {
+        let gate = std::sync::Arc::new(CounterGate::<u64>::default());
+        let mut taking = Taking::new(std::sync::Arc::clone(&gate));
+        assert!(gate.want(), "nothing taking readings: the caller starts");
+        let first = gate.claim();
+        // Three requests arrive while the first reading is in flight: no new task, one more
+        // reading wanted.
+        let arrived = Instant::now();
+        assert!(!gate.want() && !gate.want() && !gate.want());
+        first.answer(&Ok(1));
+        assert!(taking.another(), "someone arrived meanwhile");
+        std::thread::scope(|s| {
+            // A caller that arrived meanwhile waits for that reading rather than taking its own.
+            let waiter = s.spawn(|| gate.read(arrived, || Ok(99)));
+            std::thread::sleep(Duration::from_millis(20));
+            taking.gate().claim().answer(&Ok(2));
+            assert_eq!(waiter.join().ok().and_then(Result::ok), Some(2));
+        });
+        assert!(!taking.another(), "nobody arrived since: the task stops");
+        assert!(gate.want(), "and the next request starts one again");
+        // A task dropped without finishing (a panic) lets waiters take their own reading.
+        let later = Instant::now();
+        drop(Taking::new(std::sync::Arc::clone(&gate)));
+        assert_eq!(gate.read(later, || Ok(3)).ok(), Some(3));
     }
 
     #[test]

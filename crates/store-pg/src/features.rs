@@ -536,49 +536,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// One reading of the revisions, to run on this thread or as a task of the store's runtime.
-    fn reading(&self) -> impl Future<Output = Result<Revisions>> + Send + 'static {
-        let (pool, label) = (self.pool.clone(), self.target.label.clone());
-        async move {
-            let doing = "reading the change counter";
-            let c = pool
-                .get()
-                .await
-                .map_err(|e| crate::pool_error(doing, &label, e))?;
-            // One table holds every part (the audit head and the layer revision are kept there
-            // too, by the statements that move them): one statement, so one snapshot, and the
-            // parts agree with each other.
-            let statement = c
-                .prepare_cached("SELECT scope, revision FROM tudi_revisions")
-                .await
-                .map_err(db(doing))?;
-            let rows = c.query(&statement, &[]).await.map_err(db(doing))?;
-            let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
-            let (mut head, mut layers, mut settings) = (0, 0, 0);
-            let mut collections = std::collections::BTreeMap::new();
-            for row in &rows {
-                let (scope, value): (&str, i64) = (row.get(0), row.get(1));
-                match scope {
-                    records::AUDIT_SCOPE => head = unsigned(value),
-                    records::LAYERS_SCOPE => layers = unsigned(value),
-                    records::SETTINGS_SCOPE => settings = unsigned(value),
-                    _ => {
-                        if let Some(name) = scope.strip_prefix(records::RECORDS_SCOPE) {
-                            collections.insert(name.to_owned(), unsigned(value));
-                        }
-                    }
-                }
-            }
-            // Every committed write moves the audit head (records, settings, files, refusals
-            // too), and every layer change the layer revision: their sum moves whenever anything
-            // was committed, as the contract asks.
-            Ok(Revisions::tracked(
-                head + layers,
-                layers,
-                settings,
-                collections,
-            ))
-        }
+    /// One reading of the revisions.
+    fn reading(&self) -> impl Future<Output = Result<Revisions>> {
+        read_revisions(&self.pool, &self.target.label)
     }
 
     async fn writer_work<T>(
@@ -599,6 +559,49 @@ impl PgStore {
         crate::drop_if_broken(client, done.as_ref().err());
         done
     }
+}
+
+/// One reading of the revisions: on a caller's thread, or as a task of the store's runtime.
+async fn read_revisions(pool: &deadpool_postgres::Pool, label: &str) -> Result<Revisions> {
+    let doing = "reading the change counter";
+    let c = pool
+        .get()
+        .await
+        .map_err(|e| crate::pool_error(doing, label, e))?;
+
+    // One table holds every part (the audit head and the layer revision are kept there
+    // too, by the statements that move them): one statement, so one snapshot, and the
+    // parts agree with each other.
+    let statement = c
+        .prepare_cached("SELECT scope, revision FROM tudi_revisions")
+        .await
+        .map_err(db(doing))?;
+    let rows = c.query(&statement, &[]).await.map_err(db(doing))?;
+    let unsigned = |v: i64| u64::try_from(v).unwrap_or(0);
+    let (mut head, mut layers, mut settings) = (0, 0, 0);
+    let mut collections = std::collections::BTreeMap::new();
+    for row in &rows {
+        let (scope, value): (&str, i64) = (row.get(0), row.get(1));
+        match scope {
+            records::AUDIT_SCOPE => head = unsigned(value),
+            records::LAYERS_SCOPE => layers = unsigned(value),
+            records::SETTINGS_SCOPE => settings = unsigned(value),
+            _ => {
+                if let Some(name) = scope.strip_prefix(records::RECORDS_SCOPE) {
+                    collections.insert(name.to_owned(), unsigned(value));
+                }
+            }
+        }
+    }
+    // Every committed write moves the audit head (records, settings, files, refusals
+    // too), and every layer change the layer revision: their sum moves whenever anything
+    // was committed, as the contract asks.
+    Ok(Revisions::tracked(
+        head + layers,
+        layers,
+        settings,
+        collections,
+    ))
 }
 
 impl Store for PgStore {
@@ -726,10 +729,21 @@ impl Store for PgStore {
         let Some(runtime) = &self.runtime else {
             return false;
         };
-        let (gate, reading) = (Arc::clone(&self.counter), self.reading());
+        if !self.counter.want() {
+            // A reading is in flight, and the next one, begun when it ends, serves this request.
+            return true;
+        }
+        // Made here, so that a task the runtime drops unrun still tells the gate.
+        let mut taking = crate::counter::Taking::new(Arc::clone(&self.counter));
+        let (pool, label) = (self.pool.clone(), self.target.label.clone());
         runtime.spawn(async move {
-            let claim = gate.claim();
-            claim.answer(&reading.await);
+            loop {
+                let claim = taking.gate().claim();
+                claim.answer(&read_revisions(&pool, &label).await);
+                if !taking.another() {
+                    break;
+                }
+            }
         });
         true
     }

@@ -15,6 +15,7 @@ mod api;
 pub mod auth;
 mod console;
 mod files;
+mod health;
 mod homestead;
 mod homestead_events;
 pub mod lease;
@@ -146,6 +147,8 @@ pub struct AppState {
     order_rules: Arc<UntilChanged<orders::OrderRules>>,
     /// Whether read-only requests run speculatively now ([`auth::identify`]).
     odds: Arc<auth::SpeculationOdds>,
+    /// Whether the snapshots made at start-up have all been built (`/readyz`).
+    warmed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -317,6 +320,7 @@ impl AppState {
             limits: Limits::default(),
             analyses: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             odds: Arc::default(),
+            warmed: Arc::default(),
             server_id: Arc::from(lease::this_server()),
         }
     }
@@ -592,6 +596,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(homestead::routes())
         .merge(homestead_events::routes())
         .merge(open311::routes())
+        .merge(health::routes())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())
 }

@@ -54,6 +54,9 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/console/verify.css", Guard::Public),
     r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),
     // OGC API: metadata is public; collections and their content follow the layer's setting.
+    // Liveness and readiness (no data in them).
+    r("GET", "/healthz", Guard::Public),
+    r("GET", "/readyz", Guard::Public),
     r("GET", "/ogc", Guard::Public),
     r("GET", "/ogc/", Guard::Public),
     r("GET", "/ogc/conformance", Guard::Public),

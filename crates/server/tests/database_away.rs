@@ -153,6 +153,23 @@ async fn with_the_database_away_requests_are_refused_in_words_and_recover() {
         );
     }
 
+    // Readiness says so, without signing in and without naming where the database is; the
+    // process itself is alive.
+    let (status, problem, _) = call(&st, None, "GET", "/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert!(
+        problem["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("store-unavailable")),
+        "{problem}"
+    );
+    assert!(
+        !problem.to_string().contains(&relay.port.to_string()),
+        "the answer does not say where the database is: {problem}"
+    );
+    let (status, _, _) = call(&st, None, "GET", "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+
     // The console's session cookie meets the same answer (not taken for signed out).
     let with_cookie = axum::http::Request::builder()
         .uri("/api/v1/auth/me")
@@ -175,6 +192,8 @@ async fn with_the_database_away_requests_are_refused_in_words_and_recover() {
     relay.restore();
     let (status, me, _) = call(&st, Some(&token), "GET", "/api/v1/auth/me", None).await;
     assert_eq!(status, StatusCode::OK, "back by itself: {me}");
+    let (status, ready, _) = call(&st, None, "GET", "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK, "ready again: {ready}");
     assert_ne!(
         me["display_name"], "不会保存",
         "the refused edit was not saved"

@@ -106,7 +106,14 @@ async fn analyse(
     // handler (hyper does when the connection closes) raises the flag the analysis watches.
     let gone = Arc::new(AtomicBool::new(false));
     let _raise_when_dropped = RaiseOnDrop(Arc::clone(&gone));
-    let stop = compliance::Stop::after(st.limits.analysis_timeout).or_when(gone);
+    // Counted from the request's arrival, so that a request run again after an unconfirmed
+    // speculative run (see `auth::identify`) keeps the deadline it had.
+    let stop = compliance::Stop::after(
+        st.limits
+            .analysis_timeout
+            .saturating_sub(crate::since_arrival()),
+    )
+    .or_when(gone);
     let report = crate::spawn_store_work(move || {
         let _running = Running::start(&st.analyses);
         compliance::analyse_until(st.map(), &rules, &site, crs, req.terrain.as_deref(), &stop)

@@ -185,6 +185,13 @@ tokio::task_local! {
     static SPECULATING: Arc<tudi_store::horizon::Speculation>;
 }
 
+/// How long ago the request being served arrived (zero outside a request).
+pub(crate) fn since_arrival() -> std::time::Duration {
+    ARRIVED
+        .try_with(std::time::Instant::elapsed)
+        .unwrap_or_default()
+}
+
 /// A refusal's audit entry could not be written: an error, unless the request runs
 /// speculatively — its writes are refused until it runs again, when the entry is written.
 pub(crate) fn refusal_not_recorded(e: &tudi_store::StoreError) {

@@ -37,33 +37,27 @@ async fn alive() -> Response {
     fresh(StatusCode::OK, serde_json::json!({"status": "alive"}))
 }
 
+/// A problem that must not be cached either.
+fn unready(problem: Problem) -> Response {
+    let mut res = problem.into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
 async fn ready(State(st): State<AppState>) -> Response {
     let store = std::sync::Arc::clone(&st.store);
-    let reading = crate::spawn_store_work(move || store.revisions()).await;
-    let unready = |slug: &'static str, zh: String, en: String| {
-        let mut res = Problem::new(StatusCode::SERVICE_UNAVAILABLE, slug, "服务未就绪", zh, en)
-            .into_response();
-        res.headers_mut().insert(
-            header::CACHE_CONTROL,
-            axum::http::HeaderValue::from_static("no-store"),
-        );
-        res
+    let failed = match crate::spawn_store_work(move || store.revisions()).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(e) => Some(e.to_string()),
     };
-    match reading {
-        Ok(Ok(_)) => {}
-        failed => {
-            // The cause (which may name the database's host) goes to the log, not the answer.
-            let why = match failed {
-                Ok(Err(e)) => e.to_string(),
-                _ => "the reading stopped".to_owned(),
-            };
-            tracing::warn!(error = %why, "not ready: the store does not answer");
-            return unready(
-                "store-unavailable",
-                "数据库或数据文件暂时无法访问".to_owned(),
-                "the database or data file could not be reached".to_owned(),
-            );
-        }
+    if let Some(why) = failed {
+        // The cause (which may name the database's host) goes to the log, not the answer.
+        tracing::warn!(error = %why, "not ready: the store does not answer");
+        return unready(Problem::store_unavailable("checking readiness"));
     }
     if !st.warmed.load(Ordering::Relaxed) {
         let building = st
@@ -71,11 +65,13 @@ async fn ready(State(st): State<AppState>) -> Response {
             .map(|s| s.status().iter().filter(|l| l.state != "ready").count())
             .unwrap_or(0);
         if building > 0 {
-            return unready(
+            return unready(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
                 "snapshots-building",
+                "服务未就绪",
                 format!("{building} 个图层的内存快照仍在构建"),
                 format!("{building} layer snapshots are still being built"),
-            );
+            ));
         }
         st.warmed.store(true, Ordering::Relaxed);
     }

@@ -128,41 +128,13 @@ async fn with_the_database_away_requests_are_refused_in_words_and_recover() {
         ("GET", "/api/v1/users", None),
     ] {
         let (status, problem, _) = call(&st, Some(&token), method, path, body).await;
-        assert_eq!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{method} {path} with the database away: {problem}"
-        );
-        assert!(
-            problem["type"]
-                .as_str()
-                .is_some_and(|t| t.ends_with("store-unavailable")),
-            "{problem}"
-        );
-        assert!(
-            problem["detail"]
-                .as_str()
-                .is_some_and(|d| d.contains("数据库暂时无法访问")),
-            "in Chinese: {problem}"
-        );
-        assert!(
-            problem["detail_en"]
-                .as_str()
-                .is_some_and(|d| d.contains("database could not be reached")),
-            "and in English: {problem}"
-        );
+        said_the_database_is_away(status, &problem, &format!("{method} {path}"));
     }
 
     // Readiness says so, without signing in and without naming where the database is; the
     // process itself is alive.
     let (status, problem, _) = call(&st, None, "GET", "/readyz", None).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
-    assert!(
-        problem["type"]
-            .as_str()
-            .is_some_and(|t| t.ends_with("store-unavailable")),
-        "{problem}"
-    );
+    said_the_database_is_away(status, &problem, "GET /readyz");
     assert!(
         !problem.to_string().contains(&relay.port.to_string()),
         "the answer does not say where the database is: {problem}"
@@ -203,5 +175,32 @@ async fn with_the_database_away_requests_are_refused_in_words_and_recover() {
     assert_eq!(
         report.entries, entries,
         "nothing was written while the database was away"
+    );
+}
+
+/// A 503 `store-unavailable`, said in Chinese and in English.
+fn said_the_database_is_away(status: StatusCode, problem: &serde_json::Value, what: &str) {
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{what} with the database away: {problem}"
+    );
+    assert!(
+        problem["type"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("store-unavailable")),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("数据库暂时无法访问")),
+        "in Chinese: {problem}"
+    );
+    assert!(
+        problem["detail_en"]
+            .as_str()
+            .is_some_and(|d| d.contains("database could not be reached")),
+        "and in English: {problem}"
     );
 }

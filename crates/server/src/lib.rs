@@ -590,7 +590,27 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(problem::as_problem))
         .layer(axum::middleware::from_fn(secure::headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
+}
+
+/// How a failed answer is logged: 503 (the database away, not ready yet, an analysis stopped)
+/// says "try again later" and its cause is logged where it is known, so it is a warning; any
+/// other failure is an error. (A load balancer polls `/readyz` during start-up: each 503 there
+/// logged as an error would bury the real ones.)
+fn log_failure(
+    class: tower_http::classify::ServerErrorsFailureClass,
+    latency: std::time::Duration,
+    _span: &tracing::Span,
+) {
+    let millis = latency.as_millis();
+    match class {
+        tower_http::classify::ServerErrorsFailureClass::StatusCode(s)
+            if s == axum::http::StatusCode::SERVICE_UNAVAILABLE =>
+        {
+            tracing::warn!(status = %s, millis, "answered 503");
+        }
+        other => tracing::error!(classification = %other, millis, "response failed"),
+    }
 }
 
 /// Every route, before the access layers are applied.

@@ -68,7 +68,7 @@ if [ -n "${TUDI_DATABASE:-}" ]; then
   $tudi migrate --data "$work/d" --to "$TUDI_DATABASE" | tail -2
   backend=(--database "$TUDI_DATABASE")
 fi
-$tudi serve --data "$work/d" "${backend[@]}" --listen 127.0.0.1:$port --web web >/dev/null &
+TUDI_LOG=warn $tudi serve --data "$work/d" "${backend[@]}" --listen 127.0.0.1:$port --web web >/dev/null &
 server=$!
 # Compliance, status and the parcel layer need an account: sign in as the demo administrator.
 login() {

@@ -16,12 +16,17 @@ const clockBin = process.env.TUDI_CLOCK_BIN || join(root, 'target', 'debug', 'ex
 const pg = process.env.TUDI_WEB_PG;
 let started = 0;
 
-export async function startServer({ parcels = 3000, seed = 5 } = {}) {
+export async function startServer({ parcels = 3000, seed = 5, args = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tudi-web-'));
   const schema = `web_${process.pid}_${started++}`;
   const database = pg ? ['--database', `${pg}?schema=${schema}`] : [];
   execFileSync(tudi, ['demo', '--data', dir, ...database, '--parcels', String(parcels), '--seed', String(seed)]);
-  const server = spawn(tudi, ['serve', '--data', dir, ...database, '--listen', '127.0.0.1:0', '--web', join(root, 'web')]);
+  // The server logs each request at info; the tests keep warnings and errors, on their own stderr
+  // (a pipe nobody reads would fill and stop the server).
+  const server = spawn(tudi, ['serve', '--data', dir, ...database, '--listen', '127.0.0.1:0', '--web', join(root, 'web'), ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, TUDI_LOG: process.env.TUDI_LOG ?? 'warn' },
+  });
   const base = await new Promise((resolve, reject) => {
     let out = '';
     server.stdout.on('data', (d) => {

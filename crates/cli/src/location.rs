@@ -42,7 +42,8 @@ pub fn set_database(url: Option<String>) -> Result<()> {
     Ok(())
 }
 
-fn database() -> Option<String> {
+/// The `--database` URL of this run, if any.
+pub fn database() -> Option<String> {
     DATABASE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -196,5 +197,60 @@ pub fn discard(data: &Path, opened: Opened) {
                 let _ = store.drop_schema();
             }
         }
+    }
+}
+
+/// How a command uses a data directory while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirUse {
+    /// Beside others (servers).
+    Shared,
+    /// With nobody else (a restore replacing the store file).
+    Alone,
+}
+
+/// The lock file of a data directory: servers hold it shared while they run, a restore holds
+/// it alone, so a store file is never replaced under a running server. The lock is released
+/// when the returned file is dropped (or the process ends, however it ends).
+///
+/// # Errors
+/// When the directory is in use the other way, or the lock file cannot be made.
+pub fn lock_data_dir(data: &Path, how: DirUse) -> Result<std::fs::File> {
+    let path = data.join("tudi.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("打开锁文件 / opening {}", path.display()))?;
+    let taken = match how {
+        DirUse::Shared => file.try_lock_shared(),
+        DirUse::Alone => file.try_lock(),
+    };
+    match taken {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(refused(match how {
+            DirUse::Shared => Msg::new(
+                format!("数据目录 {} 正在恢复备份，请稍后再启动", data.display()),
+                format!(
+                    "the data directory {} is being restored; start the server afterwards",
+                    data.display()
+                ),
+            ),
+            DirUse::Alone => Msg::new(
+                format!(
+                    "数据目录 {} 正由运行中的 tudi serve 使用；请先停止服务再恢复",
+                    data.display()
+                ),
+                format!(
+                    "a running `tudi serve` uses the data directory {}; stop it before restoring",
+                    data.display()
+                ),
+            ),
+        })),
+        Err(std::fs::TryLockError::Error(e)) => Err(failed(Msg::new(
+            format!("无法锁定数据目录 {}：{e}", data.display()),
+            format!("cannot lock the data directory {}: {e}", data.display()),
+        ))),
     }
 }

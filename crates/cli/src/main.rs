@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod access;
+mod backup;
+mod config;
 mod keys;
 mod location;
 mod migrate;
@@ -44,6 +46,9 @@ struct Cli {
     /// PostgreSQL 数据库（代替数据目录中的 GeoPackage），如 postgres://tudi@db:5432/tudi?schema=d440605 / a PostgreSQL store instead of the data directory's GeoPackage
     #[arg(long, global = true, value_name = "URL")]
     database: Option<String>,
+    /// 日志格式：text（默认）或 json（每行一个 JSON 对象）/ log format on stderr: text or json (one object per line)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,6 +136,17 @@ enum Command {
         /// 可信的前置代理（负载均衡）地址，可多次给出；仅对其采信 X-Forwarded-For / a proxy whose X-Forwarded-For names the client (repeatable)
         #[arg(long = "trusted-proxy")]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// 直接提供 HTTPS：证书链（PEM）/ serve HTTPS: the certificate chain (PEM)
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// 直接提供 HTTPS：私钥（PEM）/ serve HTTPS: the private key (PEM)
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+    },
+    /// 检查 tudi serve 的配置文件，指出出错的键和行 / Check a `tudi serve` config file, naming the bad key and its line
+    CheckConfig {
+        /// 配置文件（TOML）/ the config file (TOML)
+        file: PathBuf,
     },
     /// 迁移整个数据库（GeoPackage ⇄ PostgreSQL），含图层、历史、业务记录、附件与审计链 / Copy a whole store between the GeoPackage and PostgreSQL
     Migrate {
@@ -140,6 +156,23 @@ enum Command {
         /// 目标：postgres://…?schema=…（空模式）或一个新目录 / target: a PostgreSQL URL with an empty schema, or a new directory
         #[arg(long)]
         to: String,
+    },
+    /// 备份数据库为一个经校验的 GeoPackage 文件（服务运行时亦可）/ Back up the store into one checked GeoPackage file (while the server runs)
+    Backup {
+        /// 数据目录（除非给出 --database）/ data directory (unless --database is given)
+        #[arg(long)]
+        data: PathBuf,
+        /// 备份文件（不得已存在）/ the backup file (must not exist)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// 从备份恢复：校验备份后放回数据目录（服务须已停止），或恢复到空的 PostgreSQL 模式 / Restore a checked backup into the data directory (server stopped) or an empty PostgreSQL schema
+    Restore {
+        /// 数据目录 / data directory
+        #[arg(long)]
+        data: PathBuf,
+        /// 备份文件 / the backup file
+        file: PathBuf,
     },
     /// 列出图层 / List layers
     Layers {
@@ -253,6 +286,51 @@ enum DivisionsCommand {
     },
 }
 
+/// Takes a backup at start and then every `schedule.every_minutes`. Servers sharing a store
+/// take turns by lease: one backs up, and another takes over within a period if it stops.
+fn schedule_backups(
+    state: &tudi_server::AppState,
+    schedule: backup::Schedule,
+    source: backup::Source,
+) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(schedule.every_minutes.max(1) * 60);
+        let lease = period + (period / 10).max(std::time::Duration::from_secs(60));
+        let mut every = tokio::time::interval(period);
+        loop {
+            every.tick().await;
+            if !state.holds_lease("backup", lease).await {
+                continue;
+            }
+            let (schedule, source) = (schedule.clone(), source.clone());
+            let started = std::time::Instant::now();
+            let outcome = tokio::task::spawn_blocking(move || schedule.run_once(&source)).await;
+            let ok = match outcome {
+                Ok(Ok((file, check))) => {
+                    tracing::info!(
+                        file = %file.display(),
+                        bytes = check.bytes,
+                        audit_entries = check.audit.entries,
+                        head = check.audit.head.as_deref().unwrap_or(""),
+                        "scheduled backup taken"
+                    );
+                    true
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "scheduled backup failed");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduled backup task failed");
+                    false
+                }
+            };
+            tudi_server::metrics::job_ran("backup", ok, started.elapsed());
+        }
+    });
+}
+
 /// A failure whose message is already bilingual; exit code 3 when the input was refused.
 #[derive(Debug)]
 struct UserError {
@@ -292,6 +370,18 @@ struct ServeConfig {
     body_timeout_secs: Option<u64>,
     /// Seconds a compliance analysis may run.
     analysis_timeout_secs: Option<u64>,
+    /// Scheduled backups (`[backup]`: `dir`, `every_minutes`, `keep`).
+    backup: Option<backup::Schedule>,
+    /// HTTPS served directly: the certificate chain (PEM).
+    tls_cert: Option<PathBuf>,
+    /// HTTPS served directly: its private key (PEM).
+    tls_key: Option<PathBuf>,
+    /// With TLS on, a plain-HTTP address that redirects to HTTPS (e.g. `0.0.0.0:80`).
+    redirect_http: Option<std::net::SocketAddr>,
+    /// Address ranges that may read `/metrics` (default: the loopback).
+    metrics_allow: Option<Vec<ipnet::IpNet>>,
+    /// A bearer token that may read `/metrics` from anywhere.
+    metrics_token: Option<String>,
 }
 
 impl ServeConfig {
@@ -302,16 +392,19 @@ impl ServeConfig {
                 format!("cannot read the config file {}: {e}", path.display()),
             ))
         })?;
-        let mut cfg: Self = toml::from_str(&text).map_err(|e| {
-            refused(Msg::new(
-                format!("配置文件 {} 有误：{}", path.display(), e.message()),
-                format!("config file {}: {e}", path.display()),
-            ))
-        })?;
+        let mut cfg = config::parse(&text, path)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut cfg.data, &mut cfg.web, &mut cfg.rules]
-            .into_iter()
-            .flatten()
+        let backup_dir = cfg.backup.as_mut().map(|b| &mut b.dir);
+        for p in [
+            cfg.data.as_mut(),
+            cfg.web.as_mut(),
+            cfg.rules.as_mut(),
+            cfg.tls_cert.as_mut(),
+            cfg.tls_key.as_mut(),
+            backup_dir,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -348,6 +441,11 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         file.enable_readers(cfg.readers.unwrap_or(4).clamp(1, 64))
             .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
     }
+    // Held while the server runs: `tudi restore` never replaces the file under it.
+    let _dir_lock = match &opened.file {
+        Some(_) => Some(location::lock_data_dir(&data, location::DirUse::Shared)?),
+        None => None,
+    };
     let store = opened.store;
     let store_label = opened.label;
     if !from_dir.is_empty() {
@@ -369,13 +467,53 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             ))
         })?;
         let addr = listener.local_addr()?;
+        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+            (Some(cert), Some(key)) => Some(tudi_server::tls_acceptor(cert, key).map_err(refused)?),
+            (None, None) => None,
+            _ => {
+                return Err(refused(Msg::new(
+                    "tls_cert 与 tls_key 须同时给出",
+                    "tls_cert and tls_key go together",
+                )));
+            }
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         writeln!(
             out(),
             "tudi 已启动 / serving {store_label}"
         )?;
-        writeln!(out(), "控制台 / console: http://{addr}/console")?;
-        writeln!(out(), "OGC API: http://{addr}/ogc")?;
+        writeln!(out(), "控制台 / console: {scheme}://{addr}/console")?;
+        writeln!(out(), "OGC API: {scheme}://{addr}/ogc")?;
         let mut state = tudi_server::AppState::new(store).with_web_dir(web.clone());
+        if let Some(acceptor) = tls.clone() {
+            state = state.with_tls(acceptor);
+        }
+        if let Some(redirect) = cfg.redirect_http {
+            if tls.is_none() {
+                return Err(refused(Msg::new(
+                    "redirect_http 需要先配置 HTTPS（tls_cert 与 tls_key）",
+                    "redirect_http needs HTTPS (tls_cert and tls_key)",
+                )));
+            }
+            let plain = tokio::net::TcpListener::bind(redirect).await.map_err(|e| {
+                failed(Msg::new(
+                    format!("无法监听 {redirect}：{e}"),
+                    format!("cannot listen on {redirect}: {e}"),
+                ))
+            })?;
+            writeln!(out(), "HTTP→HTTPS 跳转 / redirecting http://{} to HTTPS", plain.local_addr()?)?;
+            let (public, port) = (cfg.public_url.clone(), addr.port());
+            tokio::spawn(async move {
+                if let Err(e) = tudi_server::redirect_to_https(plain, public, port).await {
+                    tracing::error!(error = %e, "the HTTP redirect stopped");
+                }
+            });
+        }
+        let defaults_access = tudi_server::metrics::MetricsAccess::default();
+        state = state.with_metrics_access(tudi_server::metrics::MetricsAccess {
+            allow: cfg.metrics_allow.clone().unwrap_or(defaults_access.allow),
+            token: cfg.metrics_token.clone().filter(|t| !t.is_empty()),
+        });
         writeln!(
             out(),
             "合规规则集 / rule sets: {}",
@@ -402,7 +540,7 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         state = state
             .with_signing_key_file(keys::ring_path(&data))
             .map_err(|why| failed(Msg::new(format!("签名密钥无法读取：{why}"), why)))?;
-        state = state.with_public_url(cfg.public_url.unwrap_or_else(|| format!("http://{addr}")));
+        state = state.with_public_url(cfg.public_url.unwrap_or_else(|| format!("{scheme}://{addr}")));
         let defaults = tudi_server::Limits::default();
         let secs = |v: Option<u64>, d: std::time::Duration| {
             v.map_or(d, |s| std::time::Duration::from_secs(s.max(1)))
@@ -433,6 +571,9 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
                 }
             }
         });
+        if let Some(schedule) = cfg.backup {
+            schedule_backups(&state, schedule, backup::Source::of_run(&data));
+        }
         tudi_server::serve_on(listener, state).await?;
         Ok::<(), anyhow::Error>(())
     })
@@ -454,12 +595,46 @@ fn failed(msg: Msg) -> anyhow::Error {
     .into()
 }
 
+/// How log lines are written on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+/// Logs on stderr, filtered by `TUDI_LOG` (`info`, `tudi::access=off,info` …). A server logs at
+/// info by default (start-up, each request, background jobs); other commands only errors, since
+/// they speak to a person on stdout.
+fn init_logs(format: LogFormat, serving: bool) {
+    use tracing_subscriber::filter::LevelFilter;
+    let default = if serving {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::ERROR
+    };
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(default.into())
+        .with_env_var("TUDI_LOG")
+        .from_env_lossy();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("TUDI_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format, matches!(cli.command, Command::Serve { .. }));
     let started = location::set_database(cli.database.clone()).and_then(|()| run(cli));
     match started {
         Ok(()) => ExitCode::SUCCESS,
@@ -528,6 +703,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::User { command } => access::cmd_user(command),
         Command::Migrate { data, to } => migrate::cmd_migrate(&data, cli.database.as_deref(), &to),
         Command::Audit { command } => access::cmd_audit(command),
+        Command::Backup { data, out: file } => backup::cmd_backup(&data, &file),
+        Command::CheckConfig { file } => config::cmd_check_config(&file),
+        Command::Restore { data, file } => backup::cmd_restore(&data, &file),
         Command::Keys { command } => keys::cmd_keys(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),
         Command::Rules { command } => rules::cmd_rules(command),
@@ -570,6 +748,8 @@ fn run(cli: Cli) -> Result<()> {
             rules,
             no_snapshots,
             trusted_proxies,
+            tls_cert,
+            tls_key,
         } => {
             let mut cfg = match &config {
                 Some(path) => ServeConfig::read(path)?,
@@ -584,6 +764,10 @@ fn run(cli: Cli) -> Result<()> {
             }
             if !trusted_proxies.is_empty() {
                 cfg.trusted_proxies = Some(trusted_proxies);
+            }
+            if tls_cert.is_some() {
+                cfg.tls_cert = tls_cert;
+                cfg.tls_key = tls_key;
             }
             cmd_serve(cfg)
         }

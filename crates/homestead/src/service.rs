@@ -316,6 +316,8 @@ pub struct TickReport {
     pub skipped: usize,
     /// Registered homesteads added to the parcel layer.
     pub mapped: usize,
+    /// Open steps past their deadline (for monitoring).
+    pub overdue: usize,
 }
 
 /// The homestead service.
@@ -1263,6 +1265,10 @@ impl Homesteads<'_> {
             if case.process != KEY && !event {
                 continue;
             }
+            report.overdue += case
+                .open_tasks()
+                .filter(|t| crate::ledger::overdue(&case, t, now))
+                .count();
             let slot = (case.process.clone(), case.version);
             if let std::collections::btree_map::Entry::Vacant(vacant) = defs.entry(slot.clone()) {
                 vacant.insert(self.workflows().definition(&slot.0, slot.1)?);

@@ -730,7 +730,20 @@ impl Orders<'_> {
         change: &Change,
         roster: &crate::supervision::Roster,
     ) -> Result<usize, OrderError> {
-        let mut sent = 0;
+        self.supervision_round(change, roster).map(|r| r.notices)
+    }
+
+    /// As [`Orders::supervise`], also counting the orders overdue at `change.at` (for
+    /// monitoring).
+    ///
+    /// # Errors
+    /// As [`Orders::supervise`].
+    pub fn supervision_round(
+        &self,
+        change: &Change,
+        roster: &crate::supervision::Roster,
+    ) -> Result<SupervisionRound, OrderError> {
+        let mut round = SupervisionRound::default();
         for state in [
             State::Dispatched,
             State::Returned,
@@ -739,6 +752,9 @@ impl Orders<'_> {
         ] {
             let (orders, _) = self.list(Some(state), u64::MAX >> 1, 0)?;
             for Versioned { mut order, version } in orders {
+                if order.is_overdue(change.at) {
+                    round.overdue += 1;
+                }
                 let notices =
                     crate::supervision::due_notices(&order, change.at, self.calendar, roster);
                 if notices.is_empty() {
@@ -750,13 +766,13 @@ impl Orders<'_> {
                     change,
                     &[record_write(&order, Expect::Version(version), None)?],
                 ) {
-                    Ok(_) => sent += n,
+                    Ok(_) => round.notices += n,
                     Err(StoreError::Conflict { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
             }
         }
-        Ok(sent)
+        Ok(round)
     }
 
     /// Orders in `state` (all when `None`), by number, with the total.
@@ -907,4 +923,13 @@ fn record_write(
         // The step and state only: the description and reporter never go to the audit log.
         detail: Some(json!({"step": step.map(Step::id), "state": state_key(order.state)})),
     })
+}
+
+/// What one round of deadline supervision did and found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SupervisionRound {
+    /// Notices sent (reminders, overdue warnings, 督办).
+    pub notices: usize,
+    /// Running orders past their handling deadline.
+    pub overdue: usize,
 }

@@ -165,7 +165,10 @@ async fn login(
     let keys = attempt_keys(ctx.client_ip, &username);
     let counted = match count_attempt(&st, &keys).await? {
         Ok(counted) => counted,
-        Err(wait) => return Ok(rate_limited(wait)),
+        Err(wait) => {
+            crate::metrics::sign_in_failed("rate_limited");
+            return Ok(rate_limited(wait));
+        }
     };
     // The actor is named only when the name can be an account's (an unbounded name is never kept).
     let actor = if tudi_access::accounts::is_username(&username) {
@@ -174,8 +177,13 @@ async fn login(
         "user:?".to_owned()
     };
     let change = tudi_store::Change::new(actor, "auth.login").in_request(ctx.request_id.clone());
-    let (token, session, user) =
-        run(&st, move |a| a.login(&change, &username, &req.password)).await?;
+    let (token, session, user) = run(&st, move |a| a.login(&change, &username, &req.password))
+        .await
+        .inspect_err(|p| {
+            if p.status.is_client_error() {
+                crate::metrics::sign_in_failed("credentials");
+            }
+        })?;
     forgive_attempt(&st, keys, counted).await;
     let who = tudi_access::Principal {
         user: Some(user.username.clone()),

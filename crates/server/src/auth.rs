@@ -426,9 +426,11 @@ fn speculable(req: &Request) -> bool {
 }
 
 async fn identified(st: AppState, mut req: Request, next: Next, rid: String) -> Response {
-    let bearer_token = bearer(req.headers());
+    // `/metrics` reads its own bearer token (Prometheus's), which is no account's credential.
+    let own_token = req.uri().path() == crate::metrics::PATH;
+    let bearer_token = bearer(req.headers()).filter(|_| !own_token);
     let from_cookie = bearer_token.is_none();
-    let credential = bearer_token.or_else(|| session_cookie(req.headers()));
+    let credential = bearer_token.or_else(|| session_cookie(req.headers()).filter(|_| !own_token));
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

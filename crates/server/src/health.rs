@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(alive))
         .route("/readyz", get(ready))
+        .route("/metrics", get(crate::metrics::serve))
 }
 
 fn fresh(status: StatusCode, body: serde_json::Value) -> Response {

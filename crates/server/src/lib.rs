@@ -19,6 +19,7 @@ mod health;
 mod homestead;
 mod homestead_events;
 pub mod lease;
+pub mod metrics;
 mod ogc;
 mod open311;
 mod openapi;
@@ -45,6 +46,7 @@ use tudi_store::Store;
 
 pub use open311::{RequestForm, parse_request_form};
 pub use problem::Problem;
+pub use serve::{redirect_to_https, tls_acceptor};
 
 /// A value read from the store, kept while the revision it depends on stands still (one part of
 /// [`Store::revisions`]); an unknown revision reads it again every time.
@@ -149,6 +151,10 @@ pub struct AppState {
     odds: Arc<auth::SpeculationOdds>,
     /// Whether the snapshots made at start-up have all been built (`/readyz`).
     warmed: Arc<std::sync::atomic::AtomicBool>,
+    /// Who may read `/metrics`.
+    metrics_access: Arc<metrics::MetricsAccess>,
+    /// HTTPS served directly (rustls), when configured.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -328,6 +334,8 @@ impl AppState {
             analyses: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             odds: Arc::default(),
             warmed: Arc::default(),
+            metrics_access: Arc::default(),
+            tls: None,
             server_id: Arc::from(lease::this_server()),
         }
     }
@@ -357,6 +365,20 @@ impl AppState {
     #[must_use]
     pub fn with_trusted_proxies(mut self, proxies: Vec<std::net::IpAddr>) -> Self {
         self.trusted_proxies = Arc::new(proxies);
+        self
+    }
+
+    /// Serves HTTPS with this acceptor ([`tls_acceptor`]); answers then carry HSTS.
+    #[must_use]
+    pub fn with_tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// Who may read `/metrics` (by default the loopback only).
+    #[must_use]
+    pub fn with_metrics_access(mut self, access: metrics::MetricsAccess) -> Self {
+        self.metrics_access = Arc::new(access);
         self
     }
 
@@ -422,7 +444,13 @@ impl AppState {
     /// # Errors
     /// What the homestead service reports.
     pub async fn homestead_tick(&self) -> Result<tudi_homestead::service::TickReport, String> {
-        homestead::tick(self).await.map_err(|p| p.detail_en)
+        let started = std::time::Instant::now();
+        let report = homestead::tick(self).await.map_err(|p| p.detail_en);
+        metrics::job_ran("homestead-clock", report.is_ok(), started.elapsed());
+        if let Ok(r) = &report {
+            metrics::found("tudi_homestead_steps_overdue", r.overdue);
+        }
+        report
     }
 
     /// Authentication settings (session length, lockout, hashing cost).
@@ -570,6 +598,9 @@ pub const MAX_JSON_BODY: usize = 2 << 20;
 /// The application.
 pub fn router(state: AppState) -> Router {
     let body_timeout = state.limits.body_timeout;
+    let transport_state = state.clone();
+    // Installed before the first request, so every count starts with the process.
+    metrics::handle();
     unguarded_routes()
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -590,6 +621,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::map_response(problem::as_problem))
         .layer(axum::middleware::from_fn(secure::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            transport_state,
+            secure::transport,
+        ))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(log_failure))
 }
 
@@ -656,13 +692,21 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std
                     continue;
                 }
                 let change = tudi_store::Change::new("system:supervision", "order.notice");
-                match orders::supervise_now(&st, change).await {
-                    Ok(n) if n > 0 => tracing::info!(notices = n, "deadline supervision"),
-                    Ok(_) => {}
+                let started = std::time::Instant::now();
+                let outcome = orders::supervise_now(&st, change).await;
+                metrics::job_ran("order-supervision", outcome.is_ok(), started.elapsed());
+                match outcome {
+                    Ok(done) => {
+                        metrics::found("tudi_orders_overdue", done.overdue);
+                        if done.notices > 0 {
+                            tracing::info!(notices = done.notices, "deadline supervision");
+                        }
+                    }
                     Err(p) => tracing::warn!(detail = %p.detail_en, "deadline supervision failed"),
                 }
             }
         });
     }
-    serve::run(listener, router(state.clone()), state.limits).await
+    let tls = state.tls.clone();
+    serve::run(listener, router(state.clone()), state.limits, tls).await
 }

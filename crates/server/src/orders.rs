@@ -564,20 +564,23 @@ async fn supervise(
         },
         "order:*",
     )?;
-    let sent = supervise_now(&st, ctx.change("order.notice")).await?;
-    Ok(Json(NoticesSent { notices: sent }).into_response())
+    let round = supervise_now(&st, ctx.change("order.notice")).await?;
+    Ok(Json(NoticesSent {
+        notices: round.notices,
+    })
+    .into_response())
 }
 
 /// One round of deadline supervision, as `change`'s actor.
 pub(crate) async fn supervise_now(
     st: &AppState,
     change: tudi_store::Change,
-) -> Result<usize, Problem> {
+) -> Result<tudi_orders::service::SupervisionRound, Problem> {
     let store = st.store.clone();
     let roster =
         blocking(move || tudi_orders::service::load_roster(&*store).map_err(|e| order_problem(&e)))
             .await?;
-    with_orders(st, move |o| o.supervise(&change, &roster)).await
+    with_orders(st, move |o| o.supervision_round(&change, &roster)).await
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -57,6 +57,9 @@ pub const ROUTES: &[RouteSpec] = &[
     // Liveness and readiness (no data in them).
     r("GET", "/healthz", Guard::Public),
     r("GET", "/readyz", Guard::Public),
+    // Not signed in (Prometheus does not sign in): the operator's address list or token decides
+    // (`metrics::MetricsAccess`).
+    r("GET", "/metrics", Guard::Public),
     r("GET", "/ogc", Guard::Public),
     r("GET", "/ogc/", Guard::Public),
     r("GET", "/ogc/conformance", Guard::Public),

@@ -477,6 +477,9 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         .unwrap()
         .guard;
     match (method, path) {
+        // The operator's addresses or metrics token only, never an account (these calls come
+        // from no address): crates/cli/tests/serving.rs tests whom it answers.
+        (_, "/metrics") => false,
         (_, "/api/v1/compliance") => role.is_some_and(|r| ![Public, HotlineAgent].contains(&r)),
         (_, "/api/v1/status") => any_admin,
         ("PUT", "/api/v1/layers/{id}/access") | (_, "/api/v1/audit/verify") => district_admin,

@@ -210,7 +210,11 @@ impl<'a> Writer<'a> {
     /// Writes the entries and commits.
     pub(crate) async fn commit(mut self) -> Result<()> {
         self.write_entries().await?;
-        self.tx.commit().await.map_err(db("committing"))
+        let started = std::time::Instant::now();
+        let done = self.tx.commit().await.map_err(db("committing"));
+        metrics::histogram!("tudi_store_commit_seconds", "backend" => "postgres")
+            .record(started.elapsed());
+        done
     }
 }
 

@@ -215,7 +215,7 @@ impl ChainFault {
 }
 
 /// The result of checking a chain.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct AuditReport {
     /// Entries read.
     pub entries: u64,

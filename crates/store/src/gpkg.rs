@@ -36,13 +36,14 @@ use crate::{
     NewFeature, Progress, Record, RecordPage, RecordQuery, RecordWrite, Result, Store, StoreError,
 };
 
+pub mod copy;
 mod records;
+pub mod schema;
 mod transfer;
 
 const APPLICATION_ID: i32 = 0x4750_4B47;
 const USER_VERSION: i32 = 10200;
-/// Version of tudi's own tables in the file.
-pub use crate::rules::SCHEMA_VERSION;
+pub use schema::SCHEMA_VERSION;
 
 /// A GeoPackage-backed store.
 pub struct GeoPackageStore {
@@ -114,6 +115,15 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Commits a write transaction; the commit (the fsync that makes it durable) is timed for
+/// `/metrics`.
+fn commit(tx: rusqlite::Transaction<'_>, doing: &'static str) -> Result<()> {
+    let started = std::time::Instant::now();
+    let done = tx.commit().map_err(db(doing));
+    metrics::histogram!("tudi_store_commit_seconds", "backend" => "gpkg").record(started.elapsed());
+    done
+}
+
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -170,11 +180,14 @@ CREATE TABLE IF NOT EXISTS tudi_records (
 CREATE TABLE IF NOT EXISTS tudi_record_keys (
   id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
   record_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tudi_schema_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, version INTEGER NOT NULL, applied_at TEXT NOT NULL,
+  release TEXT NOT NULL, from_version INTEGER, kept_copy TEXT);
 CREATE INDEX IF NOT EXISTS tudi_record_keys_lookup ON tudi_record_keys(collection, key, value, record_id);
 CREATE INDEX IF NOT EXISTS tudi_record_keys_record ON tudi_record_keys(collection, record_id);
 ";
 
-const TUDI_TABLES: [(&str, &str); 8] = [
+const TUDI_TABLES: [(&str, &str); 9] = [
     ("tudi_meta", "tudi 设置 / settings"),
     ("tudi_layers", "tudi 图层定义 / layer definitions"),
     (
@@ -186,6 +199,10 @@ const TUDI_TABLES: [(&str, &str); 8] = [
     ("tudi_records", "tudi 业务记录 / records"),
     ("tudi_record_keys", "tudi 记录索引 / record keys"),
     ("tudi_blobs", "tudi 附件 / attached files"),
+    (
+        "tudi_schema_history",
+        "tudi 数据库结构版本记录 / schema versions",
+    ),
 ];
 
 fn ensure_srs(conn: &Connection, epsg: u32) -> Result<()> {
@@ -212,22 +229,29 @@ fn init_file(conn: &Connection, tudi_tables: bool) -> Result<()> {
         .map_err(db("creating GeoPackage tables"))?;
     ensure_srs(conn, 4326)?;
     if tudi_tables {
-        conn.execute_batch(TUDI_SCHEMA)
-            .map_err(db("creating tudi tables"))?;
-        for (t, desc) in TUDI_TABLES {
-            conn.execute(
-                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?1, 'attributes', ?1, ?2)",
-                params![t, desc],
-            )
-            .map_err(db("registering tudi tables"))?;
-        }
-        ensure_revision_column(conn)?;
-        conn.execute(
-            "INSERT OR IGNORE INTO tudi_meta (key, value) VALUES ('schema_version', ?1)",
-            params![SCHEMA_VERSION],
-        )
-        .map_err(db("writing the schema version"))?;
+        create_tudi_tables(conn)?;
     }
+    Ok(())
+}
+
+/// tudi's own tables, made or brought up to [`SCHEMA_VERSION`] (in the caller's transaction).
+fn create_tudi_tables(conn: &Connection) -> Result<()> {
+    conn.execute_batch(TUDI_SCHEMA)
+        .map_err(db("creating tudi tables"))?;
+    for (t, desc) in TUDI_TABLES {
+        conn.execute(
+            "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?1, 'attributes', ?1, ?2)",
+            params![t, desc],
+        )
+        .map_err(db("registering tudi tables"))?;
+    }
+    ensure_revision_column(conn)?;
+    conn.execute(
+        "INSERT INTO tudi_meta (key, value) VALUES ('schema_version', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = ?1",
+        params![SCHEMA_VERSION.to_string()],
+    )
+    .map_err(db("writing the schema version"))?;
     Ok(())
 }
 
@@ -484,7 +508,7 @@ impl GeoPackageStore {
     /// Configures a freshly opened connection, makes sure tudi's tables exist, and wraps it.
     fn from_connection(path: &Path, conn: Connection) -> Result<Self> {
         configure(&conn)?;
-        init_file(&conn, true)?;
+        schema::prepare(&conn, path)?;
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
@@ -802,7 +826,7 @@ impl Store for GeoPackageStore {
             Some(def_digest(def)),
             None,
         )?;
-        tx.commit().map_err(db("committing a new layer"))
+        commit(tx, "committing a new layer")
     }
 
     fn drop_layer(&self, name: &str, change: &Change) -> Result<()> {
@@ -836,7 +860,7 @@ impl Store for GeoPackageStore {
             tx.execute(sql, params![name])
                 .map_err(db("dropping a layer"))?;
         }
-        tx.commit().map_err(db("committing a dropped layer"))
+        commit(tx, "committing a dropped layer")
     }
 
     fn layers(&self) -> Result<Vec<LayerInfo>> {
@@ -963,7 +987,7 @@ impl Store for GeoPackageStore {
             Some(after),
             Some(serde_json::json!({ "version": version })),
         )?;
-        tx.commit().map_err(db("committing an update"))?;
+        commit(tx, "committing an update")?;
         Ok(version)
     }
 
@@ -993,7 +1017,7 @@ impl Store for GeoPackageStore {
         .map_err(db("deleting a feature"))?;
         Self::refresh_extent(&tx, &def.name, at)?;
         bump_revision(&tx, &def.name)?;
-        tx.commit().map_err(db("committing a deletion"))
+        commit(tx, "committing a deletion")
     }
 
     fn features(&self, layer: &str, query: &FeatureQuery) -> Result<Vec<FeatureRecord>> {
@@ -1182,7 +1206,7 @@ impl Store for GeoPackageStore {
         let n = advance_sequence(&tx, key, 0)?;
         let writes = make(n)?;
         let versions = records::write(&tx, change, &writes)?;
-        tx.commit().map_err(db("committing records"))?;
+        commit(tx, "committing records")?;
         Ok((n, versions))
     }
 
@@ -1224,7 +1248,7 @@ impl Store for GeoPackageStore {
             Some(audit::sha256_hex(value.as_bytes())),
             None,
         )?;
-        tx.commit().map_err(db("committing metadata"))
+        commit(tx, "committing metadata")
     }
 
     fn write_records(&self, change: &Change, writes: &[RecordWrite]) -> Result<Vec<u64>> {
@@ -1233,7 +1257,7 @@ impl Store for GeoPackageStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))?;
         let versions = records::write(&tx, change, writes)?;
-        tx.commit().map_err(db("committing records"))?;
+        commit(tx, "committing records")?;
         Ok(versions)
     }
 
@@ -1251,7 +1275,7 @@ impl Store for GeoPackageStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))?;
         records::append_audit(&tx, change, resource, Outcome::Denied, None, None, detail)?;
-        tx.commit().map_err(db("committing an audit entry"))
+        commit(tx, "committing an audit entry")
     }
 
     fn audit_trail(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>> {
@@ -1288,7 +1312,7 @@ impl Store for GeoPackageStore {
             ),
         )?;
         let versions = records::write(&tx, change, writes)?;
-        tx.commit().map_err(db("committing a file"))?;
+        commit(tx, "committing a file")?;
         Ok((sha, versions))
     }
 
@@ -1353,7 +1377,7 @@ impl GeoPackageStore {
             .map_err(db("starting a transaction"))
             .and_then(|tx| {
                 let value = work(&tx)?;
-                tx.commit().map_err(db("committing a batch"))?;
+                commit(tx, "committing a batch")?;
                 Ok(value)
             });
         Self::leave_bulk(conn, bulk);
@@ -1789,7 +1813,7 @@ pub fn write_plain(
     }
     create_feature_id_index(&tx, &def.name)?;
     GeoPackageStore::refresh_extent(&tx, &def.name, Timestamp::now())?;
-    tx.commit().map_err(db("committing an export"))?;
+    commit(tx, "committing an export")?;
     conn.pragma_update(None, "journal_mode", "DELETE")
         .map_err(db("finishing an export"))?;
     Ok(n)

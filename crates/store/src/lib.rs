@@ -328,6 +328,15 @@ pub enum StoreError {
     /// The caller stopped the operation (e.g. from a progress callback).
     #[error("cancelled")]
     Cancelled,
+    /// A copy of a store (a backup) that cannot be trusted: damaged, cut short, made by a newer
+    /// tudi, or with a broken audit chain.
+    #[error("{path}: {reason}")]
+    BadCopy {
+        /// The copy.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Result alias of the store.

@@ -12,9 +12,6 @@ use uuid::Uuid;
 use crate::audit;
 use crate::{LayerDef, Result, StoreError};
 
-/// Version of tudi's own tables (both backends).
-pub const SCHEMA_VERSION: &str = "1";
-
 /// A field value as stored, in the four storage classes both backends share.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {

@@ -372,7 +372,7 @@ impl Transfer for GeoPackageStore {
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db("starting a transaction"))?;
         let n = Self::import_in(&tx, items, progress)?;
-        tx.commit().map_err(db("committing a copy"))?;
+        super::commit(tx, "committing a copy")?;
         Ok(n)
     }
 }

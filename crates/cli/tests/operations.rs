@@ -1,0 +1,544 @@
+//! What a district's IT office relies on: backups taken while the server writes, restores that
+//! refuse what cannot be trusted, stores made by an older tudi brought up to date (and a newer
+//! one refused), faults (a full disk, kill -9 during a migration) that leave the store as it
+//! was, and `tudi check-config`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tudi_store::gpkg::GeoPackageStore;
+use tudi_store::{Change, Expect, RecordWrite, Store};
+
+fn tudi(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A store made by the previous schema version (tudi before schema versions were checked),
+/// kept as a fixture: a small demo district (`tudi demo --parcels 100 --seed 7`).
+fn v1_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1.gpkg")
+}
+
+fn sha(path: &Path) -> String {
+    use std::fmt::Write;
+    let bytes = std::fs::read(path).unwrap();
+    // A cheap stand-in for a digest: tests only compare a file with itself.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in &bytes {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = String::new();
+    write!(out, "{h:016x}-{}", bytes.len()).unwrap();
+    out
+}
+
+fn record(i: u64) -> RecordWrite {
+    RecordWrite {
+        collection: "load".into(),
+        id: format!("r{i:08}"),
+        expect: Expect::Absent,
+        body: Some(json!({"n": i})),
+        keys: vec![],
+        detail: None,
+    }
+}
+
+fn schema_version(path: &Path) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(
+        "SELECT value FROM tudi_meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_backup_under_write_load_restores_every_write_acknowledged_before_it_began() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let o = tudi(&["init", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let store = Arc::new(GeoPackageStore::open(&data.join("tudi.gpkg")).unwrap());
+    let acknowledged = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2u64)
+        .map(|w| {
+            let (store, acked, stop) = (store.clone(), acknowledged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(Ordering::Relaxed) {
+                    store
+                        .write_records(&Change::new("test", "load"), &[record(i)])
+                        .unwrap();
+                    acked.lock().unwrap().push(i);
+                    i += 2;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let before: Vec<u64> = acknowledged.lock().unwrap().clone();
+    let out = tmp.path().join("backup.gpkg");
+    let o = tudi(&["backup", "--data", s(&data), "--out", s(&out)]);
+    // Writes went on during the backup.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains("head hash"), "{said}");
+    assert!(!before.is_empty());
+    let during = acknowledged.lock().unwrap().len();
+    assert!(
+        during > before.len(),
+        "the writers did not write during the backup"
+    );
+    drop(store);
+
+    let restored = tmp.path().join("r");
+    let o = tudi(&["restore", "--data", s(&restored), s(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let back = GeoPackageStore::open(&restored.join("tudi.gpkg")).unwrap();
+    for i in &before {
+        assert!(
+            back.record("load", &format!("r{i:08}")).unwrap().is_some(),
+            "write {i}, acknowledged before the backup began, is missing"
+        );
+    }
+    let report = back.verify_audit().unwrap();
+    assert!(report.is_intact(), "{:?}", report.faults);
+    let head = report.head.unwrap();
+    assert!(
+        said.contains(&head),
+        "the backup's printed head {said} is not the restored {head}"
+    );
+}
+
+#[test]
+fn restore_refuses_a_damaged_a_truncated_or_a_tampered_backup_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let fixture = tmp.path().join("src");
+    std::fs::create_dir_all(&fixture).unwrap();
+    std::fs::copy(v1_fixture(), fixture.join("tudi.gpkg")).unwrap();
+    let good = tmp.path().join("good.gpkg");
+    let o = tudi(&["backup", "--data", s(&fixture), "--out", s(&good)]);
+    assert!(o.status.success(), "{}", text(&o));
+    // A store in place, which a refused restore must leave alone.
+    let o = tudi(&["restore", "--data", s(&data), s(&good)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let live = data.join("tudi.gpkg");
+    let live_before = sha(&live);
+    let bytes = std::fs::read(&good).unwrap();
+
+    let truncated = tmp.path().join("truncated.gpkg");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let mut flipped = bytes.clone();
+    for b in &mut flipped[bytes.len() / 3..bytes.len() / 3 + 4096] {
+        *b ^= 0x5a;
+    }
+    let damaged = tmp.path().join("damaged.gpkg");
+    std::fs::write(&damaged, &flipped).unwrap();
+    let tampered = tmp.path().join("tampered.gpkg");
+    std::fs::copy(&good, &tampered).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&tampered).unwrap();
+        conn.execute(
+            "UPDATE tudi_audit SET actor = 'user:someone-else' WHERE seq = 5",
+            [],
+        )
+        .unwrap();
+    }
+    let not_a_store = tmp.path().join("notes.txt");
+    std::fs::write(&not_a_store, "not a backup").unwrap();
+    for (bad, why) in [
+        (&truncated, "damaged"),
+        (&damaged, "damaged"),
+        (&tampered, "audit chain"),
+        (&not_a_store, "GeoPackage"),
+    ] {
+        let o = tudi(&["restore", "--data", s(&data), s(bad)]);
+        assert_eq!(o.status.code(), Some(3), "{}: {}", bad.display(), text(&o));
+        assert!(text(&o).contains(why), "{}: {}", bad.display(), text(&o));
+        assert_eq!(
+            sha(&live),
+            live_before,
+            "a refused restore changed the store"
+        );
+    }
+    let o = tudi(&["audit", "verify", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_backup_never_replaces_a_file_and_says_when_its_folder_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
+    let there = tmp.path().join("there.gpkg");
+    std::fs::write(&there, "precious").unwrap();
+    let o = tudi(&["backup", "--data", s(&data), "--out", s(&there)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("exists"), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&there).unwrap(), "precious");
+    let nowhere = tmp.path().join("no/such/folder/b.gpkg");
+    let o = tudi(&["backup", "--data", s(&data), "--out", s(&nowhere)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("backup folder"), "{}", text(&o));
+    // A folder that cannot be written (a read-only file system, which binds root too).
+    let o = tudi(&[
+        "backup",
+        "--data",
+        s(&data),
+        "--out",
+        "/proc/tudi-backup.gpkg",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("backup failed"), "{}", text(&o));
+}
+
+#[test]
+fn restore_refuses_while_a_server_uses_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
+    let backup = tmp.path().join("b.gpkg");
+    let o = tudi(&["backup", "--data", s(&data), "--out", s(&backup)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args([
+            "serve",
+            "--data",
+            s(&data),
+            "--listen",
+            "127.0.0.1:0",
+            "--no-snapshots",
+        ])
+        .env("TUDI_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+        lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.contains("/console"))
+            .unwrap();
+        // The server goes on writing to stdout; a closed pipe would stop it.
+        std::thread::spawn(move || lines.for_each(drop));
+    }
+    let o = tudi(&["restore", "--data", s(&data), s(&backup)]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("stop it"), "{}", text(&o));
+    // Stopped, it may.
+    let o = tudi(&["restore", "--data", s(&data), s(&backup)]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_store_of_the_previous_schema_version_is_migrated_after_a_copy_is_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("tudi.gpkg");
+    std::fs::copy(v1_fixture(), &file).unwrap();
+    assert_eq!(schema_version(&file), "1");
+    let before = tudi(&["layers", "--data", s(&data)]);
+    assert!(before.status.success(), "{}", text(&before));
+    assert_eq!(schema_version(&file), "2");
+    // The copy kept first is the untouched version-1 file.
+    let kept: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("tudi.gpkg.v1-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(schema_version(&kept[0]), "1");
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    let (from, copy): (Option<i64>, Option<String>) = conn
+        .query_row(
+            "SELECT from_version, kept_copy FROM tudi_schema_history ORDER BY id DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(from, Some(1));
+    assert_eq!(copy.as_deref(), kept[0].to_str());
+    // Everything the old file held is there, and its chain goes on from where it was.
+    let layers: i64 = conn
+        .query_row("SELECT count(*) FROM tudi_layers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(layers, 2, "{layers} layers");
+    let o = tudi(&["audit", "verify", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Opening it again migrates nothing more.
+    let o = tudi(&["layers", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.stdout, before.stdout);
+    let n: i64 = std::fs::read_dir(&data)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".v1-")
+        })
+        .count()
+        .try_into()
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_store_of_a_newer_schema_version_is_refused_naming_both_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("tudi.gpkg");
+    std::fs::copy(v1_fixture(), &file).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&file).unwrap();
+        conn.execute(
+            "UPDATE tudi_meta SET value = '7' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    }
+    let before = sha(&file);
+    let o = tudi(&["layers", "--data", s(&data)]);
+    assert!(!o.status.success());
+    let said = text(&o);
+    assert!(
+        said.contains("schema version 7") && said.contains("version 2"),
+        "{said}"
+    );
+    assert_eq!(sha(&file), before);
+}
+
+#[test]
+fn a_migration_killed_at_any_moment_leaves_the_old_store_or_the_migrated_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for (round, delay_ms) in [0u64, 5, 10, 20, 30, 45, 60, 80, 120, 200]
+        .iter()
+        .enumerate()
+    {
+        let data = tmp.path().join(format!("d{round}"));
+        std::fs::create_dir_all(&data).unwrap();
+        let file = data.join("tudi.gpkg");
+        std::fs::copy(v1_fixture(), &file).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tudi"))
+            .args(["layers", "--data", s(&data)])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(*delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        outcomes.insert(schema_version(&file));
+        // Whatever the moment, the store opens (migrating now if it was not) and verifies.
+        let o = tudi(&["audit", "verify", "--data", s(&data)]);
+        assert!(o.status.success(), "round {round}: {}", text(&o));
+        assert_eq!(schema_version(&file), "2");
+    }
+    assert!(
+        outcomes.iter().all(|v| v == "1" || v == "2"),
+        "{outcomes:?}"
+    );
+}
+
+/// A small file system (tmpfs) mounted for one test; as root only.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path, size: &str) -> Option<Self> {
+        // SAFETY of the test machine: only root mounts, and CI runs as root.
+        if !Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+        {
+            eprintln!("not root: the full-disk cases are not run");
+            return None;
+        }
+        std::fs::create_dir_all(at).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(at)])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "mount: {}", text(&o));
+        Some(Self(at.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_a_backup_and_a_write_clearly_and_the_store_stays_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("small"), "64k") else {
+        return;
+    };
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
+    let o = tudi(&["layers", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let live = sha(&data.join("tudi.gpkg"));
+    let out = disk.0.join("b.gpkg");
+    let o = tudi(&["backup", "--data", s(&data), "--out", s(&out)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("disk is full"), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_dir(&disk.0).unwrap().count(),
+        0,
+        "an unfinished backup was left"
+    );
+    assert_eq!(sha(&data.join("tudi.gpkg")), live);
+
+    // The store itself on a disk that fills up during an import.
+    drop(disk);
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("small2"), "6m") else {
+        return;
+    };
+    let d2 = disk.0.join("d");
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::copy(v1_fixture(), d2.join("tudi.gpkg")).unwrap();
+    let o = tudi(&["audit", "verify", "--data", s(&d2)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let head_before = text(&o);
+    // Fill what is left but a little.
+    let free = {
+        let o = Command::new("df")
+            .args(["--output=avail", "-B1", s(&disk.0)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    std::fs::write(
+        disk.0.join("filler"),
+        vec![0u8; usize::try_from(free.saturating_sub(64 * 1024)).unwrap()],
+    )
+    .unwrap();
+    let big = tmp.path().join("big.geojson");
+    let features: Vec<_> = (0..3000)
+        .map(|i| {
+            let x = 113.0 + f64::from(i % 60) * 0.001;
+            let y = 23.0 + f64::from(i / 60) * 0.001;
+            json!({"type": "Feature", "properties": {"name": format!("地块{i}")},
+                "geometry": {"type": "Polygon", "coordinates": [[[x, y], [x + 0.0009, y], [x + 0.0009, y + 0.0009], [x, y + 0.0009], [x, y]]]}})
+        })
+        .collect();
+    std::fs::write(
+        &big,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .unwrap();
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&d2),
+        "--layer",
+        "full",
+        "--kind",
+        "custom",
+        s(&big),
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).to_lowercase().contains("full"), "{}", text(&o));
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    let o = tudi(&["audit", "verify", "--data", s(&d2)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(text(&o), head_before, "the failed import changed the chain");
+    let o = tudi(&["layers", "--data", s(&d2)]);
+    assert!(!text(&o).contains("full"), "{}", text(&o));
+}
+
+#[test]
+fn check_config_names_the_bad_key_and_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
+    let cfg = tmp.path().join("tudi.toml");
+    std::fs::write(
+        &cfg,
+        "data = \"d\"\nlisten = \"127.0.0.1:8080\"\n\n[backup]\ndir = \"backups\"\nkeep = 3\n",
+    )
+    .unwrap();
+    let o = tudi(&["check-config", s(&cfg)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("valid"), "{}", text(&o));
+
+    std::fs::write(
+        &cfg,
+        "data = \"d\"\nlisten = \"127.0.0.1:8080\"\nlisten_addr = \"x\"\n",
+    )
+    .unwrap();
+    let o = tudi(&["check-config", s(&cfg)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("line 3") && text(&o).contains("listen_addr"),
+        "{}",
+        text(&o)
+    );
+
+    std::fs::write(&cfg, "data = \"d\"\n\n[backup]\ndir = \"b\"\nkeep = 0\n").unwrap();
+    let o = tudi(&["check-config", s(&cfg)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("line 5 backup.keep"), "{}", text(&o));
+
+    std::fs::write(
+        &cfg,
+        "data = \"d\"\ntls_cert = \"nowhere.pem\"\ntls_key = \"nowhere.key\"\n",
+    )
+    .unwrap();
+    let o = tudi(&["check-config", s(&cfg)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("line 2 tls_cert") && text(&o).contains("nowhere.pem"),
+        "{}",
+        text(&o)
+    );
+}

@@ -1,0 +1,235 @@
+//! Copies of a store file: a backup taken while servers go on reading and writing, and the
+//! checks a copy must pass before it is trusted (after a backup, before a restore).
+//!
+//! The copy is SQLite's `VACUUM INTO` from a read transaction: a consistent snapshot of the
+//! instant the copy began (every write committed before it, none after), made without holding
+//! up writers (WAL). It is written under a temporary name, flushed to disk, checked, and only
+//! then given its name, so a file with the backup's name is always a whole, checked copy.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{APPLICATION_ID, db, records, register_functions};
+use crate::audit::AuditReport;
+use crate::{Result, StoreError};
+
+/// What a checked copy holds.
+#[derive(Debug, Clone)]
+pub struct CopyCheck {
+    /// The version of tudi's tables in it (`None`: a GeoPackage without them).
+    pub schema_version: Option<u32>,
+    /// Its audit chain, verified (intact).
+    pub audit: AuditReport,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// Writes a consistent copy of the store file `source` to `out`, which must not exist, while
+/// other connections and processes go on reading and writing `source`; then checks the copy
+/// ([`check_copy`]). Nothing is left at `out` unless the copy is whole and checked.
+///
+/// # Errors
+/// [`StoreError::NotAStore`] when `source` is not a GeoPackage or `out` exists;
+/// [`StoreError::Database`] when the copy cannot be written (a full disk, a folder that cannot
+/// be written); [`StoreError::BadCopy`] when the copy fails its check.
+pub fn backup_file(source: &Path, out: &Path) -> Result<CopyCheck> {
+    let conn = open_read_only(source)?;
+    copy_checked(&conn, out)
+}
+
+/// The copy of [`backup_file`], from a connection already open on the store.
+pub(super) fn copy_checked(conn: &Connection, out: &Path) -> Result<CopyCheck> {
+    if out.exists() {
+        return Err(StoreError::NotAStore {
+            path: out.display().to_string(),
+            reason:
+                "the file exists; a backup never replaces a file (文件已存在，备份不覆盖已有文件)"
+                    .into(),
+        });
+    }
+    let partial = partial_name(out);
+    // What an interrupted backup left (kill -9, power cut) is never a backup.
+    remove_quietly(&partial);
+    let Some(target) = partial.to_str() else {
+        return Err(StoreError::NotAStore {
+            path: out.display().to_string(),
+            reason: "the path is not valid UTF-8 (路径含无法识别的字符)".into(),
+        });
+    };
+    if let Err(e) = conn.execute("VACUUM INTO ?1", [target]) {
+        remove_quietly(&partial);
+        return Err(db("writing the copy")(e));
+    }
+    finish(&partial, out)
+}
+
+/// Where a copy bound for `out` is written until it is whole and checked.
+#[must_use]
+pub fn partial_name(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// Finishes a copy written at `partial` (see [`partial_name`]): flushes it to disk, checks it
+/// ([`check_copy`]) and gives it the name `out`; on any failure removes it.
+///
+/// # Errors
+/// As [`check_copy`], and when the file cannot be flushed or named.
+pub fn finish(partial: &Path, out: &Path) -> Result<CopyCheck> {
+    let check = match sync_file(partial).and_then(|()| check_copy(partial)) {
+        Ok(check) => check,
+        Err(e) => {
+            remove_quietly(partial);
+            return Err(e);
+        }
+    };
+    if let Err(e) = std::fs::rename(partial, out) {
+        remove_quietly(partial);
+        return Err(io_failed("naming the copy", e));
+    }
+    if let Some(dir) = out.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(check)
+}
+
+/// Checks a copy without changing it: a whole SQLite file (`PRAGMA integrity_check`), a
+/// GeoPackage whose tudi tables are of a version this tudi knows, and an audit chain that
+/// verifies.
+///
+/// # Errors
+/// [`StoreError::BadCopy`] saying what is wrong; [`StoreError::Database`] when it cannot be
+/// read at all.
+pub fn check_copy(path: &Path) -> Result<CopyCheck> {
+    let bad = |reason: String| StoreError::BadCopy {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| bad(format!("cannot be read (无法读取): {e}")))?
+        .len();
+    let conn = open_read_only(path).map_err(|e| match e {
+        StoreError::NotAStore { reason, .. } => bad(format!(
+            "is damaged, cut short or not a GeoPackage (文件已损坏、不完整或不是 GeoPackage): {reason}"
+        )),
+        other => other,
+    })?;
+    let faults = integrity_faults(&conn)
+        .map_err(|e| bad(format!("is damaged or cut short (文件已损坏或不完整): {e}")))?;
+    if !faults.is_empty() {
+        return Err(bad(format!(
+            "is damaged (文件已损坏): {}",
+            faults.join("; ")
+        )));
+    }
+    let schema_version = super::schema::stored_version(&conn, path)?;
+    if let Some(v) = schema_version
+        && v > super::schema::SCHEMA_VERSION
+    {
+        return Err(bad(format!(
+            "was made by a newer tudi (schema version {v}; this tudi knows {}) (由较新版本的 tudi 写入)",
+            super::schema::SCHEMA_VERSION
+        )));
+    }
+    let audit = if schema_version.is_some() {
+        records::verify(&conn)?
+    } else {
+        AuditReport::default()
+    };
+    if !audit.is_intact() {
+        let first = audit
+            .faults
+            .first()
+            .map(|f| f.message().en)
+            .unwrap_or_default();
+        return Err(bad(format!(
+            "its audit chain does not verify (审计链校验失败, {} faults): {first}",
+            audit.faults.len()
+        )));
+    }
+    Ok(CopyCheck {
+        schema_version,
+        audit,
+        bytes,
+    })
+}
+
+/// A read-only connection on a store file that must be a GeoPackage.
+fn open_read_only(path: &Path) -> Result<Connection> {
+    if !path.is_file() {
+        return Err(StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: "no such file (文件不存在)".into(),
+        });
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(db("opening the store file"))?;
+    register_functions(&conn).map_err(db("registering GeoPackage functions"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db("setting the busy timeout"))?;
+    let app: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: format!("not a SQLite/GeoPackage file (不是 GeoPackage 文件): {e}"),
+        })?;
+    if app != APPLICATION_ID {
+        return Err(StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: "not a GeoPackage (application_id is not GPKG; 不是 GeoPackage 文件)".into(),
+        });
+    }
+    Ok(conn)
+}
+
+/// What `PRAGMA integrity_check` finds (at most ten), empty for a whole file.
+fn integrity_faults(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("PRAGMA integrity_check(10)")?;
+    let lines = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines.into_iter().filter(|l| l != "ok").collect())
+}
+
+/// Removes what an unfinished copy left.
+pub fn remove_quietly(path: &Path) {
+    for p in [
+        path.to_path_buf(),
+        PathBuf::from(format!("{}-journal", path.display())),
+        PathBuf::from(format!("{}-wal", path.display())),
+        PathBuf::from(format!("{}-shm", path.display())),
+    ] {
+        if let Err(e) = std::fs::remove_file(&p)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(error = %e, file = %p.display(), "could not remove an unfinished copy");
+        }
+    }
+}
+
+fn io_failed(doing: &'static str, e: std::io::Error) -> StoreError {
+    StoreError::Database {
+        doing,
+        source: Box::new(e),
+    }
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_failed("flushing the copy to disk", e))
+}
+
+/// Makes a rename in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_failed("flushing the folder to disk", e))
+}

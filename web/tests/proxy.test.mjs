@@ -61,14 +61,15 @@ http {
   nginx = spawn('/usr/sbin/nginx', ['-c', join(work, 'nginx.conf'), '-p', work], { stdio: ['ignore', 'inherit', 'inherit'] });
   base = `https://localhost:${httpsPort}`;
   plain = `http://localhost:${httpPort}`;
-  for (let i = 0; i < 100; i++) {
+  let up = false;
+  for (let i = 0; i < 100 && !up; i++) {
     try {
-      execFileSync('curl', ['-sk', '-o', '/dev/null', `${base}/healthz`]);
-      break;
+      up = execFileSync('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `${base}/healthz`], { encoding: 'utf8' }) === '200';
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  assert.ok(up, `nginx did not come up: ${readFileSync(join(work, 'error.log'), 'utf8')}`);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,

@@ -325,10 +325,23 @@ pub fn write_demo_accounts(
             "note": "POST /open311/v2/requests.json 的 api_key / the api_key for POST /open311/v2/requests.json",
         },
     }))?;
-    std::fs::write(&path, text).map_err(|e| {
+    // It holds passwords: readable by its owner only, as the signing keys are.
+    let written = {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        options
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+    };
+    written.map_err(|e| {
         failed(Msg::new(
             format!("无法写入 {}：{e}", path.display()),
-            e.to_string(),
+            format!("cannot write {}: {e}", path.display()),
         ))
     })?;
     Ok((path, accounts))

@@ -94,7 +94,7 @@ pub fn take(source: &Source, out: &Path, progress: &mut dyn FnMut(u64)) -> Resul
             }
             let from = PgStore::open(url).map_err(|e| explain(DOING, &e))?;
             let partial = copy::partial_name(out);
-            copy::remove_quietly(&partial);
+            copy::remove_unfinished(out);
             let copied = GeoPackageStore::create(&partial).and_then(|to| {
                 tudi_store::transfer::copy(&from, &to, progress)?;
                 // The copy keeps the district's settings but is a file of its own.
@@ -105,7 +105,7 @@ pub fn take(source: &Source, out: &Path, progress: &mut dyn FnMut(u64)) -> Resul
                 copy::remove_quietly(&partial);
                 return Err(explain(DOING, &e));
             }
-            copy::finish(&partial, out).map_err(|e| explain(DOING, &e))
+            copy::finish(&partial, out, copy::Checks::Backup).map_err(|e| explain(DOING, &e))
         }
     }
 }
@@ -166,7 +166,7 @@ fn mb(bytes: u64) -> f64 {
 }
 
 /// `tudi restore`: puts a checked backup in place of the store of this run. A file store is
-/// replaced only while no server uses the data directory, and the replaced file is kept beside
+/// replaced only while nothing else uses the data directory, and the replaced file is kept beside
 /// it; a PostgreSQL schema must be empty.
 pub fn cmd_restore(data: &Path, file: &Path) -> Result<()> {
     const DOING: (&str, &str) = ("恢复", "the restore");
@@ -174,7 +174,7 @@ pub fn cmd_restore(data: &Path, file: &Path) -> Result<()> {
     let check = copy::check_copy(file).map_err(|e| explain(DOING, &e))?;
     match location::database() {
         Some(url) => restore_to_database(&url, file)?,
-        None => restore_file(data, file)?,
+        None => restore_file(data, file, &check)?,
     }
     report(
         ("已恢复自", "restored from"),
@@ -182,29 +182,35 @@ pub fn cmd_restore(data: &Path, file: &Path) -> Result<()> {
         &check,
         started.elapsed(),
     )?;
-    let opened = location::open_store(data)?;
-    let live = opened
-        .store
-        .verify_audit()
-        .map_err(|e| explain(DOING, &e))?;
-    if !live.is_intact() || live.head != check.audit.head {
-        return Err(failed(Msg::new(
-            "恢复后的数据库审计链与备份不一致",
-            "the restored store's audit chain differs from the backup's",
-        )));
-    }
-    writeln!(
-        out(),
-        "数据库 {} 已就绪 / the store {} is ready",
-        opened.label,
-        opened.label
-    )?;
     Ok(())
 }
 
-fn restore_file(data: &Path, file: &Path) -> Result<()> {
-    std::fs::create_dir_all(data)?;
-    let _lock = location::lock_data_dir(data, location::DirUse::Alone)?;
+fn io_failed(what: (&str, &str), path: &Path, e: &std::io::Error) -> anyhow::Error {
+    let full = e.raw_os_error() == Some(28);
+    failed(Msg::new(
+        format!(
+            "{} {} 失败{}：{e}",
+            what.0,
+            path.display(),
+            if full { "（磁盘空间不足）" } else { "" }
+        ),
+        format!(
+            "{} {} failed{}: {e}",
+            what.1,
+            path.display(),
+            if full { " (the disk is full)" } else { "" }
+        ),
+    ))
+}
+
+/// The files of a store: the file, its WAL and the WAL's index.
+fn with_wal(path: &Path) -> [PathBuf; 3] {
+    ["", "-wal", "-shm"].map(|suffix| PathBuf::from(format!("{}{suffix}", path.display())))
+}
+
+fn restore_file(data: &Path, file: &Path, check: &CopyCheck) -> Result<()> {
+    std::fs::create_dir_all(data).map_err(|e| io_failed(("创建", "creating"), data, &e))?;
+    let lock = location::lock_data_dir(data, location::DirUse::Alone)?;
     let target = data.join(STORE_FILE);
     let incoming = data.join(format!("{STORE_FILE}.restoring"));
     copy::remove_quietly(&incoming);
@@ -213,50 +219,115 @@ fn restore_file(data: &Path, file: &Path) -> Result<()> {
         .and_then(|f| f.sync_all());
     if let Err(e) = placed {
         copy::remove_quietly(&incoming);
-        let full = e.raw_os_error() == Some(28);
+        return Err(io_failed(
+            ("把备份复制到", "copying the backup to"),
+            &incoming,
+            &e,
+        ));
+    }
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    // Two restores within a second keep both replaced files.
+    let kept = (1..)
+        .map(|n| match n {
+            1 => data.join(format!("{STORE_FILE}.replaced-{stamp}")),
+            n => data.join(format!("{STORE_FILE}.replaced-{stamp}-{n}")),
+        })
+        .find(|p| !p.exists())
+        .unwrap_or_else(|| data.join(format!("{STORE_FILE}.replaced-{stamp}")));
+    let [_, target_wal, target_shm] = with_wal(&target);
+    if target.exists() {
+        // Its WAL folded into the file first, so the copy kept is whole on its own.
+        match copy::checkpoint_file(&target) {
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "the replaced store's WAL was not checkpointed"),
+        }
+        // A second name for the old file: the store's own name never goes missing.
+        std::fs::hard_link(&target, &kept)
+            .map_err(|e| io_failed(("保留原数据库为", "keeping the store as"), &kept, &e))?;
+    }
+    // A WAL left beside the name would be replayed onto the restored file: it goes with the
+    // old file (or away, when there is none).
+    let [_, kept_wal, kept_shm] = with_wal(&kept);
+    for (from, to) in [(&target_wal, &kept_wal), (&target_shm, &kept_shm)] {
+        if from.exists() {
+            std::fs::rename(from, to).map_err(|e| io_failed(("移走", "moving"), from, &e))?;
+        }
+    }
+    std::fs::rename(&incoming, &target).map_err(|e| {
+        io_failed(
+            ("放置恢复的数据库", "placing the restored store at"),
+            &target,
+            &e,
+        )
+    })?;
+    copy::sync_dir(data).map_err(|e| explain(("恢复", "the restore"), &e))?;
+    drop(lock);
+    // The store as it now opens (an older backup is migrated) must hold the backup's chain;
+    // otherwise the old store goes back.
+    let verified = location::open_store(data).and_then(|opened| {
+        let live = opened
+            .store
+            .verify_audit()
+            .map_err(|e| explain(("恢复", "the restore"), &e))?;
+        Ok(live.is_intact() && live.head == check.audit.head)
+    });
+    if !matches!(verified, Ok(true)) {
+        if kept.exists() {
+            let _lock = location::lock_data_dir(data, location::DirUse::Alone)?;
+            // The restored file's own WAL must not be replayed onto the old one.
+            copy::remove_quietly(&target_wal);
+            copy::remove_quietly(&target_shm);
+            for (from, to) in [(&kept_wal, &target_wal), (&kept_shm, &target_shm)] {
+                if from.exists() {
+                    std::fs::rename(from, to)
+                        .map_err(|e| io_failed(("放回", "putting back"), to, &e))?;
+                }
+            }
+            std::fs::rename(&kept, &target)
+                .map_err(|e| io_failed(("放回原数据库", "putting back the store"), &target, &e))?;
+        }
+        let why = verified.err().map(|e| e.to_string()).unwrap_or_default();
         return Err(failed(Msg::new(
+            format!("恢复后的数据库与备份的审计链不一致，已放回原数据库 {why}"),
             format!(
-                "无法把备份复制到 {}{}：{e}",
-                data.display(),
-                if full { "（磁盘空间不足）" } else { "" }
-            ),
-            format!(
-                "cannot copy the backup into {}{}: {e}",
-                data.display(),
-                if full { " (the disk is full)" } else { "" }
+                "the restored store's audit chain differs from the backup's; the previous store was put back {why}"
             ),
         )));
     }
-    if target.exists() {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-        let kept = data.join(format!("{STORE_FILE}.replaced-{stamp}"));
-        // The WAL and its index go with the file they belong to.
-        for suffix in ["", "-wal", "-shm"] {
-            let from = PathBuf::from(format!("{}{suffix}", target.display()));
-            if from.exists() {
-                std::fs::rename(&from, format!("{}{suffix}", kept.display()))?;
-            }
-        }
+    if kept.exists() {
         writeln!(
             out(),
             "原数据库已另存为 / the store replaced is kept as {}",
             kept.display()
         )?;
     }
-    std::fs::rename(&incoming, &target)?;
-    copy::sync_dir(data).map_err(|e| explain(("恢复", "the restore"), &e))?;
     Ok(())
 }
 
 fn restore_to_database(url: &str, file: &Path) -> Result<()> {
     const DOING: (&str, &str) = ("恢复", "the restore");
-    // The backup itself is never changed: an older one is migrated in a scratch copy.
-    let scratch = tempfile::tempdir()?;
+    // The backup itself is never changed: an older one is migrated in a scratch copy beside it
+    // (not in /tmp, which may be small or private to a service).
+    let beside = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let scratch = tempfile::tempdir_in(beside)
+        .map_err(|e| io_failed(("创建临时目录于", "making a scratch folder in"), beside, &e))?;
     let copy_path = scratch.path().join(STORE_FILE);
-    std::fs::copy(file, &copy_path)?;
+    std::fs::copy(file, &copy_path)
+        .map_err(|e| io_failed(("复制备份到", "copying the backup to"), &copy_path, &e))?;
     let from = GeoPackageStore::open(&copy_path).map_err(|e| explain(DOING, &e))?;
     let to = PgStore::open(url).map_err(|e| explain(DOING, &e))?;
     tudi_store::transfer::copy(&from, &to, &mut |_| {}).map_err(|e| explain(DOING, &e))?;
+    let live = to.verify_audit().map_err(|e| explain(DOING, &e))?;
+    let backup = from.verify_audit().map_err(|e| explain(DOING, &e))?;
+    if !live.is_intact() || live.head != backup.head {
+        return Err(failed(Msg::new(
+            "恢复后的数据库审计链与备份不一致",
+            "the restored store's audit chain differs from the backup's",
+        )));
+    }
     Ok(())
 }
 
@@ -286,6 +357,38 @@ impl Schedule {
     /// The name a backup taken at `at` gets.
     fn name_at(at: jiff::Timestamp) -> String {
         format!("tudi-{}.gpkg", at.strftime("%Y%m%dT%H%M%SZ"))
+    }
+
+    /// How long until the next backup is due: none is due before a period has passed since the
+    /// newest one here, so a server restarting again and again (a crash loop) does not replace
+    /// the kept backups with copies minutes apart.
+    #[must_use]
+    pub fn due_in(&self, now: jiff::Timestamp) -> std::time::Duration {
+        let period = std::time::Duration::from_secs(self.every_minutes.max(1) * 60);
+        let newest = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| Self::is_ours(n))
+            .filter_map(|n| Self::taken_at(&n))
+            .max();
+        let Some(newest) = newest else {
+            return std::time::Duration::ZERO;
+        };
+        let age = now
+            .duration_since(newest)
+            .try_into()
+            .unwrap_or(std::time::Duration::ZERO);
+        period.saturating_sub(age)
+    }
+
+    fn taken_at(name: &str) -> Option<jiff::Timestamp> {
+        let stamp = name.strip_prefix("tudi-")?.strip_suffix(".gpkg")?;
+        jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", stamp)
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp())
     }
 
     fn is_ours(name: &str) -> bool {
@@ -330,5 +433,36 @@ impl Schedule {
                 tracing::warn!(error = %e, file = name, "could not remove an old backup");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn a_backup_is_due_a_period_after_the_newest_and_at_once_without_one() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let schedule = Schedule {
+            dir: dir.path().to_owned(),
+            every_minutes: 60,
+            keep: 3,
+        };
+        let now: jiff::Timestamp = "2026-12-07T12:00:00Z".parse().unwrap_or_default();
+        assert_eq!(schedule.due_in(now), std::time::Duration::ZERO);
+        for name in [
+            "tudi-20261207T114500Z.gpkg",
+            "tudi-20261207T100000Z.gpkg",
+            "other.gpkg",
+        ] {
+            std::fs::write(dir.path().join(name), "x").unwrap_or_else(|e| panic!("{e}"));
+        }
+        // The newest is 15 minutes old.
+        assert_eq!(
+            schedule.due_in(now),
+            std::time::Duration::from_secs(45 * 60)
+        );
+        let later: jiff::Timestamp = "2026-12-07T13:00:00Z".parse().unwrap_or_default();
+        assert_eq!(schedule.due_in(later), std::time::Duration::ZERO);
     }
 }

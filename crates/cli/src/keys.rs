@@ -81,6 +81,8 @@ fn write_ring(data: &Path, ring: &KeyRing) -> Result<()> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &path)?;
+    // The rename itself must survive a power cut, or the old ring could come back.
+    std::fs::File::open(dir).and_then(|d| d.sync_all())?;
     Ok(())
 }
 

@@ -58,6 +58,9 @@ pub struct Opened {
     pub label: String,
     /// The file store, when it is one (a server opens readers on it).
     pub file: Option<Arc<GeoPackageStore>>,
+    /// The data directory's lock, held shared while the file store is open, so that
+    /// `tudi restore` never replaces the file under a command or a server using it.
+    pub lock: Option<Arc<std::fs::File>>,
 }
 
 fn pg_label(store: &PgStore) -> String {
@@ -83,9 +86,16 @@ pub fn open_store(data: &Path) -> Result<Opened> {
             label: pg_label(&store),
             store: Arc::new(store),
             file: None,
+            lock: None,
         });
     }
     let path = data.join(STORE_FILE);
+    // Taken before the file is opened (and perhaps migrated): a restore waiting for the lock
+    // must not move the file away between the open and the lock.
+    let lock = match path.is_file() {
+        true => Some(Arc::new(lock_data_dir(data, DirUse::Shared)?)),
+        false => None,
+    };
     let store = GeoPackageStore::open(&path).map_err(|e| {
         failed(Msg::new(
             format!(
@@ -105,6 +115,7 @@ pub fn open_store(data: &Path) -> Result<Opened> {
         label: path.display().to_string(),
         store: store.clone(),
         file: Some(store),
+        lock,
     })
 }
 
@@ -148,6 +159,7 @@ pub fn create_store(data: &Path, replace: bool) -> Result<Opened> {
             label: pg_label(&store),
             store: Arc::new(store),
             file: None,
+            lock: None,
         });
     }
     let path = data.join(STORE_FILE);
@@ -179,6 +191,7 @@ pub fn create_store(data: &Path, replace: bool) -> Result<Opened> {
         label: path.display().to_string(),
         store: store.clone(),
         file: Some(store),
+        lock: Some(Arc::new(lock_data_dir(data, DirUse::Shared)?)),
     })
 }
 
@@ -217,12 +230,23 @@ pub enum DirUse {
 /// When the directory is in use the other way, or the lock file cannot be made.
 pub fn lock_data_dir(data: &Path, how: DirUse) -> Result<std::fs::File> {
     let path = data.join("tudi.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("打开锁文件 / opening {}", path.display()))?;
+    // Read-only once it exists (a lock needs no more): a lock file made by another user — a
+    // restore run as root — does not keep the service's own user out.
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("创建锁文件 / creating {}", path.display()))?,
+        Err(e) => {
+            return Err(failed(Msg::new(
+                format!("无法打开锁文件 {}：{e}", path.display()),
+                format!("cannot open the lock file {}: {e}", path.display()),
+            )));
+        }
+    };
     let taken = match how {
         DirUse::Shared => file.try_lock_shared(),
         DirUse::Alone => file.try_lock(),

@@ -286,7 +286,8 @@ enum DivisionsCommand {
     },
 }
 
-/// Takes a backup at start and then every `schedule.every_minutes`. Servers sharing a store
+/// Takes a backup at start (unless the newest is younger than a period) and then every
+/// `schedule.every_minutes`. Servers sharing a store
 /// take turns by lease: one backs up, and another takes over within a period if it stops.
 fn schedule_backups(
     state: &tudi_server::AppState,
@@ -297,7 +298,10 @@ fn schedule_backups(
     tokio::spawn(async move {
         let period = std::time::Duration::from_secs(schedule.every_minutes.max(1) * 60);
         let lease = period + (period / 10).max(std::time::Duration::from_secs(60));
+        tokio::time::sleep(schedule.due_in(jiff::Timestamp::now())).await;
         let mut every = tokio::time::interval(period);
+        // A backup that outlasts the period delays the next rather than bunching them.
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
             if !state.holds_lease("backup", lease).await {
@@ -434,6 +438,26 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         .transpose()
         .map_err(|e| refused(e.msg()))?
         .unwrap_or_default();
+    // Certificates and the metrics token are checked before the store is opened: a bad one
+    // stops the start at once.
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(tudi_server::tls_acceptor(cert, key).map_err(refused)?),
+        (None, None) => None,
+        _ => {
+            return Err(refused(Msg::new(
+                "tls_cert 与 tls_key 须同时给出",
+                "tls_cert and tls_key go together",
+            )));
+        }
+    };
+    if let Some(token) = &cfg.metrics_token
+        && token.chars().count() < 16
+    {
+        return Err(refused(Msg::new(
+            "metrics_token 至少 16 个字符",
+            "metrics_token must be at least 16 characters",
+        )));
+    }
     location::set_database(cfg.database.clone())?;
     let opened = open_store(&data)?;
     // Requests read in parallel through their own connections; writes keep the one writer.
@@ -441,11 +465,9 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         file.enable_readers(cfg.readers.unwrap_or(4).clamp(1, 64))
             .map_err(|e| failed(Msg::new(format!("无法打开数据库：{e}"), e.to_string())))?;
     }
-    // Held while the server runs: `tudi restore` never replaces the file under it.
-    let _dir_lock = match &opened.file {
-        Some(_) => Some(location::lock_data_dir(&data, location::DirUse::Shared)?),
-        None => None,
-    };
+    // Held while the server runs (taken by `open_store`): `tudi restore` never replaces the file
+    // under it.
+    let _dir_lock = opened.lock;
     let store = opened.store;
     let store_label = opened.label;
     if !from_dir.is_empty() {
@@ -467,16 +489,6 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
             ))
         })?;
         let addr = listener.local_addr()?;
-        let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-            (Some(cert), Some(key)) => Some(tudi_server::tls_acceptor(cert, key).map_err(refused)?),
-            (None, None) => None,
-            _ => {
-                return Err(refused(Msg::new(
-                    "tls_cert 与 tls_key 须同时给出",
-                    "tls_cert and tls_key go together",
-                )));
-            }
-        };
         let scheme = if tls.is_some() { "https" } else { "http" };
         writeln!(
             out(),
@@ -512,7 +524,7 @@ fn cmd_serve(cfg: ServeConfig) -> Result<()> {
         let defaults_access = tudi_server::metrics::MetricsAccess::default();
         state = state.with_metrics_access(tudi_server::metrics::MetricsAccess {
             allow: cfg.metrics_allow.clone().unwrap_or(defaults_access.allow),
-            token: cfg.metrics_token.clone().filter(|t| !t.is_empty()),
+            token: cfg.metrics_token.clone(),
         });
         writeln!(
             out(),
@@ -1283,6 +1295,7 @@ fn cmd_divisions(command: DivisionsCommand) -> Result<()> {
             }
             w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
             std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&data).and_then(|d| d.sync_all())?;
             writeln!(
                 out(),
                 "已导入 {} 个区划到 {} / imported {} divisions",

@@ -43,6 +43,8 @@ fn demo() -> &'static Path {
 
 struct Server {
     child: Child,
+    /// The server's copy of the district (removed with the server).
+    _dir: tempfile::TempDir,
     /// `http://127.0.0.1:port` or `https://…`.
     base: String,
     stderr: Option<std::process::ChildStderr>,
@@ -56,7 +58,8 @@ impl Drop for Server {
 }
 
 fn serve(config: &str, extra: &[&str], env_log: &str) -> Server {
-    let dir = tempfile::tempdir().unwrap().keep();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
     // Each server on its own copy: servers sharing a store take turns at the background jobs
     // (by lease), and this one must run them.
     let data = dir.join("d");
@@ -93,6 +96,7 @@ fn serve(config: &str, extra: &[&str], env_log: &str) -> Server {
     let stderr = child.stderr.take();
     Server {
         child,
+        _dir: tmp,
         base,
         stderr,
     }
@@ -219,6 +223,24 @@ print(json.dumps(out))
         "{families}"
     );
     assert!(families.get("tudi_orders_overdue").is_some(), "{families}");
+    // Through a proxy the server does not trust, the loopback address earns nothing.
+    let o = python(
+        r#"
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1] + "/metrics", headers={"X-Forwarded-For": "127.0.0.1"})
+try:
+    print(urllib.request.urlopen(req).status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+"#,
+        &[&server.base],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "401",
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

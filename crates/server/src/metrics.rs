@@ -178,7 +178,7 @@ fn method_label(m: &axum::http::Method) -> &'static str {
 
 /// Who may read `/metrics`: clients whose address is in `allow`, or who send
 /// `Authorization: Bearer <token>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct MetricsAccess {
     /// Address ranges answered without a token.
     pub allow: Vec<ipnet::IpNet>,
@@ -199,6 +199,16 @@ impl Default for MetricsAccess {
     }
 }
 
+impl std::fmt::Debug for MetricsAccess {
+    // The token stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsAccess")
+            .field("allow", &self.allow)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 impl MetricsAccess {
     fn lets_in(&self, client: Option<IpAddr>, bearer: Option<&str>) -> bool {
         let by_address = client.is_some_and(|ip| {
@@ -214,8 +224,13 @@ impl MetricsAccess {
     }
 }
 
+/// Compares in time that depends on the longer length only, not on where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let n = a.len().max(b.len());
+    let differ = (0..n).fold(u8::from(a.len() != b.len()), |acc, i| {
+        acc | (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0))
+    });
+    differ == 0
 }
 
 /// `GET /metrics`.
@@ -224,13 +239,24 @@ pub(crate) async fn serve(State(st): State<AppState>, req: Request) -> Response 
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
-    let client = crate::auth::client_address(peer, req.headers(), &st.trusted_proxies);
+    // A request forwarded by a proxy the server was not told to trust (one on this machine would
+    // make every client look local) earns nothing by its address: only the token opens it.
+    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    let untrusted_proxy = forwarded && peer.is_none_or(|p| !st.trusted_proxies.contains(&p));
+    let client = crate::auth::client_address(peer, req.headers(), &st.trusted_proxies)
+        .filter(|_| !untrusted_proxy);
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        });
     if !st.metrics_access.lets_in(client, bearer) {
         // No token from an address not allowed: say which credential would do; a token that is
         // not the metrics token (an account's, a guess): refused.
@@ -276,4 +302,33 @@ pub(crate) async fn serve(State(st): State<AppState>, req: Request) -> Response 
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MetricsAccess, constant_time_eq};
+
+    #[test]
+    fn the_loopback_by_default_and_the_token_from_anywhere() {
+        let local: std::net::IpAddr = "127.0.0.1"
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([0; 4]));
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap_or(local);
+        let far: std::net::IpAddr = "203.0.113.9".parse().unwrap_or(local);
+        let open = MetricsAccess::default();
+        assert!(open.lets_in(Some(local), None));
+        assert!(open.lets_in(Some(mapped), None));
+        assert!(!open.lets_in(Some(far), None));
+        assert!(!open.lets_in(None, None));
+        let token = MetricsAccess {
+            allow: vec![],
+            token: Some("0123456789abcdef".into()),
+        };
+        assert!(token.lets_in(Some(far), Some("0123456789abcdef")));
+        assert!(!token.lets_in(Some(far), Some("0123456789abcdeF")));
+        assert!(!token.lets_in(Some(far), Some("0123456789abcdef0")));
+        assert!(!token.lets_in(Some(local), None));
+        assert!(constant_time_eq(b"", b""));
+        assert!(!constant_time_eq(b"a", b""));
+    }
 }

@@ -35,11 +35,22 @@ pub struct CopyCheck {
 /// be written); [`StoreError::BadCopy`] when the copy fails its check.
 pub fn backup_file(source: &Path, out: &Path) -> Result<CopyCheck> {
     let conn = open_read_only(source)?;
-    copy_checked(&conn, out)
+    copy_checked(&conn, out, Checks::Backup)
+}
+
+/// How much a copy is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checks {
+    /// Everything a backup must be ([`check_copy`]).
+    Backup,
+    /// Only that the file is whole: the copy kept before a migration, which must be made even
+    /// of a store whose audit chain has a fault (so that `tudi audit verify` can still open the
+    /// store and name it).
+    WholeFile,
 }
 
 /// The copy of [`backup_file`], from a connection already open on the store.
-pub(super) fn copy_checked(conn: &Connection, out: &Path) -> Result<CopyCheck> {
+pub(super) fn copy_checked(conn: &Connection, out: &Path, checks: Checks) -> Result<CopyCheck> {
     if out.exists() {
         return Err(StoreError::NotAStore {
             path: out.display().to_string(),
@@ -49,8 +60,7 @@ pub(super) fn copy_checked(conn: &Connection, out: &Path) -> Result<CopyCheck> {
         });
     }
     let partial = partial_name(out);
-    // What an interrupted backup left (kill -9, power cut) is never a backup.
-    remove_quietly(&partial);
+    remove_unfinished(out);
     let Some(target) = partial.to_str() else {
         return Err(StoreError::NotAStore {
             path: out.display().to_string(),
@@ -61,7 +71,7 @@ pub(super) fn copy_checked(conn: &Connection, out: &Path) -> Result<CopyCheck> {
         remove_quietly(&partial);
         return Err(db("writing the copy")(e));
     }
-    finish(&partial, out)
+    finish(&partial, out, checks)
 }
 
 /// Where a copy bound for `out` is written until it is whole and checked.
@@ -72,27 +82,90 @@ pub fn partial_name(out: &Path) -> PathBuf {
     out.with_file_name(name)
 }
 
+/// Removes what interrupted copies (kill -9, a power cut) left beside `out`: `out`'s own
+/// unfinished file, and any other `tudi….partial` there (scheduled backups and kept copies have
+/// names of their own instant, so theirs are never `out`'s).
+pub fn remove_unfinished(out: &Path) {
+    remove_quietly(&partial_name(out));
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("tudi") && name.ends_with(".partial") {
+            remove_quietly(&entry.path());
+        }
+    }
+}
+
 /// Finishes a copy written at `partial` (see [`partial_name`]): flushes it to disk, checks it
-/// ([`check_copy`]) and gives it the name `out`; on any failure removes it.
+/// and gives it the name `out` — never replacing a file there; on any failure removes it.
 ///
 /// # Errors
-/// As [`check_copy`], and when the file cannot be flushed or named.
-pub fn finish(partial: &Path, out: &Path) -> Result<CopyCheck> {
-    let check = match sync_file(partial).and_then(|()| check_copy(partial)) {
+/// As [`check_copy`], when `out` appeared meanwhile, and when the file cannot be flushed or
+/// named.
+pub fn finish(partial: &Path, out: &Path, checks: Checks) -> Result<CopyCheck> {
+    let checked = sync_file(partial).and_then(|()| match checks {
+        Checks::Backup => check_copy(partial),
+        Checks::WholeFile => check_whole(partial),
+    });
+    let check = match checked {
         Ok(check) => check,
         Err(e) => {
             remove_quietly(partial);
             return Err(e);
         }
     };
-    if let Err(e) = std::fs::rename(partial, out) {
+    // A link fails if `out` exists (a rename would replace it): the name is taken only if free.
+    let named = std::fs::hard_link(partial, out).and_then(|()| std::fs::remove_file(partial));
+    if let Err(e) = named {
         remove_quietly(partial);
-        return Err(io_failed("naming the copy", e));
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            return Err(StoreError::NotAStore {
+                path: out.display().to_string(),
+                reason: "the file exists; a backup never replaces a file (文件已存在，备份不覆盖已有文件)"
+                    .into(),
+            });
+        }
+        return Err(io_failed("naming the copy (为副本命名)", e));
     }
-    if let Some(dir) = out.parent() {
-        sync_dir(dir)?;
+    if let Some(dir) = out.parent()
+        && let Err(e) = sync_dir(dir)
+    {
+        // The copy is whole and named; only the name's durability across a power cut is not
+        // assured.
+        tracing::warn!(error = %e, "could not flush the backup folder");
     }
     Ok(check)
+}
+
+/// The integrity check alone.
+fn check_whole(path: &Path) -> Result<CopyCheck> {
+    let bad = |reason: String| StoreError::BadCopy {
+        path: path.display().to_string(),
+        reason,
+    };
+    let bytes = std::fs::metadata(path)
+        .map_err(|e| bad(format!("cannot be read (无法读取): {e}")))?
+        .len();
+    let conn = open_read_only(path)?;
+    let faults =
+        integrity_faults(&conn).map_err(|e| bad(format!("is damaged (文件已损坏): {e}")))?;
+    if !faults.is_empty() {
+        return Err(bad(format!(
+            "is damaged (文件已损坏): {}",
+            faults.join("; ")
+        )));
+    }
+    Ok(CopyCheck {
+        schema_version: super::schema::stored_version(&conn, path)?,
+        audit: AuditReport::default(),
+        bytes,
+    })
 }
 
 /// Checks a copy without changing it: a whole SQLite file (`PRAGMA integrity_check`), a
@@ -125,19 +198,22 @@ pub fn check_copy(path: &Path) -> Result<CopyCheck> {
         )));
     }
     let schema_version = super::schema::stored_version(&conn, path)?;
-    if let Some(v) = schema_version
-        && v > super::schema::SCHEMA_VERSION
-    {
+    let Some(v) = schema_version else {
+        return Err(bad(
+            "is a GeoPackage but not a tudi store (no schema version; 不是 tudi 数据库)".into(),
+        ));
+    };
+    if v > super::schema::SCHEMA_VERSION {
         return Err(bad(format!(
             "was made by a newer tudi (schema version {v}; this tudi knows {}) (由较新版本的 tudi 写入)",
             super::schema::SCHEMA_VERSION
         )));
     }
-    let audit = if schema_version.is_some() {
-        records::verify(&conn)?
-    } else {
-        AuditReport::default()
-    };
+    let audit = records::verify(&conn).map_err(|e| {
+        bad(format!(
+            "its audit chain cannot be read (审计链无法读取): {e}"
+        ))
+    })?;
     if !audit.is_intact() {
         let first = audit
             .faults
@@ -154,6 +230,28 @@ pub fn check_copy(path: &Path) -> Result<CopyCheck> {
         audit,
         bytes,
     })
+}
+
+/// Folds a store file's WAL into the file (`wal_checkpoint(TRUNCATE)`), opening it as it is —
+/// no migration, nothing else written — so that the file alone is the whole store (before it is
+/// set aside by a restore).
+///
+/// # Errors
+/// When it cannot be opened or the checkpoint cannot finish (another connection reading).
+pub fn checkpoint_file(path: &Path) -> Result<()> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .map_err(db("opening the store file"))?;
+    register_functions(&conn).map_err(db("registering GeoPackage functions"))?;
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .map_err(db("checkpointing the WAL"))?;
+    if busy != 0 {
+        return Err(StoreError::Database {
+            doing: "checkpointing the WAL",
+            source: "another connection kept it busy".into(),
+        });
+    }
+    Ok(())
 }
 
 /// A read-only connection on a store file that must be a GeoPackage.
@@ -219,7 +317,7 @@ fn io_failed(doing: &'static str, e: std::io::Error) -> StoreError {
 fn sync_file(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| io_failed("flushing the copy to disk", e))
+        .map_err(|e| io_failed("flushing the copy to disk (写入磁盘)", e))
 }
 
 /// Makes a rename in `dir` durable.
@@ -231,5 +329,5 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     };
     std::fs::File::open(dir)
         .and_then(|f| f.sync_all())
-        .map_err(|e| io_failed("flushing the folder to disk", e))
+        .map_err(|e| io_failed("flushing the folder to disk (写入磁盘)", e))
 }

@@ -122,13 +122,15 @@ fn keep_copy(conn: &Connection, path: &Path, from: u32) -> Result<PathBuf> {
         })
         .find(|p| !p.exists())
         .unwrap_or_else(|| path.with_file_name(format!("{name}.v{from}-{stamp}.bak")));
-    super::copy::copy_checked(conn, &out).map_err(|e| StoreError::NotAStore {
-        path: path.display().to_string(),
-        reason: format!(
-            "it is of schema version {from} and must be migrated, but the copy kept first \
+    super::copy::copy_checked(conn, &out, super::copy::Checks::WholeFile).map_err(|e| {
+        StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: format!(
+                "it is of schema version {from} and must be migrated, but the copy kept first \
              could not be made, so it was left untouched (需先备份再升级数据库结构，备份失败，\
              文件未改动): {e}"
-        ),
+            ),
+        }
     })?;
     tracing::info!(copy = %out.display(), "kept a copy of the store file before migrating it");
     Ok(out)

@@ -236,6 +236,26 @@ pub fn cmd_audit(command: AuditCommand) -> Result<()> {
                 "链头哈希（可另行留存以备核对）/ head hash (keep a copy elsewhere): {head}"
             )?;
         }
+        // The chain is never pruned: say since when it holds everything (网络安全法 art. 21
+        // asks for six months at least).
+        let oldest = store
+            .audit_trail(&tudi_store::AuditQuery {
+                limit: Some(1),
+                offset: report.entries.saturating_sub(1),
+                ..Default::default()
+            })
+            .ok()
+            .and_then(|page| page.into_iter().next());
+        if let Some(first) = oldest {
+            let since = first
+                .at
+                .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+                .strftime("%Y-%m-%d %H:%M");
+            writeln!(
+                o,
+                "自 {since} 起的记录全部保留，从不删除 / every entry since {since} (UTC+8) is kept; none is ever removed"
+            )?;
+        }
         return Ok(());
     }
     drop(o);

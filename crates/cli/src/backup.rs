@@ -92,7 +92,12 @@ pub fn take(source: &Source, out: &Path, progress: &mut dyn FnMut(u64)) -> Resul
                     },
                 ));
             }
-            let from = PgStore::open(url).map_err(|e| explain(DOING, &e))?;
+            // An older schema is copied by pg_dump beside the backup before it is migrated.
+            let keep_in = out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let from = location::open_pg(url, keep_in)?;
             let partial = copy::partial_name(out);
             copy::remove_unfinished(out);
             let copied = GeoPackageStore::create(&partial).and_then(|to| {

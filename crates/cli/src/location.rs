@@ -81,7 +81,7 @@ fn cannot_open(what: &str, e: &dyn std::fmt::Display) -> anyhow::Error {
 /// When it is missing or cannot be opened, with the way to make one.
 pub fn open_store(data: &Path) -> Result<Opened> {
     if let Some(url) = database().as_deref() {
-        let store = PgStore::open(url).map_err(|e| cannot_open(url, &e))?;
+        let store = open_pg(url, data)?;
         return Ok(Opened {
             label: pg_label(&store),
             store: Arc::new(store),
@@ -277,4 +277,59 @@ pub fn lock_data_dir(data: &Path, how: DirUse) -> Result<std::fs::File> {
             format!("cannot lock the data directory {}: {e}", data.display()),
         ))),
     }
+}
+
+/// Opens a district's schema; one of an older version is migrated only after `pg_dump` has kept
+/// a copy of it in `keep_in` (`tudi-<schema>-v<version>-<time>.dump`, restorable with
+/// `pg_restore`). `TUDI_MIGRATE_WITHOUT_COPY=1` skips the copy (when the database's own backups
+/// are known to be fresh, or pg_dump cannot match the server's version).
+///
+/// # Errors
+/// As [`PgStore::open`], and when the copy cannot be made (the schema is then left as it was).
+pub fn open_pg(url: &str, keep_in: &Path) -> Result<PgStore> {
+    let keep = |from: u32| keep_pg_copy(url, keep_in, from);
+    PgStore::open_keeping(url, &keep).map_err(|e| cannot_open(url, &e))
+}
+
+fn keep_pg_copy(url: &str, dir: &Path, from: u32) -> tudi_store::Result<()> {
+    let failed = |why: String| tudi_store::StoreError::Database {
+        doing: "keeping a copy with pg_dump",
+        source: why.into(),
+    };
+    if std::env::var_os("TUDI_MIGRATE_WITHOUT_COPY").is_some() {
+        tracing::warn!(
+            from,
+            "migrating without keeping a copy (TUDI_MIGRATE_WITHOUT_COPY)"
+        );
+        return Ok(());
+    }
+    let schema = tudi_store_pg::PgTarget::parse(url)?.schema;
+    std::fs::create_dir_all(dir).map_err(|e| failed(format!("{}: {e}", dir.display())))?;
+    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
+    let file = dir.join(format!("tudi-{schema}-v{from}-{stamp}.dump"));
+    let partial = dir.join(format!("tudi-{schema}-v{from}-{stamp}.dump.partial"));
+    let ran = std::process::Command::new("pg_dump")
+        .arg("--format=custom")
+        .arg("--schema")
+        .arg(&schema)
+        .arg("--file")
+        .arg(&partial)
+        .arg("--dbname")
+        .arg(tudi_store_pg::libpq_url(url))
+        .output()
+        .map_err(|e| {
+            failed(format!(
+                "pg_dump could not be run (install postgresql-client): {e}"
+            ))
+        })?;
+    if !ran.status.success() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(failed(format!(
+            "pg_dump failed: {}",
+            String::from_utf8_lossy(&ran.stderr).trim()
+        )));
+    }
+    std::fs::rename(&partial, &file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+    tracing::info!(copy = %file.display(), from, "kept a copy of the district's schema before migrating it");
+    Ok(())
 }

@@ -298,6 +298,12 @@ fn a_store_of_the_previous_schema_version_is_migrated_after_a_copy_is_kept() {
     assert_eq!(layers, 2, "{layers} layers");
     let o = tudi(&["audit", "verify", "--data", s(&data)]);
     assert!(o.status.success(), "{}", text(&o));
+    // The chain says since when it holds everything (it is never pruned).
+    assert!(
+        text(&o).contains("is kept; none is ever removed"),
+        "{}",
+        text(&o)
+    );
     // Opening it again migrates nothing more.
     let o = tudi(&["layers", "--data", s(&data)]);
     assert!(o.status.success(), "{}", text(&o));
@@ -730,4 +736,70 @@ fn scheduled_backups_are_taken_at_start_and_only_the_newest_are_kept() {
         s(&backups.join(fresh[0])),
     ]);
     assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_postgresql_schema_of_an_older_version_is_copied_with_pg_dump_before_it_is_migrated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = format!("ops_upgrade_{}", std::process::id());
+    let url = pg_url(&schema);
+    let _cleanup = Schemas(vec![url.clone()]);
+    let fixture = tmp.path().join("fx");
+    std::fs::create_dir_all(&fixture).unwrap();
+    std::fs::copy(v1_fixture(), fixture.join("tudi.gpkg")).unwrap();
+    let o = tudi(&["migrate", "--data", s(&fixture), "--to", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let libpq = tudi_store_pg::libpq_url(&url);
+    let psql = |sql: &str| {
+        let o = Command::new("psql")
+            .args(["-qAtX", &libpq, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    let version = format!("SELECT value FROM {schema}.tudi_meta WHERE key = 'schema_version'");
+    // As a store left by the release before the last schema change.
+    psql(&format!(
+        "UPDATE {schema}.tudi_meta SET value = '2' WHERE key = 'schema_version'"
+    ));
+    let data = tmp.path().join("d");
+    let o = tudi(&["audit", "verify", "--data", s(&data), "--database", &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(psql(&version), tudi_store_pg::SCHEMA_VERSION);
+    let dumps: Vec<PathBuf> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".dump"))
+        .collect();
+    assert_eq!(dumps.len(), 1, "{dumps:?}");
+    assert!(
+        dumps[0]
+            .to_string_lossy()
+            .contains(&format!("tudi-{schema}-v2-")),
+        "{dumps:?}"
+    );
+    // pg_restore reads it, and it holds the district's tables as they were.
+    let o = Command::new("pg_restore")
+        .args(["--list", s(&dumps[0])])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("tudi_audit"),
+        "{}",
+        text(&o)
+    );
+    // When the copy cannot be made, the schema is left as it was.
+    psql(&format!(
+        "UPDATE {schema}.tudi_meta SET value = '2' WHERE key = 'schema_version'"
+    ));
+    let o = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args(["audit", "verify", "--data", s(&data), "--database", &url])
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("pg_dump"), "{}", text(&o));
+    assert_eq!(psql(&version), "2");
 }

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use tudi_store::{Result, StoreError};
 
-pub use schema::SCHEMA_VERSION;
+pub use schema::{KeepCopy, SCHEMA_VERSION};
 
 /// How a PostgreSQL store is reached: the connection, the district's schema, the pool size.
 #[derive(Debug, Clone)]
@@ -61,6 +61,26 @@ pub struct PgTarget {
 #[must_use]
 pub fn district_schema(code: &str) -> String {
     format!("d{code}")
+}
+
+/// The URL for libpq's tools (`pg_dump`, `psql`): `url` without tudi's own parameters
+/// (`schema`, `pool`).
+#[must_use]
+pub fn libpq_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let key = p.split_once('=').map_or(*p, |(k, _)| k);
+            key != "schema" && key != "pool"
+        })
+        .collect();
+    if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    }
 }
 
 /// Whether `text` names a PostgreSQL database (`postgres://` or `postgresql://`).
@@ -298,6 +318,19 @@ impl PgStore {
     /// An unreachable database, one without PostGIS, or a schema made by a newer tudi, each
     /// named with the database.
     pub fn connect(target: PgTarget) -> Result<Self> {
+        Self::connect_keeping(target, None)
+    }
+
+    /// As [`Self::connect`]; a schema of an older version is migrated only after `keep` has
+    /// kept a copy of it ([`schema::KeepCopy`]).
+    ///
+    /// # Errors
+    /// As [`Self::connect`], and when `keep` fails (the schema is then left as it was).
+    pub fn open_keeping(url: &str, keep: schema::KeepCopy<'_>) -> Result<Self> {
+        Self::connect_keeping(PgTarget::parse(url)?, Some(keep))
+    }
+
+    fn connect_keeping(target: PgTarget, keep: Option<schema::KeepCopy<'_>>) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("tudi-pg")
@@ -332,7 +365,7 @@ impl PgStore {
             counter: Arc::default(),
             combiner: combine::Combiner::default(),
         };
-        store.run(schema::prepare(&store))?;
+        store.run(schema::prepare(&store, keep))?;
         Ok(store)
     }
 

@@ -78,8 +78,13 @@ fn refused(store: &PgStore, reason: String) -> StoreError {
     }
 }
 
+/// What keeps a copy of a district's schema before it is migrated: called with the version
+/// found, under the migration lock (servers starting together make one copy); an error stops
+/// the migration with the schema untouched.
+pub type KeepCopy<'a> = &'a (dyn Fn(u32) -> Result<()> + Sync);
+
 /// Makes sure PostGIS, the schema and tudi's tables are there, at this version.
-pub(crate) async fn prepare(store: &PgStore) -> Result<()> {
+pub(crate) async fn prepare(store: &PgStore, keep: Option<KeepCopy<'_>>) -> Result<()> {
     let mut client = store.client("connecting").await?;
     let tx = client
         .transaction()
@@ -163,6 +168,19 @@ pub(crate) async fn prepare(store: &PgStore) -> Result<()> {
                  {ours}，请升级 tudi)"
             ),
         ));
+    }
+    if current > 0
+        && current < ours
+        && let Some(keep) = keep
+    {
+        keep(current).map_err(|e| {
+            refused(
+                store,
+                format!(
+                    "its tables are of schema version {current} and must be migrated to {ours},                      but the copy kept first could not be made, so they were left untouched                      (需先备份再升级数据库结构，备份失败，未改动): {e}"
+                ),
+            )
+        })?;
     }
     for (version, statements) in MIGRATIONS {
         if version <= current {

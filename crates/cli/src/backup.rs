@@ -43,6 +43,7 @@ impl Source {
 /// that exists, a source that is not a store are refused (exit 3), the rest failed (exit 1).
 fn explain(doing: (&str, &str), e: &StoreError) -> anyhow::Error {
     let hint = match e {
+        StoreError::StorageFull { .. } => ("（磁盘空间不足）", " (the disk is full)"),
         StoreError::Database { source, .. } if is_disk_full(&source.to_string()) => {
             ("（磁盘空间不足）", " (the disk is full)")
         }

@@ -803,3 +803,117 @@ fn a_postgresql_schema_of_an_older_version_is_copied_with_pg_dump_before_it_is_m
     assert!(text(&o).contains("pg_dump"), "{}", text(&o));
     assert_eq!(psql(&version), "2");
 }
+
+/// Fills the file system of `dir` to the last byte; the file is removed to give the space back.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    let mut size = chunk.len();
+    // Smaller and smaller writes, until not one byte more fits.
+    while size > 0 {
+        match f.write(&chunk[..size]) {
+            Ok(0) | Err(_) => size /= 2,
+            Ok(_) => {}
+        }
+    }
+    path
+}
+
+#[test]
+fn a_server_whose_disk_fills_up_refuses_writes_clearly_and_goes_on_serving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(&tmp.path().join("small"), "8m") else {
+        return;
+    };
+    let data = disk.0.join("d");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tudi"))
+        .args([
+            "serve",
+            "--data",
+            s(&data),
+            "--listen",
+            "127.0.0.1:0",
+            "--no-snapshots",
+        ])
+        .env("TUDI_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+        let console = lines
+            .by_ref()
+            .map(Result::unwrap)
+            .find(|l| l.contains("/console"))
+            .unwrap();
+        std::thread::spawn(move || lines.for_each(drop));
+        console
+            .split_once(": ")
+            .unwrap()
+            .1
+            .trim_end_matches("/console")
+            .to_owned()
+    };
+    // Signing in writes a session; with the disk full it cannot.
+    let sign_in = |base: &str| -> (u16, String) {
+        let o = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                "content-type: application/json",
+                "-d",
+                r#"{"username": "admin1", "password": "Secret-Pass-2026!"}"#,
+                &format!("{base}/api/v1/auth/login"),
+            ])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        let (body, code) = out.rsplit_once('\n').unwrap();
+        (code.parse().unwrap(), body.to_owned())
+    };
+    let get = |url: &str| -> u16 {
+        let o = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).parse().unwrap()
+    };
+    assert_eq!(sign_in(&base).0, 200);
+    let filler = fill(&disk.0);
+    let mut refused = None;
+    for _ in 0..50 {
+        let (code, body) = sign_in(&base);
+        assert!(code == 200 || code == 507, "{code} {body}");
+        if code == 507 {
+            refused = Some(body);
+            break;
+        }
+    }
+    let body = refused.expect("no write was refused with the disk full");
+    assert!(
+        body.contains("storage-full") && body.contains("disk is full"),
+        "{body}"
+    );
+    // Reads go on.
+    assert_eq!(get(&format!("{base}/healthz")), 200);
+    assert_eq!(
+        get(&format!("{base}/ogc/collections/plots/items?limit=1")),
+        200
+    );
+    // Space freed, writes go on too.
+    std::fs::remove_file(filler).unwrap();
+    assert_eq!(sign_in(&base).0, 200);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let o = tudi(&["audit", "verify", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -78,12 +78,19 @@ impl Problem {
     }
 
     /// The answer to a store failure that is not the caller's fault: 503 when the database is
-    /// away (it may be back soon), else 500.
+    /// away (it may be back soon), 507 when its storage is full, else 500.
     #[must_use]
     pub fn from_store(e: &tudi_store::StoreError) -> Self {
         tracing::error!(error = %e, "store failed");
         match e {
             tudi_store::StoreError::Unavailable { doing, .. } => Self::store_unavailable(doing),
+            tudi_store::StoreError::StorageFull { .. } => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage-full",
+                "服务器存储空间已满",
+                "服务器磁盘已满，本次更改未保存；请联系系统管理员清理空间后重试",
+                "the server's disk is full and this change was not saved; ask the administrator                  to free space, then try again",
+            ),
             _ => Self::internal(),
         }
     }

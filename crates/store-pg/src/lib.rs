@@ -243,6 +243,11 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> S
                 doing,
                 source: Box::new(e),
             }
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL) {
+            StoreError::StorageFull {
+                doing,
+                source: Box::new(e),
+            }
         } else {
             StoreError::Database {
                 doing,

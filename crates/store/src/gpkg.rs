@@ -64,9 +64,17 @@ impl std::fmt::Debug for GeoPackageStore {
 }
 
 fn db(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Database {
-        doing,
-        source: Box::new(e),
+    move |e| match e {
+        rusqlite::Error::SqliteFailure(ref f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+            StoreError::StorageFull {
+                doing,
+                source: Box::new(e),
+            }
+        }
+        e => StoreError::Database {
+            doing,
+            source: Box::new(e),
+        },
     }
 }
 

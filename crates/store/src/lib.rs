@@ -328,6 +328,16 @@ pub enum StoreError {
     /// The caller stopped the operation (e.g. from a progress callback).
     #[error("cancelled")]
     Cancelled,
+    /// The disk (or the database's storage) is full: nothing of the operation was saved; it
+    /// may succeed once space is freed.
+    #[error("storage full while {doing}: {source}")]
+    StorageFull {
+        /// What was being done.
+        doing: &'static str,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A copy of a store (a backup) that cannot be trusted: damaged, cut short, made by a newer
     /// tudi, or with a broken audit chain.
     #[error("{path}: {reason}")]

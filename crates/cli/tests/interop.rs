@@ -4,23 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{text, tudi};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn tudi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tudi"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// An empty store for 南海区 in a fresh directory.
 fn store() -> tempfile::TempDir {

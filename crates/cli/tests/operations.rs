@@ -5,33 +5,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{s, text, tudi};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::json;
 use tudi_store::gpkg::GeoPackageStore;
 use tudi_store::{Change, Expect, RecordWrite, Store};
-
-fn tudi(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tudi"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 /// A store made by the previous schema version (tudi before schema versions were checked),
 /// kept as a fixture: a small demo district (`tudi demo --parcels 100 --seed 7`).
@@ -536,37 +520,31 @@ fn check_config_names_the_bad_key_and_its_line() {
     let o = tudi(&["check-config", s(&cfg)]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("valid"), "{}", text(&o));
-
-    std::fs::write(
-        &cfg,
-        "data = \"d\"\nlisten = \"127.0.0.1:8080\"\nlisten_addr = \"x\"\n",
-    )
-    .unwrap();
-    let o = tudi(&["check-config", s(&cfg)]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(
-        text(&o).contains("line 3") && text(&o).contains("listen_addr"),
-        "{}",
-        text(&o)
-    );
-
-    std::fs::write(&cfg, "data = \"d\"\n\n[backup]\ndir = \"b\"\nkeep = 0\n").unwrap();
-    let o = tudi(&["check-config", s(&cfg)]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(text(&o).contains("line 5 backup.keep"), "{}", text(&o));
-
-    std::fs::write(
-        &cfg,
-        "data = \"d\"\ntls_cert = \"nowhere.pem\"\ntls_key = \"nowhere.key\"\n",
-    )
-    .unwrap();
-    let o = tudi(&["check-config", s(&cfg)]);
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    assert!(
-        text(&o).contains("line 2 tls_cert") && text(&o).contains("nowhere.pem"),
-        "{}",
-        text(&o)
-    );
+    for (file, said) in [
+        (
+            "data = \"d\"\nlisten = \"127.0.0.1:8080\"\nlisten_addr = \"x\"\n",
+            ["line 3", "listen_addr"],
+        ),
+        (
+            "data = \"d\"\n\n[backup]\ndir = \"b\"\nkeep = 0\n",
+            ["line 5 backup.keep", "at least 1"],
+        ),
+        (
+            "data = \"d\"\ntls_cert = \"nowhere.pem\"\ntls_key = \"nowhere.key\"\n",
+            ["line 2 tls_cert", "nowhere.pem"],
+        ),
+        (
+            "data = \"d\"\nmetrics_token = \"short\"\n",
+            ["line 2 metrics_token", "16 characters"],
+        ),
+    ] {
+        std::fs::write(&cfg, file).unwrap();
+        let o = tudi(&["check-config", s(&cfg)]);
+        assert_eq!(o.status.code(), Some(3), "{file}: {}", text(&o));
+        for words in said {
+            assert!(text(&o).contains(words), "{file}: {}", text(&o));
+        }
+    }
 }
 
 fn pg_url(schema: &str) -> String {

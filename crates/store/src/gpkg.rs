@@ -123,6 +123,23 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a file that is not a GeoPackage (SQLite's `application_id` is not `GPKG`).
+fn check_application_id(conn: &Connection, path: &Path) -> Result<()> {
+    let app: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: format!("not a SQLite/GeoPackage file (不是 GeoPackage 文件): {e}"),
+        })?;
+    if app != APPLICATION_ID {
+        return Err(StoreError::NotAStore {
+            path: path.display().to_string(),
+            reason: "not a GeoPackage (application_id is not GPKG; 不是 GeoPackage 文件)".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Commits a write transaction; the commit (the fsync that makes it durable) is timed for
 /// `/metrics`.
 fn commit(tx: rusqlite::Transaction<'_>, doing: &'static str) -> Result<()> {
@@ -497,19 +514,7 @@ impl GeoPackageStore {
         }
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(db("opening the store file"))?;
-        let app: i32 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| StoreError::NotAStore {
-                path: path.display().to_string(),
-                reason: format!("not a SQLite/GeoPackage file (不是 GeoPackage 文件): {e}"),
-            })?;
-        if app != APPLICATION_ID {
-            return Err(StoreError::NotAStore {
-                path: path.display().to_string(),
-                reason: "not a GeoPackage (application_id is not GPKG; 不是 GeoPackage 文件)"
-                    .into(),
-            });
-        }
+        check_application_id(&conn, path)?;
         Self::from_connection(path, conn)
     }
 

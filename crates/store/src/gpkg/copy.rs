@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{APPLICATION_ID, db, records, register_functions};
+use super::{db, records, register_functions};
 use crate::audit::AuditReport;
 use crate::{Result, StoreError};
 
@@ -267,18 +267,7 @@ fn open_read_only(path: &Path) -> Result<Connection> {
     register_functions(&conn).map_err(db("registering GeoPackage functions"))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(db("setting the busy timeout"))?;
-    let app: i32 = conn
-        .pragma_query_value(None, "application_id", |r| r.get(0))
-        .map_err(|e| StoreError::NotAStore {
-            path: path.display().to_string(),
-            reason: format!("not a SQLite/GeoPackage file (不是 GeoPackage 文件): {e}"),
-        })?;
-    if app != APPLICATION_ID {
-        return Err(StoreError::NotAStore {
-            path: path.display().to_string(),
-            reason: "not a GeoPackage (application_id is not GPKG; 不是 GeoPackage 文件)".into(),
-        });
-    }
+    super::check_application_id(&conn, path)?;
     Ok(conn)
 }
 

@@ -895,3 +895,22 @@ fn a_server_whose_disk_fills_up_refuses_writes_clearly_and_goes_on_serving() {
     let o = tudi(&["audit", "verify", "--data", s(&data)]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn the_shipped_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packaging/tudi.service"),
+    )
+    .unwrap();
+    // The binary where the unit expects it, here the one the tests built.
+    let unit = unit.replace("/usr/local/bin/tudi", env!("CARGO_BIN_EXE_tudi"));
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("tudi.service");
+    std::fs::write(&path, unit).unwrap();
+    let o = Command::new("systemd-analyze")
+        .args(["verify", s(&path)])
+        .output()
+        .unwrap();
+    // A directive it cannot parse is only a warning to systemd: any word on stderr fails here.
+    assert!(o.status.success() && o.stderr.is_empty(), "{}", text(&o));
+}

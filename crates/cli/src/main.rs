@@ -13,6 +13,7 @@ mod config;
 mod keys;
 mod location;
 mod migrate;
+mod quality;
 mod rules;
 
 use anyhow::{Context, Result};
@@ -142,6 +143,26 @@ enum Command {
         /// 直接提供 HTTPS：私钥（PEM）/ serve HTTPS: the private key (PEM)
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+    },
+    /// 成果质检：按规则集检查文件中的要素，列出问题并可导出报告 / Quality-check a file's features against a rule set
+    Check {
+        /// 规则集：内置名称（parcels）或 .json 规则文件 / a built-in rule set (parcels) or a .json rule file
+        #[arg(long)]
+        rules: String,
+        /// 源坐标系，覆盖文件声明 / source CRS, overriding the file's
+        #[arg(long)]
+        src_crs: Option<String>,
+        /// 源坐标为 GCJ-02 / source coordinates are GCJ-02
+        #[arg(long)]
+        gcj02: bool,
+        /// GeoPackage 源图层 / source table of a GeoPackage with several
+        #[arg(long)]
+        source_layer: Option<String>,
+        /// 检查报告（CSV，Excel 可打开；不得已存在）/ the report (CSV; must not exist)
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// 被检查的文件（GeoJSON、GeoPackage、Shapefile、FlatGeobuf）/ the file checked
+        file: PathBuf,
     },
     /// 检查 tudi serve 的配置文件，指出出错的键和行 / Check a `tudi serve` config file, naming the bad key and its line
     CheckConfig {
@@ -717,6 +738,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => access::cmd_audit(command),
         Command::Backup { data, out: file } => backup::cmd_backup(&data, &file),
         Command::CheckConfig { file } => config::cmd_check_config(&file),
+        Command::Check {
+            rules,
+            src_crs,
+            gcj02,
+            source_layer,
+            report,
+            file,
+        } => quality::cmd_check(&quality::CheckArgs {
+            rules: &rules,
+            file: &file,
+            src_crs: src_crs.as_deref().map(parse_crs).transpose()?,
+            gcj02,
+            source_layer,
+            report: report.as_deref(),
+        }),
         Command::Restore { data, file } => backup::cmd_restore(&data, &file),
         Command::Keys { command } => keys::cmd_keys(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),

@@ -712,6 +712,118 @@ fn check_chunk(chunk: Vec<SourceFeature>, checks: &Checks<'_>, new_layer: bool) 
     out
 }
 
+fn format_of(path: &Path) -> Result<Format, ImportError> {
+    Format::from_path(path).ok_or_else(|| {
+        ImportError::Options(Msg::new(
+            format!(
+                "无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg、.shp、.fgb）",
+                path.display()
+            ),
+            format!(
+                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp, .fgb)",
+                path.display()
+            ),
+        ))
+    })
+}
+
+/// The CRS of a file's coordinates: given or declared, else the format's default (GeoJSON:
+/// WGS 84; GeoPackage and FlatGeobuf: CGCS2000); a Shapefile without one is refused.
+fn source_crs_of(path: &Path, format: Format, known: Option<Crs>) -> Result<Crs, ImportError> {
+    match known {
+        Some(c) => Ok(c),
+        None => match format {
+            Format::GeoJson => Ok(Crs::WGS84),
+            Format::GeoPackage | Format::FlatGeobuf => Ok(Crs::CGCS2000),
+            Format::Shapefile => Err(ImportError::Crs(Msg::new(
+                format!(
+                    "{} 没有可识别的 .prj，请用 --src-crs 指定坐标系",
+                    path.display()
+                ),
+                format!(
+                    "{} has no recognisable .prj; give the CRS with --src-crs",
+                    path.display()
+                ),
+            ))),
+        },
+    }
+}
+
+/// A feature read to be checked rather than imported.
+#[derive(Debug, Clone)]
+pub struct PlanarFeature {
+    /// Its position in the file (from 0).
+    pub index: usize,
+    /// Its properties as in the file.
+    pub properties: Map<String, Value>,
+    /// Its geometry in the planar CRS the file was brought into, or why it has none usable (it
+    /// could not be parsed or reprojected). Invalid geometries are kept: checking them is the
+    /// point.
+    pub geometry: Result<Option<Geometry<f64>>, Msg>,
+}
+
+/// Reads a whole file for checking: every feature, valid or not, with its geometry in metres —
+/// in the file's own CRS when that is projected, else in the CGCS2000 Gauss–Krüger zone that
+/// covers the file (as an import into a new layer chooses it). Uses `opts`' `src_crs`, `gcj02`
+/// and `source_layer`.
+///
+/// # Errors
+/// A file that cannot be read, an unknown format, a CRS that cannot be told or covers no zone.
+pub fn read_planar(
+    path: &Path,
+    opts: &ImportOptions,
+) -> Result<(Crs, Vec<PlanarFeature>), ImportError> {
+    let format = format_of(path)?;
+    let (declared, mut source, _) = open_source(path, format, opts)?;
+    let source_crs = source_crs_of(path, format, opts.src_crs.or(declared))?;
+    let mut all = Vec::with_capacity(source.len());
+    loop {
+        let chunk = source.next_chunk();
+        if chunk.is_empty() {
+            break;
+        }
+        all.extend(chunk);
+    }
+    let target = match opts.layer_crs {
+        Some(c) => c,
+        None if source_crs.is_geographic() || source_crs == Crs::WEB_MERCATOR => {
+            match lon_extent(&all, source_crs) {
+                Some((west, east)) => Crs::gk_zone_covering(west, east, false)
+                    .map_err(|e| ImportError::Crs(e.msg()))?,
+                None => Crs::CGCS2000,
+            }
+        }
+        None => source_crs,
+    };
+    let transform = Transformer::new(if opts.gcj02 { Crs::WGS84 } else { source_crs }, target)
+        .map_err(|e| ImportError::Crs(e.msg()))?;
+    let features = all
+        .into_par_iter()
+        .map(|f| {
+            let geometry = f.geometry.and_then(|g| match g {
+                None => Ok(None),
+                Some(mut g) => {
+                    if opts.gcj02 {
+                        let _ = for_each_coord_mut(&mut g, &mut |c| {
+                            let (x, y) = gcj02_to_wgs84(c.x, c.y);
+                            *c = geo_types::Coord { x, y };
+                            Ok::<(), ()>(())
+                        });
+                    }
+                    transform.apply_geometry(&mut g).map_err(|e| e.msg())?;
+                    Ok(Some(g))
+                }
+            });
+            PlanarFeature {
+                index: f.index,
+                properties: f.properties,
+                geometry,
+            }
+        })
+        .collect();
+    Ok((target, features))
+}
+
 /// Imports a file into a layer. See the module documentation for the rules.
 ///
 /// The file is processed in chunks of 50,000 features: a second thread parses and checks the next
@@ -728,41 +840,12 @@ pub fn import_file(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(Stage),
 ) -> Result<ImportReport, ImportError> {
-    let format = Format::from_path(path).ok_or_else(|| {
-        ImportError::Options(Msg::new(
-            format!(
-                "无法从扩展名识别 {} 的格式（支持 .geojson、.json、.gpkg、.shp、.fgb）",
-                path.display()
-            ),
-            format!(
-                "cannot tell the format of {} from its extension (.geojson, .json, .gpkg, .shp, .fgb)",
-                path.display()
-            ),
-        ))
-    })?;
+    let format = format_of(path)?;
     let started = std::time::Instant::now();
     let (declared, mut source, changes) = open_source(path, format, opts)?;
     let total = source.len() as u64;
     progress(Stage::Reading(0));
-    let source_crs = match opts.src_crs.or(declared) {
-        Some(c) => c,
-        None => match format {
-            Format::GeoJson => Crs::WGS84,
-            Format::GeoPackage | Format::FlatGeobuf => Crs::CGCS2000,
-            Format::Shapefile => {
-                return Err(ImportError::Crs(Msg::new(
-                    format!(
-                        "{} 没有可识别的 .prj，请用 --src-crs 指定坐标系",
-                        path.display()
-                    ),
-                    format!(
-                        "{} has no recognisable .prj; give the CRS with --src-crs",
-                        path.display()
-                    ),
-                )));
-            }
-        },
-    };
+    let source_crs = source_crs_of(path, format, opts.src_crs.or(declared))?;
     let existing = match store.layer(&opts.layer) {
         Ok(info) => Some(info.def),
         Err(StoreError::UnknownLayer(_)) => None,

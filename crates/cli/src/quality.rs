@@ -1,0 +1,147 @@
+//! `tudi check`: a file's features checked against a quality rule set (成果质检), with a
+//! summary, the findings, an exit code, and a CSV report a surveyor can open in Excel.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use tudi_core::layer::LayerKind;
+use tudi_core::msg::{Bilingual, Msg};
+use tudi_onemap::import::{self, ImportOptions};
+use tudi_quality::check::{self, Report};
+use tudi_quality::rules::{RuleSet, Severity};
+
+use crate::{failed, out, refused};
+
+/// Findings printed on the terminal; the report holds them all.
+const SHOWN: usize = 50;
+
+/// What `tudi check` is given.
+pub struct CheckArgs<'a> {
+    /// A shipped set's id or a `.json` rule file.
+    pub rules: &'a str,
+    /// The file checked.
+    pub file: &'a Path,
+    /// Its CRS, overriding what it declares.
+    pub src_crs: Option<tudi_geo::crs::Crs>,
+    /// Its coordinates are GCJ-02.
+    pub gcj02: bool,
+    /// The table of a GeoPackage with several.
+    pub source_layer: Option<String>,
+    /// Where the CSV report goes (must not exist).
+    pub report: Option<&'a Path>,
+}
+
+/// Runs the check; exit 3 when any error was found, 0 otherwise (warnings printed).
+pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
+    let set = RuleSet::find(args.rules).map_err(|e| refused(e.msg()))?;
+    if let Some(path) = args.report
+        && path.exists()
+    {
+        return Err(refused(Msg::new(
+            format!("报告文件 {} 已存在", path.display()),
+            format!("the report file {} exists", path.display()),
+        )));
+    }
+    let mut opts = ImportOptions::new("check", LayerKind::Custom);
+    opts.src_crs = args.src_crs;
+    opts.gcj02 = args.gcj02;
+    opts.source_layer.clone_from(&args.source_layer);
+    let (crs, features) = import::read_planar(args.file, &opts).map_err(|e| refused(e.msg()))?;
+    let report = check::run(&set, &features);
+    let mut o = out();
+    writeln!(
+        o,
+        "质检 / checked {}：{} 个要素 / features，规则集 / rule set {}（{} / {}），坐标系 / CRS {}",
+        args.file.display(),
+        report.features,
+        set.id,
+        set.title.zh,
+        set.title.en,
+        crs.code_string()
+    )?;
+    for (rule, n) in report.totals(&set) {
+        let sev = rule.severity.msg();
+        writeln!(
+            o,
+            "  {:<16} {}/{:<7} {:>6}  {} / {}",
+            rule.id, sev.zh, sev.en, n, rule.message.zh, rule.message.en
+        )?;
+    }
+    for f in report.findings.iter().take(SHOWN) {
+        let sev = f.severity.msg();
+        let at = f
+            .location
+            .map(|c| format!(" ({:.3}, {:.3})", c.x, c.y))
+            .unwrap_or_default();
+        writeln!(
+            o,
+            "要素 / feature {} [{}] {}：{}{at}\n    {}",
+            f.feature + 1,
+            f.rule,
+            sev.zh,
+            f.message.zh,
+            f.message.en
+        )?;
+    }
+    if report.findings.len() > SHOWN {
+        writeln!(
+            o,
+            "……另有 {} 条，见报告 / {} more, see the report",
+            report.findings.len() - SHOWN,
+            report.findings.len() - SHOWN
+        )?;
+    }
+    if let Some(path) = args.report {
+        write_report(path, &report, crs.code_string().as_str())?;
+        writeln!(o, "报告 / report: {}", path.display())?;
+    }
+    let (errors, warnings) = (
+        report.count(Severity::Error),
+        report.count(Severity::Warning),
+    );
+    if errors > 0 {
+        drop(o);
+        return Err(refused(Msg::new(
+            format!("未通过：错误 {errors} 条，警告 {warnings} 条"),
+            format!("failed: {errors} errors, {warnings} warnings"),
+        )));
+    }
+    writeln!(
+        o,
+        "通过：错误 0 条，警告 {warnings} 条 / passed: 0 errors, {warnings} warnings"
+    )?;
+    Ok(())
+}
+
+fn csv(field: &str) -> String {
+    format!("\"{}\"", field.replace('"', "\"\""))
+}
+
+/// The findings as CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese).
+fn write_report(path: &Path, report: &Report, crs: &str) -> Result<()> {
+    let mut text = String::from(
+        "\u{feff}规则 rule,严重程度 severity,要素 feature,X,Y,坐标系 crs,说明,message\n",
+    );
+    for f in &report.findings {
+        let (x, y) = f.location.map_or((String::new(), String::new()), |c| {
+            (format!("{:.3}", c.x), format!("{:.3}", c.y))
+        });
+        text.push_str(&format!(
+            "{},{},{},{x},{y},{},{},{}\n",
+            csv(&f.rule),
+            f.severity.msg().en,
+            f.feature + 1,
+            csv(crs),
+            csv(&f.message.zh),
+            csv(&f.message.en)
+        ));
+    }
+    std::fs::write(path, text).map_err(|e| {
+        failed(Msg::new(
+            format!("无法写入报告 {}：{e}", path.display()),
+            format!("cannot write the report {}: {e}", path.display()),
+        ))
+    })?;
+    Ok(())
+}

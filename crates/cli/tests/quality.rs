@@ -1,0 +1,167 @@
+//! `tudi check` (成果质检) on a survey result with the errors surveyors make: each is found by
+//! its rule at its feature, the exit code says whether the result passes, and the CSV report
+//! lists every finding. A clean result passes; a bad rule file is named by file and line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{s, text, tudi};
+use serde_json::{Value, json};
+
+/// A square parcel of `side` metres at (x, y) metres east and north of 113.1°E 23.0°N (small
+/// enough for degrees per metre to be taken as constant).
+fn square(x: f64, y: f64, side: f64) -> Vec<Vec<[f64; 2]>> {
+    let (dx, dy) = (1.0 / 102_470.0, 1.0 / 110_760.0);
+    let (x0, y0) = (113.1 + x * dx, 23.0 + y * dy);
+    let (x1, y1) = (x0 + side * dx, y0 + side * dy);
+    vec![vec![[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
+}
+
+fn parcel(n: u32, rings: Vec<Vec<[f64; 2]>>, area: f64) -> Value {
+    json!({"type": "Feature",
+        "properties": {"code": format!("440605005050JC{n:05}W00000000"), "area_m2": area},
+        "geometry": {"type": "Polygon", "coordinates": rings}})
+}
+
+fn clean() -> Vec<Value> {
+    // Twenty 20 m squares in a row, 25 m apart: no overlaps, areas as declared.
+    (0..20u32)
+        .map(|i| parcel(i + 1, square(f64::from(i) * 25.0, 0.0, 20.0), 400.0))
+        .collect()
+}
+
+fn write(dir: &std::path::Path, name: &str, features: Vec<Value>) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = write(tmp.path(), "good.geojson", clean());
+    let o = tudi(&["check", "--rules", "parcels", s(&good)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("passed: 0 errors, 0 warnings"),
+        "{}",
+        text(&o)
+    );
+
+    let mut bad = clean();
+    // Feature 2: the same code as feature 1.
+    bad[1]["properties"]["code"] = json!("440605005050JC00001W00000000");
+    // Feature 3: a code cut short.
+    bad[2]["properties"]["code"] = json!("44060500505");
+    // Feature 4: the declared area 5 % off.
+    bad[3]["properties"]["area_m2"] = json!(420.0);
+    // Feature 5: drawn over feature 6 by 5 m × 20 m.
+    bad[4]["geometry"]["coordinates"] = json!(square(110.0, 0.0, 20.0));
+    // Feature 7: a bow tie.
+    let b = square(150.0, 0.0, 20.0);
+    bad[6]["geometry"]["coordinates"] = json!([[b[0][0], b[0][2], b[0][1], b[0][3], b[0][0]]]);
+    // Feature 8: no code.
+    bad[7]["properties"].as_object_mut().unwrap().remove("code");
+    // Feature 9: a sliver, 20 m × 0.3 m.
+    let mut sliver = square(200.0, 0.0, 20.0);
+    for c in &mut sliver[0] {
+        c[1] = 23.0 + (c[1] - 23.0) * 0.3 / 20.0;
+    }
+    bad[8]["geometry"]["coordinates"] = json!(sliver);
+    bad[8]["properties"]["area_m2"] = json!(6.0);
+    // Feature 10: a vertex repeated.
+    let mut repeated = square(225.0, 0.0, 20.0);
+    let first = repeated[0][1];
+    repeated[0].insert(1, first);
+    bad[9]["geometry"]["coordinates"] = json!(repeated);
+    let path = write(tmp.path(), "bad.geojson", bad);
+    let report = tmp.path().join("report.csv");
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--report",
+        s(&report),
+        s(&path),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let said = text(&o);
+    for (feature, rule) in [
+        (2, "ATTR-UNIQUE"),
+        (3, "ATTR-CODE"),
+        (4, "ATTR-AREA"),
+        (6, "TOPO-OVERLAP"),
+        (7, "GEOM-VALID"),
+        (8, "ATTR-REQUIRED"),
+        (9, "GEOM-SLIVER"),
+        (10, "GEOM-DUP-VERTEX"),
+    ] {
+        assert!(
+            said.contains(&format!("feature {feature} [{rule}]")),
+            "feature {feature} {rule} not found:\n{said}"
+        );
+    }
+    assert!(said.contains("overlaps feature 5 by 100"), "{said}");
+    assert!(
+        said.contains("declared 420 m²") && said.contains("4.94 % apart"),
+        "{said}"
+    );
+    // Nothing found where there is nothing; an invalid shape is not measured.
+    assert!(
+        !said.contains("feature 7 [GEOM-MIN-AREA]") && !said.contains("feature 7 [ATTR-AREA]"),
+        "{said}"
+    );
+    for clean_feature in [1, 5, 11, 12, 20] {
+        assert!(
+            !said.contains(&format!("feature {clean_feature} [")),
+            "{clean_feature}: {said}"
+        );
+    }
+    let csv = std::fs::read_to_string(&report).unwrap();
+    assert!(csv.starts_with('\u{feff}'));
+    assert!(csv.contains("\"TOPO-OVERLAP\",error,6,"), "{csv}");
+    // The same file checked twice gives the same report.
+    let again = tmp.path().join("again.csv");
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--report",
+        s(&again),
+        s(&path),
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), csv);
+}
+
+#[test]
+fn a_rule_file_with_an_unknown_kind_an_unknown_set_or_an_unreadable_file_is_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = write(tmp.path(), "good.geojson", clean());
+    let rules = tmp.path().join("mine.json");
+    std::fs::write(
+        &rules,
+        "{\"id\": \"mine\", \"title\": {\"zh\": \"我的\", \"en\": \"mine\"},\n\"rules\": [\n  {\"id\": \"G\", \"severity\": \"error\", \"check\": {\"kind\": \"gaps\"}, \"message\": {\"zh\": \"缝隙\", \"en\": \"gap\"}}\n]}",
+    )
+    .unwrap();
+    let o = tudi(&["check", "--rules", s(&rules), s(&good)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("mine.json line 3") && text(&o).contains("gaps"),
+        "{}",
+        text(&o)
+    );
+    let o = tudi(&["check", "--rules", "nonesuch", s(&good)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("parcels"), "{}", text(&o));
+    let broken = tmp.path().join("broken.geojson");
+    std::fs::write(&broken, "{\"type\": \"FeatureCollection\", \"features\": [").unwrap();
+    let o = tudi(&["check", "--rules", "parcels", s(&broken)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("broken.geojson"), "{}", text(&o));
+}

@@ -1,0 +1,572 @@
+//! Applies a rule set to features: each finding with its rule, severity, feature and place.
+
+use std::collections::BTreeMap;
+
+use geo::{Area, BoundingRect};
+use geo_types::{Coord, Geometry, LineString, MultiPolygon};
+use rstar::{AABB, RTree, RTreeObject};
+use serde_json::Value;
+use tudi_core::msg::{Bilingual, Msg};
+use tudi_onemap::import::PlanarFeature;
+
+use crate::rules::{Check, CodeFormat, Rule, RuleSet, Severity};
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The rule's id.
+    pub rule: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// The feature's position in the file (from 0).
+    pub feature: usize,
+    /// Where, in the checked planar CRS, when it has a place.
+    pub location: Option<Coord<f64>>,
+    /// The rule's message with what was found (`… : 0.4 m² < 1 m²`).
+    pub message: Msg,
+}
+
+/// Everything a rule set found in a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// Features checked.
+    pub features: usize,
+    /// Every finding, by feature then by the rule's place in its set.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Findings of each severity.
+    #[must_use]
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
+    }
+
+    /// Findings per rule, in the set's order, with the rule's severity and message.
+    #[must_use]
+    pub fn totals<'a>(&self, set: &'a RuleSet) -> Vec<(&'a Rule, usize)> {
+        set.rules
+            .iter()
+            .map(|r| (r, self.findings.iter().filter(|f| f.rule == r.id).count()))
+            .collect()
+    }
+}
+
+/// Applies every rule of `set` to `features` (geometries in metres, as
+/// [`tudi_onemap::import::read_planar`] gives them). The same input gives the same report.
+#[must_use]
+pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
+    let mut findings = Vec::new();
+    for (order, rule) in set.rules.iter().enumerate() {
+        let mut found = Vec::new();
+        apply(rule, features, &mut found);
+        findings.extend(found.into_iter().map(|f| (order, f)));
+    }
+    findings.sort_by(|(oa, a), (ob, b)| a.feature.cmp(&b.feature).then(oa.cmp(ob)));
+    Report {
+        features: features.len(),
+        findings: findings.into_iter().map(|(_, f)| f).collect(),
+    }
+}
+
+fn finding(
+    rule: &Rule,
+    feature: usize,
+    location: Option<Coord<f64>>,
+    detail: Option<Msg>,
+) -> Finding {
+    let base = rule.message.msg();
+    let message = match detail {
+        Some(d) => Msg::new(
+            format!("{}：{}", base.zh, d.zh),
+            format!("{}: {}", base.en, d.en),
+        ),
+        None => base,
+    };
+    Finding {
+        rule: rule.id.clone(),
+        severity: rule.severity,
+        feature,
+        location,
+        message,
+    }
+}
+
+/// The geometry of a feature that has one that could be read.
+fn geometry(f: &PlanarFeature) -> Option<&Geometry<f64>> {
+    f.geometry.as_ref().ok().and_then(Option::as_ref)
+}
+
+/// The areal part of a valid geometry: areas, perimeters and overlaps of an invalid one mean
+/// nothing (the validity rule reports it).
+fn measurable(f: &PlanarFeature) -> Option<MultiPolygon<f64>> {
+    geometry(f)
+        .filter(|g| tudi_geo::validity::problems(g).is_empty())
+        .and_then(areal)
+}
+
+/// The text of a property (numbers as written), `None` when missing, null or blank.
+fn value(f: &PlanarFeature, field: &str) -> Option<String> {
+    match f.properties.get(field)? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s.trim().to_owned()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn rings(g: &Geometry<f64>) -> Vec<&LineString<f64>> {
+    match g {
+        Geometry::Polygon(p) => std::iter::once(p.exterior()).chain(p.interiors()).collect(),
+        Geometry::MultiPolygon(mp) => mp
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .collect(),
+        Geometry::LineString(l) => vec![l],
+        Geometry::MultiLineString(ml) => ml.iter().collect(),
+        Geometry::GeometryCollection(gc) => gc.iter().flat_map(rings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn areal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+    tudi_geo::overlay::as_multipolygon(g)
+}
+
+fn distance(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    (a.x - b.x).hypot(a.y - b.y)
+}
+
+fn round(v: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (v * k).round() / k
+}
+
+#[allow(clippy::too_many_lines)]
+fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
+    match &rule.check {
+        Check::Validity => {
+            for f in features {
+                match &f.geometry {
+                    Err(why) => out.push(finding(rule, f.index, None, Some(why.clone()))),
+                    Ok(None) => out.push(finding(
+                        rule,
+                        f.index,
+                        None,
+                        Some(Msg::new("缺少几何", "no geometry")),
+                    )),
+                    Ok(Some(g)) => {
+                        for p in tudi_geo::validity::problems(g) {
+                            out.push(finding(rule, f.index, p.location, Some(p.msg())));
+                        }
+                    }
+                }
+            }
+        }
+        Check::DuplicateVertices { tolerance_m } => {
+            for f in features {
+                let Some(g) = geometry(f) else { continue };
+                for ring in rings(g) {
+                    for w in ring.0.windows(2) {
+                        let d = distance(w[0], w[1]);
+                        if d < *tolerance_m {
+                            out.push(finding(
+                                rule,
+                                f.index,
+                                Some(w[1]),
+                                Some(Msg::new(
+                                    format!("间距 {} 米", round(d, 4)),
+                                    format!("{} m apart", round(d, 4)),
+                                )),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Check::Spike { max_angle_deg } => {
+            for f in features {
+                let Some(g) = geometry(f) else { continue };
+                for ring in rings(g) {
+                    let closed = ring.is_closed();
+                    // The distinct vertices, each with its neighbours (around a closed ring).
+                    let pts: Vec<Coord<f64>> = if closed && ring.0.len() > 1 {
+                        ring.0[..ring.0.len() - 1].to_vec()
+                    } else {
+                        ring.0.clone()
+                    };
+                    let n = pts.len();
+                    if n < 3 {
+                        continue;
+                    }
+                    for i in 0..n {
+                        if !closed && (i == 0 || i == n - 1) {
+                            continue;
+                        }
+                        let (prev, here, next) = (pts[(i + n - 1) % n], pts[i], pts[(i + 1) % n]);
+                        let (a, b) = (distance(here, prev), distance(here, next));
+                        if a == 0.0 || b == 0.0 {
+                            continue;
+                        }
+                        let dot = (prev.x - here.x) * (next.x - here.x)
+                            + (prev.y - here.y) * (next.y - here.y);
+                        let angle = (dot / (a * b)).clamp(-1.0, 1.0).acos().to_degrees();
+                        if angle < *max_angle_deg {
+                            out.push(finding(
+                                rule,
+                                f.index,
+                                Some(here),
+                                Some(Msg::new(
+                                    format!("夹角 {}°", round(angle, 3)),
+                                    format!("angle {}°", round(angle, 3)),
+                                )),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Check::Sliver { min_thinness } => {
+            for f in features {
+                let Some(mp) = measurable(f) else {
+                    continue;
+                };
+                for p in &mp {
+                    let area = p.unsigned_area();
+                    let perimeter: f64 = std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(|r| r.0.windows(2).map(|w| distance(w[0], w[1])).sum::<f64>())
+                        .sum();
+                    if perimeter <= 0.0 {
+                        continue;
+                    }
+                    let thinness = 4.0 * std::f64::consts::PI * area / (perimeter * perimeter);
+                    if thinness < *min_thinness {
+                        out.push(finding(
+                            rule,
+                            f.index,
+                            p.exterior().0.first().copied(),
+                            Some(Msg::new(
+                                format!("狭长度 {}（下限 {min_thinness}）", round(thinness, 4)),
+                                format!(
+                                    "thinness {} (at least {min_thinness})",
+                                    round(thinness, 4)
+                                ),
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        Check::MinArea { m2 } => {
+            for f in features {
+                let Some(mp) = measurable(f) else {
+                    continue;
+                };
+                let area = mp.unsigned_area();
+                if area < *m2 {
+                    out.push(finding(
+                        rule,
+                        f.index,
+                        mp.0.first().and_then(|p| p.exterior().0.first().copied()),
+                        Some(Msg::new(
+                            format!("{} 平方米", round(area, 3)),
+                            format!("{} m²", round(area, 3)),
+                        )),
+                    ));
+                }
+            }
+        }
+        Check::Overlap { min_area_m2 } => overlaps(rule, features, *min_area_m2, out),
+        Check::Required { fields } => {
+            for f in features {
+                for field in fields {
+                    if value(f, field).is_none() {
+                        out.push(finding(
+                            rule,
+                            f.index,
+                            None,
+                            Some(Msg::new(
+                                format!("字段 {field} 为空"),
+                                format!("field {field} is empty"),
+                            )),
+                        ));
+                    }
+                }
+            }
+        }
+        Check::Domain { field, values } => {
+            for f in features {
+                let Some(v) = value(f, field) else { continue };
+                let v = v.trim_matches('"').to_owned();
+                if !values.contains(&v) {
+                    out.push(finding(
+                        rule,
+                        f.index,
+                        None,
+                        Some(Msg::new(
+                            format!("字段 {field} 的值“{v}”不在允许的取值中"),
+                            format!("field {field}: {v:?} is not one of the values allowed"),
+                        )),
+                    ));
+                }
+            }
+        }
+        Check::Unique { field } => {
+            let mut first: BTreeMap<String, usize> = BTreeMap::new();
+            for f in features {
+                let Some(v) = value(f, field) else { continue };
+                match first.get(&v) {
+                    Some(&earlier) => out.push(finding(
+                        rule,
+                        f.index,
+                        None,
+                        Some(Msg::new(
+                            format!("“{v}”与第 {} 个要素相同", earlier + 1),
+                            format!("{v:?} as feature {} has it", earlier + 1),
+                        )),
+                    )),
+                    None => {
+                        first.insert(v, f.index);
+                    }
+                }
+            }
+        }
+        Check::Code { field, format } => {
+            for f in features {
+                let Some(v) = value(f, field) else { continue };
+                let problems: Vec<Msg> = match format {
+                    CodeFormat::Bdcdy => tudi_core::bdcdy::check(&v, None)
+                        .iter()
+                        .map(Bilingual::msg)
+                        .collect(),
+                    CodeFormat::Division => tudi_core::division::DivisionCode::parse(&v)
+                        .err()
+                        .map(|e| e.msg())
+                        .into_iter()
+                        .collect(),
+                };
+                for p in problems {
+                    out.push(finding(rule, f.index, None, Some(p)));
+                }
+            }
+        }
+        Check::DeclaredArea {
+            field,
+            tolerance_percent,
+        } => {
+            for f in features {
+                let Some(mp) = measurable(f) else {
+                    continue;
+                };
+                let Some(text) = value(f, field) else {
+                    continue;
+                };
+                let drawn = mp.unsigned_area();
+                let Ok(declared) = text.trim_matches('"').parse::<f64>() else {
+                    out.push(finding(
+                        rule,
+                        f.index,
+                        None,
+                        Some(Msg::new(
+                            format!("字段 {field} 的值“{text}”不是数字"),
+                            format!("field {field}: {text:?} is not a number"),
+                        )),
+                    ));
+                    continue;
+                };
+                if drawn <= 0.0 {
+                    continue;
+                }
+                let off = (declared - drawn).abs() / drawn * 100.0;
+                if off > *tolerance_percent {
+                    out.push(finding(
+                        rule,
+                        f.index,
+                        None,
+                        Some(Msg::new(
+                            format!(
+                                "登记 {} 平方米，图形 {} 平方米，相差 {}%",
+                                round(declared, 2),
+                                round(drawn, 2),
+                                round(off, 2)
+                            ),
+                            format!(
+                                "declared {} m², drawn {} m², {} % apart",
+                                round(declared, 2),
+                                round(drawn, 2),
+                                round(off, 2)
+                            ),
+                        )),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// A feature's box in the index.
+struct Boxed {
+    at: usize,
+    envelope: AABB<[f64; 2]>,
+}
+
+impl RTreeObject for Boxed {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        self.envelope
+    }
+}
+
+/// Pairs of features whose overlap exceeds `min_area`: each reported once, on the later
+/// feature, naming the earlier. Only valid areal geometries are overlaid (an invalid one is the
+/// validity rule's finding).
+fn overlaps(rule: &Rule, features: &[PlanarFeature], min_area: f64, out: &mut Vec<Finding>) {
+    let shapes: Vec<Option<MultiPolygon<f64>>> = features.iter().map(measurable).collect();
+    let boxes: Vec<Boxed> = shapes
+        .iter()
+        .enumerate()
+        .filter_map(|(at, s)| {
+            let r = s.as_ref()?.bounding_rect()?;
+            Some(Boxed {
+                at,
+                envelope: AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
+            })
+        })
+        .collect();
+    let index = RTree::bulk_load(boxes);
+    for (j, shape) in shapes.iter().enumerate() {
+        let Some(b) = shape.as_ref() else { continue };
+        let Some(r) = b.bounding_rect() else { continue };
+        let query = AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]);
+        let mut earlier: Vec<usize> = index
+            .locate_in_envelope_intersecting(&query)
+            .map(|x| x.at)
+            .filter(|&i| i < j)
+            .collect();
+        earlier.sort_unstable();
+        for i in earlier {
+            let Some(a) = shapes[i].as_ref() else {
+                continue;
+            };
+            let common = tudi_geo::overlay::intersection(a, b);
+            let area = common.unsigned_area();
+            if area > min_area {
+                let at = common
+                    .0
+                    .first()
+                    .and_then(|p| p.exterior().0.first().copied());
+                out.push(finding(
+                    rule,
+                    features[j].index,
+                    at,
+                    Some(Msg::new(
+                        format!(
+                            "与第 {} 个要素重叠 {} 平方米",
+                            features[i].index + 1,
+                            round(area, 3)
+                        ),
+                        format!(
+                            "overlaps feature {} by {} m²",
+                            features[i].index + 1,
+                            round(area, 3)
+                        ),
+                    )),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use geo_types::{Geometry, LineString, Polygon};
+    use serde_json::{Map, Value, json};
+    use tudi_onemap::import::PlanarFeature;
+
+    use crate::rules::{Check, Rule, RuleSet, Severity, Text};
+
+    fn feature(index: usize, ring: Vec<(f64, f64)>, props: Value) -> PlanarFeature {
+        PlanarFeature {
+            index,
+            properties: props.as_object().cloned().unwrap_or_else(Map::new),
+            geometry: Ok(Some(Geometry::Polygon(Polygon::new(
+                LineString::from(ring),
+                vec![],
+            )))),
+        }
+    }
+
+    fn set(check: Check) -> RuleSet {
+        RuleSet {
+            id: "t".into(),
+            title: Text {
+                zh: "t".into(),
+                en: "t".into(),
+            },
+            rules: vec![Rule {
+                id: "R".into(),
+                severity: Severity::Warning,
+                check,
+                message: Text {
+                    zh: "问题".into(),
+                    en: "problem".into(),
+                },
+            }],
+        }
+    }
+
+    #[test]
+    fn a_spike_is_found_at_its_vertex_and_a_square_has_none() {
+        let square = vec![
+            (0.0, 0.0),
+            (10.0, 0.0),
+            (10.0, 10.0),
+            (0.0, 10.0),
+            (0.0, 0.0),
+        ];
+        // Out to (30, 5.05) and straight back: an angle of about 0.1° there.
+        let spiked = vec![
+            (0.0, 0.0),
+            (10.0, 0.0),
+            (10.0, 5.0),
+            (30.0, 5.05),
+            (10.0, 5.1),
+            (10.0, 10.0),
+            (0.0, 10.0),
+            (0.0, 0.0),
+        ];
+        let features = [feature(0, square, json!({})), feature(1, spiked, json!({}))];
+        let report = super::run(&set(Check::Spike { max_angle_deg: 1.0 }), &features);
+        assert_eq!(report.findings.len(), 1, "{report:?}");
+        assert_eq!(report.findings[0].feature, 1);
+        assert_eq!(
+            report.findings[0].location.map(|c| (c.x, c.y)),
+            Some((30.0, 5.05))
+        );
+    }
+
+    #[test]
+    fn a_value_outside_its_domain_is_found_and_a_missing_one_is_left_to_required() {
+        let ring = vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 0.0)];
+        let features = [
+            feature(0, ring.clone(), json!({"land_use": "0702"})),
+            feature(1, ring.clone(), json!({"land_use": "9999"})),
+            feature(2, ring, json!({})),
+        ];
+        let report = super::run(
+            &set(Check::Domain {
+                field: "land_use".into(),
+                values: vec!["0701".into(), "0702".into()],
+            }),
+            &features,
+        );
+        assert_eq!(report.findings.len(), 1, "{report:?}");
+        assert_eq!(report.findings[0].feature, 1);
+        assert!(report.findings[0].message.en.contains("9999"));
+    }
+}

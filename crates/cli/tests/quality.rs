@@ -111,6 +111,8 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
         said.contains("declared 420 m²") && said.contains("4.94 % apart"),
         "{said}"
     );
+    // No gap: the row has none enclosed.
+    assert!(!said.contains("[TOPO-GAP]"), "{said}");
     // Nothing found where there is nothing; an invalid shape is not measured.
     assert!(
         !said.contains("feature 7 [GEOM-MIN-AREA]") && !said.contains("feature 7 [ATTR-AREA]"),
@@ -146,13 +148,13 @@ fn a_rule_file_with_an_unknown_kind_an_unknown_set_or_an_unreadable_file_is_refu
     let rules = tmp.path().join("mine.json");
     std::fs::write(
         &rules,
-        "{\"id\": \"mine\", \"title\": {\"zh\": \"我的\", \"en\": \"mine\"},\n\"rules\": [\n  {\"id\": \"G\", \"severity\": \"error\", \"check\": {\"kind\": \"gaps\"}, \"message\": {\"zh\": \"缝隙\", \"en\": \"gap\"}}\n]}",
+        "{\"id\": \"mine\", \"title\": {\"zh\": \"我的\", \"en\": \"mine\"},\n\"rules\": [\n  {\"id\": \"G\", \"severity\": \"error\", \"check\": {\"kind\": \"holes\"}, \"message\": {\"zh\": \"缝隙\", \"en\": \"gap\"}}\n]}",
     )
     .unwrap();
     let o = tudi(&["check", "--rules", s(&rules), s(&good)]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(
-        text(&o).contains("mine.json line 3") && text(&o).contains("gaps"),
+        text(&o).contains("mine.json line 3") && text(&o).contains("holes"),
         "{}",
         text(&o)
     );
@@ -164,4 +166,177 @@ fn a_rule_file_with_an_unknown_kind_an_unknown_set_or_an_unreadable_file_is_refu
     let o = tudi(&["check", "--rules", "parcels", s(&broken)]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("broken.geojson"), "{}", text(&o));
+}
+
+/// `postgres://user@host:port/db` as GDAL's `PG:` keywords (GDAL adds to a URI and breaks it).
+fn libpq_keywords(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let (auth, place) = rest.split_once('@').unwrap_or(("", rest));
+    let (hostport, db) = place.split_once('/').unwrap_or((place, "postgres"));
+    let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+    let user = auth.split(':').next().unwrap_or("");
+    format!(
+        "host={host} port={port} dbname={db}{}",
+        if user.is_empty() {
+            String::new()
+        } else {
+            format!(" user={user}")
+        }
+    )
+}
+
+/// Runs SQL on the test database, one value per line.
+fn psql(url: &str, sql: &str) -> Vec<String> {
+    let o = std::process::Command::new("psql")
+        .args(["-qAtX", url, "-c", sql])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn invalid_shapes_and_overlaps_are_those_postgis_finds_on_the_same_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A 12 × 12 grid of 20 m parcels; every seventh pushed into its neighbour by 0.5–3 m, every
+    // eleventh made a bow tie, every thirteenth given a self-touching ring.
+    let mut features = Vec::new();
+    for i in 0..144u32 {
+        let (col, row) = (f64::from(i % 12), f64::from(i / 12));
+        let push = if i % 7 == 3 {
+            0.5 + f64::from(i % 5) * 0.6
+        } else {
+            0.0
+        };
+        let mut rings = square(col * 20.0 + push, row * 20.0, 20.0);
+        if i % 11 == 5 {
+            let r = rings[0].clone();
+            rings = vec![vec![r[0], r[2], r[1], r[3], r[0]]];
+        } else if i % 13 == 6 {
+            let r = rings[0].clone();
+            let mid = [(r[0][0] + r[1][0]) / 2.0, r[0][1]];
+            let inner = [mid[0], (r[0][1] + r[2][1]) / 2.0];
+            rings = vec![vec![r[0], mid, inner, mid, r[1], r[2], r[3], r[0]]];
+        }
+        features.push(parcel(i + 1, rings, 400.0));
+    }
+    let path = write(tmp.path(), "grid.geojson", features);
+    let report = tmp.path().join("r.csv");
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--report",
+        s(&report),
+        s(&path),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let csv = std::fs::read_to_string(&report).unwrap();
+    let mut ours_invalid = std::collections::BTreeSet::new();
+    let mut ours_overlaps = std::collections::BTreeSet::new();
+    for line in csv.lines().skip(1) {
+        let cols: Vec<&str> = line.splitn(8, ',').collect();
+        let feature: u32 = cols[2].parse().unwrap();
+        match cols[0] {
+            "\"GEOM-VALID\"" => {
+                ours_invalid.insert(feature);
+            }
+            "\"TOPO-OVERLAP\"" => {
+                let other: u32 = cols[7]
+                    .split("overlaps feature ")
+                    .nth(1)
+                    .and_then(|t| t.split(' ').next())
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                ours_overlaps.insert((other.min(feature), other.max(feature)));
+            }
+            _ => {}
+        }
+    }
+
+    let db = std::env::var("TUDI_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let table = format!("quality_grid_{}", std::process::id());
+    let o = std::process::Command::new("ogr2ogr")
+        .args([
+            "-f",
+            "PostgreSQL",
+            &format!("PG:{}", libpq_keywords(&db)),
+            s(&path),
+            "-nln",
+            &table,
+            "-t_srs",
+            "EPSG:4547",
+            "-lco",
+            "FID=fid",
+            "-lco",
+            "GEOMETRY_NAME=geom",
+            "-overwrite",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let invalid: std::collections::BTreeSet<u32> = psql(
+        &db,
+        &format!("SELECT fid FROM {table} WHERE NOT ST_IsValid(geom) ORDER BY fid"),
+    )
+    .iter()
+    .map(|v| v.parse().unwrap())
+    .collect();
+    let overlaps: std::collections::BTreeSet<(u32, u32)> = psql(
+        &db,
+        &format!(
+            "SELECT a.fid || ',' || b.fid FROM {table} a JOIN {table} b ON a.fid < b.fid \
+             AND ST_Intersects(a.geom, b.geom) WHERE ST_IsValid(a.geom) AND ST_IsValid(b.geom) \
+             AND ST_Area(ST_Intersection(a.geom, b.geom)) > 0.01"
+        ),
+    )
+    .iter()
+    .map(|v| {
+        let (a, b) = v.split_once(',').unwrap();
+        (a.parse().unwrap(), b.parse().unwrap())
+    })
+    .collect();
+    psql(&db, &format!("DROP TABLE {table}"));
+    assert!(!invalid.is_empty() && !overlaps.is_empty());
+    assert_eq!(ours_invalid, invalid, "invalid shapes: tudi vs PostGIS");
+    assert_eq!(
+        ours_overlaps, overlaps,
+        "overlapping pairs: tudi vs PostGIS"
+    );
+}
+
+#[test]
+fn a_hole_enclosed_by_parcels_is_a_gap_and_parcels_sharing_edges_leave_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A 3 × 3 block of 20 m parcels sharing their edges, then the same block without its middle.
+    let block: Vec<Value> = (0..9u32)
+        .map(|i| {
+            parcel(
+                i + 1,
+                square(f64::from(i % 3) * 20.0, f64::from(i / 3) * 20.0, 20.0),
+                400.0,
+            )
+        })
+        .collect();
+    let whole = write(tmp.path(), "whole.geojson", block.clone());
+    let o = tudi(&["check", "--rules", "parcels", s(&whole)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("[TOPO-GAP]"), "{}", text(&o));
+    let mut holed = block;
+    holed.remove(4);
+    let holed = write(tmp.path(), "holed.geojson", holed);
+    let o = tudi(&["check", "--rules", "parcels", s(&holed)]);
+    // A gap is a warning: the file still passes, and says so.
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("[TOPO-GAP]") && text(&o).contains("a gap of 400"),
+        "{}",
+        text(&o)
+    );
 }

@@ -281,6 +281,7 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
             }
         }
         Check::Overlap { min_area_m2 } => overlaps(rule, features, *min_area_m2, out),
+        Check::Gaps { min_area_m2 } => gaps(rule, features, *min_area_m2, out),
         Check::Required { fields } => {
             for f in features {
                 for field in fields {
@@ -405,6 +406,45 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
                 }
             }
         }
+    }
+}
+
+/// Holes enclosed by the union of the file's valid areal features, larger than `min_area`:
+/// each reported on the first feature (in file order) whose outline meets it.
+fn gaps(rule: &Rule, features: &[PlanarFeature], min_area: f64, out: &mut Vec<Finding>) {
+    let shapes: Vec<Option<MultiPolygon<f64>>> = features.iter().map(measurable).collect();
+    let union = geo::unary_union(shapes.iter().flatten());
+    for hole in union.iter().flat_map(|p| p.interiors()) {
+        let gap = geo_types::Polygon::new(hole.clone(), vec![]);
+        let area = gap.unsigned_area();
+        if area <= min_area {
+            continue;
+        }
+        let Some(r) = gap.bounding_rect() else {
+            continue;
+        };
+        let around = shapes
+            .iter()
+            .position(|s| {
+                s.as_ref()
+                    .and_then(BoundingRect::bounding_rect)
+                    .is_some_and(|b| {
+                        b.min().x <= r.max().x
+                            && r.min().x <= b.max().x
+                            && b.min().y <= r.max().y
+                            && r.min().y <= b.max().y
+                    })
+            })
+            .unwrap_or(0);
+        out.push(finding(
+            rule,
+            features.get(around).map_or(0, |f| f.index),
+            hole.0.first().copied(),
+            Some(Msg::new(
+                format!("缝隙 {} 平方米", round(area, 3)),
+                format!("a gap of {} m²", round(area, 3)),
+            )),
+        ));
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Check {
         /// Square metres of overlap tolerated (digitising noise).
         min_area_m2: f64,
     },
+    /// The file's features tile without holes: no gap enclosed by them larger than
+    /// `min_area_m2` (a village's parcels, a town's patches).
+    Gaps {
+        /// Square metres of gap tolerated (digitising noise).
+        min_area_m2: f64,
+    },
     /// These fields hold a value (not null, not blank).
     Required {
         /// The fields.
@@ -277,7 +283,9 @@ impl Check {
             Self::Spike { max_angle_deg } => ("max_angle_deg", *max_angle_deg),
             Self::Sliver { min_thinness } => ("min_thinness", *min_thinness),
             Self::MinArea { m2 } => ("m2", *m2),
-            Self::Overlap { min_area_m2 } => ("min_area_m2", *min_area_m2),
+            Self::Overlap { min_area_m2 } | Self::Gaps { min_area_m2 } => {
+                ("min_area_m2", *min_area_m2)
+            }
             Self::DeclaredArea {
                 tolerance_percent, ..
             } => ("tolerance_percent", *tolerance_percent),

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use geo::{Area, BoundingRect};
 use geo_types::{Coord, Geometry, LineString, MultiPolygon};
+use rayon::prelude::*;
 use rstar::{AABB, RTree, RTreeObject};
 use serde_json::Value;
 use tudi_core::msg::{Bilingual, Msg};
@@ -59,12 +60,19 @@ impl Report {
 /// [`tudi_onemap::import::read_planar`] gives them). The same input gives the same report.
 #[must_use]
 pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
-    let mut findings = Vec::new();
-    for (order, rule) in set.rules.iter().enumerate() {
-        let mut found = Vec::new();
-        apply(rule, features, &mut found);
-        findings.extend(found.into_iter().map(|f| (order, f)));
-    }
+    // Validity decides which shapes are measured; it is the costly part, done once for all
+    // rules, on every core.
+    let shapes: Vec<Option<MultiPolygon<f64>>> = features.par_iter().map(measurable).collect();
+    let mut findings: Vec<(usize, Finding)> = set
+        .rules
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(order, rule)| {
+            let mut found = Vec::new();
+            apply(rule, features, &shapes, &mut found);
+            found.into_iter().map(move |f| (order, f))
+        })
+        .collect();
     findings.sort_by(|(oa, a), (ob, b)| a.feature.cmp(&b.feature).then(oa.cmp(ob)));
     Report {
         features: features.len(),
@@ -146,7 +154,12 @@ fn round(v: f64, places: i32) -> f64 {
 }
 
 #[allow(clippy::too_many_lines)]
-fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
+fn apply(
+    rule: &Rule,
+    features: &[PlanarFeature],
+    shapes: &[Option<MultiPolygon<f64>>],
+    out: &mut Vec<Finding>,
+) {
     match &rule.check {
         Check::Validity => {
             for f in features {
@@ -230,11 +243,11 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
             }
         }
         Check::Sliver { min_thinness } => {
-            for f in features {
-                let Some(mp) = measurable(f) else {
+            for (f, shape) in features.iter().zip(shapes) {
+                let Some(mp) = shape else {
                     continue;
                 };
-                for p in &mp {
+                for p in mp {
                     let area = p.unsigned_area();
                     let perimeter: f64 = std::iter::once(p.exterior())
                         .chain(p.interiors())
@@ -262,8 +275,8 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
             }
         }
         Check::MinArea { m2 } => {
-            for f in features {
-                let Some(mp) = measurable(f) else {
+            for (f, shape) in features.iter().zip(shapes) {
+                let Some(mp) = shape else {
                     continue;
                 };
                 let area = mp.unsigned_area();
@@ -280,8 +293,8 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
                 }
             }
         }
-        Check::Overlap { min_area_m2 } => overlaps(rule, features, *min_area_m2, out),
-        Check::Gaps { min_area_m2 } => gaps(rule, features, *min_area_m2, out),
+        Check::Overlap { min_area_m2 } => overlaps(rule, features, shapes, *min_area_m2, out),
+        Check::Gaps { min_area_m2 } => gaps(rule, features, shapes, *min_area_m2, out),
         Check::Required { fields } => {
             for f in features {
                 for field in fields {
@@ -359,8 +372,8 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
             field,
             tolerance_percent,
         } => {
-            for f in features {
-                let Some(mp) = measurable(f) else {
+            for (f, shape) in features.iter().zip(shapes) {
+                let Some(mp) = shape else {
                     continue;
                 };
                 let Some(text) = value(f, field) else {
@@ -411,8 +424,13 @@ fn apply(rule: &Rule, features: &[PlanarFeature], out: &mut Vec<Finding>) {
 
 /// Holes enclosed by the union of the file's valid areal features, larger than `min_area`:
 /// each reported on the first feature (in file order) whose outline meets it.
-fn gaps(rule: &Rule, features: &[PlanarFeature], min_area: f64, out: &mut Vec<Finding>) {
-    let shapes: Vec<Option<MultiPolygon<f64>>> = features.iter().map(measurable).collect();
+fn gaps(
+    rule: &Rule,
+    features: &[PlanarFeature],
+    shapes: &[Option<MultiPolygon<f64>>],
+    min_area: f64,
+    out: &mut Vec<Finding>,
+) {
     let union = geo::unary_union(shapes.iter().flatten());
     for hole in union.iter().flat_map(|p| p.interiors()) {
         let gap = geo_types::Polygon::new(hole.clone(), vec![]);
@@ -465,8 +483,13 @@ impl RTreeObject for Boxed {
 /// Pairs of features whose overlap exceeds `min_area`: each reported once, on the later
 /// feature, naming the earlier. Only valid areal geometries are overlaid (an invalid one is the
 /// validity rule's finding).
-fn overlaps(rule: &Rule, features: &[PlanarFeature], min_area: f64, out: &mut Vec<Finding>) {
-    let shapes: Vec<Option<MultiPolygon<f64>>> = features.iter().map(measurable).collect();
+fn overlaps(
+    rule: &Rule,
+    features: &[PlanarFeature],
+    shapes: &[Option<MultiPolygon<f64>>],
+    min_area: f64,
+    out: &mut Vec<Finding>,
+) {
     let boxes: Vec<Boxed> = shapes
         .iter()
         .enumerate()

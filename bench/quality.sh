@@ -22,7 +22,7 @@ ogr2ogr -f PostgreSQL "PG:$pg" "$work/parcels.gpkg" parcels -nln "$table" -lco G
 
 echo "== tudi check --rules parcels (reading the file included)"
 /usr/bin/time -f "tudi: %e s wall, %M KiB max resident" \
-  "$tudi" check --rules parcels --report "$work/report.csv" "$work/parcels.gpkg" | tail -1
+  "$tudi" check --rules parcels --report "$work/report.csv" "$work/parcels.gpkg" | grep -E "^  |passed|failed"
 
 echo "== PostGIS: the same checks in SQL (validity once, then each rule)"
 start=$(date +%s.%N)

@@ -158,9 +158,9 @@ enum Command {
         /// GeoPackage 源图层 / source table of a GeoPackage with several
         #[arg(long)]
         source_layer: Option<String>,
-        /// 检查报告（CSV，Excel 可打开；不得已存在）/ the report (CSV; must not exist)
+        /// 检查报告，可多次给出：.csv（全部问题，Excel 可打开）或 .gpkg（问题图形，QGIS 可叠加打开）；不得已存在 / a report, repeatable: .csv (every finding) or .gpkg (the error geometries); must not exist
         #[arg(long)]
-        report: Option<PathBuf>,
+        report: Vec<PathBuf>,
         /// 被检查的文件（GeoJSON、GeoPackage、Shapefile、FlatGeobuf）/ the file checked
         file: PathBuf,
     },
@@ -751,7 +751,7 @@ fn run(cli: Cli) -> Result<()> {
             src_crs: src_crs.as_deref().map(parse_crs).transpose()?,
             gcj02,
             source_layer,
-            report: report.as_deref(),
+            reports: &report,
         }),
         Command::Restore { data, file } => backup::cmd_restore(&data, &file),
         Command::Keys { command } => keys::cmd_keys(command),

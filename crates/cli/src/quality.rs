@@ -28,20 +28,30 @@ pub struct CheckArgs<'a> {
     pub gcj02: bool,
     /// The table of a GeoPackage with several.
     pub source_layer: Option<String>,
-    /// Where the CSV report goes (must not exist).
-    pub report: Option<&'a Path>,
+    /// Where reports go (must not exist): `.csv` (every finding, for Excel) or `.gpkg` (the
+    /// error geometries, for QGIS beside the data).
+    pub reports: &'a [std::path::PathBuf],
 }
 
 /// Runs the check; exit 3 when any error was found, 0 otherwise (warnings printed).
 pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
     let set = RuleSet::find(args.rules).map_err(|e| refused(e.msg()))?;
-    if let Some(path) = args.report
-        && path.exists()
-    {
-        return Err(refused(Msg::new(
-            format!("报告文件 {} 已存在", path.display()),
-            format!("the report file {} exists", path.display()),
-        )));
+    for path in args.reports {
+        if path.exists() {
+            return Err(refused(Msg::new(
+                format!("报告文件 {} 已存在", path.display()),
+                format!("the report file {} exists", path.display()),
+            )));
+        }
+        if report_kind(path).is_none() {
+            return Err(refused(Msg::new(
+                format!("报告文件 {} 应为 .csv 或 .gpkg", path.display()),
+                format!(
+                    "the report file {} must end in .csv or .gpkg",
+                    path.display()
+                ),
+            )));
+        }
     }
     let mut opts = ImportOptions::new("check", LayerKind::Custom);
     opts.src_crs = args.src_crs;
@@ -92,8 +102,12 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             report.findings.len() - SHOWN
         )?;
     }
-    if let Some(path) = args.report {
-        write_report(path, &report, crs.code_string().as_str())?;
+    for path in args.reports {
+        match report_kind(path) {
+            Some(ReportKind::Csv) => write_report(path, &report, crs.code_string().as_str())?,
+            Some(ReportKind::GeoPackage) => write_geopackage(path, &report, crs.epsg())?,
+            None => {}
+        }
         writeln!(o, "报告 / report: {}", path.display())?;
     }
     let (errors, warnings) = (
@@ -111,6 +125,58 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
         o,
         "通过：错误 0 条，警告 {warnings} 条 / passed: 0 errors, {warnings} warnings"
     )?;
+    Ok(())
+}
+
+enum ReportKind {
+    Csv,
+    GeoPackage,
+}
+
+fn report_kind(path: &Path) -> Option<ReportKind> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" => Some(ReportKind::Csv),
+        "gpkg" => Some(ReportKind::GeoPackage),
+        _ => None,
+    }
+}
+
+/// The error geometries as a GeoPackage layer `findings` in the checked CRS, each with its rule,
+/// severity, feature and message: QGIS opens it beside the data.
+fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
+    use tudi_core::layer::{FieldDef, FieldType};
+    let def = tudi_store::LayerDef {
+        name: "findings".into(),
+        title: "质检问题 / findings".into(),
+        kind: LayerKind::Custom,
+        epsg,
+        geometry_type: "GEOMETRY".into(),
+        fields: vec![
+            FieldDef::new("rule", "规则", FieldType::Text),
+            FieldDef::new("severity", "严重程度", FieldType::Text),
+            FieldDef::new("feature", "要素序号", FieldType::Integer),
+            FieldDef::new("message_zh", "说明", FieldType::Text),
+            FieldDef::new("message_en", "message", FieldType::Text),
+        ],
+    };
+    let mut rows = report.findings.iter().enumerate().filter_map(|(n, f)| {
+        let geometry = f.geometry.clone()?;
+        let mut attributes = serde_json::Map::new();
+        attributes.insert("rule".into(), f.rule.clone().into());
+        attributes.insert("severity".into(), f.severity.msg().en.into());
+        attributes.insert("feature".into(), (f.feature + 1).into());
+        attributes.insert("message_zh".into(), f.message.zh.clone().into());
+        attributes.insert("message_en".into(), f.message.en.clone().into());
+        // Ids by position: the same findings make the same rows.
+        Some((uuid::Uuid::from_u128(n as u128 + 1), geometry, attributes))
+    });
+    tudi_store::gpkg::write_plain(path, &def, &mut rows).map_err(|e| {
+        failed(Msg::new(
+            format!("无法写入报告 {}：{e}", path.display()),
+            format!("cannot write the report {}: {e}", path.display()),
+        ))
+    })?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{text, tudi};
+use common::{ogr_count, text, tudi, validate_gpkg};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -34,49 +34,6 @@ fn demo_dir() -> &'static Path {
 /// Parcels on the demo's map: its own and the homesteads its applications registered.
 fn demo_parcels() -> u64 {
     ogr_count(&demo_dir().join("tudi.gpkg"), "parcels")
-}
-
-fn validate_gpkg(path: &Path) {
-    let script = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            "import osgeo_utils.samples.validate_gpkg as m; print(m.__file__)",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        script.status.success(),
-        "python3-gdal is required (see .ci/run)"
-    );
-    let script = String::from_utf8_lossy(&script.stdout).trim().to_owned();
-    let o = Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "validate_gpkg.py {}: {}",
-        path.display(),
-        text(&o)
-    );
-}
-
-fn ogr_count(path: &Path, layer: &str) -> u64 {
-    let o = Command::new("ogrinfo")
-        .args(["-so", "-ro"])
-        .arg(path)
-        .arg(layer)
-        .output()
-        .unwrap();
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
-    t.lines()
-        .find_map(|l| l.strip_prefix("Feature Count: "))
-        .unwrap_or_else(|| panic!("no feature count in {t}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{s, text, tudi};
+use common::{ogr_count, s, text, tudi, validate_gpkg};
 use serde_json::{Value, json};
 
 /// A square parcel of `side` metres at (x, y) metres east and north of 113.1°E 23.0°N (small
@@ -81,12 +81,15 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
     bad[9]["geometry"]["coordinates"] = json!(repeated);
     let path = write(tmp.path(), "bad.geojson", bad);
     let report = tmp.path().join("report.csv");
+    let shapes = tmp.path().join("findings.gpkg");
     let o = tudi(&[
         "check",
         "--rules",
         "parcels",
         "--report",
         s(&report),
+        "--report",
+        s(&shapes),
         s(&path),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -126,6 +129,18 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
     }
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with('\u{feff}'));
+    // The error geometries, for QGIS: a valid GeoPackage with one row per finding drawn.
+    validate_gpkg(&shapes);
+    assert_eq!(ogr_count(&shapes, "findings"), 8);
+    let o = std::process::Command::new("ogrinfo")
+        .args(["-ro", "-al", "-where", "rule = 'TOPO-OVERLAP'", s(&shapes)])
+        .output()
+        .unwrap();
+    assert!(
+        text(&o).contains("MULTIPOLYGON") && text(&o).contains("overlaps feature 5 by 100"),
+        "{}",
+        text(&o)
+    );
     assert!(csv.contains("\"TOPO-OVERLAP\",error,6,"), "{csv}");
     // The same file checked twice gives the same report.
     let again = tmp.path().join("again.csv");

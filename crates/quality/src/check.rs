@@ -25,6 +25,10 @@ pub struct Finding {
     pub location: Option<Coord<f64>>,
     /// The rule's message with what was found (`… : 0.4 m² < 1 m²`).
     pub message: Msg,
+    /// The error's shape, in the checked planar CRS: the overlap or the gap itself, the
+    /// feature's shape for what concerns it whole (an area, an attribute), a point for what is
+    /// at a vertex; `None` when there is nothing to draw (a feature without a usable shape).
+    pub geometry: Option<Geometry<f64>>,
 }
 
 /// Everything a rule set found in a file.
@@ -73,6 +77,7 @@ pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
             found.into_iter().map(move |f| (order, f))
         })
         .collect();
+    shape_findings(set, features, &shapes, &mut findings);
     findings.sort_by(|(oa, a), (ob, b)| a.feature.cmp(&b.feature).then(oa.cmp(ob)));
     Report {
         features: features.len(),
@@ -100,6 +105,41 @@ fn finding(
         feature,
         location,
         message,
+        geometry: None,
+    }
+}
+
+/// Gives each finding without a shape of its own one: the feature's shape where the rule
+/// concerns the feature whole, else the point where it was found.
+fn shape_findings(
+    set: &RuleSet,
+    features: &[PlanarFeature],
+    shapes: &[Option<MultiPolygon<f64>>],
+    findings: &mut [(usize, Finding)],
+) {
+    let position: BTreeMap<usize, usize> = features
+        .iter()
+        .enumerate()
+        .map(|(k, f)| (f.index, k))
+        .collect();
+    for (order, f) in findings.iter_mut() {
+        if f.geometry.is_some() {
+            continue;
+        }
+        let whole = set.rules.get(*order).is_some_and(|r| {
+            !matches!(
+                r.check,
+                Check::Validity | Check::DuplicateVertices { .. } | Check::Spike { .. }
+            )
+        });
+        let shape = position
+            .get(&f.feature)
+            .and_then(|&k| shapes.get(k))
+            .and_then(Clone::clone)
+            .filter(|_| whole);
+        f.geometry = shape
+            .map(Geometry::MultiPolygon)
+            .or_else(|| f.location.map(|c| Geometry::Point(c.into())));
     }
 }
 
@@ -454,7 +494,7 @@ fn gaps(
                     })
             })
             .unwrap_or(0);
-        out.push(finding(
+        let mut found = finding(
             rule,
             features.get(around).map_or(0, |f| f.index),
             hole.0.first().copied(),
@@ -462,7 +502,9 @@ fn gaps(
                 format!("缝隙 {} 平方米", round(area, 3)),
                 format!("a gap of {} m²", round(area, 3)),
             )),
-        ));
+        );
+        found.geometry = Some(Geometry::Polygon(gap));
+        out.push(found);
     }
 }
 
@@ -523,7 +565,7 @@ fn overlaps(
                     .0
                     .first()
                     .and_then(|p| p.exterior().0.first().copied());
-                out.push(finding(
+                let mut found = finding(
                     rule,
                     features[j].index,
                     at,
@@ -539,7 +581,9 @@ fn overlaps(
                             round(area, 3)
                         ),
                     )),
-                ));
+                );
+                found.geometry = Some(Geometry::MultiPolygon(common));
+                out.push(found);
             }
         }
     }

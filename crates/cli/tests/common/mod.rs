@@ -26,3 +26,48 @@ pub fn text(o: &Output) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Checks a GeoPackage with GDAL's own validator (`validate_gpkg.py`, Debian's python3).
+pub fn validate_gpkg(path: &Path) {
+    let script = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import osgeo_utils.samples.validate_gpkg as m; print(m.__file__)",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        script.status.success(),
+        "python3-gdal is required (see .ci/run)"
+    );
+    let script = String::from_utf8_lossy(&script.stdout).trim().to_owned();
+    let o = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "validate_gpkg.py {}: {}",
+        path.display(),
+        text(&o)
+    );
+}
+
+/// A layer's feature count as `ogrinfo` reads it.
+pub fn ogr_count(path: &Path, layer: &str) -> u64 {
+    let o = Command::new("ogrinfo")
+        .args(["-so", "-ro"])
+        .arg(path)
+        .arg(layer)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    t.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap_or_else(|| panic!("no feature count in {t}"))
+        .trim()
+        .parse()
+        .unwrap()
+}

@@ -402,6 +402,18 @@ fn apply(
                         .map(|e| e.msg())
                         .into_iter()
                         .collect(),
+                    CodeFormat::LandUse2017 | CodeFormat::LandUse2023 => {
+                        let scheme = if *format == CodeFormat::LandUse2017 {
+                            tudi_core::landuse::Scheme::Gbt21010
+                        } else {
+                            tudi_core::landuse::Scheme::Guide2023
+                        };
+                        tudi_core::landuse::lookup(scheme, &v)
+                            .err()
+                            .map(|e| e.msg())
+                            .into_iter()
+                            .collect()
+                    }
                 };
                 for p in problems {
                     out.push(finding(rule, f.index, None, Some(p)));
@@ -675,5 +687,53 @@ mod tests {
         assert_eq!(report.findings.len(), 1, "{report:?}");
         assert_eq!(report.findings[0].feature, 1);
         assert!(report.findings[0].message.en.contains("9999"));
+    }
+}
+
+#[cfg(test)]
+mod land_use_tests {
+    use geo_types::{Geometry, Point};
+    use serde_json::json;
+    use tudi_onemap::import::PlanarFeature;
+
+    use crate::rules::{Check, CodeFormat, Rule, RuleSet, Severity, Text};
+
+    #[test]
+    fn land_use_codes_are_checked_against_their_own_classification() {
+        let with = |code: &str| PlanarFeature {
+            index: 0,
+            properties: json!({"land_use": code})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            geometry: Ok(Some(Geometry::Point(Point::new(0.0, 0.0)))),
+        };
+        let set = |format| RuleSet {
+            id: "t".into(),
+            title: Text {
+                zh: "t".into(),
+                en: "t".into(),
+            },
+            rules: vec![Rule {
+                id: "LU".into(),
+                severity: Severity::Error,
+                check: Check::Code {
+                    field: "land_use".into(),
+                    format,
+                },
+                message: Text {
+                    zh: "地类".into(),
+                    en: "land use".into(),
+                },
+            }],
+        };
+        // 0101 水田 is a class of GB/T 21010-2017; 0199 is not.
+        let survey = set(CodeFormat::LandUse2017);
+        assert!(super::run(&survey, &[with("0101")]).findings.is_empty());
+        assert_eq!(super::run(&survey, &[with("0199")]).findings.len(), 1);
+        // 0701 is 城镇住宅用地 in GB/T 21010 but 居住用地 are 07 in 2023: 070101 is a class there.
+        let plan = set(CodeFormat::LandUse2023);
+        assert!(super::run(&plan, &[with("070101")]).findings.is_empty());
+        assert_eq!(super::run(&plan, &[with("0199")]).findings.len(), 1);
     }
 }

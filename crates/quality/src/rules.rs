@@ -32,6 +32,12 @@ pub enum CodeFormat {
     Bdcdy,
     /// An administrative division code (2–12 digits).
     Division,
+    /// A land-use class of GB/T 21010-2017 (土地利用现状分类, the land surveys' codes).
+    #[serde(rename = "land_use_2017")]
+    LandUse2017,
+    /// A land-use class of 国土空间调查、规划、用途管制用地用海分类 (2023, the plans' codes).
+    #[serde(rename = "land_use_2023")]
+    LandUse2023,
 }
 
 /// What a rule checks, with its parameters.
@@ -177,7 +183,17 @@ impl RuleFileError {
 }
 
 /// The rule sets shipped with tudi.
-const BUILTIN: [(&str, &str); 1] = [("parcels.json", include_str!("../data/rules/parcels.json"))];
+const BUILTIN: [(&str, &str); 3] = [
+    ("parcels.json", include_str!("../data/rules/parcels.json")),
+    (
+        "land_survey.json",
+        include_str!("../data/rules/land_survey.json"),
+    ),
+    (
+        "village_plan.json",
+        include_str!("../data/rules/village_plan.json"),
+    ),
+];
 
 impl RuleSet {
     /// Reads a rule set from JSON `text` (from `file`, for messages): unknown keys and kinds are
@@ -302,8 +318,8 @@ mod tests {
     #[test]
     fn the_shipped_sets_read() {
         let sets = RuleSet::builtin().unwrap_or_default();
-        assert_eq!(sets.len(), 1);
-        assert!(sets[0].rules.len() >= 10);
+        assert_eq!(sets.len(), 3);
+        assert!(sets.iter().all(|s| s.rules.len() >= 8));
     }
 
     #[test]

@@ -161,8 +161,15 @@ enum Command {
         /// 检查报告，可多次给出：.csv（全部问题，Excel 可打开）或 .gpkg（问题图形，QGIS 可叠加打开）；不得已存在 / a report, repeatable: .csv (every finding) or .gpkg (the error geometries); must not exist
         #[arg(long)]
         report: Vec<PathBuf>,
+        /// 检查数据库中的图层（代替文件）：数据目录 / check a layer of the store instead of a file: the data directory
+        #[arg(long, requires = "layer")]
+        data: Option<PathBuf>,
+        /// 检查数据库中的图层：图层名 / the layer of the store to check
+        #[arg(long, requires = "data", conflicts_with = "file")]
+        layer: Option<String>,
         /// 被检查的文件（GeoJSON、GeoPackage、Shapefile、FlatGeobuf）/ the file checked
-        file: PathBuf,
+        #[arg(required_unless_present = "layer")]
+        file: Option<PathBuf>,
     },
     /// 检查 tudi serve 的配置文件，指出出错的键和行 / Check a `tudi serve` config file, naming the bad key and its line
     CheckConfig {
@@ -744,10 +751,21 @@ fn run(cli: Cli) -> Result<()> {
             gcj02,
             source_layer,
             report,
+            data,
+            layer,
             file,
         } => quality::cmd_check(&quality::CheckArgs {
             rules: &rules,
-            file: &file,
+            source: match (file, data, layer) {
+                (Some(file), _, _) => quality::Checked::File(file),
+                (None, Some(data), Some(layer)) => quality::Checked::Layer { data, layer },
+                _ => {
+                    return Err(refused(Msg::new(
+                        "请给出要检查的文件，或 --data 与 --layer",
+                        "give the file to check, or --data and --layer",
+                    )));
+                }
+            },
             src_crs: src_crs.as_deref().map(parse_crs).transpose()?,
             gcj02,
             source_layer,

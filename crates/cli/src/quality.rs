@@ -16,12 +16,25 @@ use crate::{failed, out, refused};
 /// Findings printed on the terminal; the report holds them all.
 const SHOWN: usize = 50;
 
+/// What `tudi check` checks.
+pub enum Checked {
+    /// A file.
+    File(std::path::PathBuf),
+    /// A layer of the store of a data directory (or of `--database`).
+    Layer {
+        /// The data directory.
+        data: std::path::PathBuf,
+        /// The layer.
+        layer: String,
+    },
+}
+
 /// What `tudi check` is given.
 pub struct CheckArgs<'a> {
     /// A shipped set's id or a `.json` rule file.
     pub rules: &'a str,
-    /// The file checked.
-    pub file: &'a Path,
+    /// What is checked.
+    pub source: Checked,
     /// Its CRS, overriding what it declares.
     pub src_crs: Option<tudi_geo::crs::Crs>,
     /// Its coordinates are GCJ-02.
@@ -53,17 +66,31 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             )));
         }
     }
-    let mut opts = ImportOptions::new("check", LayerKind::Custom);
-    opts.src_crs = args.src_crs;
-    opts.gcj02 = args.gcj02;
-    opts.source_layer.clone_from(&args.source_layer);
-    let (crs, features) = import::read_planar(args.file, &opts).map_err(|e| refused(e.msg()))?;
+    let (label, (crs, features)) = match &args.source {
+        Checked::File(file) => {
+            let mut opts = ImportOptions::new("check", LayerKind::Custom);
+            opts.src_crs = args.src_crs;
+            opts.gcj02 = args.gcj02;
+            opts.source_layer.clone_from(&args.source_layer);
+            (
+                file.display().to_string(),
+                import::read_planar(file, &opts).map_err(|e| refused(e.msg()))?,
+            )
+        }
+        Checked::Layer { data, layer } => {
+            let opened = crate::location::open_store(data)?;
+            (
+                format!("{} · {layer}", opened.label),
+                import::read_layer_planar(&*opened.store, layer).map_err(|e| refused(e.msg()))?,
+            )
+        }
+    };
     let report = check::run(&set, &features);
     let mut o = out();
     writeln!(
         o,
         "质检 / checked {}：{} 个要素 / features，规则集 / rule set {}（{} / {}），坐标系 / CRS {}",
-        args.file.display(),
+        label,
         report.features,
         set.id,
         set.title.zh,
@@ -84,9 +111,14 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             .location
             .map(|c| format!(" ({:.3}, {:.3})", c.x, c.y))
             .unwrap_or_default();
+        let id = f
+            .feature_id
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
         writeln!(
             o,
-            "要素 / feature {} [{}] {}：{}{at}\n    {}",
+            "要素 / feature {}{id} [{}] {}：{}{at}\n    {}",
             f.feature + 1,
             f.rule,
             sev.zh,
@@ -158,6 +190,7 @@ fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
             FieldDef::new("feature", "要素序号", FieldType::Integer),
             FieldDef::new("message_zh", "说明", FieldType::Text),
             FieldDef::new("message_en", "message", FieldType::Text),
+            FieldDef::new("source_id", "要素标识", FieldType::Text),
         ],
     };
     let mut rows = report.findings.iter().enumerate().filter_map(|(n, f)| {
@@ -168,6 +201,9 @@ fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
         attributes.insert("feature".into(), (f.feature + 1).into());
         attributes.insert("message_zh".into(), f.message.zh.clone().into());
         attributes.insert("message_en".into(), f.message.en.clone().into());
+        if let Some(id) = &f.feature_id {
+            attributes.insert("source_id".into(), id.clone().into());
+        }
         // Ids by position: the same findings make the same rows.
         Some((uuid::Uuid::from_u128(n as u128 + 1), geometry, attributes))
     });
@@ -187,20 +223,21 @@ fn csv(field: &str) -> String {
 /// The findings as CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese).
 fn write_report(path: &Path, report: &Report, crs: &str) -> Result<()> {
     let mut text = String::from(
-        "\u{feff}规则 rule,严重程度 severity,要素 feature,X,Y,坐标系 crs,说明,message\n",
+        "\u{feff}规则 rule,严重程度 severity,要素 feature,X,Y,坐标系 crs,说明,message,要素标识 feature_id\n",
     );
     for f in &report.findings {
         let (x, y) = f.location.map_or((String::new(), String::new()), |c| {
             (format!("{:.3}", c.x), format!("{:.3}", c.y))
         });
         text.push_str(&format!(
-            "{},{},{},{x},{y},{},{},{}\n",
+            "{},{},{},{x},{y},{},{},{},{}\n",
             csv(&f.rule),
             f.severity.msg().en,
             f.feature + 1,
             csv(crs),
             csv(&f.message.zh),
-            csv(&f.message.en)
+            csv(&f.message.en),
+            csv(f.feature_id.as_deref().unwrap_or(""))
         ));
     }
     std::fs::write(path, text).map_err(|e| {

@@ -355,3 +355,62 @@ fn a_hole_enclosed_by_parcels_is_a_gap_and_parcels_sharing_edges_leave_none() {
         text(&o)
     );
 }
+
+#[test]
+fn a_layer_of_the_store_is_checked_with_its_feature_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut features = clean();
+    // Feature 5 drawn over feature 6, as before; the layer keeps it (an import checks validity
+    // and codes, not overlaps).
+    features[4]["geometry"]["coordinates"] = json!(square(110.0, 0.0, 20.0));
+    let path = write(tmp.path(), "plots.geojson", features);
+    let data = tmp.path().join("d");
+    let o = tudi(&["init", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "plots",
+        "--kind",
+        "custom",
+        s(&path),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--data",
+        s(&data),
+        "--layer",
+        "plots",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let said = text(&o);
+    let line = said
+        .lines()
+        .find(|l| l.contains("[TOPO-OVERLAP]"))
+        .unwrap_or_else(|| panic!("{said}"));
+    // `feature N (<uuid>) [RULE]`: the id the layer knows the feature by.
+    let id = line
+        .split_once('(')
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(id, _)| id)
+        .unwrap();
+    assert_eq!(id.len(), 36, "{line}");
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--data",
+        s(&data),
+        "--layer",
+        "nowhere",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("nowhere"), "{}", text(&o));
+    let o = tudi(&["check", "--rules", "parcels"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -752,8 +752,10 @@ fn source_crs_of(path: &Path, format: Format, known: Option<Crs>) -> Result<Crs,
 /// A feature read to be checked rather than imported.
 #[derive(Debug, Clone)]
 pub struct PlanarFeature {
-    /// Its position in the file (from 0).
+    /// Its position in the file or layer (from 0).
     pub index: usize,
+    /// Its id in the store, for a layer's features (a file's are known by position).
+    pub id: Option<String>,
     /// Its properties as in the file.
     pub properties: Map<String, Value>,
     /// Its geometry in the planar CRS the file was brought into, or why it has none usable (it
@@ -816,11 +818,48 @@ pub fn read_planar(
             });
             PlanarFeature {
                 index: f.index,
+                id: None,
                 properties: f.properties,
                 geometry,
             }
         })
         .collect();
+    Ok((target, features))
+}
+
+/// Reads a layer of the store for checking, in metres: its own CRS when projected, else the
+/// Gauss–Krüger zone covering its extent. Each feature keeps its id.
+///
+/// # Errors
+/// An unknown layer, a store failure, a layer whose extent covers no single zone.
+pub fn read_layer_planar(
+    store: &dyn Store,
+    layer: &str,
+) -> Result<(Crs, Vec<PlanarFeature>), ImportError> {
+    let info = store.layer(layer)?;
+    let crs = Crs::from_epsg(info.def.epsg).map_err(|e| ImportError::Crs(e.msg()))?;
+    let target = match (crs.is_geographic(), info.extent) {
+        (true, Some([west, _, east, _])) => {
+            Crs::gk_zone_covering(west, east, false).map_err(|e| ImportError::Crs(e.msg()))?
+        }
+        _ => crs,
+    };
+    let transform = Transformer::new(crs, target).map_err(|e| ImportError::Crs(e.msg()))?;
+    let mut features = Vec::new();
+    store.for_each_feature(layer, None, &mut |record| {
+        let mut geometry = record.geometry;
+        let geometry = transform
+            .apply_geometry(&mut geometry)
+            .map(|()| Some(geometry))
+            .map_err(|e| e.msg());
+        features.push(PlanarFeature {
+            index: features.len(),
+            id: Some(record.id.to_string()),
+            properties: record.attributes,
+            geometry,
+        });
+        Ok(())
+    })?;
     Ok((target, features))
 }
 

@@ -19,8 +19,10 @@ pub struct Finding {
     pub rule: String,
     /// Its severity.
     pub severity: Severity,
-    /// The feature's position in the file (from 0).
+    /// The feature's position in the file or layer (from 0).
     pub feature: usize,
+    /// The feature's id in the store, when a layer was checked.
+    pub feature_id: Option<String>,
     /// Where, in the checked planar CRS, when it has a place.
     pub location: Option<Coord<f64>>,
     /// The rule's message with what was found (`… : 0.4 m² < 1 m²`).
@@ -103,6 +105,7 @@ fn finding(
         rule: rule.id.clone(),
         severity: rule.severity,
         feature,
+        feature_id: None,
         location,
         message,
         geometry: None,
@@ -123,6 +126,10 @@ fn shape_findings(
         .map(|(k, f)| (f.index, k))
         .collect();
     for (order, f) in findings.iter_mut() {
+        f.feature_id = position
+            .get(&f.feature)
+            .and_then(|&k| features.get(k))
+            .and_then(|x| x.id.clone());
         if f.geometry.is_some() {
             continue;
         }
@@ -612,6 +619,7 @@ mod tests {
     fn feature(index: usize, ring: Vec<(f64, f64)>, props: Value) -> PlanarFeature {
         PlanarFeature {
             index,
+            id: None,
             properties: props.as_object().cloned().unwrap_or_else(Map::new),
             geometry: Ok(Some(Geometry::Polygon(Polygon::new(
                 LineString::from(ring),
@@ -702,6 +710,7 @@ mod land_use_tests {
     fn land_use_codes_are_checked_against_their_own_classification() {
         let with = |code: &str| PlanarFeature {
             index: 0,
+            id: None,
             properties: json!({"land_use": code})
                 .as_object()
                 .cloned()

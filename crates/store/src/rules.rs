@@ -163,8 +163,9 @@ pub fn record_digest(def: &LayerDef, record: &crate::FeatureRecord) -> Result<St
 pub fn check_def(def: &LayerDef) -> Result<()> {
     if !is_valid_identifier(&def.name) {
         return Err(StoreError::Schema(format!(
-            "layer name {:?} must start with a letter and use only ASCII letters, digits and _ \
-             (图层名须以英文字母开头，只含英文字母、数字和下划线)",
+            "layer name {:?} must start with a letter, use only ASCII letters, digits and _, \
+             and not be reserved (fid, geom, feature_id, or starting tudi_, gpkg_, rtree_) \
+             (图层名须以英文字母开头，只含英文字母、数字和下划线，且不得为保留名)",
             def.name
         )));
     }
@@ -188,8 +189,9 @@ pub fn check_def(def: &LayerDef) -> Result<()> {
     for f in &def.fields {
         if !is_valid_identifier(&f.name) {
             return Err(StoreError::Schema(format!(
-                "field name {:?} must start with a letter and use only ASCII letters, digits and _ \
-                 (字段名须以英文字母开头，只含英文字母、数字和下划线)",
+                "field name {:?} must start with a letter, use only ASCII letters, digits and _, \
+                 and not be reserved (fid, geom, feature_id, or starting tudi_, gpkg_, rtree_) \
+                 (字段名须以英文字母开头，只含英文字母、数字和下划线，且不得为保留名)",
                 f.name
             )));
         }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{s, text, tudi};
+use common::{s, start_server, text, tudi};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,7 +212,8 @@ fn restore_refuses_while_a_server_uses_the_data_directory() {
     let backup = tmp.path().join("b.gpkg");
     let o = tudi(&["backup", "--data", s(&data), "--out", s(&backup)]);
     assert!(o.status.success(), "{}", text(&o));
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tudi"))
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_tudi"));
+    serve
         .args([
             "serve",
             "--data",
@@ -221,21 +222,8 @@ fn restore_refuses_while_a_server_uses_the_data_directory() {
             "127.0.0.1:0",
             "--no-snapshots",
         ])
-        .env("TUDI_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-        lines
-            .by_ref()
-            .map(Result::unwrap)
-            .find(|l| l.contains("/console"))
-            .unwrap();
-        // The server goes on writing to stdout; a closed pipe would stop it.
-        std::thread::spawn(move || lines.for_each(drop));
-    }
+        .env("TUDI_LOG", "warn");
+    let (mut server, _) = start_server(serve);
     let o = tudi(&["restore", "--data", s(&data), s(&backup)]);
     server.kill().unwrap();
     server.wait().unwrap();
@@ -808,7 +796,8 @@ fn a_server_whose_disk_fills_up_refuses_writes_clearly_and_goes_on_serving() {
     let data = disk.0.join("d");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::copy(v1_fixture(), data.join("tudi.gpkg")).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_tudi"))
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_tudi"));
+    serve
         .args([
             "serve",
             "--data",
@@ -817,26 +806,8 @@ fn a_server_whose_disk_fills_up_refuses_writes_clearly_and_goes_on_serving() {
             "127.0.0.1:0",
             "--no-snapshots",
         ])
-        .env("TUDI_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
-        let console = lines
-            .by_ref()
-            .map(Result::unwrap)
-            .find(|l| l.contains("/console"))
-            .unwrap();
-        std::thread::spawn(move || lines.for_each(drop));
-        console
-            .split_once(": ")
-            .unwrap()
-            .1
-            .trim_end_matches("/console")
-            .to_owned()
-    };
+        .env("TUDI_LOG", "error");
+    let (mut server, base) = start_server(serve);
     // Signing in writes a session; with the disk full it cannot.
     let sign_in = |base: &str| -> (u16, String) {
         let o = Command::new("curl")

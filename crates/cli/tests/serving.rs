@@ -7,8 +7,7 @@
 
 mod common;
 
-use common::{s, text, tudi};
-use std::io::{BufRead, BufReader};
+use common::{s, start_server, text, tudi};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -55,28 +54,13 @@ fn serve(config: &str, extra: &[&str], env_log: &str) -> Server {
         format!("data = {:?}\nlisten = \"127.0.0.1:0\"\n{config}", s(&data)),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tudi"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tudi"));
+    command
         .args(["serve", "--config", s(&cfg)])
         .args(extra)
         .env("TUDI_LOG", env_log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let console = lines
-        .by_ref()
-        .map(Result::unwrap)
-        .find(|l| l.contains("/console"))
-        .unwrap();
-    // The server goes on writing to stdout; a closed pipe would stop it.
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = console
-        .split_once(": ")
-        .unwrap()
-        .1
-        .trim_end_matches("/console")
-        .to_owned();
+        .stderr(Stdio::piped());
+    let (mut child, base) = start_server(command);
     let stderr = child.stderr.take();
     Server {
         child,

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use rstar::{AABB, RTree, RTreeObject};
 use serde_json::Value;
 use tudi_core::msg::{Bilingual, Msg};
+use tudi_geo::validity::Problem;
 use tudi_onemap::import::PlanarFeature;
 
 use crate::rules::{Check, CodeFormat, Rule, RuleSet, Severity};
@@ -68,14 +69,26 @@ impl Report {
 pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
     // Validity decides which shapes are measured; it is the costly part, done once for all
     // rules, on every core.
-    let shapes: Vec<Option<MultiPolygon<f64>>> = features.par_iter().map(measurable).collect();
+    let problems: Vec<Vec<Problem>> = features
+        .par_iter()
+        .map(|f| {
+            geometry(f)
+                .map(tudi_geo::validity::problems)
+                .unwrap_or_default()
+        })
+        .collect();
+    let shapes: Vec<Option<MultiPolygon<f64>>> = features
+        .iter()
+        .zip(&problems)
+        .map(|(f, p)| measurable(f, p))
+        .collect();
     let mut findings: Vec<(usize, Finding)> = set
         .rules
         .par_iter()
         .enumerate()
         .flat_map_iter(|(order, rule)| {
             let mut found = Vec::new();
-            apply(rule, features, &shapes, &mut found);
+            apply(rule, features, &problems, &shapes, &mut found);
             found.into_iter().map(move |f| (order, f))
         })
         .collect();
@@ -155,12 +168,10 @@ fn geometry(f: &PlanarFeature) -> Option<&Geometry<f64>> {
     f.geometry.as_ref().ok().and_then(Option::as_ref)
 }
 
-/// The areal part of a valid geometry: areas, perimeters and overlaps of an invalid one mean
-/// nothing (the validity rule reports it).
-fn measurable(f: &PlanarFeature) -> Option<MultiPolygon<f64>> {
-    geometry(f)
-        .filter(|g| tudi_geo::validity::problems(g).is_empty())
-        .and_then(areal)
+/// The areal part of a valid geometry (`problems` are its validity problems): areas, perimeters
+/// and overlaps of an invalid one mean nothing (the validity rule reports it).
+fn measurable(f: &PlanarFeature, problems: &[Problem]) -> Option<MultiPolygon<f64>> {
+    geometry(f).filter(|_| problems.is_empty()).and_then(areal)
 }
 
 /// The text of a property (numbers as written), `None` when missing, null or blank.
@@ -204,12 +215,13 @@ fn round(v: f64, places: i32) -> f64 {
 fn apply(
     rule: &Rule,
     features: &[PlanarFeature],
+    problems: &[Vec<Problem>],
     shapes: &[Option<MultiPolygon<f64>>],
     out: &mut Vec<Finding>,
 ) {
     match &rule.check {
         Check::Validity => {
-            for f in features {
+            for (f, found) in features.iter().zip(problems) {
                 match &f.geometry {
                     Err(why) => out.push(finding(rule, f.index, None, Some(why.clone()))),
                     Ok(None) => out.push(finding(
@@ -218,8 +230,8 @@ fn apply(
                         None,
                         Some(Msg::new("缺少几何", "no geometry")),
                     )),
-                    Ok(Some(g)) => {
-                        for p in tudi_geo::validity::problems(g) {
+                    Ok(Some(_)) => {
+                        for p in found {
                             out.push(finding(rule, f.index, p.location, Some(p.msg())));
                         }
                     }

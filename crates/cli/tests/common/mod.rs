@@ -2,8 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::io::BufRead;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 /// Runs the built `tudi` with `args` and waits for it.
 pub fn tudi(args: &[&str]) -> Output {
@@ -70,4 +71,25 @@ pub fn ogr_count(path: &Path, layer: &str) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// Starts the `tudi serve` that `command` describes and waits until it prints its console
+/// address; returns the running server and its base URL (`http://127.0.0.1:port`). The
+/// server's stdout is drained from then on: a pipe nobody reads, or one closed, would stop it.
+pub fn start_server(mut command: Command) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let console = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.contains("/console"))
+        .unwrap();
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = console
+        .split_once(": ")
+        .unwrap()
+        .1
+        .trim_end_matches("/console")
+        .to_owned();
+    (child, base)
 }

@@ -143,43 +143,17 @@ pub fn finish(partial: &Path, out: &Path, checks: Checks) -> Result<CopyCheck> {
     Ok(check)
 }
 
-/// The integrity check alone.
-fn check_whole(path: &Path) -> Result<CopyCheck> {
-    let bad = |reason: String| StoreError::BadCopy {
+fn bad_copy(path: &Path, reason: String) -> StoreError {
+    StoreError::BadCopy {
         path: path.display().to_string(),
         reason,
-    };
-    let bytes = std::fs::metadata(path)
-        .map_err(|e| bad(format!("cannot be read (无法读取): {e}")))?
-        .len();
-    let conn = open_read_only(path)?;
-    let faults =
-        integrity_faults(&conn).map_err(|e| bad(format!("is damaged (文件已损坏): {e}")))?;
-    if !faults.is_empty() {
-        return Err(bad(format!(
-            "is damaged (文件已损坏): {}",
-            faults.join("; ")
-        )));
     }
-    Ok(CopyCheck {
-        schema_version: super::schema::stored_version(&conn, path)?,
-        audit: AuditReport::default(),
-        bytes,
-    })
 }
 
-/// Checks a copy without changing it: a whole SQLite file (`PRAGMA integrity_check`), a
-/// GeoPackage whose tudi tables are of a version this tudi knows, and an audit chain that
-/// verifies.
-///
-/// # Errors
-/// [`StoreError::BadCopy`] saying what is wrong; [`StoreError::Database`] when it cannot be
-/// read at all.
-pub fn check_copy(path: &Path) -> Result<CopyCheck> {
-    let bad = |reason: String| StoreError::BadCopy {
-        path: path.display().to_string(),
-        reason,
-    };
+/// Opens a copy read-only after checking it is a whole SQLite file and a GeoPackage (the first
+/// part of every check of a copy); with its size.
+fn open_whole(path: &Path) -> Result<(Connection, u64)> {
+    let bad = |reason: String| bad_copy(path, reason);
     let bytes = std::fs::metadata(path)
         .map_err(|e| bad(format!("cannot be read (无法读取): {e}")))?
         .len();
@@ -197,6 +171,29 @@ pub fn check_copy(path: &Path) -> Result<CopyCheck> {
             faults.join("; ")
         )));
     }
+    Ok((conn, bytes))
+}
+
+/// The whole-file check alone.
+fn check_whole(path: &Path) -> Result<CopyCheck> {
+    let (conn, bytes) = open_whole(path)?;
+    Ok(CopyCheck {
+        schema_version: super::schema::stored_version(&conn, path)?,
+        audit: AuditReport::default(),
+        bytes,
+    })
+}
+
+/// Checks a copy without changing it: a whole SQLite file (`PRAGMA integrity_check`), a
+/// GeoPackage whose tudi tables are of a version this tudi knows, and an audit chain that
+/// verifies.
+///
+/// # Errors
+/// [`StoreError::BadCopy`] saying what is wrong; [`StoreError::Database`] when it cannot be
+/// read at all.
+pub fn check_copy(path: &Path) -> Result<CopyCheck> {
+    let bad = |reason: String| bad_copy(path, reason);
+    let (conn, bytes) = open_whole(path)?;
     let schema_version = super::schema::stored_version(&conn, path)?;
     let Some(v) = schema_version else {
         return Err(bad(

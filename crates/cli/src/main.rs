@@ -161,8 +161,8 @@ enum Command {
         /// 检查报告，可多次给出：.csv（全部问题，Excel 可打开）或 .gpkg（问题图形，QGIS 可叠加打开）；不得已存在 / a report, repeatable: .csv (every finding) or .gpkg (the error geometries); must not exist
         #[arg(long)]
         report: Vec<PathBuf>,
-        /// 检查数据库中的图层（代替文件）：数据目录 / check a layer of the store instead of a file: the data directory
-        #[arg(long, requires = "layer")]
+        /// 数据目录：其中的图层供检查（--layer），并供跨图层规则比对（辖区、村界、管控线、三调）/ the data directory: its layers are checked (--layer) and compared with by rules between layers (jurisdiction, villages, control lines, land survey)
+        #[arg(long)]
         data: Option<PathBuf>,
         /// 检查数据库中的图层：图层名 / the layer of the store to check
         #[arg(long, requires = "data", conflicts_with = "file")]
@@ -756,9 +756,9 @@ fn run(cli: Cli) -> Result<()> {
             file,
         } => quality::cmd_check(&quality::CheckArgs {
             rules: &rules,
-            source: match (file, data, layer) {
+            source: match (file, &data, layer) {
                 (Some(file), _, _) => quality::Checked::File(file),
-                (None, Some(data), Some(layer)) => quality::Checked::Layer { data, layer },
+                (None, Some(_), Some(layer)) => quality::Checked::Layer { layer },
                 _ => {
                     return Err(refused(Msg::new(
                         "请给出要检查的文件，或 --data 与 --layer",
@@ -770,6 +770,7 @@ fn run(cli: Cli) -> Result<()> {
             gcj02,
             source_layer,
             reports: &report,
+            data,
         }),
         Command::Restore { data, file } => backup::cmd_restore(&data, &file),
         Command::Keys { command } => keys::cmd_keys(command),

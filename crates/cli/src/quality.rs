@@ -20,10 +20,8 @@ const SHOWN: usize = 50;
 pub enum Checked {
     /// A file.
     File(std::path::PathBuf),
-    /// A layer of the store of a data directory (or of `--database`).
+    /// A layer of the store of `--data` (or of `--database`).
     Layer {
-        /// The data directory.
-        data: std::path::PathBuf,
         /// The layer.
         layer: String,
     },
@@ -35,6 +33,9 @@ pub struct CheckArgs<'a> {
     pub rules: &'a str,
     /// What is checked.
     pub source: Checked,
+    /// The data directory whose store holds the layer checked and the layers rules between
+    /// layers compare with.
+    pub data: Option<std::path::PathBuf>,
     /// Its CRS, overriding what it declares.
     pub src_crs: Option<tudi_geo::crs::Crs>,
     /// Its coordinates are GCJ-02.
@@ -66,6 +67,10 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             )));
         }
     }
+    let store = match &args.data {
+        Some(data) => Some(crate::location::open_store(data)?),
+        None => None,
+    };
     let (label, (crs, features)) = match &args.source {
         Checked::File(file) => {
             let mut opts = ImportOptions::new("check", LayerKind::Custom);
@@ -77,15 +82,36 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
                 import::read_planar(file, &opts).map_err(|e| refused(e.msg()))?,
             )
         }
-        Checked::Layer { data, layer } => {
-            let opened = crate::location::open_store(data)?;
+        Checked::Layer { layer, .. } => {
+            let Some(opened) = &store else {
+                return Err(refused(Msg::new(
+                    "未给出数据目录",
+                    "no data directory given",
+                )));
+            };
             (
                 format!("{} · {layer}", opened.label),
-                import::read_layer_planar(&*opened.store, layer).map_err(|e| refused(e.msg()))?,
+                import::read_layer_planar(&*opened.store, layer, None)
+                    .map_err(|e| refused(e.msg()))?,
             )
         }
     };
-    let report = check::run(&set, &features);
+    let mut others = check::OtherLayers::new();
+    for layer in set.other_layers() {
+        let Some(opened) = &store else {
+            // Without a store, the rules between layers are listed as not run.
+            break;
+        };
+        match import::read_layer_planar(&*opened.store, layer, Some(crs)) {
+            Ok((_, features)) => {
+                others.insert(layer.to_owned(), features);
+            }
+            // Listed as not run, like a layer of a store that lacks it.
+            Err(import::ImportError::Store(tudi_store::StoreError::UnknownLayer(_))) => {}
+            Err(e) => return Err(refused(e.msg())),
+        }
+    }
+    let report = check::run(&set, &features, &others);
     let mut o = out();
     writeln!(
         o,
@@ -101,9 +127,13 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
         let sev = rule.severity.msg();
         writeln!(
             o,
-            "  {:<16} {}/{:<7} {:>6}  {} / {}",
+            "  {:<18} {}/{:<7} {:>6}  {} / {}",
             rule.id, sev.zh, sev.en, n, rule.message.zh, rule.message.en
         )?;
+    }
+    for skipped in &report.skipped {
+        let m = skipped.msg();
+        writeln!(o, "  {} / {}", m.zh, m.en)?;
     }
     for f in report.findings.iter().take(SHOWN) {
         let sev = f.severity.msg();

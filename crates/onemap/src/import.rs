@@ -827,19 +827,22 @@ pub fn read_planar(
     Ok((target, features))
 }
 
-/// Reads a layer of the store for checking, in metres: its own CRS when projected, else the
-/// Gauss–Krüger zone covering its extent. Each feature keeps its id.
+/// Reads a layer of the store for checking, in metres: in `target` when given (to compare it
+/// with other data), else its own CRS when projected, else the Gauss–Krüger zone covering its
+/// extent. Each feature keeps its id.
 ///
 /// # Errors
 /// An unknown layer, a store failure, a layer whose extent covers no single zone.
 pub fn read_layer_planar(
     store: &dyn Store,
     layer: &str,
+    target: Option<Crs>,
 ) -> Result<(Crs, Vec<PlanarFeature>), ImportError> {
     let info = store.layer(layer)?;
     let crs = Crs::from_epsg(info.def.epsg).map_err(|e| ImportError::Crs(e.msg()))?;
-    let target = match (crs.is_geographic(), info.extent) {
-        (true, Some([west, _, east, _])) => {
+    let target = match (target, crs.is_geographic(), info.extent) {
+        (Some(t), _, _) => t,
+        (None, true, Some([west, _, east, _])) => {
             Crs::gk_zone_covering(west, east, false).map_err(|e| ImportError::Crs(e.msg()))?
         }
         _ => crs,

@@ -41,6 +41,8 @@ pub struct Report {
     pub features: usize,
     /// Every finding, by feature then by the rule's place in its set.
     pub findings: Vec<Finding>,
+    /// Rules not run: the layer they compare with was not there.
+    pub skipped: Vec<MissingLayer>,
 }
 
 impl Report {
@@ -63,10 +65,58 @@ impl Report {
     }
 }
 
+/// The other layers a rule set compares with, by name, read in the CRS of the features checked.
+pub type OtherLayers = BTreeMap<String, Vec<PlanarFeature>>;
+
+/// A rule that was not run: it compares with a layer that was not given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule} compares with layer {layer}, which was not given")]
+pub struct MissingLayer {
+    /// The rule.
+    pub rule: String,
+    /// The layer it needs.
+    pub layer: String,
+}
+
+impl Bilingual for MissingLayer {
+    fn msg(&self) -> Msg {
+        Msg::new(
+            format!(
+                "规则 {} 未执行：需与图层 {} 比对，但没有该图层",
+                self.rule, self.layer
+            ),
+            format!(
+                "rule {} was not run: it compares with layer {}, which is not there",
+                self.rule, self.layer
+            ),
+        )
+    }
+}
+
 /// Applies every rule of `set` to `features` (geometries in metres, as
-/// [`tudi_onemap::import::read_planar`] gives them). The same input gives the same report.
+/// [`tudi_onemap::import::read_planar`] gives them), rules between layers against `others`
+/// (read in the same CRS); a rule whose layer `others` lacks is listed as not run. The same
+/// input gives the same report.
 #[must_use]
-pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
+pub fn run(set: &RuleSet, features: &[PlanarFeature], others: &OtherLayers) -> Report {
+    let mut prepared: BTreeMap<usize, crate::between::Prepared<'_>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for (order, rule) in set.rules.iter().enumerate() {
+        if let Some(layer) = rule.check.other_layer() {
+            match others.get(layer) {
+                Some(other) => {
+                    prepared.insert(
+                        order,
+                        crate::between::Prepared::new(other, rule.check.other_filter()),
+                    );
+                }
+                None => skipped.push(MissingLayer {
+                    rule: rule.id.clone(),
+                    layer: layer.to_owned(),
+                }),
+            }
+        }
+    }
     // Validity decides which shapes are measured; it is the costly part, done once for all
     // rules, on every core.
     let problems: Vec<Vec<Problem>> = features
@@ -88,7 +138,13 @@ pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
         .enumerate()
         .flat_map_iter(|(order, rule)| {
             let mut found = Vec::new();
-            apply(rule, features, &problems, &shapes, &mut found);
+            match (rule.check.other_layer(), prepared.get(&order)) {
+                (Some(_), Some(other)) => {
+                    crate::between::apply(rule, features, &shapes, other, &mut found);
+                }
+                (Some(_), None) => {}
+                (None, _) => apply(rule, features, &problems, &shapes, &mut found),
+            }
             found.into_iter().map(move |f| (order, f))
         })
         .collect();
@@ -97,10 +153,11 @@ pub fn run(set: &RuleSet, features: &[PlanarFeature]) -> Report {
     Report {
         features: features.len(),
         findings: findings.into_iter().map(|(_, f)| f).collect(),
+        skipped,
     }
 }
 
-fn finding(
+pub(crate) fn finding(
     rule: &Rule,
     feature: usize,
     location: Option<Coord<f64>>,
@@ -174,8 +231,17 @@ fn measurable(f: &PlanarFeature, problems: &[Problem]) -> Option<MultiPolygon<f6
     geometry(f).filter(|_| problems.is_empty()).and_then(areal)
 }
 
+/// A feature's areal shape when it is valid (validity computed here).
+pub(crate) fn measurable_shape(f: &PlanarFeature) -> Option<MultiPolygon<f64>> {
+    let g = geometry(f)?;
+    tudi_geo::validity::problems(g)
+        .is_empty()
+        .then(|| areal(g))
+        .flatten()
+}
+
 /// The text of a property (numbers as written), `None` when missing, null or blank.
-fn value(f: &PlanarFeature, field: &str) -> Option<String> {
+pub(crate) fn value(f: &PlanarFeature, field: &str) -> Option<String> {
     match f.properties.get(field)? {
         Value::Null => None,
         Value::String(s) if s.trim().is_empty() => None,
@@ -206,7 +272,7 @@ fn distance(a: Coord<f64>, b: Coord<f64>) -> f64 {
     (a.x - b.x).hypot(a.y - b.y)
 }
 
-fn round(v: f64, places: i32) -> f64 {
+pub(crate) fn round(v: f64, places: i32) -> f64 {
     let k = 10f64.powi(places);
     (v * k).round() / k
 }
@@ -352,6 +418,11 @@ fn apply(
                 }
             }
         }
+        // Run against their layer by `between::apply`.
+        Check::Within { .. }
+        | Check::WithinOne { .. }
+        | Check::Disjoint { .. }
+        | Check::ClassConflict { .. } => {}
         Check::Overlap { min_area_m2 } => overlaps(rule, features, shapes, *min_area_m2, out),
         Check::Gaps { min_area_m2 } => gaps(rule, features, shapes, *min_area_m2, out),
         Check::Required { fields } => {
@@ -680,7 +751,11 @@ mod tests {
             (0.0, 0.0),
         ];
         let features = [feature(0, square, json!({})), feature(1, spiked, json!({}))];
-        let report = super::run(&set(Check::Spike { max_angle_deg: 1.0 }), &features);
+        let report = super::run(
+            &set(Check::Spike { max_angle_deg: 1.0 }),
+            &features,
+            &super::OtherLayers::new(),
+        );
         assert_eq!(report.findings.len(), 1, "{report:?}");
         assert_eq!(report.findings[0].feature, 1);
         assert_eq!(
@@ -703,6 +778,7 @@ mod tests {
                 values: vec!["0701".into(), "0702".into()],
             }),
             &features,
+            &super::OtherLayers::new(),
         );
         assert_eq!(report.findings.len(), 1, "{report:?}");
         assert_eq!(report.findings[0].feature, 1);
@@ -749,12 +825,24 @@ mod land_use_tests {
             }],
         };
         // 0101 水田 is a class of GB/T 21010-2017; 0199 is not.
+        let none = super::OtherLayers::new();
         let survey = set(CodeFormat::LandUse2017);
-        assert!(super::run(&survey, &[with("0101")]).findings.is_empty());
-        assert_eq!(super::run(&survey, &[with("0199")]).findings.len(), 1);
+        assert!(
+            super::run(&survey, &[with("0101")], &none)
+                .findings
+                .is_empty()
+        );
+        assert_eq!(
+            super::run(&survey, &[with("0199")], &none).findings.len(),
+            1
+        );
         // 0701 is 城镇住宅用地 in GB/T 21010 but 居住用地 are 07 in 2023: 070101 is a class there.
         let plan = set(CodeFormat::LandUse2023);
-        assert!(super::run(&plan, &[with("070101")]).findings.is_empty());
-        assert_eq!(super::run(&plan, &[with("0199")]).findings.len(), 1);
+        assert!(
+            super::run(&plan, &[with("070101")], &none)
+                .findings
+                .is_empty()
+        );
+        assert_eq!(super::run(&plan, &[with("0199")], &none).findings.len(), 1);
     }
 }

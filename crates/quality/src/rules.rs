@@ -1,5 +1,7 @@
 //! Rule sets as data: read from JSON, every fault named by file and line.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use tudi_core::msg::Msg;
 
@@ -108,6 +110,68 @@ pub enum Check {
         field: String,
         /// Percent of the drawn area.
         tolerance_percent: f64,
+    },
+    /// Each feature lies inside the features of another `layer` (the jurisdiction): no more than
+    /// `tolerance_m2` of it outside them all.
+    Within {
+        /// The layer of the store it must lie in.
+        layer: String,
+        /// Square metres outside tolerated (digitising noise).
+        tolerance_m2: f64,
+        /// Only that layer's features with these values (`{"level": "村居"}`).
+        #[serde(default, rename = "where")]
+        filter: Option<BTreeMap<String, String>>,
+    },
+    /// Each feature lies in one feature of another `layer` (its village): a feature with more
+    /// than `tolerance_m2` in each of two or more is across their boundary.
+    WithinOne {
+        /// The layer of the store (villages).
+        layer: String,
+        /// Square metres in a second feature tolerated.
+        tolerance_m2: f64,
+        /// The field naming that layer's features in findings (their id otherwise).
+        #[serde(default)]
+        label_field: Option<String>,
+        /// Only that layer's features with these values (`{"level": "村居"}`).
+        #[serde(default, rename = "where")]
+        filter: Option<BTreeMap<String, String>>,
+    },
+    /// No feature overlaps another `layer` (a control line: 生态保护红线, 永久基本农田) by more
+    /// than `min_area_m2`.
+    Disjoint {
+        /// The layer of the store.
+        layer: String,
+        /// Square metres of overlap tolerated.
+        min_area_m2: f64,
+        /// The field naming that layer's features in findings (their id otherwise).
+        #[serde(default)]
+        label_field: Option<String>,
+        /// Only that layer's features with these values (`{"level": "村居"}`).
+        #[serde(default, rename = "where")]
+        filter: Option<BTreeMap<String, String>>,
+    },
+    /// A feature whose `field` starts with one of `prefixes` (planned construction land) does
+    /// not overlap, by more than `min_area_m2`, a feature of `layer` (a control line) — or,
+    /// with `layer_field`, one whose `layer_field` starts with one of `layer_prefixes` (耕地 of
+    /// the land survey).
+    ClassConflict {
+        /// The field of the checked features.
+        field: String,
+        /// Its classes concerned (code prefixes).
+        prefixes: Vec<String>,
+        /// The layer of the store compared with.
+        layer: String,
+        /// Its field; without it, every feature of the layer conflicts.
+        #[serde(default)]
+        layer_field: Option<String>,
+        /// Its classes in conflict (code prefixes).
+        #[serde(default)]
+        layer_prefixes: Vec<String>,
+        /// Square metres of overlap tolerated.
+        min_area_m2: f64,
+        /// Only that layer's features with these values (`{"level": "村居"}`).
+        #[serde(default, rename = "where")]
+        filter: Option<BTreeMap<String, String>>,
     },
 }
 
@@ -243,6 +307,18 @@ impl RuleSet {
         Ok(set)
     }
 
+    /// The layers of the store the set compares with, each once, in rule order.
+    #[must_use]
+    pub fn other_layers(&self) -> Vec<&str> {
+        let mut layers: Vec<&str> = Vec::new();
+        for layer in self.rules.iter().filter_map(|r| r.check.other_layer()) {
+            if !layers.contains(&layer) {
+                layers.push(layer);
+            }
+        }
+        layers
+    }
+
     /// The shipped rule sets.
     ///
     /// # Errors
@@ -292,6 +368,30 @@ impl RuleSet {
 }
 
 impl Check {
+    /// The layer of the store the check compares with, for checks between layers.
+    #[must_use]
+    pub fn other_layer(&self) -> Option<&str> {
+        match self {
+            Self::Within { layer, .. }
+            | Self::WithinOne { layer, .. }
+            | Self::Disjoint { layer, .. }
+            | Self::ClassConflict { layer, .. } => Some(layer),
+            _ => None,
+        }
+    }
+
+    /// The values the other layer's features must have to be compared with.
+    #[must_use]
+    pub fn other_filter(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            Self::Within { filter, .. }
+            | Self::WithinOne { filter, .. }
+            | Self::Disjoint { filter, .. }
+            | Self::ClassConflict { filter, .. } => filter.as_ref(),
+            _ => None,
+        }
+    }
+
     /// A numeric parameter that is not a positive finite number, with its name and value.
     fn bad_parameter(&self) -> Option<(&'static str, f64)> {
         let (name, value) = match self {
@@ -305,6 +405,12 @@ impl Check {
             Self::DeclaredArea {
                 tolerance_percent, ..
             } => ("tolerance_percent", *tolerance_percent),
+            Self::Within { tolerance_m2, .. } | Self::WithinOne { tolerance_m2, .. } => {
+                ("tolerance_m2", *tolerance_m2)
+            }
+            Self::Disjoint { min_area_m2, .. } | Self::ClassConflict { min_area_m2, .. } => {
+                ("min_area_m2", *min_area_m2)
+            }
             _ => return None,
         };
         (!(value.is_finite() && value > 0.0)).then_some((name, value))

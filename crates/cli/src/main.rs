@@ -237,6 +237,12 @@ enum Command {
         /// GeoPackage 源图层 / source table of a GeoPackage with several
         #[arg(long)]
         source_layer: Option<String>,
+        /// 导入前质检的规则集（默认按图层类型：宗地 parcels、三调 land_survey、规划 village_plan）；有错误则不导入 / the quality rule set run before the import (default by kind: parcels, land_survey, village_plan); errors block the import
+        #[arg(long)]
+        rules: Option<String>,
+        /// 质检报告（.csv 或 .gpkg），可多次给出 / a quality report (.csv or .gpkg), repeatable
+        #[arg(long)]
+        report: Vec<PathBuf>,
         /// 源文件 / source file
         file: PathBuf,
     },
@@ -848,6 +854,8 @@ fn run(cli: Cli) -> Result<()> {
             skip_invalid,
             field_map,
             source_layer,
+            rules,
+            report,
             file,
         } => {
             let kind = LayerKind::parse(&kind).map_err(refused)?;
@@ -871,7 +879,7 @@ fn run(cli: Cli) -> Result<()> {
                 opts.field_map
                     .push((a.trim().to_owned(), b.trim().to_owned()));
             }
-            cmd_import(&data, &file, &opts)
+            cmd_import(&data, &file, &opts, rules.as_deref(), &report)
         }
         Command::Export {
             data,
@@ -1134,10 +1142,18 @@ fn cmd_layers(data: &Path) -> Result<()> {
     Ok(())
 }
 
-fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<()> {
+fn cmd_import(
+    data: &Path,
+    file: &Path,
+    opts: &import::ImportOptions,
+    rules: Option<&str>,
+    reports: &[PathBuf],
+) -> Result<()> {
     let store = open_store(data)?.store;
+    let mut opts = opts.clone();
+    let check = quality::ImportCheck::install(&store, file, &mut opts, rules, reports)?;
     let pb = bar(0, "读取 / reading");
-    let result = import::import_file(&*store, file, opts, &mut |stage| match stage {
+    let result = import::import_file(&*store, file, &opts, &mut |stage| match stage {
         import::Stage::Reading(n) => {
             pb.set_length(n);
             pb.set_position(n);
@@ -1149,6 +1165,9 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
         }
     });
     pb.finish_and_clear();
+    if let Some(check) = &check {
+        check.print(file, reports)?;
+    }
     let mut o = out();
     match result {
         Ok(r) => {
@@ -1189,6 +1208,10 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
                     b.index, b.reason.zh, b.reason.en
                 )?;
             }
+            drop(o);
+            if let Some(check) = &check {
+                check.keep(&*store, &r.layer, file, &opts.actor)?;
+            }
             Ok(())
         }
         Err(import::ImportError::Rejected { bad, total, read }) => {
@@ -1216,7 +1239,8 @@ fn cmd_import(data: &Path, file: &Path, opts: &import::ImportOptions) -> Result<
         Err(
             e @ (import::ImportError::Source { .. }
             | import::ImportError::Crs(_)
-            | import::ImportError::Options(_)),
+            | import::ImportError::Options(_)
+            | import::ImportError::Gate(_)),
         ) => Err(refused(e.msg())),
         Err(e) => Err(failed(e.msg())),
     }

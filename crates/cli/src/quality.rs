@@ -9,6 +9,7 @@ use tudi_core::layer::LayerKind;
 use tudi_core::msg::{Bilingual, Msg};
 use tudi_onemap::import::{self, ImportOptions};
 use tudi_quality::check::{self, Report};
+use tudi_quality::gate;
 use tudi_quality::rules::{RuleSet, Severity};
 
 use crate::{failed, out, refused};
@@ -50,23 +51,7 @@ pub struct CheckArgs<'a> {
 /// Runs the check; exit 3 when any error was found, 0 otherwise (warnings printed).
 pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
     let set = RuleSet::find(args.rules).map_err(|e| refused(e.msg()))?;
-    for path in args.reports {
-        if path.exists() {
-            return Err(refused(Msg::new(
-                format!("报告文件 {} 已存在", path.display()),
-                format!("the report file {} exists", path.display()),
-            )));
-        }
-        if report_kind(path).is_none() {
-            return Err(refused(Msg::new(
-                format!("报告文件 {} 应为 .csv 或 .gpkg", path.display()),
-                format!(
-                    "the report file {} must end in .csv or .gpkg",
-                    path.display()
-                ),
-            )));
-        }
-    }
+    check_report_paths(args.reports)?;
     let store = match &args.data {
         Some(data) => Some(crate::location::open_store(data)?),
         None => None,
@@ -113,65 +98,8 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
     }
     let report = check::run(&set, &features, &others);
     let mut o = out();
-    writeln!(
-        o,
-        "质检 / checked {}：{} 个要素 / features，规则集 / rule set {}（{} / {}），坐标系 / CRS {}",
-        label,
-        report.features,
-        set.id,
-        set.title.zh,
-        set.title.en,
-        crs.code_string()
-    )?;
-    for (rule, n) in report.totals(&set) {
-        let sev = rule.severity.msg();
-        writeln!(
-            o,
-            "  {:<18} {}/{:<7} {:>6}  {} / {}",
-            rule.id, sev.zh, sev.en, n, rule.message.zh, rule.message.en
-        )?;
-    }
-    for skipped in &report.skipped {
-        let m = skipped.msg();
-        writeln!(o, "  {} / {}", m.zh, m.en)?;
-    }
-    for f in report.findings.iter().take(SHOWN) {
-        let sev = f.severity.msg();
-        let at = f
-            .location
-            .map(|c| format!(" ({:.3}, {:.3})", c.x, c.y))
-            .unwrap_or_default();
-        let id = f
-            .feature_id
-            .as_deref()
-            .map(|i| format!(" ({i})"))
-            .unwrap_or_default();
-        writeln!(
-            o,
-            "要素 / feature {}{id} [{}] {}：{}{at}\n    {}",
-            f.feature + 1,
-            f.rule,
-            sev.zh,
-            f.message.zh,
-            f.message.en
-        )?;
-    }
-    if report.findings.len() > SHOWN {
-        writeln!(
-            o,
-            "……另有 {} 条，见报告 / {} more, see the report",
-            report.findings.len() - SHOWN,
-            report.findings.len() - SHOWN
-        )?;
-    }
-    for path in args.reports {
-        match report_kind(path) {
-            Some(ReportKind::Csv) => write_report(path, &report, crs.code_string().as_str())?,
-            Some(ReportKind::GeoPackage) => write_geopackage(path, &report, crs.epsg())?,
-            None => {}
-        }
-        writeln!(o, "报告 / report: {}", path.display())?;
-    }
+    print_report(&mut o, &label, &set, &report, crs)?;
+    write_reports(&mut o, args.reports, &report, crs)?;
     let (errors, warnings) = (
         report.count(Severity::Error),
         report.count(Severity::Warning),
@@ -277,4 +205,206 @@ fn write_report(path: &Path, report: &Report, crs: &str) -> Result<()> {
         ))
     })?;
     Ok(())
+}
+
+/// Refuses report paths that exist or are of no known kind, before any work.
+fn check_report_paths(reports: &[std::path::PathBuf]) -> Result<()> {
+    for path in reports {
+        if path.exists() {
+            return Err(refused(Msg::new(
+                format!("报告文件 {} 已存在", path.display()),
+                format!("the report file {} exists", path.display()),
+            )));
+        }
+        if report_kind(path).is_none() {
+            return Err(refused(Msg::new(
+                format!("报告文件 {} 应为 .csv 或 .gpkg", path.display()),
+                format!(
+                    "the report file {} must end in .csv or .gpkg",
+                    path.display()
+                ),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The summary, the totals by rule, the rules not run and the first findings.
+fn print_report(
+    o: &mut impl Write,
+    label: &str,
+    set: &RuleSet,
+    report: &Report,
+    crs: tudi_geo::crs::Crs,
+) -> Result<()> {
+    writeln!(
+        o,
+        "质检 / checked {}：{} 个要素 / features，规则集 / rule set {}（{} / {}），坐标系 / CRS {}",
+        label,
+        report.features,
+        set.id,
+        set.title.zh,
+        set.title.en,
+        crs.code_string()
+    )?;
+    for (rule, n) in report.totals(set) {
+        let sev = rule.severity.msg();
+        writeln!(
+            o,
+            "  {:<18} {}/{:<7} {:>6}  {} / {}",
+            rule.id, sev.zh, sev.en, n, rule.message.zh, rule.message.en
+        )?;
+    }
+    for skipped in &report.skipped {
+        let m = skipped.msg();
+        writeln!(o, "  {} / {}", m.zh, m.en)?;
+    }
+    for f in report.findings.iter().take(SHOWN) {
+        let sev = f.severity.msg();
+        let at = f
+            .location
+            .map(|c| format!(" ({:.3}, {:.3})", c.x, c.y))
+            .unwrap_or_default();
+        let id = f
+            .feature_id
+            .as_deref()
+            .map(|i| format!(" ({i})"))
+            .unwrap_or_default();
+        writeln!(
+            o,
+            "要素 / feature {}{id} [{}] {}：{}{at}\n    {}",
+            f.feature + 1,
+            f.rule,
+            sev.zh,
+            f.message.zh,
+            f.message.en
+        )?;
+    }
+    if report.findings.len() > SHOWN {
+        writeln!(
+            o,
+            "……另有 {} 条，见报告 / {} more, see the report",
+            report.findings.len() - SHOWN,
+            report.findings.len() - SHOWN
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes each report file asked for, and says where.
+fn write_reports(
+    o: &mut impl Write,
+    reports: &[std::path::PathBuf],
+    report: &Report,
+    crs: tudi_geo::crs::Crs,
+) -> Result<()> {
+    for path in reports {
+        match report_kind(path) {
+            Some(ReportKind::Csv) => write_report(path, report, crs.code_string().as_str())?,
+            Some(ReportKind::GeoPackage) => write_geopackage(path, report, crs.epsg())?,
+            None => {}
+        }
+        writeln!(o, "报告 / report: {}", path.display())?;
+    }
+    Ok(())
+}
+
+/// The quality check of an import, made its last step (`tudi import --rules`, or the set of
+/// the layer's kind): run once every feature has passed the import's own checks, on the
+/// features it keeps; errors roll the import back.
+pub struct ImportCheck {
+    set: RuleSet,
+    outcome: std::sync::Arc<std::sync::Mutex<Option<gate::Checked>>>,
+}
+
+impl ImportCheck {
+    /// Runs the check for an import into `opts`' layer, when its kind or `rules` names a set,
+    /// and installs its verdict as `opts`' gate. Report paths are refused before any work.
+    pub fn install(
+        store: &std::sync::Arc<dyn tudi_store::Store>,
+        file: &Path,
+        opts: &mut ImportOptions,
+        rules: Option<&str>,
+        reports: &[std::path::PathBuf],
+    ) -> Result<Option<Self>> {
+        let Some(set) = gate::set_for_import(rules, opts.kind).map_err(|e| refused(e.msg()))?
+        else {
+            return Ok(None);
+        };
+        check_report_paths(reports)?;
+        // Checked before the import's transaction opens, so the store is not held while the
+        // check reads it; the gate then only leaves out what the import skipped.
+        let checked = gate::check_file(&**store, file, opts, &set).map_err(|e| refused(e.msg()))?;
+        let outcome = std::sync::Arc::new(std::sync::Mutex::new(Some(checked)));
+        let kept = std::sync::Arc::clone(&outcome);
+        opts.gate = Some(import::ImportGate(std::sync::Arc::new(
+            move |skipped: &[usize]| {
+                let mut slot = kept.lock().map_err(|_| {
+                    Msg::new(
+                        "质检结果不可用",
+                        "the quality check's result is unavailable",
+                    )
+                })?;
+                let Some(checked) = slot.as_mut() else {
+                    return Ok(());
+                };
+                checked.without(skipped);
+                if checked.passes() {
+                    Ok(())
+                } else {
+                    Err(gate::refusal(&checked.report))
+                }
+            },
+        )));
+        Ok(Some(Self { set, outcome }))
+    }
+
+    /// Prints what the check found and writes the report files.
+    pub fn print(&self, file: &Path, reports: &[std::path::PathBuf]) -> Result<()> {
+        let Some(checked) = self.checked() else {
+            return Ok(());
+        };
+        let mut o = out();
+        print_report(
+            &mut o,
+            &file.display().to_string(),
+            &self.set,
+            &checked.report,
+            checked.crs,
+        )?;
+        write_reports(&mut o, reports, &checked.report, checked.crs)
+    }
+
+    fn checked(&self) -> Option<gate::Checked> {
+        self.outcome.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Keeps the check with the layer imported, and says so.
+    pub fn keep(
+        &self,
+        store: &dyn tudi_store::Store,
+        layer: &str,
+        file: &Path,
+        actor: &str,
+    ) -> Result<()> {
+        let Some(checked) = self.checked() else {
+            return Ok(());
+        };
+        let name = file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let change = tudi_store::Change::new(actor, "quality.import_check");
+        let id = gate::keep(store, &change, layer, &name, &self.set, &checked).map_err(|e| {
+            failed(Msg::new(
+                format!("已导入，但质检记录未能保存：{e}"),
+                format!("imported, but the check record could not be kept: {e}"),
+            ))
+        })?;
+        let warnings = checked.report.count(Severity::Warning);
+        writeln!(
+            out(),
+            "质检通过，警告 {warnings} 条随图层 {layer} 保存（质检记录 {id}）/ the check passed; {warnings} warnings kept with layer {layer} (check record {id})"
+        )?;
+        Ok(())
+    }
 }

@@ -414,3 +414,136 @@ fn a_layer_of_the_store_is_checked_with_its_feature_ids() {
     let o = tudi(&["check", "--rules", "parcels"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// A rectangle `[x0, x1] × [y0, y1]` in metres, placed as [`square`] places its squares.
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Vec<Vec<[f64; 2]>> {
+    let (dx, dy) = (1.0 / 102_470.0, 1.0 / 110_760.0);
+    let (a, b) = (113.1 + x0 * dx, 23.0 + y0 * dy);
+    let (c, d) = (113.1 + x1 * dx, 23.0 + y1 * dy);
+    vec![vec![[a, b], [c, b], [c, d], [a, d], [a, b]]]
+}
+
+#[test]
+fn an_import_runs_the_check_of_its_layer_kind_refusing_errors_and_keeping_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let o = tudi(&["init", "--data", s(&data)]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The district (0..600 m) and its two villages, split at x = 300 m.
+    let division = |rings, level: &str, name: &str| {
+        json!({"type": "Feature", "properties": {"level": level, "name": name},
+            "geometry": {"type": "Polygon", "coordinates": rings}})
+    };
+    let divisions = write(
+        tmp.path(),
+        "divisions.geojson",
+        vec![
+            division(rect(0.0, -50.0, 600.0, 100.0), "区", "南海区"),
+            division(rect(0.0, -50.0, 300.0, 100.0), "村居", "东村"),
+            division(rect(300.0, -50.0, 600.0, 100.0), "村居", "西村"),
+        ],
+    );
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "divisions",
+        "--kind",
+        "custom",
+        s(&divisions),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // Parcel 12 moved onto the village boundary (x = 290..310 m).
+    let mut across = clean();
+    across[11]["geometry"]["coordinates"] = json!(square(290.0, 0.0, 20.0));
+    let path = write(tmp.path(), "across.geojson", across);
+    let report = tmp.path().join("across.csv");
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "parcels",
+        "--kind",
+        "parcel",
+        "--report",
+        s(&report),
+        s(&path),
+    ]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("[LAYER-ONE-VILLAGE]") && said.contains("东村") && said.contains("西村"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was imported"), "{said}");
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("LAYER-ONE-VILLAGE")
+    );
+    let o = tudi(&["layers", "--data", s(&data)]);
+    assert!(!text(&o).contains("parcels"), "{}", text(&o));
+
+    // A clean file with one declared area 2 % off: imported, the warning kept with the layer.
+    let mut warned = clean();
+    warned[3]["properties"]["area_m2"] = json!(408.0);
+    let path = write(tmp.path(), "warned.geojson", warned);
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "parcels",
+        "--kind",
+        "parcel",
+        s(&path),
+    ]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains("[ATTR-AREA]") && said.contains("已导入 20 / 20"),
+        "{said}"
+    );
+    assert!(
+        said.contains("1 warnings kept with layer parcels"),
+        "{said}"
+    );
+
+    // With --skip-invalid, a feature the import leaves out is not held against the rest.
+    let mut broken = clean();
+    broken[5]["geometry"]["coordinates"] = json!([[
+        [113.1, 23.0],
+        [113.1001, 23.0001],
+        [113.1001, 23.0],
+        [113.1, 23.0001],
+        [113.1, 23.0]
+    ]]);
+    let path = write(tmp.path(), "broken.geojson", broken);
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "more",
+        "--kind",
+        "parcel",
+        s(&path),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let o = tudi(&[
+        "import",
+        "--data",
+        s(&data),
+        "--layer",
+        "more",
+        "--kind",
+        "parcel",
+        "--skip-invalid",
+        s(&path),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("已导入 19 / 20"), "{}", text(&o));
+}

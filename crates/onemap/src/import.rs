@@ -51,6 +51,24 @@ pub struct ImportOptions {
     /// The division codes official codes are checked against (the bundled list by default;
     /// the national list a data directory holds, when it has one).
     pub divisions: std::sync::Arc<tudi_core::division::DivisionRegistry>,
+    /// A last check once every feature has passed the import's own checks and been written,
+    /// before the commit (the quality check of the layer's kind): its refusal rolls the whole
+    /// import back.
+    pub gate: Option<ImportGate>,
+}
+
+/// The last check of an import ([`ImportOptions::gate`]), given the source positions of the
+/// features left out (with `skip_invalid`): `Err` says why the import is refused.
+#[derive(Clone)]
+pub struct ImportGate(pub std::sync::Arc<GateCheck>);
+
+/// What a gate runs: given the positions skipped, `Err` refuses the import.
+pub type GateCheck = dyn Fn(&[usize]) -> Result<(), Msg> + Send + Sync;
+
+impl std::fmt::Debug for ImportGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ImportGate")
+    }
 }
 
 /// The bundled division list, shared (it is large: copied once).
@@ -78,6 +96,7 @@ impl ImportOptions {
             source_layer: None,
             actor: "cli".to_owned(),
             divisions: bundled_divisions(),
+            gate: None,
         }
     }
 }
@@ -181,6 +200,9 @@ pub enum ImportError {
     /// The options or the layer schema are inconsistent.
     #[error("{0}")]
     Options(Msg),
+    /// The last check ([`ImportOptions::gate`]) refused the import.
+    #[error("{}", .0.en)]
+    Gate(Msg),
     /// The store refused the write.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -198,7 +220,7 @@ impl Bilingual for ImportError {
                 ),
                 format!("{self} (use --skip-invalid to import the valid ones)"),
             ),
-            Self::Crs(m) | Self::Options(m) => m.clone(),
+            Self::Crs(m) | Self::Options(m) | Self::Gate(m) => m.clone(),
             Self::Store(e) => Msg::new(format!("写入失败：{e}"), e.to_string()),
         }
     }
@@ -1036,6 +1058,9 @@ pub fn import_file(
     let ignored: std::cell::RefCell<std::collections::BTreeSet<String>> =
         std::cell::RefCell::new(first.unknown_properties.into_iter().collect());
     let checked_count = std::cell::Cell::new(0u64);
+    let finished = std::cell::Cell::new(false);
+    let gated = std::cell::Cell::new(false);
+    let refused_by_gate: std::cell::RefCell<Option<Msg>> = std::cell::RefCell::new(None);
     let skip = opts.skip_invalid;
     let change = tudi_store::Change::new(opts.actor.clone(), "layer.import");
     let checks_ref = &checks;
@@ -1064,10 +1089,24 @@ pub fn import_file(
             checked: &checked_count,
             skip,
             lower_bound: first_len,
+            finished: &finished,
         };
         let mut report = |n: u64| {
             progress(Stage::Writing(n, total));
-            skip || bad.borrow().is_empty()
+            if !(skip || bad.borrow().is_empty()) {
+                return false;
+            }
+            // The final call, every feature written: the last check, once.
+            if finished.get()
+                && !gated.replace(true)
+                && let Some(gate) = &opts.gate
+                && let Err(why) =
+                    (gate.0)(&bad.borrow().iter().map(|b| b.index).collect::<Vec<_>>())
+            {
+                *refused_by_gate.borrow_mut() = Some(why);
+                return false;
+            }
+            true
         };
         let written = if new_layer {
             store.create_layer_with_features(checks_ref.def, &mut rows, &change, &mut report)
@@ -1086,6 +1125,9 @@ pub fn import_file(
         bad = bad.len(),
         "import: done"
     );
+    if let (Err(StoreError::Cancelled), Some(why)) = (&result, refused_by_gate.into_inner()) {
+        return Err(ImportError::Gate(why));
+    }
     match result {
         Err(StoreError::Cancelled) if !bad.is_empty() => Err(ImportError::Rejected {
             total: bad.len(),
@@ -1128,6 +1170,8 @@ struct FeatureFeed<'a> {
     checked: &'a std::cell::Cell<u64>,
     skip: bool,
     lower_bound: usize,
+    /// Set once the last chunk has been taken.
+    finished: &'a std::cell::Cell<bool>,
 }
 
 impl Iterator for FeatureFeed<'_> {
@@ -1141,7 +1185,10 @@ impl Iterator for FeatureFeed<'_> {
             if let Some(f) = self.pending.next() {
                 return Some(f);
             }
-            let checked = self.rx.recv().ok()?;
+            let Ok(checked) = self.rx.recv() else {
+                self.finished.set(true);
+                return None;
+            };
             self.checked
                 .set(self.checked.get() + (checked.good.len() + checked.bad.len()) as u64);
             self.bad.borrow_mut().extend(checked.bad);

@@ -13,4 +13,5 @@
 
 pub mod between;
 pub mod check;
+pub mod gate;
 pub mod rules;

@@ -99,7 +99,7 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
     let report = check::run(&set, &features, &others);
     let mut o = out();
     print_report(&mut o, &label, &set, &report, crs)?;
-    write_reports(&mut o, args.reports, &report, crs)?;
+    write_reports(&mut o, args.reports, &set, &report, crs)?;
     let (errors, warnings) = (
         report.count(Severity::Error),
         report.count(Severity::Warning),
@@ -121,6 +121,7 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
 enum ReportKind {
     Csv,
     GeoPackage,
+    Excel,
 }
 
 fn report_kind(path: &Path) -> Option<ReportKind> {
@@ -128,6 +129,7 @@ fn report_kind(path: &Path) -> Option<ReportKind> {
     match ext.as_str() {
         "csv" => Some(ReportKind::Csv),
         "gpkg" => Some(ReportKind::GeoPackage),
+        "xlsx" => Some(ReportKind::Excel),
         _ => None,
     }
 }
@@ -171,6 +173,26 @@ fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
             format!("cannot write the report {}: {e}", path.display()),
         ))
     })?;
+    Ok(())
+}
+
+/// The totals and every finding as an Excel workbook (汇总, 问题清单), created new.
+fn write_excel(path: &Path, set: &RuleSet, report: &Report, crs: &str) -> Result<()> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        failed(Msg::new(
+            format!("无法写入报告 {}：{e}", path.display()),
+            format!("cannot write the report {}: {e}", path.display()),
+        ))
+    };
+    let bytes =
+        tudi_server::xlsx::workbook_of(&[&report.totals_table(set), &report.findings_table(crs)])
+            .map_err(|e| cannot(&e))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(|e| cannot(&e))?;
     Ok(())
 }
 
@@ -218,9 +240,9 @@ fn check_report_paths(reports: &[std::path::PathBuf]) -> Result<()> {
         }
         if report_kind(path).is_none() {
             return Err(refused(Msg::new(
-                format!("报告文件 {} 应为 .csv 或 .gpkg", path.display()),
+                format!("报告文件 {} 应为 .csv、.xlsx 或 .gpkg", path.display()),
                 format!(
-                    "the report file {} must end in .csv or .gpkg",
+                    "the report file {} must end in .csv, .xlsx or .gpkg",
                     path.display()
                 ),
             )));
@@ -295,12 +317,14 @@ fn print_report(
 fn write_reports(
     o: &mut impl Write,
     reports: &[std::path::PathBuf],
+    set: &RuleSet,
     report: &Report,
     crs: tudi_geo::crs::Crs,
 ) -> Result<()> {
     for path in reports {
         match report_kind(path) {
             Some(ReportKind::Csv) => write_report(path, report, crs.code_string().as_str())?,
+            Some(ReportKind::Excel) => write_excel(path, set, report, crs.code_string().as_str())?,
             Some(ReportKind::GeoPackage) => write_geopackage(path, report, crs.epsg())?,
             None => {}
         }
@@ -372,7 +396,7 @@ impl ImportCheck {
             &checked.report,
             checked.crs,
         )?;
-        write_reports(&mut o, reports, &checked.report, checked.crs)
+        write_reports(&mut o, reports, &self.set, &checked.report, checked.crs)
     }
 
     fn checked(&self) -> Option<gate::Checked> {

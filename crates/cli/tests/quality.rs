@@ -82,6 +82,7 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
     let path = write(tmp.path(), "bad.geojson", bad);
     let report = tmp.path().join("report.csv");
     let shapes = tmp.path().join("findings.gpkg");
+    let book = tmp.path().join("report.xlsx");
     let o = tudi(&[
         "check",
         "--rules",
@@ -90,6 +91,8 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
         s(&report),
         "--report",
         s(&shapes),
+        "--report",
+        s(&book),
         s(&path),
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
@@ -129,6 +132,31 @@ fn a_clean_result_passes_and_one_with_the_usual_errors_is_refused_finding_each()
     }
     let csv = std::fs::read_to_string(&report).unwrap();
     assert!(csv.starts_with('\u{feff}'));
+    // The Excel list, read back with calamine: the totals, then one row per finding.
+    {
+        use calamine::{DataType, Reader};
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&book).unwrap();
+        assert_eq!(wb.sheet_names(), ["汇总 totals", "问题清单 findings"]);
+        let totals = wb.worksheet_range("汇总 totals").unwrap();
+        let overlap = totals
+            .rows()
+            .find(|r| {
+                r.first()
+                    .is_some_and(|c| c.as_string().as_deref() == Some("TOPO-OVERLAP"))
+            })
+            .unwrap();
+        assert_eq!(overlap[2].as_f64(), Some(1.0));
+        let findings = wb.worksheet_range("问题清单 findings").unwrap();
+        // A title row, the headings, then the 8 findings.
+        assert_eq!(findings.height(), 10);
+        assert!(
+            findings
+                .rows()
+                .any(|r| r[0].as_string().as_deref() == Some("TOPO-OVERLAP")
+                    && r[2].as_f64() == Some(6.0)),
+            "{findings:?}"
+        );
+    }
     // The error geometries, for QGIS: a valid GeoPackage with one row per finding drawn.
     validate_gpkg(&shapes);
     assert_eq!(ogr_count(&shapes, "findings"), 8);

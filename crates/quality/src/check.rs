@@ -55,6 +55,94 @@ impl Report {
             .count()
     }
 
+    /// Every finding as a ledger sheet (问题清单): rule, severity, feature, its id, where (in
+    /// `crs`), the message in both languages.
+    #[must_use]
+    pub fn findings_table(&self, crs: &str) -> tudi_core::table::Table {
+        use tudi_core::table::Cell;
+        tudi_core::table::Table {
+            sheet: "问题清单 findings".into(),
+            title: format!("质检问题清单 / findings ({crs})"),
+            headings: vec![
+                "规则 rule",
+                "严重程度 severity",
+                "要素 feature",
+                "要素标识 feature id",
+                "X",
+                "Y",
+                "说明",
+                "message",
+            ],
+            rows: self
+                .findings
+                .iter()
+                .map(|f| {
+                    let sev = f.severity.msg();
+                    vec![
+                        Cell::Text(f.rule.clone()),
+                        Cell::Text(format!("{} {}", sev.zh, sev.en)),
+                        Cell::Count(f.feature as u64 + 1),
+                        Cell::Text(f.feature_id.clone().unwrap_or_default()),
+                        Cell::Number(f.location.map(|c| round(c.x, 3))),
+                        Cell::Number(f.location.map(|c| round(c.y, 3))),
+                        Cell::Text(f.message.zh.clone()),
+                        Cell::Text(f.message.en.clone()),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// The totals by rule as a ledger sheet (汇总), with the rules not run.
+    #[must_use]
+    pub fn totals_table(&self, set: &RuleSet) -> tudi_core::table::Table {
+        use tudi_core::table::Cell;
+        let mut rows: Vec<Vec<Cell>> = self
+            .totals(set)
+            .iter()
+            .map(|(rule, n)| {
+                let sev = rule.severity.msg();
+                vec![
+                    Cell::Text(rule.id.clone()),
+                    Cell::Text(format!("{} {}", sev.zh, sev.en)),
+                    Cell::Count(*n as u64),
+                    Cell::Text(rule.message.zh.clone()),
+                    Cell::Text(rule.message.en.clone()),
+                ]
+            })
+            .collect();
+        for s in &self.skipped {
+            let m = s.msg();
+            rows.push(vec![
+                Cell::Text(s.rule.clone()),
+                Cell::Text("未执行 not run".into()),
+                Cell::Number(None),
+                Cell::Text(m.zh),
+                Cell::Text(m.en),
+            ]);
+        }
+        tudi_core::table::Table {
+            sheet: "汇总 totals".into(),
+            title: format!(
+                "质检汇总 / totals: {}（{} / {}），{} 个要素 / features，错误 {} / errors，警告 {} / warnings",
+                set.id,
+                set.title.zh,
+                set.title.en,
+                self.features,
+                self.count(Severity::Error),
+                self.count(Severity::Warning)
+            ),
+            headings: vec![
+                "规则 rule",
+                "严重程度 severity",
+                "问题数 findings",
+                "说明",
+                "message",
+            ],
+            rows,
+        }
+    }
+
     /// Findings per rule, in the set's order, with the rule's severity and message.
     #[must_use]
     pub fn totals<'a>(&self, set: &'a RuleSet) -> Vec<(&'a Rule, usize)> {

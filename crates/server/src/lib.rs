@@ -29,7 +29,7 @@ mod problem;
 pub mod routes;
 mod secure;
 mod serve;
-mod xlsx;
+pub mod xlsx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

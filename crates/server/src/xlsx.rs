@@ -9,7 +9,22 @@ use tudi_core::table::{Cell, Table};
 use crate::problem::Problem;
 
 fn workbook(t: &Table) -> Result<Vec<u8>, XlsxError> {
+    workbook_of(&[t])
+}
+
+/// Tables as the sheets of one workbook, in order.
+///
+/// # Errors
+/// A sheet name Excel refuses (over 31 characters, or with `[]:*?/\\`).
+pub fn workbook_of(tables: &[&Table]) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
+    for t in tables {
+        sheet(&mut book, t)?;
+    }
+    book.save_to_buffer()
+}
+
+fn sheet(book: &mut Workbook, t: &Table) -> Result<(), XlsxError> {
     let sheet = book.add_worksheet();
     sheet.set_name(&t.sheet)?;
     let bold = Format::new().set_bold();
@@ -54,7 +69,7 @@ fn workbook(t: &Table) -> Result<Vec<u8>, XlsxError> {
             }
         }
     }
-    book.save_to_buffer()
+    Ok(())
 }
 
 /// The table as an `.xlsx` attachment named `file`.

@@ -171,6 +171,26 @@ enum Command {
         #[arg(required_unless_present = "layer")]
         file: Option<PathBuf>,
     },
+    /// 规划传导审查：村庄或乡镇规划对照上位约束（耕地保有量、永久基本农田、生态保护红线、城镇开发边界与建设用地规模）/ Check a village or town plan against the binding content of the level above
+    PlanCheck {
+        /// 数据目录（含行政区划、三调、永久基本农田、生态保护红线、城镇开发边界图层）/ the data directory holding the divisions, survey and control lines
+        #[arg(long)]
+        data: PathBuf,
+        /// 规划所属村（社区）或乡镇的区划代码 / the code of the village or town the plan is for
+        #[arg(long)]
+        division: String,
+        /// 规划指标表（CSV：指标,数值,单位）/ the plan's indicator table (CSV: indicator,value,unit)
+        #[arg(long)]
+        indicators: PathBuf,
+        /// 源坐标系，覆盖文件声明 / source CRS, overriding the file's
+        #[arg(long)]
+        src_crs: Option<String>,
+        /// Excel 报告（不得已存在）/ an Excel report (must not exist)
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// 规划用地布局文件（字段 land_use 为用地用海分类代码）/ the plan's land-use layout (field land_use: 2023 codes)
+        plan: PathBuf,
+    },
     /// 检查 tudi serve 的配置文件，指出出错的键和行 / Check a `tudi serve` config file, naming the bad key and its line
     CheckConfig {
         /// 配置文件（TOML）/ the config file (TOML)
@@ -751,6 +771,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit { command } => access::cmd_audit(command),
         Command::Backup { data, out: file } => backup::cmd_backup(&data, &file),
         Command::CheckConfig { file } => config::cmd_check_config(&file),
+        Command::PlanCheck {
+            data,
+            division,
+            indicators,
+            src_crs,
+            report,
+            plan,
+        } => quality::cmd_plan_check(&quality::PlanCheckArgs {
+            data: &data,
+            division: &division,
+            plan: &plan,
+            indicators: &indicators,
+            src_crs: src_crs.as_deref().map(parse_crs).transpose()?,
+            report: report.as_deref(),
+        }),
         Command::Check {
             rules,
             src_crs,

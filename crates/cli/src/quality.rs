@@ -9,8 +9,8 @@ use tudi_core::layer::LayerKind;
 use tudi_core::msg::{Bilingual, Msg};
 use tudi_onemap::import::{self, ImportOptions};
 use tudi_quality::check::{self, Report};
-use tudi_quality::gate;
 use tudi_quality::rules::{RuleSet, Severity};
+use tudi_quality::{conformance, gate};
 
 use crate::{failed, out, refused};
 
@@ -431,4 +431,273 @@ impl ImportCheck {
         )?;
         Ok(())
     }
+}
+
+/// `tudi plan-check`: a village or town plan against the binding content of the level above.
+pub struct PlanCheckArgs<'a> {
+    /// The data directory whose store holds the division, the survey and the control lines.
+    pub data: &'a Path,
+    /// The code of the village or town the plan is for.
+    pub division: &'a str,
+    /// The plan's land-use layout (field `land_use`, 2023 codes).
+    pub plan: &'a Path,
+    /// The plan's indicator table (CSV: indicator, value, unit).
+    pub indicators: &'a Path,
+    /// Its CRS, overriding what it declares.
+    pub src_crs: Option<tudi_geo::crs::Crs>,
+    /// An Excel report (must not exist).
+    pub report: Option<&'a Path>,
+}
+
+/// Reads an indicator table: one indicator a line, `name,value[,unit]`, names in Chinese or
+/// English, units 平方米/m2 (default), 亩/mu, 公顷/ha; a heading line is allowed.
+fn read_indicators(path: &Path) -> Result<conformance::Declared> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        refused(Msg::new(
+            format!("无法读取指标表 {}：{e}", path.display()),
+            format!("cannot read the indicator table {}: {e}", path.display()),
+        ))
+    })?;
+    let mut declared = conformance::Declared::default();
+    for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
+        let cells: Vec<&str> = line
+            .split(',')
+            .map(|c| c.trim().trim_matches('"'))
+            .collect();
+        let bad = |zh: String, en: String| {
+            refused(Msg::new(
+                format!("指标表 {} 第 {} 行：{zh}", path.display(), n + 1),
+                format!("indicator table {} line {}: {en}", path.display(), n + 1),
+            ))
+        };
+        let Some(name) = cells.first().filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let slot = match *name {
+            "耕地保有量" | "cultivated" => &mut declared.cultivated,
+            "永久基本农田保护面积" | "永久基本农田" | "farmland" => {
+                &mut declared.farmland
+            }
+            "生态保护红线面积" | "生态保护红线" | "redline" => &mut declared.redline,
+            "建设用地规模" | "村庄建设用地规模" | "construction" => {
+                &mut declared.construction
+            }
+            _ if n == 0 => continue,
+            other => {
+                return Err(bad(
+                    format!(
+                        "未知指标“{other}”（可用：耕地保有量、永久基本农田保护面积、生态保护红线面积、建设用地规模）"
+                    ),
+                    format!(
+                        "unknown indicator {other:?} (known: cultivated, farmland, redline, construction)"
+                    ),
+                ));
+            }
+        };
+        let raw = cells.get(1).copied().unwrap_or_default();
+        let Ok(v) = raw.parse::<f64>() else {
+            return Err(bad(
+                format!("“{raw}”不是数字"),
+                format!("{raw:?} is not a number"),
+            ));
+        };
+        let per = match cells.get(2).copied().unwrap_or("") {
+            "" | "平方米" | "m2" | "m²" => 1.0,
+            "亩" | "mu" => tudi_core::units::M2_PER_MU,
+            "公顷" | "ha" | "hectare" => tudi_core::units::M2_PER_HECTARE,
+            other => {
+                return Err(bad(
+                    format!("未知单位“{other}”（可用：平方米、亩、公顷）"),
+                    format!("unknown unit {other:?} (known: m2, mu, ha)"),
+                ));
+            }
+        };
+        if !(v.is_finite() && v >= 0.0) {
+            return Err(bad(
+                format!("“{raw}”不是非负数"),
+                format!("{raw:?} is not a non-negative number"),
+            ));
+        }
+        *slot = Some(v * per);
+    }
+    Ok(declared)
+}
+
+/// The features of the store's first layer of `kind`, in `crs` (none when it has no such
+/// layer).
+fn layer_of_kind(
+    store: &dyn tudi_store::Store,
+    kind: LayerKind,
+    crs: tudi_geo::crs::Crs,
+) -> Result<(Option<String>, Vec<import::PlanarFeature>)> {
+    let layers = store
+        .layers()
+        .map_err(|e| failed(Msg::new(format!("读取图层失败：{e}"), e.to_string())))?;
+    let Some(info) = layers.into_iter().find(|l| l.def.kind == kind) else {
+        return Ok((None, Vec::new()));
+    };
+    let (_, features) = import::read_layer_planar(store, &info.def.name, Some(crs))
+        .map_err(|e| refused(e.msg()))?;
+    Ok((Some(info.def.name), features))
+}
+
+/// Runs the plan check; exit 3 when an indicator does not conform.
+pub fn cmd_plan_check(args: &PlanCheckArgs<'_>) -> Result<()> {
+    if let Some(path) = args.report
+        && path.exists()
+    {
+        return Err(refused(Msg::new(
+            format!("报告文件 {} 已存在", path.display()),
+            format!("the report file {} exists", path.display()),
+        )));
+    }
+    let declared = read_indicators(args.indicators)?;
+    let mut opts = ImportOptions::new("plan", LayerKind::Planning);
+    opts.src_crs = args.src_crs;
+    let (crs, plan) = import::read_planar(args.plan, &opts).map_err(|e| refused(e.msg()))?;
+    let opened = crate::location::open_store(args.data)?;
+    let store = &*opened.store;
+    let (_, divisions) = layer_of_kind(store, LayerKind::Admin, crs)?;
+    let area = divisions
+        .iter()
+        .find(|f| {
+            f.properties.get("code").and_then(serde_json::Value::as_str) == Some(args.division)
+        })
+        .and_then(|f| f.geometry.as_ref().ok().and_then(Option::as_ref))
+        .and_then(tudi_geo::overlay::as_multipolygon)
+        .ok_or_else(|| {
+            refused(Msg::new(
+                format!("行政区划图层中没有代码为 {} 的区划", args.division),
+                format!(
+                    "the divisions layer has no division coded {}",
+                    args.division
+                ),
+            ))
+        })?;
+    let (_, survey) = layer_of_kind(store, LayerKind::LandSurvey, crs)?;
+    let (_, farmland) = layer_of_kind(store, LayerKind::PermanentFarmland, crs)?;
+    let (_, redline) = layer_of_kind(store, LayerKind::EcoRedline, crs)?;
+    let (_, boundary) = layer_of_kind(store, LayerKind::UrbanBoundary, crs)?;
+    let found = conformance::assess(
+        &plan,
+        &conformance::Binding {
+            area,
+            survey: &survey,
+            farmland: &farmland,
+            redline: &redline,
+            boundary: &boundary,
+        },
+        &declared,
+    );
+    let mut o = out();
+    writeln!(
+        o,
+        "规划传导审查 / plan conformance: {} · 区划 / division {} · {}",
+        args.plan.display(),
+        args.division,
+        crs.code_string()
+    )?;
+    let figure = |v: Option<f64>| {
+        v.map_or_else(
+            || "—".to_owned(),
+            |v| format!("{v:.2} m² ({:.2} 亩)", v / tudi_core::units::M2_PER_MU),
+        )
+    };
+    for i in &found {
+        writeln!(
+            o,
+            "{} {} / {}\n    上位约束 binding {} · 计算 computed {} · 申报 declared {}",
+            if i.problems.is_empty() { "✓" } else { "✗" },
+            i.name.zh,
+            i.name.en,
+            figure(i.binding),
+            figure(Some(i.computed)),
+            figure(i.declared)
+        )?;
+        for p in &i.problems {
+            writeln!(o, "    {} / {}", p.zh, p.en)?;
+        }
+    }
+    if let Some(path) = args.report {
+        write_plan_report(path, &found)?;
+        writeln!(o, "报告 / report: {}", path.display())?;
+    }
+    let failing = found.iter().filter(|i| !i.problems.is_empty()).count();
+    if failing > 0 {
+        drop(o);
+        return Err(refused(Msg::new(
+            format!("规划传导审查未通过：{failing} 项指标不符合上位约束"),
+            format!("plan conformance failed: {failing} indicators break the binding content"),
+        )));
+    }
+    writeln!(o, "通过 / conforms")?;
+    Ok(())
+}
+
+fn write_plan_report(path: &Path, found: &[conformance::Indicator]) -> Result<()> {
+    use tudi_core::table::{Cell, Table};
+    let table = Table {
+        sheet: "规划传导 conformance".into(),
+        title: "规划传导审查 / plan conformance (m²)".into(),
+        headings: vec![
+            "指标 indicator",
+            "上位约束 binding",
+            "计算值 computed",
+            "申报值 declared",
+            "结论 verdict",
+            "问题",
+            "problems",
+        ],
+        rows: found
+            .iter()
+            .map(|i| {
+                vec![
+                    Cell::Text(format!("{} {}", i.name.zh, i.name.en)),
+                    Cell::Number(i.binding),
+                    Cell::Number(Some(i.computed)),
+                    Cell::Number(i.declared),
+                    Cell::Text(
+                        if i.problems.is_empty() {
+                            "符合 conforms"
+                        } else {
+                            "不符合 fails"
+                        }
+                        .into(),
+                    ),
+                    Cell::Text(
+                        i.problems
+                            .iter()
+                            .map(|p| p.zh.clone())
+                            .collect::<Vec<_>>()
+                            .join("；"),
+                    ),
+                    Cell::Text(
+                        i.problems
+                            .iter()
+                            .map(|p| p.en.clone())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                ]
+            })
+            .collect(),
+    };
+    let bytes = tudi_server::xlsx::workbook_of(&[&table]).map_err(|e| {
+        failed(Msg::new(
+            format!("无法写入报告：{e}"),
+            format!("cannot write the report: {e}"),
+        ))
+    })?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(&bytes))
+        .map_err(|e| {
+            failed(Msg::new(
+                format!("无法写入报告 {}：{e}", path.display()),
+                format!("cannot write the report {}: {e}", path.display()),
+            ))
+        })?;
+    Ok(())
 }

@@ -575,3 +575,121 @@ fn an_import_runs_the_check_of_its_layer_kind_refusing_errors_and_keeping_warnin
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("已导入 19 / 20"), "{}", text(&o));
 }
+
+#[test]
+fn a_village_plan_is_held_to_the_binding_figures_of_the_level_above() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    let o = tudi(&[
+        "demo",
+        "--data",
+        s(&data),
+        "--parcels",
+        "300",
+        "--seed",
+        "7",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let export = |layer: &str| {
+        let out = tmp.path().join(format!("{layer}.geojson"));
+        let o = tudi(&[
+            "export",
+            "--data",
+            s(&data),
+            "--layer",
+            layer,
+            "--format",
+            "geojson",
+            "--crs",
+            "EPSG:4490",
+            "--out",
+            s(&out),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&out).unwrap()).unwrap()
+    };
+    let plans = export("village_plan");
+    let plan = plans["features"][0].clone();
+    let village = plan["properties"]["village_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let farmland = export("permanent_farmland");
+    let on_farmland = farmland["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["village_code"] == village.as_str())
+        .unwrap()
+        .clone();
+    let indicators = tmp.path().join("indicators.csv");
+    std::fs::write(&indicators, "指标,数值,单位\n建设用地规模,100,公顷\n").unwrap();
+    let good = write(tmp.path(), "good.geojson", vec![plan.clone()]);
+    let check = |plan: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "plan-check",
+            "--data",
+            s(&data),
+            "--division",
+            &village,
+            "--indicators",
+            s(&indicators),
+        ];
+        args.extend_from_slice(extra);
+        args.push(s(plan));
+        tudi(&args)
+    };
+    let o = check(&good, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("通过 / conforms"), "{}", text(&o));
+
+    // Housing drawn over a basic-farmland patch of the village: both farmland figures fall.
+    let mut housing = on_farmland;
+    housing["properties"] = json!({"code": "X2", "land_use": "0703"});
+    let bad = write(tmp.path(), "bad.geojson", vec![plan, housing]);
+    let book = tmp.path().join("conformance.xlsx");
+    let o = check(&bad, &["--report", s(&book)]);
+    let said = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(said.contains("✗ 永久基本农田保护面积"), "{said}");
+    assert!(said.contains("planned construction occupies"), "{said}");
+    assert!(said.contains("✓ 生态保护红线面积"), "{said}");
+    {
+        use calamine::{DataType, Reader};
+        let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&book).unwrap();
+        let sheet = wb.worksheet_range("规划传导 conformance").unwrap();
+        let fails = sheet
+            .rows()
+            .filter(|r| r.get(4).and_then(DataType::as_string).as_deref() == Some("不符合 fails"))
+            .count();
+        assert_eq!(fails, 2, "{sheet:?}");
+    }
+
+    // A table naming an indicator that does not exist is refused with its line.
+    std::fs::write(&indicators, "指标,数值\n耕地保有量,12\n林地保有量,5\n").unwrap();
+    let o = check(&good, &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("line 3") && text(&o).contains("林地保有量"),
+        "{}",
+        text(&o)
+    );
+    // A division the store does not have is named.
+    std::fs::write(&indicators, "建设用地规模,100,公顷\n").unwrap();
+    let o = tudi(&[
+        "plan-check",
+        "--data",
+        s(&data),
+        "--division",
+        "440605999999",
+        "--indicators",
+        s(&indicators),
+        s(&good),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("no division coded 440605999999"),
+        "{}",
+        text(&o)
+    );
+}

@@ -13,5 +13,6 @@
 
 pub mod between;
 pub mod check;
+pub mod conformance;
 pub mod gate;
 pub mod rules;

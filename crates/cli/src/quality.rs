@@ -96,7 +96,7 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             Err(e) => return Err(refused(e.msg())),
         }
     }
-    let report = check::run(&set, &features, &others);
+    let report = check::run(&set, crs, &features, &others);
     let mut o = out();
     print_report(&mut o, &label, &set, &report, crs)?;
     write_reports(&mut o, args.reports, &set, &report, crs)?;

@@ -406,7 +406,7 @@ mod tests {
             // Touching the boundary only: inside 西村.
             rect(3, 100.0, 50.0, 110.0, 60.0, json!({})),
         ];
-        let report = run(&rules, &features, &divisions());
+        let report = run(&rules, crate::check::tests::zone(), &features, &divisions());
         let found: Vec<(usize, &str)> = report
             .findings
             .iter()
@@ -428,7 +428,12 @@ mod tests {
             .unwrap_or_default();
         assert!((area - 50.0).abs() < 1e-6, "{area}");
         // Without the layer the rules are listed as not run, and nothing is found.
-        let alone = run(&rules, &features, &OtherLayers::new());
+        let alone = run(
+            &rules,
+            crate::check::tests::zone(),
+            &features,
+            &OtherLayers::new(),
+        );
         assert!(alone.findings.is_empty());
         assert_eq!(alone.skipped.len(), 2);
     }
@@ -461,7 +466,7 @@ mod tests {
             // Housing over paddy (20..30) and forest (30..40): only the paddy part conflicts.
             rect(2, 25.0, 0.0, 35.0, 10.0, json!({"land_use": "070301"})),
         ];
-        let report = run(&rules, &features, &others);
+        let report = run(&rules, crate::check::tests::zone(), &features, &others);
         let found: Vec<(usize, &str)> = report
             .findings
             .iter()

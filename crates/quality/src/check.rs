@@ -11,7 +11,7 @@ use tudi_core::msg::{Bilingual, Msg};
 use tudi_geo::validity::Problem;
 use tudi_onemap::import::PlanarFeature;
 
-use crate::rules::{Check, CodeFormat, Rule, RuleSet, Severity};
+use crate::rules::{AreaBasis, Check, CodeFormat, Rule, RuleSet, Severity};
 
 /// One thing found wrong.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,8 +185,14 @@ impl Bilingual for MissingLayer {
 /// [`tudi_onemap::import::read_planar`] gives them), rules between layers against `others`
 /// (read in the same CRS); a rule whose layer `others` lacks is listed as not run. The same
 /// input gives the same report.
+/// `crs` is the planar CRS the features are in (ellipsoidal areas are measured from it).
 #[must_use]
-pub fn run(set: &RuleSet, features: &[PlanarFeature], others: &OtherLayers) -> Report {
+pub fn run(
+    set: &RuleSet,
+    crs: tudi_geo::crs::Crs,
+    features: &[PlanarFeature],
+    others: &OtherLayers,
+) -> Report {
     let mut prepared: BTreeMap<usize, crate::between::Prepared<'_>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for (order, rule) in set.rules.iter().enumerate() {
@@ -231,7 +237,7 @@ pub fn run(set: &RuleSet, features: &[PlanarFeature], others: &OtherLayers) -> R
                     crate::between::apply(rule, features, &shapes, other, &mut found);
                 }
                 (Some(_), None) => {}
-                (None, _) => apply(rule, features, &problems, &shapes, &mut found),
+                (None, _) => apply(rule, crs, features, &problems, &shapes, &mut found),
             }
             found.into_iter().map(move |f| (order, f))
         })
@@ -368,6 +374,7 @@ pub(crate) fn round(v: f64, places: i32) -> f64 {
 #[allow(clippy::too_many_lines)]
 fn apply(
     rule: &Rule,
+    crs: tudi_geo::crs::Crs,
     features: &[PlanarFeature],
     problems: &[Vec<Problem>],
     shapes: &[Option<MultiPolygon<f64>>],
@@ -601,6 +608,7 @@ fn apply(
         Check::DeclaredArea {
             field,
             tolerance_percent,
+            basis,
         } => {
             for (f, shape) in features.iter().zip(shapes) {
                 let Some(mp) = shape else {
@@ -609,7 +617,27 @@ fn apply(
                 let Some(text) = value(f, field) else {
                     continue;
                 };
-                let drawn = mp.unsigned_area();
+                let drawn = match basis {
+                    AreaBasis::Planar => mp.unsigned_area(),
+                    AreaBasis::Ellipsoidal => {
+                        match tudi_geo::area::ellipsoidal(&Geometry::MultiPolygon(mp.clone()), crs)
+                        {
+                            Ok(a) => a.m2,
+                            Err(e) => {
+                                out.push(finding(
+                                    rule,
+                                    f.index,
+                                    None,
+                                    Some(Msg::new(
+                                        format!("无法计算椭球面积：{e}"),
+                                        format!("the ellipsoidal area cannot be computed: {e}"),
+                                    )),
+                                ));
+                                continue;
+                            }
+                        }
+                    }
+                };
                 let Ok(declared) = text.trim_matches('"').parse::<f64>() else {
                     out.push(finding(
                         rule,
@@ -780,12 +808,16 @@ fn overlaps(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use geo_types::{Geometry, LineString, Polygon};
     use serde_json::{Map, Value, json};
     use tudi_onemap::import::PlanarFeature;
 
     use crate::rules::{Check, Rule, RuleSet, Severity, Text};
+
+    pub(crate) fn zone() -> tudi_geo::crs::Crs {
+        tudi_geo::crs::Crs::from_epsg(4547).unwrap_or(tudi_geo::crs::Crs::CGCS2000)
+    }
 
     fn feature(index: usize, ring: Vec<(f64, f64)>, props: Value) -> PlanarFeature {
         PlanarFeature {
@@ -841,6 +873,7 @@ mod tests {
         let features = [feature(0, square, json!({})), feature(1, spiked, json!({}))];
         let report = super::run(
             &set(Check::Spike { max_angle_deg: 1.0 }),
+            zone(),
             &features,
             &super::OtherLayers::new(),
         );
@@ -849,6 +882,49 @@ mod tests {
         assert_eq!(
             report.findings[0].location.map(|c| (c.x, c.y)),
             Some((30.0, 5.05))
+        );
+    }
+
+    #[test]
+    fn a_land_survey_area_is_held_to_the_ellipsoid_and_a_parcel_area_to_the_plane() {
+        // A 1 km square 100 km east of zone 38's central meridian (114°E), where the plane
+        // enlarges areas by about 0.025 %.
+        let ring = vec![
+            (600_000.0, 2_550_000.0),
+            (601_000.0, 2_550_000.0),
+            (601_000.0, 2_551_000.0),
+            (600_000.0, 2_551_000.0),
+            (600_000.0, 2_550_000.0),
+        ];
+        let g = Geometry::Polygon(Polygon::new(LineString::from(ring.clone()), vec![]));
+        let ellipsoidal = tudi_geo::area::ellipsoidal(&g, zone()).map_or(0.0, |a| a.m2);
+        assert!((1.0e6 - ellipsoidal) > 200.0, "{ellipsoidal}");
+        let rule = |basis| {
+            set(Check::DeclaredArea {
+                field: "area_m2".into(),
+                tolerance_percent: 0.01,
+                basis,
+            })
+        };
+        let declared = |m2: f64| [feature(0, ring.clone(), json!({ "area_m2": m2 }))];
+        let none = super::OtherLayers::new();
+        let on_ellipsoid = rule(crate::rules::AreaBasis::Ellipsoidal);
+        assert!(
+            super::run(&on_ellipsoid, zone(), &declared(ellipsoidal), &none)
+                .findings
+                .is_empty()
+        );
+        assert_eq!(
+            super::run(&on_ellipsoid, zone(), &declared(1.0e6), &none)
+                .findings
+                .len(),
+            1
+        );
+        let on_plane = rule(crate::rules::AreaBasis::Planar);
+        assert!(
+            super::run(&on_plane, zone(), &declared(1.0e6), &none)
+                .findings
+                .is_empty()
         );
     }
 
@@ -865,6 +941,7 @@ mod tests {
                 field: "land_use".into(),
                 values: vec!["0701".into(), "0702".into()],
             }),
+            zone(),
             &features,
             &super::OtherLayers::new(),
         );
@@ -876,6 +953,7 @@ mod tests {
 
 #[cfg(test)]
 mod land_use_tests {
+    use super::tests::zone;
     use geo_types::{Geometry, Point};
     use serde_json::json;
     use tudi_onemap::import::PlanarFeature;
@@ -916,21 +994,28 @@ mod land_use_tests {
         let none = super::OtherLayers::new();
         let survey = set(CodeFormat::LandUse2017);
         assert!(
-            super::run(&survey, &[with("0101")], &none)
+            super::run(&survey, zone(), &[with("0101")], &none)
                 .findings
                 .is_empty()
         );
         assert_eq!(
-            super::run(&survey, &[with("0199")], &none).findings.len(),
+            super::run(&survey, zone(), &[with("0199")], &none)
+                .findings
+                .len(),
             1
         );
         // 0701 is 城镇住宅用地 in GB/T 21010 but 居住用地 are 07 in 2023: 070101 is a class there.
         let plan = set(CodeFormat::LandUse2023);
         assert!(
-            super::run(&plan, &[with("070101")], &none)
+            super::run(&plan, zone(), &[with("070101")], &none)
                 .findings
                 .is_empty()
         );
-        assert_eq!(super::run(&plan, &[with("0199")], &none).findings.len(), 1);
+        assert_eq!(
+            super::run(&plan, zone(), &[with("0199")], &none)
+                .findings
+                .len(),
+            1
+        );
     }
 }

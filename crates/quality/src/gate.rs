@@ -117,7 +117,7 @@ pub fn check_file(
     }
     Ok(Checked {
         crs,
-        report: check::run(set, &features, &others),
+        report: check::run(set, crs, &features, &others),
     })
 }
 

@@ -42,6 +42,17 @@ pub enum CodeFormat {
     LandUse2023,
 }
 
+/// How an area is measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaBasis {
+    /// Planar, in the Gauss–Krüger zone checked in.
+    #[default]
+    Planar,
+    /// On the CGCS2000 ellipsoid.
+    Ellipsoidal,
+}
+
 /// What a rule checks, with its parameters.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -104,12 +115,17 @@ pub enum Check {
         /// Which code.
         format: CodeFormat,
     },
-    /// The declared area in `field` (m²) is within `tolerance_percent` of the planar area drawn.
+    /// The declared area in `field` (m²) is within `tolerance_percent` of the area drawn,
+    /// measured as `basis` says.
     DeclaredArea {
         /// The field.
         field: String,
         /// Percent of the drawn area.
         tolerance_percent: f64,
+        /// How the declared area was measured: planar in the Gauss–Krüger zone (宗地, the
+        /// default) or on the CGCS2000 ellipsoid (国土调查图斑面积, 国土调查办发〔2008〕32号).
+        #[serde(default)]
+        basis: AreaBasis,
     },
     /// Each feature lies inside the features of another `layer` (the jurisdiction): no more than
     /// `tolerance_m2` of it outside them all.

@@ -10,7 +10,7 @@ work=$(mktemp -d)
 db=${TUDI_BENCH_DB:-test}
 pg="host=127.0.0.1 user=postgres dbname=$db"
 table="bench_quality_$$"
-cleanup() { psql -qX "$pg" -c "DROP TABLE IF EXISTS $table" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() { psql -qX "$pg" -c "DROP TABLE IF EXISTS $table, ${table}_div" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 cargo build --release -q -p tudi-cli
 tudi=target/release/tudi
@@ -19,10 +19,13 @@ echo "== demo district with $n parcels, its parcel layer exported (EPSG:4547)"
 "$tudi" demo --data "$work/d" --parcels "$n" --seed 1 >/dev/null
 "$tudi" export --data "$work/d" --layer parcels --format gpkg --out "$work/parcels.gpkg" >/dev/null
 ogr2ogr -f PostgreSQL "PG:$pg" "$work/parcels.gpkg" parcels -nln "$table" -lco GEOMETRY_NAME=geom -lco FID=fid >/dev/null
+# The rules between layers read the district and its villages (layer divisions, EPSG:4547).
+"$tudi" export --data "$work/d" --layer divisions --format gpkg --out "$work/divisions.gpkg" >/dev/null
+ogr2ogr -f PostgreSQL "PG:$pg" "$work/divisions.gpkg" divisions -nln "${table}_div" -lco GEOMETRY_NAME=geom -lco FID=fid >/dev/null
 
 echo "== tudi check --rules parcels (reading the file included)"
 /usr/bin/time -f "tudi: %e s wall, %M KiB max resident" \
-  "$tudi" check --rules parcels --report "$work/report.csv" "$work/parcels.gpkg" | grep -E "^  |passed|failed"
+  "$tudi" check --rules parcels --data "$work/d" --report "$work/report.csv" "$work/parcels.gpkg" | grep -E "^  |passed|failed"
 
 echo "== PostGIS: the same checks in SQL (validity once, then each rule)"
 start=$(date +%s.%N)
@@ -42,5 +45,15 @@ SELECT 'no code', count(*) FROM f WHERE code IS NULL OR btrim(code) = '';
 SELECT 'bad code', count(*) FROM f WHERE code !~ '^[0-9]{12}[A-Z]{2}[0-9]{5}[FLQW][0-9]{8}\$';
 SELECT 'repeated code', count(*) FROM (SELECT code FROM f WHERE code IS NOT NULL GROUP BY code HAVING count(*) > 1) d;
 SELECT 'declared area', count(*) FROM f WHERE valid AND abs(area_m2 - ST_Area(geom)) / ST_Area(geom) * 100 > 1;
+CREATE TEMP TABLE d AS SELECT level, geom FROM ${table}_div WHERE ST_IsValid(geom);
+CREATE INDEX ON d USING gist (geom);
+-- ST_Within first: PostGIS prepares the district and each village once and skips the overlay
+-- of every parcel wholly inside.
+WITH district AS (SELECT ST_Union(geom) AS g FROM d WHERE level = '区')
+SELECT 'outside the district', count(*) FROM f, district
+  WHERE valid AND NOT ST_Within(f.geom, district.g) AND ST_Area(ST_Difference(f.geom, district.g)) > 0.5;
+SELECT 'across villages', count(*) FROM (SELECT f.fid FROM f JOIN d ON d.level = '村居' AND ST_Intersects(f.geom, d.geom)
+  WHERE f.valid AND (ST_Within(f.geom, d.geom) OR ST_Area(ST_Intersection(f.geom, d.geom)) > 0.5)
+  GROUP BY f.fid HAVING count(*) > 1) x;
 SQL
 echo "PostGIS: $(echo "$(date +%s.%N) - $start" | bc) s wall"

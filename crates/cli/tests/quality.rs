@@ -209,6 +209,53 @@ fn a_rule_file_with_an_unknown_kind_an_unknown_set_or_an_unreadable_file_is_refu
     let o = tudi(&["check", "--rules", "parcels", s(&broken)]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("broken.geojson"), "{}", text(&o));
+    // An empty GeoPackage and a FlatGeobuf of noise: named, refused, nothing written.
+    for (name, bytes) in [
+        ("empty.gpkg", Vec::new()),
+        (
+            "noise.fgb",
+            (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
+    ] {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let report = tmp.path().join(format!("{name}.csv"));
+        let o = tudi(&[
+            "check",
+            "--rules",
+            "parcels",
+            "--report",
+            s(&report),
+            s(&path),
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{name}: {}", text(&o));
+        assert!(text(&o).contains(name), "{name}: {}", text(&o));
+        assert!(!report.exists(), "{name}");
+    }
+    // A Shapefile without its .prj: the CRS cannot be told, and --src-crs is named.
+    let shp = tmp.path().join("plots.shp");
+    let o = std::process::Command::new("ogr2ogr")
+        .args(["-f", "ESRI Shapefile", s(&shp), s(&good)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::remove_file(tmp.path().join("plots.prj")).unwrap();
+    let o = tudi(&["check", "--rules", "parcels", s(&shp)]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains(".prj") && text(&o).contains("--src-crs"),
+        "{}",
+        text(&o)
+    );
+    let o = tudi(&[
+        "check",
+        "--rules",
+        "parcels",
+        "--src-crs",
+        "EPSG:4490",
+        s(&shp),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 /// `postgres://user@host:port/db` as GDAL's `PG:` keywords (GDAL adds to a URI and breaks it).

@@ -17,7 +17,75 @@ use crate::rules::{Check, Rule};
 pub struct Prepared<'a> {
     features: &'a [PlanarFeature],
     shapes: Vec<Option<MultiPolygon<f64>>>,
+    /// The outlines of the large shapes (a district, a village), indexed by edge: a feature
+    /// whose box no edge passes through lies wholly inside or wholly outside, told by one ray,
+    /// without an overlay against thousands of vertices.
+    outlines: Vec<Option<Outline>>,
     index: RTree<Boxed>,
+}
+
+/// Shapes with more vertices than this get an [`Outline`].
+const OUTLINE_FROM: usize = 64;
+
+struct Edge {
+    a: [f64; 2],
+    b: [f64; 2],
+}
+
+impl RTreeObject for Edge {
+    type Envelope = AABB<[f64; 2]>;
+
+    fn envelope(&self) -> Self::Envelope {
+        AABB::from_corners(self.a, self.b)
+    }
+}
+
+struct Outline {
+    edges: RTree<Edge>,
+    max_x: f64,
+}
+
+impl Outline {
+    fn of(mp: &MultiPolygon<f64>) -> Option<Self> {
+        let r = mp.bounding_rect()?;
+        let edges: Vec<Edge> = mp
+            .iter()
+            .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+            .flat_map(|ring| {
+                ring.0.windows(2).map(|w| Edge {
+                    a: [w[0].x, w[0].y],
+                    b: [w[1].x, w[1].y],
+                })
+            })
+            .collect();
+        (edges.len() > OUTLINE_FROM).then(|| Self {
+            edges: RTree::bulk_load(edges),
+            max_x: r.max().x,
+        })
+    }
+
+    /// Whether an edge of the outline passes through `r`.
+    fn meets(&self, r: &AABB<[f64; 2]>) -> bool {
+        self.edges
+            .locate_in_envelope_intersecting(r)
+            .next()
+            .is_some()
+    }
+
+    /// Whether `p` lies inside (even–odd over every ring, so holes and parts count right).
+    fn contains(&self, p: Coord<f64>) -> bool {
+        let ray = AABB::from_corners([p.x, p.y], [self.max_x + 1.0, p.y]);
+        let mut inside = false;
+        for e in self.edges.locate_in_envelope_intersecting(&ray) {
+            if (e.a[1] > p.y) != (e.b[1] > p.y) {
+                let x = e.a[0] + (p.y - e.a[1]) * (e.b[0] - e.a[0]) / (e.b[1] - e.a[1]);
+                if x > p.x {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
 }
 
 struct Boxed {
@@ -69,9 +137,14 @@ impl<'a> Prepared<'a> {
                 })
             })
             .collect();
+        let outlines = shapes
+            .par_iter()
+            .map(|s| s.as_ref().and_then(Outline::of))
+            .collect();
         Self {
             features,
             shapes,
+            outlines,
             index: RTree::bulk_load(boxes),
         }
     }
@@ -91,6 +164,13 @@ impl<'a> Prepared<'a> {
         near.into_iter()
             .filter_map(|i| {
                 let other = self.shapes.get(i)?.as_ref()?;
+                if let Some(outline) = self.outlines.get(i).and_then(Option::as_ref)
+                    && !outline.meets(&query)
+                {
+                    // Wholly inside or wholly outside: one vertex tells which.
+                    let inside = first_vertex(shape).is_some_and(|p| outline.contains(p));
+                    return inside.then(|| (i, shape.clone()));
+                }
                 let common = tudi_geo::overlay::intersection(shape, other);
                 (common.unsigned_area() > 0.0).then_some((i, common))
             })
@@ -150,6 +230,9 @@ fn one(
             ..
         } => {
             let meeting = other.meeting(shape);
+            if meeting.iter().any(|(_, common)| common == shape) {
+                return found;
+            }
             let inside = geo::unary_union(meeting.iter().map(|(_, common)| common));
             let outside = shape.difference(&inside);
             let area = outside.unsigned_area();
@@ -436,6 +519,71 @@ mod tests {
         );
         assert!(alone.findings.is_empty());
         assert_eq!(alone.skipped.len(), 2);
+    }
+
+    #[test]
+    fn a_large_outline_with_a_hole_tells_inside_from_outside_without_overlay() {
+        // A district drawn as a 400-gon of radius 1000 m with a 200 m square hole at its centre.
+        let circle: Vec<(f64, f64)> = (0..=400)
+            .map(|k| {
+                let t = f64::from(k % 400) / 400.0 * std::f64::consts::TAU;
+                (1000.0 * t.cos(), 1000.0 * t.sin())
+            })
+            .collect();
+        let hole = vec![
+            (-100.0, -100.0),
+            (-100.0, 100.0),
+            (100.0, 100.0),
+            (100.0, -100.0),
+            (-100.0, -100.0),
+        ];
+        let district = PlanarFeature {
+            index: 0,
+            id: None,
+            properties: json!({"level": "区"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            geometry: Ok(Some(Geometry::Polygon(Polygon::new(
+                LineString::from(circle),
+                vec![LineString::from(hole)],
+            )))),
+        };
+        let mut others = OtherLayers::new();
+        others.insert("divisions".into(), vec![district]);
+        let rules = set(
+            "{\"id\": \"IN\", \"severity\": \"error\", \"check\": {\"kind\": \"within\", \"layer\": \"divisions\", \"tolerance_m2\": 0.5}, \"message\": {\"zh\": \"出界\", \"en\": \"outside\"}}",
+        );
+        let features = [
+            // Inside, between the hole and the rim.
+            rect(0, 300.0, 300.0, 310.0, 310.0, json!({})),
+            // In the hole: wholly outside.
+            rect(1, -10.0, -10.0, 10.0, 10.0, json!({})),
+            // Beyond the rim.
+            rect(2, 2000.0, 0.0, 2010.0, 10.0, json!({})),
+            // Across the hole's edge: 50 m² of 100 in the hole.
+            rect(3, 95.0, 0.0, 105.0, 10.0, json!({})),
+            // Level with a rim vertex (y = 0), inside: the ray passes through a vertex.
+            rect(4, 500.0, 0.0, 510.0, 10.0, json!({})),
+        ];
+        let report = run(&rules, crate::check::tests::zone(), &features, &others);
+        let outside: Vec<(usize, f64)> = report
+            .findings
+            .iter()
+            .map(|f| {
+                let area = f
+                    .geometry
+                    .as_ref()
+                    .map(geo::Area::unsigned_area)
+                    .unwrap_or_default();
+                (f.feature, (area * 1000.0).round() / 1000.0)
+            })
+            .collect();
+        assert_eq!(
+            outside,
+            vec![(1, 400.0), (2, 100.0), (3, 50.0)],
+            "{report:#?}"
+        );
     }
 
     #[test]

@@ -1200,8 +1200,12 @@ fn cmd_import(
         }
     });
     pb.finish_and_clear();
-    if let Some(check) = &check {
-        check.print(file, reports)?;
+    // What the check found is shown whatever became of the import; a report that cannot be
+    // written does not hide an import already committed.
+    if let Some(check) = &check
+        && let Err(e) = check.print(file, reports)
+    {
+        eprintln!("警告 / warning: {e}");
     }
     let mut o = out();
     match result {

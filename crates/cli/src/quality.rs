@@ -81,21 +81,13 @@ pub fn cmd_check(args: &CheckArgs<'_>) -> Result<()> {
             )
         }
     };
-    let mut others = check::OtherLayers::new();
-    for layer in set.other_layers() {
-        let Some(opened) = &store else {
-            // Without a store, the rules between layers are listed as not run.
-            break;
-        };
-        match import::read_layer_planar(&*opened.store, layer, Some(crs)) {
-            Ok((_, features)) => {
-                others.insert(layer.to_owned(), features);
-            }
-            // Listed as not run, like a layer of a store that lacks it.
-            Err(import::ImportError::Store(tudi_store::StoreError::UnknownLayer(_))) => {}
-            Err(e) => return Err(refused(e.msg())),
+    // Without a store, the rules between layers are listed as not run.
+    let others = match &store {
+        Some(opened) => {
+            gate::other_layers(&*opened.store, &set, crs).map_err(|e| refused(e.msg()))?
         }
-    }
+        None => check::OtherLayers::new(),
+    };
     let report = check::run(&set, crs, &features, &others);
     let mut o = out();
     print_report(&mut o, &label, &set, &report, crs)?;
@@ -178,22 +170,10 @@ fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
 
 /// The totals and every finding as an Excel workbook (汇总, 问题清单), created new.
 fn write_excel(path: &Path, set: &RuleSet, report: &Report, crs: &str) -> Result<()> {
-    let cannot = |e: &dyn std::fmt::Display| {
-        failed(Msg::new(
-            format!("无法写入报告 {}：{e}", path.display()),
-            format!("cannot write the report {}: {e}", path.display()),
-        ))
-    };
-    let bytes =
-        tudi_server::xlsx::workbook_of(&[&report.totals_table(set), &report.findings_table(crs)])
-            .map_err(|e| cannot(&e))?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(&bytes))
-        .map_err(|e| cannot(&e))?;
-    Ok(())
+    write_workbook(
+        path,
+        &[&report.totals_table(set), &report.findings_table(crs)],
+    )
 }
 
 fn csv(field: &str) -> String {
@@ -353,6 +333,18 @@ impl ImportCheck {
     ) -> Result<Option<Self>> {
         let Some(set) = gate::set_for_import(rules, opts.kind).map_err(|e| refused(e.msg()))?
         else {
+            if !reports.is_empty() {
+                return Err(refused(Msg::new(
+                    format!(
+                        "{}图层没有默认的质检规则集，无从写出报告：请用 --rules 指定规则集",
+                        opts.kind.name_zh()
+                    ),
+                    format!(
+                        "a {} layer has no default rule set, so there is no report to write: name one with --rules",
+                        opts.kind.id()
+                    ),
+                )));
+            }
             return Ok(None);
         };
         check_report_paths(reports)?;
@@ -361,6 +353,7 @@ impl ImportCheck {
         let checked = gate::check_file(&**store, file, opts, &set).map_err(|e| refused(e.msg()))?;
         let outcome = std::sync::Arc::new(std::sync::Mutex::new(Some(checked)));
         let kept = std::sync::Arc::clone(&outcome);
+        let rule_set = set.clone();
         opts.gate = Some(import::ImportGate(std::sync::Arc::new(
             move |skipped: &[usize]| {
                 let mut slot = kept.lock().map_err(|_| {
@@ -372,7 +365,7 @@ impl ImportCheck {
                 let Some(checked) = slot.as_mut() else {
                     return Ok(());
                 };
-                checked.without(skipped);
+                checked.settle(&rule_set, skipped);
                 if checked.passes() {
                     Ok(())
                 } else {
@@ -385,7 +378,10 @@ impl ImportCheck {
 
     /// Prints what the check found and writes the report files.
     pub fn print(&self, file: &Path, reports: &[std::path::PathBuf]) -> Result<()> {
-        let Some(checked) = self.checked() else {
+        let Some(guard) = self.checked() else {
+            return Ok(());
+        };
+        let Some(checked) = guard.as_ref() else {
             return Ok(());
         };
         let mut o = out();
@@ -399,8 +395,8 @@ impl ImportCheck {
         write_reports(&mut o, reports, &self.set, &checked.report, checked.crs)
     }
 
-    fn checked(&self) -> Option<gate::Checked> {
-        self.outcome.lock().ok().and_then(|c| c.clone())
+    fn checked(&self) -> Option<std::sync::MutexGuard<'_, Option<gate::Checked>>> {
+        self.outcome.lock().ok()
     }
 
     /// Keeps the check with the layer imported, and says so.
@@ -411,14 +407,17 @@ impl ImportCheck {
         file: &Path,
         actor: &str,
     ) -> Result<()> {
-        let Some(checked) = self.checked() else {
+        let Some(guard) = self.checked() else {
+            return Ok(());
+        };
+        let Some(checked) = guard.as_ref() else {
             return Ok(());
         };
         let name = file
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let change = tudi_store::Change::new(actor, "quality.import_check");
-        let id = gate::keep(store, &change, layer, &name, &self.set, &checked).map_err(|e| {
+        let id = gate::keep(store, &change, layer, &name, &self.set, checked).map_err(|e| {
             failed(Msg::new(
                 format!("已导入，但质检记录未能保存：{e}"),
                 format!("imported, but the check record could not be kept: {e}"),
@@ -543,18 +542,37 @@ fn layer_of_kind(
 
 /// Runs the plan check; exit 3 when an indicator does not conform.
 pub fn cmd_plan_check(args: &PlanCheckArgs<'_>) -> Result<()> {
-    if let Some(path) = args.report
-        && path.exists()
-    {
-        return Err(refused(Msg::new(
-            format!("报告文件 {} 已存在", path.display()),
-            format!("the report file {} exists", path.display()),
-        )));
+    if let Some(path) = args.report {
+        if !matches!(report_kind(path), Some(ReportKind::Excel)) {
+            return Err(refused(Msg::new(
+                format!("报告文件 {} 应为 .xlsx", path.display()),
+                format!("the report file {} must end in .xlsx", path.display()),
+            )));
+        }
+        check_report_paths(std::slice::from_ref(&path.to_path_buf()))?;
     }
     let declared = read_indicators(args.indicators)?;
     let mut opts = ImportOptions::new("plan", LayerKind::Planning);
     opts.src_crs = args.src_crs;
-    let (crs, plan) = import::read_planar(args.plan, &opts).map_err(|e| refused(e.msg()))?;
+    let (crs, mut plan) = import::read_planar(args.plan, &opts).map_err(|e| refused(e.msg()))?;
+    // Named as an import into a planning layer would name them (a 用地用海代码 column titled
+    // in Chinese, any case).
+    let fields = tudi_onemap::schema::default_fields(LayerKind::Planning);
+    for f in &mut plan {
+        gate::name_as_imported(f, &opts, &fields);
+    }
+    if !plan.iter().any(|f| f.properties.contains_key("land_use")) {
+        return Err(refused(Msg::new(
+            format!(
+                "{} 中没有规划地类字段 land_use（用地用海分类代码）",
+                args.plan.display()
+            ),
+            format!(
+                "{} has no land_use field (the 2023 land and sea use class)",
+                args.plan.display()
+            ),
+        )));
+    }
     let opened = crate::location::open_store(args.data)?;
     let store = &*opened.store;
     let (_, divisions) = layer_of_kind(store, LayerKind::Admin, crs)?;
@@ -563,20 +581,29 @@ pub fn cmd_plan_check(args: &PlanCheckArgs<'_>) -> Result<()> {
         .find(|f| {
             f.properties.get("code").and_then(serde_json::Value::as_str) == Some(args.division)
         })
-        .and_then(|f| f.geometry.as_ref().ok().and_then(Option::as_ref))
-        .and_then(tudi_geo::overlay::as_multipolygon)
+        .and_then(check::measurable_shape)
         .ok_or_else(|| {
             refused(Msg::new(
-                format!("行政区划图层中没有代码为 {} 的区划", args.division),
+                format!("行政区划图层中没有代码为 {} 的有效区划", args.division),
                 format!(
-                    "the divisions layer has no division coded {}",
+                    "the divisions layer has no valid division coded {}",
                     args.division
                 ),
             ))
         })?;
-    let (_, survey) = layer_of_kind(store, LayerKind::LandSurvey, crs)?;
-    let (_, farmland) = layer_of_kind(store, LayerKind::PermanentFarmland, crs)?;
-    let (_, redline) = layer_of_kind(store, LayerKind::EcoRedline, crs)?;
+    let required = |kind: LayerKind| -> Result<Vec<import::PlanarFeature>> {
+        match layer_of_kind(store, kind, crs)? {
+            (Some(_), features) => Ok(features),
+            (None, _) => Err(refused(Msg::new(
+                format!("数据库中没有{}图层，无法审查", kind.name_zh()),
+                format!("the store has no {} layer to check against", kind.id()),
+            ))),
+        }
+    };
+    let survey = required(LayerKind::LandSurvey)?;
+    let farmland = required(LayerKind::PermanentFarmland)?;
+    let redline = required(LayerKind::EcoRedline)?;
+    // A district without an urban boundary has all its construction outside one.
     let (_, boundary) = layer_of_kind(store, LayerKind::UrbanBoundary, crs)?;
     let found = conformance::assess(
         &plan,
@@ -682,22 +709,23 @@ fn write_plan_report(path: &Path, found: &[conformance::Indicator]) -> Result<()
             })
             .collect(),
     };
-    let bytes = tudi_server::xlsx::workbook_of(&[&table]).map_err(|e| {
+    write_workbook(path, &[&table])
+}
+
+/// Writes tables as a new Excel workbook (the path must not exist).
+fn write_workbook(path: &Path, tables: &[&tudi_core::table::Table]) -> Result<()> {
+    let cannot = |e: &dyn std::fmt::Display| {
         failed(Msg::new(
-            format!("无法写入报告：{e}"),
-            format!("cannot write the report: {e}"),
+            format!("无法写入报告 {}：{e}", path.display()),
+            format!("cannot write the report {}: {e}", path.display()),
         ))
-    })?;
+    };
+    let bytes = tudi_server::xlsx::workbook_of(tables).map_err(|e| cannot(&e))?;
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .and_then(|mut f| f.write_all(&bytes))
-        .map_err(|e| {
-            failed(Msg::new(
-                format!("无法写入报告 {}：{e}", path.display()),
-                format!("cannot write the report {}: {e}", path.display()),
-            ))
-        })?;
+        .map_err(|e| cannot(&e))?;
     Ok(())
 }

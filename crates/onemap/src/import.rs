@@ -201,7 +201,7 @@ pub enum ImportError {
     #[error("{0}")]
     Options(Msg),
     /// The last check ([`ImportOptions::gate`]) refused the import.
-    #[error("{}", .0.en)]
+    #[error("{0}")]
     Gate(Msg),
     /// The store refused the write.
     #[error(transparent)]
@@ -1096,7 +1096,8 @@ pub fn import_file(
             if !(skip || bad.borrow().is_empty()) {
                 return false;
             }
-            // The final call, every feature written: the last check, once.
+            // Once every chunk has been taken (every bad feature known), at the first progress
+            // call after — at the latest the one just before the commit: the last check, once.
             if finished.get()
                 && !gated.replace(true)
                 && let Some(gate) = &opts.gate

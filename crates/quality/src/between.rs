@@ -8,7 +8,9 @@ use rstar::{AABB, RTree, RTreeObject};
 use tudi_core::msg::Msg;
 use tudi_onemap::import::PlanarFeature;
 
-use crate::check::{Finding, finding, measurable_shape, round, value};
+use crate::check::{
+    Boxed, Finding, aabb, finding, first_vertex, index_of, measurable_shape, round, value,
+};
 use crate::rules::{Check, Rule};
 
 /// Another layer, made ready for overlay: the valid areal shape of each feature, indexed.
@@ -88,27 +90,6 @@ impl Outline {
     }
 }
 
-struct Boxed {
-    at: usize,
-    envelope: AABB<[f64; 2]>,
-}
-
-impl RTreeObject for Boxed {
-    type Envelope = AABB<[f64; 2]>;
-
-    fn envelope(&self) -> Self::Envelope {
-        self.envelope
-    }
-}
-
-fn aabb(mp: &MultiPolygon<f64>) -> Option<AABB<[f64; 2]>> {
-    let r = mp.bounding_rect()?;
-    Some(AABB::from_corners(
-        [r.min().x, r.min().y],
-        [r.max().x, r.max().y],
-    ))
-}
-
 impl<'a> Prepared<'a> {
     /// Validates and indexes those of `features` that have the values of `filter`.
     #[must_use]
@@ -127,26 +108,22 @@ impl<'a> Prepared<'a> {
                 if chosen { measurable_shape(f) } else { None }
             })
             .collect();
-        let boxes = shapes
-            .iter()
-            .enumerate()
-            .filter_map(|(at, s)| {
-                Some(Boxed {
-                    at,
-                    envelope: aabb(s.as_ref()?)?,
-                })
-            })
-            .collect();
         let outlines = shapes
             .par_iter()
             .map(|s| s.as_ref().and_then(Outline::of))
             .collect();
         Self {
             features,
+            index: index_of(&shapes),
             shapes,
             outlines,
-            index: RTree::bulk_load(boxes),
         }
+    }
+
+    /// Whether no feature of the layer is valid and selected: nothing to compare with.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.shapes.iter().all(Option::is_none)
     }
 
     /// The features whose shapes meet `shape`, each with the common part (non-empty), in the
@@ -188,10 +165,6 @@ impl<'a> Prepared<'a> {
             .or_else(|| f.id.clone())
             .unwrap_or_else(|| format!("#{}", f.index + 1))
     }
-}
-
-fn first_vertex(mp: &MultiPolygon<f64>) -> Option<Coord<f64>> {
-    mp.0.first().and_then(|p| p.exterior().0.first().copied())
 }
 
 fn starts_with_any(v: &str, prefixes: &[String]) -> bool {
@@ -237,26 +210,22 @@ fn one(
             let outside = shape.difference(&inside);
             let area = outside.unsigned_area();
             if area > *tolerance_m2 {
+                let share = round(
+                    area / shape.unsigned_area().max(f64::MIN_POSITIVE) * 100.0,
+                    1,
+                );
                 let mut x = finding(
                     rule,
                     f.index,
                     first_vertex(&outside),
                     Some(Msg::new(
                         format!(
-                            "{} 平方米在图层 {layer} 之外（占 {}%）",
-                            round(area, 2),
-                            round(
-                                area / shape.unsigned_area().max(f64::MIN_POSITIVE) * 100.0,
-                                1
-                            )
+                            "{} 平方米在图层 {layer} 之外（占 {share}%）",
+                            round(area, 2)
                         ),
                         format!(
-                            "{} m² lies outside layer {layer} ({} %)",
-                            round(area, 2),
-                            round(
-                                area / shape.unsigned_area().max(f64::MIN_POSITIVE) * 100.0,
-                                1
-                            )
+                            "{} m² lies outside layer {layer} ({share} %)",
+                            round(area, 2)
                         ),
                     )),
                 );
@@ -519,6 +488,15 @@ mod tests {
         );
         assert!(alone.findings.is_empty());
         assert_eq!(alone.skipped.len(), 2);
+        // A layer none of whose features the filter selects (a county coded 县, not 区) is as
+        // good as absent: not run, rather than every feature found outside.
+        let mut county = divisions();
+        for f in county.values_mut().flatten() {
+            f.properties.insert("level".into(), json!("县"));
+        }
+        let none = run(&rules, crate::check::tests::zone(), &features, &county);
+        assert!(none.findings.is_empty(), "{none:#?}");
+        assert!(none.skipped.iter().all(|s| s.empty), "{none:#?}");
     }
 
     #[test]

@@ -164,10 +164,26 @@ pub struct MissingLayer {
     pub rule: String,
     /// The layer it needs.
     pub layer: String,
+    /// The layer is there but none of its features is valid and matches the rule's `where`
+    /// (a district coded 县 where the rule looks for 区): run, the rule would find everything
+    /// outside.
+    pub empty: bool,
 }
 
 impl Bilingual for MissingLayer {
     fn msg(&self) -> Msg {
+        if self.empty {
+            return Msg::new(
+                format!(
+                    "规则 {} 未执行：图层 {} 中没有符合条件的有效要素",
+                    self.rule, self.layer
+                ),
+                format!(
+                    "rule {} was not run: layer {} has no valid feature its filter selects",
+                    self.rule, self.layer
+                ),
+            );
+        }
         Msg::new(
             format!(
                 "规则 {} 未执行：需与图层 {} 比对，但没有该图层",
@@ -197,16 +213,17 @@ pub fn run(
     let mut skipped = Vec::new();
     for (order, rule) in set.rules.iter().enumerate() {
         if let Some(layer) = rule.check.other_layer() {
-            match others.get(layer) {
-                Some(other) => {
-                    prepared.insert(
-                        order,
-                        crate::between::Prepared::new(other, rule.check.other_filter()),
-                    );
+            let ready = others
+                .get(layer)
+                .map(|other| crate::between::Prepared::new(other, rule.check.other_filter()));
+            match ready {
+                Some(ready) if !ready.is_empty() => {
+                    prepared.insert(order, ready);
                 }
-                None => skipped.push(MissingLayer {
+                _ => skipped.push(MissingLayer {
                     rule: rule.id.clone(),
                     layer: layer.to_owned(),
+                    empty: ready.is_some(),
                 }),
             }
         }
@@ -326,12 +343,9 @@ fn measurable(f: &PlanarFeature, problems: &[Problem]) -> Option<MultiPolygon<f6
 }
 
 /// A feature's areal shape when it is valid (validity computed here).
-pub(crate) fn measurable_shape(f: &PlanarFeature) -> Option<MultiPolygon<f64>> {
-    let g = geometry(f)?;
-    tudi_geo::validity::problems(g)
-        .is_empty()
-        .then(|| areal(g))
-        .flatten()
+#[must_use]
+pub fn measurable_shape(f: &PlanarFeature) -> Option<MultiPolygon<f64>> {
+    measurable(f, &tudi_geo::validity::problems(geometry(f)?))
 }
 
 /// The text of a property (numbers as written), `None` when missing, null or blank.
@@ -727,8 +741,8 @@ fn gaps(
 }
 
 /// A feature's box in the index.
-struct Boxed {
-    at: usize,
+pub(crate) struct Boxed {
+    pub(crate) at: usize,
     envelope: AABB<[f64; 2]>,
 }
 
@@ -738,6 +752,36 @@ impl RTreeObject for Boxed {
     fn envelope(&self) -> Self::Envelope {
         self.envelope
     }
+}
+
+/// The box of a shape, as the index holds it.
+pub(crate) fn aabb(mp: &MultiPolygon<f64>) -> Option<AABB<[f64; 2]>> {
+    let r = mp.bounding_rect()?;
+    Some(AABB::from_corners(
+        [r.min().x, r.min().y],
+        [r.max().x, r.max().y],
+    ))
+}
+
+/// An index of the shapes' boxes, each known by its position.
+pub(crate) fn index_of(shapes: &[Option<MultiPolygon<f64>>]) -> RTree<Boxed> {
+    RTree::bulk_load(
+        shapes
+            .iter()
+            .enumerate()
+            .filter_map(|(at, s)| {
+                Some(Boxed {
+                    at,
+                    envelope: aabb(s.as_ref()?)?,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The first vertex of a shape, where a finding about it is placed.
+pub(crate) fn first_vertex(mp: &MultiPolygon<f64>) -> Option<Coord<f64>> {
+    mp.0.first().and_then(|p| p.exterior().0.first().copied())
 }
 
 /// Pairs of features whose overlap exceeds `min_area`: each reported once, on the later
@@ -750,18 +794,7 @@ fn overlaps(
     min_area: f64,
     out: &mut Vec<Finding>,
 ) {
-    let boxes: Vec<Boxed> = shapes
-        .iter()
-        .enumerate()
-        .filter_map(|(at, s)| {
-            let r = s.as_ref()?.bounding_rect()?;
-            Some(Boxed {
-                at,
-                envelope: AABB::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-            })
-        })
-        .collect();
-    let index = RTree::bulk_load(boxes);
+    let index = index_of(shapes);
     for (j, shape) in shapes.iter().enumerate() {
         let Some(b) = shape.as_ref() else { continue };
         let Some(r) = b.bounding_rect() else { continue };
@@ -779,10 +812,7 @@ fn overlaps(
             let common = tudi_geo::overlay::intersection(a, b);
             let area = common.unsigned_area();
             if area > min_area {
-                let at = common
-                    .0
-                    .first()
-                    .and_then(|p| p.exterior().0.first().copied());
+                let at = first_vertex(&common);
                 let mut found = finding(
                     rule,
                     features[j].index,

@@ -47,13 +47,16 @@ pub fn set_for_import(
         .transpose()
 }
 
-/// A file checked before its import.
-#[derive(Debug, Clone)]
+/// A file checked before its import, with what the check read (until the import's gate has
+/// used it).
+#[derive(Debug)]
 pub struct Checked {
     /// The CRS the check measured in.
     pub crs: Crs,
     /// What was found.
     pub report: Report,
+    features: Vec<PlanarFeature>,
+    others: OtherLayers,
 }
 
 impl Checked {
@@ -63,20 +66,49 @@ impl Checked {
         self.report.count(Severity::Error) == 0
     }
 
-    /// Leaves out the findings on features the import leaves out (`skipped`: source positions).
-    pub fn without(&mut self, skipped: &[usize]) {
+    /// Checks again without the features the import leaves out (`skipped`: source positions),
+    /// so that nothing they caused (a repeated code, an overlap) is held against the rest; then
+    /// lets go of what was read.
+    pub fn settle(&mut self, set: &RuleSet, skipped: &[usize]) {
         if !skipped.is_empty() {
             let skipped: std::collections::BTreeSet<usize> = skipped.iter().copied().collect();
-            self.report
-                .findings
-                .retain(|f| !skipped.contains(&f.feature));
+            let kept: Vec<PlanarFeature> = std::mem::take(&mut self.features)
+                .into_iter()
+                .filter(|f| !skipped.contains(&f.index))
+                .collect();
+            self.report = check::run(set, self.crs, &kept, &self.others);
         }
+        self.features = Vec::new();
+        self.others = OtherLayers::new();
     }
 }
 
-/// Reads `file` as [`import::import_file`] will (same source CRS, the layer's CRS when it
-/// exists and is projected, properties named as the layer's fields) and checks it with `set`
-/// against the other layers of `store`.
+/// The layers of `store` that `set` compares with, read in `crs`; a layer the store lacks is
+/// left out (the report lists its rules as not run).
+///
+/// # Errors
+/// The store fails, or a layer cannot be brought into `crs`.
+pub fn other_layers(
+    store: &dyn Store,
+    set: &RuleSet,
+    crs: Crs,
+) -> Result<OtherLayers, ImportError> {
+    let mut others = OtherLayers::new();
+    for layer in set.other_layers() {
+        match import::read_layer_planar(store, layer, Some(crs)) {
+            Ok((_, read)) => {
+                others.insert(layer.to_owned(), read);
+            }
+            Err(ImportError::Store(StoreError::UnknownLayer(_))) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(others)
+}
+
+/// Reads `file` as [`import::import_file`] will (same source CRS, the layer's CRS when it is
+/// projected, properties named as the layer's fields) and checks it with `set` against the
+/// other layers of `store`.
 ///
 /// # Errors
 /// The file cannot be read, its CRS cannot be told, the store fails.
@@ -91,11 +123,13 @@ pub fn check_file(
         Err(StoreError::UnknownLayer(_)) => None,
         Err(e) => return Err(e.into()),
     };
+    let layer_crs = match &existing {
+        Some(def) => Some(Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?),
+        None => opts.layer_crs,
+    };
     let mut read = opts.clone();
-    if let Some(def) = &existing {
-        let crs = Crs::from_epsg(def.epsg).map_err(|e| ImportError::Crs(e.msg()))?;
-        read.layer_crs = (!crs.is_geographic() && crs != Crs::WEB_MERCATOR).then_some(crs);
-    }
+    // Checks measure in metres: a layer kept in degrees is checked in its zone.
+    read.layer_crs = layer_crs.filter(|c| !c.is_geographic() && *c != Crs::WEB_MERCATOR);
     let (crs, mut features) = import::read_planar(file, &read)?;
     let fields = existing.as_ref().map_or_else(
         || tudi_onemap::schema::default_fields(opts.kind),
@@ -104,26 +138,18 @@ pub fn check_file(
     for f in &mut features {
         name_as_imported(f, opts, &fields);
     }
-    let mut others = OtherLayers::new();
-    for layer in set.other_layers() {
-        match import::read_layer_planar(store, layer, Some(crs)) {
-            Ok((_, read)) => {
-                others.insert(layer.to_owned(), read);
-            }
-            // Listed in the report as not run.
-            Err(ImportError::Store(StoreError::UnknownLayer(_))) => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let others = other_layers(store, set, crs)?;
     Ok(Checked {
         crs,
         report: check::run(set, crs, &features, &others),
+        features,
+        others,
     })
 }
 
 /// Renames a feature's properties as the import maps them onto the layer's fields: an explicit
 /// `--map` first, else a field of the same name (any case) or title.
-fn name_as_imported(
+pub fn name_as_imported(
     f: &mut PlanarFeature,
     opts: &ImportOptions,
     fields: &[tudi_core::layer::FieldDef],

@@ -306,6 +306,20 @@ impl RuleSet {
             if !seen.insert(rule.id.as_str()) {
                 return Err(bad("编号重复".into(), "its id is used twice".into()));
             }
+            if let Check::ClassConflict {
+                prefixes,
+                layer_field,
+                layer_prefixes,
+                ..
+            } = &rule.check
+                && (prefixes.is_empty() || (layer_field.is_some() && layer_prefixes.is_empty()))
+            {
+                return Err(bad(
+                    "prefixes 与 layer_prefixes（给出 layer_field 时）不得为空".into(),
+                    "prefixes, and layer_prefixes when layer_field is given, must not be empty"
+                        .into(),
+                ));
+            }
             if let Some((name, value)) = rule.check.bad_parameter() {
                 return Err(bad(
                     format!("参数 {name} 的值 {value} 无效（应为正数）"),
@@ -474,5 +488,15 @@ mod tests {
             "{e:?}"
         );
         assert!(RuleSet::find("nothing-like-it").is_err());
+        let never = unknown_kind.replace(
+            "{\"kind\": \"gap\"}",
+            "{\"kind\": \"class_conflict\", \"field\": \"land_use\", \"prefixes\": [], \"layer\": \"x\", \"min_area_m2\": 1}",
+        );
+        let e = RuleSet::from_json(&never, "x.json").err();
+        assert!(
+            e.as_ref()
+                .is_some_and(|e| e.line == Some(3) && e.problem.en.contains("prefixes")),
+            "{e:?}"
+        );
     }
 }

@@ -267,3 +267,40 @@ pub fn refusal(report: &Report) -> Msg {
         ),
     )
 }
+
+/// The checks kept with `layer`, newest first: a page of `limit` from `offset`, and how many in
+/// all.
+///
+/// # Errors
+/// The store fails.
+pub fn kept(
+    store: &dyn Store,
+    layer: &str,
+    limit: u64,
+    offset: u64,
+) -> Result<(Vec<Value>, u64), StoreError> {
+    let all = store.find_records(
+        COLLECTION,
+        &tudi_store::RecordQuery {
+            key: Some(("layer".into(), layer.to_owned())),
+            limit: None,
+            offset: 0,
+        },
+    )?;
+    // Ids are UUIDv7, so id order is the order they were kept in.
+    let page = all
+        .records
+        .into_iter()
+        .rev()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|r| {
+            let mut body = r.body;
+            if let Some(o) = body.as_object_mut() {
+                o.insert("id".into(), Value::String(r.id));
+            }
+            body
+        })
+        .collect();
+    Ok((page, all.total))
+}

@@ -25,6 +25,67 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/compliance/rule-sets", get(rule_sets))
         .route("/api/v1/search", get(search))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/layers/{id}/checks", get(checks))
+}
+
+/// Which kept checks to list.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct ChecksQuery {
+    /// 每页条数（1–100，默认 20）/ at most this many (1–100, default 20).
+    #[serde(default)]
+    limit: Option<u64>,
+    /// 跳过条数 / skip this many.
+    #[serde(default)]
+    offset: Option<u64>,
+}
+
+/// The quality checks kept with a layer (成果质检记录), newest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct CheckPage {
+    layer: String,
+    /// How many are kept in all.
+    total: u64,
+    /// Each: `id`, `file`, `rule_set`, `crs`, `checked_at`, `by`, `summary` (features,
+    /// errors, warnings, each rule's count, the rules not run) and `findings` (at most 5,000).
+    checks: Vec<Value>,
+}
+
+async fn checks(
+    State(st): State<AppState>,
+    axum::Extension(ctx): axum::Extension<crate::auth::Ctx>,
+    axum::extract::Path(layer): axum::extract::Path<String>,
+    crate::params::Params(q): crate::params::Params<ChecksQuery>,
+) -> Result<Response, Problem> {
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let offset = q.offset.unwrap_or(0);
+    let store = st.store.clone();
+    let page = crate::spawn_store_work(move || -> Result<CheckPage, Problem> {
+        let unknown = || {
+            Problem::not_found(
+                format!("没有名为 {layer} 的图层"),
+                format!("no layer named {layer}"),
+            )
+        };
+        match store.layer_def(&layer) {
+            Ok(_) => {}
+            Err(tudi_store::StoreError::UnknownLayer(_)) => return Err(unknown()),
+            Err(e) => return Err(Problem::from_store(&e)),
+        }
+        // A layer the caller may not read is as good as absent.
+        if !st.layer_reader(&ctx.principal)(&layer) {
+            return Err(unknown());
+        }
+        let (checks, total) = tudi_quality::gate::kept(&*store, &layer, limit, offset)
+            .map_err(|e| Problem::from_store(&e))?;
+        Ok(CheckPage {
+            layer,
+            total,
+            checks,
+        })
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    Ok(Json(page).into_response())
 }
 
 #[derive(Deserialize, JsonSchema)]

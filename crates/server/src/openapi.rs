@@ -82,6 +82,7 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("PUT", "/api/v1/layers/{id}/access") => Reads::json::<accounts::LayerAccess>(g),
         ("POST", "/api/v1/compliance") => Reads::json::<api::ComplianceRequest>(g),
         ("GET", "/api/v1/search") => Reads::query::<api::SearchQuery>(g),
+        ("GET", "/api/v1/layers/{id}/checks") => Reads::query::<api::ChecksQuery>(g),
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -219,6 +220,7 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("GET", "/api/v1/compliance/rule-sets") => of::<api::RuleSetList>(g),
         ("POST", "/api/v1/compliance") => of::<tudi_onemap::compliance::Report>(g),
         ("GET", "/api/v1/search") => of::<api::SearchResults>(g),
+        ("GET", "/api/v1/layers/{id}/checks") => of::<api::CheckPage>(g),
         ("GET", "/api/v1/status") => of::<api::ServiceStatus>(g),
         ("GET", "/api/v1/homestead/applications") => of::<homestead::ApplicationPage>(g),
         (
@@ -333,6 +335,10 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("POST", "/api/v1/compliance") => ("选址合规性分析", "compliance analysis of a site"),
         ("GET", "/api/v1/compliance/rule-sets") => ("合规规则集", "compliance rule sets"),
         ("GET", "/api/v1/search") => ("搜索代码与名称", "search codes and names"),
+        ("GET", "/api/v1/layers/{id}/checks") => (
+            "图层的导入质检记录（新者在前）",
+            "the quality checks kept with a layer's imports (newest first)",
+        ),
         ("GET", "/api/v1/status") => ("服务状态", "service status"),
         ("GET", "/api/v1/openapi.json") => ("本文档", "this document"),
         ("GET", "/api/v1/orders/categories") => ("工单分类", "work-order categories"),

@@ -94,6 +94,13 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/status",
         Guard::Action(Action::ServiceStatus),
     ),
+    // Staff only, even for a public layer (the records name who imported); the handler hides
+    // layers the caller may not read.
+    r(
+        "GET",
+        "/api/v1/layers/{id}/checks",
+        Guard::Action(Action::MapRead),
+    ),
     r(
         "PUT",
         "/api/v1/layers/{id}/access",

@@ -482,6 +482,8 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         (_, "/metrics") => false,
         (_, "/api/v1/compliance") => role.is_some_and(|r| ![Public, HotlineAgent].contains(&r)),
         (_, "/api/v1/status") => any_admin,
+        // Staff; the layer's own reading rule then applies (parcels: every staff role).
+        (_, "/api/v1/layers/{id}/checks") => staff,
         ("PUT", "/api/v1/layers/{id}/access") | (_, "/api/v1/audit/verify") => district_admin,
         ("POST", "/api/v1/tokens") => staff,
         (_, "/api/v1/users") if method == "GET" => any_admin,

@@ -263,7 +263,7 @@ impl RuleFileError {
 }
 
 /// The rule sets shipped with tudi.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     ("parcels.json", include_str!("../data/rules/parcels.json")),
     (
         "land_survey.json",
@@ -272,6 +272,10 @@ const BUILTIN: [(&str, &str); 3] = [
     (
         "village_plan.json",
         include_str!("../data/rules/village_plan.json"),
+    ),
+    (
+        "detailed_plan.json",
+        include_str!("../data/rules/detailed_plan.json"),
     ),
 ];
 
@@ -454,7 +458,7 @@ mod tests {
     #[test]
     fn the_shipped_sets_read() {
         let sets = RuleSet::builtin().unwrap_or_default();
-        assert_eq!(sets.len(), 3);
+        assert_eq!(sets.len(), 4);
         assert!(sets.iter().all(|s| s.rules.len() >= 8));
     }
 

@@ -58,6 +58,9 @@ fn random_password() -> Result<String, AccessError> {
     Ok(format!("Tudi-{body}"))
 }
 
+/// The demo's survey firm (fictitious): its account submits to its projects.
+pub const DEMO_FIRM: &str = "鸿图地理信息测绘有限公司";
+
 /// Creates the accounts in `district` (its first town, that town's first village and that
 /// village's first grid cell for the local roles).
 ///
@@ -83,7 +86,7 @@ pub fn create_accounts(
         .next()
         .ok_or_else(|| bad("no villages"))?;
     let grid = format!("{}001", village.code.as_str());
-    let plan: [Planned<'_>; 9] = [
+    let plan: [Planned<'_>; 10] = [
         (
             "admin",
             "系统管理员",
@@ -153,8 +156,16 @@ pub fn create_accounts(
             "公众用户（张）",
             Role::Public,
             code.as_str(),
-            district_name,
+            district_name.clone(),
             None,
+        ),
+        (
+            "cehui.danwei",
+            "测绘单位（吴）",
+            Role::SurveyFirm,
+            code.as_str(),
+            district_name,
+            Some(DEMO_FIRM),
         ),
     ];
     create(store, config, &plan)

@@ -49,6 +49,9 @@ pub enum Role {
     DutyLeader,
     /// 公众: a member of the public.
     Public,
+    /// 测绘或规划编制单位: a survey or planning firm submitting results, bound with the firm's
+    /// name as its department.
+    SurveyFirm,
 }
 
 /// The level of a jurisdiction.
@@ -82,7 +85,7 @@ impl Level {
 
 impl Role {
     /// Every role, in the order the console lists them.
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::Admin,
         Role::DistrictApprover,
         Role::DepartmentHandler,
@@ -92,6 +95,7 @@ impl Role {
         Role::HotlineAgent,
         Role::DutyLeader,
         Role::Public,
+        Role::SurveyFirm,
     ];
 
     /// The identifier used in the API, the CLI and stored accounts.
@@ -107,6 +111,7 @@ impl Role {
             Self::HotlineAgent => "hotline_agent",
             Self::DutyLeader => "duty_leader",
             Self::Public => "public",
+            Self::SurveyFirm => "survey_firm",
         }
     }
 
@@ -123,6 +128,7 @@ impl Role {
             Self::HotlineAgent => "热线坐席",
             Self::DutyLeader => "值班领导",
             Self::Public => "公众",
+            Self::SurveyFirm => "测绘单位",
         }
     }
 
@@ -139,6 +145,7 @@ impl Role {
             Self::HotlineAgent => "hotline operator",
             Self::DutyLeader => "leader on duty",
             Self::Public => "member of the public",
+            Self::SurveyFirm => "survey firm",
         }
     }
 
@@ -159,7 +166,9 @@ impl Role {
             Self::Admin | Self::DepartmentHandler | Self::DutyLeader => {
                 &[Level::District, Level::Town]
             }
-            Self::DistrictApprover | Self::HotlineAgent | Self::Public => &[Level::District],
+            Self::DistrictApprover | Self::HotlineAgent | Self::Public | Self::SurveyFirm => {
+                &[Level::District]
+            }
             Self::TownReviewer => &[Level::Town],
             Self::VillageClerk => &[Level::Village],
             Self::GridInspector => &[Level::Village, Level::Grid],
@@ -169,7 +178,7 @@ impl Role {
     /// Whether a binding of this role names a department (自然资源, 住建 …).
     #[must_use]
     pub fn needs_department(self) -> bool {
-        matches!(self, Self::DepartmentHandler)
+        matches!(self, Self::DepartmentHandler | Self::SurveyFirm)
     }
 }
 
@@ -296,11 +305,19 @@ pub enum Action {
     HomesteadConfigure,
     /// Revoke an issued certificate.
     CertificateRevoke,
+    /// Read survey projects, submissions and their reports, and the firms' records.
+    SurveyRead,
+    /// Register survey projects; return a submission or accept it into the one map.
+    SurveyManage,
+    /// Sign off a submission's remaining warnings (the authorised person).
+    SurveySignOff,
+    /// Submit results to one's firm's projects (and read them and their reports).
+    SurveySubmit,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 30] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -327,6 +344,10 @@ impl Action {
         Action::HomesteadReview,
         Action::HomesteadConfigure,
         Action::CertificateRevoke,
+        Action::SurveyRead,
+        Action::SurveyManage,
+        Action::SurveySignOff,
+        Action::SurveySubmit,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -359,6 +380,10 @@ impl Action {
             Self::HomesteadReview => "homestead_review",
             Self::HomesteadConfigure => "homestead_configure",
             Self::CertificateRevoke => "certificate_revoke",
+            Self::SurveyRead => "survey_read",
+            Self::SurveyManage => "survey_manage",
+            Self::SurveySignOff => "survey_sign_off",
+            Self::SurveySubmit => "survey_submit",
         }
     }
 
@@ -392,6 +417,10 @@ impl Action {
             Self::HomesteadReview => "审查宅基地申请",
             Self::HomesteadConfigure => "维护集体经济组织成员名册",
             Self::CertificateRevoke => "注销证照",
+            Self::SurveyRead => "查看测绘项目和质检报告",
+            Self::SurveyManage => "登记测绘项目、退回或接收成果",
+            Self::SurveySignOff => "签认质检警告",
+            Self::SurveySubmit => "提交测绘成果",
         }
     }
 
@@ -425,6 +454,10 @@ impl Action {
             Self::HomesteadReview => "review homestead applications",
             Self::HomesteadConfigure => "keep the collective's member roll",
             Self::CertificateRevoke => "revoke certificates",
+            Self::SurveyRead => "read survey projects and check reports",
+            Self::SurveyManage => "register survey projects, return or accept results",
+            Self::SurveySignOff => "sign off check warnings",
+            Self::SurveySubmit => "submit survey results",
         }
     }
 
@@ -441,6 +474,7 @@ impl Action {
                 | Self::UserList
                 | Self::OrderRead
                 | Self::HomesteadRead
+                | Self::SurveyRead
         )
     }
 }
@@ -607,6 +641,26 @@ pub fn rule(action: Action) -> Rule {
             false,
         ),
         A::CertificateRevoke => (&[R::DistrictApprover], Reach::WithinScope, false, false),
+        A::SurveyRead => (
+            &[
+                R::Admin,
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::DutyLeader,
+            ],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::SurveyManage => (
+            &[R::DistrictApprover, R::DepartmentHandler],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::SurveySignOff => (&[R::DistrictApprover], Reach::WithinScope, false, false),
+        // A firm's work is its department's: a firm's binding covers only its own projects.
+        A::SurveySubmit => (&[R::SurveyFirm], Reach::WithinScope, false, false),
         A::SeePhone => (
             &[
                 R::DistrictApprover,

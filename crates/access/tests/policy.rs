@@ -109,6 +109,15 @@ fn expected(action: Action) -> (&'static [Role], bool) {
         ),
         Action::HomesteadConfigure => (&[Admin, VillageClerk], true),
         Action::CertificateRevoke => (&[DistrictApprover], true),
+        // Issue 19: the bureau reads and manages survey projects, its approver signs off
+        // warnings; a firm submits to its own projects (its department is the firm).
+        Action::SurveyRead => (
+            &[Admin, DistrictApprover, DepartmentHandler, DutyLeader],
+            true,
+        ),
+        Action::SurveyManage => (&[DistrictApprover, DepartmentHandler], true),
+        Action::SurveySignOff => (&[DistrictApprover], true),
+        Action::SurveySubmit => (&[SurveyFirm], true),
         Action::SeePhone => (
             &[
                 DistrictApprover,
@@ -380,5 +389,28 @@ fn handling_is_for_the_unit_sent_to_and_only_it() {
             &holder(role),
             Action::OrderHandle
         ));
+    }
+}
+
+#[test]
+fn a_survey_firm_reaches_only_its_own_projects() {
+    let district = [j(DISTRICT)];
+    let project_of = |firm| Resource {
+        scope: &district,
+        department: Some(firm),
+        ..Resource::default()
+    };
+    let mut firm = holder(Role::SurveyFirm);
+    firm.bindings[0].department = Some("甲测绘".to_owned());
+    assert!(decide(&firm, Action::SurveySubmit, &project_of("甲测绘")).allowed);
+    let other = decide(&firm, Action::SurveySubmit, &project_of("乙测绘"));
+    assert!(!other.allowed && other.reason == Reason::OutOfScope);
+    // A firm reads and decides nothing else of the bureau's.
+    for action in [
+        Action::SurveyRead,
+        Action::SurveyManage,
+        Action::SurveySignOff,
+    ] {
+        assert!(!decide(&firm, action, &project_of("甲测绘")).allowed);
     }
 }

@@ -1091,6 +1091,26 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, district: &str, force: bool)
             summary.join("，")
         )?;
     }
+    let today = jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date();
+    let made = tudi_quality::demo::fill(&*store, tudi_access::demo::DEMO_FIRM, today, &|tables| {
+        tudi_server::xlsx::workbook_of(tables).map_err(|e| e.to_string())
+    })
+    .map_err(|e| failed(e.message()))?;
+    let summary: Vec<String> = made
+        .submissions
+        .iter()
+        .map(|s| {
+            let status = tudi_core::msg::Bilingual::msg(&s.status);
+            format!("{} {}（错误 {} 条）", s.project, status.zh, s.errors())
+        })
+        .collect();
+    writeln!(
+        out(),
+        "演示测绘项目及成果质检 / demo survey projects and checks: {}",
+        summary.join("，")
+    )?;
     let mut o = out();
     writeln!(
         o,

@@ -126,40 +126,10 @@ fn report_kind(path: &Path) -> Option<ReportKind> {
     }
 }
 
-/// The error geometries as a GeoPackage layer `findings` in the checked CRS, each with its rule,
-/// severity, feature and message: QGIS opens it beside the data.
+/// The error geometries as a GeoPackage layer `findings` in the checked CRS: QGIS opens it
+/// beside the data.
 fn write_geopackage(path: &Path, report: &Report, epsg: u32) -> Result<()> {
-    use tudi_core::layer::{FieldDef, FieldType};
-    let def = tudi_store::LayerDef {
-        name: "findings".into(),
-        title: "质检问题 / findings".into(),
-        kind: LayerKind::Custom,
-        epsg,
-        geometry_type: "GEOMETRY".into(),
-        fields: vec![
-            FieldDef::new("rule", "规则", FieldType::Text),
-            FieldDef::new("severity", "严重程度", FieldType::Text),
-            FieldDef::new("feature", "要素序号", FieldType::Integer),
-            FieldDef::new("message_zh", "说明", FieldType::Text),
-            FieldDef::new("message_en", "message", FieldType::Text),
-            FieldDef::new("source_id", "要素标识", FieldType::Text),
-        ],
-    };
-    let mut rows = report.findings.iter().enumerate().filter_map(|(n, f)| {
-        let geometry = f.geometry.clone()?;
-        let mut attributes = serde_json::Map::new();
-        attributes.insert("rule".into(), f.rule.clone().into());
-        attributes.insert("severity".into(), f.severity.msg().en.into());
-        attributes.insert("feature".into(), (f.feature + 1).into());
-        attributes.insert("message_zh".into(), f.message.zh.clone().into());
-        attributes.insert("message_en".into(), f.message.en.clone().into());
-        if let Some(id) = &f.feature_id {
-            attributes.insert("source_id".into(), id.clone().into());
-        }
-        // Ids by position: the same findings make the same rows.
-        Some((uuid::Uuid::from_u128(n as u128 + 1), geometry, attributes))
-    });
-    tudi_store::gpkg::write_plain(path, &def, &mut rows).map_err(|e| {
+    tudi_quality::export::findings_geopackage(path, report, epsg).map_err(|e| {
         failed(Msg::new(
             format!("无法写入报告 {}：{e}", path.display()),
             format!("cannot write the report {}: {e}", path.display()),

@@ -209,6 +209,21 @@ pub fn run(
     features: &[PlanarFeature],
     others: &OtherLayers,
 ) -> Report {
+    run_observed(set, crs, features, others, &|_, _| {})
+}
+
+/// [`run`], telling `observe` how many of the set's rules are done, out of how many, as each
+/// one finishes (from any thread): a long check shows its progress.
+#[must_use]
+pub fn run_observed(
+    set: &RuleSet,
+    crs: tudi_geo::crs::Crs,
+    features: &[PlanarFeature],
+    others: &OtherLayers,
+    observe: &(dyn Fn(usize, usize) + Sync),
+) -> Report {
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let total = set.rules.len();
     let mut prepared: BTreeMap<usize, crate::between::Prepared<'_>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for (order, rule) in set.rules.iter().enumerate() {
@@ -256,6 +271,10 @@ pub fn run(
                 (Some(_), None) => {}
                 (None, _) => apply(rule, crs, features, &problems, &shapes, &mut found),
             }
+            observe(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
             found.into_iter().map(move |f| (order, f))
         })
         .collect();

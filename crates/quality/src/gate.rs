@@ -118,6 +118,20 @@ pub fn check_file(
     opts: &ImportOptions,
     set: &RuleSet,
 ) -> Result<Checked, ImportError> {
+    check_file_observed(store, file, opts, set, &|_, _| {})
+}
+
+/// [`check_file`], telling `observe` the rules done out of all as each finishes.
+///
+/// # Errors
+/// As [`check_file`].
+pub fn check_file_observed(
+    store: &dyn Store,
+    file: &Path,
+    opts: &ImportOptions,
+    set: &RuleSet,
+    observe: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Checked, ImportError> {
     let existing = match store.layer_def(&opts.layer) {
         Ok(def) => Some(def),
         Err(StoreError::UnknownLayer(_)) => None,
@@ -141,7 +155,7 @@ pub fn check_file(
     let others = other_layers(store, set, crs)?;
     Ok(Checked {
         crs,
-        report: check::run(set, crs, &features, &others),
+        report: check::run_observed(set, crs, &features, &others, observe),
         features,
         others,
     })

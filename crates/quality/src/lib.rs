@@ -14,5 +14,8 @@
 pub mod between;
 pub mod check;
 pub mod conformance;
+pub mod demo;
+pub mod export;
 pub mod gate;
 pub mod rules;
+pub mod survey;

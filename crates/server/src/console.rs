@@ -19,6 +19,8 @@ const ORDERS: &str = include_str!("../../../web/console/orders.html");
 const ORDERS_JS: &str = include_str!("../../../web/console/orders.js");
 const HOMESTEAD: &str = include_str!("../../../web/console/homestead.html");
 const HOMESTEAD_JS: &str = include_str!("../../../web/console/homestead.js");
+const SURVEY: &str = include_str!("../../../web/console/survey.html");
+const SURVEY_JS: &str = include_str!("../../../web/console/survey.js");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -50,6 +52,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/homestead.js",
             get(|| async { page(HOMESTEAD_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/survey",
+            get(|| async { page(SURVEY, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/console/survey.js",
+            get(|| async { page(SURVEY_JS, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/style.css",

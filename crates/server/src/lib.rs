@@ -29,6 +29,7 @@ mod problem;
 pub mod routes;
 mod secure;
 mod serve;
+mod survey;
 pub mod xlsx;
 
 use std::net::SocketAddr;
@@ -155,6 +156,8 @@ pub struct AppState {
     metrics_access: Arc<metrics::MetricsAccess>,
     /// HTTPS served directly (rustls), when configured.
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Submissions being checked on this server, with their progress.
+    survey_checks: Arc<survey::Checks>,
 }
 
 /// Bounds that keep one client from holding the server: time allowed for a request's headers
@@ -319,6 +322,7 @@ impl AppState {
             )),
             offered_rules: Arc::new(UntilChanged::new()),
             order_rules: Arc::new(UntilChanged::new()),
+            survey_checks: Arc::default(),
             store,
             web_dir: std::path::PathBuf::from("web"),
             auth: Arc::new(AuthConfig::default()),
@@ -659,6 +663,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(homestead::routes())
         .merge(homestead_events::routes())
         .merge(open311::routes())
+        .merge(survey::routes())
         .merge(health::routes())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())
@@ -703,6 +708,21 @@ pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> std
                         }
                     }
                     Err(p) => tracing::warn!(detail = %p.detail_en, "deadline supervision failed"),
+                }
+            }
+        });
+    }
+    // Submissions left queued or mid-check by a server that stopped: checked again, by the
+    // server holding the lease (at start, then every five minutes).
+    {
+        let st = state.clone();
+        tokio::spawn(async move {
+            let period = std::time::Duration::from_secs(300);
+            let mut every = tokio::time::interval(period);
+            loop {
+                every.tick().await;
+                if st.holds_lease("survey-checks", period * 3).await {
+                    survey::resume_checks(&st).await;
                 }
             }
         });

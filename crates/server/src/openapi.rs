@@ -9,11 +9,19 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Guard, ROUTES};
-use crate::{accounts, api, homestead, homestead_events, open311, orders};
+use crate::{accounts, api, homestead, homestead_events, open311, orders, survey};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 /// What uploads may be (decoded in full on arrival).
 const UPLOADS: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "application/pdf"];
+
+/// What a survey package is sent as: a GeoPackage, a zipped Shapefile or a FlatGeobuf.
+const PACKAGES: [&str; 4] = [
+    "application/geopackage+sqlite3",
+    "application/zip",
+    "application/flatgeobuf",
+    "application/octet-stream",
+];
 
 /// What a route reads besides its path: the query string and the body, as the schemas of the
 /// Rust types its handler reads them into.
@@ -42,6 +50,17 @@ impl Reads {
         Self {
             query: None,
             body: Some((vec![media, "text/plain"], json!({"type": "string"}))),
+        }
+    }
+
+    /// A survey package as the body, named by the query string.
+    fn package<Q: JsonSchema>(g: &mut SchemaGenerator) -> Self {
+        Self {
+            query: Some(definition_of::<Q>(g)),
+            body: Some((
+                PACKAGES.to_vec(),
+                json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+            )),
         }
     }
 
@@ -83,6 +102,12 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("POST", "/api/v1/compliance") => Reads::json::<api::ComplianceRequest>(g),
         ("GET", "/api/v1/search") => Reads::query::<api::SearchQuery>(g),
         ("GET", "/api/v1/layers/{id}/checks") => Reads::query::<api::ChecksQuery>(g),
+        ("GET", "/api/v1/survey/projects") => Reads::query::<survey::ListQuery>(g),
+        ("POST", "/api/v1/survey/projects") => Reads::json::<tudi_quality::survey::NewProject>(g),
+        ("POST", "/api/v1/survey/projects/{id}/submissions") => {
+            Reads::package::<survey::SubmitQuery>(g)
+        }
+        ("POST", "/api/v1/survey/submissions/{id}/actions") => Reads::json::<survey::ActionBody>(g),
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -221,6 +246,15 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("POST", "/api/v1/compliance") => of::<tudi_onemap::compliance::Report>(g),
         ("GET", "/api/v1/search") => of::<api::SearchResults>(g),
         ("GET", "/api/v1/layers/{id}/checks") => of::<api::CheckPage>(g),
+        ("GET", "/api/v1/survey/projects") => of::<survey::ProjectPage>(g),
+        ("POST", "/api/v1/survey/projects") => of::<survey::ProjectView>(g),
+        ("GET", "/api/v1/survey/projects/{id}") => of::<survey::ProjectDetail>(g),
+        (
+            "POST",
+            "/api/v1/survey/projects/{id}/submissions" | "/api/v1/survey/submissions/{id}/actions",
+        )
+        | ("GET", "/api/v1/survey/submissions/{id}") => of::<survey::SubmissionView>(g),
+        ("GET", "/api/v1/survey/firms") => of::<survey::FirmList>(g),
         ("GET", "/api/v1/status") => of::<api::ServiceStatus>(g),
         ("GET", "/api/v1/homestead/applications") => of::<homestead::ApplicationPage>(g),
         (
@@ -298,6 +332,11 @@ fn answers(method: &str, path: &str) -> Vec<&'static str> {
             vec!["application/json", XLSX]
         }
         ("GET", "/api/v1/certificates/{id}/pdf") => vec!["application/pdf"],
+        ("GET", "/api/v1/survey/submissions/{id}/files/{file}") => vec![
+            XLSX,
+            "application/geopackage+sqlite3",
+            "application/octet-stream",
+        ],
         (
             "GET",
             "/api/v1/orders/{number}/attachments/{sha256}"
@@ -420,6 +459,35 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ),
         ("GET", "/api/v1/certificates/{id}/pdf") => ("证照 PDF", "a certificate as PDF"),
         ("POST", "/api/v1/certificates/{id}/revoke") => ("注销证照", "revoke a certificate"),
+        ("GET", "/api/v1/survey/projects") => (
+            "测绘项目列表（测绘单位只见本单位项目）",
+            "survey projects (a firm sees its own)",
+        ),
+        ("POST", "/api/v1/survey/projects") => ("登记测绘项目", "register a survey project"),
+        ("GET", "/api/v1/survey/projects/{id}") => (
+            "测绘项目及其成果提交",
+            "a survey project with its submissions",
+        ),
+        ("POST", "/api/v1/survey/projects/{id}/submissions") => (
+            "提交成果包（GeoPackage、压缩的 Shapefile 或 FlatGeobuf），自动质检",
+            "submit a package (GeoPackage, zipped Shapefile or FlatGeobuf) for its automatic check",
+        ),
+        ("GET", "/api/v1/survey/submissions/{id}") => (
+            "成果提交：质检进度、汇总与问题清单",
+            "a submission: its check's progress, totals and findings",
+        ),
+        ("GET", "/api/v1/survey/submissions/{id}/files/{file}") => (
+            "质检报告文件：report.xlsx、findings.gpkg 或原成果包 package",
+            "a report file: report.xlsx, findings.gpkg or the package as submitted",
+        ),
+        ("POST", "/api/v1/survey/submissions/{id}/actions") => (
+            "签认警告、退回或入库",
+            "sign off warnings, return the results or accept them into the one map",
+        ),
+        ("GET", "/api/v1/survey/firms") => (
+            "测绘单位质量诚信记录（质检通过与未通过）",
+            "each firm's record of checks passed and failed",
+        ),
         ("POST", "/api/v1/orders/supervise") => (
             "发送到期提醒、超期预警和督办",
             "send reminders, warnings and 督办 now due",
@@ -499,9 +567,14 @@ fn success(method: &str, path: &str) -> (&'static str, &'static str) {
             | "/api/v1/homestead/events"
             | "/api/v1/orders/{number}/attachments"
             | "/api/v1/homestead/applications/{id}/documents"
+            | "/api/v1/survey/projects"
             | "/open311/v2/requests.json"
             | "/open311/v2/requests.xml",
         ) => ("201", "已创建 / created"),
+        ("POST", "/api/v1/survey/projects/{id}/submissions") => (
+            "202",
+            "已受理，质检在后台进行 / taken in: the check runs in the background",
+        ),
         ("GET", "/ogc/collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x}") => {
             ("200", "瓦片（空瓦片为 204）/ the tile (204 when empty)")
         }

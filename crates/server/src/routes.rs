@@ -50,6 +50,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/console/orders.js", Guard::Public),
     r("GET", "/console/homestead", Guard::Public),
     r("GET", "/console/homestead.js", Guard::Public),
+    r("GET", "/console/survey", Guard::Public),
+    r("GET", "/console/survey.js", Guard::Public),
     r("GET", "/console/style.css", Guard::Public),
     r("GET", "/console/verify.css", Guard::Public),
     r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),
@@ -325,6 +327,48 @@ pub const ROUTES: &[RouteSpec] = &[
         "POST",
         "/api/v1/users/{name}/password",
         Guard::InHandler(Action::UserResetPassword),
+    ),
+    // Survey projects and submissions (综合测绘, 成果质检): the bureau reads and decides, a
+    // firm reads and submits to its own projects (decided in the handler, on the project).
+    r(
+        "GET",
+        "/api/v1/survey/projects",
+        Guard::InHandler(Action::SurveyRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/survey/projects",
+        Guard::InHandler(Action::SurveyManage),
+    ),
+    r(
+        "GET",
+        "/api/v1/survey/projects/{id}",
+        Guard::InHandler(Action::SurveyRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/survey/projects/{id}/submissions",
+        Guard::InHandler(Action::SurveySubmit),
+    ),
+    r(
+        "GET",
+        "/api/v1/survey/submissions/{id}",
+        Guard::InHandler(Action::SurveyRead),
+    ),
+    r(
+        "GET",
+        "/api/v1/survey/submissions/{id}/files/{file}",
+        Guard::InHandler(Action::SurveyRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/survey/submissions/{id}/actions",
+        Guard::InHandler(Action::SurveyManage),
+    ),
+    r(
+        "GET",
+        "/api/v1/survey/firms",
+        Guard::InHandler(Action::SurveyRead),
     ),
     // The audit log.
     r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),

@@ -44,6 +44,9 @@ struct World {
     /// A registered right (the house's unit code) in each, and a later event on it.
     rights: [String; 2],
     events: [String; 2],
+    /// A survey project of the demo firm (inside), one of another firm; a submission to each.
+    survey_projects: [String; 2],
+    submissions: [String; 2],
 }
 
 /// The village of the other town's homestead application and certificate (not the village
@@ -334,7 +337,40 @@ fn world() -> &'static World {
         let (r_in, e_in) = register(1, VILLAGE_IN);
         let (r_out, e_out) = register(2, HOMESTEAD_OUT);
         let state = AppState::new(store.clone()).with_auth(AuthConfig::for_tests());
+        // Survey projects: the demo firm's own (inside) and another firm's; a package submitted
+        // to each (left queued: no check runs here).
+        let (survey_projects, submissions) = {
+            let mut projects = Vec::new();
+            let mut subs = Vec::new();
+            for firm in [tudi_access::demo::DEMO_FIRM, "乙测绘有限公司"] {
+                let p = tudi_quality::survey::register(
+                    &*store,
+                    &c,
+                    &serde_json::from_value(json!({"name": format!("{firm} 项目"),
+                        "kind": "cadastral", "client": "区自然资源局", "firm": firm,
+                        "deadline": "2027-01-31"}))
+                    .unwrap(),
+                )
+                .unwrap();
+                let sub = tudi_quality::survey::submit(
+                    &*store,
+                    &c,
+                    &p.id,
+                    "p.gpkg",
+                    b"SQLite format 3\0not really",
+                )
+                .unwrap();
+                projects.push(p.id);
+                subs.push(sub.id);
+            }
+            (
+                [projects[0].clone(), projects[1].clone()],
+                [subs[0].clone(), subs[1].clone()],
+            )
+        };
         World {
+            survey_projects,
+            submissions,
             _dir: dir,
             store,
             state,
@@ -467,7 +503,8 @@ fn every_route_has_an_access_rule_and_every_rule_a_route() {
 /// Who may call each route: the product's rules, stated here independently of the policy.
 fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: bool) -> bool {
     use Role::*;
-    let staff = role.is_some_and(|r| r != Public);
+    // The bureau and the villages; a survey firm sees only its own projects and public layers.
+    let staff = role.is_some_and(|r| r != Public && r != SurveyFirm);
     let district_admin = caller == "admin";
     let any_admin = role == Some(Admin);
     let scoped_admin = district_admin || (any_admin && inside);
@@ -480,7 +517,9 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         // The operator's addresses or metrics token only, never an account (these calls come
         // from no address): crates/cli/tests/serving.rs tests whom it answers.
         (_, "/metrics") => false,
-        (_, "/api/v1/compliance") => role.is_some_and(|r| ![Public, HotlineAgent].contains(&r)),
+        (_, "/api/v1/compliance") => {
+            role.is_some_and(|r| ![Public, HotlineAgent, SurveyFirm].contains(&r))
+        }
         (_, "/api/v1/status") => any_admin,
         // Staff; the layer's own reading rule then applies (parcels: every staff role).
         (_, "/api/v1/layers/{id}/checks") => staff,
@@ -589,6 +628,30 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
                 || inside && ["town.admin", "cunju.jingban", "target.in"].contains(&caller)
         }
         ("POST", "/api/v1/certificates/{id}/revoke") => caller == "quju.shenpi",
+        // Survey work: the bureau's district-level staff read it all; the firm its own projects
+        // (inside) only; the approver and the department manage; only the firm submits.
+        ("GET", "/api/v1/survey/projects" | "/api/v1/survey/firms") => [
+            "admin",
+            "quju.shenpi",
+            "bumen.zrzy",
+            "zhiban.lingdao",
+            "cehui.danwei",
+        ]
+        .contains(&caller),
+        ("POST", "/api/v1/survey/projects") => ["quju.shenpi", "bumen.zrzy"].contains(&caller),
+        (
+            "GET",
+            "/api/v1/survey/projects/{id}"
+            | "/api/v1/survey/submissions/{id}"
+            | "/api/v1/survey/submissions/{id}/files/{file}",
+        ) => {
+            ["admin", "quju.shenpi", "bumen.zrzy", "zhiban.lingdao"].contains(&caller)
+                || inside && caller == "cehui.danwei"
+        }
+        ("POST", "/api/v1/survey/projects/{id}/submissions") => inside && caller == "cehui.danwei",
+        ("POST", "/api/v1/survey/submissions/{id}/actions") => {
+            ["quju.shenpi", "bumen.zrzy"].contains(&caller)
+        }
         (_, "/api/v1/audit") => {
             [Some(Admin), Some(DistrictApprover), Some(DutyLeader)].contains(&role)
                 && (caller != "town.admin" || inside)
@@ -668,6 +731,26 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             Some(json!({"revision": 1, "action": "comment", "task": 1, "text": "矩阵"})),
         )),
         "/api/v1/homestead/rights/{code}" => Some((path.replace("{code}", &w.rights[i]), None)),
+        "/api/v1/survey/projects/{id}" => Some((path.replace("{id}", &w.survey_projects[i]), None)),
+        // Not a package: the firm gets 422, others 403 or 404.
+        "/api/v1/survey/projects/{id}/submissions" => Some((
+            format!(
+                "{}?name=x.gpkg",
+                path.replace("{id}", &w.survey_projects[i])
+            ),
+            Some(Value::String("not a package".into())),
+        )),
+        "/api/v1/survey/submissions/{id}" => Some((path.replace("{id}", &w.submissions[i]), None)),
+        "/api/v1/survey/submissions/{id}/files/{file}" => Some((
+            path.replace("{id}", &w.submissions[i])
+                .replace("{file}", "package"),
+            None,
+        )),
+        // A queued submission cannot be returned yet: those who decide get 409, others 403.
+        "/api/v1/survey/submissions/{id}/actions" => Some((
+            path.replace("{id}", &w.submissions[i]),
+            Some(json!({"action": "return", "reason": "矩阵"})),
+        )),
         "/api/v1/homestead/collectives/{village}" => Some((
             format!("/api/v1/homestead/collectives/{village}"),
             Some(json!({"members": []})),
@@ -731,6 +814,10 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         ),
         "/api/v1/users/{name}" => Some(json!({"display_name": format!("改名{n}")})),
         "/api/v1/users/{name}/password" => Some(json!({"password": "Reset-password-2"})),
+        // No name: the bureau's managers get 400, others 403.
+        "/api/v1/survey/projects" => Some(
+            json!({"name": " ", "kind": "cadastral", "client": "x", "firm": "x", "deadline": "2027-01-01"}),
+        ),
         "/api/v1/tokens" => Some(json!({"name": "矩阵测试"})),
         "/api/v1/layers/{id}/access" => Some(json!({"public": false})),
         "/api/v1/auth/login" => Some(json!({"username": "nobody", "password": "x"})),
@@ -840,6 +927,8 @@ async fn every_route_every_role_inside_and_outside_their_jurisdiction() {
                             "/api/v1/homestead/events/{id}",
                             "/api/v1/homestead/rights/{code}",
                             "/api/v1/certificates/{id}",
+                            "/api/v1/survey/projects/{id}",
+                            "/api/v1/survey/submissions/{id}",
                         ]
                         .contains(&route.path);
                     if by_id && role.is_some() {

@@ -364,7 +364,7 @@ pub struct Submission {
     /// Who submitted it.
     pub submitted_by: String,
     /// When its check finished.
-    #[schemars(with = "String")]
+    #[schemars(with = "Option<String>")]
     pub checked_at: Option<Timestamp>,
     /// The CRS it was checked in.
     pub crs: Option<String>,

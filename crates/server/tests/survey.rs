@@ -612,3 +612,53 @@ async fn bad_packages_and_projects_are_refused_with_why_and_change_nothing() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_a_stopped_server_left_unfinished_is_found_and_run_again() {
+    let w = world();
+    let store = &*demo().store;
+    let project = register("survey_api_resumed").await;
+    let change = Change::new("user:sv.firm", "survey.submit");
+    // Taken in, then the server stops: one left queued, one left mid-check.
+    let queued =
+        tudi_quality::survey::submit(store, &change, &project, "a.gpkg", &w.packages[0]).unwrap();
+    let mid =
+        tudi_quality::survey::submit(store, &change, &project, "b.gpkg", &w.packages[0]).unwrap();
+    let rec = store
+        .record(tudi_quality::survey::SUBMISSIONS, &mid.id)
+        .unwrap()
+        .unwrap();
+    let mut body = rec.body.clone();
+    body["status"] = json!("checking");
+    store
+        .write_records(
+            &change,
+            &[tudi_store::RecordWrite {
+                collection: tudi_quality::survey::SUBMISSIONS.into(),
+                id: mid.id.clone(),
+                expect: tudi_store::Expect::Version(rec.version),
+                body: Some(body),
+                keys: vec![("status".into(), "checking".into())],
+                detail: None,
+            }],
+        )
+        .unwrap();
+    let pending = tudi_quality::survey::pending(store).unwrap();
+    assert!(
+        pending.contains(&queued.id) && pending.contains(&mid.id),
+        "{pending:?}"
+    );
+    // The server holding the lease checks both again, to the same report.
+    let system = Change::new("system:quality-check", "survey.check");
+    let excel = |t: &[&tudi_core::table::Table]| {
+        tudi_server::xlsx::workbook_of(t).map_err(|e| e.to_string())
+    };
+    let a = tudi_quality::survey::check(store, &system, &queued.id, &excel, &|_| {}).unwrap();
+    let b = tudi_quality::survey::check(store, &system, &mid.id, &excel, &|_| {}).unwrap();
+    assert_eq!(a.status, tudi_quality::survey::SubmissionStatus::Passed);
+    assert_eq!((a.summary, a.findings), (b.summary, b.findings));
+    let pending = tudi_quality::survey::pending(store).unwrap();
+    assert!(!pending.contains(&queued.id) && !pending.contains(&mid.id));
+    // A check is not run twice over.
+    assert!(tudi_quality::survey::check(store, &system, &mid.id, &excel, &|_| {}).is_err());
+}

@@ -355,7 +355,7 @@ async function showProject(id) {
         <tr><th>状态</th><td id="project-status">${tag(p.status, p.status_name)}</td></tr>
         <tr><th>登记</th><td>${esc(when(p.registered_at))} ${esc(who(p.registered_by))}</td></tr>
       </table>
-      ${p.may_submit ? `<h3>提交成果 <small>Submit results</small></h3>
+      ${p.may_submit && p.status !== 'accepted' ? `<h3>提交成果 <small>Submit results</small></h3>
         <form id="upload-form">
           <p class="hint">GeoPackage（.gpkg）、压缩的 Shapefile（.zip）或 FlatGeobuf（.fgb），不超过 8 MB。提交后自动质检。</p>
           <input type="file" id="upload-file" accept=".gpkg,.zip,.fgb" required>
@@ -427,8 +427,9 @@ function rulesTable(summary) {
   return `<h3>按规则统计 <small>Totals by rule</small></h3>
     <p id="sub-totals">要素 ${summary.features} 个；<b class="sev-error-text">错误 ${summary.errors} 条</b>，<b class="sev-warning-text">警告 ${summary.warnings} 条</b>；检查规则 ${rules.length} 条，其中 ${hit.length} 条发现问题。</p>
     <table id="rule-table"><tr><th>规则</th><th>级别</th><th>说明</th><th>数量</th></tr>
-    ${rules.map((r) => `<tr class="${r.count > 0 ? 'hit' : 'zero'}" data-rule="${esc(r.id)}"><td><code>${esc(r.id)}</code></td><td>${sevTag(r.severity)}</td><td>${esc(r.message.zh)}</td><td>${r.count}</td></tr>`).join('')}
+    ${rules.map((r) => `<tr class="${r.count > 0 ? 'hit' : 'zero'}" data-rule="${esc(r.id)}"${r.count > 0 ? '' : ' hidden'}><td><code>${esc(r.id)}</code></td><td>${sevTag(r.severity)}</td><td>${esc(r.message.zh)}</td><td>${r.count}</td></tr>`).join('')}
     </table>
+    ${hit.length < rules.length ? `<button type="button" id="rules-all">显示其余 ${rules.length - hit.length} 条规则（未发现问题）</button>` : ''}
     ${(summary.not_run || []).length ? `<p class="hint">未执行的规则：</p><ul id="not-run">${summary.not_run.map((n) => `<li class="hint">${esc(n.message?.zh ?? n.message)}</li>`).join('')}</ul>` : ''}`;
 }
 
@@ -520,11 +521,13 @@ async function showSubmission(id) {
       </table>
       ${running ? `<div id="sub-progress">${progressHtml('sub', sub)}</div>` : ''}
       ${sub.problem ? `<p class="error" id="sub-problem">${esc(sub.problem.zh)}</p>` : ''}
+      <p class="hint" id="sub-newer"></p>
       <p class="downloads">下载：${sub.reports ? `<a id="dl-report" href="${files}/report.xlsx">质检报告（Excel）</a> <a id="dl-findings" href="${files}/findings.gpkg">问题图层（GeoPackage）</a> ` : ''}<a id="dl-package" href="${files}/package">原始成果包</a></p>
       ${rulesTable(sub.summary)}
       <div id="findings-box">${running ? '' : findingsTable(sub, false)}</div>
       <div id="sub-actions">${actionsHtml(sub)}</div>
       <div id="sub-decision">${decisionHtml(sub)}</div>`;
+    wireRules();
     wireFindings(sub);
     wireActions(sub);
     showFindings(sub.findings);
@@ -534,6 +537,10 @@ async function showSubmission(id) {
     api(`/api/v1/survey/projects/${encodeURIComponent(sub.project)}`).then((p) => {
       if (state.view !== view) return;
       state.project = p;
+      const newest = p.submissions[0];
+      if (newest && newest.id !== sub.id && $('sub-newer')) {
+        $('sub-newer').innerHTML = `该项目已有更新的提交：<a href="#submission=${esc(newest.id)}">${esc(newest.file_name)}</a>（${esc(newest.status_name.zh)}）`;
+      }
       showArea(p.area);
       if (!spots.length && p.area) onMap(() => goTo(bbox(positions(p.area)), 0));
     }).catch(() => {});
@@ -544,6 +551,14 @@ async function showSubmission(id) {
   } catch (err) {
     box.innerHTML = `<p class="error">${esc(err.message)}</p>`;
   }
+}
+
+function wireRules() {
+  if (!$('rules-all')) return;
+  $('rules-all').addEventListener('click', () => {
+    for (const row of document.querySelectorAll('#rule-table tr.zero')) row.hidden = false;
+    $('rules-all').remove();
+  });
 }
 
 function wireFindings(sub) {

@@ -1241,10 +1241,26 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
         )));
     }
     let (mut project, pv) = project(store, &sub.project)?;
-    // Taken first, so that of two accepting at once exactly one imports.
+    if project.status == ProjectStatus::Accepted {
+        return Err(SurveyError::State(Msg::new(
+            format!("项目 {} 已有成果入库，不能再次入库", project.id),
+            format!(
+                "project {} has results accepted already: no more can be",
+                project.id
+            ),
+        )));
+    }
+    // Taken first, so that of two accepting at once exactly one imports; the project is
+    // claimed with it, so that of two submissions of one project only one is accepted.
     sub.status = SubmissionStatus::Importing;
-    let version =
-        store.write_records(change, &[submission_write(&sub, Expect::Version(version))?])?[0];
+    let versions = store.write_records(
+        change,
+        &[
+            submission_write(&sub, Expect::Version(version))?,
+            project_write(&project, Expect::Version(pv))?,
+        ],
+    )?;
+    let (version, pv) = (versions[0], versions[1]);
     let imported = import_package(store, change, &sub, &project);
     let imported = match imported {
         Ok(n) => n,

@@ -235,9 +235,11 @@ pub(crate) struct ProjectView {
     overdue: bool,
     /// The caller may submit results to it.
     may_submit: bool,
+    /// 最近一次提交 / its latest submission, if any.
+    latest: Option<SubmissionBrief>,
 }
 
-fn project_view(p: Project, may_submit: bool) -> ProjectView {
+fn project_view(p: Project, may_submit: bool, latest: Option<&Submission>) -> ProjectView {
     let today = jiff::Zoned::now()
         .with_time_zone(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
         .date();
@@ -245,8 +247,22 @@ fn project_view(p: Project, may_submit: bool) -> ProjectView {
         kind_name: p.kind.msg(),
         status_name: p.status.msg(),
         overdue: p.status != survey::ProjectStatus::Accepted && p.deadline < today,
-        may_submit,
+        may_submit: may_submit && p.status != survey::ProjectStatus::Accepted,
+        latest: latest.map(brief),
         project: p,
+    }
+}
+
+fn brief(s: &Submission) -> SubmissionBrief {
+    SubmissionBrief {
+        errors: s.errors(),
+        warnings: s.warnings(),
+        status_name: s.status.msg(),
+        id: s.id.clone(),
+        file_name: s.file_name.clone(),
+        status: s.status,
+        submitted_at: s.submitted_at,
+        submitted_by: s.submitted_by.clone(),
     }
 }
 
@@ -287,13 +303,23 @@ async fn list(
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let offset = q.offset.unwrap_or(0);
     let firm = q.firm.clone();
-    let all = with_store(&st, move |s| survey::projects(s, firm.as_deref())).await?;
+    let (all, subs) = with_store(&st, move |s| {
+        let key = firm.as_deref().map(|f| ("firm", f));
+        Ok((
+            survey::projects(s, firm.as_deref())?,
+            survey::submissions(s, key)?,
+        ))
+    })
+    .await?;
+    // Ids are UUIDv7: the last of a project's is its latest.
+    let latest: HashMap<&str, &Submission> = subs.iter().map(|s| (s.project.as_str(), s)).collect();
     let mut shown: Vec<ProjectView> = all
         .into_iter()
         .filter(|p| q.status.is_none_or(|s| p.status == s))
         .filter_map(|p| {
             let r = reach(&ctx, &d, &p.firm);
-            r.read.then(|| project_view(p, r.submit))
+            let last = latest.get(p.id.as_str()).copied();
+            r.read.then(|| project_view(p, r.submit, last))
         })
         .collect();
     shown.reverse();
@@ -327,7 +353,11 @@ async fn register(
     let change = ctx.change("survey.register");
     let project = with_store(&st, move |s| survey::register(s, &change, &new)).await?;
     let location = format!("/api/v1/survey/projects/{}", project.id);
-    let mut res = (StatusCode::CREATED, Json(project_view(project, false))).into_response();
+    let mut res = (
+        StatusCode::CREATED,
+        Json(project_view(project, false, None)),
+    )
+        .into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
         res.headers_mut().insert(axum::http::header::LOCATION, v);
     }
@@ -386,23 +416,9 @@ async fn read_project(
         &format!("survey_project:{id}"),
         not_found_project(&id),
     )?;
-    let submissions = subs
-        .into_iter()
-        .rev()
-        .map(|s| SubmissionBrief {
-            errors: s.errors(),
-            warnings: s.warnings(),
-            status_name: s.status.msg(),
-            id: s.id,
-            file_name: s.file_name,
-            status: s.status,
-            submitted_at: s.submitted_at,
-            submitted_by: s.submitted_by,
-        })
-        .collect();
     Ok(Json(ProjectDetail {
-        project: project_view(project, r.submit),
-        submissions,
+        project: project_view(project, r.submit, subs.last()),
+        submissions: subs.iter().rev().map(brief).collect(),
     })
     .into_response())
 }
@@ -452,7 +468,19 @@ async fn submit(
     let sub = with_store(&st, move |s| survey::submit(s, &change, &id, &name, &body)).await?;
     start_check(&st, sub.id.clone());
     let location = format!("/api/v1/survey/submissions/{}", sub.id);
-    let mut res = (StatusCode::ACCEPTED, Json(submission_view(&st, sub, false))).into_response();
+    let mut res = (
+        StatusCode::ACCEPTED,
+        Json(submission_view(
+            &st,
+            sub,
+            &May {
+                manage: false,
+                sign_off: false,
+                project_open: true,
+            },
+        )),
+    )
+        .into_response();
     if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
         res.headers_mut().insert(axum::http::header::LOCATION, v);
     }
@@ -517,28 +545,53 @@ pub(crate) struct SubmissionView {
     actions: Vec<&'static str>,
 }
 
-fn submission_view(st: &AppState, sub: Submission, manage: bool) -> SubmissionView {
-    let mut actions = Vec::new();
-    if manage {
-        if sub.status == SubmissionStatus::Passed {
-            actions.push("sign_off");
-            if sub.unsigned_warnings().is_empty() {
-                actions.push("accept");
-            }
+/// What the caller may decide on a submission, and whether its project still takes results.
+struct May {
+    manage: bool,
+    sign_off: bool,
+    project_open: bool,
+}
+
+impl May {
+    fn new(ctx: &Ctx, district: Jurisdiction, project_open: bool) -> Self {
+        let scope = [district];
+        let res = Resource {
+            scope: &scope,
+            ..Resource::default()
+        };
+        Self {
+            manage: decide(&ctx.principal, Action::SurveyManage, &res).allowed,
+            sign_off: decide(&ctx.principal, Action::SurveySignOff, &res).allowed,
+            project_open,
         }
-        if matches!(
+    }
+}
+
+fn submission_view(st: &AppState, sub: Submission, may: &May) -> SubmissionView {
+    let mut actions = Vec::new();
+    let unsigned = sub.unsigned_warnings();
+    if sub.status == SubmissionStatus::Passed && may.project_open {
+        if may.sign_off && !unsigned.is_empty() {
+            actions.push("sign_off");
+        }
+        if may.manage && unsigned.is_empty() {
+            actions.push("accept");
+        }
+    }
+    if may.manage
+        && matches!(
             sub.status,
             SubmissionStatus::Passed | SubmissionStatus::Failed | SubmissionStatus::Unreadable
-        ) {
-            actions.push("return");
-        }
+        )
+    {
+        actions.push("return");
     }
     SubmissionView {
         progress: st.survey_checks.progress(&sub.id),
         status_name: sub.status.msg(),
         errors: sub.errors(),
         warnings: sub.warnings(),
-        unsigned_warnings: sub.unsigned_warnings(),
+        unsigned_warnings: unsigned,
         actions,
         submission: sub,
     }
@@ -553,14 +606,15 @@ fn not_found_submission(id: &str) -> impl FnOnce() -> Problem + '_ {
     }
 }
 
-async fn load_submission(
-    st: &AppState,
-    ctx: &Ctx,
-    id: &str,
-) -> Result<(Submission, bool), Problem> {
+async fn load_submission(st: &AppState, ctx: &Ctx, id: &str) -> Result<(Submission, May), Problem> {
     let d = district(st)?;
     let key = id.to_owned();
-    let (sub, _) = with_store(st, move |s| survey::submission(s, &key)).await?;
+    let (sub, project) = with_store(st, move |s| {
+        let (sub, _) = survey::submission(s, &key)?;
+        let (project, _) = survey::project(s, &sub.project)?;
+        Ok((sub, project))
+    })
+    .await?;
     authorize_read(
         st,
         ctx,
@@ -569,17 +623,8 @@ async fn load_submission(
         &format!("survey_submission:{id}"),
         not_found_submission(id),
     )?;
-    let scope = [d];
-    let manage = decide(
-        &ctx.principal,
-        Action::SurveyManage,
-        &Resource {
-            scope: &scope,
-            ..Resource::default()
-        },
-    )
-    .allowed;
-    Ok((sub, manage))
+    let open = project.status != survey::ProjectStatus::Accepted;
+    Ok((sub, May::new(ctx, d, open)))
 }
 
 async fn read_submission(
@@ -587,8 +632,8 @@ async fn read_submission(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let (sub, manage) = load_submission(&st, &ctx, &id).await?;
-    Ok(Json(submission_view(&st, sub, manage)).into_response())
+    let (sub, may) = load_submission(&st, &ctx, &id).await?;
+    Ok(Json(submission_view(&st, sub, &may)).into_response())
 }
 
 async fn submission_file(
@@ -680,13 +725,22 @@ async fn act(
         &format!("survey_submission:{}", sub.id),
     )?;
     let change = ctx.change(&format!("survey.{}", body.action));
-    let done = with_store(&st, move |s| match body.action.as_str() {
-        "sign_off" => survey::sign_off(s, &change, &id, &body.findings, &body.reason),
-        "return" => survey::return_to_firm(s, &change, &id, &body.reason),
-        _ => survey::accept(s, &change, &id),
+    let (done, project) = with_store(&st, move |s| {
+        let done = match body.action.as_str() {
+            "sign_off" => survey::sign_off(s, &change, &id, &body.findings, &body.reason),
+            "return" => survey::return_to_firm(s, &change, &id, &body.reason),
+            _ => survey::accept(s, &change, &id),
+        }?;
+        let (project, _) = survey::project(s, &done.project)?;
+        Ok((done, project))
     })
     .await?;
-    Ok(Json(submission_view(&st, done, true)).into_response())
+    let may = May::new(
+        &ctx,
+        district(&st)?,
+        project.status != survey::ProjectStatus::Accepted,
+    );
+    Ok(Json(submission_view(&st, done, &may)).into_response())
 }
 
 /// Every firm's record (质量诚信).

@@ -313,6 +313,28 @@ async fn errors_block_warnings_are_signed_off_and_only_then_results_enter_the_on
     assert_eq!(passed["errors"], 0);
     assert_eq!(passed["unsigned_warnings"], json!([1]));
     let id = passed["id"].as_str().unwrap().to_owned();
+    // A second package of the same results, also passing, decided on later.
+    let spare = submit_checked(&project, "宗地成果-再交.gpkg", w.packages[0].clone()).await;
+    assert_eq!(spare["status"], "passed", "{spare}");
+    // What each may do next: the approver signs off, the department may only return.
+    let offered = |token: &str| {
+        let id = id.clone();
+        let token = token.to_owned();
+        async move {
+            let (_, sub, _) = call_json(
+                &state(),
+                Some(&token),
+                "GET",
+                &format!("/api/v1/survey/submissions/{id}"),
+                None,
+            )
+            .await;
+            sub["actions"].clone()
+        }
+    };
+    assert_eq!(offered(&w.approver).await, json!(["sign_off", "return"]));
+    assert_eq!(offered(&w.handler).await, json!(["return"]));
+    assert_eq!(offered(&w.firm).await, json!([]));
     let (status, body) = act(&w.approver, &id, json!({"action": "accept"})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
@@ -359,9 +381,26 @@ async fn errors_block_warnings_are_signed_off_and_only_then_results_enter_the_on
     assert_eq!(body["status"], "accepted");
     assert_eq!(body["decision"]["imported"], 12);
     assert_eq!(layer_count("survey_api_parcels"), 12);
-    // Accepted once: neither again nor another submission.
+    // Accepted once: neither again, nor another submission of the project, nor a new one.
     let (status, _) = act(&w.handler, &id, json!({"action": "accept"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
+    let spare_id = spare["id"].as_str().unwrap();
+    let (status, body) = act(&w.handler, spare_id, json!({"action": "accept"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(layer_count("survey_api_parcels"), 12);
+    let (_, seen, _) = call_json(
+        &state(),
+        Some(&w.firm),
+        "GET",
+        &format!("/api/v1/survey/projects/{project}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (seen["status"].clone(), seen["may_submit"].clone()),
+        (json!("accepted"), json!(false))
+    );
+    assert_eq!(seen["latest"]["id"], spare["id"]);
     let (status, _) = upload(&w.firm, &project, "x.gpkg", w.packages[0].clone()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     // The check stays with the layer.

@@ -139,9 +139,15 @@ function positions(g, out = []) {
 
 function bbox(points) {
   if (points.length === 0) return null;
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  return [[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]];
+  // A loop, not Math.min(...xs): a large report has more vertices than a call takes arguments.
+  let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of points) {
+    if (x < w) w = x;
+    if (x > e) e = x;
+    if (y < s) s = y;
+    if (y > n) n = y;
+  }
+  return [[w, s], [e, n]];
 }
 
 /** Goes to `box` ([[w, s], [e, n]]): a point is flown to, an extent fitted. */
@@ -309,7 +315,12 @@ function progressHtml(prefix, s) {
 /** Reads submission `id` every second while it is queued or checked, calling `update` with each
  * reading; ends when its check has ended or the page shows something else. */
 async function watch(id, view, update) {
-  for (;;) {
+  // A check takes seconds to minutes; after an hour the page stops asking and says so.
+  for (let tries = 0; ; tries++) {
+    if (tries > 3600) {
+      showError('质检长时间未完成，请稍后刷新页面查看，或联系管理员');
+      return null;
+    }
     await new Promise((r) => setTimeout(r, 1000));
     if (state.view !== view) return null;
     let s;
@@ -490,11 +501,16 @@ function actionsHtml(sub) {
 
 async function act(id, body, out) {
   out.textContent = '';
+  // One decision at a time: the buttons wait for the answer.
+  const buttons = [...document.querySelectorAll('#detail button')];
+  for (const b of buttons) b.disabled = true;
   try {
     await api(`/api/v1/survey/submissions/${encodeURIComponent(id)}/actions`, { method: 'POST', body });
     await showSubmission(id);
   } catch (err) {
     out.textContent = err.message;
+  } finally {
+    for (const b of buttons) b.disabled = false;
   }
 }
 
@@ -599,16 +615,35 @@ function wireActions(sub) {
       act(sub.id, { action: 'return', reason }, $('dc-result'));
     });
   }
-  if ($('dc-accept')) $('dc-accept').addEventListener('click', () => act(sub.id, { action: 'accept' }, $('dc-result')));
+  if ($('dc-accept')) {
+    // Entering the one map cannot be undone here: the first click asks, the second does it.
+    $('dc-accept').addEventListener('click', () => {
+      const button = $('dc-accept');
+      if (button.dataset.confirm !== 'yes') {
+        button.dataset.confirm = 'yes';
+        button.textContent = '确认入库（不可撤销）';
+        $('dc-result').textContent = '入库后成果将写入一张图，再次点击确认。';
+        return;
+      }
+      act(sub.id, { action: 'accept' }, $('dc-result'));
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 
+/** A part of the address as written, or null when it is not well encoded. */
+function decoded(text) {
+  try { return decodeURIComponent(text); } catch { return null; }
+}
+
 function route() {
   const p = /project=([^&]+)/.exec(location.hash);
-  if (p) { showProject(decodeURIComponent(p[1])); return; }
+  const project = p && decoded(p[1]);
+  if (project) { showProject(project); return; }
   const s = /submission=([^&]+)/.exec(location.hash);
-  if (s) showSubmission(decodeURIComponent(s[1]));
+  const submission = s && decoded(s[1]);
+  if (submission) showSubmission(submission);
 }
 
 async function start() {

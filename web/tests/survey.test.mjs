@@ -341,6 +341,9 @@ db.commit()
   assert.ok((await page.textContent('#signoffs')).includes('经实地核实，登记面积以权属来源为准'));
   assert.ok((await page.textContent('#finding-table')).includes('已签认'));
   assert.equal(await page.$('#signoff-form'), null, 'nothing left to sign off');
+  // Entering the one map is confirmed: the first click asks, the second does it.
+  await page.click('#dc-accept');
+  assert.match(await page.textContent('#dc-accept'), /确认入库/);
   await page.click('#dc-accept');
   await page.waitForSelector('#decision');
   assert.match(await page.textContent('#decision'), /已入库，导入 \d+ 个要素/);

@@ -7,7 +7,7 @@
 //! person signed off each remaining warning ([`accept`]).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -31,7 +31,7 @@ pub const PROJECTS: &str = "survey_project";
 pub const SUBMISSIONS: &str = "survey_submission";
 
 /// Bytes a zipped package may unpack to at most: a zip bomb stops here.
-const MAX_UNPACKED: u64 = 1 << 30;
+const MAX_UNPACKED: u64 = 512 << 20;
 
 /// What a project surveys or plans, which decides its layer and rule set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -184,6 +184,10 @@ pub struct Project {
     /// Its submissions, oldest first.
     #[serde(default)]
     pub submissions: Vec<String>,
+    /// The submission being imported into the one map now, if any: the project takes nothing
+    /// else meanwhile.
+    #[serde(default)]
+    pub importing: Option<String>,
 }
 
 /// The format of a submitted package, told from its first bytes.
@@ -382,6 +386,10 @@ pub struct Submission {
     pub sign_offs: Vec<SignOff>,
     /// The decision, once made.
     pub decision: Option<Decision>,
+    /// Times its check was started (a check a server could not finish is started again, a few
+    /// times at most).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl Submission {
@@ -489,9 +497,9 @@ fn text_field(field: &'static str, label: &str, value: &str) -> Result<String, S
     Ok(v.to_owned())
 }
 
-/// The area of a project: a polygonal GeoJSON geometry in longitude and latitude, and its
-/// ellipsoidal area in m².
-fn project_area(area: &Value) -> Result<f64, SurveyError> {
+/// The area of a project: a polygonal GeoJSON geometry in longitude and latitude, kept as
+/// parsed (nothing else of what was sent), and its ellipsoidal area in m².
+fn project_area(area: &Value) -> Result<(Value, f64), SurveyError> {
     let bad = |why: String| {
         invalid(
             "area",
@@ -518,7 +526,10 @@ fn project_area(area: &Value) -> Result<f64, SurveyError> {
     if let Some(p) = problems.first() {
         return Err(bad(p.msg().en));
     }
-    Ok(geo::GeodesicArea::geodesic_area_unsigned(&geom))
+    Ok((
+        tudi_geo::io::geojson::geometry_to_value(&geom),
+        geo::GeodesicArea::geodesic_area_unsigned(&geom),
+    ))
 }
 
 /// Registers a project; returns it with its new number.
@@ -552,7 +563,11 @@ pub fn register(
             ),
         ));
     }
-    let area_m2 = new.area.as_ref().map(project_area).transpose()?;
+    let area = new.area.as_ref().map(project_area).transpose()?;
+    let (area, area_m2) = match area {
+        Some((shape, m2)) => (Some(shape), Some(m2)),
+        None => (None, None),
+    };
     let now = Timestamp::now();
     let year = now
         .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
@@ -566,13 +581,14 @@ pub fn register(
             client: client.clone(),
             firm: firm.clone(),
             layer: layer.clone(),
-            area: new.area.clone(),
+            area: area.clone(),
             area_m2,
             deadline: new.deadline,
             status: ProjectStatus::Registered,
             registered_at: now,
             registered_by: change.actor.clone(),
             submissions: Vec::new(),
+            importing: None,
         };
         let write = project_write(&project, Expect::Absent).map_err(|e| StoreError::Database {
             doing: "writing a survey project",
@@ -684,13 +700,30 @@ pub fn submissions(
     page.records.into_iter().map(|r| parse(r.body)).collect()
 }
 
-/// The names a zipped package holds, refused unless it is one Shapefile with its `.shx` and
-/// `.dbf`.
-fn zipped_shapefile(bytes: &[u8]) -> Result<zip::ZipArchive<std::io::Cursor<&[u8]>>, SurveyError> {
+/// Names of a zip that are not the package's own: macOS's resource forks.
+fn is_clutter(name: &str) -> bool {
+    name.starts_with("__MACOSX/") || name.rsplit('/').next().is_some_and(|f| f.starts_with("._"))
+}
+
+/// Lists at most a few names, and how many more there are.
+fn some_of(names: &[&str], sep: &str) -> String {
+    let mut out = names.iter().take(5).copied().collect::<Vec<_>>().join(sep);
+    if names.len() > 5 {
+        out.push_str(&format!("{sep}… (+{})", names.len() - 5));
+    }
+    out
+}
+
+/// A zipped package, read from memory.
+type Zipped<'a> = zip::ZipArchive<std::io::Cursor<&'a [u8]>>;
+
+/// A zipped package opened, refused unless it holds one Shapefile with its `.shx` and `.dbf`;
+/// with the Shapefile's path in the zip without `.shp`.
+fn zipped_shapefile(bytes: &[u8]) -> Result<(Zipped<'_>, String), SurveyError> {
     let bad = |zh: String, en: String| SurveyError::Package(Msg::new(zh, en));
     let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
         bad(
-            format!("压缩包已损坏：{e}"),
+            "压缩包已损坏，无法打开".into(),
             format!("the zip is corrupt: {e}"),
         )
     })?;
@@ -698,28 +731,15 @@ fn zipped_shapefile(bytes: &[u8]) -> Result<zip::ZipArchive<std::io::Cursor<&[u8
         .file_names()
         .filter_map(Result::ok)
         .map(std::borrow::Cow::into_owned)
+        .filter(|n| !is_clutter(n))
         .collect();
     let shapefiles: Vec<&str> = names
         .iter()
         .map(String::as_str)
         .filter(|n| n.to_ascii_lowercase().ends_with(".shp"))
         .collect();
-    match shapefiles.as_slice() {
-        [one] => {
-            let stem = &one[..one.len() - 4];
-            for ext in ["shx", "dbf"] {
-                let present = names.iter().any(|n| {
-                    n.len() == stem.len() + 4
-                        && n.to_ascii_lowercase() == format!("{}.{ext}", stem.to_ascii_lowercase())
-                });
-                if !present {
-                    return Err(bad(
-                        format!("压缩包中缺少 {stem}.{ext}"),
-                        format!("the zip lacks {stem}.{ext}"),
-                    ));
-                }
-            }
-        }
+    let stem = match shapefiles.as_slice() {
+        [one] => one[..one.len() - 4].to_owned(),
         [] => {
             return Err(bad(
                 "压缩包中没有 Shapefile（.shp）".into(),
@@ -730,30 +750,34 @@ fn zipped_shapefile(bytes: &[u8]) -> Result<zip::ZipArchive<std::io::Cursor<&[u8
             return Err(bad(
                 format!(
                     "压缩包中有多个 Shapefile（{}），请每次提交一个图层",
-                    many.join("、")
+                    some_of(many, "、")
                 ),
                 format!(
                     "the zip holds several Shapefiles ({}): submit one layer at a time",
-                    many.join(", ")
+                    some_of(many, ", ")
                 ),
             ));
         }
+    };
+    for ext in ["shx", "dbf"] {
+        let wanted = format!("{}.{ext}", stem.to_ascii_lowercase());
+        if !names.iter().any(|n| n.to_ascii_lowercase() == wanted) {
+            return Err(bad(
+                format!("压缩包中缺少 {stem}.{ext}"),
+                format!("the zip lacks {stem}.{ext}"),
+            ));
+        }
     }
-    Ok(archive)
+    Ok((archive, stem))
 }
 
 /// Writes a package where the import reads it: the file itself, or a zip's Shapefile with its
-/// companions (named alike in `dir`). Returns the file to read.
+/// companions of the same name (as `package.*` in `dir`). Returns the file to read.
 ///
 /// # Errors
-/// A zip that is corrupt, not one Shapefile, or unpacks to more than 1 GiB; a write failing.
+/// A zip that is corrupt, not one Shapefile, or unpacks to more than 512 MiB; a write failing.
 pub fn unpack(bytes: &[u8], format: PackageFormat, dir: &Path) -> Result<PathBuf, SurveyError> {
-    let io = |e: std::io::Error| {
-        SurveyError::Package(Msg::new(
-            format!("无法展开成果包：{e}"),
-            format!("cannot unpack the package: {e}"),
-        ))
-    };
+    let io = |e: std::io::Error| SurveyError::Internal(format!("cannot unpack a package: {e}"));
     match format {
         PackageFormat::GeoPackage | PackageFormat::FlatGeobuf => {
             let ext = if format == PackageFormat::GeoPackage {
@@ -766,35 +790,43 @@ pub fn unpack(bytes: &[u8], format: PackageFormat, dir: &Path) -> Result<PathBuf
             Ok(path)
         }
         PackageFormat::ZippedShapefile => {
-            let mut archive = zipped_shapefile(bytes)?;
+            let (mut archive, stem) = zipped_shapefile(bytes)?;
+            let stem = stem.to_ascii_lowercase();
             let mut budget = MAX_UNPACKED;
             for i in 0..archive.len() {
-                let mut entry = archive
-                    .by_index(i)
-                    .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                let mut entry = archive.by_index(i).map_err(|e| {
+                    SurveyError::Package(Msg::new(
+                        "压缩包已损坏，无法展开",
+                        format!("the zip is corrupt: {e}"),
+                    ))
+                })?;
                 let lower = entry
                     .name()
                     .map(|n| n.to_ascii_lowercase())
                     .unwrap_or_default();
+                // Only the Shapefile's own companions: a stray `.dbf` elsewhere is not its.
                 let Some(ext) = ["shp", "shx", "dbf", "prj", "cpg"]
                     .into_iter()
-                    .find(|ext| lower.ends_with(&format!(".{ext}")))
+                    .find(|ext| lower == format!("{stem}.{ext}"))
                 else {
                     continue;
                 };
-                let mut out = Vec::new();
-                let read = (&mut entry)
-                    .take(budget + 1)
-                    .read_to_end(&mut out)
-                    .map_err(io)? as u64;
-                if read > budget {
+                let mut out =
+                    std::fs::File::create(dir.join(format!("package.{ext}"))).map_err(io)?;
+                let written =
+                    std::io::copy(&mut (&mut entry).take(budget + 1), &mut out).map_err(|e| {
+                        SurveyError::Package(Msg::new(
+                            "压缩包已损坏，无法展开",
+                            format!("the zip is corrupt: {e}"),
+                        ))
+                    })?;
+                if written > budget {
                     return Err(SurveyError::Package(Msg::new(
-                        "压缩包展开后超过 1 GiB，拒绝处理",
-                        "the zip unpacks to more than 1 GiB: refused",
+                        "压缩包展开后超过 512 MiB，拒绝处理",
+                        "the zip unpacks to more than 512 MiB: refused",
                     )));
                 }
-                budget -= read;
-                std::fs::write(dir.join(format!("package.{ext}")), out).map_err(io)?;
+                budget -= written;
             }
             Ok(dir.join("package.shp"))
         }
@@ -819,6 +851,26 @@ pub fn submit(
         return Err(SurveyError::State(Msg::new(
             format!("项目 {project_id} 的成果已入库，不再接收提交"),
             format!("project {project_id} is accepted: it takes no more submissions"),
+        )));
+    }
+    if project.importing.is_some() {
+        return Err(importing(&project));
+    }
+    // One check at a time per project: a firm cannot queue a flood of them.
+    let waiting = submissions(store, Some(("project", project_id)))?
+        .into_iter()
+        .any(|s| {
+            matches!(
+                s.status,
+                SubmissionStatus::Queued | SubmissionStatus::Checking
+            )
+        });
+    if waiting {
+        return Err(SurveyError::State(Msg::new(
+            format!("项目 {project_id} 已有成果在质检中，请等其完成后再提交"),
+            format!(
+                "a package of project {project_id} is being checked: submit again once it is done"
+            ),
         )));
     }
     let format = PackageFormat::of(bytes)?;
@@ -852,6 +904,7 @@ pub fn submit(
         problem: None,
         sign_offs: Vec::new(),
         decision: None,
+        attempts: 0,
     };
     project.status = ProjectStatus::Submitted;
     project.submissions.push(id.clone());
@@ -870,12 +923,23 @@ pub fn submit(
     Ok(sub)
 }
 
-/// The submissions waiting for a check or left mid-check (by a server that stopped), oldest
+fn importing(project: &Project) -> SurveyError {
+    SurveyError::State(Msg::new(
+        format!("项目 {} 的成果正在入库，请稍后再试", project.id),
+        format!(
+            "results of project {} are being accepted into the one map: try again shortly",
+            project.id
+        ),
+    ))
+}
+
+/// The submissions waiting for a check, and those left mid-check since before
+/// `checking_before` (by a server that stopped: a running check is at most minutes old), oldest
 /// first.
 ///
 /// # Errors
 /// The store fails.
-pub fn pending(store: &dyn Store) -> Result<Vec<String>, SurveyError> {
+pub fn pending(store: &dyn Store, checking_before: Timestamp) -> Result<Vec<String>, SurveyError> {
     let mut ids = Vec::new();
     for status in [SubmissionStatus::Queued, SubmissionStatus::Checking] {
         let page = store.find_records(
@@ -886,11 +950,19 @@ pub fn pending(store: &dyn Store) -> Result<Vec<String>, SurveyError> {
                 offset: 0,
             },
         )?;
-        ids.extend(page.records.into_iter().map(|r| r.id));
+        ids.extend(
+            page.records
+                .into_iter()
+                .filter(|r| status == SubmissionStatus::Queued || r.updated_at < checking_before)
+                .map(|r| r.id),
+        );
     }
     ids.sort();
     Ok(ids)
 }
+
+/// Times a check is started before its submission is given up as one the server cannot check.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Makes an Excel workbook of tables (the server's writer), or says why it cannot.
 pub type ExcelWriter = dyn Fn(&[&Table]) -> Result<Vec<u8>, String>;
@@ -931,12 +1003,25 @@ pub fn check(
             format!("submission {id} is not waiting for its check"),
         )));
     }
-    let version = if sub.status == SubmissionStatus::Queued {
-        sub.status = SubmissionStatus::Checking;
-        store.write_records(change, &[submission_write(&sub, Expect::Version(version))?])?[0]
-    } else {
-        version
-    };
+    // Claimed, counted: of two servers starting it at once one goes on; a package that stops
+    // every server that checks it is given up after a few tries, with why.
+    sub.status = SubmissionStatus::Checking;
+    sub.attempts += 1;
+    if sub.attempts > MAX_ATTEMPTS {
+        sub.status = SubmissionStatus::Unreadable;
+        sub.checked_at = Some(Timestamp::now());
+        sub.problem = Some(Msg::new(
+            format!("质检 {MAX_ATTEMPTS} 次均未能完成（服务器故障），请联系管理员或重新提交"),
+            format!(
+                "the check could not be finished in {MAX_ATTEMPTS} tries (a server fault): ask the administrator or submit again"
+            ),
+        ));
+    }
+    let version =
+        store.write_records(change, &[submission_write(&sub, Expect::Version(version))?])?[0];
+    if sub.status == SubmissionStatus::Unreadable {
+        return Ok(sub);
+    }
     let (project, _) = project(store, &sub.project)?;
     observe(Progress {
         stage: "unpacking",
@@ -1014,7 +1099,8 @@ fn read_and_check(
     let package = store.blob(&sub.package)?.ok_or_else(|| {
         SurveyError::Internal(format!("the package of submission {} is missing", sub.id))
     })?;
-    let set = RuleSet::find(&sub.rule_set).map_err(|e| SurveyError::Package(e.msg()))?;
+    let set = RuleSet::find(&sub.rule_set)
+        .map_err(|e| SurveyError::Internal(format!("rule set {}: {}", sub.rule_set, e.msg().en)))?;
     let dir = tempfile::tempdir().map_err(|e| SurveyError::Internal(e.to_string()))?;
     let path = unpack(&package.bytes, sub.format, dir.path())?;
     let opts = ImportOptions::new(&project.layer, project.kind.layer_kind());
@@ -1107,20 +1193,26 @@ pub fn sign_off(
             "give the reason the warnings may stand (at most 500 characters)",
         ));
     }
-    if findings.is_empty() {
+    if findings.is_empty() || findings.len() > gate::KEPT_FINDINGS {
         return Err(invalid(
             "findings",
-            "请列出要签认的警告编号",
-            "list the numbers of the warnings to sign off",
+            format!("请列出要签认的警告编号（1 至 {} 条）", gate::KEPT_FINDINGS),
+            format!(
+                "list the numbers of the warnings to sign off (1 to {})",
+                gate::KEPT_FINDINGS
+            ),
         ));
     }
     let signed: BTreeSet<usize> = sub.sign_offs.iter().map(|s| s.finding).collect();
+    let warnings: BTreeSet<usize> = sub
+        .findings
+        .iter()
+        .filter(|f| f.severity == "warning")
+        .map(|f| f.number)
+        .collect();
     let now = Timestamp::now();
     for &n in findings {
-        let is_warning = sub
-            .findings
-            .iter()
-            .any(|f| f.number == n && f.severity == "warning");
+        let is_warning = warnings.contains(&n);
         if !is_warning {
             return Err(invalid(
                 "findings",
@@ -1183,7 +1275,14 @@ pub fn return_to_firm(
         reason: Some(reason.to_owned()),
         imported: None,
     });
-    if project.status != ProjectStatus::Accepted {
+    // The project is returned only when this was its latest submission: a newer one may be
+    // waiting for its own decision.
+    if project.status != ProjectStatus::Accepted
+        && project
+            .submissions
+            .last()
+            .is_some_and(|last| *last == sub.id)
+    {
         project.status = ProjectStatus::Returned;
     }
     store.write_records(
@@ -1250,9 +1349,14 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
             ),
         )));
     }
-    // Taken first, so that of two accepting at once exactly one imports; the project is
-    // claimed with it, so that of two submissions of one project only one is accepted.
+    if project.importing.is_some() {
+        return Err(importing(&project));
+    }
+    // The submission and its project claimed together: of two accepting at once (the same
+    // submission or two of one project) exactly one imports, and nothing else is written to
+    // the project until it is done.
     sub.status = SubmissionStatus::Importing;
+    project.importing = Some(sub.id.clone());
     let versions = store.write_records(
         change,
         &[
@@ -1261,14 +1365,22 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
         ],
     )?;
     let (version, pv) = (versions[0], versions[1]);
-    let imported = import_package(store, change, &sub, &project);
-    let imported = match imported {
+    let imported = match import_package(store, change, &sub, &project) {
         Ok(n) => n,
-        Err(why) => {
+        Err(e) => {
             sub.status = SubmissionStatus::Passed;
-            sub.problem = Some(why.clone());
-            store.write_records(change, &[submission_write(&sub, Expect::Version(version))?])?;
-            return Err(SurveyError::Import(why));
+            project.importing = None;
+            if let SurveyError::Import(why) = &e {
+                sub.problem = Some(why.clone());
+            }
+            store.write_records(
+                change,
+                &[
+                    submission_write(&sub, Expect::Version(version))?,
+                    project_write(&project, Expect::Version(pv))?,
+                ],
+            )?;
+            return Err(e);
         }
     };
     let now = Timestamp::now();
@@ -1282,6 +1394,7 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
         imported: Some(imported),
     });
     project.status = ProjectStatus::Accepted;
+    project.importing = None;
     let kept = RecordWrite {
         collection: gate::COLLECTION.into(),
         id: uuid::Uuid::now_v7().to_string(),
@@ -1316,28 +1429,70 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
     Ok(sub)
 }
 
+/// What the check found, as (rule, feature) pairs: a check made again is compared by them.
+fn found(findings: impl Iterator<Item = (String, usize)>) -> BTreeSet<(String, usize)> {
+    findings.collect()
+}
+
+/// Imports a passed package into its project's layer, checked once more just before against
+/// the store as it is now (other results may have been accepted since): a new error, or a
+/// warning that was not signed off, refuses it. Returns the features imported.
 fn import_package(
     store: &dyn Store,
     change: &Change,
     sub: &Submission,
     project: &Project,
-) -> Result<u64, Msg> {
-    let package = store
-        .blob(&sub.package)
-        .map_err(|e| Msg::new(format!("数据库错误：{e}"), format!("store error: {e}")))?
-        .ok_or_else(|| Msg::new("成果包已丢失", "the package is missing"))?;
-    let dir = tempfile::tempdir().map_err(|e| {
-        Msg::new(
-            format!("无法建立临时目录：{e}"),
-            format!("no temporary directory: {e}"),
-        )
+) -> Result<u64, SurveyError> {
+    let package = store.blob(&sub.package)?.ok_or_else(|| {
+        SurveyError::Internal(format!("the package of submission {} is missing", sub.id))
     })?;
-    let path = unpack(&package.bytes, sub.format, dir.path()).map_err(|e| e.message())?;
+    let set = RuleSet::find(&sub.rule_set)
+        .map_err(|e| SurveyError::Internal(format!("rule set {}: {}", sub.rule_set, e.msg().en)))?;
+    let dir = tempfile::tempdir().map_err(|e| SurveyError::Internal(e.to_string()))?;
+    let path = unpack(&package.bytes, sub.format, dir.path())?;
     let mut opts = ImportOptions::new(&project.layer, project.kind.layer_kind());
     opts.actor.clone_from(&change.actor);
+    let checked = gate::check_file(store, &path, &opts, &set).map_err(|e| match e {
+        import::ImportError::Store(s) => SurveyError::Store(s),
+        other => SurveyError::Import(other.msg()),
+    })?;
+    let signed: BTreeSet<usize> = sub.sign_offs.iter().map(|s| s.finding).collect();
+    let allowed = found(
+        sub.findings
+            .iter()
+            .filter(|f| signed.contains(&f.number))
+            .map(|f| (f.rule.clone(), f.feature)),
+    );
+    let now_errors = checked.report.count(crate::rules::Severity::Error);
+    let unsigned_now: Vec<(String, usize)> = found(
+        checked
+            .report
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::rules::Severity::Warning)
+            .map(|f| (f.rule.clone(), f.feature + 1)),
+    )
+    .difference(&allowed)
+    .cloned()
+    .collect();
+    if now_errors > 0 || !unsigned_now.is_empty() {
+        return Err(SurveyError::Import(Msg::new(
+            format!(
+                "一张图已有变化，重新检查发现错误 {now_errors} 条、未签认的警告 {} 条：请退回后重新提交",
+                unsigned_now.len()
+            ),
+            format!(
+                "the one map has changed since the check: checked again, {now_errors} errors and {} warnings not signed off — return the results for a new submission",
+                unsigned_now.len()
+            ),
+        )));
+    }
     import::import_file(store, &path, &opts, &mut |_| {})
         .map(|r| r.imported)
-        .map_err(|e| e.msg())
+        .map_err(|e| match e {
+            import::ImportError::Store(s) => SurveyError::Store(s),
+            other => SurveyError::Import(other.msg()),
+        })
 }
 
 /// A firm's record (质量诚信): its projects and how their checks went.

@@ -47,10 +47,23 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/survey/firms", get(firms))
 }
 
-/// Checks running on this server, with how far each has come.
-#[derive(Default)]
+/// Checks this server runs at once: each reads a whole package and the layers it is compared
+/// with, so a flood of submissions waits its turn instead of taking every core and the memory.
+const CONCURRENT_CHECKS: usize = 2;
+
+/// Checks running (or waiting to run) on this server, with how far each has come.
 pub(crate) struct Checks {
     running: Mutex<HashMap<String, Progress>>,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Self {
+            running: Mutex::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS)),
+        }
+    }
 }
 
 impl Checks {
@@ -87,6 +100,18 @@ impl Checks {
         if let Ok(mut running) = self.running.lock() {
             running.remove(id);
         }
+    }
+}
+
+/// Ends a check's entry however its work ends (a panic included), so it can be started again.
+struct Running {
+    checks: Arc<Checks>,
+    id: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.checks.end(&self.id);
     }
 }
 
@@ -487,36 +512,50 @@ async fn submit(
     Ok(res)
 }
 
-/// Runs the check of submission `id` in the background, unless it runs here already.
+/// Runs the check of submission `id` in the background (when one of this server's slots is
+/// free), unless it runs here already.
 pub(crate) fn start_check(st: &AppState, id: String) {
     if !st.survey_checks.start(&id) {
         return;
     }
     let st = st.clone();
-    tokio::task::spawn_blocking(move || {
-        let change = tudi_store::Change::new("system:quality-check", "survey.check");
-        let checks = Arc::clone(&st.survey_checks);
-        let observe = |p: Progress| checks.set(&id, p);
-        let started = std::time::Instant::now();
-        let outcome = survey::check(
-            &*st.store,
-            &change,
-            &id,
-            &|tables| crate::xlsx::workbook_of(tables).map_err(|e| e.to_string()),
-            &observe,
-        );
-        crate::metrics::job_ran("survey-check", outcome.is_ok(), started.elapsed());
-        if let Err(e) = outcome {
-            tracing::warn!(error = %e, "a submission's check failed");
+    tokio::spawn(async move {
+        let running = Running {
+            checks: Arc::clone(&st.survey_checks),
+            id: id.clone(),
+        };
+        let Ok(_slot) = Arc::clone(&st.survey_checks.slots).acquire_owned().await else {
+            return;
+        };
+        let work = tokio::task::spawn_blocking(move || {
+            let change = tudi_store::Change::new("system:quality-check", "survey.check");
+            let checks = Arc::clone(&running.checks);
+            let observe = |p: Progress| checks.set(&running.id, p);
+            let started = std::time::Instant::now();
+            let outcome = survey::check(
+                &*st.store,
+                &change,
+                &running.id,
+                &|tables| crate::xlsx::workbook_of(tables).map_err(|e| e.to_string()),
+                &observe,
+            );
+            crate::metrics::job_ran("survey-check", outcome.is_ok(), started.elapsed());
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "a submission's check failed");
+            }
+        });
+        if let Err(e) = work.await {
+            tracing::error!(error = %e, "a submission's check stopped");
         }
-        st.survey_checks.end(&id);
     });
 }
 
-/// Checks the submissions left queued or mid-check (by a server that stopped).
+/// Checks the submissions left queued, or mid-check for ten minutes (by a server that
+/// stopped).
 pub(crate) async fn resume_checks(st: &AppState) {
     let store = st.store.clone();
-    let pending = tokio::task::spawn_blocking(move || survey::pending(&*store)).await;
+    let stale = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    let pending = tokio::task::spawn_blocking(move || survey::pending(&*store, stale)).await;
     match pending {
         Ok(Ok(ids)) => {
             for id in ids {
@@ -587,7 +626,13 @@ fn submission_view(st: &AppState, sub: Submission, may: &May) -> SubmissionView 
         actions.push("return");
     }
     SubmissionView {
-        progress: st.survey_checks.progress(&sub.id),
+        // Only while it runs: a check's entry ends a moment after its outcome is written.
+        progress: matches!(
+            sub.status,
+            SubmissionStatus::Queued | SubmissionStatus::Checking
+        )
+        .then(|| st.survey_checks.progress(&sub.id))
+        .flatten(),
         status_name: sub.status.msg(),
         errors: sub.errors(),
         warnings: sub.warnings(),

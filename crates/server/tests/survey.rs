@@ -296,15 +296,27 @@ async fn errors_block_warnings_are_signed_off_and_only_then_results_enter_the_on
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "returned");
-    let (_, seen, _) = call_json(
-        &state(),
-        Some(&w.firm),
-        "GET",
-        &format!("/api/v1/survey/projects/{project}"),
-        None,
+    let project_status = || async {
+        let (_, seen, _) = call_json(
+            &state(),
+            Some(&w.firm),
+            "GET",
+            &format!("/api/v1/survey/projects/{project}"),
+            None,
+        )
+        .await;
+        seen["status"].clone()
+    };
+    // The newer package still waits for its decision: the project is not returned yet.
+    assert_eq!(project_status().await, "submitted");
+    let (status, _) = act(
+        &w.handler,
+        again["id"].as_str().unwrap(),
+        json!({"action": "return", "reason": "同上"}),
     )
     .await;
-    assert_eq!(seen["status"], "returned");
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(project_status().await, "returned");
 
     // A corrected package with one warning left: a declared area 5 % off.
     let warned = with_declared_area_off(&w.packages[0]);
@@ -515,9 +527,19 @@ fn with_declared_area_off(package: &[u8]) -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
-/// The shapefile `shp` and its companions of `exts` (those present) in a zip.
+/// The shapefile `shp` and its companions of `exts` (those present) in a zip, with what a
+/// Mac and an untidy folder add: resource forks and a stray table of another name.
 fn zipped(shp: &std::path::Path, exts: &[&str]) -> Vec<u8> {
     let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for clutter in [
+        "__MACOSX/成果/._宗地.shp",
+        "成果/._宗地.dbf",
+        "旧/宗地备份.dbf",
+    ] {
+        out.start_file(clutter, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(b"not the data").unwrap();
+    }
     for ext in exts {
         let path = shp.with_extension(ext);
         if let Ok(bytes) = std::fs::read(&path) {
@@ -657,12 +679,13 @@ async fn a_check_a_stopped_server_left_unfinished_is_found_and_run_again() {
     let w = world();
     let store = &*demo().store;
     let project = register("survey_api_resumed").await;
+    let other = register("survey_api_resumed_too").await;
     let change = Change::new("user:sv.firm", "survey.submit");
     // Taken in, then the server stops: one left queued, one left mid-check.
     let queued =
         tudi_quality::survey::submit(store, &change, &project, "a.gpkg", &w.packages[0]).unwrap();
     let mid =
-        tudi_quality::survey::submit(store, &change, &project, "b.gpkg", &w.packages[0]).unwrap();
+        tudi_quality::survey::submit(store, &change, &other, "b.gpkg", &w.packages[0]).unwrap();
     let rec = store
         .record(tudi_quality::survey::SUBMISSIONS, &mid.id)
         .unwrap()
@@ -682,7 +705,18 @@ async fn a_check_a_stopped_server_left_unfinished_is_found_and_run_again() {
             }],
         )
         .unwrap();
-    let pending = tudi_quality::survey::pending(store).unwrap();
+    // A check running now is not taken for one left by a stopped server.
+    let recent = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(10);
+    // One check at a time per project.
+    let (status, body) = upload(&w.firm, &project, "c.gpkg", w.packages[0].clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let pending = tudi_quality::survey::pending(store, recent).unwrap();
+    assert!(
+        pending.contains(&queued.id) && !pending.contains(&mid.id),
+        "{pending:?}"
+    );
+    let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let pending = tudi_quality::survey::pending(store, later).unwrap();
     assert!(
         pending.contains(&queued.id) && pending.contains(&mid.id),
         "{pending:?}"
@@ -696,8 +730,113 @@ async fn a_check_a_stopped_server_left_unfinished_is_found_and_run_again() {
     let b = tudi_quality::survey::check(store, &system, &mid.id, &excel, &|_| {}).unwrap();
     assert_eq!(a.status, tudi_quality::survey::SubmissionStatus::Passed);
     assert_eq!((a.summary, a.findings), (b.summary, b.findings));
-    let pending = tudi_quality::survey::pending(store).unwrap();
+    let pending = tudi_quality::survey::pending(store, later).unwrap();
     assert!(!pending.contains(&queued.id) && !pending.contains(&mid.id));
     // A check is not run twice over.
     assert!(tudi_quality::survey::check(store, &system, &mid.id, &excel, &|_| {}).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_are_checked_again_when_accepted_against_the_one_map_as_it_is_then() {
+    let w = world();
+    let store = &*demo().store;
+    let change = Change::new("cli", "test.setup");
+    // The demo's village plan puts a house plot on 永久基本农田. Take that farmland away for the
+    // check, so the plan passes; put it back before the plan is accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.gpkg");
+    std::fs::write(&path, &w.packages[2]).unwrap();
+    let opts = tudi_onemap::import::ImportOptions::new("x", tudi_core::layer::LayerKind::Planning);
+    let (_, plots) = tudi_onemap::import::read_planar(&path, &opts).unwrap();
+    let house = plots
+        .iter()
+        .find(|p| p.properties["land_use"] == "0703")
+        .and_then(|p| p.geometry.clone().unwrap())
+        .unwrap();
+    let mut moved = Vec::new();
+    store
+        .for_each_feature("permanent_farmland", None, &mut |f| {
+            if geo::Intersects::intersects(&f.geometry, &house) {
+                moved.push(f);
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(!moved.is_empty());
+    let far = geo::Translate::translate(&house, 50_000.0, 50_000.0);
+    for f in &moved {
+        store
+            .update_feature(
+                "permanent_farmland",
+                f.id,
+                far.clone(),
+                f.attributes.clone(),
+                &change,
+            )
+            .unwrap();
+    }
+    let (status, body, _) = call_json(
+        &state(),
+        Some(&w.approver),
+        "POST",
+        "/api/v1/survey/projects",
+        Some(
+            json!({"name": "村庄规划（重新检查）", "kind": "village_plan",
+            "client": "镇人民政府", "firm": FIRM, "layer": "survey_api_plan",
+            "deadline": "2027-01-31"}),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let project = body["id"].as_str().unwrap().to_owned();
+    let sub = submit_checked(&project, "规划.gpkg", w.packages[2].clone()).await;
+    assert_eq!(sub["status"], "passed", "{sub}");
+    for f in &moved {
+        store
+            .update_feature(
+                "permanent_farmland",
+                f.id,
+                f.geometry.clone(),
+                f.attributes.clone(),
+                &change,
+            )
+            .unwrap();
+    }
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let unsigned = sub["unsigned_warnings"].clone();
+    if unsigned != json!([]) {
+        let (status, body) = act(
+            &w.approver,
+            &id,
+            json!({"action": "sign_off", "findings": unsigned, "reason": "已核实"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Accepting checks again: the plot is on permanent farmland now, so nothing goes in.
+    let (status, body) = act(&w.handler, &id, json!({"action": "accept"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("重新检查"),
+        "{body}"
+    );
+    assert_eq!(layer_count("survey_api_plan"), 0);
+    let (_, now, _) = call_json(
+        &state(),
+        Some(&w.handler),
+        "GET",
+        &format!("/api/v1/survey/submissions/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(now["status"], "passed");
+    assert!(now["problem"]["zh"].as_str().unwrap().contains("重新检查"));
+    // The project is free again: the results can be returned for a new submission.
+    let (status, _) = act(
+        &w.handler,
+        &id,
+        json!({"action": "return", "reason": "占用永久基本农田"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -29,6 +29,8 @@ use crate::rules::RuleSet;
 pub const PROJECTS: &str = "survey_project";
 /// Where submissions are kept.
 pub const SUBMISSIONS: &str = "survey_submission";
+/// Where a checked submission's findings are kept (by the submission's id).
+pub const FINDINGS: &str = "survey_findings";
 
 /// Bytes a zipped package may unpack to at most: a zip bomb stops here.
 const MAX_UNPACKED: u64 = 512 << 20;
@@ -618,18 +620,36 @@ fn project_write(project: &Project, expect: Expect) -> Result<RecordWrite, Surve
     })
 }
 
+/// A submission's record: without its findings, which have a record of their own (written once,
+/// with its check's outcome), so that lists and firms' records read little.
 fn submission_write(sub: &Submission, expect: Expect) -> Result<RecordWrite, SurveyError> {
+    let mut body = to_body(sub)?;
+    if let Some(o) = body.as_object_mut() {
+        o.insert("findings".into(), Value::Array(Vec::new()));
+    }
     Ok(RecordWrite {
         collection: SUBMISSIONS.into(),
         id: sub.id.clone(),
         expect,
-        body: Some(to_body(sub)?),
+        body: Some(body),
         keys: vec![
             ("project".into(), sub.project.clone()),
             ("firm".into(), sub.firm.clone()),
             ("status".into(), sub.status.id().into()),
         ],
         detail: Some(json!({"status": sub.status.id(), "project": sub.project})),
+    })
+}
+
+/// The record of a checked submission's findings.
+fn findings_write(sub: &Submission) -> Result<RecordWrite, SurveyError> {
+    Ok(RecordWrite {
+        collection: FINDINGS.into(),
+        id: sub.id.clone(),
+        expect: Expect::Absent,
+        body: Some(json!({"findings": to_body(&sub.findings)?})),
+        keys: Vec::new(),
+        detail: None,
     })
 }
 
@@ -662,7 +682,11 @@ pub fn submission(store: &dyn Store, id: &str) -> Result<(Submission, u64), Surv
             format!("no submission {id}"),
         ))
     })?;
-    Ok((parse(rec.body)?, rec.version))
+    let mut sub: Submission = parse(rec.body)?;
+    if let Some(found) = store.record(FINDINGS, id)? {
+        sub.findings = parse(found.body["findings"].clone())?;
+    }
+    Ok((sub, rec.version))
 }
 
 /// Every project (of `firm`, when given), oldest first.
@@ -681,7 +705,8 @@ pub fn projects(store: &dyn Store, firm: Option<&str>) -> Result<Vec<Project>, S
     page.records.into_iter().map(|r| parse(r.body)).collect()
 }
 
-/// Every submission (of `key`, e.g. `("project", id)`), oldest first.
+/// Every submission (of `key`, e.g. `("project", id)`), oldest first, without their findings
+/// ([`submission`] reads one with them).
 ///
 /// # Errors
 /// The store fails.
@@ -1084,7 +1109,13 @@ pub fn check(
             sub.summary = Some(gate::summary(&set, report));
             sub.findings = findings_view(report, crs);
             sub.reports = Some(reports);
-            store.write_records(change, &[submission_write(&sub, Expect::Version(version))?])?;
+            store.write_records(
+                change,
+                &[
+                    submission_write(&sub, Expect::Version(version))?,
+                    findings_write(&sub)?,
+                ],
+            )?;
         }
     }
     Ok(sub)

@@ -204,6 +204,23 @@ fn reach(ctx: &Ctx, district: &Jurisdiction, firm: &str) -> Reach {
     }
 }
 
+/// Refuses a caller who may read no survey work at all: neither the bureau's nor a firm's own.
+fn authorize_listing(st: &AppState, ctx: &Ctx, district: &Jurisdiction) -> Result<(), Problem> {
+    if tudi_access::policy::allowed_somewhere(&ctx.principal, Action::SurveySubmit) {
+        return Ok(());
+    }
+    authorize(
+        st,
+        ctx,
+        Action::SurveyRead,
+        &Resource {
+            scope: std::slice::from_ref(district),
+            ..Resource::default()
+        },
+        "survey",
+    )
+}
+
 /// Refuses a caller who may not read a project of `firm` (as if it did not exist).
 fn authorize_read(
     st: &AppState,
@@ -264,10 +281,15 @@ pub(crate) struct ProjectView {
     latest: Option<SubmissionBrief>,
 }
 
-fn project_view(p: Project, may_submit: bool, latest: Option<&Submission>) -> ProjectView {
-    let today = jiff::Zoned::now()
+/// Today in China (deadlines are dates there).
+fn today() -> jiff::civil::Date {
+    jiff::Zoned::now()
         .with_time_zone(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .date();
+        .date()
+}
+
+fn project_view(p: Project, may_submit: bool, latest: Option<&Submission>) -> ProjectView {
+    let today = today();
     ProjectView {
         kind_name: p.kind.msg(),
         status_name: p.status.msg(),
@@ -305,26 +327,7 @@ async fn list(
     Params(q): Params<ListQuery>,
 ) -> Result<Response, Problem> {
     let d = district(&st)?;
-    let staff = reach(&ctx, &d, "").read;
-    let firms: Vec<String> = ctx
-        .principal
-        .bindings
-        .iter()
-        .filter(|b| b.role == tudi_access::Role::SurveyFirm)
-        .filter_map(|b| b.department.clone())
-        .collect();
-    if !staff && firms.is_empty() {
-        authorize(
-            &st,
-            &ctx,
-            Action::SurveyRead,
-            &Resource {
-                scope: std::slice::from_ref(&d),
-                ..Resource::default()
-            },
-            "survey",
-        )?;
-    }
+    authorize_listing(&st, &ctx, &d)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let offset = q.offset.unwrap_or(0);
     let firm = q.firm.clone();
@@ -799,33 +802,12 @@ async fn firms(
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, Problem> {
     let d = district(&st)?;
-    let staff = reach(&ctx, &d, "").read;
-    let own: Vec<String> = ctx
-        .principal
-        .bindings
-        .iter()
-        .filter(|b| b.role == tudi_access::Role::SurveyFirm)
-        .filter_map(|b| b.department.clone())
-        .collect();
-    if !staff && own.is_empty() {
-        authorize(
-            &st,
-            &ctx,
-            Action::SurveyRead,
-            &Resource {
-                scope: &[d],
-                ..Resource::default()
-            },
-            "survey",
-        )?;
-    }
-    let today = jiff::Zoned::now()
-        .with_time_zone(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
-        .date();
+    authorize_listing(&st, &ctx, &d)?;
+    let today = today();
     let all = with_store(&st, move |s| survey::firm_records(s, today)).await?;
     let firms = all
         .into_iter()
-        .filter(|f| staff || own.contains(&f.firm))
+        .filter(|f| reach(&ctx, &d, &f.firm).read)
         .collect();
     Ok(Json(FirmList { firms }).into_response())
 }

@@ -292,7 +292,8 @@ pub struct FindingView {
     pub rule: String,
     /// `error` or `warning`.
     pub severity: String,
-    /// The feature's position in the package (from 1).
+    /// The feature's position in the package (from 1); 0 when it concerns no feature (a rule
+    /// that could not run).
     pub feature: usize,
     /// What was found, with the measured value against the limit.
     pub message: Msg,
@@ -1152,7 +1153,7 @@ fn read_and_check(
 /// The kept findings, numbered, placed in longitude and latitude as well as in `crs`.
 fn findings_view(report: &crate::check::Report, crs: Crs) -> Vec<FindingView> {
     let to_lonlat = Transformer::new(crs, Crs::WGS84).ok();
-    report
+    let mut shown: Vec<FindingView> = report
         .findings
         .iter()
         .take(gate::KEPT_FINDINGS)
@@ -1184,7 +1185,30 @@ fn findings_view(report: &crate::check::Report, crs: Crs) -> Vec<FindingView> {
                 geometry,
             }
         })
-        .collect()
+        .collect();
+    // A rule that could not run (its layer absent) leaves the check incomplete: it stands as a
+    // warning of its own, which someone must sign off before the results enter the one map.
+    let first = shown.len();
+    shown.extend(report.skipped.iter().enumerate().map(|(k, missing)| {
+        let why = missing.msg();
+        FindingView {
+            number: first + k + 1,
+            rule: missing.rule.clone(),
+            severity: "warning".into(),
+            feature: 0,
+            message: Msg::new(
+                format!("{}，须签认后方可入库", why.zh),
+                format!(
+                    "{}: to be signed off before the results are accepted",
+                    why.en
+                ),
+            ),
+            location: None,
+            planar: None,
+            geometry: None,
+        }
+    }));
+    shown
 }
 
 fn decidable(sub: &Submission, allowed: &[SubmissionStatus], what: Msg) -> Result<(), SurveyError> {
@@ -1501,7 +1525,8 @@ fn import_package(
             .findings
             .iter()
             .filter(|f| f.severity == crate::rules::Severity::Warning)
-            .map(|f| (f.rule.clone(), f.feature + 1)),
+            .map(|f| (f.rule.clone(), f.feature + 1))
+            .chain(checked.report.skipped.iter().map(|m| (m.rule.clone(), 0))),
     )
     .difference(&allowed)
     .cloned()
@@ -1611,4 +1636,73 @@ pub fn firm_records(store: &dyn Store, today: Date) -> Result<Vec<FirmRecord>, S
         }
     }
     Ok(firms.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{MissingLayer, Report};
+
+    #[test]
+    fn a_rule_that_could_not_run_is_a_warning_to_sign_off() {
+        let report = Report {
+            features: 3,
+            findings: Vec::new(),
+            skipped: vec![MissingLayer {
+                rule: "CTRL-JBNT".into(),
+                layer: "permanent_farmland".into(),
+                empty: false,
+            }],
+        };
+        let shown = findings_view(&report, Crs::CGCS2000);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(
+            (
+                shown[0].number,
+                shown[0].rule.as_str(),
+                shown[0].severity.as_str()
+            ),
+            (1, "CTRL-JBNT", "warning")
+        );
+        assert!(shown[0].message.zh.contains("permanent_farmland"));
+        assert!(shown[0].message.zh.contains("签认"));
+        let sub = Submission {
+            id: "s".into(),
+            project: "p".into(),
+            firm: "f".into(),
+            file_name: "x.gpkg".into(),
+            format: PackageFormat::GeoPackage,
+            package: String::new(),
+            bytes: 0,
+            rule_set: "village_plan".into(),
+            status: SubmissionStatus::Passed,
+            submitted_at: Timestamp::UNIX_EPOCH,
+            submitted_by: "user:x".into(),
+            checked_at: None,
+            crs: None,
+            summary: None,
+            findings: shown,
+            reports: None,
+            problem: None,
+            sign_offs: Vec::new(),
+            decision: None,
+            attempts: 1,
+        };
+        // Not accepted until someone signs it off.
+        assert_eq!(sub.unsigned_warnings(), vec![1]);
+    }
+
+    #[test]
+    fn a_package_is_told_by_its_first_bytes() {
+        assert_eq!(
+            PackageFormat::of(b"SQLite format 3\0rest").ok(),
+            Some(PackageFormat::GeoPackage)
+        );
+        assert_eq!(
+            PackageFormat::of(b"fgb\x03\x00").ok(),
+            Some(PackageFormat::FlatGeobuf)
+        );
+        assert!(PackageFormat::of(b"").is_err());
+        assert!(PackageFormat::of(b"{\"type\":\"FeatureCollection\"}").is_err());
+    }
 }

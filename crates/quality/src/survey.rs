@@ -658,17 +658,32 @@ fn parse<T: for<'de> Deserialize<'de>>(body: Value) -> Result<T, SurveyError> {
     serde_json::from_value(body).map_err(|e| SurveyError::Internal(format!("a stored record: {e}")))
 }
 
+/// What an unknown project number is told (and a project the caller may not read).
+#[must_use]
+pub fn no_project(id: &str) -> Msg {
+    Msg::new(
+        format!("没有编号为 {id} 的测绘项目"),
+        format!("no survey project numbered {id}"),
+    )
+}
+
+/// What an unknown submission is told (and one the caller may not read).
+#[must_use]
+pub fn no_submission(id: &str) -> Msg {
+    Msg::new(
+        format!("没有编号为 {id} 的成果提交"),
+        format!("no submission {id}"),
+    )
+}
+
 /// A project and its record's version.
 ///
 /// # Errors
 /// No such project; the store fails.
 pub fn project(store: &dyn Store, id: &str) -> Result<(Project, u64), SurveyError> {
-    let rec = store.record(PROJECTS, id)?.ok_or_else(|| {
-        SurveyError::NotFound(Msg::new(
-            format!("没有编号为 {id} 的测绘项目"),
-            format!("no survey project numbered {id}"),
-        ))
-    })?;
+    let rec = store
+        .record(PROJECTS, id)?
+        .ok_or_else(|| SurveyError::NotFound(no_project(id)))?;
     Ok((parse(rec.body)?, rec.version))
 }
 
@@ -677,12 +692,9 @@ pub fn project(store: &dyn Store, id: &str) -> Result<(Project, u64), SurveyErro
 /// # Errors
 /// No such submission; the store fails.
 pub fn submission(store: &dyn Store, id: &str) -> Result<(Submission, u64), SurveyError> {
-    let rec = store.record(SUBMISSIONS, id)?.ok_or_else(|| {
-        SurveyError::NotFound(Msg::new(
-            format!("没有编号为 {id} 的成果提交"),
-            format!("no submission {id}"),
-        ))
-    })?;
+    let rec = store
+        .record(SUBMISSIONS, id)?
+        .ok_or_else(|| SurveyError::NotFound(no_submission(id)))?;
     let mut sub: Submission = parse(rec.body)?;
     if let Some(found) = store.record(FINDINGS, id)? {
         sub.findings = parse(found.body["findings"].clone())?;
@@ -1484,11 +1496,6 @@ pub fn accept(store: &dyn Store, change: &Change, id: &str) -> Result<Submission
     Ok(sub)
 }
 
-/// What the check found, as (rule, feature) pairs: a check made again is compared by them.
-fn found(findings: impl Iterator<Item = (String, usize)>) -> BTreeSet<(String, usize)> {
-    findings.collect()
-}
-
 /// Imports a passed package into its project's layer, checked once more just before against
 /// the store as it is now (other results may have been accepted since): a new error, or a
 /// warning that was not signed off, refuses it. Returns the features imported.
@@ -1512,25 +1519,23 @@ fn import_package(
         other => SurveyError::Import(other.msg()),
     })?;
     let signed: BTreeSet<usize> = sub.sign_offs.iter().map(|s| s.finding).collect();
-    let allowed = found(
-        sub.findings
-            .iter()
-            .filter(|f| signed.contains(&f.number))
-            .map(|f| (f.rule.clone(), f.feature)),
-    );
+    // Findings are compared as (rule, feature) pairs: numbers differ between two checks.
+    let allowed: BTreeSet<(String, usize)> = sub
+        .findings
+        .iter()
+        .filter(|f| signed.contains(&f.number))
+        .map(|f| (f.rule.clone(), f.feature))
+        .collect();
     let now_errors = checked.report.count(crate::rules::Severity::Error);
-    let unsigned_now: Vec<(String, usize)> = found(
-        checked
-            .report
-            .findings
-            .iter()
-            .filter(|f| f.severity == crate::rules::Severity::Warning)
-            .map(|f| (f.rule.clone(), f.feature + 1))
-            .chain(checked.report.skipped.iter().map(|m| (m.rule.clone(), 0))),
-    )
-    .difference(&allowed)
-    .cloned()
-    .collect();
+    let unsigned_now: BTreeSet<(String, usize)> = checked
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::rules::Severity::Warning)
+        .map(|f| (f.rule.clone(), f.feature + 1))
+        .chain(checked.report.skipped.iter().map(|m| (m.rule.clone(), 0)))
+        .filter(|pair| !allowed.contains(pair))
+        .collect();
     if now_errors > 0 || !unsigned_now.is_empty() {
         return Err(SurveyError::Import(Msg::new(
             format!(

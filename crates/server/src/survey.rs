@@ -416,10 +416,8 @@ pub(crate) struct SubmissionBrief {
 
 fn not_found_project(id: &str) -> impl FnOnce() -> Problem + '_ {
     move || {
-        Problem::not_found(
-            format!("没有编号为 {id} 的测绘项目"),
-            format!("no survey project numbered {id}"),
-        )
+        let m = survey::no_project(id);
+        Problem::not_found(m.zh, m.en)
     }
 }
 
@@ -647,10 +645,8 @@ fn submission_view(st: &AppState, sub: Submission, may: &May) -> SubmissionView 
 
 fn not_found_submission(id: &str) -> impl FnOnce() -> Problem + '_ {
     move || {
-        Problem::not_found(
-            format!("没有编号为 {id} 的成果提交"),
-            format!("no submission {id}"),
-        )
+        let m = survey::no_submission(id);
+        Problem::not_found(m.zh, m.en)
     }
 }
 

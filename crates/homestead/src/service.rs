@@ -22,6 +22,10 @@ use tudi_access::policy::fills_duty;
 use tudi_access::{Jurisdiction, Principal, Role};
 use tudi_core::calendar::WorkCalendar;
 use tudi_core::msg::Msg;
+use tudi_farmland as farmland;
+use tudi_farmland::journal::Reference;
+use tudi_farmland::ledger::{Ledger, LedgerError};
+use tudi_farmland::occupation::{CapacityTable, MeasureError};
 use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op, TaskStatus};
 use tudi_flow::definition::{ProcessDef, StepDef};
 use tudi_flow::stored::{StoredError, Workflows};
@@ -120,6 +124,10 @@ pub struct Application {
     /// The approval, once given.
     #[serde(default)]
     pub approval: Option<Approval>,
+    /// The farmland the site occupies, measured at approval and debited from the county's
+    /// quota pool with it (以补定占).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occupation: Option<Value>,
     /// The staked outline (放线), GeoJSON.
     #[serde(default)]
     pub staked_site: Option<Value>,
@@ -262,6 +270,13 @@ impl From<StoredError> for HomesteadError {
             StoredError::Store(s) => Self::Store(s),
             StoredError::Definition(_, m) => Self::Refused(m),
         }
+    }
+}
+
+fn ledger_error(e: LedgerError) -> HomesteadError {
+    match e {
+        LedgerError::Store(s) => HomesteadError::Store(s),
+        other => HomesteadError::Refused(other.message()),
     }
 }
 
@@ -794,6 +809,7 @@ impl Homesteads<'_> {
                         .to_owned(),
                     records: BTreeMap::new(),
                     approval: None,
+                    occupation: None,
                     staked_site: None,
                     construction: None,
                     built: None,
@@ -926,27 +942,7 @@ impl Homesteads<'_> {
                 )?;
             }
             Some(Numbering::Permit) => {
-                let year = local_date(now).year();
-                let district = self.district.as_str().to_owned();
-                let mut app2 = app.clone();
-                self.store.write_numbered(
-                    &change,
-                    &format!("homestead-permit:{district}:{year}"),
-                    &mut |n| {
-                        app2 = app.clone();
-                        app2.approval = Some(Approval {
-                            homestead_permit: format!("{district}宅批〔{year}〕{n:06}号"),
-                            planning_permit: format!("乡字第{district}{year}{n:06}号"),
-                            area_m2: app.site_area_m2,
-                            approved_on: local_date(now),
-                        });
-                        Ok(vec![
-                            case_write.clone(),
-                            app_write(&app2, Expect::Version(app_version))?,
-                        ])
-                    },
-                )?;
-                app = app2;
+                app = self.grant(&change, app, app_version, &case_write, &user, now)?;
             }
             Some(Numbering::Registration) => {
                 app = crate::registry::register(self, &change, app, app_version, case_write, now)?;
@@ -961,6 +957,81 @@ impl Homesteads<'_> {
             application: app,
             case,
         })
+    }
+
+    /// Grants the approval: the permit numbered, the farmland the site occupies measured and
+    /// debited from the county's quota pool (以补定占), the case and the application written in
+    /// one transaction. When others post to the ledger meanwhile the debit is checked again
+    /// against theirs, so of two approvals racing for the last quota exactly one is granted and
+    /// the other is told what it lacks.
+    fn grant(
+        &self,
+        change: &Change,
+        mut app: Application,
+        app_version: u64,
+        case_write: &RecordWrite,
+        user: &str,
+        now: Timestamp,
+    ) -> Result<Application, HomesteadError> {
+        let site = parse_site("site", &app.form.site)?;
+        let table = CapacityTable::of(self.store)?;
+        let occupation = farmland::occupation::measure(self.map, &site, Crs::CGCS2000, &table)
+            .map_err(|e| match e {
+                MeasureError::Store(s) => HomesteadError::Store(s),
+                other => HomesteadError::Refused(other.message()),
+            })?;
+        app.occupation = Some(encode(&occupation)?);
+        let ledger = Ledger::new(self.store, self.district.as_str());
+        let year = local_date(now).year();
+        let district = self.district.as_str().to_owned();
+        for _ in 0..8 {
+            let debit = if occupation.total.is_zero() {
+                None
+            } else {
+                let draft = ledger.occupation_draft(
+                    Reference {
+                        kind: "homestead".into(),
+                        id: app.id.clone(),
+                    },
+                    format!("宅基地审批占用耕地（申请 {}）", app.id),
+                    occupation.total,
+                );
+                Some(ledger.prepare(draft, user, now).map_err(ledger_error)?)
+            };
+            let mut granted = app.clone();
+            let made = self.store.write_numbered(
+                change,
+                &format!("homestead-permit:{district}:{year}"),
+                &mut |n| {
+                    granted = app.clone();
+                    granted.approval = Some(Approval {
+                        homestead_permit: format!("{district}宅批〔{year}〕{n:06}号"),
+                        planning_permit: format!("乡字第{district}{year}{n:06}号"),
+                        area_m2: app.site_area_m2,
+                        approved_on: local_date(now),
+                    });
+                    let mut writes = vec![
+                        case_write.clone(),
+                        app_write(&granted, Expect::Version(app_version))?,
+                    ];
+                    if let Some(d) = &debit {
+                        writes.extend(d.writes.iter().cloned());
+                    }
+                    Ok(writes)
+                },
+            );
+            match made {
+                Ok(_) => return Ok(granted),
+                // Someone posted to the ledger first: measure the pool again.
+                Err(StoreError::Conflict { collection, .. })
+                    if debit.is_some() && collection.starts_with("farmland_") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ledger_error(LedgerError::Busy(Msg::new(
+            "同时记账的人太多，请稍后重试",
+            "others kept posting first; try again",
+        ))))
     }
 
     /// Attaches a document to an application whose case is at `revision`: the file and the

@@ -1072,3 +1072,184 @@ fn later_events_lease_mortgage_discharge_transfer_and_exit() {
     assert!(events.iter().all(|e| e.event.stage == ["completed"]));
     assert!(w.store.verify_audit().unwrap().is_intact());
 }
+
+/// Takes a fresh application through every step before approval.
+fn up_to_approval(w: &World, h: &Homesteads<'_>, v: Versioned) -> Versioned {
+    let v = step(
+        h,
+        &v,
+        &clerk(),
+        approve(
+            open(&v, "group_discussion"),
+            json!({"meeting_date": "2026-09-18", "votes_for": 9}),
+        ),
+        at(1),
+    )
+    .unwrap();
+    h.tick(at(24 * 7)).unwrap();
+    let v = h.read(&v.application.id).unwrap();
+    let t = at(24 * 7 + 1);
+    let v = step(
+        h,
+        &v,
+        &clerk(),
+        approve(open(&v, "village_review"), json!({"opinion": "属实"})),
+        t,
+    )
+    .unwrap();
+    let v = step(
+        h,
+        &v,
+        &town(),
+        approve(open(&v, "town_intake"), Value::Null),
+        t,
+    )
+    .unwrap();
+    let v = step(
+        h,
+        &v,
+        &dept("自然资源"),
+        approve(open(&v, "review_nr"), Value::Null),
+        t,
+    )
+    .unwrap();
+    let v = step(
+        h,
+        &v,
+        &dept("农业农村"),
+        approve(open(&v, "review_agri"), Value::Null),
+        t,
+    )
+    .unwrap();
+    let v = step(
+        h,
+        &v,
+        &dept("住建"),
+        approve(open(&v, "review_housing"), Value::Null),
+        t,
+    )
+    .unwrap();
+    let _ = w;
+    step(
+        h,
+        &v,
+        &town(),
+        approve(
+            open(&v, "site_visit_1"),
+            json!({"visited_on": "2026-09-28", "findings": "四至清楚"}),
+        ),
+        t,
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_approval_on_farmland_draws_on_the_quota_and_is_refused_without_it() {
+    use tudi_farmland::ledger::Ledger;
+    use tudi_farmland::project::{self, NewProject};
+    let w = world();
+    let h = w.service();
+    let c = Change::new("user:clerk", "homestead.roll").at(at(0));
+    h.set_roll(&c, VILLAGE, vec![A.into(), B.into()]).unwrap();
+    let site = w.site(0);
+    // The village plan puts the site on land the survey still shows as paddy of grade 6: the
+    // approval takes farmland and must be covered by quota (以补定占).
+    let geom = tudi_geo::io::geojson::parse_geometry(&site.to_string()).unwrap();
+    let layers = tudi_onemap::compliance::overlaps(
+        MapView::new(&w.store, None),
+        &geom,
+        tudi_geo::crs::Crs::CGCS2000,
+        tudi_core::layer::LayerKind::LandSurvey,
+        None,
+        &tudi_onemap::compliance::Stop::never(),
+    )
+    .unwrap()
+    .unwrap();
+    for layer in &layers {
+        for hit in &layer.features {
+            let f = w.store.feature(&layer.def.name, hit.id).unwrap();
+            let mut attrs = f.attributes.clone();
+            attrs.insert("land_use".into(), json!("0101"));
+            attrs.insert("quality_grade".into(), json!(6));
+            w.store
+                .update_feature(
+                    &layer.def.name,
+                    hit.id,
+                    f.geometry,
+                    attrs,
+                    &Change::new("test", "survey"),
+                )
+                .unwrap();
+        }
+    }
+    let v = h.submit(&clerk(), w.form(site), at(0)).unwrap();
+    let v = up_to_approval(&w, &h, v);
+    let ledger = Ledger::new(&*w.store, "440605");
+    let before = w
+        .store
+        .record("homestead", &v.application.id)
+        .unwrap()
+        .unwrap();
+
+    // No quota: refused with what it needs and what the pool holds; nothing written.
+    let task = open(&v, "approval");
+    let err = step(&h, &v, &town(), approve(task, Value::Null), at(200)).unwrap_err();
+    let msg = err.message().zh;
+    assert!(msg.contains("以补定占") && msg.contains("耕地"), "{msg}");
+    assert_eq!(ledger.count().unwrap(), 0);
+    assert_eq!(
+        w.store
+            .record("homestead", &v.application.id)
+            .unwrap()
+            .unwrap(),
+        before
+    );
+
+    // A reclamation project is accepted: its quota enters the pool.
+    let change = Change::new("user:bureau", "farmland.project").at(at(200));
+    let p = project::register(
+        &*w.store,
+        &change,
+        serde_json::from_value::<NewProject>(json!({
+            "name": "西樵镇垦造水田项目", "kind": "reclamation", "grade": 5, "new_paddy_m2": 5000,
+            "geometry": {"type": "Polygon", "coordinates": [[[112.95, 22.92], [112.952, 22.92], [112.952, 22.922], [112.95, 22.922], [112.95, 22.92]]]}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    project::accept(
+        &ledger,
+        &change,
+        &p.id,
+        "2026-09-25".parse().unwrap(),
+        "南自然资验〔2026〕3号",
+    )
+    .unwrap();
+
+    let v = step(&h, &v, &town(), approve(task, Value::Null), at(201)).unwrap();
+    assert!(v.application.approval.is_some());
+    let occupation = v.application.occupation.clone().unwrap();
+    let farmland = occupation["total"]["farmland_m2"].as_f64().unwrap();
+    assert!(farmland > 60.0, "{occupation}");
+    assert_eq!(
+        occupation["total"]["paddy_m2"],
+        occupation["total"]["farmland_m2"]
+    );
+    assert_eq!(occupation["patches"][0]["grade"], 6);
+    // The debit was posted with the approval, under its reference, once.
+    let (postings, total) = ledger
+        .journal(&tudi_farmland::ledger::JournalQuery {
+            reference: Some(format!("homestead:{}", v.application.id)),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(postings[0].legs[1].amounts.farmland_m2.units(), farmland);
+    let (_, balances) = ledger.balances().unwrap();
+    assert_eq!(
+        balances.of(&ledger.pool()).farmland_m2,
+        p.adds.farmland_m2 - postings[0].legs[1].amounts.farmland_m2
+    );
+    assert!(ledger.verify().unwrap().problems.is_empty());
+}

@@ -1078,14 +1078,14 @@ impl Measure<'_> {
         site_in(&mut self.projected, self.site, self.crs, target)
     }
 
-    /// The share of the site covered by the features of every layer of `kind` (those whose
-    /// `land_use` starts with `prefix`), with what each layer contributed; `None` when the map
-    /// has no layer of that kind.
-    fn overlap(
+    /// Every feature of every layer of `kind` (those whose `land_use` starts with `prefix`) the
+    /// site meets, with the area they share (planar, layer CRS), layer by layer; `None` when the
+    /// map has no layer of that kind.
+    fn hits(
         &mut self,
         kind: LayerKind,
         prefix: Option<&str>,
-    ) -> Result<Option<(f64, Vec<LayerResult>)>, ComplianceError> {
+    ) -> Result<Option<Vec<LayerHits>>, ComplianceError> {
         let kind_layers: Vec<tudi_store::LayerDef> = self
             .pinned
             .defs
@@ -1096,13 +1096,11 @@ impl Measure<'_> {
         if kind_layers.is_empty() {
             return Ok(None);
         }
-        let kind_layers = kind_layers.iter();
-        let mut total = 0.0;
-        let mut results = Vec::new();
+        let mut out = Vec::new();
         for def in kind_layers {
             let layer_crs = Crs::from_epsg(def.epsg).map_err(|e| ComplianceError::Crs(e.msg()))?;
             let site_here = self.in_crs(layer_crs)?;
-            let site_area_here = site_here.unsigned_area();
+            let site_area = site_here.unsigned_area();
             let Some(r) = site_here.bounding_rect() else {
                 continue;
             };
@@ -1119,8 +1117,7 @@ impl Measure<'_> {
                 continue;
             };
             let mut stopped = None;
-            let mut hits = Vec::new();
-            let mut sum = 0.0;
+            let mut found = Vec::new();
             let mut meet =
                 |id: Uuid, geometry: &Geometry<f64>, code: Option<&str>, land_use: Option<&str>| {
                     if let Some(p) = prefix
@@ -1137,11 +1134,11 @@ impl Measure<'_> {
                     };
                     let a = pieces.intersection_area(&fm);
                     if a > 0.0 {
-                        sum += a;
-                        hits.push(Hit {
-                            id: id.to_string(),
+                        found.push(FeatureHit {
+                            id,
                             code: code.map(str::to_owned),
-                            overlap_area_m2: round2(a),
+                            land_use: land_use.map(str::to_owned),
+                            area_m2: a,
                         });
                     }
                 };
@@ -1168,21 +1165,54 @@ impl Measure<'_> {
             if let Some(why) = stopped {
                 return Err(ComplianceError::Stopped(why));
             }
+            out.push(LayerHits {
+                def,
+                site_area_m2: site_area,
+                features: found,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    /// The share of the site covered by the features of every layer of `kind` (those whose
+    /// `land_use` starts with `prefix`), with what each layer contributed; `None` when the map
+    /// has no layer of that kind.
+    fn overlap(
+        &mut self,
+        kind: LayerKind,
+        prefix: Option<&str>,
+    ) -> Result<Option<(f64, Vec<LayerResult>)>, ComplianceError> {
+        let Some(layers) = self.hits(kind, prefix)? else {
+            return Ok(None);
+        };
+        let mut total = 0.0;
+        let mut results = Vec::new();
+        for layer in layers {
+            let sum: f64 = layer.features.iter().map(|f| f.area_m2).sum();
+            let mut hits: Vec<Hit> = layer
+                .features
+                .into_iter()
+                .map(|f| Hit {
+                    id: f.id.to_string(),
+                    code: f.code,
+                    overlap_area_m2: round2(f.area_m2),
+                })
+                .collect();
             // Largest first; ties by id, so the store and a snapshot list them alike.
             hits.sort_by(|a, b| {
                 b.overlap_area_m2
                     .total_cmp(&a.overlap_area_m2)
                     .then_with(|| a.id.cmp(&b.id))
             });
-            let share = if site_area_here > 0.0 {
-                sum / site_area_here
+            let share = if layer.site_area_m2 > 0.0 {
+                sum / layer.site_area_m2
             } else {
                 0.0
             };
             total += share;
             results.push(LayerResult {
-                layer: def.name.clone(),
-                kind: def.kind,
+                layer: layer.def.name.clone(),
+                kind: layer.def.kind,
                 overlap_area_m2: round2(sum),
                 overlap_area_mu: round4(m2_to_mu(sum)),
                 share: round4(share),
@@ -1191,6 +1221,70 @@ impl Measure<'_> {
         }
         Ok(Some((total, results)))
     }
+}
+
+/// The features of one layer a site meets.
+#[derive(Debug, Clone)]
+pub struct LayerHits {
+    /// The layer.
+    pub def: tudi_store::LayerDef,
+    /// The site's area in the layer's CRS (m², planar).
+    pub site_area_m2: f64,
+    /// The features met.
+    pub features: Vec<FeatureHit>,
+}
+
+/// A feature a site meets and the area they share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureHit {
+    /// The feature.
+    pub id: Uuid,
+    /// Its `code` attribute.
+    pub code: Option<String>,
+    /// Its `land_use` attribute.
+    pub land_use: Option<String>,
+    /// The shared area, m² (planar, the layer's CRS).
+    pub area_m2: f64,
+}
+
+/// The features of every layer of `kind` (those whose `land_use` starts with `prefix`) that a
+/// site given in `crs` meets, with the area each shares with it: what an occupation measurement
+/// (耕地占用) builds on. The site must be a valid polygon; `None` when the map has no layer of
+/// that kind.
+///
+/// # Errors
+/// [`ComplianceError`]: an invalid site, a CRS that cannot be used, the store, `stop`.
+pub fn overlaps(
+    map: MapView<'_>,
+    site: &Geometry<f64>,
+    crs: Crs,
+    kind: LayerKind,
+    prefix: Option<&str>,
+    stop: &Stop,
+) -> Result<Option<Vec<LayerHits>>, ComplianceError> {
+    if overlay::as_multipolygon(site).is_none() {
+        return Err(ComplianceError::InvalidSite(vec![Msg::new(
+            "图形必须是面（Polygon 或 MultiPolygon）",
+            "the geometry must be a Polygon or MultiPolygon",
+        )]));
+    }
+    let problems = validity::problems(site);
+    if !problems.is_empty() {
+        return Err(ComplianceError::InvalidSite(
+            problems.iter().map(Bilingual::msg).collect(),
+        ));
+    }
+    let pinned = map.pin()?;
+    let mut measure = Measure {
+        map,
+        pinned: &pinned,
+        site,
+        crs,
+        stop,
+        projected: BTreeMap::new(),
+        cut: BTreeMap::new(),
+    };
+    measure.hits(kind, prefix)
 }
 
 /// The site in `target`, projected once per CRS.

@@ -44,6 +44,9 @@ pub fn default_fields(kind: LayerKind) -> Vec<FieldDef> {
             f("land_use_name", "地类名称", Text),
             f("village_code", "村居代码", Text),
             f("area_m2", "图斑面积（平方米）", Real),
+            // Farmland's quality grade (耕地质量等别), from which occupation and compensation
+            // compute grain capacity; empty for other land.
+            f("quality_grade", "耕地质量等别", Integer),
         ],
         LayerKind::PermanentFarmland | LayerKind::EcoRedline | LayerKind::UrbanBoundary => vec![
             f("code", "编号", Text).required(),

@@ -510,29 +510,8 @@ fn project_area(area: &Value) -> Result<(Value, f64), SurveyError> {
             format!("the area must be a GeoJSON polygon in longitude and latitude: {why}"),
         )
     };
-    let geom =
-        tudi_geo::io::geojson::parse_geometry(&area.to_string()).map_err(|e| bad(e.to_string()))?;
-    let polygonal = matches!(
-        geom,
-        geo_types::Geometry::Polygon(_) | geo_types::Geometry::MultiPolygon(_)
-    );
-    if !polygonal {
-        return Err(bad("not a polygon".into()));
-    }
-    let outside = geo::BoundingRect::bounding_rect(&geom).is_none_or(|r| {
-        r.min().x < -180.0 || r.max().x > 180.0 || r.min().y < -90.0 || r.max().y > 90.0
-    });
-    if outside {
-        return Err(bad("coordinates outside longitude/latitude".into()));
-    }
-    let problems = tudi_geo::validity::problems(&geom);
-    if let Some(p) = problems.first() {
-        return Err(bad(p.msg().en));
-    }
-    Ok((
-        tudi_geo::io::geojson::geometry_to_value(&geom),
-        geo::GeodesicArea::geodesic_area_unsigned(&geom),
-    ))
+    let (geom, m2) = tudi_geo::io::geojson::lonlat_area(area).map_err(|(_, en)| bad(en))?;
+    Ok((tudi_geo::io::geojson::geometry_to_value(&geom), m2))
 }
 
 /// Registers a project; returns it with its new number.

@@ -414,8 +414,8 @@ pub(crate) async fn find(
     .map_err(db("listing records"))?;
     let total = match rows.first() {
         Some(r) => u64::try_from(r.get::<_, i64>(5)).unwrap_or(0),
-        // A page past the end: count on its own.
-        None if offset > 0 => count(c, collection, query).await?,
+        // A page past the end, or no page at all (only the count asked): count on its own.
+        None if offset > 0 || limit == Some(0) => count(c, collection, query).await?,
         None => 0,
     };
     Ok(RecordPage {

@@ -820,6 +820,23 @@ fn records_keep_versions_and_refuse_stale_writes(s: &dyn Store) {
         (3, "wang"),
         "pages count everything"
     );
+    for key in [None, Some(("town".to_owned(), "440605011".to_owned()))] {
+        let only_count = s
+            .find_records(
+                "user",
+                &RecordQuery {
+                    key: key.clone(),
+                    limit: Some(0),
+                    offset: 0,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (only_count.total, only_count.records.len()),
+            (if key.is_some() { 2 } else { 3 }, 0),
+            "an empty page still counts ({key:?})"
+        );
+    }
 
     // Two writers read version 1; the first wins, the second is told why and changes nothing.
     s.write_records(

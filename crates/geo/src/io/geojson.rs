@@ -390,6 +390,34 @@ pub fn parse_geometry(text: &str) -> Result<Geometry<f64>, FeatureError> {
     geometry_from_value(&g.value).map_err(|problems| FeatureError::Geometry { index: 0, problems })
 }
 
+/// A polygonal area drawn on the map: a GeoJSON Polygon or MultiPolygon in longitude and
+/// latitude, valid, with its ellipsoidal area in m². The message says what is wrong (in
+/// Chinese, then English), for the caller to attach to its field.
+///
+/// # Errors
+/// Not GeoJSON, not polygonal, outside longitude/latitude, or invalid.
+pub fn lonlat_area(value: &Value) -> Result<(Geometry<f64>, f64), (String, String)> {
+    let geom = parse_geometry(&value.to_string()).map_err(|e| (e.to_string(), e.to_string()))?;
+    if !matches!(geom, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) {
+        return Err(("不是面".into(), "not a polygon".into()));
+    }
+    let outside = geo::BoundingRect::bounding_rect(&geom).is_none_or(|r| {
+        r.min().x < -180.0 || r.max().x > 180.0 || r.min().y < -90.0 || r.max().y > 90.0
+    });
+    if outside {
+        return Err((
+            "坐标超出经纬度范围".into(),
+            "coordinates outside longitude/latitude".into(),
+        ));
+    }
+    if let Some(p) = crate::validity::problems(&geom).first() {
+        let m = tudi_core::msg::Bilingual::msg(p);
+        return Err((m.zh, m.en));
+    }
+    let area = geo::GeodesicArea::geodesic_area_unsigned(&geom);
+    Ok((geom, area))
+}
+
 /// Serialises a geometry as a GeoJSON geometry object.
 #[must_use]
 pub fn geometry_to_value(geom: &Geometry<f64>) -> Value {

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 mod access;
 mod backup;
 mod config;
+mod farmland;
 mod keys;
 mod location;
 mod migrate;
@@ -97,6 +98,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: keys::KeysCommand,
+    },
+    /// 耕地占补平衡指标台账 / The farmland quota ledger (补充耕地指标)
+    Farmland {
+        #[command(subcommand)]
+        command: farmland::FarmlandCommand,
     },
     /// 合规性分析规则集（存于数据库）/ Compliance rule sets (kept in the store)
     Rules {
@@ -815,6 +821,7 @@ fn run(cli: Cli) -> Result<()> {
         }),
         Command::Restore { data, file } => backup::cmd_restore(&data, &file),
         Command::Keys { command } => keys::cmd_keys(command),
+        Command::Farmland { command } => farmland::cmd_farmland(command),
         Command::Publish { data, layer, off } => access::cmd_publish(&data, &layer, off),
         Command::Rules { command } => rules::cmd_rules(command),
         Command::Init { data, district } => {

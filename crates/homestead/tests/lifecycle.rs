@@ -1074,7 +1074,7 @@ fn later_events_lease_mortgage_discharge_transfer_and_exit() {
 }
 
 /// Takes a fresh application through every step before approval.
-fn up_to_approval(w: &World, h: &Homesteads<'_>, v: Versioned) -> Versioned {
+fn up_to_approval(h: &Homesteads<'_>, v: Versioned) -> Versioned {
     let v = step(
         h,
         &v,
@@ -1087,60 +1087,23 @@ fn up_to_approval(w: &World, h: &Homesteads<'_>, v: Versioned) -> Versioned {
     )
     .unwrap();
     h.tick(at(24 * 7)).unwrap();
-    let v = h.read(&v.application.id).unwrap();
-    let t = at(24 * 7 + 1);
-    let v = step(
-        h,
-        &v,
-        &clerk(),
-        approve(open(&v, "village_review"), json!({"opinion": "属实"})),
-        t,
-    )
-    .unwrap();
-    let v = step(
-        h,
-        &v,
-        &town(),
-        approve(open(&v, "town_intake"), Value::Null),
-        t,
-    )
-    .unwrap();
-    let v = step(
-        h,
-        &v,
-        &dept("自然资源"),
-        approve(open(&v, "review_nr"), Value::Null),
-        t,
-    )
-    .unwrap();
-    let v = step(
-        h,
-        &v,
-        &dept("农业农村"),
-        approve(open(&v, "review_agri"), Value::Null),
-        t,
-    )
-    .unwrap();
-    let v = step(
-        h,
-        &v,
-        &dept("住建"),
-        approve(open(&v, "review_housing"), Value::Null),
-        t,
-    )
-    .unwrap();
-    let _ = w;
-    step(
-        h,
-        &v,
-        &town(),
-        approve(
-            open(&v, "site_visit_1"),
+    let mut v = h.read(&v.application.id).unwrap();
+    let steps = [
+        (clerk(), "village_review", json!({"opinion": "属实"})),
+        (town(), "town_intake", Value::Null),
+        (dept("自然资源"), "review_nr", Value::Null),
+        (dept("农业农村"), "review_agri", Value::Null),
+        (dept("住建"), "review_housing", Value::Null),
+        (
+            town(),
+            "site_visit_1",
             json!({"visited_on": "2026-09-28", "findings": "四至清楚"}),
         ),
-        t,
-    )
-    .unwrap()
+    ];
+    for (who, name, form) in steps {
+        v = step(h, &v, &who, approve(open(&v, name), form), at(24 * 7 + 1)).unwrap();
+    }
+    v
 }
 
 #[test]
@@ -1183,7 +1146,7 @@ fn an_approval_on_farmland_draws_on_the_quota_and_is_refused_without_it() {
         }
     }
     let v = h.submit(&clerk(), w.form(site), at(0)).unwrap();
-    let v = up_to_approval(&w, &h, v);
+    let v = up_to_approval(&h, v);
     let ledger = Ledger::new(&*w.store, "440605");
     let before = w
         .store

@@ -313,11 +313,16 @@ pub enum Action {
     SurveySignOff,
     /// Submit results to one's firm's projects (and read them and their reports).
     SurveySubmit,
+    /// Read the farmland quota ledger: balances, the journal, compensation projects.
+    FarmlandRead,
+    /// Post to the farmland ledger: register and accept compensation projects, a higher
+    /// level's orders, transfers, reversals.
+    FarmlandPost,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 32] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -348,6 +353,8 @@ impl Action {
         Action::SurveyManage,
         Action::SurveySignOff,
         Action::SurveySubmit,
+        Action::FarmlandRead,
+        Action::FarmlandPost,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -384,6 +391,8 @@ impl Action {
             Self::SurveyManage => "survey_manage",
             Self::SurveySignOff => "survey_sign_off",
             Self::SurveySubmit => "survey_submit",
+            Self::FarmlandRead => "farmland_read",
+            Self::FarmlandPost => "farmland_post",
         }
     }
 
@@ -421,6 +430,8 @@ impl Action {
             Self::SurveyManage => "登记测绘项目、退回或接收成果",
             Self::SurveySignOff => "签认质检警告",
             Self::SurveySubmit => "提交测绘成果",
+            Self::FarmlandRead => "查看耕地占补平衡指标台账",
+            Self::FarmlandPost => "补充耕地项目入库、指标调剂、冻结和冲正",
         }
     }
 
@@ -458,6 +469,8 @@ impl Action {
             Self::SurveyManage => "register survey projects, return or accept results",
             Self::SurveySignOff => "sign off check warnings",
             Self::SurveySubmit => "submit survey results",
+            Self::FarmlandRead => "read the farmland quota ledger",
+            Self::FarmlandPost => "post to the farmland quota ledger",
         }
     }
 
@@ -475,6 +488,7 @@ impl Action {
                 | Self::OrderRead
                 | Self::HomesteadRead
                 | Self::SurveyRead
+                | Self::FarmlandRead
         )
     }
 }
@@ -661,6 +675,25 @@ pub fn rule(action: Action) -> Rule {
         A::SurveySignOff => (&[R::DistrictApprover], Reach::WithinScope, false, false),
         // A firm's work is its department's: a firm's binding covers only its own projects.
         A::SurveySubmit => (&[R::SurveyFirm], Reach::WithinScope, false, false),
+        // The ledger is the district's: its staff at district level read it; the approver and
+        // the departments (自然资源) post.
+        A::FarmlandRead => (
+            &[
+                R::Admin,
+                R::DistrictApprover,
+                R::DepartmentHandler,
+                R::DutyLeader,
+            ],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        A::FarmlandPost => (
+            &[R::DistrictApprover, R::DepartmentHandler],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
         A::SeePhone => (
             &[
                 R::DistrictApprover,

@@ -118,6 +118,13 @@ fn expected(action: Action) -> (&'static [Role], bool) {
         Action::SurveyManage => (&[DistrictApprover, DepartmentHandler], true),
         Action::SurveySignOff => (&[DistrictApprover], true),
         Action::SurveySubmit => (&[SurveyFirm], true),
+        // Issue 17: the district's staff read the farmland ledger; the approver and the
+        // departments post to it.
+        Action::FarmlandRead => (
+            &[Admin, DistrictApprover, DepartmentHandler, DutyLeader],
+            true,
+        ),
+        Action::FarmlandPost => (&[DistrictApprover, DepartmentHandler], true),
         Action::SeePhone => (
             &[
                 DistrictApprover,

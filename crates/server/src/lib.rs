@@ -14,6 +14,7 @@ mod accounts;
 mod api;
 pub mod auth;
 mod console;
+mod farmland;
 mod files;
 mod health;
 mod homestead;
@@ -664,6 +665,7 @@ fn unguarded_routes() -> Router<AppState> {
         .merge(homestead_events::routes())
         .merge(open311::routes())
         .merge(survey::routes())
+        .merge(farmland::routes())
         .merge(health::routes())
         .route("/api/v1/openapi.json", axum::routing::get(openapi::serve))
         .merge(console::routes())

@@ -9,7 +9,7 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::routes::{Guard, ROUTES};
-use crate::{accounts, api, homestead, homestead_events, open311, orders, survey};
+use crate::{accounts, api, farmland, homestead, homestead_events, open311, orders, survey};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 /// What uploads may be (decoded in full on arrival).
@@ -108,6 +108,19 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
             Reads::package::<survey::SubmitQuery>(g)
         }
         ("POST", "/api/v1/survey/submissions/{id}/actions") => Reads::json::<survey::ActionBody>(g),
+        ("GET", "/api/v1/farmland/balances") => Reads::query::<farmland::BalanceQuery>(g),
+        ("GET", "/api/v1/farmland/journal") => Reads::query::<farmland::JournalParams>(g),
+        ("POST", "/api/v1/farmland/postings") => Reads::json::<farmland::OrderBody>(g),
+        ("POST", "/api/v1/farmland/postings/{no}/reversal") => {
+            Reads::json::<farmland::ReversalBody>(g)
+        }
+        ("GET", "/api/v1/farmland/projects") => Reads::query::<farmland::PageQuery>(g),
+        ("POST", "/api/v1/farmland/projects") => {
+            Reads::json::<tudi_farmland::project::NewProject>(g)
+        }
+        ("POST", "/api/v1/farmland/projects/{id}/acceptance") => {
+            Reads::json::<farmland::AcceptanceBody>(g)
+        }
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -255,6 +268,15 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         )
         | ("GET", "/api/v1/survey/submissions/{id}") => of::<survey::SubmissionView>(g),
         ("GET", "/api/v1/survey/firms") => of::<survey::FirmList>(g),
+        ("GET", "/api/v1/farmland/balances") => of::<farmland::Balances>(g),
+        ("GET", "/api/v1/farmland/journal") => of::<farmland::JournalPage>(g),
+        ("POST", "/api/v1/farmland/postings" | "/api/v1/farmland/postings/{no}/reversal") => {
+            of::<tudi_farmland::journal::Posting>(g)
+        }
+        ("GET", "/api/v1/farmland/postings/{no}") => of::<farmland::PostingView>(g),
+        ("GET", "/api/v1/farmland/projects") => of::<farmland::ProjectPage>(g),
+        ("POST", "/api/v1/farmland/projects" | "/api/v1/farmland/projects/{id}/acceptance")
+        | ("GET", "/api/v1/farmland/projects/{id}") => of::<tudi_farmland::project::Project>(g),
         ("GET", "/api/v1/status") => of::<api::ServiceStatus>(g),
         ("GET", "/api/v1/homestead/applications") => of::<homestead::ApplicationPage>(g),
         (
@@ -459,6 +481,33 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ),
         ("GET", "/api/v1/certificates/{id}/pdf") => ("证照 PDF", "a certificate as PDF"),
         ("POST", "/api/v1/certificates/{id}/revoke") => ("注销证照", "revoke a certificate"),
+        ("GET", "/api/v1/farmland/balances") => (
+            "耕地占补平衡指标台账余额（耕地、水田、产能；可指定截至时刻）",
+            "the quota ledger's balances in three units (now or as of an instant)",
+        ),
+        ("GET", "/api/v1/farmland/journal") => (
+            "指标记账流水（最新在前，可按账户、类型、关联筛选）",
+            "the journal, newest first, by account, movement or reference",
+        ),
+        ("POST", "/api/v1/farmland/postings") => (
+            "记账：调剂、冻结、解冻、减扣、信用指标借用和归还",
+            "post a transfer, freeze, release, deduction, borrowing or repayment",
+        ),
+        ("GET", "/api/v1/farmland/postings/{no}") => ("一笔记账", "a posting"),
+        ("POST", "/api/v1/farmland/postings/{no}/reversal") => (
+            "冲正一笔记账（须写明原因）",
+            "reverse a posting, with the reason",
+        ),
+        ("GET", "/api/v1/farmland/projects") => ("补充耕地项目", "compensation projects"),
+        ("POST", "/api/v1/farmland/projects") => (
+            "登记补充耕地项目（范围、新增耕地和水田、质量等别）",
+            "register a compensation project",
+        ),
+        ("GET", "/api/v1/farmland/projects/{id}") => ("补充耕地项目", "a compensation project"),
+        ("POST", "/api/v1/farmland/projects/{id}/acceptance") => (
+            "补充耕地项目验收入库",
+            "accept a project: its quota enters the pool",
+        ),
         ("GET", "/api/v1/survey/projects") => (
             "测绘项目列表（测绘单位只见本单位项目）",
             "survey projects (a firm sees its own)",
@@ -568,6 +617,9 @@ fn success(method: &str, path: &str) -> (&'static str, &'static str) {
             | "/api/v1/orders/{number}/attachments"
             | "/api/v1/homestead/applications/{id}/documents"
             | "/api/v1/survey/projects"
+            | "/api/v1/farmland/postings"
+            | "/api/v1/farmland/postings/{no}/reversal"
+            | "/api/v1/farmland/projects"
             | "/open311/v2/requests.json"
             | "/open311/v2/requests.xml",
         ) => ("201", "已创建 / created"),

@@ -370,6 +370,53 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/survey/firms",
         Guard::InHandler(Action::SurveyRead),
     ),
+    // The farmland quota ledger (耕地占补平衡): the district's staff read it; the approver and
+    // the departments post.
+    r(
+        "GET",
+        "/api/v1/farmland/balances",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/journal",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/postings",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/postings/{no}",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/postings/{no}/reversal",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/projects",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/projects",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/projects/{id}",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/projects/{id}/acceptance",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
     // The audit log.
     r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),
     r(

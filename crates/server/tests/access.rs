@@ -47,6 +47,9 @@ struct World {
     /// A survey project of the demo firm (inside), one of another firm; a submission to each.
     survey_projects: [String; 2],
     submissions: [String; 2],
+    /// An accepted compensation project of the district's farmland ledger (its intake is
+    /// posting 1).
+    farmland_project: String,
 }
 
 /// The village of the other town's homestead application and certificate (not the village
@@ -368,7 +371,23 @@ fn world() -> &'static World {
                 [subs[0].clone(), subs[1].clone()],
             )
         };
+        let farmland_project = {
+            let p = tudi_farmland::project::register(
+                &*store,
+                &c,
+                serde_json::from_value(json!({"name": "矩阵垦造项目", "kind": "reclamation",
+                    "grade": 6, "new_paddy_m2": 100,
+                    "geometry": {"type": "Polygon", "coordinates": [[[113.0, 23.0], [113.001, 23.0], [113.001, 23.001], [113.0, 23.001], [113.0, 23.0]]]}}))
+                .unwrap(),
+            )
+            .unwrap();
+            let ledger = tudi_farmland::ledger::Ledger::new(&*store, "440605");
+            tudi_farmland::project::accept(&ledger, &c, &p.id, "2026-01-05".parse().unwrap(), "验〔2026〕1号")
+                .unwrap();
+            p.id
+        };
         World {
+            farmland_project,
             survey_projects,
             submissions,
             _dir: dir,
@@ -652,6 +671,19 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
         ("POST", "/api/v1/survey/submissions/{id}/actions") => {
             ["quju.shenpi", "bumen.zrzy"].contains(&caller)
         }
+        // The farmland ledger is the district's: its district-level staff read it; the approver
+        // and the departments post.
+        (
+            "GET",
+            "/api/v1/farmland/balances"
+            | "/api/v1/farmland/journal"
+            | "/api/v1/farmland/postings/{no}"
+            | "/api/v1/farmland/projects"
+            | "/api/v1/farmland/projects/{id}",
+        ) => ["admin", "quju.shenpi", "bumen.zrzy", "zhiban.lingdao"].contains(&caller),
+        ("POST", p) if p.starts_with("/api/v1/farmland/") => {
+            ["quju.shenpi", "bumen.zrzy"].contains(&caller)
+        }
         (_, "/api/v1/audit") => {
             [Some(Admin), Some(DistrictApprover), Some(DutyLeader)].contains(&role)
                 && (caller != "town.admin" || inside)
@@ -751,6 +783,17 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             path.replace("{id}", &w.submissions[i]),
             Some(json!({"action": "return", "reason": "矩阵"})),
         )),
+        "/api/v1/farmland/postings/{no}" => Some((path.replace("{no}", "1"), None)),
+        // No reason: the ledger's posters get 400, others 403; nothing is reversed.
+        "/api/v1/farmland/postings/{no}/reversal" => {
+            Some((path.replace("{no}", "1"), Some(json!({"reason": " "}))))
+        }
+        "/api/v1/farmland/projects/{id}" => Some((path.replace("{id}", &w.farmland_project), None)),
+        // Accepted already: the ledger's posters get 409, others 403.
+        "/api/v1/farmland/projects/{id}/acceptance" => Some((
+            path.replace("{id}", &w.farmland_project),
+            Some(json!({"accepted_on": "2026-01-05", "document": "验〔2026〕1号"})),
+        )),
         "/api/v1/homestead/collectives/{village}" => Some((
             format!("/api/v1/homestead/collectives/{village}"),
             Some(json!({"members": []})),
@@ -819,6 +862,13 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             json!({"name": " ", "kind": "cadastral", "client": "x", "firm": "x", "deadline": "2027-01-01"}),
         ),
         "/api/v1/tokens" => Some(json!({"name": "矩阵测试"})),
+        // Negative amounts, no name: the ledger's posters get 400, others 403.
+        "/api/v1/farmland/postings" => Some(
+            json!({"movement": "freeze", "amounts": {"farmland_m2": -1}, "document": "x", "reason": "x"}),
+        ),
+        "/api/v1/farmland/projects" => Some(
+            json!({"name": " ", "kind": "reclamation", "grade": 6, "geometry": {"type": "Polygon", "coordinates": [[[113.0, 23.0], [113.001, 23.0], [113.001, 23.001], [113.0, 23.0]]]}}),
+        ),
         "/api/v1/layers/{id}/access" => Some(json!({"public": false})),
         "/api/v1/auth/login" => Some(json!({"username": "nobody", "password": "x"})),
         "/api/v1/orders" => Some(

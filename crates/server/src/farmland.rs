@@ -1,0 +1,439 @@
+//! The farmland quota ledger under `/api/v1/farmland` (耕地占补平衡): balances now or as of an
+//! instant, the journal, compensation projects and their acceptance into the pool (入库), a
+//! higher level's orders, transfers and credit quota, reversals. The rules are
+//! `tudi_farmland`'s; this module reads requests and answers.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tudi_access::{Action, Jurisdiction, Resource};
+use tudi_farmland::account::Account;
+use tudi_farmland::amount::Amounts;
+use tudi_farmland::journal::{Movement, Posting};
+use tudi_farmland::ledger::{JournalQuery, Ledger, LedgerError};
+use tudi_farmland::order::Order;
+use tudi_farmland::project::{self, NewProject, Project};
+
+use crate::AppState;
+use crate::accounts::body_problem;
+use crate::auth::{Ctx, authorize};
+use crate::ogc::blocking;
+use crate::params::Params;
+use crate::problem::Problem;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/farmland/balances", get(balances))
+        .route("/api/v1/farmland/journal", get(journal))
+        .route("/api/v1/farmland/postings", post(post_order))
+        .route("/api/v1/farmland/postings/{no}", get(read_posting))
+        .route("/api/v1/farmland/postings/{no}/reversal", post(reverse))
+        .route("/api/v1/farmland/projects", get(projects).post(register))
+        .route("/api/v1/farmland/projects/{id}", get(read_project))
+        .route("/api/v1/farmland/projects/{id}/acceptance", post(accept))
+}
+
+fn ledger_problem(e: &LedgerError) -> Problem {
+    let m = e.message();
+    match e {
+        LedgerError::Invalid { field, .. } => {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-field",
+                "输入有误",
+                m.zh,
+                m.en,
+            );
+            p.field = Some(field.clone().into());
+            p
+        }
+        LedgerError::NotFound(_) => Problem::not_found(m.zh, m.en),
+        LedgerError::Refused(_) => Problem::new(
+            StatusCode::CONFLICT,
+            "ledger-refused",
+            "台账规则不允许",
+            m.zh,
+            m.en,
+        ),
+        LedgerError::Duplicate { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "duplicate-request",
+            "重复提交",
+            m.zh,
+            m.en,
+        ),
+        LedgerError::Busy(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ledger-busy",
+            "台账繁忙",
+            m.zh,
+            m.en,
+        ),
+        LedgerError::Store(s) => Problem::from_store(s),
+    }
+}
+
+/// The district, and the caller allowed `action` on its ledger.
+fn allow(st: &AppState, ctx: &Ctx, action: Action) -> Result<Jurisdiction, Problem> {
+    let d = crate::orders::district(st)?;
+    authorize(
+        st,
+        ctx,
+        action,
+        &Resource {
+            scope: std::slice::from_ref(&d),
+            ..Resource::default()
+        },
+        "farmland",
+    )?;
+    Ok(d)
+}
+
+async fn with_ledger<T: Send + 'static>(
+    st: &AppState,
+    county: Jurisdiction,
+    work: impl FnOnce(&Ledger<'_>) -> Result<T, LedgerError> + Send + 'static,
+) -> Result<T, Problem> {
+    let store = st.store.clone();
+    blocking(move || {
+        let ledger = Ledger::new(&*store, county.as_str());
+        work(&ledger).map_err(|e| ledger_problem(&e))
+    })
+    .await
+}
+
+fn created<T: Serialize>(location: &str, body: &T) -> Response {
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(location) {
+        res.headers_mut().insert(axum::http::header::LOCATION, v);
+    }
+    res
+}
+
+/// Balances as of when.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct BalanceQuery {
+    /// 截至时刻（RFC 3339，缺省为现在）/ as of this instant (RFC 3339; now by default).
+    #[serde(default)]
+    as_of: Option<Timestamp>,
+}
+
+/// One account's balance.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AccountBalance {
+    /// `kind:key`.
+    account: Account,
+    /// 名称 / its name.
+    name: String,
+    /// The three amounts (m², kg).
+    amounts: Amounts,
+    /// The same in 亩 and 公顷 for people.
+    shown: serde_json::Value,
+}
+
+/// Every account's balance after a posting.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Balances {
+    /// 截至第几号记账 / after this posting.
+    upto: u64,
+    /// The county's quota pool: what approvals may use now.
+    pool: AccountBalance,
+    /// Every account with postings.
+    accounts: Vec<AccountBalance>,
+}
+
+fn account_balance(account: Account, amounts: Amounts) -> AccountBalance {
+    AccountBalance {
+        name: account.name_zh(),
+        shown: amounts.report(),
+        account,
+        amounts,
+    }
+}
+
+async fn balances(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<BalanceQuery>,
+) -> Result<Json<Balances>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    with_ledger(&st, d, move |l| {
+        let (upto, b) = match q.as_of {
+            Some(at) => l.balances_at(at)?,
+            None => l.balances()?,
+        };
+        let pool = account_balance(l.pool(), b.of(&l.pool()));
+        Ok(Balances {
+            upto,
+            pool,
+            accounts: b
+                .0
+                .into_iter()
+                .map(|(a, v)| account_balance(a, v))
+                .collect(),
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// Which postings.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct JournalParams {
+    /// 账户（如 pool:440605）/ only postings on this account.
+    #[serde(default)]
+    account: Option<String>,
+    /// 类型 / only this movement.
+    #[serde(default)]
+    movement: Option<Movement>,
+    /// 关联（如 homestead:申请编号、project:BC2026-0001）/ only those of this reference.
+    #[serde(default)]
+    reference: Option<String>,
+    /// 每页条数（1–200，默认 50）/ at most this many (1–200, default 50).
+    #[serde(default)]
+    limit: Option<u64>,
+    /// 跳过条数 / skip this many (newest first).
+    #[serde(default)]
+    offset: Option<u64>,
+}
+
+/// A page of the journal, newest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct JournalPage {
+    /// 符合条件的总数 / how many match.
+    total: u64,
+    postings: Vec<Posting>,
+}
+
+async fn journal(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<JournalParams>,
+) -> Result<Json<JournalPage>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let account = q
+        .account
+        .as_deref()
+        .map(Account::parse)
+        .transpose()
+        .map_err(|m| {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-parameter",
+                "参数有误",
+                m.zh,
+                m.en,
+            );
+            p.field = Some("account".into());
+            p
+        })?;
+    let query = JournalQuery {
+        account,
+        movement: q.movement,
+        reference: q.reference,
+        offset: q.offset.unwrap_or(0),
+        limit: q.limit.unwrap_or(50).clamp(1, 200),
+    };
+    with_ledger(&st, d, move |l| {
+        let (postings, total) = l.journal(&query)?;
+        Ok(JournalPage { total, postings })
+    })
+    .await
+    .map(Json)
+}
+
+/// A posting and the one that reversed it, if any.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PostingView {
+    #[serde(flatten)]
+    posting: Posting,
+    /// 被第几号冲正 / reversed by this posting.
+    reversed_by: Option<u64>,
+}
+
+fn posting_no(text: &str) -> Result<u64, Problem> {
+    text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Problem::not_found(
+            format!("没有第 {text} 号记账"),
+            format!("no posting {text}"),
+        )
+    })
+}
+
+async fn read_posting(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(no): Path<String>,
+) -> Result<Json<PostingView>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let no = posting_no(&no)?;
+    with_ledger(&st, d, move |l| {
+        Ok(PostingView {
+            posting: l.posting(no)?,
+            reversed_by: l.reversal_of(no)?,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// A movement posted by hand, with the caller's key for it.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct OrderBody {
+    /// 请求标识：同一标识只记账一次 / the caller's key: one posting per key.
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(flatten)]
+    order: Order,
+}
+
+const ORDER_EXAMPLE: &str = r#"{"movement": "freeze", "amounts": {"farmland_m2": 6666.67, "paddy_m2": 0, "capacity_kg": 5000}, "document": "粤自然资冻〔2026〕7号", "reason": "卫片图斑未整改", "request_id": "freeze-2026-7"}"#;
+
+async fn post_order(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<OrderBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(body) = body.map_err(|e| body_problem(&e, ORDER_EXAMPLE))?;
+    let change = ctx.change("farmland.post");
+    let posting = with_ledger(&st, d, move |l| {
+        let draft = body.order.draft(l, body.request_id)?;
+        l.post(&change, &draft)
+    })
+    .await?;
+    Ok(created(
+        &format!("/api/v1/farmland/postings/{}", posting.no),
+        &posting,
+    ))
+}
+
+/// Why a posting is reversed.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReversalBody {
+    /// 冲正原因 / why.
+    reason: String,
+    /// 请求标识 / the caller's key: one reversal per key.
+    #[serde(default)]
+    request_id: Option<String>,
+}
+
+async fn reverse(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(no): Path<String>,
+    body: Result<Json<ReversalBody>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let no = posting_no(&no)?;
+    let Json(body) = body.map_err(|e| body_problem(&e, r#"{"reason": "协议撤销"}"#))?;
+    let change = ctx.change("farmland.reverse");
+    let posting = with_ledger(&st, d, move |l| {
+        l.reverse(&change, no, &body.reason, body.request_id)
+    })
+    .await?;
+    Ok(created(
+        &format!("/api/v1/farmland/postings/{}", posting.no),
+        &posting,
+    ))
+}
+
+/// A page of projects.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct PageQuery {
+    /// 每页条数（1–200，默认 50）/ at most this many.
+    #[serde(default)]
+    limit: Option<u64>,
+    /// 跳过条数 / skip this many.
+    #[serde(default)]
+    offset: Option<u64>,
+}
+
+/// Compensation projects, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ProjectPage {
+    /// 总数 / how many there are.
+    total: u64,
+    projects: Vec<Project>,
+}
+
+async fn projects(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<PageQuery>,
+) -> Result<Json<ProjectPage>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let (offset, limit) = (q.offset.unwrap_or(0), q.limit.unwrap_or(50).clamp(1, 200));
+    with_ledger(&st, d, move |l| {
+        let (projects, total) = project::list(l.store, offset, limit)?;
+        Ok(ProjectPage { total, projects })
+    })
+    .await
+    .map(Json)
+}
+
+async fn register(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<NewProject>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(spec) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"name": "丹灶镇垦造水田项目", "kind": "reclamation", "grade": 6, "new_paddy_m2": 12000, "geometry": {"type": "Polygon", "coordinates": [[[112.90, 23.03], [112.902, 23.03], [112.902, 23.032], [112.90, 23.032], [112.90, 23.03]]]}}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.project.register");
+    let p = with_ledger(&st, d, move |l| project::register(l.store, &change, spec)).await?;
+    Ok(created(&format!("/api/v1/farmland/projects/{}", p.id), &p))
+}
+
+async fn read_project(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Json<Project>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    with_ledger(&st, d, move |l| Ok(project::read(l.store, &id)?.0))
+        .await
+        .map(Json)
+}
+
+/// A project's acceptance.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AcceptanceBody {
+    /// 验收日期 / the day it was accepted (YYYY-MM-DD).
+    accepted_on: jiff::civil::Date,
+    /// 验收文号 / the acceptance document.
+    document: String,
+}
+
+async fn accept(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Result<Json<AcceptanceBody>, JsonRejection>,
+) -> Result<Json<Project>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(body) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"accepted_on": "2026-09-30", "document": "南自然资验〔2026〕1号"}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.project.accept");
+    with_ledger(&st, d, move |l| {
+        project::accept(l, &change, &id, body.accepted_on, &body.document)
+    })
+    .await
+    .map(Json)
+}

@@ -1,0 +1,229 @@
+//! The farmland quota ledger over the API, as the bureau uses it: a compensation project
+//! registered and accepted into the pool, a higher level's freeze posted once however often it
+//! is sent, a reversal, the journal filtered and paged, balances now and as of an instant, and
+//! bad requests refused by field with nothing posted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{call_json, demo, state};
+use serde_json::json;
+use tudi_access::accounts::{Accounts, AuthConfig, NewUser};
+use tudi_access::{Binding, Jurisdiction, Role};
+use tudi_store::Change;
+
+fn login(name: &str, role: Role, scope: &str) -> String {
+    let store = &*demo().store;
+    let change = Change::new("cli", "test.setup");
+    let config = AuthConfig::for_tests();
+    let acc = Accounts::new(store, &config);
+    acc.create_user(
+        &change,
+        NewUser {
+            username: name.into(),
+            display_name: None,
+            password: "Test-password-1".into(),
+            roles: vec![Binding {
+                role,
+                scope: Jurisdiction::parse(scope).unwrap(),
+                department: (role == Role::DepartmentHandler).then(|| "自然资源".to_owned()),
+            }],
+            phone: None,
+            id_number: None,
+        },
+    )
+    .unwrap();
+    acc.login(&change, name, "Test-password-1").unwrap().0
+}
+
+#[tokio::test]
+async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
+    let st = state();
+    let bureau = login("fl.approver", Role::DistrictApprover, "440605");
+    let leader = login("fl.leader", Role::DutyLeader, "440605");
+    let call =
+        |token: String, method: &'static str, uri: String, body: Option<serde_json::Value>| {
+            let st = st.clone();
+            async move { call_json(&st, Some(&token), method, &uri, body).await }
+        };
+
+    let (status, project, _) = call(
+        bureau.clone(),
+        "POST",
+        "/api/v1/farmland/projects".into(),
+        Some(json!({"name": "里水镇垦造水田项目", "kind": "reclamation", "grade": 5,
+            "new_paddy_m2": 10000, "aftercare_years": 3,
+            "geometry": {"type": "Polygon", "coordinates": [[[113.16, 23.20], [113.162, 23.20], [113.162, 23.202], [113.16, 23.202], [113.16, 23.20]]]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{project}");
+    let id = project["id"].as_str().unwrap().to_owned();
+    assert_eq!(project["status"], "登记");
+    // The area drawn is the new farmland: about 4.3 ha at 23°N.
+    let farmland = project["adds"]["farmland_m2"].as_f64().unwrap();
+    assert!((40_000.0..48_000.0).contains(&farmland), "{project}");
+
+    let before_intake = jiff::Timestamp::now();
+    let (status, accepted, _) = call(
+        bureau.clone(),
+        "POST",
+        format!("/api/v1/farmland/projects/{id}/acceptance"),
+        Some(json!({"accepted_on": "2026-11-30", "document": "南自然资验〔2026〕9号"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["acceptance"]["aftercare_until"], "2029-11-30");
+    let (status, again, _) = call(
+        bureau.clone(),
+        "POST",
+        format!("/api/v1/farmland/projects/{id}/acceptance"),
+        Some(json!({"accepted_on": "2026-11-30", "document": "南自然资验〔2026〕9号"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+
+    // A freeze, sent twice with one request id: posted once.
+    let freeze = json!({"movement": "freeze", "request_id": "粤冻-2026-12",
+        "amounts": {"farmland_m2": 3333.33, "paddy_m2": 1000, "capacity_kg": 2500},
+        "document": "粤自然资冻〔2026〕12号", "reason": "卫片图斑未整改"});
+    let (status, posted, _) = call(
+        bureau.clone(),
+        "POST",
+        "/api/v1/farmland/postings".into(),
+        Some(freeze.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{posted}");
+    let no = posted["no"].as_u64().unwrap();
+    let (status, replay, _) = call(
+        bureau.clone(),
+        "POST",
+        "/api/v1/farmland/postings".into(),
+        Some(freeze),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{replay}");
+    assert!(
+        replay["detail"].as_str().unwrap().contains("未重复记账"),
+        "{replay}"
+    );
+
+    // Bad requests: by field, nothing posted.
+    for (body, field) in [
+        (
+            json!({"movement": "freeze", "amounts": {"farmland_m2": 1, "paddy_m2": 5}, "document": "x", "reason": "x"}),
+            "amounts",
+        ),
+        (
+            json!({"movement": "transfer", "direction": "out", "county": "44060", "amounts": {"farmland_m2": 1}, "prices": {}, "amount_wan": 1, "document": "x"}),
+            "county",
+        ),
+        (
+            json!({"movement": "unfreeze", "amounts": {"farmland_m2": 99999999}, "document": "x", "reason": "x"}),
+            "",
+        ),
+    ] {
+        let (status, problem, _) = call(
+            bureau.clone(),
+            "POST",
+            "/api/v1/farmland/postings".into(),
+            Some(body.clone()),
+        )
+        .await;
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::CONFLICT,
+            "{body}: {status} {problem}"
+        );
+        if !field.is_empty() {
+            assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        }
+    }
+    let (status, problem, _) = call(bureau.clone(), "POST", "/api/v1/farmland/postings".into(), Some(json!({"movement": "freeze", "amounts": {"farmland_mu": 1}, "document": "x", "reason": "x"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+
+    // The duty leader reads; the journal by account, newest first.
+    let (status, page, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/journal?account=frozen:440605".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["postings"][0]["no"], no);
+    let (status, problem, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/journal?account=bank:1".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    // The leader may not post.
+    let (status, _, _) = call(
+        leader.clone(),
+        "POST",
+        format!("/api/v1/farmland/postings/{no}/reversal"),
+        Some(json!({"reason": "x"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, balances, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/balances".into(),
+        None,
+    )
+    .await;
+    let pool = balances["pool"]["amounts"]["farmland_m2"].as_f64().unwrap();
+    assert!((pool - (farmland - 3333.33)).abs() < 0.005, "{balances}");
+    assert!(
+        balances["pool"]["shown"]["farmland"]["mu"]
+            .as_f64()
+            .unwrap()
+            > 60.0
+    );
+
+    // Reversed, with the reason; then the pool is whole again.
+    let (status, reversal, _) = call(
+        bureau.clone(),
+        "POST",
+        format!("/api/v1/farmland/postings/{no}/reversal"),
+        Some(json!({"reason": "省厅撤销冻结"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{reversal}");
+    let (_, seen, _) = call(
+        leader.clone(),
+        "GET",
+        format!("/api/v1/farmland/postings/{no}"),
+        None,
+    )
+    .await;
+    assert_eq!(seen["reversed_by"], reversal["no"]);
+    let (_, balances, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/balances".into(),
+        None,
+    )
+    .await;
+    assert!(
+        (balances["pool"]["amounts"]["farmland_m2"].as_f64().unwrap() - farmland).abs() < 0.005
+    );
+    // As of before the intake: nothing of it.
+    let at = before_intake.to_string();
+    let (_, then, _) = call(
+        leader,
+        "GET",
+        format!("/api/v1/farmland/balances?as_of={at}"),
+        None,
+    )
+    .await;
+    let then_pool = then["pool"]["amounts"]["farmland_m2"].as_f64().unwrap();
+    assert!(then_pool < pool, "{then}");
+}

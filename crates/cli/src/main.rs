@@ -1118,6 +1118,15 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, district: &str, force: bool)
         "演示测绘项目及成果质检 / demo survey projects and checks: {}",
         summary.join("，")
     )?;
+    let made = tudi_farmland::demo::fill(&*store, district.as_str(), today)
+        .map_err(|e| failed(e.message()))?;
+    writeln!(
+        out(),
+        "演示耕地占补平衡台账 / demo farmland ledger: 补充耕地项目 {}（已验收入库 {}），记账 {} 笔",
+        made.projects,
+        made.accepted,
+        made.postings
+    )?;
     let mut o = out();
     writeln!(
         o,

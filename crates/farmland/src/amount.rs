@@ -249,29 +249,17 @@ impl Amounts {
             .collect()
     }
 
-    /// Why the amount cannot be what one leg moves: a negative unit, or more paddy than
-    /// farmland (paddy is part of the farmland).
+    /// Why the amount cannot be what one leg moves: a unit below zero. (Paddy may exceed
+    /// farmland in a movement: turning dry land into paddy, 旱改水, adds paddy and capacity
+    /// without adding farmland.)
     #[must_use]
     pub fn problem(&self) -> Option<Msg> {
-        if let Some(u) = self.negative_units().first() {
-            return Some(Msg::new(
+        self.negative_units().first().map(|u| {
+            Msg::new(
                 format!("{}不能为负数", u.name_zh()),
                 format!("{} must not be negative", u.name_en()),
-            ));
-        }
-        if self.paddy_m2 > self.farmland_m2 {
-            return Some(Msg::new(
-                format!(
-                    "水田面积（{} 平方米）大于耕地面积（{} 平方米）：水田是耕地的一部分，请检查单位和数值",
-                    self.paddy_m2, self.farmland_m2
-                ),
-                format!(
-                    "paddy ({} m²) exceeds farmland ({} m²): paddy is part of the farmland; check the units",
-                    self.paddy_m2, self.farmland_m2
-                ),
-            ));
-        }
-        None
+            )
+        })
     }
 
     /// In Chinese, in the units people read (亩, 公斤).
@@ -379,7 +367,11 @@ mod tests {
             paddy_m2: Centi(200),
             capacity_kg: Centi::ZERO,
         };
-        assert!(a.problem().unwrap().zh.contains("水田"));
+        assert!(
+            a.problem().is_none(),
+            "旱改水 adds more paddy than farmland"
+        );
+        assert!((-a).problem().unwrap().zh.contains("耕地数量"));
         assert_eq!((a - a), Amounts::ZERO);
         assert_eq!(a.short_of(&(a + a)), vec![Unit::Farmland, Unit::Paddy]);
     }

@@ -270,11 +270,6 @@ mod tests {
             leg("pool:440605", 1000, -500, 0),
         ];
         assert_eq!(check_legs(&mixed).unwrap_err().0, "legs[0]");
-        let paddy_over = [
-            leg("project:P1", -100, -500, 0),
-            leg("pool:440605", 100, 500, 0),
-        ];
-        assert!(check_legs(&paddy_over).unwrap_err().1.zh.contains("水田"));
         let twice = [
             leg("pool:440605", 100, 0, 0),
             leg("pool:440605", -100, 0, 0),

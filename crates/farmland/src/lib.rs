@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod amount;
+pub mod demo;
 pub mod journal;
 pub mod ledger;
 pub mod occupation;

@@ -67,6 +67,10 @@ pub struct NewProject {
     pub new_paddy_m2: Centi,
     /// Quality grade after the works.
     pub grade: u8,
+    /// For an upgrade (提质改造): the grade before the works; the capacity gained is the
+    /// difference of their yields over the area drawn.
+    #[serde(default)]
+    pub grade_before: Option<u8>,
     /// Years of aftercare (后期管护) after acceptance.
     #[serde(default = "default_aftercare")]
     pub aftercare_years: u8,
@@ -162,37 +166,90 @@ pub fn register(
             ),
         ));
     };
-    let farmland = spec
-        .new_farmland_m2
-        .unwrap_or_else(|| Centi::rounded(drawn));
-    // The area drawn bounds what a project can add (1 % for the drawing's precision).
-    if farmland.units() > drawn * 1.01 + 1.0 {
+    let upgrade = spec.kind == ProjectKind::Upgrade;
+    // An upgrade adds paddy and capacity on farmland there already; the others add the farmland
+    // drawn unless told otherwise.
+    let farmland = spec.new_farmland_m2.unwrap_or_else(|| {
+        if upgrade {
+            Centi::ZERO
+        } else {
+            Centi::rounded(drawn)
+        }
+    });
+    // The area drawn bounds what a project can add (1 % for the drawing's precision): a figure
+    // beyond it is in the wrong unit or for another area.
+    for (field, value, what) in [
+        ("new_farmland_m2", farmland, "新增耕地"),
+        ("new_paddy_m2", spec.new_paddy_m2, "新增水田"),
+    ] {
+        if value.is_negative() {
+            return Err(invalid(
+                field,
+                format!("{what}不能为负数"),
+                format!("{field} must not be negative"),
+            ));
+        }
+        if value.units() > drawn * 1.01 + 1.0 {
+            return Err(invalid(
+                field,
+                format!(
+                    "{what} {value} 平方米大于项目范围面积 {drawn:.2} 平方米：请检查单位（平方米）和范围"
+                ),
+                format!(
+                    "{field} {value} m² exceeds the area drawn ({drawn:.2} m²): check the units (m²)"
+                ),
+            ));
+        }
+    }
+    if !upgrade && spec.new_paddy_m2 > farmland {
         return Err(invalid(
-            "new_farmland_m2",
+            "new_paddy_m2",
             format!(
-                "新增耕地 {farmland} 平方米大于项目范围面积 {drawn:.2} 平方米：请检查单位（平方米）和范围"
+                "新增水田 {} 平方米大于新增耕地 {farmland} 平方米：垦造和恢复的水田是新增耕地的一部分",
+                spec.new_paddy_m2
             ),
-            format!(
-                "new farmland {farmland} m² exceeds the area drawn ({drawn:.2} m²): check the units (m²)"
-            ),
+            "new paddy exceeds new farmland: it is part of it".into(),
         ));
     }
+    let capacity_kg = if upgrade {
+        let Some(before) = spec.grade_before else {
+            return Err(invalid(
+                "grade_before",
+                "提质改造项目须填写改造前的质量等别".into(),
+                "an upgrade needs the grade before the works".into(),
+            ));
+        };
+        let Some(yield_before) = table.kg_per_mu.get(&before).copied() else {
+            return Err(invalid(
+                "grade_before",
+                format!("等别 {before} 不在本区的产能表（{}）中", table.scheme),
+                format!("grade {before} is not in the district's capacity table"),
+            ));
+        };
+        if yield_before > yield_kg {
+            return Err(invalid(
+                "grade",
+                format!(
+                    "改造后等别 {} 低于改造前 {before}：提质改造须提高质量",
+                    spec.grade
+                ),
+                "an upgrade must raise the grade".into(),
+            ));
+        }
+        Centi::rounded(drawn / M2_PER_MU * (yield_kg - yield_before))
+    } else {
+        Centi::rounded(farmland.units() / M2_PER_MU * yield_kg)
+    };
     let adds = Amounts {
         farmland_m2: farmland,
         paddy_m2: spec.new_paddy_m2,
-        capacity_kg: Centi::rounded(farmland.units() / M2_PER_MU * yield_kg),
+        capacity_kg,
     };
-    if let Some(m) = adds.problem() {
-        return Err(LedgerError::Invalid {
-            field: "new_paddy_m2".into(),
-            msg: m,
-        });
-    }
-    if adds.farmland_m2 == Centi::ZERO {
+    if adds.is_zero() {
         return Err(invalid(
             "new_farmland_m2",
-            "新增耕地不能为零".into(),
-            "new farmland must not be zero".into(),
+            "项目没有新增耕地、水田或产能".into(),
+            "the project adds no farmland, paddy or capacity".into(),
         ));
     }
     if spec.aftercare_years == 0 || spec.aftercare_years > 10 {

@@ -24,8 +24,8 @@ use tudi_core::calendar::WorkCalendar;
 use tudi_core::msg::Msg;
 use tudi_farmland as farmland;
 use tudi_farmland::journal::Reference;
-use tudi_farmland::ledger::{Ledger, LedgerError};
-use tudi_farmland::occupation::{CapacityTable, MeasureError};
+use tudi_farmland::ledger::{JournalQuery, Ledger, LedgerError};
+use tudi_farmland::occupation::{CapacityTable, MeasureError, Occupation};
 use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op, TaskStatus};
 use tudi_flow::definition::{ProcessDef, StepDef};
 use tudi_flow::stored::{StoredError, Workflows};
@@ -291,6 +291,21 @@ impl From<ComplianceError> for HomesteadError {
             }),
         }
     }
+}
+
+/// The farmland an application occupies against the county's quota pool (以补定占).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FarmlandCheck {
+    /// What the site occupies.
+    pub occupation: Occupation,
+    /// What the pool holds now.
+    pub pool: tudi_farmland::amount::Amounts,
+    /// Whether the pool covers it (always, once approved).
+    pub covered: bool,
+    /// The debit posted with the approval.
+    pub posting: Option<u64>,
+    /// Why the approval would be refused now.
+    pub message: Option<Msg>,
 }
 
 /// An application with its case.
@@ -1032,6 +1047,63 @@ impl Homesteads<'_> {
             "同时记账的人太多，请稍后重试",
             "others kept posting first; try again",
         ))))
+    }
+
+    /// The farmland an application's site occupies and whether the county's pool covers it
+    /// (以补定占): measured now while the approval step is open, as recorded once approved (with
+    /// the debit's posting); `None` before the approval step.
+    ///
+    /// # Errors
+    /// Store failures; a site that cannot be measured.
+    pub fn farmland_check(
+        &self,
+        app: &Application,
+        case: &Case,
+    ) -> Result<Option<FarmlandCheck>, HomesteadError> {
+        let ledger = Ledger::new(self.store, self.district.as_str());
+        let pool = ledger
+            .balances()
+            .map_err(ledger_error)?
+            .1
+            .of(&ledger.pool());
+        if app.approval.is_some() {
+            let Some(recorded) = &app.occupation else {
+                return Ok(None);
+            };
+            let occupation: Occupation = decode(recorded.clone())?;
+            let (postings, _) = ledger
+                .journal(&JournalQuery {
+                    reference: Some(format!("homestead:{}", app.id)),
+                    limit: 1,
+                    ..JournalQuery::default()
+                })
+                .map_err(ledger_error)?;
+            return Ok(Some(FarmlandCheck {
+                occupation,
+                pool,
+                covered: true,
+                posting: postings.first().map(|p| p.no),
+                message: None,
+            }));
+        }
+        if !case.open_tasks().any(|t| t.step == "approval") {
+            return Ok(None);
+        }
+        let site = parse_site("site", &app.form.site)?;
+        let table = CapacityTable::of(self.store)?;
+        let occupation = farmland::occupation::measure(self.map, &site, Crs::CGCS2000, &table)
+            .map_err(|e| match e {
+                MeasureError::Store(s) => HomesteadError::Store(s),
+                other => HomesteadError::Refused(other.message()),
+            })?;
+        let covered = pool.short_of(&occupation.total).is_empty();
+        Ok(Some(FarmlandCheck {
+            message: (!covered).then(|| farmland::ledger::quota_short(&pool, &occupation.total)),
+            occupation,
+            pool,
+            covered,
+            posting: None,
+        }))
     }
 
     /// Attaches a document to an application whose case is at `revision`: the file and the

@@ -1154,6 +1154,11 @@ fn an_approval_on_farmland_draws_on_the_quota_and_is_refused_without_it() {
         .unwrap()
         .unwrap();
 
+    // The approver sees the occupation and that the pool cannot cover it.
+    let check = h.farmland_check(&v.application, &v.case).unwrap().unwrap();
+    assert!(!check.covered);
+    assert!(check.message.unwrap().zh.contains("以补定占"));
+    assert!(check.occupation.total.paddy_m2.units() > 60.0);
     // No quota: refused with what it needs and what the pool holds; nothing written.
     let task = open(&v, "approval");
     let err = step(&h, &v, &town(), approve(task, Value::Null), at(200)).unwrap_err();
@@ -1215,4 +1220,7 @@ fn an_approval_on_farmland_draws_on_the_quota_and_is_refused_without_it() {
         p.adds.farmland_m2 - postings[0].legs[1].amounts.farmland_m2
     );
     assert!(ledger.verify().unwrap().problems.is_empty());
+    let check = h.farmland_check(&v.application, &v.case).unwrap().unwrap();
+    assert_eq!(check.posting, Some(postings[0].no));
+    assert!(check.covered && check.message.is_none());
 }

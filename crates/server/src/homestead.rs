@@ -255,6 +255,10 @@ pub(crate) struct ApplicationView {
     /// 当前环节名称 / the names of the steps it is at.
     stage_names: Vec<&'static str>,
     case: CaseView,
+    /// 耕地占用与指标（以补定占）：审批环节起 / the farmland it occupies against the quota
+    /// pool, from the approval step on (read one application to see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    farmland: Option<tudi_homestead::service::FarmlandCheck>,
 }
 
 /// A page of applications.
@@ -362,6 +366,7 @@ fn view(v: &Versioned, who: &Principal) -> ApplicationView {
         application,
         stage_names,
         case: CaseView::of(&v.case, who),
+        farmland: None,
     }
 }
 
@@ -507,7 +512,18 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let v = load_authorized(&st, &ctx, id, Action::HomesteadRead).await?;
-    Ok(Json(view(&v, &ctx.principal)).into_response())
+    let mut shown = view(&v, &ctx.principal);
+    let (application, case) = (v.application.clone(), v.case.clone());
+    // The measurement is a help to the approver: a map it cannot be made on leaves it out.
+    shown.farmland =
+        match with_homesteads(&st, move |h| h.farmland_check(&application, &case)).await {
+            Ok(check) => check,
+            Err(p) => {
+                tracing::warn!(status = %p.status, "farmland check of an application not shown");
+                None
+            }
+        };
+    Ok(Json(shown).into_response())
 }
 
 /// The engine's operation from an action body's fields (`action`, `task`, …).

@@ -113,7 +113,7 @@ async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
     // Bad requests: by field, nothing posted.
     for (body, field) in [
         (
-            json!({"movement": "freeze", "amounts": {"farmland_m2": 1, "paddy_m2": 5}, "document": "x", "reason": "x"}),
+            json!({"movement": "freeze", "amounts": {"farmland_m2": 1, "paddy_m2": -5}, "document": "x", "reason": "x"}),
             "amounts",
         ),
         (

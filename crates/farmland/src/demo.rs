@@ -1,0 +1,221 @@
+//! The demo district's farmland ledger: compensation projects on the map — ponds and woodland
+//! reclaimed as paddy, dry land turned paddy, an orchard restored — most of them accepted into
+//! the pool; a transfer to a neighbouring district at Guangdong-like prices; a province's
+//! freeze after satellite patches, part of it deducted and the rest released. Deterministic.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde_json::{Value, json};
+use tudi_core::division::{DivisionCode, DivisionRegistry};
+use tudi_geo::crs::{Crs, Transformer};
+use tudi_store::{Change, FeatureQuery, Store, StoreError};
+
+use crate::amount::{Amounts, Centi};
+use crate::ledger::{Ledger, LedgerError};
+use crate::order::Order;
+use crate::project::{self, NewProject, ProjectKind};
+
+/// What the demo made.
+#[derive(Debug, Clone, Default)]
+pub struct Made {
+    /// Projects registered (and accepted).
+    pub projects: usize,
+    /// Of them accepted.
+    pub accepted: usize,
+    /// Postings in the journal.
+    pub postings: u64,
+}
+
+fn schema(e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Store(StoreError::Schema(e.to_string()))
+}
+
+/// Land-survey patches of `land_use`, every `step`th, in longitude/latitude, with their town.
+fn patches(
+    store: &dyn Store,
+    land_use: &str,
+    step: usize,
+    count: usize,
+) -> Result<Vec<(Value, String)>, LedgerError> {
+    let def = store.layer_def("land_survey")?;
+    let to_lonlat = Crs::from_epsg(def.epsg)
+        .and_then(|c| Transformer::new(c, Crs::CGCS2000))
+        .map_err(schema)?;
+    let mut out = Vec::new();
+    let registry = DivisionRegistry::bundled();
+    let features = store.features("land_survey", &FeatureQuery::default())?;
+    for f in features
+        .iter()
+        .filter(|f| f.attributes.get("land_use").and_then(Value::as_str) == Some(land_use))
+        // Whole cells only: a square, not a piece cut by the district's outline.
+        .filter(|f| geo::Area::unsigned_area(&f.geometry) > 62_000.0)
+        .step_by(step.max(1))
+        .take(count)
+    {
+        let mut g = f.geometry.clone();
+        to_lonlat.apply_geometry(&mut g).map_err(schema)?;
+        let village = f
+            .attributes
+            .get("village_code")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let town = village
+            .get(..9)
+            .and_then(|t| DivisionCode::parse(t).ok())
+            .and_then(|c| registry.get(&c).map(|d| d.name.clone()))
+            .unwrap_or_default();
+        out.push((tudi_geo::io::geojson::geometry_to_value(&g), town));
+    }
+    Ok(out)
+}
+
+/// A project the demo registers.
+struct Planned {
+    name: String,
+    kind: ProjectKind,
+    geometry: Value,
+    grade: u8,
+    grade_before: Option<u8>,
+    /// Share of the area that becomes paddy.
+    paddy_share: f64,
+    /// Accepted this many days ago (or not yet).
+    accepted: Option<i64>,
+}
+
+fn at(date: Date) -> Timestamp {
+    date.at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp())
+}
+
+/// Fills the ledger of `county` in a demo store, dated before `today`.
+///
+/// # Errors
+/// Store failures; a demo map without a land survey.
+pub fn fill(store: &dyn Store, county: &str, today: Date) -> Result<Made, LedgerError> {
+    let ledger = Ledger::new(store, county);
+    let mut made = Made::default();
+    let ponds = patches(store, "1104", 97, 3)?;
+    let woods = patches(store, "0301", 131, 2)?;
+    let dry = patches(store, "0103", 151, 2)?;
+    let days_ago = |d: i64| {
+        today
+            .checked_sub(jiff::Span::new().days(d))
+            .unwrap_or(today)
+    };
+    let mut plan: Vec<Planned> = Vec::new();
+    for (i, (geometry, town)) in ponds.into_iter().enumerate() {
+        plan.push(Planned {
+            name: format!("{town}坑塘垦造水田项目（{}）", i + 1),
+            kind: ProjectKind::Reclamation,
+            geometry,
+            grade: 6,
+            grade_before: None,
+            paddy_share: 0.9,
+            accepted: Some(400 - 90 * i64::try_from(i).unwrap_or(0)),
+        });
+    }
+    for (i, (geometry, town)) in woods.into_iter().enumerate() {
+        plan.push(Planned {
+            name: format!("{town}园地恢复耕地项目（{}）", i + 1),
+            kind: ProjectKind::Restoration,
+            geometry,
+            grade: 8,
+            grade_before: None,
+            paddy_share: 0.0,
+            accepted: Some(200 - 60 * i64::try_from(i).unwrap_or(0)),
+        });
+    }
+    for (i, (geometry, town)) in dry.into_iter().enumerate() {
+        // The last one is still being built: registered, not yet accepted.
+        plan.push(Planned {
+            name: format!("{town}旱地改水田提质改造项目（{}）", i + 1),
+            kind: ProjectKind::Upgrade,
+            geometry,
+            grade: 7,
+            grade_before: Some(9),
+            paddy_share: 1.0,
+            accepted: (i == 0).then_some(120),
+        });
+    }
+    for p in plan {
+        let (_, drawn) =
+            tudi_geo::io::geojson::lonlat_area(&p.geometry).map_err(|(_, en)| schema(en))?;
+        let registered = days_ago(p.accepted.unwrap_or(30) + 200);
+        let change =
+            Change::new("demo:quju.shenpi", "farmland.project.register").at(at(registered));
+        let project = project::register(
+            store,
+            &change,
+            NewProject {
+                name: p.name,
+                kind: p.kind,
+                town: None,
+                geometry: p.geometry,
+                new_farmland_m2: None,
+                new_paddy_m2: Centi::rounded((drawn * p.paddy_share * 0.95).floor()),
+                grade: p.grade,
+                grade_before: p.grade_before,
+                aftercare_years: 3,
+            },
+        )?;
+        made.projects += 1;
+        if let Some(ago) = p.accepted {
+            let on = days_ago(ago);
+            let change = Change::new("demo:quju.shenpi", "farmland.project.accept").at(at(on));
+            let document = format!("南自然资验〔{}〕{}号", on.year(), made.accepted + 11);
+            project::accept(&ledger, &change, &project.id, on, &document)?;
+            made.accepted += 1;
+        }
+    }
+    let (_, balances) = ledger.balances()?;
+    let pool = balances.of(&ledger.pool());
+    let part = |share: f64| Amounts {
+        farmland_m2: Centi::rounded((pool.farmland_m2.units() * share).floor()),
+        paddy_m2: Centi::rounded((pool.paddy_m2.units() * share).floor()),
+        capacity_kg: Centi::rounded((pool.capacity_kg.units() * share).floor()),
+    };
+    let transfer = part(0.15);
+    let mu = |c: Centi| c.units() / tudi_core::units::M2_PER_MU;
+    let orders: Vec<(i64, Value)> = vec![
+        (
+            100,
+            json!({"movement": "transfer", "direction": "out", "county": "440606",
+            "amounts": transfer,
+            "prices": {"farmland_wan_per_mu": 20.0, "paddy_wan_per_mu": 15.0, "capacity_yuan_per_kg": 0.0},
+            "amount_wan": ((20.0 * mu(transfer.farmland_m2) + 15.0 * mu(transfer.paddy_m2)) * 100.0).round() / 100.0,
+            "document": format!("佛自然资调〔{}〕3号", days_ago(100).year())}),
+        ),
+        (
+            60,
+            json!({"movement": "freeze", "amounts": part(0.1),
+            "document": format!("粤自然资冻〔{}〕21号", days_ago(60).year()),
+            "reason": "卫片执法图斑未按期整改，冻结相应补充耕地指标"}),
+        ),
+        (
+            20,
+            json!({"movement": "deduct", "amounts": part(0.03),
+            "document": format!("粤自然资扣〔{}〕5号", days_ago(20).year()),
+            "reason": "两宗图斑经核查属违法占用耕地，减扣指标"}),
+        ),
+    ];
+    for (ago, body) in orders {
+        let order: Order = serde_json::from_value(body).map_err(schema)?;
+        let change = Change::new("demo:quju.shenpi", "farmland.post").at(at(days_ago(ago)));
+        ledger.post(&change, &order.draft(&ledger, None)?)?;
+    }
+    // What remains frozen is released once the patches are put right.
+    let frozen = ledger
+        .balances()?
+        .1
+        .of(&crate::account::Account::Frozen(county.to_owned()));
+    if !frozen.is_zero() {
+        let order: Order = serde_json::from_value(json!({"movement": "unfreeze", "amounts": frozen,
+            "document": format!("粤自然资解〔{}〕8号", days_ago(10).year()), "reason": "图斑已整改到位，解冻剩余指标"}))
+        .map_err(schema)?;
+        let change = Change::new("demo:quju.shenpi", "farmland.post").at(at(days_ago(10)));
+        ledger.post(&change, &order.draft(&ledger, None)?)?;
+    }
+    made.postings = ledger.count()?;
+    Ok(made)
+}

@@ -125,6 +125,28 @@ struct Head {
     last_at: Option<Timestamp>,
 }
 
+/// The journal's tip as one writer sees it.
+struct Tip {
+    head: Head,
+    /// What the head was when read: the head is written on it.
+    expect: Expect,
+    balances: Balances,
+    limit: Amounts,
+}
+
+impl Tip {
+    fn head_write(&self) -> Result<RecordWrite, LedgerError> {
+        Ok(RecordWrite {
+            collection: HEAD.into(),
+            id: HEAD_ID.into(),
+            expect: self.expect,
+            body: Some(encode(&self.head)?),
+            keys: Vec::new(),
+            detail: Some(json!({"count": self.head.count})),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Checkpoint {
     no: u64,
@@ -481,73 +503,175 @@ impl<'a> Ledger<'a> {
     /// # Errors
     /// [`LedgerError`]: the request's fault named, a balance that would fall below zero, a
     /// replayed request, a reversal of what was reversed.
-    pub fn prepare(
-        &self,
-        mut draft: Draft,
-        by: &str,
-        now: Timestamp,
-    ) -> Result<Prepared, LedgerError> {
-        if let Some(original) = draft.reverses {
-            let first = self.posting(original)?;
-            if first.movement == Movement::Reversal {
-                return Err(LedgerError::Refused(Msg::new(
-                    format!("第 {original} 号本身是冲正，不能再冲正；请重新记账"),
-                    format!("posting {original} is a reversal; post anew instead"),
-                )));
+    pub fn prepare(&self, draft: Draft, by: &str, now: Timestamp) -> Result<Prepared, LedgerError> {
+        let draft = self.resolve_reversal(draft)?;
+        self.check_shape(&draft)?;
+        self.check_request(draft.request.as_deref())?;
+        let mut tip = self.tip()?;
+        let (posting, mut writes) = self.append(draft, by, now, &mut tip)?;
+        writes.push(tip.head_write()?);
+        Ok(Prepared { posting, writes })
+    }
+
+    /// Makes many postings in one transaction, in order, each checked against the balances the
+    /// ones before it left — all or none (an import of a ledger kept elsewhere, a batch of
+    /// orders). Reversals are made one at a time ([`Ledger::reverse`]).
+    ///
+    /// # Errors
+    /// The first posting refused, named by its position (`postings[3].legs`); nothing is
+    /// posted. [`LedgerError::Busy`] when others kept posting first.
+    pub fn post_all(&self, change: &Change, drafts: &[Draft]) -> Result<Vec<Posting>, LedgerError> {
+        let at = |i: usize, e: LedgerError| match e {
+            LedgerError::Invalid { field, msg } => LedgerError::Invalid {
+                field: format!("postings[{i}].{field}"),
+                msg,
+            },
+            LedgerError::Refused(m) | LedgerError::Duplicate { msg: m, .. } => {
+                LedgerError::Refused(Msg::new(
+                    format!("第 {} 笔：{}", i + 1, m.zh),
+                    format!("posting {} of the batch: {}", i + 1, m.en),
+                ))
             }
-            if let Some(by_no) = self.reversal_of(original)? {
-                return Err(LedgerError::Refused(Msg::new(
-                    format!("第 {original} 号已由第 {by_no} 号冲正"),
-                    format!("posting {original} was reversed by posting {by_no}"),
-                )));
+            other => other,
+        };
+        for _ in 0..ATTEMPTS {
+            let mut tip = self.tip()?;
+            let mut keys = std::collections::BTreeSet::new();
+            let mut postings = Vec::with_capacity(drafts.len());
+            let mut writes = Vec::with_capacity(drafts.len() + 1);
+            for (i, draft) in drafts.iter().enumerate() {
+                if draft.reverses.is_some() || draft.movement == Movement::Reversal {
+                    return Err(at(
+                        i,
+                        LedgerError::invalid(
+                            "reverses",
+                            Msg::new("冲正请逐笔办理", "reversals are made one at a time"),
+                        ),
+                    ));
+                }
+                self.check_shape(draft).map_err(|e| at(i, e))?;
+                if let Some(key) = draft.request.as_deref() {
+                    if !keys.insert(key) {
+                        return Err(at(
+                            i,
+                            LedgerError::invalid(
+                                "request",
+                                Msg::new(
+                                    format!("请求标识“{key}”在本批中重复"),
+                                    format!("request id {key:?} appears twice in the batch"),
+                                ),
+                            ),
+                        ));
+                    }
+                    self.check_request(Some(key)).map_err(|e| at(i, e))?;
+                }
+                let (posting, w) = self
+                    .append(draft.clone(), &change.actor, change.at, &mut tip)
+                    .map_err(|e| at(i, e))?;
+                postings.push(posting);
+                writes.extend(w);
             }
-            if draft.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            writes.push(tip.head_write()?);
+            match self.store.write_records(change, &writes) {
+                Ok(_) => return Ok(postings),
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(busy())
+    }
+
+    /// A reversal's legs, from the posting it reverses (which must not be a reversal or
+    /// reversed already).
+    fn resolve_reversal(&self, mut draft: Draft) -> Result<Draft, LedgerError> {
+        let Some(original) = draft.reverses else {
+            if draft.movement == Movement::Reversal {
                 return Err(LedgerError::invalid(
-                    "reason",
-                    Msg::new("冲正须写明原因", "a reversal needs its reason"),
+                    "reverses",
+                    Msg::new(
+                        "冲正须指明被冲正的记账号",
+                        "a reversal names the posting it reverses",
+                    ),
                 ));
             }
-            draft.movement = Movement::Reversal;
-            draft.reference = first.reference.clone();
-            draft.legs = first
-                .legs
-                .iter()
-                .map(|l| Leg {
-                    account: l.account.clone(),
-                    amounts: -l.amounts,
-                })
-                .collect();
-        } else if draft.movement == Movement::Reversal {
+            return Ok(draft);
+        };
+        let first = self.posting(original)?;
+        if first.movement == Movement::Reversal {
+            return Err(LedgerError::Refused(Msg::new(
+                format!("第 {original} 号本身是冲正，不能再冲正；请重新记账"),
+                format!("posting {original} is a reversal; post anew instead"),
+            )));
+        }
+        if let Some(by_no) = self.reversal_of(original)? {
+            return Err(LedgerError::Refused(Msg::new(
+                format!("第 {original} 号已由第 {by_no} 号冲正"),
+                format!("posting {original} was reversed by posting {by_no}"),
+            )));
+        }
+        if draft.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(LedgerError::invalid(
-                "reverses",
-                Msg::new(
-                    "冲正须指明被冲正的记账号",
-                    "a reversal names the posting it reverses",
-                ),
+                "reason",
+                Msg::new("冲正须写明原因", "a reversal needs its reason"),
             ));
         }
-        self.check_shape(&draft)?;
-        if let Some(key) = &draft.request {
-            text::check(key, 120, Lines::One).map_err(|f| {
-                LedgerError::invalid("request", f.message("请求标识", "request id"))
-            })?;
-            if let Some(r) = self.store.record(REQUESTS, key)? {
-                let no = r.body.get("no").and_then(Value::as_u64).unwrap_or(0);
-                return Err(LedgerError::Duplicate {
-                    no,
-                    msg: Msg::new(
-                        format!("该请求已记账（第 {no} 号），未重复记账"),
-                        format!(
-                            "this request was posted before (posting {no}); nothing was posted again"
-                        ),
+        draft.movement = Movement::Reversal;
+        draft.reference = first.reference.clone();
+        draft.legs = first
+            .legs
+            .iter()
+            .map(|l| Leg {
+                account: l.account.clone(),
+                amounts: -l.amounts,
+            })
+            .collect();
+        Ok(draft)
+    }
+
+    /// Refuses a request key that was posted before.
+    fn check_request(&self, key: Option<&str>) -> Result<(), LedgerError> {
+        let Some(key) = key else {
+            return Ok(());
+        };
+        text::check(key, 120, Lines::One)
+            .map_err(|f| LedgerError::invalid("request", f.message("请求标识", "request id")))?;
+        if let Some(r) = self.store.record(REQUESTS, key)? {
+            let no = r.body.get("no").and_then(Value::as_u64).unwrap_or(0);
+            return Err(LedgerError::Duplicate {
+                no,
+                msg: Msg::new(
+                    format!("该请求已记账（第 {no} 号），未重复记账"),
+                    format!(
+                        "this request was posted before (posting {no}); nothing was posted again"
                     ),
-                });
-            }
+                ),
+            });
         }
-        let (head, head_expect) = self.head()?;
-        let mut balances = self.balances_after(head.count)?;
-        let no = head.count + 1;
-        let at = head.last_at.map_or(now, |last| last.max(now));
+        Ok(())
+    }
+
+    /// The journal's tip: its head as read and every balance after it.
+    fn tip(&self) -> Result<Tip, LedgerError> {
+        let (head, expect) = self.head()?;
+        Ok(Tip {
+            balances: self.balances_after(head.count)?,
+            limit: self.credit_limit()?,
+            head,
+            expect,
+        })
+    }
+
+    /// The next posting after `tip`, checked against its balances, and its records (the head
+    /// aside); `tip` moves past it.
+    fn append(
+        &self,
+        draft: Draft,
+        by: &str,
+        now: Timestamp,
+        tip: &mut Tip,
+    ) -> Result<(Posting, Vec<RecordWrite>), LedgerError> {
+        let no = tip.head.count + 1;
+        let at = tip.head.last_at.map_or(now, |last| last.max(now));
         let posting = Posting {
             no,
             at,
@@ -560,20 +684,27 @@ impl<'a> Ledger<'a> {
             reverses: draft.reverses,
             detail: draft.detail,
         };
-        let pool_before = balances.of(&self.pool());
-        balances.apply(&posting);
-        let limit = self.credit_limit()?;
-        for leg in &posting.legs {
-            if let Some(why) = leg.account.refuses(&balances.of(&leg.account), &limit) {
-                // An approval is told what it needs and what the pool holds.
-                if posting.movement == Movement::Occupation && leg.account == self.pool() {
-                    return Err(LedgerError::Refused(quota_short(
-                        &pool_before,
-                        &-leg.amounts,
-                    )));
-                }
-                return Err(LedgerError::Refused(why));
+        let pool_before = tip.balances.of(&self.pool());
+        // Applied in place and taken back if refused: a batch does not copy every balance for
+        // every posting.
+        tip.balances.apply(&posting);
+        let refused = posting.legs.iter().find_map(|leg| {
+            leg.account
+                .refuses(&tip.balances.of(&leg.account), &tip.limit)
+                .map(|why| (leg, why))
+        });
+        if let Some((leg, why)) = refused {
+            for l in &posting.legs {
+                *tip.balances.0.entry(l.account.clone()).or_default() += -l.amounts;
             }
+            // An approval is told what it needs and what the pool holds.
+            if posting.movement == Movement::Occupation && leg.account == self.pool() {
+                return Err(LedgerError::Refused(quota_short(
+                    &pool_before,
+                    &-leg.amounts,
+                )));
+            }
+            return Err(LedgerError::Refused(why));
         }
         let mut keys = vec![
             ("block".to_owned(), block_key(no)),
@@ -592,33 +723,23 @@ impl<'a> Ledger<'a> {
             keys.push(("reverses".into(), r.to_string()));
         }
         let detail = json!({"no": no, "movement": posting.movement.id()});
-        let mut writes = vec![
-            RecordWrite {
-                collection: POSTINGS.into(),
-                id: posting_id(no),
-                expect: Expect::Absent,
-                body: Some(encode(&posting)?),
-                keys,
-                detail: Some(detail.clone()),
-            },
-            RecordWrite {
-                collection: HEAD.into(),
-                id: HEAD_ID.into(),
-                expect: head_expect,
-                body: Some(encode(&Head {
-                    count: no,
-                    last_at: Some(at),
-                })?),
-                keys: Vec::new(),
-                detail: Some(detail.clone()),
-            },
-        ];
+        let mut writes = vec![RecordWrite {
+            collection: POSTINGS.into(),
+            id: posting_id(no),
+            expect: Expect::Absent,
+            body: Some(encode(&posting)?),
+            keys,
+            detail: Some(detail.clone()),
+        }];
         if no.is_multiple_of(BLOCK) {
             writes.push(RecordWrite {
                 collection: CHECKPOINTS.into(),
                 id: posting_id(no),
                 expect: Expect::Absent,
-                body: Some(encode(&Checkpoint { no, balances })?),
+                body: Some(encode(&Checkpoint {
+                    no,
+                    balances: tip.balances.clone(),
+                })?),
                 keys: Vec::new(),
                 detail: Some(json!({"no": no})),
             });
@@ -633,7 +754,11 @@ impl<'a> Ledger<'a> {
                 detail: Some(detail),
             });
         }
-        Ok(Prepared { posting, writes })
+        tip.head = Head {
+            count: no,
+            last_at: Some(at),
+        };
+        Ok((posting, writes))
     }
 
     /// The debit (出库) of an approval that occupies `amounts` of farmland: from the county's

@@ -291,17 +291,38 @@ fn balances_come_from_checkpoints_and_the_tail() {
         capacity_kg: Centi(10),
     };
     let total = BLOCK + 6;
-    for i in 2..=total {
-        let o = if i % 2 == 0 {
-            json!({"movement": "freeze", "amounts": one, "document": format!("冻〔{i}〕"), "reason": "r"})
-        } else {
-            json!({"movement": "unfreeze", "amounts": one, "document": format!("解〔{i}〕"), "reason": "r"})
-        };
-        let order: Order = serde_json::from_value(o).unwrap();
-        ledger
-            .post(&change(1), &order.draft(&ledger, None).unwrap())
-            .unwrap();
-    }
+    let drafts: Vec<Draft> = (2..=total)
+        .map(|i| {
+            let o = if i % 2 == 0 {
+                json!({"movement": "freeze", "amounts": one, "document": format!("冻〔{i}〕"), "reason": "r"})
+            } else {
+                json!({"movement": "unfreeze", "amounts": one, "document": format!("解〔{i}〕"), "reason": "r"})
+            };
+            let order: Order = serde_json::from_value(o).unwrap();
+            order.draft(&ledger, Some(format!("batch-{i}"))).unwrap()
+        })
+        .collect();
+    // One bad posting in a batch: named by its place, nothing posted.
+    let mut bad = drafts.clone();
+    bad[7] = serde_json::from_value::<Order>(json!({"movement": "unfreeze", "amounts": {"farmland_m2": 1000}, "document": "x", "reason": "r"}))
+        .unwrap()
+        .draft(&ledger, None)
+        .unwrap();
+    let err = ledger.post_all(&change(1), &bad).unwrap_err();
+    assert!(
+        err.message().zh.starts_with("第 8 笔"),
+        "{}",
+        err.message().zh
+    );
+    bad[7] = bad[6].clone();
+    let err = ledger.post_all(&change(1), &bad).unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Invalid { field, .. } if field == "postings[7].request"),
+        "{err:?}"
+    );
+    assert_eq!(ledger.count().unwrap(), 1);
+    let made = ledger.post_all(&change(1), &drafts).unwrap();
+    assert_eq!(made.last().unwrap().no, total);
     let report = ledger.verify().unwrap();
     assert_eq!((report.postings, report.checkpoints), (total, 1));
     assert!(report.problems.is_empty(), "{:?}", report.problems);

@@ -28,6 +28,14 @@ pub enum Account {
     Project(String),
     /// A county outside this ledger, the other side of a transfer (调剂).
     Outside(String),
+    /// 进出平衡·出: a town's farmland turned into forest, grass, orchard or other agricultural
+    /// land (or agricultural facility land). Never below zero.
+    Converted(String),
+    /// 进出平衡·入: a town's farmland restored from such land; below zero by what was restored.
+    Restored(String),
+    /// A town's 进出平衡 account: below zero by what it still owes (converted, not yet restored
+    /// or covered from the county's pool).
+    Owed(String),
 }
 
 impl Account {
@@ -42,6 +50,9 @@ impl Account {
             Self::Credit(_) => "credit",
             Self::Project(_) => "project",
             Self::Outside(_) => "outside",
+            Self::Converted(_) => "converted",
+            Self::Restored(_) => "restored",
+            Self::Owed(_) => "owed",
         }
     }
 
@@ -55,7 +66,10 @@ impl Account {
             | Self::Deducted(k)
             | Self::Credit(k)
             | Self::Project(k)
-            | Self::Outside(k) => k,
+            | Self::Outside(k)
+            | Self::Converted(k)
+            | Self::Restored(k)
+            | Self::Owed(k) => k,
         }
     }
 
@@ -70,6 +84,9 @@ impl Account {
             Self::Credit(_) => "信用指标",
             Self::Project(_) => "补充耕地项目",
             Self::Outside(_) => "区外调剂方",
+            Self::Converted(_) => "进出平衡·流出耕地",
+            Self::Restored(_) => "进出平衡·恢复耕地",
+            Self::Owed(_) => "进出平衡·待补足",
         };
         format!("{kind}（{}）", self.key())
     }
@@ -82,7 +99,7 @@ impl Account {
         let bad = || {
             Msg::new(
                 format!(
-                    "“{text}”不是账户：应为 pool:县级代码、frozen:…、occupied:…、deducted:…、credit:…、outside:… 或 project:项目编号"
+                    "“{text}”不是账户：应为 pool:县级代码、frozen:…、occupied:…、deducted:…、credit:…、outside:…、converted:镇街代码、restored:…、owed:… 或 project:项目编号"
                 ),
                 format!("{text:?} is not an account (kind:key)"),
             )
@@ -98,7 +115,20 @@ impl Account {
                 ))
             }
         };
+        let town = |k: &str| {
+            if k.len() == 9 && k.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(k.to_owned())
+            } else {
+                Err(Msg::new(
+                    format!("“{k}”不是 9 位镇街代码"),
+                    format!("{k:?} is not a 9-digit town code"),
+                ))
+            }
+        };
         Ok(match kind {
+            "converted" => Self::Converted(town(key)?),
+            "restored" => Self::Restored(town(key)?),
+            "owed" => Self::Owed(town(key)?),
             "pool" => Self::Pool(county(key)?),
             "frozen" => Self::Frozen(county(key)?),
             "occupied" => Self::Occupied(county(key)?),
@@ -131,24 +161,26 @@ impl Account {
             .into_iter()
             .find(|u| balance.get(*u) > Centi::ZERO);
         match self {
-            Self::Pool(_) | Self::Frozen(_) | Self::Occupied(_) | Self::Deducted(_) => {
-                below(&Amounts::ZERO).map(|u| {
-                    Msg::new(
-                        format!(
-                            "{}的{}不足：记账后将为 {}",
-                            self.name_zh(),
-                            u.name_zh(),
-                            u.show_zh(balance.get(u))
-                        ),
-                        format!(
-                            "{} would fall below zero in {} ({})",
-                            self,
-                            u.name_en(),
-                            u.show_en(balance.get(u))
-                        ),
-                    )
-                })
-            }
+            Self::Pool(_)
+            | Self::Frozen(_)
+            | Self::Occupied(_)
+            | Self::Deducted(_)
+            | Self::Converted(_) => below(&Amounts::ZERO).map(|u| {
+                Msg::new(
+                    format!(
+                        "{}的{}不足：记账后将为 {}",
+                        self.name_zh(),
+                        u.name_zh(),
+                        u.show_zh(balance.get(u))
+                    ),
+                    format!(
+                        "{} would fall below zero in {} ({})",
+                        self,
+                        u.name_en(),
+                        u.show_en(balance.get(u))
+                    ),
+                )
+            }),
             Self::Credit(_) => {
                 if let Some(u) = below(&-*credit_limit) {
                     Some(Msg::new(
@@ -170,6 +202,19 @@ impl Account {
                     })
                 }
             }
+            Self::Restored(_) => above_zero.map(|u| {
+                Msg::new(
+                    format!(
+                        "{}的{}将为正数：冲正不能超过恢复量",
+                        self.name_zh(),
+                        u.name_zh()
+                    ),
+                    format!(
+                        "{self} would hold {}: it only records restorations",
+                        u.name_en()
+                    ),
+                )
+            }),
             Self::Project(_) => above_zero.map(|u| {
                 Msg::new(
                     format!(
@@ -180,7 +225,7 @@ impl Account {
                     format!("{self} would hold {}: a project only supplies", u.name_en()),
                 )
             }),
-            Self::Outside(_) => None,
+            Self::Outside(_) | Self::Owed(_) => None,
         }
     }
 }
@@ -211,7 +256,7 @@ impl schemars::JsonSchema for Account {
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
             "type": "string",
-            "pattern": "^(pool|frozen|occupied|deducted|credit|outside):[0-9]{6}$|^project:[A-Za-z0-9_-]{1,40}$"
+            "pattern": "^(pool|frozen|occupied|deducted|credit|outside):[0-9]{6}$|^(converted|restored|owed):[0-9]{9}$|^project:[A-Za-z0-9_-]{1,40}$"
         })
     }
 }

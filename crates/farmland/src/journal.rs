@@ -37,11 +37,17 @@ pub enum Movement {
     Repay,
     /// 冲正: a posting undone.
     Reversal,
+    /// 进出平衡·出: farmland turned into other agricultural land.
+    ConversionOut,
+    /// 进出平衡·入: farmland restored from it.
+    RestorationIn,
+    /// 进出平衡 covered from the county's pool (all occupation under one balance since 2024).
+    Settle,
 }
 
 impl Movement {
     /// Every movement.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::Intake,
         Self::Occupation,
         Self::Transfer,
@@ -51,6 +57,9 @@ impl Movement {
         Self::Borrow,
         Self::Repay,
         Self::Reversal,
+        Self::ConversionOut,
+        Self::RestorationIn,
+        Self::Settle,
     ];
 
     /// As written in the journal and the API.
@@ -66,6 +75,9 @@ impl Movement {
             Self::Borrow => "borrow",
             Self::Repay => "repay",
             Self::Reversal => "reversal",
+            Self::ConversionOut => "conversion_out",
+            Self::RestorationIn => "restoration_in",
+            Self::Settle => "settle",
         }
     }
 
@@ -82,6 +94,9 @@ impl Movement {
             Self::Borrow => "信用指标借用",
             Self::Repay => "信用指标归还",
             Self::Reversal => "冲正",
+            Self::ConversionOut => "进出平衡·耕地流出",
+            Self::RestorationIn => "进出平衡·恢复耕地",
+            Self::Settle => "进出平衡·以指标补足",
         }
     }
 }

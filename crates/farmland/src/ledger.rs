@@ -427,8 +427,11 @@ impl<'a> Ledger<'a> {
         }
         check_legs(&draft.legs).map_err(|(field, msg)| LedgerError::invalid(field, msg))?;
         for (i, leg) in draft.legs.iter().enumerate() {
-            let own = matches!(leg.account, A::Project(_) | A::Outside(_))
-                || leg.account.key() == self.county;
+            let own = match &leg.account {
+                A::Project(_) | A::Outside(_) => true,
+                A::Converted(t) | A::Restored(t) | A::Owed(t) => t.starts_with(self.county),
+                other => other.key() == self.county,
+            };
             if !own {
                 return Err(LedgerError::invalid(
                     format!("legs[{i}].account"),
@@ -483,6 +486,9 @@ impl<'a> Ledger<'a> {
             Movement::Deduct => matches!((from, to), (A::Frozen(_) | A::Pool(_), A::Deducted(_))),
             Movement::Borrow => matches!((from, to), (A::Credit(_), A::Pool(_))),
             Movement::Repay => matches!((from, to), (A::Pool(_), A::Credit(_))),
+            Movement::ConversionOut => matches!((from, to), (A::Owed(_), A::Converted(_))),
+            Movement::RestorationIn => matches!((from, to), (A::Restored(_), A::Owed(_))),
+            Movement::Settle => matches!((from, to), (A::Pool(_), A::Owed(_))),
             Movement::Reversal => true,
         };
         if fits {

@@ -6,8 +6,10 @@
 pub mod account;
 pub mod amount;
 pub mod demo;
+pub mod inout;
 pub mod journal;
 pub mod ledger;
 pub mod occupation;
 pub mod order;
 pub mod project;
+pub mod report;

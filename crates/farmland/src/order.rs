@@ -101,6 +101,86 @@ pub enum Order {
         /// Why.
         reason: String,
     },
+    /// 进出平衡·出: a town's farmland turned into other agricultural land.
+    ConversionOut {
+        /// The town (9 digits).
+        town: String,
+        /// The farmland lost.
+        amounts: Amounts,
+        /// What it became (三调 code: 02 园地, 03 林地, 04 草地, 1104 坑塘水面, 1202 设施农用地 …).
+        to_use: String,
+        /// Where it is known from.
+        source: Source,
+        /// The survey change's or filing's number.
+        document: String,
+    },
+    /// 进出平衡·入: a town's farmland restored.
+    RestorationIn {
+        /// The town (9 digits).
+        town: String,
+        /// The farmland restored.
+        amounts: Amounts,
+        /// What it was (三调 code).
+        from_use: String,
+        /// Where it is known from.
+        source: Source,
+        /// The document.
+        document: String,
+    },
+    /// A town's 进出平衡 covered from the county's pool.
+    Settle {
+        /// The town (9 digits).
+        town: String,
+        /// The amounts.
+        amounts: Amounts,
+        /// The county's decision.
+        document: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where a 进出平衡 movement is known from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// 年度变更调查: the yearly survey change.
+    SurveyChange,
+    /// 备案: a filing (设施农用地 备案 …).
+    Filing,
+    /// 验收: a restoration's acceptance.
+    Acceptance,
+}
+
+/// The 三调 classes farmland may turn into or be restored from under 进出平衡 (自然资发〔2021〕166号:
+/// 林地、草地、园地等其他农用地及农业设施建设用地).
+const OTHER_AGRICULTURAL: [&str; 7] = ["02", "03", "04", "1104", "1107", "1006", "1202"];
+
+fn other_agricultural(field: &str, code: &str) -> Result<(), LedgerError> {
+    if code.len() >= 2
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && OTHER_AGRICULTURAL.iter().any(|p| code.starts_with(p))
+    {
+        return Ok(());
+    }
+    Err(LedgerError::Invalid {
+        field: field.into(),
+        msg: Msg::new(
+            format!(
+                "“{code}”不是进出平衡所指的其他农用地或农业设施建设用地（园地 02、林地 03、草地 04、坑塘 1104、沟渠 1107、农村道路 1006、设施农用地 1202）"
+            ),
+            format!("{code:?} is not other agricultural land (02, 03, 04, 1104, 1107, 1006, 1202)"),
+        ),
+    })
+}
+
+fn town_account(town: &str, make: fn(String) -> Account) -> Result<Account, LedgerError> {
+    Account::parse(&format!("owed:{town}"))
+        .map(|_| make(town.to_owned()))
+        .map_err(|m| LedgerError::Invalid {
+            field: "town".into(),
+            msg: m,
+        })
 }
 
 fn wan(x: f64) -> f64 {
@@ -223,6 +303,56 @@ impl Order {
                 document,
                 Some(reason),
                 json!({"document": document}),
+            ),
+            Self::ConversionOut {
+                town,
+                amounts,
+                to_use,
+                source,
+                document,
+            } => {
+                other_agricultural("to_use", to_use)?;
+                (
+                    Movement::ConversionOut,
+                    town_account(town, Account::Owed)?,
+                    town_account(town, Account::Converted)?,
+                    amounts,
+                    document,
+                    None,
+                    json!({"town": town, "to_use": to_use, "source": source, "document": document}),
+                )
+            }
+            Self::RestorationIn {
+                town,
+                amounts,
+                from_use,
+                source,
+                document,
+            } => {
+                other_agricultural("from_use", from_use)?;
+                (
+                    Movement::RestorationIn,
+                    town_account(town, Account::Restored)?,
+                    town_account(town, Account::Owed)?,
+                    amounts,
+                    document,
+                    None,
+                    json!({"town": town, "from_use": from_use, "source": source, "document": document}),
+                )
+            }
+            Self::Settle {
+                town,
+                amounts,
+                document,
+                reason,
+            } => (
+                Movement::Settle,
+                ledger.pool(),
+                town_account(town, Account::Owed)?,
+                amounts,
+                document,
+                Some(reason),
+                json!({"town": town, "document": document}),
             ),
             Self::Repay {
                 amounts,

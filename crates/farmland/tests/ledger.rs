@@ -337,3 +337,112 @@ fn balances_come_from_checkpoints_and_the_tail() {
     let before = ledger.balances_after(BLOCK - 1).unwrap();
     assert_ne!(at_block, before);
 }
+
+#[test]
+fn conversions_out_and_restorations_in_are_balanced_by_town_and_year() {
+    use tudi_farmland::inout::{self, Plan, TownPlan};
+    let dir = tempfile::tempdir().unwrap();
+    let store = tudi_store_pg::testing::fresh_store(dir.path());
+    let ledger = Ledger::new(&*store, COUNTY);
+    accepted_project(&*store, &ledger);
+    // 桂城街道 440605011 and 九江镇 440605121 (the bundled 2023 list).
+    let (guicheng, jiujiang) = ("440605011", "440605121");
+    let post = |o: serde_json::Value, m| {
+        let order: Order = serde_json::from_value(o).unwrap();
+        order
+            .draft(&ledger, None)
+            .and_then(|d| ledger.post(&change(m), &d))
+    };
+    post(
+        json!({"movement": "conversion_out", "town": jiujiang, "amounts": mu(3), "to_use": "0201",
+        "source": "survey_change", "document": "2026 年度变更调查 JJ-17"}),
+        1,
+    )
+    .unwrap();
+    post(
+        json!({"movement": "conversion_out", "town": guicheng, "amounts": mu(1), "to_use": "1202",
+        "source": "filing", "document": "设施农用地备案 2026-3"}),
+        2,
+    )
+    .unwrap();
+    post(
+        json!({"movement": "restoration_in", "town": jiujiang, "amounts": mu(1), "from_use": "0201",
+        "source": "acceptance", "document": "恢复验收 2026-1"}),
+        3,
+    )
+    .unwrap();
+    post(
+        json!({"movement": "settle", "town": guicheng, "amounts": mu(1),
+        "document": "区政府 2026-5", "reason": "城区无可恢复地块，以县级指标补足"}),
+        4,
+    )
+    .unwrap();
+    // Bad: farmland is not "other agricultural land"; a town of another county; too much covered.
+    let err = post(
+        json!({"movement": "conversion_out", "town": jiujiang, "amounts": mu(1), "to_use": "0101",
+        "source": "filing", "document": "x"}),
+        5,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Invalid { field, .. } if field == "to_use"),
+        "{err:?}"
+    );
+    let err = post(json!({"movement": "restoration_in", "town": "440606101", "amounts": mu(1), "from_use": "0301",
+        "source": "filing", "document": "x"}), 5).unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Invalid { field, .. } if field == "legs[0].account"),
+        "{err:?}"
+    );
+    let plan = Plan {
+        year: 2026,
+        document: "南府〔2026〕进出平衡方案".into(),
+        towns: vec![TownPlan {
+            town: jiujiang.into(),
+            planned_out: mu(4),
+            planned_in: mu(4),
+        }],
+    };
+    inout::set_plan(&ledger, &change(6), &plan).unwrap();
+    let bad = Plan {
+        towns: vec![TownPlan {
+            town: "440606101".into(),
+            ..plan.towns[0].clone()
+        }],
+        ..plan.clone()
+    };
+    let err = inout::set_plan(&ledger, &change(6), &bad).unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Invalid { field, .. } if field == "towns[0].town"),
+        "{err:?}"
+    );
+
+    let report = inout::report(&ledger, 2026).unwrap();
+    assert_eq!(report.towns.len(), 7, "南海's seven towns and streets");
+    let row = |code: &str| report.towns.iter().find(|t| t.town == code).unwrap();
+    assert_eq!(row(jiujiang).out, mu(3));
+    assert_eq!(row(jiujiang).restored, mu(1));
+    assert_eq!(row(jiujiang).owed, mu(2));
+    assert_eq!(row(jiujiang).planned_in, mu(4));
+    assert_eq!(row(guicheng).covered, mu(1));
+    assert_eq!(row(guicheng).owed, Amounts::ZERO);
+    assert_eq!(report.total.out, mu(4));
+    // A reversal of the restoration puts the debt back.
+    ledger.reverse(&change(7), 4, "验收不合格", None).unwrap();
+    assert_eq!(
+        inout::report(&ledger, 2026)
+            .unwrap()
+            .towns
+            .iter()
+            .find(|t| t.town == jiujiang)
+            .unwrap()
+            .owed,
+        mu(3)
+    );
+    // Nothing was booked in 2025.
+    assert_eq!(
+        inout::report(&ledger, 2025).unwrap().total.out,
+        Amounts::ZERO
+    );
+    assert!(ledger.verify().unwrap().problems.is_empty());
+}

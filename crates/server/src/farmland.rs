@@ -122,6 +122,27 @@ pub(crate) struct BalanceQuery {
     /// 截至时刻（RFC 3339，缺省为现在）/ as of this instant (RFC 3339; now by default).
     #[serde(default)]
     as_of: Option<Timestamp>,
+    /// `json`（默认）或 `xlsx` / `json` (default) or `xlsx` for an Excel download.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+fn wants_xlsx(format: Option<&str>) -> Result<bool, Problem> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("xlsx") => Ok(true),
+        Some(other) => Err(Problem::bad_parameter(
+            "format",
+            format!("未知格式“{other}”（可用：json、xlsx）"),
+            format!("unknown format {other:?} (json, xlsx)"),
+        )),
+    }
+}
+
+fn today() -> jiff::civil::Date {
+    Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .date()
 }
 
 /// One account's balance.
@@ -161,10 +182,22 @@ async fn balances(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Params(q): Params<BalanceQuery>,
-) -> Result<Json<Balances>, Problem> {
+) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let as_of = q.as_of;
+    if wants_xlsx(q.format.as_deref())? {
+        let table = with_ledger(&st, d, move |l| {
+            let (upto, b) = match as_of {
+                Some(at) => l.balances_at(at)?,
+                None => l.balances()?,
+            };
+            Ok(tudi_farmland::report::balances(&b, upto, as_of))
+        })
+        .await?;
+        return crate::xlsx::download(&table, &format!("farmland-balances-{}.xlsx", today()));
+    }
     with_ledger(&st, d, move |l| {
-        let (upto, b) = match q.as_of {
+        let (upto, b) = match as_of {
             Some(at) => l.balances_at(at)?,
             None => l.balances()?,
         };
@@ -180,7 +213,7 @@ async fn balances(
         })
     })
     .await
-    .map(Json)
+    .map(|b| Json(b).into_response())
 }
 
 /// Which postings.
@@ -201,6 +234,10 @@ pub(crate) struct JournalParams {
     /// 跳过条数 / skip this many (newest first).
     #[serde(default)]
     offset: Option<u64>,
+    /// `json`（默认，一页）或 `xlsx`（全部，最多 100,000 笔）/ `json` (a page) or `xlsx` (every
+    /// matching posting, at most 100,000).
+    #[serde(default)]
+    format: Option<String>,
 }
 
 /// A page of the journal, newest first.
@@ -215,8 +252,9 @@ async fn journal(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Params(q): Params<JournalParams>,
-) -> Result<Json<JournalPage>, Problem> {
+) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let xlsx = wants_xlsx(q.format.as_deref())?;
     let account = q
         .account
         .as_deref()
@@ -237,15 +275,19 @@ async fn journal(
         account,
         movement: q.movement,
         reference: q.reference,
-        offset: q.offset.unwrap_or(0),
-        limit: q.limit.unwrap_or(50).clamp(1, 200),
+        offset: if xlsx { 0 } else { q.offset.unwrap_or(0) },
+        limit: if xlsx {
+            100_000
+        } else {
+            q.limit.unwrap_or(50).clamp(1, 200)
+        },
     };
-    with_ledger(&st, d, move |l| {
-        let (postings, total) = l.journal(&query)?;
-        Ok(JournalPage { total, postings })
-    })
-    .await
-    .map(Json)
+    let (postings, total) = with_ledger(&st, d, move |l| l.journal(&query)).await?;
+    if xlsx {
+        let table = tudi_farmland::report::journal(&postings);
+        return crate::xlsx::download(&table, &format!("farmland-journal-{}.xlsx", today()));
+    }
+    Ok(Json(JournalPage { total, postings }).into_response())
 }
 
 /// A posting and the one that reversed it, if any.

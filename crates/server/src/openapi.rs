@@ -349,7 +349,11 @@ fn answers(method: &str, path: &str) -> Vec<&'static str> {
         }
         (
             "GET",
-            "/api/v1/orders/stats" | "/api/v1/homestead/ledger" | "/api/v1/homestead/stats",
+            "/api/v1/orders/stats"
+            | "/api/v1/homestead/ledger"
+            | "/api/v1/homestead/stats"
+            | "/api/v1/farmland/balances"
+            | "/api/v1/farmland/journal",
         ) => {
             vec!["application/json", XLSX]
         }

@@ -188,6 +188,33 @@ async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
             > 60.0
     );
 
+    // The ledger as Excel: balances and the journal, opened by calamine.
+    for uri in [
+        "/api/v1/farmland/balances?format=xlsx",
+        "/api/v1/farmland/journal?format=xlsx",
+    ] {
+        let (status, _, bytes) = call(leader.clone(), "GET", uri.into(), None).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        use calamine::Reader;
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range_at(0).unwrap().unwrap();
+        let text: Vec<String> = sheet
+            .rows()
+            .flat_map(|r| r.iter().map(ToString::to_string))
+            .collect();
+        assert!(
+            text.iter().any(|t| t.contains("pool:440605")),
+            "{uri}: {text:?}"
+        );
+    }
+    let (status, problem, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/journal?format=pdf".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     // Reversed, with the reason; then the pool is whole again.
     let (status, reversal, _) = call(
         bureau.clone(),

@@ -63,18 +63,18 @@ fn draft(n: u64) -> Draft {
         )
     } else {
         let a = amounts(1_000, 300, 100);
-        match n % 4 {
-            0 => (
+        match (n - PROJECTS) % 4 {
+            1 => (
                 Movement::Freeze,
                 two_legs(pool, Account::Frozen(COUNTY.into()), a),
                 None,
             ),
-            1 => (
+            2 => (
                 Movement::Unfreeze,
                 two_legs(Account::Frozen(COUNTY.into()), pool, a),
                 None,
             ),
-            2 => (
+            3 => (
                 Movement::Transfer,
                 two_legs(pool, Account::Outside("440606".into()), a),
                 None,

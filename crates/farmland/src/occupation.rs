@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use geo_types::Geometry;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tudi_core::layer::LayerKind;
 use tudi_core::msg::Msg;
 use tudi_core::units::M2_PER_MU;
@@ -35,8 +34,6 @@ pub struct CapacityTable {
     pub scheme: String,
     /// Standard grain yield, kg per 亩, by grade.
     pub kg_per_mu: BTreeMap<u8, f64>,
-    /// The attribute of a land-survey patch that holds its grade.
-    pub grade_field: String,
     /// The grade assumed where a patch has none (said so in the measurement).
     pub default_grade: u8,
     /// Where the figures come from.
@@ -54,7 +51,6 @@ impl Default for CapacityTable {
             kg_per_mu: (1u8..=15)
                 .map(|g| (g, 1600.0 - 100.0 * f64::from(g)))
                 .collect(),
-            grade_field: "quality_grade".into(),
             default_grade: 10,
             source: "默认值（按等别线性递减的假设值，须由区县按本省标准粮食单产表配置）".into(),
         }
@@ -161,14 +157,6 @@ impl MeasureError {
     }
 }
 
-fn grade_of(value: Option<&Value>) -> Option<u8> {
-    match value? {
-        Value::Number(n) => n.as_u64().and_then(|g| u8::try_from(g).ok()),
-        Value::String(s) => s.trim().trim_end_matches('等').parse().ok(),
-        _ => None,
-    }
-}
-
 /// Measures the farmland `site` (in `crs`) occupies.
 ///
 /// # Errors
@@ -193,9 +181,9 @@ pub fn measure(
     for layer in layers {
         names.push(layer.def.name.clone());
         for hit in layer.features {
-            // Grades are read from the feature itself: snapshots keep only what tiles show.
-            let attributes = map.store().feature(&layer.def.name, hit.id)?.attributes;
-            let surveyed = grade_of(attributes.get(&table.grade_field))
+            let surveyed = hit
+                .quality_grade
+                .and_then(|g| u8::try_from(g).ok())
                 .filter(|g| table.kg_per_mu.contains_key(g));
             let grade = surveyed.unwrap_or(table.default_grade);
             let yield_kg = table.kg_per_mu.get(&grade).copied().unwrap_or(0.0);

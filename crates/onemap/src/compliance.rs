@@ -1118,34 +1118,48 @@ impl Measure<'_> {
             };
             let mut stopped = None;
             let mut found = Vec::new();
-            let mut meet =
-                |id: Uuid, geometry: &Geometry<f64>, code: Option<&str>, land_use: Option<&str>| {
-                    if let Some(p) = prefix
-                        && !land_use.unwrap_or("").starts_with(p)
-                    {
-                        return;
-                    }
-                    if stopped.is_some() {
-                        return;
-                    }
-                    stopped = self.stop.reached();
-                    let Some(fm) = overlay::as_multipolygon(geometry) else {
-                        return;
-                    };
-                    let a = pieces.intersection_area(&fm);
-                    if a > 0.0 {
-                        found.push(FeatureHit {
-                            id,
-                            code: code.map(str::to_owned),
-                            land_use: land_use.map(str::to_owned),
-                            area_m2: a,
-                        });
-                    }
+            let mut meet = |id: Uuid,
+                            geometry: &Geometry<f64>,
+                            code: Option<&str>,
+                            land_use: Option<&str>,
+                            grade: Option<i64>| {
+                if let Some(p) = prefix
+                    && !land_use.unwrap_or("").starts_with(p)
+                {
+                    return;
+                }
+                if stopped.is_some() {
+                    return;
+                }
+                stopped = self.stop.reached();
+                let Some(fm) = overlay::as_multipolygon(geometry) else {
+                    return;
                 };
+                let a = pieces.intersection_area(&fm);
+                if a > 0.0 {
+                    found.push(FeatureHit {
+                        id,
+                        code: code.map(str::to_owned),
+                        land_use: land_use.map(str::to_owned),
+                        quality_grade: grade,
+                        area_m2: a,
+                    });
+                }
+            };
             if let Some(snap) = self.pinned.snapshot(&def.name) {
                 for i in snap.candidates(r) {
                     if let (Some(id), Some(g)) = (snap.id(i), snap.geometry(i)) {
-                        meet(id, &g, snap.text(i, "code"), snap.text(i, "land_use"));
+                        let grade = match snap.attr(i, "quality_grade") {
+                            Some(tudi_geo::mvt::TileAttr::Int(g)) => Some(*g),
+                            _ => None,
+                        };
+                        meet(
+                            id,
+                            &g,
+                            snap.text(i, "code"),
+                            snap.text(i, "land_use"),
+                            grade,
+                        );
                     }
                 }
             } else {
@@ -1159,6 +1173,9 @@ impl Measure<'_> {
                         &f.geometry,
                         text_of(&f.attributes, "code"),
                         text_of(&f.attributes, "land_use"),
+                        f.attributes
+                            .get("quality_grade")
+                            .and_then(serde_json::Value::as_i64),
                     );
                 }
             }
@@ -1243,6 +1260,8 @@ pub struct FeatureHit {
     pub code: Option<String>,
     /// Its `land_use` attribute.
     pub land_use: Option<String>,
+    /// Its `quality_grade` attribute (耕地质量等别), when it has one.
+    pub quality_grade: Option<i64>,
     /// The shared area, m² (planar, the layer's CRS).
     pub area_m2: f64,
 }

@@ -30,8 +30,9 @@ use uuid::Uuid;
 
 use crate::tiles::tile_fields;
 
-/// Attributes kept besides the tile fields: what compliance reports and filters on.
-const EXTRA_FIELDS: [&str; 2] = ["code", "land_use"];
+/// Attributes kept besides the tile fields: what compliance reports and filters on, and the
+/// quality grade farmland occupation is measured by.
+const EXTRA_FIELDS: [&str; 3] = ["code", "land_use", "quality_grade"];
 
 /// Geometries as WKB, back to back.
 #[derive(Default)]

@@ -351,49 +351,41 @@ impl<'a> Ledger<'a> {
     /// # Errors
     /// Store failures.
     pub fn journal(&self, q: &JournalQuery) -> Result<(Vec<Posting>, u64), LedgerError> {
-        let key = if let Some(a) = &q.account {
+        let key = if let (Some(a), Some(m)) = (&q.account, q.movement) {
+            Some(("account_movement".to_owned(), format!("{a}|{}", m.id())))
+        } else if let Some(a) = &q.account {
             Some(("account".to_owned(), a.to_string()))
         } else if let Some(m) = q.movement {
             Some(("movement".to_owned(), m.id().to_owned()))
         } else {
             q.reference.clone().map(|r| ("ref".to_owned(), r))
         };
-        let count = self.store.find_records(
-            POSTINGS,
-            &RecordQuery {
-                key: key.clone(),
-                limit: Some(0),
-                offset: 0,
-            },
-        )?;
-        let total = count.total;
-        // Newest first over records kept oldest first: the page is counted from the end.
-        let end = total.saturating_sub(q.offset);
-        let start = end.saturating_sub(q.limit);
-        if end == start {
-            return Ok((Vec::new(), total));
-        }
+        let Some(key) = key else {
+            // The whole journal: its numbers are its ids, so a page is read by number.
+            let total = self.count()?;
+            let end = total.saturating_sub(q.offset);
+            let start = end.saturating_sub(q.limit);
+            let out = (start + 1..=end)
+                .rev()
+                .map(|no| self.posting(no))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok((out, total));
+        };
         let page = self.store.find_records(
             POSTINGS,
             &RecordQuery {
-                key,
-                limit: Some(end - start),
-                offset: start,
+                key: Some(key),
+                limit: Some(q.limit),
+                offset: q.offset,
+                descending: true,
             },
         )?;
-        let mut out = page
+        let out = page
             .records
             .into_iter()
             .map(|r| decode::<Posting>(r.body, "farmland posting"))
             .collect::<Result<Vec<_>, _>>()?;
-        out.reverse();
-        // With two filters, the second is applied to the page.
-        if q.account.is_some()
-            && let Some(m) = q.movement
-        {
-            out.retain(|p| p.movement == m);
-        }
-        Ok((out, total))
+        Ok((out, page.total))
     }
 
     /// The posting that reversed posting `no`, if one did.
@@ -407,6 +399,7 @@ impl<'a> Ledger<'a> {
                 key: Some(("reverses".into(), no.to_string())),
                 limit: Some(1),
                 offset: 0,
+                descending: false,
             },
         )?;
         Ok(found.records.first().and_then(|r| r.id.parse::<u64>().ok()))
@@ -722,6 +715,13 @@ impl<'a> Ledger<'a> {
                 .iter()
                 .map(|l| ("account".to_owned(), l.account.to_string())),
         );
+        // An account's postings of one movement, without reading the account's others.
+        keys.extend(posting.legs.iter().map(|l| {
+            (
+                "account_movement".to_owned(),
+                format!("{}|{}", l.account, posting.movement.id()),
+            )
+        }));
         if let Some(r) = &posting.reference {
             keys.push(("ref".into(), r.key()));
         }
@@ -875,6 +875,7 @@ impl<'a> Ledger<'a> {
                     key: None,
                     limit: Some(PAGE),
                     offset,
+                    descending: false,
                 },
             )?;
             if page.records.is_empty() {

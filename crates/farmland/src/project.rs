@@ -321,6 +321,7 @@ pub fn list(
             key: None,
             limit: Some(limit),
             offset,
+            descending: false,
         },
     )?;
     let projects = page

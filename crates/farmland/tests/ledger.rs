@@ -227,6 +227,17 @@ fn intake_occupation_and_refusals_leave_the_journal_balanced() {
     assert_eq!(total, 3);
     assert_eq!(page.len(), 2);
     assert!(page[0].no > page[1].no);
+    // Account and movement together: counted and paged as one filter.
+    let (page, total) = ledger
+        .journal(&JournalQuery {
+            account: Some(tudi_farmland::account::Account::Frozen(COUNTY.into())),
+            movement: Some(Movement::Deduct),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((total, page.len()), (1, 1));
+    assert_eq!(page[0].movement, Movement::Deduct);
     // As of before the first occupation: only the intake.
     let (upto, then) = ledger.balances_at(at(1)).unwrap();
     assert_eq!(upto, 1);

@@ -140,6 +140,7 @@ impl Workflows<'_> {
                 key: Some(("key".into(), key.into())),
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         let mut best: Option<ProcessDef> = None;

@@ -460,6 +460,7 @@ impl Homesteads<'_> {
                 key: Some(("right".into(), right.unit_code.clone())),
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         for rec in open.records {
@@ -974,6 +975,7 @@ impl Homesteads<'_> {
                 key,
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         let mut found: Vec<Event> = Vec::new();

@@ -479,6 +479,7 @@ pub(crate) fn map_pending(h: &Homesteads<'_>, now: Timestamp) -> Result<usize, H
             key: Some(("on_map".into(), "false".into())),
             limit: None,
             offset: 0,
+            descending: false,
         },
     )?;
     if pending.records.is_empty() {
@@ -685,6 +686,7 @@ impl Homesteads<'_> {
                 key,
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         let mut out = Vec::new();

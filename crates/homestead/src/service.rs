@@ -616,6 +616,7 @@ impl Homesteads<'_> {
                 key: Some(("person".into(), person_key(member))),
                 limit: None,
                 offset: 0,
+                descending: false,
             };
             for rec in self.store.find_records("homestead_right", &by)?.records {
                 let right: crate::registry::Right = decode(rec.body)?;
@@ -1398,6 +1399,7 @@ impl Homesteads<'_> {
                 key: Some(("status".into(), "running".into())),
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         let mut defs: BTreeMap<(String, u32), ProcessDef> = BTreeMap::new();
@@ -1512,6 +1514,7 @@ impl Homesteads<'_> {
                 key,
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         let mut apps: Vec<Application> = Vec::new();

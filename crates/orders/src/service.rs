@@ -836,6 +836,7 @@ pub fn list_orders(
             key: state.map(|s| ("state".to_owned(), state_key(s))),
             limit: Some(limit),
             offset,
+            descending: false,
         },
     )?;
     let orders = page

@@ -299,6 +299,7 @@ pub fn kept(
             key: Some(("layer".into(), layer.to_owned())),
             limit: None,
             offset: 0,
+            descending: false,
         },
     )?;
     // Ids are UUIDv7, so id order is the order they were kept in.

@@ -692,6 +692,7 @@ pub fn projects(store: &dyn Store, firm: Option<&str>) -> Result<Vec<Project>, S
             key: firm.map(|f| ("firm".to_owned(), f.to_owned())),
             limit: None,
             offset: 0,
+            descending: false,
         },
     )?;
     page.records.into_iter().map(|r| parse(r.body)).collect()
@@ -712,6 +713,7 @@ pub fn submissions(
             key: key.map(|(k, v)| (k.to_owned(), v.to_owned())),
             limit: None,
             offset: 0,
+            descending: false,
         },
     )?;
     page.records.into_iter().map(|r| parse(r.body)).collect()
@@ -965,6 +967,7 @@ pub fn pending(store: &dyn Store, checking_before: Timestamp) -> Result<Vec<Stri
                 key: Some(("status".into(), status.id().into())),
                 limit: None,
                 offset: 0,
+                descending: false,
             },
         )?;
         ids.extend(

@@ -387,24 +387,46 @@ pub(crate) async fn find(
     let rows = match &query.key {
         None => {
             let statement = c
-                .prepare_cached(
+                .prepare_cached(if query.descending {
                     "SELECT collection, record_id, version, body, updated_at, count(*) OVER ()
                      FROM tudi_records WHERE collection = $1
-                     ORDER BY record_id COLLATE \"C\" LIMIT $2 OFFSET $3",
-                )
+                     ORDER BY record_id COLLATE \"C\" DESC LIMIT $2 OFFSET $3"
+                } else {
+                    "SELECT collection, record_id, version, body, updated_at, count(*) OVER ()
+                     FROM tudi_records WHERE collection = $1
+                     ORDER BY record_id COLLATE \"C\" LIMIT $2 OFFSET $3"
+                })
                 .await
                 .map_err(db("listing records"))?;
             c.query(&statement, &[&collection, &limit, &offset]).await
         }
         Some((key, value)) => {
+            // The page's ids come from the key index alone and only they are joined to their
+            // records; the count is over the index too. One statement: one instant.
             let statement = c
-                .prepare_cached(
-                    "SELECT r.collection, r.record_id, r.version, r.body, r.updated_at, count(*) OVER ()
-                     FROM tudi_record_keys k JOIN tudi_records r
-                       ON r.collection = k.collection AND r.record_id = k.record_id
-                     WHERE k.collection = $1 AND k.key = $2 AND k.value = $3
-                     ORDER BY k.record_id COLLATE \"C\" LIMIT $4 OFFSET $5",
-                )
+                .prepare_cached(if query.descending {
+                    "WITH page AS (
+                       SELECT record_id FROM tudi_record_keys
+                       WHERE collection = $1 AND key = $2 AND value = $3
+                       ORDER BY record_id COLLATE \"C\" DESC LIMIT $4 OFFSET $5)
+                     SELECT r.collection, r.record_id, r.version, r.body, r.updated_at,
+                       (SELECT count(*) FROM tudi_record_keys
+                        WHERE collection = $1 AND key = $2 AND value = $3)
+                     FROM page JOIN tudi_records r
+                       ON r.collection = $1 AND r.record_id = page.record_id
+                     ORDER BY r.record_id COLLATE \"C\" DESC"
+                } else {
+                    "WITH page AS (
+                       SELECT record_id FROM tudi_record_keys
+                       WHERE collection = $1 AND key = $2 AND value = $3
+                       ORDER BY record_id COLLATE \"C\" LIMIT $4 OFFSET $5)
+                     SELECT r.collection, r.record_id, r.version, r.body, r.updated_at,
+                       (SELECT count(*) FROM tudi_record_keys
+                        WHERE collection = $1 AND key = $2 AND value = $3)
+                     FROM page JOIN tudi_records r
+                       ON r.collection = $1 AND r.record_id = page.record_id
+                     ORDER BY r.record_id COLLATE \"C\""
+                })
                 .await
                 .map_err(db("listing records"))?;
             c.query(&statement, &[&collection, key, value, &limit, &offset])

@@ -828,6 +828,7 @@ fn records_keep_versions_and_refuse_stale_writes(s: &dyn Store) {
                     key: key.clone(),
                     limit: Some(0),
                     offset: 0,
+                    descending: false,
                 },
             )
             .unwrap();
@@ -837,6 +838,39 @@ fn records_keep_versions_and_refuse_stale_writes(s: &dyn Store) {
             "an empty page still counts ({key:?})"
         );
     }
+    let newest = s
+        .find_records(
+            "user",
+            &RecordQuery {
+                key: Some(("town".into(), "440605011".into())),
+                limit: Some(1),
+                offset: 0,
+                descending: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (newest.total, newest.records[0].id.as_str()),
+        (2, "zhao"),
+        "newest first: the highest id, the total still counted"
+    );
+    let all_desc = s
+        .find_records(
+            "user",
+            &RecordQuery {
+                limit: Some(2),
+                offset: 1,
+                descending: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let ids: Vec<&str> = all_desc.records.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!((all_desc.total, ids.len()), (3, 2));
+    assert!(
+        ids[0] > ids[1],
+        "descending pages run from the highest id: {ids:?}"
+    );
 
     // Two writers read version 1; the first wins, the second is told why and changes nothing.
     s.write_records(

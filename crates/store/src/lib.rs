@@ -132,6 +132,8 @@ pub struct RecordQuery {
     pub limit: Option<u64>,
     /// Skip this many, in id order.
     pub offset: u64,
+    /// Newest (highest id) first: a journal's last page without skipping all before it.
+    pub descending: bool,
 }
 
 /// A page of records and the number matching in all.

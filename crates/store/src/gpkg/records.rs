@@ -159,10 +159,13 @@ pub(super) fn find(conn: &Connection, collection: &str, query: &RecordQuery) -> 
                 .and_then(|mut s| s.query_row(params![collection], |r| r.get(0)))
                 .map_err(db("counting records"))?;
             let rows = conn
-                .prepare_cached(
+                .prepare_cached(if query.descending {
                     "SELECT collection, record_id, version, body, updated_at FROM tudi_records
-                     WHERE collection = ?1 ORDER BY record_id LIMIT ?2 OFFSET ?3",
-                )
+                     WHERE collection = ?1 ORDER BY record_id DESC LIMIT ?2 OFFSET ?3"
+                } else {
+                    "SELECT collection, record_id, version, body, updated_at FROM tudi_records
+                     WHERE collection = ?1 ORDER BY record_id LIMIT ?2 OFFSET ?3"
+                })
                 .and_then(|mut s| {
                     s.query_map(params![collection, limit, offset], read_record)?
                         .collect::<rusqlite::Result<Vec<_>>>()
@@ -177,14 +180,24 @@ pub(super) fn find(conn: &Connection, collection: &str, query: &RecordQuery) -> 
                 )
                 .and_then(|mut s| s.query_row(params![collection, key, value], |r| r.get(0)))
                 .map_err(db("counting records"))?;
+            // The page's ids come from the key index alone; only they are joined to their
+            // records, so a deep page does not read the records it skips.
             let rows = conn
-                .prepare_cached(
+                .prepare_cached(if query.descending {
                     "SELECT r.collection, r.record_id, r.version, r.body, r.updated_at
-                     FROM tudi_record_keys k JOIN tudi_records r
-                       ON r.collection = k.collection AND r.record_id = k.record_id
-                     WHERE k.collection = ?1 AND k.key = ?2 AND k.value = ?3
-                     ORDER BY k.record_id LIMIT ?4 OFFSET ?5",
-                )
+                     FROM (SELECT record_id FROM tudi_record_keys
+                           WHERE collection = ?1 AND key = ?2 AND value = ?3
+                           ORDER BY record_id DESC LIMIT ?4 OFFSET ?5) k
+                     JOIN tudi_records r ON r.collection = ?1 AND r.record_id = k.record_id
+                     ORDER BY k.record_id DESC"
+                } else {
+                    "SELECT r.collection, r.record_id, r.version, r.body, r.updated_at
+                     FROM (SELECT record_id FROM tudi_record_keys
+                           WHERE collection = ?1 AND key = ?2 AND value = ?3
+                           ORDER BY record_id LIMIT ?4 OFFSET ?5) k
+                     JOIN tudi_records r ON r.collection = ?1 AND r.record_id = k.record_id
+                     ORDER BY k.record_id"
+                })
                 .and_then(|mut s| {
                     s.query_map(params![collection, key, value, limit, offset], read_record)?
                         .collect::<rusqlite::Result<Vec<_>>>()

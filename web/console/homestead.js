@@ -268,6 +268,44 @@ function stepPanel(v, t) {
     <p class="step-result error" role="status"></p></form>`;
 }
 
+const M2_PER_MU = 10000 / 15;
+const figure = (x, digits) => Number(x ?? 0).toLocaleString('zh-CN', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const muOf = (m2) => figure(Number(m2 ?? 0) / M2_PER_MU, 4);
+const LAND_USES = { '0101': '水田', '0102': '水浇地', '0103': '旱地' };
+
+/** 以补定占: the farmland the site occupies, what the county's quota pool holds, and whether it
+ * covers it (the approval is refused otherwise); once approved, the debit's posting. Present from
+ * the approval step on. */
+function farmlandSection(fc) {
+  if (!fc) return '';
+  const occ = fc.occupation || {};
+  const total = occ.total || {};
+  const pool = fc.pool || {};
+  const patches = occ.patches || [];
+  const none = !Number(total.farmland_m2);
+  const short = (k) => Number(pool[k] ?? 0) < Number(total[k] ?? 0);
+  const row = (label, need, have, unit, k) => `<tr data-unit="${k}"><th scope="row">${label}</th><td class="num">${need}</td><td class="num${!fc.posting && short(k) ? ' error' : ''}">${have}</td><td>${unit}</td></tr>`;
+  let verdict;
+  if (fc.posting) verdict = `<p id="farmland-posting">已出库记账：<a href="/console/farmland#posting-${fc.posting}">第 ${fc.posting} 号</a> <small>debited, posting ${fc.posting}</small></p>`;
+  else if (!fc.covered) verdict = `<p class="error" id="farmland-message" role="alert">${esc(fc.message?.zh || '补充耕地指标不足，不能批准')}${fc.message?.en ? `<br><small lang="en">${esc(fc.message.en)}</small>` : ''}</p>`;
+  else if (none) verdict = '<p class="hint" id="farmland-ok">选址未占用耕地，无需扣减指标。</p>';
+  else verdict = '<p id="farmland-ok" class="covered">指标库足以覆盖本宗占用，批准时同时出库记账。<small> the pool covers it</small></p>';
+  return `<h3>耕地占用（以补定占）<small>Farmland occupied</small></h3>
+    <div id="app-farmland" class="${fc.covered ? 'covered' : 'short'}">
+      <table id="farmland-table"><thead><tr><th scope="col"></th><th scope="col" class="num">本宗占用</th><th scope="col" class="num">指标库可用</th><th scope="col">单位</th></tr></thead><tbody>
+        ${row('耕地', muOf(total.farmland_m2), muOf(pool.farmland_m2), '亩', 'farmland_m2')}
+        ${row('其中水田', muOf(total.paddy_m2), muOf(pool.paddy_m2), '亩', 'paddy_m2')}
+        ${row('粮食产能', figure(total.capacity_kg, 2), figure(pool.capacity_kg, 2), '公斤', 'capacity_kg')}
+      </tbody></table>
+      ${fc.posting ? '<p class="hint">“指标库可用”为当前余额，已扣除本宗。</p>' : ''}
+      ${patches.length ? `<details><summary>占用的耕地图斑（${patches.length} 个）</summary><table id="farmland-patches"><thead><tr><th scope="col">图斑</th><th scope="col">地类</th><th scope="col">等别</th><th scope="col" class="num">耕地（㎡）</th><th scope="col" class="num">水田（㎡）</th><th scope="col" class="num">产能（公斤）</th></tr></thead><tbody>
+        ${patches.map((p) => `<tr><td>${esc(p.code || '—')}</td><td>${esc(LAND_USES[p.land_use] || '')} ${esc(p.land_use)}</td><td>${esc(p.grade)} 等${p.grade_surveyed ? '' : '<small>（缺省）</small>'}</td><td class="num">${figure(p.amounts?.farmland_m2, 2)}</td><td class="num">${figure(p.amounts?.paddy_m2, 2)}</td><td class="num">${figure(p.amounts?.capacity_kg, 2)}</td></tr>`).join('')}
+      </tbody></table></details>` : ''}
+      ${occ.scheme ? `<p class="hint">产能按${esc(occ.scheme)}的单产测算。</p>` : ''}
+      ${verdict}
+    </div>`;
+}
+
 async function showApplication(id) {
   const box = $('detail');
   try {
@@ -296,6 +334,7 @@ async function showApplication(id) {
         ${a.approval ? `<tr><th>批准</th><td id="app-approval">${esc(a.approval.homestead_permit)}；${esc(a.approval.planning_permit)}（${esc(a.approval.approved_on)}）</td></tr>` : ''}
         ${reg ? `<tr><th>登记</th><td id="app-registration">不动产单元代码 ${esc(reg.unit_code)}<br><a id="cert-pdf" href="/api/v1/certificates/${esc(reg.certificate)}/pdf" target="_blank">证照 PDF</a> · <a id="cert-verify" target="_blank">扫码验证页</a></td></tr>` : ''}
       </table>
+      ${farmlandSection(v.farmland ?? a.farmland)}
       ${reg ? '<div id="right-panel"></div>' : ''}
       ${mine.length ? `<h3>我的办理 <small>My steps</small></h3><div id="my-steps">${mine.map((t) => stepPanel(v, t)).join('')}</div>` : ''}
       <h3>环节 <small>Steps</small></h3>

@@ -21,6 +21,8 @@ const HOMESTEAD: &str = include_str!("../../../web/console/homestead.html");
 const HOMESTEAD_JS: &str = include_str!("../../../web/console/homestead.js");
 const SURVEY: &str = include_str!("../../../web/console/survey.html");
 const SURVEY_JS: &str = include_str!("../../../web/console/survey.js");
+const FARMLAND: &str = include_str!("../../../web/console/farmland.html");
+const FARMLAND_JS: &str = include_str!("../../../web/console/farmland.js");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -60,6 +62,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/console/survey.js",
             get(|| async { page(SURVEY_JS, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/farmland",
+            get(|| async { page(FARMLAND, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/console/farmland.js",
+            get(|| async { page(FARMLAND_JS, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/style.css",

@@ -52,6 +52,8 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/console/homestead.js", Guard::Public),
     r("GET", "/console/survey", Guard::Public),
     r("GET", "/console/survey.js", Guard::Public),
+    r("GET", "/console/farmland", Guard::Public),
+    r("GET", "/console/farmland.js", Guard::Public),
     r("GET", "/console/style.css", Guard::Public),
     r("GET", "/console/verify.css", Guard::Public),
     r("GET", "/console/vendor/maplibre-gl/{file}", Guard::Public),

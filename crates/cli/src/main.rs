@@ -1127,6 +1127,15 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, district: &str, force: bool)
         made.accepted,
         made.postings
     )?;
+    // One application waiting for approval lies on a paddy field: its approval draws on the pool.
+    if let Some(id) =
+        tudi_farmland::demo::paddy_under_an_approval(&*store).map_err(|e| failed(e.message()))?
+    {
+        writeln!(
+            out(),
+            "待审批的 {id} 选址位于水田，批准时将核减补充耕地指标（以补定占）/ {id} lies on paddy: its approval debits the quota"
+        )?;
+    }
     let mut o = out();
     writeln!(
         o,

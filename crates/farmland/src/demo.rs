@@ -219,3 +219,89 @@ pub fn fill(store: &dyn Store, county: &str, today: Date) -> Result<Made, Ledger
     made.postings = ledger.count()?;
     Ok(made)
 }
+
+/// Marks the site of the first application waiting for approval as paddy on the land survey —
+/// new homestead land a village plan puts on a field still farmed, the case 以补定占 is about —
+/// so its approval measures farmland and debits the pool. The survey cells under the site give up
+/// a square around it, which becomes a patch of its own: the patches still tile the district.
+/// Returns the application's id, or `None` when none waits for approval.
+///
+/// # Errors
+/// Store failures; geometry that cannot be projected.
+pub fn paddy_under_an_approval(store: &dyn Store) -> Result<Option<String>, LedgerError> {
+    use geo::{BooleanOps, BoundingRect};
+    let waiting = store
+        .find_records("homestead", &tudi_store::RecordQuery::default())?
+        .records
+        .into_iter()
+        .find(|r| r.body["stage"] == json!(["approval"]));
+    let Some(record) = waiting else {
+        return Ok(None);
+    };
+    let site = tudi_geo::io::geojson::parse_geometry(&record.body["form"]["site"].to_string())
+        .map_err(schema)?;
+    let def = store.layer_def("land_survey")?;
+    let to_layer = Crs::from_epsg(def.epsg)
+        .and_then(|c| Transformer::new(Crs::CGCS2000, c))
+        .map_err(schema)?;
+    let mut site = site;
+    to_layer.apply_geometry(&mut site).map_err(schema)?;
+    let Some(r) = site.bounding_rect() else {
+        return Ok(None);
+    };
+    let square = geo_types::Rect::new(
+        (r.min().x - 10.0, r.min().y - 10.0),
+        (r.max().x + 10.0, r.max().y + 10.0),
+    )
+    .to_polygon();
+    let square = geo_types::MultiPolygon(vec![square]);
+    let change = Change::new("demo", "land_survey.change");
+    let mut paddy = geo_types::MultiPolygon(vec![]);
+    let mut village = Value::Null;
+    let query = FeatureQuery {
+        bbox: Some([
+            r.min().x - 10.0,
+            r.min().y - 10.0,
+            r.max().x + 10.0,
+            r.max().y + 10.0,
+        ]),
+        ..FeatureQuery::default()
+    };
+    for f in store.features("land_survey", &query)? {
+        let Some(cell) = tudi_geo::overlay::as_multipolygon(&f.geometry) else {
+            continue;
+        };
+        let inside = cell.intersection(&square);
+        if geo::Area::unsigned_area(&inside) <= 0.0 {
+            continue;
+        }
+        let rest = cell.difference(&square);
+        let mut attributes = f.attributes.clone();
+        attributes.insert("area_m2".into(), json!(geo::Area::unsigned_area(&rest)));
+        store.update_feature("land_survey", f.id, rest.into(), attributes, &change)?;
+        village = f
+            .attributes
+            .get("village_code")
+            .cloned()
+            .unwrap_or(Value::Null);
+        paddy = paddy.union(&inside);
+    }
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("code".into(), json!(format!("TB-ZJD-{}", record.id)));
+    attributes.insert("land_use".into(), json!("0101"));
+    attributes.insert("land_use_name".into(), json!("水田"));
+    attributes.insert("village_code".into(), village);
+    attributes.insert("area_m2".into(), json!(geo::Area::unsigned_area(&paddy)));
+    attributes.insert("quality_grade".into(), json!(7));
+    store.insert_features(
+        "land_survey",
+        &mut std::iter::once(tudi_store::NewFeature {
+            id: None,
+            geometry: paddy.into(),
+            attributes,
+        }),
+        &change,
+        &mut |_| true,
+    )?;
+    Ok(Some(record.id))
+}

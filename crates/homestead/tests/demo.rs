@@ -242,3 +242,64 @@ fn the_demo_is_the_same_for_the_same_seed() {
     };
     assert_eq!(list(&a), list(&b));
 }
+
+/// The demo's farmland ledger and the application it puts on a paddy field: the approver sees
+/// the occupation covered by the pool, and the approval debits it.
+#[test]
+fn the_demo_approval_on_paddy_draws_on_the_demo_quota() {
+    let (d, _) = demo(7);
+    tudi_farmland::demo::fill(&*d.store, "440605", jiff::civil::date(2026, 11, 30)).unwrap();
+    let id = tudi_farmland::demo::paddy_under_an_approval(&*d.store)
+        .unwrap()
+        .expect("an application waiting for approval");
+    let rules = RuleSet::builtin()
+        .into_iter()
+        .find(|r| r.id == "宅基地选址")
+        .unwrap();
+    let district = Jurisdiction::parse("440605").unwrap();
+    let h = Homesteads {
+        store: &*d.store,
+        map: MapView::new(&*d.store, None),
+        calendar: WorkCalendar::china(),
+        district: &district,
+        site_rules: &rules,
+        keys: Some(&d.keys),
+    };
+    let v = h.read(&id).unwrap();
+    let check = h.farmland_check(&v.application, &v.case).unwrap().unwrap();
+    assert!(check.covered, "{check:?}");
+    let site = v.application.site_area_m2;
+    let paddy = check.occupation.total.paddy_m2.units();
+    assert!(
+        (paddy - site).abs() < 0.5,
+        "the whole site is paddy: {paddy} of {site}"
+    );
+    assert_eq!(check.occupation.patches[0].grade, 7);
+    let task = v
+        .case
+        .open_tasks()
+        .find(|t| t.step == "approval")
+        .unwrap()
+        .id;
+    let approver = who("zhenjie.zjd", Role::TownReviewer, &v.application.town, None);
+    let done = h
+        .act(
+            &approver,
+            &id,
+            v.case.revision,
+            tudi_flow::case::Op::Approve {
+                task,
+                comment: None,
+            },
+            &serde_json::Value::Null,
+            now(),
+        )
+        .unwrap();
+    let check = h
+        .farmland_check(&done.application, &done.case)
+        .unwrap()
+        .unwrap();
+    assert!(check.posting.is_some(), "{check:?}");
+    let ledger = tudi_farmland::ledger::Ledger::new(&*d.store, "440605");
+    assert!(ledger.verify().unwrap().problems.is_empty());
+}

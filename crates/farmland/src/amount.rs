@@ -286,20 +286,40 @@ impl Amounts {
 
     /// The figures a report shows for it: each area also in 亩 and 公顷.
     #[must_use]
-    pub fn report(&self) -> serde_json::Value {
-        let area = |c: Centi| {
-            serde_json::json!({
-                "m2": c.units(),
-                "mu": round4(c.units() / M2_PER_MU),
-                "hectare": round4(c.units() / M2_PER_HECTARE),
-            })
+    pub fn report(&self) -> Shown {
+        let area = |c: Centi| AreaShown {
+            m2: c.units(),
+            mu: round4(c.units() / M2_PER_MU),
+            hectare: round4(c.units() / M2_PER_HECTARE),
         };
-        serde_json::json!({
-            "farmland": area(self.farmland_m2),
-            "paddy": area(self.paddy_m2),
-            "capacity_kg": self.capacity_kg.units(),
-        })
+        Shown {
+            farmland: area(self.farmland_m2),
+            paddy: area(self.paddy_m2),
+            capacity_kg: self.capacity_kg.units(),
+        }
     }
+}
+
+/// An area as people read it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct AreaShown {
+    /// 平方米.
+    pub m2: f64,
+    /// 亩.
+    pub mu: f64,
+    /// 公顷.
+    pub hectare: f64,
+}
+
+/// Amounts as people read them: areas in m², 亩 and 公顷, capacity in kg.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct Shown {
+    /// 耕地数量.
+    pub farmland: AreaShown,
+    /// 水田规模.
+    pub paddy: AreaShown,
+    /// 粮食产能, kg.
+    pub capacity_kg: f64,
 }
 
 fn round4(x: f64) -> f64 {

@@ -10,13 +10,12 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tudi_core::division::{DivisionCode, DivisionRegistry};
 use tudi_core::msg::Msg;
 use tudi_store::{Change, Store, StoreError};
 
 use crate::account::Account;
-use crate::amount::Amounts;
+use crate::amount::{Amounts, Shown};
 use crate::ledger::{JournalQuery, Ledger, LedgerError};
 
 /// The setting prefix of a year's plan (`farmland.inout_plan.2026`).
@@ -247,15 +246,57 @@ pub fn report(ledger: &Ledger<'_>, year: i16) -> Result<Report, LedgerError> {
     })
 }
 
-/// The report as JSON with every amount also in 亩, for the API and the Excel ledger.
+/// One town's year as people read it: every amount also in 亩 and 公顷.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct TownYearShown {
+    /// The town (the county for the total).
+    pub town: String,
+    /// Its name.
+    pub name: String,
+    /// Planned out.
+    pub planned_out: Shown,
+    /// Planned in.
+    pub planned_in: Shown,
+    /// Booked out during the year.
+    pub out: Shown,
+    /// Restored during the year.
+    pub restored: Shown,
+    /// Covered from the county's pool during the year.
+    pub covered: Shown,
+    /// Still owed at the year's end.
+    pub owed: Shown,
+}
+
+/// The year's report as people read it.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ReportShown {
+    /// The year.
+    pub year: i16,
+    /// The plan's document, if a plan is set.
+    pub plan_document: Option<String>,
+    /// By town.
+    pub towns: Vec<TownYearShown>,
+    /// The county's totals.
+    pub total: TownYearShown,
+}
+
+/// The report with every amount also in 亩 and 公顷, for the API.
 #[must_use]
-pub fn shown(report: &Report) -> serde_json::Value {
-    let row = |t: &TownYear| {
-        json!({"town": t.town, "name": t.name,
-            "planned_out": t.planned_out.report(), "planned_in": t.planned_in.report(),
-            "out": t.out.report(), "restored": t.restored.report(), "covered": t.covered.report(),
-            "owed": t.owed.report()})
+pub fn shown(report: &Report) -> ReportShown {
+    let row = |t: &TownYear| TownYearShown {
+        town: t.town.clone(),
+        name: t.name.clone(),
+        planned_out: t.planned_out.report(),
+        planned_in: t.planned_in.report(),
+        out: t.out.report(),
+        restored: t.restored.report(),
+        covered: t.covered.report(),
+        owed: t.owed.report(),
     };
-    json!({"year": report.year, "plan_document": report.plan_document,
-        "towns": report.towns.iter().map(row).collect::<Vec<_>>(), "total": row(&report.total)})
+    ReportShown {
+        year: report.year,
+        plan_document: report.plan_document.clone(),
+        towns: report.towns.iter().map(row).collect(),
+        total: row(&report.total),
+    }
 }

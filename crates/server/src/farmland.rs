@@ -37,6 +37,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/farmland/projects", get(projects).post(register))
         .route("/api/v1/farmland/projects/{id}", get(read_project))
         .route("/api/v1/farmland/projects/{id}/acceptance", post(accept))
+        .route("/api/v1/farmland/inout", get(inout))
+        .route("/api/v1/farmland/inout/plan", axum::routing::put(set_plan))
 }
 
 fn ledger_problem(e: &LedgerError) -> Problem {
@@ -155,7 +157,7 @@ pub(crate) struct AccountBalance {
     /// The three amounts (m², kg).
     amounts: Amounts,
     /// The same in 亩 and 公顷 for people.
-    shown: serde_json::Value,
+    shown: tudi_farmland::amount::Shown,
 }
 
 /// Every account's balance after a posting.
@@ -478,4 +480,60 @@ async fn accept(
     })
     .await
     .map(Json)
+}
+
+/// Which year's 进出平衡.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct InoutQuery {
+    /// 年度（缺省为今年）/ the year (this year by default).
+    #[serde(default)]
+    year: Option<i16>,
+    /// `json`（默认）或 `xlsx` / `json` (default) or `xlsx`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn inout(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<InoutQuery>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let xlsx = wants_xlsx(q.format.as_deref())?;
+    let year = q.year.unwrap_or_else(|| today().year());
+    if !(2000..=2100).contains(&year) {
+        return Err(Problem::bad_parameter(
+            "year",
+            "年份应在 2000—2100 之间",
+            "the year must be 2000–2100",
+        ));
+    }
+    let report = with_ledger(&st, d, move |l| tudi_farmland::inout::report(l, year)).await?;
+    if xlsx {
+        let table = tudi_farmland::report::inout(&report);
+        return crate::xlsx::download(&table, &format!("farmland-inout-{year}.xlsx"));
+    }
+    Ok(Json(tudi_farmland::inout::shown(&report)).into_response())
+}
+
+async fn set_plan(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<tudi_farmland::inout::Plan>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(plan) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"year": 2026, "document": "南府〔2026〕12号", "towns": [{"town": "440605121", "planned_out": {"farmland_m2": 20000}, "planned_in": {"farmland_m2": 20000}}]}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.inout.plan");
+    let year = plan.year;
+    let report = with_ledger(&st, d, move |l| {
+        tudi_farmland::inout::set_plan(l, &change, &plan)?;
+        tudi_farmland::inout::report(l, year)
+    })
+    .await?;
+    Ok(Json(tudi_farmland::inout::shown(&report)).into_response())
 }

@@ -121,6 +121,8 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("POST", "/api/v1/farmland/projects/{id}/acceptance") => {
             Reads::json::<farmland::AcceptanceBody>(g)
         }
+        ("GET", "/api/v1/farmland/inout") => Reads::query::<farmland::InoutQuery>(g),
+        ("PUT", "/api/v1/farmland/inout/plan") => Reads::json::<tudi_farmland::inout::Plan>(g),
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -274,6 +276,9 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
             of::<tudi_farmland::journal::Posting>(g)
         }
         ("GET", "/api/v1/farmland/postings/{no}") => of::<farmland::PostingView>(g),
+        ("GET", "/api/v1/farmland/inout") | ("PUT", "/api/v1/farmland/inout/plan") => {
+            of::<tudi_farmland::inout::ReportShown>(g)
+        }
         ("GET", "/api/v1/farmland/projects") => of::<farmland::ProjectPage>(g),
         ("POST", "/api/v1/farmland/projects" | "/api/v1/farmland/projects/{id}/acceptance")
         | ("GET", "/api/v1/farmland/projects/{id}") => of::<tudi_farmland::project::Project>(g),
@@ -353,7 +358,8 @@ fn answers(method: &str, path: &str) -> Vec<&'static str> {
             | "/api/v1/homestead/ledger"
             | "/api/v1/homestead/stats"
             | "/api/v1/farmland/balances"
-            | "/api/v1/farmland/journal",
+            | "/api/v1/farmland/journal"
+            | "/api/v1/farmland/inout",
         ) => {
             vec!["application/json", XLSX]
         }
@@ -511,6 +517,14 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("POST", "/api/v1/farmland/projects/{id}/acceptance") => (
             "补充耕地项目验收入库",
             "accept a project: its quota enters the pool",
+        ),
+        ("GET", "/api/v1/farmland/inout") => (
+            "年度耕地进出平衡：按镇街的计划、流出、恢复、指标补足和待补足（JSON 或 Excel）",
+            "the year's in-out balance by town (JSON or Excel)",
+        ),
+        ("PUT", "/api/v1/farmland/inout/plan") => (
+            "设置年度进出平衡方案（按镇街的计划流出和恢复）",
+            "set the year's in-out plan by town",
         ),
         ("GET", "/api/v1/survey/projects") => (
             "测绘项目列表（测绘单位只见本单位项目）",

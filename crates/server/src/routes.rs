@@ -419,6 +419,16 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/farmland/projects/{id}/acceptance",
         Guard::InHandler(Action::FarmlandPost),
     ),
+    r(
+        "GET",
+        "/api/v1/farmland/inout",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/farmland/inout/plan",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
     // The audit log.
     r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),
     r(

@@ -679,9 +679,10 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             | "/api/v1/farmland/journal"
             | "/api/v1/farmland/postings/{no}"
             | "/api/v1/farmland/projects"
-            | "/api/v1/farmland/projects/{id}",
+            | "/api/v1/farmland/projects/{id}"
+            | "/api/v1/farmland/inout",
         ) => ["admin", "quju.shenpi", "bumen.zrzy", "zhiban.lingdao"].contains(&caller),
-        ("POST", p) if p.starts_with("/api/v1/farmland/") => {
+        ("POST" | "PUT", p) if p.starts_with("/api/v1/farmland/") => {
             ["quju.shenpi", "bumen.zrzy"].contains(&caller)
         }
         (_, "/api/v1/audit") => {
@@ -866,6 +867,10 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         "/api/v1/farmland/postings" => Some(
             json!({"movement": "freeze", "amounts": {"farmland_m2": -1}, "document": "x", "reason": "x"}),
         ),
+        // A town of another district: the ledger's posters get 400, others 403.
+        "/api/v1/farmland/inout/plan" => {
+            Some(json!({"year": 2026, "towns": [{"town": "440606101"}]}))
+        }
         "/api/v1/farmland/projects" => Some(
             json!({"name": " ", "kind": "reclamation", "grade": 6, "geometry": {"type": "Polygon", "coordinates": [[[113.0, 23.0], [113.001, 23.0], [113.001, 23.001], [113.0, 23.0]]]}}),
         ),

@@ -215,6 +215,51 @@ async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    // 进出平衡: a town's conversion out, its plan, the year's report by town, and Excel.
+    let (status, out, _) = call(bureau.clone(), "POST", "/api/v1/farmland/postings".into(), Some(json!({
+        "movement": "conversion_out", "town": "440605121", "amounts": {"farmland_m2": 2000, "capacity_kg": 1500},
+        "to_use": "0201", "source": "survey_change", "document": "变更调查 JJ-1"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{out}");
+    let year = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .year();
+    let (status, report, _) = call(bureau.clone(), "PUT", "/api/v1/farmland/inout/plan".into(), Some(json!({
+        "year": year, "document": "南府进出平衡方案",
+        "towns": [{"town": "440605121", "planned_out": {"farmland_m2": 3000}, "planned_in": {"farmland_m2": 3000}}]}))).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let (_, report, _) = call(
+        leader.clone(),
+        "GET",
+        format!("/api/v1/farmland/inout?year={year}"),
+        None,
+    )
+    .await;
+    let jiujiang = report["towns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["town"] == "440605121")
+        .unwrap();
+    assert_eq!(jiujiang["out"]["farmland"]["m2"], 2000.0, "{report}");
+    assert_eq!(jiujiang["owed"]["farmland"]["m2"], 2000.0, "{report}");
+    assert_eq!(jiujiang["planned_in"]["farmland"]["m2"], 3000.0, "{report}");
+    let (status, _, bytes) = call(
+        leader.clone(),
+        "GET",
+        format!("/api/v1/farmland/inout?year={year}&format=xlsx"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+    let (status, _, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/inout?year=1900".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     // Reversed, with the reason; then the pool is whole again.
     let (status, reversal, _) = call(
         bureau.clone(),

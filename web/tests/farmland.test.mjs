@@ -4,8 +4,11 @@
 // adds; posts a freeze with a negative amount and is told so beside the amounts, then a valid
 // one; reverses it with a reason (asked for, then confirmed); filters the journal by account and
 // reads the balances as of a day before any posting. The duty leader reads without posting; a
-// town reviewer is told plainly that the ledger is not theirs to read. The demo may have filled
-// the ledger already: every figure is compared with what the API said before.
+// town reviewer is told plainly that the ledger is not theirs to read. 以补定占: with the whole pool
+// frozen, the town reviewer's approval of the demo application on a paddy field is refused on the
+// homestead page; once a compensation project is accepted into the pool it is granted, and its
+// debit is posted under the application. The demo may have filled the ledger already: every figure
+// is compared with what the API said before.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -40,10 +43,13 @@ after(async () => {
 });
 
 const accounts = () => JSON.parse(readFileSync(join(dir, 'demo-accounts.json'), 'utf8')).accounts;
-const ready = () => page.waitForFunction(() => window.__tudi && window.__tudi.ready && window.__tudi.authReady && window.__tudi.farmland?.ready, null, { timeout: 60000 });
+// The farmland page is ready once its own script is; the homestead page, once the console is.
+const ready = () => page.waitForFunction(() => window.__tudi && window.__tudi.ready && window.__tudi.authReady
+  && (location.pathname !== '/console/farmland' || window.__tudi.farmland?.ready), null, { timeout: 60000 });
 
-/** Acts as `username` from now on: their own signed-in page (signing in on first use). */
-async function as(username) {
+/** Acts as `username` from now on: their own signed-in page (signing in on first use, on the
+ * farmland page or, for an account that does not read the ledger, on the console page `where`). */
+async function as(username, where = 'farmland') {
   if (pages[username]) {
     page = pages[username];
     return;
@@ -66,7 +72,7 @@ async function as(username) {
     }
     problems.push(`${username}: ${m.text()} ${url}`);
   });
-  await page.goto(`${base}/console/farmland`);
+  await page.goto(`${base}/console/${where}`);
   await ready();
   await page.fill('#login-user', username);
   await page.fill('#login-pass', account.password);
@@ -338,6 +344,127 @@ test('the duty leader reads without posting; a town reviewer is told the ledger 
   assert.equal(await page.isVisible('#tabs'), false);
   assert.equal(await page.isVisible('#post-form'), false);
   await page.screenshot({ path: '/tmp/farmland-denied.png' });
+});
+
+test('an approval on farmland is refused while the pool cannot cover it, and granted after an intake', async () => {
+  // The demo's application waiting at the approval step whose site lies on farmland.
+  await as('zhenjie.zjd', 'homestead');
+  const { applications } = await api('/api/v1/homestead/applications?stage=approval&limit=50');
+  let app = null;
+  for (const v of applications) {
+    const read = await api(`/api/v1/homestead/applications/${encodeURIComponent(v.application.id)}`);
+    if (Number(read.farmland?.occupation?.total?.farmland_m2) > 0) { app = read; break; }
+  }
+  assert.ok(app, 'the demo has an application at the approval step on farmland');
+  const { id } = app.application;
+  const needs = app.farmland.occupation.total;
+  assert.ok(needs.paddy_m2 > 0 && needs.capacity_kg > 0, `on paddy: ${JSON.stringify(needs)}`);
+  assert.equal(app.farmland.posting, null, 'not debited yet');
+  assert.ok(app.case.tasks.some((t) => t.step === 'approval' && t.status === 'open' && t.yours), 'the approval is the town reviewer\'s');
+  const reference = `homestead:${encodeURIComponent(id)}`;
+
+  // The district approver freezes the whole pool: nothing is left to cover the site.
+  await as('quju.shenpi');
+  const whole = await pool();
+  assert.ok(whole.farmland_m2 > 0, 'the demo filled the pool');
+  await api('/api/v1/farmland/postings', { method: 'POST', body: { movement: 'freeze', amounts: whole, document: '粤自然资冻〔2026〕9号', reason: '全部指标冻结待核查' } });
+  const empty = await pool();
+  for (const k of ['farmland_m2', 'paddy_m2', 'capacity_kg']) near(empty[k], 0, `the pool's ${k} after the freeze`);
+  assert.equal((await api(`/api/v1/farmland/journal?reference=${reference}`)).postings.length, 0, 'no debit yet');
+
+  // The town reviewer opens it: the section says the pool does not cover it.
+  await as('zhenjie.zjd', 'homestead');
+  const openApplication = async () => {
+    await page.goto(`${base}/console/homestead?at=${Date.now()}#app=${id}`);
+    await ready();
+    await page.waitForFunction((n) => document.getElementById('app-id')?.textContent === n, id);
+  };
+  await openApplication();
+  await page.waitForSelector('#app-farmland.short');
+  assert.match(await page.textContent('#farmland-message'), /以补定占/);
+  assert.match(await page.textContent('#farmland-message'), /quota short/, 'English beside the Chinese');
+  assert.equal(await page.$('#farmland-posting'), null);
+  const mu = (m2) => (m2 / (10000 / 15)).toLocaleString('zh-CN', { minimumFractionDigits: 4, maximumFractionDigits: 4 });
+  const farmlandRow = await page.$$eval('#farmland-table tr[data-unit="farmland_m2"] td', (tds) => tds.map((t) => t.textContent));
+  assert.equal(farmlandRow[0], mu(needs.farmland_m2), 'what the site occupies');
+  assert.equal(farmlandRow[1], mu(0), 'what the pool holds');
+  assert.equal(await page.$eval('#farmland-table tr[data-unit="paddy_m2"] td:nth-child(3)', (td) => td.classList.contains('error')), true, 'the short figure is marked');
+  // Approving is refused, with the reason where the step's result is shown.
+  const form = '.step-form[data-step="approval"]';
+  await page.waitForSelector(form);
+  refusals.push([`/api/v1/homestead/applications/${id}/actions`, 409]);
+  await page.click(`${form} [data-act="approve"]`);
+  await page.waitForFunction((f) => document.querySelector(`${f} .step-result`)?.textContent.length > 0, form);
+  const refused = await page.textContent(`${form} .step-result`);
+  assert.match(refused, /以补定占/);
+  assert.match(refused, /不能批准/);
+  await page.$eval('#app-farmland', (e) => e.previousElementSibling.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: '/tmp/farmland-approval-refused.png' });
+  const still = await api(`/api/v1/homestead/applications/${encodeURIComponent(id)}`);
+  assert.ok(still.case.tasks.some((t) => t.step === 'approval' && t.status === 'open'), 'still waiting at the approval');
+  assert.equal(still.application.approval ?? null, null, 'not approved');
+
+  // The district approver registers a compensation project (the example area) and accepts it.
+  await as('quju.shenpi');
+  await open('');
+  await page.fill('#rp-name', '西樵镇水田恢复项目');
+  await page.selectOption('#rp-kind', 'restoration');
+  await page.fill('#rp-grade', '6');
+  await page.fill('#rp-paddy', '5000');
+  await page.click('#rp-example');
+  await page.waitForFunction(() => document.getElementById('rp-geometry').value.includes('Polygon'));
+  await page.click('#rp-submit');
+  await page.waitForFunction(() => /^BC\d{4}-\d{4}$/.test(document.getElementById('project-id')?.textContent || '') || document.getElementById('rp-result').textContent);
+  assert.equal(await page.textContent('#rp-result'), '');
+  const project = await page.textContent('#project-id');
+  await toastGone();
+  await page.fill('#ac-document', '南自然资验〔2026〕2号');
+  await page.click('#ac-submit');
+  await page.waitForSelector('#project-acceptance');
+  assert.match(await toast(), /已验收入库/);
+  await toastGone();
+  const { adds } = await api(`/api/v1/farmland/projects/${project}`);
+  const filled = await pool();
+  for (const k of ['farmland_m2', 'paddy_m2', 'capacity_kg']) {
+    near(filled[k], adds[k], `the pool holds what the project adds (${k})`);
+    assert.ok(filled[k] >= needs[k], `enough ${k}: ${filled[k]} ≥ ${needs[k]}`);
+  }
+
+  // Back to the town reviewer: the section now says the pool covers it, and the approval is granted.
+  await as('zhenjie.zjd', 'homestead');
+  await openApplication();
+  await page.waitForSelector('#app-farmland.covered');
+  assert.match(await page.textContent('#farmland-ok'), /指标库足以覆盖本宗占用/);
+  assert.equal(await page.$('#farmland-message'), null);
+  const before = await page.textContent('#timeline');
+  await page.click(`${form} [data-act="approve"]`);
+  await page.waitForFunction(([f, t]) => document.getElementById('timeline')?.textContent !== t
+    || document.querySelector(`${f} .step-result`)?.textContent.length > 0, [form, before]);
+  assert.equal(await page.$eval(`${form} .step-result`, (e) => e.textContent).catch(() => ''), '', 'approved without a refusal');
+  await page.waitForSelector('#app-approval');
+  assert.match(await page.textContent('#app-approval'), /宅批〔\d{4}〕\d{6}号/);
+  assert.equal(await page.textContent('#app-stage'), '到场二：丈量批放');
+  await page.waitForSelector('#farmland-posting a');
+  const granted = await api(`/api/v1/homestead/applications/${encodeURIComponent(id)}`);
+  const no = granted.farmland.posting;
+  assert.ok(Number.isInteger(no) && no > 0, `the debit's posting: ${no}`);
+  assert.ok((await page.textContent('#farmland-posting')).includes(`第 ${no} 号`));
+  assert.equal(await page.getAttribute('#farmland-posting a', 'href'), `/console/farmland#posting-${no}`);
+  await page.$eval('#app-farmland', (e) => e.previousElementSibling.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: '/tmp/farmland-approval-granted.png' });
+
+  // The debit is in the journal under the application, and the pool gave what the site occupies.
+  await as('quju.shenpi');
+  const { postings } = await api(`/api/v1/farmland/journal?reference=${reference}`);
+  assert.deepEqual(postings.map((p) => [p.no, p.movement]), [[no, 'occupation']]);
+  const pooled = postings[0].legs.find((l) => l.account.startsWith('pool:'));
+  for (const k of ['farmland_m2', 'paddy_m2', 'capacity_kg']) near(pooled[k], -needs[k], `the pool's leg (${k})`);
+  const after = await pool();
+  for (const k of ['farmland_m2', 'paddy_m2', 'capacity_kg']) near(after[k], filled[k] - needs[k], `the pool after the debit (${k})`);
+  // The link of the homestead page opens the posting in the ledger.
+  await open(`#posting-${no}`);
+  await page.waitForSelector(`#legs-${no}`, { state: 'visible' });
+  assert.ok((await page.textContent(`#posting-${no}`)).includes(id) || (await page.textContent(`#legs-${no}`)).includes(id), 'the posting names the application');
 });
 
 test('no page went wrong', () => {

@@ -129,18 +129,6 @@ pub(crate) struct BalanceQuery {
     format: Option<String>,
 }
 
-fn wants_xlsx(format: Option<&str>) -> Result<bool, Problem> {
-    match format {
-        None | Some("json") => Ok(false),
-        Some("xlsx") => Ok(true),
-        Some(other) => Err(Problem::bad_parameter(
-            "format",
-            format!("未知格式“{other}”（可用：json、xlsx）"),
-            format!("unknown format {other:?} (json, xlsx)"),
-        )),
-    }
-}
-
 fn today() -> jiff::civil::Date {
     Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
@@ -187,7 +175,7 @@ async fn balances(
 ) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
     let as_of = q.as_of;
-    if wants_xlsx(q.format.as_deref())? {
+    if crate::xlsx::wants(q.format.as_deref())? {
         let table = with_ledger(&st, d, move |l| {
             let (upto, b) = match as_of {
                 Some(at) => l.balances_at(at)?,
@@ -256,7 +244,7 @@ async fn journal(
     Params(q): Params<JournalParams>,
 ) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
-    let xlsx = wants_xlsx(q.format.as_deref())?;
+    let xlsx = crate::xlsx::wants(q.format.as_deref())?;
     let account = q
         .account
         .as_deref()
@@ -499,7 +487,7 @@ async fn inout(
     Params(q): Params<InoutQuery>,
 ) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
-    let xlsx = wants_xlsx(q.format.as_deref())?;
+    let xlsx = crate::xlsx::wants(q.format.as_deref())?;
     let year = q.year.unwrap_or_else(|| today().year());
     if !(2000..=2100).contains(&year) {
         return Err(Problem::bad_parameter(

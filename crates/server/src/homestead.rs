@@ -607,18 +607,6 @@ fn masked_for(app: &Application, who: &Principal) -> Application {
     app.masked(may_see_id_number(who, &res), may_see_phone(who, &res))
 }
 
-fn wants_xlsx(format: Option<&str>) -> Result<bool, Problem> {
-    match format {
-        None | Some("json") => Ok(false),
-        Some("xlsx") => Ok(true),
-        Some(other) => Err(Problem::bad_parameter(
-            "format",
-            format!("未知格式“{other}”（可用：json、xlsx）"),
-            format!("unknown format {other:?} (json, xlsx)"),
-        )),
-    }
-}
-
 /// The approval ledger (审批台账) of the applications the caller may read, filtered like the
 /// list: a page as JSON, or every row as an Excel workbook.
 async fn ledger(
@@ -627,7 +615,7 @@ async fn ledger(
     Params(params): Params<ListParams>,
 ) -> Result<Response, Problem> {
     let format = params.format.clone();
-    let xlsx = wants_xlsx(format.as_deref())?;
+    let xlsx = crate::xlsx::wants(format.as_deref())?;
     let (q, _, limit, offset) = list_params(params)?;
     authorize_somewhere(&st, &ctx, Action::HomesteadRead, "homestead:*")?;
     // Excel takes every row; JSON a page (only its cases are read).
@@ -676,7 +664,7 @@ async fn stats(
     Extension(ctx): Extension<Ctx>,
     Params(p): Params<StatsParams>,
 ) -> Result<Response, Problem> {
-    let xlsx = wants_xlsx(p.format.as_deref())?;
+    let xlsx = crate::xlsx::wants(p.format.as_deref())?;
     let now = jiff::Timestamp::now();
     let today = tudi_homestead::service::local_date(now);
     let to = p.to.unwrap_or(today);

@@ -98,3 +98,16 @@ pub(crate) fn download(t: &Table, file: &str) -> Result<Response, Problem> {
     )
         .into_response())
 }
+
+/// Whether a table route's `format` parameter asks for Excel (`xlsx`) rather than JSON.
+pub(crate) fn wants(format: Option<&str>) -> Result<bool, Problem> {
+    match format {
+        None | Some("json") => Ok(false),
+        Some("xlsx") => Ok(true),
+        Some(other) => Err(Problem::bad_parameter(
+            "format",
+            format!("未知格式“{other}”（可用：json、xlsx）"),
+            format!("unknown format {other:?} (json, xlsx)"),
+        )),
+    }
+}

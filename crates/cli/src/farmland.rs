@@ -253,7 +253,7 @@ pub fn cmd_farmland(command: FarmlandCommand) -> Result<()> {
             let ledger = Ledger::new(&*store, &county);
             let order: Order = read_json(&file)?;
             let draft = order
-                .draft(&ledger, request)
+                .draft(&ledger, request.map(|r| format!("client:{r}")))
                 .map_err(|e| ledger_failed(&e))?;
             let p = ledger
                 .post(&change("farmland.post"), &draft)

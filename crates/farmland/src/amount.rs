@@ -36,7 +36,9 @@ impl Centi {
         }
         let scaled = value * 100.0;
         let rounded = scaled.round();
-        if (scaled - rounded).abs() > 1e-6 * rounded.abs().max(1.0) {
+        // Tolerates only the representation error of the number itself, so a third decimal is
+        // refused at any size.
+        if (scaled - rounded).abs() > (rounded.abs() * 4.0 * f64::EPSILON).max(1e-4) {
             return Err(Msg::new(
                 format!("数量 {value} 超过两位小数"),
                 format!("the amount {value} has more than two decimals"),
@@ -370,6 +372,11 @@ mod tests {
         assert_eq!(Centi::from_units(1234.56), Ok(Centi(123_456)));
         assert_eq!(Centi::from_units(0.1 + 0.2), Ok(Centi(30)));
         assert!(Centi::from_units(1.234).is_err());
+        assert!(
+            Centi::from_units(5_000.123).is_err(),
+            "a third decimal at any size"
+        );
+        assert_eq!(Centi::from_units(123_456_789.12), Ok(Centi(12_345_678_912)));
         assert!(Centi::from_units(f64::NAN).is_err());
         assert!(Centi::from_units(1e15).is_err());
         assert_eq!(Centi(-5).to_string(), "-0.05");

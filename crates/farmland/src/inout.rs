@@ -115,6 +115,12 @@ pub fn set_plan(ledger: &Ledger<'_>, change: &Change, plan: &Plan) -> Result<(),
             msg: Msg::new("年份应在 2000—2100 之间", "the year must be 2000–2100"),
         });
     }
+    tudi_core::text::check_optional(&plan.document, 80, tudi_core::text::Lines::One).map_err(
+        |f| LedgerError::Invalid {
+            field: "document".into(),
+            msg: f.message("方案文号", "document"),
+        },
+    )?;
     let known: BTreeMap<String, String> = towns(ledger.county).into_iter().collect();
     let mut seen = std::collections::BTreeSet::new();
     for (i, t) in plan.towns.iter().enumerate() {

@@ -16,7 +16,7 @@ use tudi_core::text::{self, Lines};
 use tudi_store::{Change, Expect, RecordQuery, RecordWrite, Store, StoreError};
 
 use crate::account::Account;
-use crate::amount::Amounts;
+use crate::amount::{Amounts, Unit};
 use crate::journal::{Balances, Leg, Movement, Posting, Reference, check_legs};
 
 /// Where postings are kept (id: the number, zero-padded to ten digits).
@@ -351,6 +351,39 @@ impl<'a> Ledger<'a> {
     /// # Errors
     /// Store failures.
     pub fn journal(&self, q: &JournalQuery) -> Result<(Vec<Posting>, u64), LedgerError> {
+        // A reference has few postings: with other filters, they are read and filtered here.
+        if let Some(r) = &q.reference
+            && (q.account.is_some() || q.movement.is_some())
+        {
+            let page = self.store.find_records(
+                POSTINGS,
+                &RecordQuery {
+                    key: Some(("ref".into(), r.clone())),
+                    descending: true,
+                    ..RecordQuery::default()
+                },
+            )?;
+            let matching: Vec<Posting> = page
+                .records
+                .into_iter()
+                .map(|r| decode::<Posting>(r.body, "farmland posting"))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .filter(|p| q.movement.is_none_or(|m| p.movement == m))
+                .filter(|p| {
+                    q.account
+                        .as_ref()
+                        .is_none_or(|a| p.legs.iter().any(|l| l.account == *a))
+                })
+                .collect();
+            let total = matching.len() as u64;
+            let out = matching
+                .into_iter()
+                .skip(usize::try_from(q.offset).unwrap_or(usize::MAX))
+                .take(usize::try_from(q.limit).unwrap_or(usize::MAX))
+                .collect();
+            return Ok((out, total));
+        }
         let key = if let (Some(a), Some(m)) = (&q.account, q.movement) {
             Some(("account_movement".to_owned(), format!("{a}|{}", m.id())))
         } else if let Some(a) = &q.account {
@@ -386,6 +419,17 @@ impl<'a> Ledger<'a> {
             .map(|r| decode::<Posting>(r.body, "farmland posting"))
             .collect::<Result<Vec<_>, _>>()?;
         Ok((out, page.total))
+    }
+
+    /// The posting a request key made, if it was posted.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn posted_by_request(&self, key: &str) -> Result<Option<u64>, LedgerError> {
+        Ok(self
+            .store
+            .record(REQUESTS, key)?
+            .and_then(|r| r.body.get("no").and_then(Value::as_u64)))
     }
 
     /// The posting that reversed posting `no`, if one did.
@@ -596,6 +640,17 @@ impl<'a> Ledger<'a> {
             return Ok(draft);
         };
         let first = self.posting(original)?;
+        if matches!(first.movement, Movement::Occupation | Movement::Intake) {
+            return Err(LedgerError::Refused(Msg::new(
+                format!(
+                    "第 {original} 号是{}，随审批或验收记账，不能单独冲正：审批或验收仍有效",
+                    first.movement.name_zh()
+                ),
+                format!(
+                    "posting {original} was made with an approval or acceptance, which still stands: it cannot be reversed alone"
+                ),
+            )));
+        }
         if first.movement == Movement::Reversal {
             return Err(LedgerError::Refused(Msg::new(
                 format!("第 {original} 号本身是冲正，不能再冲正；请重新记账"),
@@ -692,6 +747,28 @@ impl<'a> Ledger<'a> {
                 .refuses(&tip.balances.of(&leg.account), &tip.limit)
                 .map(|why| (leg, why))
         });
+        let refused = refused.or_else(|| {
+            // Quota covers what a town owes, never more.
+            (posting.movement == Movement::Settle)
+                .then(|| {
+                    posting.legs.iter().find(|l| {
+                        matches!(l.account, Account::Owed(_))
+                            && Unit::ALL
+                                .iter()
+                                .any(|u| tip.balances.of(&l.account).get(*u).0 > 0)
+                    })
+                })
+                .flatten()
+                .map(|leg| {
+                    (
+                        leg,
+                        Msg::new(
+                            format!("以指标补足超过{}所欠", leg.account.name_zh()),
+                            format!("the cover exceeds what {} owes", leg.account),
+                        ),
+                    )
+                })
+        });
         if let Some((leg, why)) = refused {
             for l in &posting.legs {
                 *tip.balances.0.entry(l.account.clone()).or_default() += -l.amounts;
@@ -748,6 +825,17 @@ impl<'a> Ledger<'a> {
                 })?),
                 keys: Vec::new(),
                 detail: Some(json!({"no": no})),
+            });
+        }
+        // A posting is reversed once, however many reverse it at the same moment.
+        if let Some(original) = posting.reverses {
+            writes.push(RecordWrite {
+                collection: REQUESTS.into(),
+                id: format!("reversal-of:{original}"),
+                expect: Expect::Absent,
+                body: Some(json!({"no": no})),
+                keys: Vec::new(),
+                detail: Some(detail.clone()),
             });
         }
         if let Some(key) = &draft.request {

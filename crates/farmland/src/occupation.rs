@@ -176,9 +176,15 @@ pub fn measure(
         &Stop::after(std::time::Duration::from_secs(20)),
     )?
     .ok_or(MeasureError::NoSurvey)?;
+    // One survey is measured: the layer named `land_survey` when there is one, else the first.
+    // Two surveys of the same ground (三调 and a yearly update) would count its farmland twice.
+    let chosen = layers
+        .iter()
+        .position(|l| l.def.name == "land_survey")
+        .unwrap_or(0);
     let mut patches = Vec::new();
     let mut names = Vec::new();
-    for layer in layers {
+    for layer in layers.into_iter().skip(chosen).take(1) {
         names.push(layer.def.name.clone());
         for hit in layer.features {
             let surveyed = hit

@@ -175,12 +175,29 @@ fn other_agricultural(field: &str, code: &str) -> Result<(), LedgerError> {
 }
 
 fn town_account(town: &str, make: fn(String) -> Account) -> Result<Account, LedgerError> {
-    Account::parse(&format!("owed:{town}"))
+    let account = Account::parse(&format!("owed:{town}"))
         .map(|_| make(town.to_owned()))
         .map_err(|m| LedgerError::Invalid {
             field: "town".into(),
             msg: m,
-        })
+        })?;
+    let known = tudi_core::division::DivisionCode::parse(town)
+        .ok()
+        .is_some_and(|c| {
+            tudi_core::division::DivisionRegistry::bundled()
+                .get(&c)
+                .is_some()
+        });
+    if !known {
+        return Err(LedgerError::Invalid {
+            field: "town".into(),
+            msg: Msg::new(
+                format!("“{town}”不是已知的镇街代码"),
+                format!("{town:?} is not a known town code"),
+            ),
+        });
+    }
+    Ok(account)
 }
 
 fn wan(x: f64) -> f64 {

@@ -167,6 +167,30 @@ pub fn register(
         ));
     };
     let upgrade = spec.kind == ProjectKind::Upgrade;
+    if upgrade && spec.new_farmland_m2.is_some_and(|f| f != Centi::ZERO) {
+        return Err(invalid(
+            "new_farmland_m2",
+            "提质改造不新增耕地数量（只增加水田规模和产能）".into(),
+            "an upgrade adds no farmland quantity (only paddy and capacity)".into(),
+        ));
+    }
+    if let Some(t) = &spec.town {
+        let known = t.len() == 9
+            && tudi_core::division::DivisionCode::parse(t)
+                .ok()
+                .is_some_and(|c| {
+                    tudi_core::division::DivisionRegistry::bundled()
+                        .get(&c)
+                        .is_some()
+                });
+        if !known {
+            return Err(invalid(
+                "town",
+                format!("“{t}”不是镇街代码"),
+                format!("{t:?} is not a town code"),
+            ));
+        }
+    }
     // An upgrade adds paddy and capacity on farmland there already; the others add the farmland
     // drawn unless told otherwise.
     let farmland = spec.new_farmland_m2.unwrap_or_else(|| {

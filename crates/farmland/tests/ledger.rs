@@ -207,6 +207,14 @@ fn intake_occupation_and_refusals_leave_the_journal_balanced() {
         .unwrap_err();
     assert!(err.message().zh.contains("已由"), "{}", err.message().zh);
 
+    // An approval's debit stands with the approval: it is not reversed alone.
+    let err = ledger.reverse(&change(15), 2, "误记", None).unwrap_err();
+    assert!(
+        err.message().zh.contains("不能单独冲正"),
+        "{}",
+        err.message().zh
+    );
+
     let (_, balances) = ledger.balances().unwrap();
     let expected = p.adds - mu(10) - mu(2);
     assert_eq!(balances.of(&pool), expected);
@@ -449,6 +457,20 @@ fn conversions_out_and_restorations_in_are_balanced_by_town_and_year() {
             .unwrap()
             .owed,
         mu(3)
+    );
+    // Quota covers what a town owes, never more.
+    let err = post(
+        json!({"movement": "settle", "town": guicheng, "amounts": mu(1),
+        "document": "x", "reason": "再补"}),
+        8,
+    )
+    .unwrap_err();
+    assert!(err.message().zh.contains("超过"), "{}", err.message().zh);
+    let err = post(json!({"movement": "conversion_out", "town": "440605999", "amounts": mu(1), "to_use": "0201",
+        "source": "filing", "document": "x"}), 8).unwrap_err();
+    assert!(
+        matches!(&err, LedgerError::Invalid { field, .. } if field == "town"),
+        "{err:?}"
     );
     // Nothing was booked in 2025.
     assert_eq!(

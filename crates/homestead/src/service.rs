@@ -24,7 +24,7 @@ use tudi_core::calendar::WorkCalendar;
 use tudi_core::msg::Msg;
 use tudi_farmland as farmland;
 use tudi_farmland::journal::Reference;
-use tudi_farmland::ledger::{JournalQuery, Ledger, LedgerError};
+use tudi_farmland::ledger::{Ledger, LedgerError};
 use tudi_farmland::occupation::{CapacityTable, MeasureError, Occupation};
 use tudi_flow::case::{Case, CaseStatus, Engine, FlowError, Op, TaskStatus};
 use tudi_flow::definition::{ProcessDef, StepDef};
@@ -1072,18 +1072,16 @@ impl Homesteads<'_> {
                 return Ok(None);
             };
             let occupation: Occupation = decode(recorded.clone())?;
-            let (postings, _) = ledger
-                .journal(&JournalQuery {
-                    reference: Some(format!("homestead:{}", app.id)),
-                    limit: 1,
-                    ..JournalQuery::default()
-                })
+            // The debit is the posting its request key made (a later reversal shares its
+            // reference).
+            let posting = ledger
+                .posted_by_request(&format!("occupation:homestead:{}", app.id))
                 .map_err(ledger_error)?;
             return Ok(Some(FarmlandCheck {
                 occupation,
                 pool,
                 covered: true,
-                posting: postings.first().map(|p| p.no),
+                posting,
                 message: None,
             }));
         }

@@ -336,7 +336,10 @@ async fn post_order(
     let Json(body) = body.map_err(|e| body_problem(&e, ORDER_EXAMPLE))?;
     let change = ctx.change("farmland.post");
     let posting = with_ledger(&st, d, move |l| {
-        let draft = body.order.draft(l, body.request_id)?;
+        // A caller's keys never meet the keys approvals and acceptances post under.
+        let draft = body
+            .order
+            .draft(l, body.request_id.map(|r| format!("client:{r}")))?;
         l.post(&change, &draft)
     })
     .await?;
@@ -368,7 +371,12 @@ async fn reverse(
     let Json(body) = body.map_err(|e| body_problem(&e, r#"{"reason": "协议撤销"}"#))?;
     let change = ctx.change("farmland.reverse");
     let posting = with_ledger(&st, d, move |l| {
-        l.reverse(&change, no, &body.reason, body.request_id)
+        l.reverse(
+            &change,
+            no,
+            &body.reason,
+            body.request_id.map(|r| format!("client:{r}")),
+        )
     })
     .await?;
     Ok(created(

@@ -318,11 +318,13 @@ pub enum Action {
     /// Post to the farmland ledger: register and accept compensation projects, a higher
     /// level's orders, transfers, reversals.
     FarmlandPost,
+    /// Record a field chief's patrol (巡田) in one's own cells.
+    FarmlandPatrol,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::MapRead,
         Action::MapAnalyse,
         Action::LayerConfigure,
@@ -355,6 +357,7 @@ impl Action {
         Action::SurveySubmit,
         Action::FarmlandRead,
         Action::FarmlandPost,
+        Action::FarmlandPatrol,
     ];
 
     /// The identifier used in the API (`can` of `/api/v1/auth/me`) and in audit actions.
@@ -393,6 +396,7 @@ impl Action {
             Self::SurveySubmit => "survey_submit",
             Self::FarmlandRead => "farmland_read",
             Self::FarmlandPost => "farmland_post",
+            Self::FarmlandPatrol => "farmland_patrol",
         }
     }
 
@@ -432,6 +436,7 @@ impl Action {
             Self::SurveySubmit => "提交测绘成果",
             Self::FarmlandRead => "查看耕地占补平衡指标台账",
             Self::FarmlandPost => "补充耕地项目入库、指标调剂、冻结和冲正",
+            Self::FarmlandPatrol => "田长巡田记录",
         }
     }
 
@@ -471,6 +476,7 @@ impl Action {
             Self::SurveySubmit => "submit survey results",
             Self::FarmlandRead => "read the farmland quota ledger",
             Self::FarmlandPost => "post to the farmland quota ledger",
+            Self::FarmlandPatrol => "record a field chief's patrol",
         }
     }
 
@@ -690,6 +696,14 @@ pub fn rule(action: Action) -> Rule {
         ),
         A::FarmlandPost => (
             &[R::DistrictApprover, R::DepartmentHandler],
+            Reach::WithinScope,
+            false,
+            false,
+        ),
+        // Village and grid chiefs are the village's cadres and its grid inspectors; whether the
+        // person is the cell's chief is the roster's to say.
+        A::FarmlandPatrol => (
+            &[R::VillageClerk, R::GridInspector],
             Reach::WithinScope,
             false,
             false,

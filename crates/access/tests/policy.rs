@@ -125,6 +125,7 @@ fn expected(action: Action) -> (&'static [Role], bool) {
             true,
         ),
         Action::FarmlandPost => (&[DistrictApprover, DepartmentHandler], true),
+        Action::FarmlandPatrol => (&[VillageClerk, GridInspector], true),
         Action::SeePhone => (
             &[
                 DistrictApprover,

@@ -111,6 +111,11 @@ fn schemathesis_finds_the_api_as_documented() {
             "--workers",
             "2",
             "--no-shrink",
+            // Hypothesis gives up generating for an operation whose inputs it must filter much
+            // (the package upload's query and body together): a limit of the generator, not an
+            // answer of the server, and which operation meets it moves as routes are added.
+            "--suppress-health-check",
+            "filter_too_much",
             "--output-truncate",
             "false",
             // Signing the test's own session out, or changing or resetting its password, would

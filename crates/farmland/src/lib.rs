@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod amount;
+pub mod chief;
 pub mod demo;
 pub mod inout;
 pub mod journal;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tudi_access::{Action, Jurisdiction, Resource};
 use tudi_farmland::account::Account;
 use tudi_farmland::amount::Amounts;
+use tudi_farmland::chief;
 use tudi_farmland::journal::{Movement, Posting};
 use tudi_farmland::ledger::{JournalQuery, Ledger, LedgerError};
 use tudi_farmland::order::Order;
@@ -39,6 +40,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/farmland/projects/{id}/acceptance", post(accept))
         .route("/api/v1/farmland/inout", get(inout))
         .route("/api/v1/farmland/inout/plan", axum::routing::put(set_plan))
+        .route("/api/v1/farmland/chiefs", get(chiefs).post(appoint))
+        .route("/api/v1/farmland/chiefs/{id}", get(read_chief))
+        .route(
+            "/api/v1/farmland/chiefs/{id}/pledge",
+            axum::routing::put(sign_pledge),
+        )
+        .route("/api/v1/farmland/patrols", get(patrols).post(patrol))
+        .route("/api/v1/farmland/patrols/report", get(patrol_report))
+        .route(
+            "/api/v1/farmland/patrol-rule",
+            axum::routing::put(set_patrol_rule),
+        )
 }
 
 fn ledger_problem(e: &LedgerError) -> Problem {
@@ -532,4 +545,286 @@ async fn set_plan(
     })
     .await?;
     Ok(Json(tudi_farmland::inout::shown(&report)).into_response())
+}
+
+/// A chief with the chief one level up.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChiefView {
+    #[serde(flatten)]
+    chief: chief::Chief,
+    /// 级别名称 / the level's name.
+    level_name: &'static str,
+    /// 上级田长 / the chief one level up.
+    superior: Option<String>,
+}
+
+/// The roster.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChiefList {
+    chiefs: Vec<ChiefView>,
+}
+
+fn chief_view(all: &[chief::Chief], c: chief::Chief) -> ChiefView {
+    ChiefView {
+        level_name: c.spec.level.name_zh(),
+        superior: chief::superior(all, &c).map(|s| format!("{}（{}）", s.spec.name, s.id)),
+        chief: c,
+    }
+}
+
+async fn chiefs(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<ChiefList>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    with_ledger(&st, d, move |l| {
+        let all = chief::all(l.store)?;
+        Ok(ChiefList {
+            chiefs: all.iter().cloned().map(|c| chief_view(&all, c)).collect(),
+        })
+    })
+    .await
+    .map(Json)
+}
+
+async fn appoint(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<chief::NewChief>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(spec) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"name": "梁田长", "level": "village", "area": "440605121201", "username": "cunju.jingban", "appointed_on": "2026-01-05"}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.chief.appoint");
+    let made = with_ledger(&st, d, move |l| {
+        let c = chief::appoint(l.store, l.county, &change, spec)?;
+        let all = chief::all(l.store)?;
+        Ok(chief_view(&all, c))
+    })
+    .await?;
+    Ok(created(
+        &format!("/api/v1/farmland/chiefs/{}", made.chief.id),
+        &made,
+    ))
+}
+
+/// A chief with the cells and farmland patches it answers for.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChiefDetail {
+    #[serde(flatten)]
+    chief: ChiefView,
+    /// 责任网格和地块 / its cells and their farmland patches.
+    responsibility: chief::Responsibility,
+}
+
+async fn read_chief(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> Result<Json<ChiefDetail>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let st2 = st.clone();
+    with_ledger(&st, d, move |l| {
+        let (c, _) = chief::read(l.store, &id)?;
+        let all = chief::all(l.store)?;
+        let responsibility = chief::responsibility(st2.map(), &c)?;
+        Ok(ChiefDetail {
+            chief: chief_view(&all, c),
+            responsibility,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+async fn sign_pledge(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    body: Result<Json<chief::Pledge>, JsonRejection>,
+) -> Result<Json<ChiefView>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(pledge) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"document": "耕地保护责任书 2026-018", "signed_on": "2026-01-10", "from": "2026-01-01", "to": "2026-12-31"}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.chief.pledge");
+    with_ledger(&st, d, move |l| {
+        let c = chief::sign_pledge(l.store, &change, &id, pledge)?;
+        let all = chief::all(l.store)?;
+        Ok(chief_view(&all, c))
+    })
+    .await
+    .map(Json)
+}
+
+/// Which patrols.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct PatrolQuery {
+    /// 月份（YYYY-MM，缺省为本月）/ the month (YYYY-MM; this month by default).
+    #[serde(default)]
+    month: Option<String>,
+    /// 工单编号：由该工单对应的巡田 / the patrol an order came from.
+    #[serde(default)]
+    order: Option<String>,
+}
+
+/// Patrols.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PatrolList {
+    patrols: Vec<chief::Patrol>,
+}
+
+fn this_month() -> String {
+    Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .strftime("%Y-%m")
+        .to_string()
+}
+
+async fn patrols(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<PatrolQuery>,
+) -> Result<Json<PatrolList>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    with_ledger(&st, d, move |l| {
+        let patrols = match &q.order {
+            Some(o) => chief::patrols(l.store, ("order", o))?,
+            None => chief::patrols(l.store, ("month", &q.month.unwrap_or_else(this_month)))?,
+        };
+        Ok(PatrolList { patrols })
+    })
+    .await
+    .map(Json)
+}
+
+/// The month's patrol figures by chief.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct PatrolReport {
+    /// 月份 / the month.
+    month: String,
+    chiefs: Vec<chief::ChiefMonth>,
+}
+
+async fn patrol_report(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<PatrolQuery>,
+) -> Result<Json<PatrolReport>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let month = q.month.unwrap_or_else(this_month);
+    with_ledger(&st, d, move |l| {
+        let chiefs = chief::month_report(l.store, &month)?;
+        Ok(PatrolReport { month, chiefs })
+    })
+    .await
+    .map(Json)
+}
+
+async fn set_patrol_rule(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<chief::PatrolRule>, JsonRejection>,
+) -> Result<Json<chief::PatrolRule>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(rule) =
+        body.map_err(|e| body_problem(&e, r#"{"village_per_cell": 1, "grid_per_cell": 2}"#))?;
+    let change = ctx.change("farmland.patrol_rule");
+    with_ledger(&st, d, move |l| {
+        chief::set_rule(l.store, &change, &rule)?;
+        Ok(rule)
+    })
+    .await
+    .map(Json)
+}
+
+/// A patrol reported from the phone by the cell's chief. A problem found becomes a work order
+/// in the 一网统管 centre (违法占用耕地, reported by patrol), opened first so the patrol names it;
+/// the order's description names the chief and cell, and the patrol is found by its order.
+async fn patrol(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<chief::NewPatrol>, JsonRejection>,
+) -> Result<Response, Problem> {
+    let Json(report) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"cell": "440605121201001", "started_at": "2026-11-03T01:00:00Z", "ended_at": "2026-11-03T02:00:00Z", "track": {"type": "LineString", "coordinates": [[113.03, 22.84], [113.031, 22.841]]}}"#,
+        )
+    })?;
+    let district = crate::orders::district(&st)?;
+    // The cell decides whose patrol it may be: its village's cadres and its grid inspector.
+    let village = Jurisdiction::parse(&report.cell)
+        .ok()
+        .filter(|v| district.contains(v))
+        .ok_or_else(|| {
+            let mut p = Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-field",
+                "输入有误",
+                format!("“{}”不是本区的网格代码", report.cell),
+                format!("{:?} is not a grid cell of the district", report.cell),
+            );
+            p.field = Some("cell".into());
+            p
+        })?;
+    authorize(
+        &st,
+        &ctx,
+        Action::FarmlandPatrol,
+        &Resource {
+            scope: std::slice::from_ref(&village),
+            ..Resource::default()
+        },
+        "farmland:patrol",
+    )?;
+    let user = ctx.principal.user.clone().unwrap_or_default();
+    let st2 = st.clone();
+    let checked = report.clone();
+    let (chief, length) = with_ledger(&st, district.clone(), move |l| {
+        let c = chief::chief_of(l.store, &user, &checked.cell)?;
+        let length = chief::check_patrol(st2.map(), &c, &checked)?;
+        Ok((c, length))
+    })
+    .await?;
+    let order = match &report.problem {
+        Some(found) => {
+            let new = tudi_orders::service::NewOrder {
+                channel: tudi_orders::order::Channel::Patrol,
+                reporter: None,
+                category: "SJ0601".into(),
+                description: format!(
+                    "巡田发现（{} {}，网格 {}）：{}",
+                    chief.spec.level.name_zh(),
+                    chief.spec.name,
+                    report.cell,
+                    found.description.trim()
+                ),
+                location: Some(found.location),
+                address: None,
+                urgency: tudi_orders::category::Urgency::Normal,
+                enterprise: false,
+            };
+            let change = ctx.change("order.intake");
+            let cell = Jurisdiction::parse(&report.cell).ok();
+            let made =
+                crate::orders::with_orders(&st, move |o| o.intake(&change, new, cell.as_ref()))
+                    .await?;
+            Some(made.order.number)
+        }
+        None => None,
+    };
+    let change = ctx.change("farmland.patrol");
+    let made = with_ledger(&st, district, move |l| {
+        chief::record(l.store, &change, &chief, report, length, order)
+    })
+    .await?;
+    Ok(created("/api/v1/farmland/patrols", &made))
 }

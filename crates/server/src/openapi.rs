@@ -123,6 +123,17 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         }
         ("GET", "/api/v1/farmland/inout") => Reads::query::<farmland::InoutQuery>(g),
         ("PUT", "/api/v1/farmland/inout/plan") => Reads::json::<tudi_farmland::inout::Plan>(g),
+        ("POST", "/api/v1/farmland/chiefs") => Reads::json::<tudi_farmland::chief::NewChief>(g),
+        ("PUT", "/api/v1/farmland/chiefs/{id}/pledge") => {
+            Reads::json::<tudi_farmland::chief::Pledge>(g)
+        }
+        ("GET", "/api/v1/farmland/patrols" | "/api/v1/farmland/patrols/report") => {
+            Reads::query::<farmland::PatrolQuery>(g)
+        }
+        ("POST", "/api/v1/farmland/patrols") => Reads::json::<tudi_farmland::chief::NewPatrol>(g),
+        ("PUT", "/api/v1/farmland/patrol-rule") => {
+            Reads::json::<tudi_farmland::chief::PatrolRule>(g)
+        }
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -279,6 +290,15 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("GET", "/api/v1/farmland/inout") | ("PUT", "/api/v1/farmland/inout/plan") => {
             of::<tudi_farmland::inout::ReportShown>(g)
         }
+        ("GET", "/api/v1/farmland/chiefs") => of::<farmland::ChiefList>(g),
+        ("POST", "/api/v1/farmland/chiefs") | ("PUT", "/api/v1/farmland/chiefs/{id}/pledge") => {
+            of::<farmland::ChiefView>(g)
+        }
+        ("GET", "/api/v1/farmland/chiefs/{id}") => of::<farmland::ChiefDetail>(g),
+        ("GET", "/api/v1/farmland/patrols") => of::<farmland::PatrolList>(g),
+        ("POST", "/api/v1/farmland/patrols") => of::<tudi_farmland::chief::Patrol>(g),
+        ("GET", "/api/v1/farmland/patrols/report") => of::<farmland::PatrolReport>(g),
+        ("PUT", "/api/v1/farmland/patrol-rule") => of::<tudi_farmland::chief::PatrolRule>(g),
         ("GET", "/api/v1/farmland/projects") => of::<farmland::ProjectPage>(g),
         ("POST", "/api/v1/farmland/projects" | "/api/v1/farmland/projects/{id}/acceptance")
         | ("GET", "/api/v1/farmland/projects/{id}") => of::<tudi_farmland::project::Project>(g),
@@ -526,6 +546,33 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
             "设置年度进出平衡方案（按镇街的计划流出和恢复）",
             "set the year's in-out plan by town",
         ),
+        ("GET", "/api/v1/farmland/chiefs") => ("田长名册（含上级田长）", "the field chiefs"),
+        ("POST", "/api/v1/farmland/chiefs") => (
+            "任命田长（县区、镇街、村居、网格，责任区为一张图的网格）",
+            "appoint a field chief to an area of the grid",
+        ),
+        ("GET", "/api/v1/farmland/chiefs/{id}") => (
+            "田长及其责任网格和耕地地块",
+            "a chief with its cells and farmland patches",
+        ),
+        ("PUT", "/api/v1/farmland/chiefs/{id}/pledge") => {
+            ("登记耕地保护责任书", "record the chief's signed pledge")
+        }
+        ("GET", "/api/v1/farmland/patrols") => (
+            "巡田记录（按月份或工单）",
+            "patrols of a month, or the one an order came from",
+        ),
+        ("POST", "/api/v1/farmland/patrols") => (
+            "记录巡田（轨迹、发现问题即生成工单）",
+            "record a patrol; a problem found becomes a work order",
+        ),
+        ("GET", "/api/v1/farmland/patrols/report") => (
+            "月度巡田率（落后者报上级田长）",
+            "the month's patrol rate by chief, those behind flagged upwards",
+        ),
+        ("PUT", "/api/v1/farmland/patrol-rule") => {
+            ("设置巡田规则（每格每月次数）", "set the patrol rule")
+        }
         ("GET", "/api/v1/survey/projects") => (
             "测绘项目列表（测绘单位只见本单位项目）",
             "survey projects (a firm sees its own)",
@@ -638,6 +685,8 @@ fn success(method: &str, path: &str) -> (&'static str, &'static str) {
             | "/api/v1/farmland/postings"
             | "/api/v1/farmland/postings/{no}/reversal"
             | "/api/v1/farmland/projects"
+            | "/api/v1/farmland/chiefs"
+            | "/api/v1/farmland/patrols"
             | "/open311/v2/requests.json"
             | "/open311/v2/requests.xml",
         ) => ("201", "已创建 / created"),

@@ -429,6 +429,46 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/farmland/inout/plan",
         Guard::InHandler(Action::FarmlandPost),
     ),
+    r(
+        "GET",
+        "/api/v1/farmland/chiefs",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/chiefs",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/chiefs/{id}",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/farmland/chiefs/{id}/pledge",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/patrols",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "POST",
+        "/api/v1/farmland/patrols",
+        Guard::InHandler(Action::FarmlandPatrol),
+    ),
+    r(
+        "GET",
+        "/api/v1/farmland/patrols/report",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/farmland/patrol-rule",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
     // The audit log.
     r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),
     r(

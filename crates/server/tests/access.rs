@@ -50,6 +50,8 @@ struct World {
     /// An accepted compensation project of the district's farmland ledger (its intake is
     /// posting 1).
     farmland_project: String,
+    /// A field chief of the inside village.
+    farmland_chief: String,
 }
 
 /// The village of the other town's homestead application and certificate (not the village
@@ -386,7 +388,18 @@ fn world() -> &'static World {
                 .unwrap();
             p.id
         };
+        let farmland_chief = tudi_farmland::chief::appoint(
+            &*store,
+            "440605",
+            &c,
+            serde_json::from_value(json!({"name": "矩阵田长", "level": "village",
+                "area": VILLAGE_IN, "appointed_on": "2026-01-05"}))
+            .unwrap(),
+        )
+        .unwrap()
+        .id;
         World {
+            farmland_chief,
             farmland_project,
             survey_projects,
             submissions,
@@ -680,8 +693,17 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             | "/api/v1/farmland/postings/{no}"
             | "/api/v1/farmland/projects"
             | "/api/v1/farmland/projects/{id}"
-            | "/api/v1/farmland/inout",
+            | "/api/v1/farmland/inout"
+            | "/api/v1/farmland/chiefs"
+            | "/api/v1/farmland/chiefs/{id}"
+            | "/api/v1/farmland/patrols"
+            | "/api/v1/farmland/patrols/report",
         ) => ["admin", "quju.shenpi", "bumen.zrzy", "zhiban.lingdao"].contains(&caller),
+        // Patrols are recorded by the village's cadres and grid inspectors in their own cells
+        // (whether they are its chief, the roster says: 409 when not).
+        ("POST", "/api/v1/farmland/patrols") => {
+            inside && ["cunju.jingban", "wangge.xunjian", "target.in"].contains(&caller)
+        }
         ("POST" | "PUT", p) if p.starts_with("/api/v1/farmland/") => {
             ["quju.shenpi", "bumen.zrzy"].contains(&caller)
         }
@@ -785,6 +807,23 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             Some(json!({"action": "return", "reason": "矩阵"})),
         )),
         "/api/v1/farmland/postings/{no}" => Some((path.replace("{no}", "1"), None)),
+        "/api/v1/farmland/chiefs/{id}" => Some((path.replace("{id}", &w.farmland_chief), None)),
+        // A period ending before it starts: the ledger's posters get 400, others 403.
+        "/api/v1/farmland/chiefs/{id}/pledge" => Some((
+            path.replace("{id}", &w.farmland_chief),
+            Some(
+                json!({"document": "x", "signed_on": "2026-01-01", "from": "2026-12-31", "to": "2026-01-01"}),
+            ),
+        )),
+        // The village's cadres get 409 (they are not its chief), others 403.
+        "/api/v1/farmland/patrols" => Some((
+            path.to_owned(),
+            Some(
+                json!({"cell": format!("{village}001"), "started_at": "2026-11-03T01:00:00Z",
+                "ended_at": "2026-11-03T02:00:00Z",
+                "track": {"type": "LineString", "coordinates": [[113.1, 23.0], [113.1001, 23.0]]}}),
+            ),
+        )),
         // No reason: the ledger's posters get 400, others 403; nothing is reversed.
         "/api/v1/farmland/postings/{no}/reversal" => {
             Some((path.replace("{no}", "1"), Some(json!({"reason": " "}))))
@@ -867,6 +906,10 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
         "/api/v1/farmland/postings" => Some(
             json!({"movement": "freeze", "amounts": {"farmland_m2": -1}, "document": "x", "reason": "x"}),
         ),
+        "/api/v1/farmland/chiefs" => Some(
+            json!({"name": "错", "level": "village", "area": "440605", "appointed_on": "2026-01-05"}),
+        ),
+        "/api/v1/farmland/patrol-rule" => Some(json!({"village_per_cell": 99, "grid_per_cell": 1})),
         // A town of another district: the ledger's posters get 400, others 403.
         "/api/v1/farmland/inout/plan" => {
             Some(json!({"year": 2026, "towns": [{"town": "440606101"}]}))

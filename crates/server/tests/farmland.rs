@@ -299,3 +299,123 @@ async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
     let then_pool = then["pool"]["amounts"]["farmland_m2"].as_f64().unwrap();
     assert!(then_pool < pool, "{then}");
 }
+
+/// A grid chief's patrol from the phone: a problem found becomes a work order in the 一网统管
+/// centre (违法占用耕地, by patrol) and the patrol is found from the order; the month's figures
+/// count it; a patrol of someone else's cell is refused.
+#[tokio::test]
+async fn a_patrol_that_finds_a_problem_opens_a_work_order() {
+    use geo::Centroid;
+    let st = state();
+    let store = &*demo().store;
+    let def = store.layer_def("grid").unwrap();
+    let back = tudi_geo::crs::Transformer::new(
+        tudi_geo::crs::Crs::from_epsg(def.epsg).unwrap(),
+        tudi_geo::crs::Crs::CGCS2000,
+    )
+    .unwrap();
+    let cells: Vec<_> = store
+        .features("grid", &tudi_store::FeatureQuery::default())
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.attributes["level"] == "微网格")
+        .collect();
+    let (cell, other) = (&cells[0], &cells[1]);
+    let code = cell.attributes["code"].as_str().unwrap().to_owned();
+    let c = cell.geometry.centroid().unwrap();
+    let (lon, lat) = back.apply(c.x(), c.y()).unwrap();
+    let inspector = login("fl.wangge", Role::GridInspector, &code);
+    let bureau = login("fl.bureau2", Role::DistrictApprover, "440605");
+    let call =
+        |token: String, method: &'static str, uri: String, body: Option<serde_json::Value>| {
+            let st = st.clone();
+            async move { call_json(&st, Some(&token), method, &uri, body).await }
+        };
+    let (status, chief, _) = call(bureau.clone(), "POST", "/api/v1/farmland/chiefs".into(), Some(json!({
+        "name": "何田长", "level": "grid", "area": code, "username": "fl.wangge", "appointed_on": "2026-01-05"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{chief}");
+    let id = chief["id"].as_str().unwrap().to_owned();
+    let (status, pledged, _) = call(bureau.clone(), "PUT", format!("/api/v1/farmland/chiefs/{id}/pledge"), Some(json!({
+        "document": "责任书 2026-1", "signed_on": "2026-01-10", "from": "2026-01-01", "to": "2026-12-31"}))).await;
+    assert_eq!(status, StatusCode::OK, "{pledged}");
+    let now = jiff::Timestamp::now();
+    let started = now
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let d = 0.0004;
+    let patrol = json!({"cell": code, "started_at": started.to_string(), "ended_at": now.to_string(),
+        "track": {"type": "LineString", "coordinates": [[lon - d, lat], [lon, lat + d], [lon + d, lat]]},
+        "problem": {"description": "田块被倾倒建筑垃圾并硬底化约 200 平方米", "location": [lon, lat]}});
+    let (status, made, _) = call(
+        inspector.clone(),
+        "POST",
+        "/api/v1/farmland/patrols".into(),
+        Some(patrol.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let number = made["order"].as_str().unwrap().to_owned();
+    // The order is in the centre, of the right category, naming the chief and the cell.
+    let (status, order, _) = call_json(
+        &st,
+        Some(&demo().admin_token),
+        "GET",
+        &format!("/api/v1/orders/{number}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["order"]["category"], "SJ0601", "{order}");
+    assert_eq!(order["order"]["channel"], "patrol", "{order}");
+    assert!(
+        order["order"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("何田长"),
+        "{order}"
+    );
+    // And the patrol is found from the order.
+    let (_, found, _) = call(
+        bureau.clone(),
+        "GET",
+        format!("/api/v1/farmland/patrols?order={number}"),
+        None,
+    )
+    .await;
+    assert_eq!(found["patrols"][0]["id"], made["id"], "{found}");
+    // Someone else's cell: refused, nothing recorded.
+    let other_code = other.attributes["code"].as_str().unwrap();
+    let mut elsewhere = patrol.clone();
+    elsewhere["cell"] = json!(other_code);
+    let (status, _, _) = call(
+        inspector.clone(),
+        "POST",
+        "/api/v1/farmland/patrols".into(),
+        Some(elsewhere),
+    )
+    .await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::BAD_REQUEST,
+        "{status}"
+    );
+    // The month's figures: one patrol of the two the rule asks of a grid chief.
+    let (_, report, _) = call(
+        bureau,
+        "GET",
+        "/api/v1/farmland/patrols/report".into(),
+        None,
+    )
+    .await;
+    let row = report["chiefs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["chief"] == id.as_str())
+        .unwrap();
+    assert_eq!(
+        (row["made"].as_u64(), row["required"].as_u64()),
+        (Some(1), Some(2)),
+        "{row}"
+    );
+    assert_eq!(row["problems"], 1);
+}

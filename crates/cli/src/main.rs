@@ -1127,6 +1127,14 @@ fn cmd_demo(data: &Path, seed: u64, parcels: usize, district: &str, force: bool)
         made.accepted,
         made.postings
     )?;
+    let roster = tudi_farmland::demo::roster(&*store, district.as_str(), today)
+        .map_err(|e| failed(e.message()))?;
+    writeln!(
+        out(),
+        "演示田长制 / demo field chiefs: 田长 {} 名，近一个月巡田 {} 次",
+        roster.chiefs,
+        roster.patrols
+    )?;
     // One application waiting for approval lies on a paddy field: its approval draws on the pool.
     if let Some(id) =
         tudi_farmland::demo::paddy_under_an_approval(&*store).map_err(|e| failed(e.message()))?

@@ -8,6 +8,7 @@ use jiff::civil::Date;
 use serde_json::{Value, json};
 use tudi_core::division::{DivisionCode, DivisionRegistry};
 use tudi_geo::crs::{Crs, Transformer};
+use tudi_onemap::snapshot::MapView;
 use tudi_store::{Change, FeatureQuery, Store, StoreError};
 
 use crate::amount::{Amounts, Centi};
@@ -304,4 +305,138 @@ pub fn paddy_under_an_approval(store: &dyn Store) -> Result<Option<String>, Ledg
         &mut |_| true,
     )?;
     Ok(Some(record.id))
+}
+
+/// What the demo's roster holds.
+#[derive(Debug, Clone, Default)]
+pub struct Roster {
+    /// Chiefs appointed.
+    pub chiefs: usize,
+    /// Patrols recorded.
+    pub patrols: usize,
+}
+
+/// The demo's field chiefs: the district's, each town's, the first village of each town and
+/// three whole grid cells of the demo accounts' village — the village's clerk
+/// (`cunju.jingban`) its chief, the grid inspector (`wangge.xunjian`) the chief of the village's
+/// first cell when it is among them — with their 责任书, and a month of patrols before `today`
+/// (one grid chief behind).
+///
+/// # Errors
+/// Store failures; a demo map without its grid.
+pub fn roster(store: &dyn Store, county: &str, today: Date) -> Result<Roster, LedgerError> {
+    use crate::chief::{self, Level, NewChief, NewPatrol, Pledge};
+    use geo::Centroid;
+    let registry = DivisionRegistry::bundled();
+    let code = DivisionCode::parse(county).map_err(schema)?;
+    let year_start = Date::new(today.year(), 1, 1).map_err(schema)?;
+    let change = Change::new("demo:quju.shenpi", "farmland.chief").at(at(year_start));
+    let mut made = Roster::default();
+    let surnames = [
+        "梁", "陈", "何", "黄", "李", "张", "冯", "罗", "邓", "潘", "关", "麦",
+    ];
+    let mut next_name = {
+        let mut i = 0;
+        move || {
+            i += 1;
+            surnames[i % surnames.len()]
+        }
+    };
+    let mut appoint = |level: Level, area: &str, username: Option<&str>, title: &str| {
+        let c = chief::appoint(
+            store,
+            county,
+            &change,
+            NewChief {
+                name: format!("{}{title}", next_name()),
+                level,
+                area: area.to_owned(),
+                username: username.map(str::to_owned),
+                appointed_on: year_start,
+            },
+        )?;
+        made.chiefs += 1;
+        if matches!(level, Level::Village | Level::Grid) {
+            chief::sign_pledge(
+                store,
+                &change,
+                &c.id,
+                Pledge {
+                    document: format!("南海耕保责〔{}〕{}号", today.year(), made.chiefs),
+                    signed_on: year_start,
+                    from: year_start,
+                    to: Date::new(today.year(), 12, 31).map_err(schema)?,
+                },
+            )?;
+        }
+        Ok::<_, LedgerError>(c)
+    };
+    appoint(Level::County, county, None, "区长（总田长）")?;
+    let towns = registry.children(&code);
+    let mut first_village = None;
+    for town in &towns {
+        appoint(Level::Town, town.code.as_str(), None, "镇街田长")?;
+        if let Some(v) = registry.children(&town.code).into_iter().next() {
+            let account = first_village.is_none().then_some("cunju.jingban");
+            let c = appoint(Level::Village, v.code.as_str(), account, "村田长")?;
+            first_village.get_or_insert((v.code.as_str().to_owned(), c));
+        }
+    }
+    let Some((village, village_chief)) = first_village else {
+        return Ok(made);
+    };
+    let grid = store.layer_def(chief::GRID)?;
+    let back = Crs::from_epsg(grid.epsg)
+        .and_then(|c| Transformer::new(c, Crs::CGCS2000))
+        .map_err(schema)?;
+    let cells: Vec<(String, [f64; 2])> = store
+        .features(chief::GRID, &FeatureQuery::default())?
+        .into_iter()
+        .filter(|f| f.attributes.get("level").and_then(Value::as_str) == Some("微网格"))
+        // Whole cells, so a short walk around the centre stays inside.
+        .filter(|f| geo::Area::unsigned_area(&f.geometry) > 62_000.0)
+        .filter_map(|f| {
+            let code = f.attributes.get("code")?.as_str()?.to_owned();
+            let c = f.geometry.centroid()?;
+            let (lon, lat) = back.apply(c.x(), c.y()).ok()?;
+            code.starts_with(&village).then_some((code, [lon, lat]))
+        })
+        .take(3)
+        .collect();
+    let map = MapView::new(store, None);
+    let d = 0.0004;
+    for (i, (cell, [lon, lat])) in cells.iter().enumerate() {
+        // The demo's grid inspector is bound to the village's first cell.
+        let account = (*cell == format!("{village}001")).then_some("wangge.xunjian");
+        let grid_chief = appoint(Level::Grid, cell, account, "网格田长")?;
+        // The first grid chief is behind: one patrol of the two a month asks.
+        let times = if i == 0 { 1 } else { 2 };
+        for (k, who) in (0..times)
+            .map(|k| (k, &grid_chief))
+            .chain(std::iter::once((2, &village_chief)))
+        {
+            let day = today
+                .checked_sub(
+                    jiff::Span::new().days(3 + 9 * i64::from(k) + i64::try_from(i).unwrap_or(0)),
+                )
+                .unwrap_or(today);
+            let started = at(day);
+            let report = NewPatrol {
+                cell: cell.clone(),
+                started_at: started,
+                ended_at: started
+                    .checked_add(jiff::SignedDuration::from_mins(50))
+                    .unwrap_or(started),
+                track: json!({"type": "LineString", "coordinates": [
+                    [lon - d, lat - d], [lon - d, lat + d], [lon + d, lat + d], [lon + d, lat - d]]}),
+                problem: None,
+                note: Some("田块耕种正常，未发现撂荒和违法占用".into()),
+            };
+            let length = chief::check_patrol(map, who, &report)?;
+            let change = Change::new("demo", "farmland.patrol").at(started);
+            chief::record(store, &change, who, report, length, None)?;
+            made.patrols += 1;
+        }
+    }
+    Ok(made)
 }

@@ -51,4 +51,24 @@ fn the_demo_ledger_is_sound_and_tells_a_year() {
         .balances_at("2026-06-01T00:00:00+08:00".parse().unwrap())
         .unwrap();
     assert!(upto > 0 && upto < 10, "{upto}");
+
+    // The roster: the district, seven towns, a village of each, three grid cells; a month of
+    // patrols, one grid chief behind.
+    let roster = tudi_farmland::demo::roster(&*store, "440605", today).unwrap();
+    assert_eq!((roster.chiefs, roster.patrols), (18, 8));
+    let chiefs = tudi_farmland::chief::all(&*store).unwrap();
+    assert!(
+        chiefs
+            .iter()
+            .any(|c| c.spec.username.as_deref() == Some("cunju.jingban"))
+    );
+    let mut behind = 0;
+    for month in ["2026-11", "2026-12"] {
+        behind += tudi_farmland::chief::month_report(&*store, month)
+            .unwrap()
+            .iter()
+            .filter(|m| m.behind && m.level == tudi_farmland::chief::Level::Grid)
+            .count();
+    }
+    assert!(behind >= 1);
 }

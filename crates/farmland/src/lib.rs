@@ -6,6 +6,7 @@
 pub mod account;
 pub mod amount;
 pub mod chief;
+pub mod compensation;
 pub mod demo;
 pub mod inout;
 pub mod journal;

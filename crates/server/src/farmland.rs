@@ -52,6 +52,11 @@ pub(crate) fn routes() -> Router<AppState> {
             "/api/v1/farmland/patrol-rule",
             axum::routing::put(set_patrol_rule),
         )
+        .route("/api/v1/farmland/compensation", get(compensation))
+        .route(
+            "/api/v1/farmland/compensation/rates",
+            axum::routing::put(set_compensation_rates),
+        )
 }
 
 fn ledger_problem(e: &LedgerError) -> Problem {
@@ -827,4 +832,63 @@ async fn patrol(
     })
     .await?;
     Ok(created("/api/v1/farmland/patrols", &made))
+}
+
+/// Which year's compensation.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct CompensationQuery {
+    /// 年度（缺省为今年）/ the year (this year by default).
+    #[serde(default)]
+    year: Option<i16>,
+    /// `json`（默认）或 `xlsx`（发放清单）/ `json` (default) or `xlsx` (the payment list).
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The year's 耕地保护补偿 by collective, from the map as it stands.
+async fn compensation(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Params(q): Params<CompensationQuery>,
+) -> Result<Response, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandRead)?;
+    let xlsx = crate::xlsx::wants(q.format.as_deref())?;
+    let year = q.year.unwrap_or_else(|| today().year());
+    if !(2000..=2100).contains(&year) {
+        return Err(Problem::bad_parameter(
+            "year",
+            "年份应在 2000—2100 之间",
+            "the year must be 2000–2100",
+        ));
+    }
+    let list = with_ledger(&st, d, move |l| {
+        tudi_farmland::compensation::payments(l.store, year)
+    })
+    .await?;
+    if xlsx {
+        let table = tudi_farmland::compensation::table(&list);
+        return crate::xlsx::download(&table, &format!("farmland-compensation-{year}.xlsx"));
+    }
+    Ok(Json(list).into_response())
+}
+
+async fn set_compensation_rates(
+    State(st): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<tudi_farmland::compensation::Rates>, JsonRejection>,
+) -> Result<Json<tudi_farmland::compensation::Rates>, Problem> {
+    let d = allow(&st, &ctx, Action::FarmlandPost)?;
+    let Json(rates) = body.map_err(|e| {
+        body_problem(
+            &e,
+            r#"{"yuan_per_mu": {"8": 350, "9": 320, "10": 300}, "basic_farmland_extra": 200, "document": "南府〔2026〕耕保补偿标准"}"#,
+        )
+    })?;
+    let change = ctx.change("farmland.compensation.rates");
+    with_ledger(&st, d, move |l| {
+        tudi_farmland::compensation::set_rates(l.store, &change, &rates)?;
+        Ok(rates)
+    })
+    .await
+    .map(Json)
 }

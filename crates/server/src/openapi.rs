@@ -134,6 +134,10 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("PUT", "/api/v1/farmland/patrol-rule") => {
             Reads::json::<tudi_farmland::chief::PatrolRule>(g)
         }
+        ("GET", "/api/v1/farmland/compensation") => Reads::query::<farmland::CompensationQuery>(g),
+        ("PUT", "/api/v1/farmland/compensation/rates") => {
+            Reads::json::<tudi_farmland::compensation::Rates>(g)
+        }
         ("PUT", "/api/v1/orders/categories" | "/api/v1/calendar/holidays") => {
             Reads::text("text/tab-separated-values")
         }
@@ -299,6 +303,12 @@ fn returns(method: &str, path: &str, g: &mut SchemaGenerator) -> Option<Value> {
         ("POST", "/api/v1/farmland/patrols") => of::<tudi_farmland::chief::Patrol>(g),
         ("GET", "/api/v1/farmland/patrols/report") => of::<farmland::PatrolReport>(g),
         ("PUT", "/api/v1/farmland/patrol-rule") => of::<tudi_farmland::chief::PatrolRule>(g),
+        ("GET", "/api/v1/farmland/compensation") => {
+            of::<tudi_farmland::compensation::PaymentList>(g)
+        }
+        ("PUT", "/api/v1/farmland/compensation/rates") => {
+            of::<tudi_farmland::compensation::Rates>(g)
+        }
         ("GET", "/api/v1/farmland/projects") => of::<farmland::ProjectPage>(g),
         ("POST", "/api/v1/farmland/projects" | "/api/v1/farmland/projects/{id}/acceptance")
         | ("GET", "/api/v1/farmland/projects/{id}") => of::<tudi_farmland::project::Project>(g),
@@ -379,7 +389,8 @@ fn answers(method: &str, path: &str) -> Vec<&'static str> {
             | "/api/v1/homestead/stats"
             | "/api/v1/farmland/balances"
             | "/api/v1/farmland/journal"
-            | "/api/v1/farmland/inout",
+            | "/api/v1/farmland/inout"
+            | "/api/v1/farmland/compensation",
         ) => {
             vec!["application/json", XLSX]
         }
@@ -573,6 +584,14 @@ fn summary(method: &str, path: &str) -> (&'static str, &'static str) {
         ("PUT", "/api/v1/farmland/patrol-rule") => {
             ("设置巡田规则（每格每月次数）", "set the patrol rule")
         }
+        ("GET", "/api/v1/farmland/compensation") => (
+            "年度耕地保护补偿发放清单（按集体经济组织；JSON 或 Excel）",
+            "the year's farmland-protection compensation by collective (JSON or Excel)",
+        ),
+        ("PUT", "/api/v1/farmland/compensation/rates") => (
+            "设置耕地保护补偿标准（按质量等别每亩元数、永久基本农田加补）",
+            "set the compensation rates",
+        ),
         ("GET", "/api/v1/survey/projects") => (
             "测绘项目列表（测绘单位只见本单位项目）",
             "survey projects (a firm sees its own)",

@@ -469,6 +469,16 @@ pub const ROUTES: &[RouteSpec] = &[
         "/api/v1/farmland/patrol-rule",
         Guard::InHandler(Action::FarmlandPost),
     ),
+    r(
+        "GET",
+        "/api/v1/farmland/compensation",
+        Guard::InHandler(Action::FarmlandRead),
+    ),
+    r(
+        "PUT",
+        "/api/v1/farmland/compensation/rates",
+        Guard::InHandler(Action::FarmlandPost),
+    ),
     // The audit log.
     r("GET", "/api/v1/audit", Guard::InHandler(Action::AuditRead)),
     r(

@@ -697,7 +697,8 @@ fn allowed(method: &str, path: &str, caller: &str, role: Option<Role>, inside: b
             | "/api/v1/farmland/chiefs"
             | "/api/v1/farmland/chiefs/{id}"
             | "/api/v1/farmland/patrols"
-            | "/api/v1/farmland/patrols/report",
+            | "/api/v1/farmland/patrols/report"
+            | "/api/v1/farmland/compensation",
         ) => ["admin", "quju.shenpi", "bumen.zrzy", "zhiban.lingdao"].contains(&caller),
         // Patrols are recorded by the village's cadres and grid inspectors in their own cells
         // (whether they are its chief, the roster says: 409 when not).
@@ -910,6 +911,10 @@ fn concrete(path: &str, inside: bool, n: usize) -> (String, Option<Value>) {
             json!({"name": "错", "level": "village", "area": "440605", "appointed_on": "2026-01-05"}),
         ),
         "/api/v1/farmland/patrol-rule" => Some(json!({"village_per_cell": 99, "grid_per_cell": 1})),
+        // No rates: the ledger's posters get 400, others 403.
+        "/api/v1/farmland/compensation/rates" => {
+            Some(json!({"yuan_per_mu": {}, "document": "矩阵"}))
+        }
         // A town of another district: the ledger's posters get 400, others 403.
         "/api/v1/farmland/inout/plan" => {
             Some(json!({"year": 2026, "towns": [{"town": "440606101"}]}))

@@ -260,6 +260,43 @@ async fn the_bureau_keeps_its_quota_ledger_over_the_api() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // 耕地保护补偿: refused until rates are set; then the payment list by collective, and Excel.
+    let (status, _, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/compensation".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, rates, _) = call(
+        bureau.clone(),
+        "PUT",
+        "/api/v1/farmland/compensation/rates".into(),
+        Some(json!({
+        "yuan_per_mu": {"10": 300}, "basic_farmland_extra": 200, "document": "南府耕保补偿标准"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{rates}");
+    let (status, list, _) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/compensation?year=2026".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(list["total_yuan"].as_f64().unwrap() > 0.0, "{list}");
+    assert!(list["payees"].as_array().unwrap().len() > 10);
+    let (status, _, bytes) = call(
+        leader.clone(),
+        "GET",
+        "/api/v1/farmland/compensation?format=xlsx".into(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(bytes.starts_with(b"PK"));
     // Reversed, with the reason; then the pool is whole again.
     let (status, reversal, _) = call(
         bureau.clone(),

@@ -736,6 +736,10 @@ fn errors(method: &str, path: &str, guard: Guard) -> Vec<&'static str> {
         // 422: a well-formed body whose values the domain refuses (a missing name, a bad code).
         out.extend(["409", "413", "415", "422"]);
     }
+    // A payment list needs the district's rates: 409 until they are set.
+    if (method, path) == ("GET", "/api/v1/farmland/compensation") {
+        out.push("409");
+    }
     match path {
         "/api/v1/compliance" => out.extend(["413", "422", "503"]),
         "/api/v1/homestead/applications" | "/api/v1/homestead/applications/{id}/actions" => {

@@ -248,13 +248,7 @@ pub fn appoint(
             area_name: area_name.clone(),
             pledge: None,
         };
-        let mut keys = vec![
-            ("area".to_owned(), chief.spec.area.clone()),
-            ("level".to_owned(), format!("{:?}", chief.spec.level)),
-        ];
-        if let Some(u) = &chief.spec.username {
-            keys.push(("username".into(), u.clone()));
-        }
+        let keys = chief_keys(&chief);
         let body = serde_json::to_value(&chief).map_err(|e| StoreError::Schema(e.to_string()))?;
         made = Some(chief.clone());
         Ok(vec![RecordWrite {
@@ -267,6 +261,18 @@ pub fn appoint(
         }])
     })?;
     made.ok_or_else(|| schema("no chief was made"))
+}
+
+/// What a chief is found by: its area, level and account.
+fn chief_keys(chief: &Chief) -> Vec<(String, String)> {
+    let mut keys = vec![
+        ("area".to_owned(), chief.spec.area.clone()),
+        ("level".to_owned(), format!("{:?}", chief.spec.level)),
+    ];
+    if let Some(u) = &chief.spec.username {
+        keys.push(("username".into(), u.clone()));
+    }
+    keys
 }
 
 /// One chief and its record's version.
@@ -326,16 +332,7 @@ pub fn sign_pledge(
             id: id.to_owned(),
             expect: Expect::Version(version),
             body: Some(serde_json::to_value(&chief).map_err(schema)?),
-            keys: {
-                let mut keys = vec![
-                    ("area".to_owned(), chief.spec.area.clone()),
-                    ("level".to_owned(), format!("{:?}", chief.spec.level)),
-                ];
-                if let Some(u) = &chief.spec.username {
-                    keys.push(("username".into(), u.clone()));
-                }
-                keys
-            },
+            keys: chief_keys(&chief),
             detail: Some(json!({"pledge": true})),
         }],
     )?;

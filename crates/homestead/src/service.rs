@@ -990,12 +990,7 @@ impl Homesteads<'_> {
         now: Timestamp,
     ) -> Result<Application, HomesteadError> {
         let site = parse_site("site", &app.form.site)?;
-        let table = CapacityTable::of(self.store)?;
-        let occupation = farmland::occupation::measure(self.map, &site, Crs::CGCS2000, &table)
-            .map_err(|e| match e {
-                MeasureError::Store(s) => HomesteadError::Store(s),
-                other => HomesteadError::Refused(other.message()),
-            })?;
+        let occupation = self.occupation_of(&site)?;
         app.occupation = Some(encode(&occupation)?);
         let ledger = Ledger::new(self.store, self.district.as_str());
         let year = local_date(now).year();
@@ -1050,6 +1045,15 @@ impl Homesteads<'_> {
         ))))
     }
 
+    /// The farmland `site` occupies, measured on the one map with the district's capacity table.
+    fn occupation_of(&self, site: &Geometry<f64>) -> Result<Occupation, HomesteadError> {
+        let table = CapacityTable::of(self.store)?;
+        farmland::occupation::measure(self.map, site, Crs::CGCS2000, &table).map_err(|e| match e {
+            MeasureError::Store(s) => HomesteadError::Store(s),
+            other => HomesteadError::Refused(other.message()),
+        })
+    }
+
     /// The farmland an application's site occupies and whether the county's pool covers it
     /// (以补定占): measured now while the approval step is open, as recorded once approved (with
     /// the debit's posting); `None` before the approval step.
@@ -1089,12 +1093,7 @@ impl Homesteads<'_> {
             return Ok(None);
         }
         let site = parse_site("site", &app.form.site)?;
-        let table = CapacityTable::of(self.store)?;
-        let occupation = farmland::occupation::measure(self.map, &site, Crs::CGCS2000, &table)
-            .map_err(|e| match e {
-                MeasureError::Store(s) => HomesteadError::Store(s),
-                other => HomesteadError::Refused(other.message()),
-            })?;
+        let occupation = self.occupation_of(&site)?;
         let covered = pool.short_of(&occupation.total).is_empty();
         Ok(Some(FarmlandCheck {
             message: (!covered).then(|| farmland::ledger::quota_short(&pool, &occupation.total)),

@@ -498,7 +498,7 @@ async fn accept(
 
 /// Which year's 进出平衡.
 #[derive(Deserialize, JsonSchema)]
-pub(crate) struct InoutQuery {
+pub(crate) struct YearQuery {
     /// 年度（缺省为今年）/ the year (this year by default).
     #[serde(default)]
     year: Option<i16>,
@@ -507,21 +507,30 @@ pub(crate) struct InoutQuery {
     format: Option<String>,
 }
 
+impl YearQuery {
+    /// The year asked for (this year by default), refused outside 2000–2100.
+    fn year(&self) -> Result<i16, Problem> {
+        let year = self.year.unwrap_or_else(|| today().year());
+        if (2000..=2100).contains(&year) {
+            Ok(year)
+        } else {
+            Err(Problem::bad_parameter(
+                "year",
+                "年份应在 2000—2100 之间",
+                "the year must be 2000–2100",
+            ))
+        }
+    }
+}
+
 async fn inout(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Params(q): Params<InoutQuery>,
+    Params(q): Params<YearQuery>,
 ) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
     let xlsx = crate::xlsx::wants(q.format.as_deref())?;
-    let year = q.year.unwrap_or_else(|| today().year());
-    if !(2000..=2100).contains(&year) {
-        return Err(Problem::bad_parameter(
-            "year",
-            "年份应在 2000—2100 之间",
-            "the year must be 2000–2100",
-        ));
-    }
+    let year = q.year()?;
     let report = with_ledger(&st, d, move |l| tudi_farmland::inout::report(l, year)).await?;
     if xlsx {
         let table = tudi_farmland::report::inout(&report);
@@ -835,32 +844,15 @@ async fn patrol(
 }
 
 /// Which year's compensation.
-#[derive(Deserialize, JsonSchema)]
-pub(crate) struct CompensationQuery {
-    /// 年度（缺省为今年）/ the year (this year by default).
-    #[serde(default)]
-    year: Option<i16>,
-    /// `json`（默认）或 `xlsx`（发放清单）/ `json` (default) or `xlsx` (the payment list).
-    #[serde(default)]
-    format: Option<String>,
-}
-
 /// The year's 耕地保护补偿 by collective, from the map as it stands.
 async fn compensation(
     State(st): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Params(q): Params<CompensationQuery>,
+    Params(q): Params<YearQuery>,
 ) -> Result<Response, Problem> {
     let d = allow(&st, &ctx, Action::FarmlandRead)?;
     let xlsx = crate::xlsx::wants(q.format.as_deref())?;
-    let year = q.year.unwrap_or_else(|| today().year());
-    if !(2000..=2100).contains(&year) {
-        return Err(Problem::bad_parameter(
-            "year",
-            "年份应在 2000—2100 之间",
-            "the year must be 2000–2100",
-        ));
-    }
+    let year = q.year()?;
     let list = with_ledger(&st, d, move |l| {
         tudi_farmland::compensation::payments(l.store, year)
     })

@@ -121,7 +121,7 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("POST", "/api/v1/farmland/projects/{id}/acceptance") => {
             Reads::json::<farmland::AcceptanceBody>(g)
         }
-        ("GET", "/api/v1/farmland/inout") => Reads::query::<farmland::InoutQuery>(g),
+        ("GET", "/api/v1/farmland/inout") => Reads::query::<farmland::YearQuery>(g),
         ("PUT", "/api/v1/farmland/inout/plan") => Reads::json::<tudi_farmland::inout::Plan>(g),
         ("POST", "/api/v1/farmland/chiefs") => Reads::json::<tudi_farmland::chief::NewChief>(g),
         ("PUT", "/api/v1/farmland/chiefs/{id}/pledge") => {
@@ -134,7 +134,7 @@ fn reads(method: &str, path: &str, g: &mut SchemaGenerator) -> Reads {
         ("PUT", "/api/v1/farmland/patrol-rule") => {
             Reads::json::<tudi_farmland::chief::PatrolRule>(g)
         }
-        ("GET", "/api/v1/farmland/compensation") => Reads::query::<farmland::CompensationQuery>(g),
+        ("GET", "/api/v1/farmland/compensation") => Reads::query::<farmland::YearQuery>(g),
         ("PUT", "/api/v1/farmland/compensation/rates") => {
             Reads::json::<tudi_farmland::compensation::Rates>(g)
         }
